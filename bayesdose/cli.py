@@ -1,0 +1,128 @@
+"""The ``bayesdose`` command line: recommend, validate.
+
+A user's mistake (a bad file, a bad option) is reported on one line naming the file, the row or
+key and what was expected, with exit code 2 and no traceback; nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bayesdose.errors import InputError
+
+EXIT_INPUT = 2
+
+
+def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn an InputError into a one-line message and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InputError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(EXIT_INPUT)
+
+    return wrapper
+
+
+def _write_output(path: Path, content: str, what: str) -> None:
+    from bayesdose.record import atomic_write
+
+    try:
+        atomic_write(path, content)
+    except OSError as err:
+        raise InputError(str(path), None, f"cannot write the {what}: {err.strerror}") from None
+
+
+@click.group()
+@click.version_option(package_name="bayesdose")
+def main() -> None:
+    """Bayesian adaptive dose finding (BLRM with EWOC) for phase I trials."""
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--engine",
+    type=click.Choice(["exact", "mcmc", "both"]),
+    default="exact",
+    show_default=True,
+    help="exact: grid quadrature (the decision of record); mcmc: PyMC NUTS; both: decide on "
+    "exact and report MCMC beside it.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed for MCMC.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the recommendation as JSON here.")
+@click.option("--record-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Add an immutable decision record to this folder.")
+@_user_errors
+def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path | None,
+              record_dir: Path | None) -> None:
+    """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
+    from bayesdose.data import read_trial_data
+    from bayesdose.design import load_design
+    from bayesdose.record import package_versions, sha256_hex, write_record
+    from bayesdose.recommend import format_table, recommend as run, to_json
+
+    design = load_design(config)
+    trial = read_trial_data(data, design)
+    if design.prior.derived:
+        click.echo(f"prior {design.prior.explanation}", err=True)
+    result = run(design, trial, engine=engine, seed=seed)
+    click.echo(format_table(result))
+    config_bytes, data_bytes = config.read_bytes(), data.read_bytes()
+    document = to_json(result)
+    document["inputs"] = {
+        "config_sha256": sha256_hex(config_bytes),
+        "data_sha256": sha256_hex(data_bytes),
+        "config_path": str(config),
+        "data_path": str(data),
+    }
+    document["seed"] = seed
+    if json_path is not None:
+        _write_output(json_path, json.dumps(document, indent=2) + "\n", "JSON output")
+    if record_dir is not None:
+        record = dict(
+            document,
+            config_content=config_bytes.decode("utf-8"),
+            data_content=data_bytes.decode("utf-8-sig"),
+            packages=package_versions(),
+        )
+        try:
+            path = write_record(record_dir, record)
+        except OSError as err:
+            raise InputError(str(record_dir), None, f"cannot write the record: {err}") from None
+        click.echo(f"decision record: {path}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@_user_errors
+def validate(config: Path, data: Path | None) -> None:
+    """Check a design CONFIG (and trial DATA) and say what is wrong."""
+    from bayesdose.data import read_trial_data
+    from bayesdose.design import load_design
+
+    design = load_design(config)
+    levels = ", ".join(f"{d:g}" for d in design.levels)
+    click.echo(f"{config}: valid design '{design.trial.name}' with doses {levels}")
+    if design.prior.derived:
+        click.echo(f"prior {design.prior.explanation}")
+    if data is not None:
+        trial = read_trial_data(data, design)
+        layout = "patient level" if trial.patient_level else "aggregated"
+        click.echo(
+            f"{data}: valid {layout} data, {trial.total_patients} patients, "
+            f"{int(trial.dlt.sum())} DLTs"
+        )

@@ -1,0 +1,395 @@
+"""The trial design: dose panel, prior, decision and stopping rules, read from a TOML config.
+
+The config's sections map one-to-one onto the frozen dataclasses below. Each field's type,
+default and ``doc`` metadata are the schema: the loader validates against them and the config
+reference in ``docs/`` is generated from them, so code and documentation cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bayesdose.errors import InputError
+
+REQUIRED = dataclasses.MISSING
+
+
+def _doc(text: str, default: Any = REQUIRED) -> Any:
+    """A dataclass field with its documentation (and default, if it has one)."""
+    if default is REQUIRED:
+        return field(metadata={"doc": text})
+    return field(default=default, metadata={"doc": text})
+
+
+@dataclass(frozen=True)
+class TrialSection:
+    name: str = _doc("Trial name, shown in outputs and reports.", "Unnamed trial")
+
+
+@dataclass(frozen=True)
+class DosesSection:
+    levels: tuple[float, ...] = _doc("Dose levels, positive and strictly increasing.")
+    unit: str = _doc("Dose unit, for display (e.g. 'mg', 'viable cells').", "")
+    reference: float | None = _doc(
+        "Reference dose d_ref in logit P(DLT|d) = log(alpha) + beta log(d/d_ref); "
+        "default: the highest dose level.",
+        None,
+    )
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    prior_mean: tuple[float, float] | None = _doc(
+        "Prior means of (log alpha, log beta). Omit both mean and sd to derive a weakly "
+        "informative prior from the dose panel.",
+        None,
+    )
+    prior_sd: tuple[float, float] | None = _doc(
+        "Prior standard deviations of (log alpha, log beta), both > 0.", None
+    )
+    prior_correlation: float = _doc(
+        "Prior correlation of log alpha and log beta, in (-1, 1).", 0.0
+    )
+
+
+@dataclass(frozen=True)
+class DecisionSection:
+    target_interval: tuple[float, float] = _doc(
+        "Target toxicity interval [a, b): under-dosing below a, overdosing at or above b.",
+        (0.16, 0.33),
+    )
+    max_overdose_probability: float = _doc(
+        "EWOC: a dose is allowed when P(overdosing) is below this.", 0.25
+    )
+    max_increment: float = _doc(
+        "Next dose <= (1 + max_increment) x the highest dose given so far; the next level up "
+        "is never blocked by this cap.",
+        1.0,
+    )
+    allow_skipping: bool = _doc("Allow escalating over an untried dose.", False)
+    coherence: bool = _doc(
+        "Coherence (Cheung 2005): no escalation right after a cohort with a DLT, no "
+        "de-escalation right after a cohort without one (unless EWOC bars that dose). Needs "
+        "patient-level data.",
+        True,
+    )
+
+
+@dataclass(frozen=True)
+class CohortsSection:
+    size: int = _doc("Patients per cohort.", 3)
+    start_dose: float | None = _doc("Dose of the first cohort; default: the lowest level.", None)
+    titration_until_level: int = _doc(
+        "Accelerated titration: single-patient cohorts up to this 1-based level, ended early "
+        "by the first DLT (0 = none).",
+        0,
+    )
+
+
+@dataclass(frozen=True)
+class StoppingSection:
+    max_patients: int = _doc("Maximum sample size; the last cohort is cut to fit.", 30)
+    mtd_min_patients: int = _doc(
+        "Declare the MTD when this many patients have had the recommended dose ...", 6
+    )
+    mtd_min_p_target: float = _doc("... and its P(target) is at least this.", 0.5)
+    safety_min_patients: int = _doc(
+        "Lowest-dose safety stop: only with at least this many patients at the lowest dose ...",
+        3,
+    )
+    safety_probability: float = _doc(
+        "... and P(DLT rate at the lowest dose >= upper target bound) above this.", 0.8
+    )
+
+
+SECTIONS: dict[str, type] = {
+    "trial": TrialSection,
+    "doses": DosesSection,
+    "model": ModelSection,
+    "decision": DecisionSection,
+    "cohorts": CohortsSection,
+    "stopping": StoppingSection,
+}
+
+# The default prior, when [model] gives none (in the spirit of the minimally informative prior
+# of Neuenschwander, Branson & Gsponer 2008): prior medians of P(DLT) at the lowest and the
+# highest dose fix the medians of (log alpha, log beta); wide standard deviations let the data
+# dominate after a few cohorts.
+DERIVED_P_LOWEST = 0.05
+DERIVED_P_HIGHEST = 0.50
+DERIVED_SD = (2.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Bivariate normal prior on (log alpha, log beta)."""
+
+    mean: tuple[float, float]
+    sd: tuple[float, float]
+    correlation: float
+    derived: bool
+    explanation: str
+
+    @property
+    def cov(self) -> list[list[float]]:
+        s1, s2 = self.sd
+        c = self.correlation * s1 * s2
+        return [[s1 * s1, c], [c, s2 * s2]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mean": list(self.mean),
+            "sd": list(self.sd),
+            "correlation": self.correlation,
+            "derived": self.derived,
+            "explanation": self.explanation,
+        }
+
+
+@dataclass(frozen=True)
+class Design:
+    """A validated BLRM-EWOC trial design."""
+
+    trial: TrialSection
+    doses: DosesSection
+    model: ModelSection
+    decision: DecisionSection
+    cohorts: CohortsSection
+    stopping: StoppingSection
+    prior: Prior
+    source: str = "<design>"
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        return self.doses.levels
+
+    @property
+    def reference_dose(self) -> float:
+        return self.doses.reference if self.doses.reference is not None else self.levels[-1]
+
+    @property
+    def log_dose_ratio(self) -> list[float]:
+        """x_d = log(d / d_ref) for each dose level."""
+        return [math.log(d / self.reference_dose) for d in self.levels]
+
+    @property
+    def start_level(self) -> int:
+        """0-based index of the start dose."""
+        if self.cohorts.start_dose is None:
+            return 0
+        return dose_index(self.levels, self.cohorts.start_dose)
+
+    def format_dose(self, dose: float) -> str:
+        text = f"{dose:g}"
+        return f"{text} {self.doses.unit}".rstrip()
+
+
+def dose_index(levels: tuple[float, ...], dose: float, rel_tol: float = 1e-6) -> int:
+    """0-based index of ``dose`` in the panel (relative tolerance, so 3e8 matches 300000000)."""
+    for i, level in enumerate(levels):
+        if math.isclose(dose, level, rel_tol=rel_tol):
+            return i
+    raise ValueError(dose)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and validation
+
+
+def load_design(path: str | Path) -> Design:
+    """Read and validate a design config; every problem names the file and the key."""
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise InputError(source, None, "file not found") from None
+    except UnicodeDecodeError as err:
+        raise InputError(source, f"byte {err.start}", "not a UTF-8 text file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(source, None, f"not valid TOML: {err}") from None
+    return design_from_dict(raw, source)
+
+
+def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:
+    """Validate a parsed config (sections of key = value) into a Design."""
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise InputError(
+            source, f"[{unknown[0]}]", f"unknown section; expected one of {sorted(SECTIONS)}"
+        )
+    if "doses" not in raw:
+        raise InputError(source, "[doses]", "missing section (it must give 'levels')")
+    sections = {
+        name: _section(cls, name, raw.get(name, {}), source) for name, cls in SECTIONS.items()
+    }
+    _check_rules(sections, source)
+    prior = _resolve_prior(sections["model"], sections["doses"], source)
+    return Design(**sections, prior=prior, source=source)
+
+
+def _section(cls: type, name: str, values: Any, source: str) -> Any:
+    if not isinstance(values, dict):
+        raise InputError(source, f"[{name}]", "expected a table of key = value")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise InputError(
+            source, f"[{name}] {unknown[0]}", f"unknown key; expected one of {sorted(fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, f in fields.items():
+        if key in values:
+            kwargs[key] = _coerce(values[key], hints[key], source, f"[{name}] {key}")
+        elif f.default is REQUIRED:
+            raise InputError(source, f"[{name}] {key}", "missing required key")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, source: str, where: str) -> Any:
+    """Check ``value`` against a field's type hint; return it in the field's type."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = next(a for a in args if a is not type(None))
+        return _coerce(value, inner, source, where)
+    if origin is tuple:
+        return _coerce_tuple(value, args, source, where)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise InputError(source, where, f"expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(source, where, f"expected a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(source, where, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise InputError(source, where, f"expected a finite number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise InputError(source, where, f"expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported schema type {hint!r}")  # a bug in the schema, not the input
+
+
+def _coerce_tuple(value: Any, args: tuple, source: str, where: str) -> tuple:
+    if not isinstance(value, list):
+        raise InputError(source, where, f"expected a list of numbers, got {value!r}")
+    variadic = len(args) == 2 and args[1] is Ellipsis
+    if not variadic and len(value) != len(args):
+        raise InputError(source, where, f"expected {len(args)} numbers, got {len(value)}")
+    if variadic and not value:
+        raise InputError(source, where, "expected at least one number")
+    item = args[0]
+    return tuple(_coerce(v, item, source, f"{where}[{i}]") for i, v in enumerate(value))
+
+
+def _check_rules(s: dict[str, Any], source: str) -> None:
+    """Checks that involve values, not just types."""
+    doses, model, decision = s["doses"], s["model"], s["decision"]
+    cohorts, stopping = s["cohorts"], s["stopping"]
+
+    def require(ok: bool, where: str, problem: str) -> None:
+        if not ok:
+            raise InputError(source, where, problem)
+
+    levels = doses.levels
+    require(all(d > 0 for d in levels), "[doses] levels", "doses must be positive")
+    require(
+        all(a < b for a, b in zip(levels, levels[1:], strict=False)),
+        "[doses] levels",
+        "doses must be strictly increasing",
+    )
+    if doses.reference is not None:
+        require(doses.reference > 0, "[doses] reference", "the reference dose must be > 0")
+    require(
+        (model.prior_mean is None) == (model.prior_sd is None),
+        "[model]",
+        "give both prior_mean and prior_sd, or neither (to derive a default prior)",
+    )
+    if model.prior_sd is not None:
+        require(all(v > 0 for v in model.prior_sd), "[model] prior_sd", "must be > 0")
+    require(
+        -1 < model.prior_correlation < 1, "[model] prior_correlation", "must be in (-1, 1)"
+    )
+    a, b = decision.target_interval
+    require(0 < a < b < 1, "[decision] target_interval", "expected [a, b] with 0 < a < b < 1")
+    require(
+        0 < decision.max_overdose_probability < 1,
+        "[decision] max_overdose_probability",
+        "must be in (0, 1)",
+    )
+    require(decision.max_increment >= 0, "[decision] max_increment", "must be >= 0")
+    require(cohorts.size >= 1, "[cohorts] size", "must be >= 1")
+    if cohorts.start_dose is not None:
+        try:
+            dose_index(levels, cohorts.start_dose)
+        except ValueError:
+            raise InputError(
+                source, "[cohorts] start_dose", f"{cohorts.start_dose:g} is not a dose level"
+            ) from None
+    require(
+        0 <= cohorts.titration_until_level <= len(levels),
+        "[cohorts] titration_until_level",
+        f"must be between 0 and the number of levels ({len(levels)})",
+    )
+    require(stopping.max_patients >= 1, "[stopping] max_patients", "must be >= 1")
+    require(stopping.mtd_min_patients >= 1, "[stopping] mtd_min_patients", "must be >= 1")
+    require(
+        0 <= stopping.mtd_min_p_target <= 1, "[stopping] mtd_min_p_target", "must be in [0, 1]"
+    )
+    require(
+        stopping.safety_min_patients >= 0, "[stopping] safety_min_patients", "must be >= 0"
+    )
+    require(
+        0 < stopping.safety_probability < 1,
+        "[stopping] safety_probability",
+        "must be in (0, 1)",
+    )
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def _resolve_prior(model: ModelSection, doses: DosesSection, source: str) -> Prior:
+    if model.prior_mean is not None and model.prior_sd is not None:
+        return Prior(model.prior_mean, model.prior_sd, model.prior_correlation, False, "")
+    return derive_prior(doses, model.prior_correlation, source)
+
+
+def derive_prior(doses: DosesSection, correlation: float, source: str) -> Prior:
+    """A weakly informative prior from the dose panel.
+
+    Prior medians: P(DLT) = DERIVED_P_LOWEST at the lowest dose and DERIVED_P_HIGHEST at the
+    highest, so median beta = (logit p_high - logit p_low) / log(d_high / d_low) and
+    median log alpha follows at the reference dose; standard deviations DERIVED_SD.
+    """
+    levels = doses.levels
+    if len(levels) < 2:
+        raise InputError(
+            source, "[model]", "a default prior needs at least two doses: give prior_mean/sd"
+        )
+    d_ref = doses.reference if doses.reference is not None else levels[-1]
+    lo, hi = _logit(DERIVED_P_LOWEST), _logit(DERIVED_P_HIGHEST)
+    beta = (hi - lo) / math.log(levels[-1] / levels[0])
+    log_alpha = hi - beta * math.log(levels[-1] / d_ref)
+    mean = (round(log_alpha, 4), round(math.log(beta), 4))
+    explanation = (
+        f"derived from the dose panel: prior median P(DLT) {DERIVED_P_LOWEST:g} at the lowest "
+        f"dose and {DERIVED_P_HIGHEST:g} at the highest; log alpha ~ N({mean[0]}, "
+        f"{DERIVED_SD[0]}^2), log beta ~ N({mean[1]}, {DERIVED_SD[1]}^2), "
+        f"correlation {correlation:g}"
+    )
+    return Prior(mean, DERIVED_SD, correlation, True, explanation)

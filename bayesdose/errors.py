@@ -1,0 +1,15 @@
+"""The one exception a user's mistake raises, so the CLI can report it without a traceback."""
+
+
+class InputError(Exception):
+    """A problem with a file the user gave: says which file, where in it, and what was expected.
+
+    The command line prints ``str(error)`` on one line and exits with code 2.
+    """
+
+    def __init__(self, source: str, where: str | None, problem: str) -> None:
+        self.source = source
+        self.where = where
+        self.problem = problem
+        location = f"{source}, {where}" if where else source
+        super().__init__(f"{location}: {problem}")

@@ -1,0 +1,159 @@
+"""The recommendation after a cohort: posterior, allowed doses, next dose, as text and JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayesdose.data import TrialData
+from bayesdose.design import Design
+from bayesdose.inference.exact import ERROR_BOUND
+from bayesdose.posterior import exact_summary, mcmc_summary
+from bayesdose.rules import BARRED_TEXT, Decision, decide
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    design: Design
+    data: TrialData
+    engine: str
+    summary: xr.Dataset  # the summary the decision was made on
+    decision: Decision
+    diagnostics: dict[str, Any]
+    borderline: tuple[bool, ...]
+    mcmc: xr.Dataset | None = None  # with engine "both": the MCMC summary beside the exact one
+    notes: tuple[str, ...] = field(default=())
+
+
+def recommend(design: Design, data: TrialData, engine: str = "exact", seed: int = 0):
+    """Posterior summary and decision. ``engine``: "exact" (the decision of record), "mcmc",
+    or "both" (decide on exact, report MCMC beside it with its Monte Carlo errors)."""
+    mcmc = None
+    if engine == "mcmc":
+        summary, diagnostics = mcmc_summary(design, data, seed)
+    else:
+        summary, diagnostics = exact_summary(design, data)
+        if engine == "both":
+            mcmc, mcmc_diagnostics = mcmc_summary(design, data, seed)
+            diagnostics = {"exact": diagnostics, "mcmc": mcmc_diagnostics,
+                           "comparison": _comparison(summary, mcmc)}
+    p_over = summary["p_overdose"].values
+    decision = decide(
+        design, data.n, data.dlt, summary["p_target"].values, p_over, data.last_cohort
+    )
+    tolerance = 2 * summary["mcse_p_overdose"].values if engine == "mcmc" else ERROR_BOUND
+    threshold = design.decision.max_overdose_probability
+    borderline = tuple(bool(b) for b in np.abs(p_over - threshold) <= tolerance)
+    notes = []
+    if not data.patient_level and design.decision.coherence:
+        notes.append(
+            "aggregated counts: the order of cohorts is unknown, so the coherence rule "
+            "(which reads the last cohort) was not applied"
+        )
+    if engine == "mcmc" and not diagnostics.get("diagnostics_ok", False):
+        notes.append("MCMC diagnostics failed: " + "; ".join(diagnostics.get("messages", [])))
+    if any(borderline):
+        notes.append(
+            "P(overdosing) is within the engine's error of the EWOC threshold at "
+            + ", ".join(design.format_dose(d) for d, b in zip(design.levels, borderline) if b)
+        )
+    return Recommendation(
+        design, data, engine, summary, decision, diagnostics, borderline, mcmc, tuple(notes)
+    )
+
+
+def _comparison(exact: xr.Dataset, mcmc: xr.Dataset) -> dict[str, Any]:
+    names = ["mean", "p_underdose", "p_target", "p_overdose"]
+    diff = {name: np.abs(exact[name] - mcmc[name]).values for name in names}
+    return {
+        "max_abs_difference": float(max(d.max() for d in diff.values())),
+        "max_abs_difference_by_variable": {k: float(v.max()) for k, v in diff.items()},
+    }
+
+
+def _level(design: Design, level: int | None) -> float | None:
+    return None if level is None else float(design.levels[level])
+
+
+def to_json(rec: Recommendation) -> dict[str, Any]:
+    """The JSON document of ``recommend --json`` (inputs' hashes are added by the caller)."""
+    design, decision, s = rec.design, rec.decision, rec.summary
+    doses = []
+    for k, dose in enumerate(design.levels):
+        entry = {
+            "dose": float(dose), "n": int(rec.data.n[k]), "dlt": int(rec.data.dlt[k]),
+            **{name: float(s[name].values[k]) for name in (
+                "mean", "sd", "q025", "median", "q975", "p_underdose", "p_target", "p_overdose"
+            )},
+            "allowed": decision.allowed[k], "barred_by": decision.barred_by[k],
+            "borderline": rec.borderline[k],
+        }
+        for name in ("mcse_p_underdose", "mcse_p_target", "mcse_p_overdose", "mcse_mean"):
+            if name in s:
+                entry[name] = float(s[name].values[k])
+        if rec.mcmc is not None:
+            entry["mcmc"] = {name: float(rec.mcmc[name].values[k]) for name in rec.mcmc}
+        doses.append(entry)
+    return {
+        "trial": design.trial.name,
+        "next_dose": _level(design, decision.next_level),
+        "cohort_size": decision.cohort_size,
+        "phase": decision.phase,
+        "stop": decision.stop,
+        "stop_reason": decision.stop_reason,
+        "mtd": _level(design, decision.mtd_level),
+        "ewoc_met": decision.ewoc_met,
+        "reason": decision.reason,
+        "notes": list(rec.notes),
+        "engine": rec.engine,
+        "unit": design.doses.unit,
+        "prior": design.prior.as_dict(),
+        "doses": doses,
+        "diagnostics": rec.diagnostics,
+        "version": version("bayesdose"),
+    }
+
+
+def format_table(rec: Recommendation) -> str:
+    """The per-dose table and the recommendation, as printed by ``bayesdose recommend``."""
+    design, decision, s = rec.design, rec.decision, rec.summary
+    lo, hi = design.decision.target_interval
+    unit = f" ({design.doses.unit})" if design.doses.unit else ""
+    header = (
+        f"{'dose' + unit:>16} {'n':>3} {'DLT':>3} {'mean':>6} {'95% interval':>15} "
+        f"{'P(under)':>8} {'P(target)':>9} {'P(over)':>8}  allowed"
+    )
+    lines = [
+        f"{design.trial.name}: posterior ({rec.engine} engine), target interval "
+        f"[{lo:g}, {hi:g}), EWOC P(over) < {design.decision.max_overdose_probability:g}",
+        header,
+    ]
+    for k, dose in enumerate(design.levels):
+        barred = decision.barred_by[k]
+        status = "yes" if barred is None else "no: " + BARRED_TEXT[barred]
+        if rec.borderline[k]:
+            status += " (borderline)"
+        lines.append(
+            f"{dose:>16g} {int(rec.data.n[k]):>3} {int(rec.data.dlt[k]):>3} "
+            f"{s['mean'].values[k]:>6.3f} "
+            f"{'[' + format(s['q025'].values[k], '.3f') + ', ' + format(s['q975'].values[k], '.3f') + ']':>15} "
+            f"{s['p_underdose'].values[k]:>8.3f} {s['p_target'].values[k]:>9.3f} "
+            f"{s['p_overdose'].values[k]:>8.3f}  {status}"
+        )
+    if design.prior.derived:
+        lines.append(f"prior: {design.prior.explanation}")
+    lines.append("")
+    if decision.stop:
+        lines.append(f"STOP ({decision.stop_reason}): {decision.reason}")
+    else:
+        size = decision.cohort_size
+        lines.append(
+            f"next: {design.format_dose(design.levels[decision.next_level])}, cohort of {size} "
+            f"({decision.phase}) — {decision.reason}"
+        )
+    lines.extend(f"note: {note}" for note in rec.notes)
+    return "\n".join(lines)

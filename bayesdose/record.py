@@ -1,0 +1,94 @@
+"""Files that are never half-written, and immutable decision records.
+
+Every output goes to a temporary file in the target folder and is renamed into place, so a
+crash or a full disk leaves either the old file or the new one, never a fragment. A decision
+record is created exclusively (a hard link of the finished temporary file): an existing record
+is never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+RECORD_PACKAGES = ("bayesdose", "numpy", "xarray", "pymc", "arviz")
+
+
+def canonical_json(document: Any) -> bytes:
+    """Sorted keys, no whitespace: the bytes a record's hash is taken over."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def sha256_hex(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _temporary_copy(folder: Path, content: bytes) -> Path:
+    """Write ``content`` to a new temporary file in ``folder``, flushed to disk."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def atomic_write(path: str | Path, content: bytes | str) -> None:
+    """Replace ``path`` with ``content`` in one step (temporary file, then rename)."""
+    path = Path(path)
+    data = content.encode() if isinstance(content, str) else content
+    temporary = _temporary_copy(path.parent if str(path.parent) else Path("."), data)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in RECORD_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_record(folder: str | Path, document: dict[str, Any], now: datetime | None = None) -> Path:
+    """Write a new decision record into ``folder``; return its path.
+
+    The record is ``document`` plus ``created_utc`` and ``record_sha256``, the SHA-256 of the
+    record's canonical JSON without that field. The file is named
+    ``<UTC time>-<first 12 hex of the hash>.json`` and created exclusively.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    now = now or datetime.now(UTC)
+    record = dict(document, created_utc=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    digest = sha256_hex(canonical_json(record))
+    record["record_sha256"] = digest
+    name = f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{digest[:12]}.json"
+    temporary = _temporary_copy(folder, json.dumps(record, indent=2, sort_keys=True).encode())
+    try:
+        os.link(temporary, folder / name)  # fails if the record exists: never overwritten
+    finally:
+        temporary.unlink()
+    return folder / name
+
+
+def verify_record(path: str | Path) -> bool:
+    """True when a record's content still matches its ``record_sha256``."""
+    record = json.loads(Path(path).read_bytes())
+    claimed = record.pop("record_sha256", None)
+    return claimed == sha256_hex(canonical_json(record))
