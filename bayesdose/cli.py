@@ -71,8 +71,9 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
     from bayesdose.data import read_trial_data
     from bayesdose.design import load_design
+    from bayesdose.recommend import format_table, to_json
+    from bayesdose.recommend import recommend as run
     from bayesdose.record import package_versions, sha256_hex, write_record
-    from bayesdose.recommend import format_table, recommend as run, to_json
 
     design = load_design(config)
     trial = read_trial_data(data, design)

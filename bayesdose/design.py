@@ -80,6 +80,12 @@ class DecisionSection:
         "patient-level data.",
         True,
     )
+    target: float = _doc(
+        "Point target DLT rate: the target of CRM and BOIN, and the definition of the true MTD "
+        "in simulations (the dose whose true DLT rate is closest to it). Default 0.25, near the "
+        "middle of the default target interval.",
+        0.25,
+    )
 
 
 @dataclass(frozen=True)
@@ -331,6 +337,7 @@ def _check_rules(s: dict[str, Any], source: str) -> None:
         "must be in (0, 1)",
     )
     require(decision.max_increment >= 0, "[decision] max_increment", "must be >= 0")
+    require(0 < decision.target < 1, "[decision] target", "must be in (0, 1)")
     require(cohorts.size >= 1, "[cohorts] size", "must be >= 1")
     if cohorts.start_dose is not None:
         try:

@@ -21,11 +21,11 @@ from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec
 SUMMARY_VARIABLES = (
     "mean", "sd", "q025", "median", "q975", "p_underdose", "p_target", "p_overdose",
 )
-ENGINES = ("exact", "mcmc", "both")
+DEFAULT_GRID = GridSpec()
 
 
 @lru_cache(maxsize=8)
-def exact_engine(design: Design, grid: GridSpec = GridSpec()) -> ExactEngine:
+def exact_engine(design: Design, grid: GridSpec = DEFAULT_GRID) -> ExactEngine:
     """The exact engine for a design (built once: the grid functionals are reused)."""
     return ExactEngine(
         np.array(design.log_dose_ratio),

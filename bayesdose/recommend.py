@@ -57,9 +57,10 @@ def recommend(design: Design, data: TrialData, engine: str = "exact", seed: int 
     if engine == "mcmc" and not diagnostics.get("diagnostics_ok", False):
         notes.append("MCMC diagnostics failed: " + "; ".join(diagnostics.get("messages", [])))
     if any(borderline):
+        close = [design.format_dose(d) for d, b in zip(design.levels, borderline, strict=True) if b]
         notes.append(
             "P(overdosing) is within the engine's error of the EWOC threshold at "
-            + ", ".join(design.format_dose(d) for d, b in zip(design.levels, borderline) if b)
+            + ", ".join(close)
         )
     return Recommendation(
         design, data, engine, summary, decision, diagnostics, borderline, mcmc, tuple(notes)
@@ -67,11 +68,17 @@ def recommend(design: Design, data: TrialData, engine: str = "exact", seed: int 
 
 
 def _comparison(exact: xr.Dataset, mcmc: xr.Dataset) -> dict[str, Any]:
+    """Largest exact-vs-MCMC differences, also in units of the MCMC's standard errors."""
     names = ["mean", "p_underdose", "p_target", "p_overdose"]
     diff = {name: np.abs(exact[name] - mcmc[name]).values for name in names}
+    in_mcse = {
+        name: diff[name] / np.maximum(mcmc[f"mcse_{name}"].values, 1e-12) for name in names
+    }
     return {
         "max_abs_difference": float(max(d.max() for d in diff.values())),
         "max_abs_difference_by_variable": {k: float(v.max()) for k, v in diff.items()},
+        "max_difference_in_mcse": float(max(v[d > 1e-9].max(initial=0.0) for v, d in zip(
+            in_mcse.values(), diff.values(), strict=True))),
     }
 
 
@@ -137,10 +144,10 @@ def format_table(rec: Recommendation) -> str:
         status = "yes" if barred is None else "no: " + BARRED_TEXT[barred]
         if rec.borderline[k]:
             status += " (borderline)"
+        interval = f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]"
         lines.append(
             f"{dose:>16g} {int(rec.data.n[k]):>3} {int(rec.data.dlt[k]):>3} "
-            f"{s['mean'].values[k]:>6.3f} "
-            f"{'[' + format(s['q025'].values[k], '.3f') + ', ' + format(s['q975'].values[k], '.3f') + ']':>15} "
+            f"{s['mean'].values[k]:>6.3f} {interval:>15} "
             f"{s['p_underdose'].values[k]:>8.3f} {s['p_target'].values[k]:>9.3f} "
             f"{s['p_overdose'].values[k]:>8.3f}  {status}"
         )

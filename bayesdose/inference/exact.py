@@ -88,8 +88,9 @@ class ExactEngine:
         prior_mean: np.ndarray,
         prior_cov: np.ndarray,
         bounds: tuple[float, float],
-        grid: GridSpec = GridSpec(),
+        grid: GridSpec | None = None,
     ) -> None:
+        grid = grid or GridSpec()
         self.x = np.asarray(x, dtype=float)
         self.bounds = (float(bounds[0]), float(bounds[1]))
         self.grid = grid

@@ -1,0 +1,27 @@
+"""Shared fixtures: paths to the shipped configs and a small design built from a dict."""
+
+from pathlib import Path
+
+import pytest
+
+from bayesdose.design import design_from_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+
+
+@pytest.fixture
+def five_doses():
+    """A 5-dose design with every rule at a value the tests below reason about."""
+
+    def make(**sections):
+        raw = {
+            "doses": {"levels": [1, 2, 4, 8, 16], "reference": 4},
+            "model": {"prior_mean": [-1.1, 0.0], "prior_sd": [2.0, 1.0]},
+            "stopping": {"max_patients": 30},
+        }
+        for name, values in sections.items():
+            raw.setdefault(name, {}).update(values)
+        return design_from_dict(raw, "test.toml")
+
+    return make
