@@ -92,3 +92,10 @@ def test_bad_files(tmp_path):
 def test_start_dose_matches_with_relative_tolerance():
     design = design_from_dict({"doses": {"levels": [1e8, 3e8]}, "cohorts": {"start_dose": 3e8}})
     assert design.start_level == 1
+
+
+def test_config_reference_page_is_generated_from_the_schema():
+    from bayesdose.config_reference import config_reference_markdown
+
+    page = (CONFIGS.parent / "docs" / "config.md").read_text()
+    assert page == config_reference_markdown(), "run: python -m bayesdose.config_reference"

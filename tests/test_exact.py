@@ -175,3 +175,24 @@ def test_the_finer_grid_itself_matches_brute_force_on_a_large_xj_state():
     for d in range(3):
         assert s.p_overdose[0, d] == pytest.approx(1 - ref.prob_below(d, 0.33), abs=2e-5)
         assert s.mean[0, d] == pytest.approx(ref.moment(d, 1), abs=1e-8)
+
+
+def test_random_nbg_trial_states_agree_with_a_much_finer_grid():
+    """The 15-dose NBG design cannot be enumerated: 300 random states of up to 60 patients,
+    treated at contiguous doses from the lowest as an escalation would, stand in for it."""
+    design = load_design("configs/nbg-2008.toml")
+    rng = np.random.default_rng(2008)
+    n = np.zeros((300, 15), int)
+    for row in n:
+        top = rng.integers(1, 16)
+        row[:top] = 3 * rng.integers(0, 3, size=top)
+        row[top - 1] += 3
+    y = rng.binomial(n, np.linspace(0.02, 0.6, 15))
+    default = exact_engine(design).batch(n, y)
+    fine = ExactEngine(
+        np.array(design.log_dose_ratio), design.prior.mean, design.prior.cov,
+        design.decision.target_interval, GridSpec(400, 120, 7.0),
+    ).batch(n, y)
+    for name in ("mean", "sd", "p_underdose", "p_target", "p_overdose"):
+        error = np.abs(getattr(default, name) - getattr(fine, name)).max()
+        assert error <= ERROR_BOUND / 2, f"{name}: {error:.2e}"

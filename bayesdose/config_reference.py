@@ -1,0 +1,74 @@
+"""The config reference page, generated from the design schema so it cannot drift.
+
+``python -m bayesdose.config_reference > docs/config.md`` regenerates it; a test checks that
+the committed page equals this output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from bayesdose.data import AGGREGATED_COLUMNS, PATIENT_COLUMNS
+from bayesdose.design import REQUIRED, SECTIONS
+
+INTRO = """# Config reference
+
+A design is a TOML file with the sections below; every key but `[doses] levels` has a default,
+and `[stopping]` (like any other section) may be omitted. Unknown sections and keys are errors,
+so a typo never passes silently. Check a file with `bayesdose validate CONFIG [DATA]`.
+This page is generated from the code (`python -m bayesdose.config_reference`).
+"""
+
+DATA = f"""## Trial data (CSV)
+
+Two layouts, told apart by the header (column order is free; a UTF-8 byte order mark is fine):
+
+- patient level: `{",".join(PATIENT_COLUMNS)}`, one row per patient, `dlt` 0 or 1. Patients of
+  one cohort share its dose. Keeps the order of cohorts, so the coherence rule can apply.
+- aggregated: `{",".join(AGGREGATED_COLUMNS)}`, one row per dose, `0 <= dlt <= n`. The order of
+  cohorts is unknown, so rules that read the last cohort are not applied (the output says so).
+
+A dose must be one of the config's levels (relative tolerance 1e-6, so `3e8` matches
+`300000000`). A header-only file means no patients yet: the answer is the start dose. An empty
+(0-byte) file, a missing or unknown column, a duplicate patient id, a non-integer or negative
+count, `dlt` outside 0/1 or above `n`, and a non-UTF-8 file are errors that name the file, the
+row and the column.
+"""
+
+
+def _type_name(hint: typing.Any) -> str:
+    text = str(hint).replace("typing.", "")
+    for name in ("float", "int", "str", "bool"):
+        text = text.replace(f"<class '{name}'>", name)
+    return text.replace("NoneType", "None")
+
+
+def _default(f: dataclasses.Field) -> str:
+    if f.default is REQUIRED:
+        return "required"
+    if f.default is None:
+        return "see description"
+    if isinstance(f.default, bool):
+        return str(f.default).lower()
+    if isinstance(f.default, tuple):
+        return "[" + ", ".join(f"{v:g}" for v in f.default) + "]"
+    return f"`{f.default!r}`" if isinstance(f.default, str) else f"{f.default:g}"
+
+
+def config_reference_markdown() -> str:
+    parts = [INTRO]
+    for name, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        parts.append(f"## `[{name}]`\n\n| key | type | default | meaning |\n|---|---|---|---|")
+        for f in dataclasses.fields(cls):
+            cells = [f"`{f.name}`", f"`{_type_name(hints[f.name])}`", _default(f),
+                     f.metadata["doc"]]
+            parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        parts.append("")
+    parts.append(DATA)
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(config_reference_markdown(), end="")
