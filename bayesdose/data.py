@@ -62,11 +62,6 @@ class TrialData:
         members = [p for p in self.patients if p.cohort == last]
         return members[0].level, sum(p.dlt for p in members)
 
-    @classmethod
-    def empty(cls, n_doses: int) -> TrialData:
-        zeros = np.zeros(n_doses, dtype=np.int64)
-        return cls(zeros, zeros.copy(), patients=())
-
 
 def read_trial_data(path: str | Path, design: Design) -> TrialData:
     """Read a trial data CSV; every problem names the file, the row and the field."""

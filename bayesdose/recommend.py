@@ -12,7 +12,7 @@ import xarray as xr
 from bayesdose.data import TrialData
 from bayesdose.design import Design
 from bayesdose.inference.exact import ERROR_BOUND
-from bayesdose.posterior import exact_summary, mcmc_summary
+from bayesdose.posterior import SUMMARY_VARIABLES, exact_summary, mcmc_summary
 from bayesdose.rules import BARRED_TEXT, Decision, decide
 
 
@@ -93,9 +93,7 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
     for k, dose in enumerate(design.levels):
         entry = {
             "dose": float(dose), "n": int(rec.data.n[k]), "dlt": int(rec.data.dlt[k]),
-            **{name: float(s[name].values[k]) for name in (
-                "mean", "sd", "q025", "median", "q975", "p_underdose", "p_target", "p_overdose"
-            )},
+            **{name: float(s[name].values[k]) for name in SUMMARY_VARIABLES},
             "allowed": decision.allowed[k], "barred_by": decision.barred_by[k],
             "borderline": rec.borderline[k],
         }
