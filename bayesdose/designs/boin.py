@@ -1,0 +1,229 @@
+"""Statistical core of the Bayesian optimal interval (BOIN) design, matching R's BOIN 2.7.2.
+
+Liu, S. and Yuan, Y. (2015). Bayesian optimal interval designs for phase I clinical trials.
+JRSS-C 64, 507-523. Yan, F. et al. (2020). BOIN: an R package ... JSS 94(13).
+
+Pure functions only: the escalation/de-escalation boundaries (``get.boundary``), the
+elimination rule, the weighted pool-adjacent-violators algorithm and the end-of-trial MTD
+selection (``select.mtd``). Conventions of the R code reproduced here:
+
+* ``lambda_e``/``lambda_d`` are the closed forms of Liu & Yuan (2015, eq. 2) with
+  ``p.saf = 0.6 target`` and ``p.tox = 1.4 target``; for ``n`` patients the escalation count is
+  ``floor(lambda_e n)`` (escalate if ``ntox <= e_n``) and the de-escalation count is
+  ``ceiling(lambda_d n)`` (de-escalate if ``ntox >= d_n``), the latter capped at the elimination
+  count.
+* A dose is eliminated when ``n >= 3`` and ``1 - pbeta(target, y + 1, n - y + 1) > cutoff.eli``
+  (strict ``>``, uniform Beta(1, 1) prior); it and every higher dose are eliminated.
+* ``select.mtd`` uses the Beta(0.05, 0.05) posterior mean ``(y + 0.05) / (n + 0.1)``, PAVA
+  weighted by the reciprocal posterior variance, over treated non-eliminated doses only; then adds
+  ``k * 1e-10`` to the k-th of those doses and takes the first minimiser of ``|phat - target|``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import betainc
+
+NO_MTD_R_CODE = 99
+"""What R's ``select.mtd`` returns when no dose is selected; :func:`select_mtd` returns None."""
+
+
+def boin_boundaries(
+    target: float, p_saf: float | None = None, p_tox: float | None = None
+) -> tuple[float, float]:
+    """Escalation and de-escalation boundaries (lambda_e, lambda_d) of Liu & Yuan (2015).
+
+    lambda_e = log((1 - p_saf) / (1 - target)) / log(target (1 - p_saf) / (p_saf (1 - target)))
+    lambda_d = log((1 - target) / (1 - p_tox)) / log(p_tox (1 - target) / (target (1 - p_tox)))
+
+    As R's ``get.boundary``: ``p_saf`` defaults to ``0.6 * target`` and ``p_tox`` to
+    ``1.4 * target``.
+    """
+    p_saf = 0.6 * target if p_saf is None else p_saf
+    p_tox = 1.4 * target if p_tox is None else p_tox
+    if not 0 < p_saf < target < p_tox < 1:
+        raise ValueError("need 0 < p_saf < target < p_tox < 1")
+    lambda_e = math.log((1 - p_saf) / (1 - target)) / math.log(
+        target * (1 - p_saf) / (p_saf * (1 - target))
+    )
+    lambda_d = math.log((1 - target) / (1 - p_tox)) / math.log(
+        p_tox * (1 - target) / (target * (1 - p_tox))
+    )
+    return lambda_e, lambda_d
+
+
+def prob_overdose(target: float, ntox: int | np.ndarray, npts: int | np.ndarray) -> np.ndarray:
+    """Pr(p > target | y DLTs in n) under a uniform prior: ``1 - pbeta(target, y+1, n-y+1)``."""
+    ntox = np.asarray(ntox, dtype=float)
+    npts = np.asarray(npts, dtype=float)
+    return 1.0 - betainc(ntox + 1.0, npts - ntox + 1.0, target)
+
+
+def is_eliminated(target: float, ntox: int, npts: int, cutoff_eli: float = 0.95) -> bool:
+    """BOIN's safety rule for one dose: ``n >= 3`` and Pr(p > target | data) > ``cutoff_eli``."""
+    return npts >= 3 and float(prob_overdose(target, ntox, npts)) > cutoff_eli
+
+
+def elimination_count(target: float, npts: int, cutoff_eli: float = 0.95) -> int | None:
+    """Smallest DLT count that eliminates a dose with ``npts`` patients (None: never, or n < 3).
+
+    As the inner loop of R's ``get.boundary``: the first ``ntox`` in ``1..n`` meeting the rule.
+    """
+    if npts < 3:
+        return None
+    for ntox in range(1, npts + 1):
+        if is_eliminated(target, ntox, npts, cutoff_eli):
+            return ntox
+    return None
+
+
+@dataclass(frozen=True)
+class BoundaryTable:
+    """BOIN decision table by number of patients treated at the current dose.
+
+    ``escalate[i]``: escalate if #DLT <= it; ``deescalate[i]``: de-escalate if #DLT >= it;
+    ``eliminate[i]``: eliminate if #DLT >= it (None where R prints NA), all for ``n[i]``
+    patients.
+    """
+
+    n: tuple[int, ...]
+    escalate: tuple[int, ...]
+    deescalate: tuple[int, ...]
+    eliminate: tuple[int | None, ...]
+    lambda_e: float
+    lambda_d: float
+
+    def per_cohort(self, cohort_size: int) -> BoundaryTable:
+        """The columns at multiples of ``cohort_size``, as R's ``$boundary_tab``."""
+        keep = [i for i, n in enumerate(self.n) if n % cohort_size == 0]
+        return BoundaryTable(
+            n=tuple(self.n[i] for i in keep),
+            escalate=tuple(self.escalate[i] for i in keep),
+            deescalate=tuple(self.deescalate[i] for i in keep),
+            eliminate=tuple(self.eliminate[i] for i in keep),
+            lambda_e=self.lambda_e,
+            lambda_d=self.lambda_d,
+        )
+
+
+def boundary_table(
+    target: float,
+    max_n: int,
+    cutoff_eli: float = 0.95,
+    p_saf: float | None = None,
+    p_tox: float | None = None,
+) -> BoundaryTable:
+    """R's ``get.boundary(...)$full_boundary_tab`` for n = 1..``max_n`` (Liu & Yuan 2015).
+
+    Escalate if ntox <= floor(lambda_e n); de-escalate if ntox >= ceiling(lambda_d n), capped at
+    the elimination count when that exists; eliminate if ntox >= :func:`elimination_count`.
+    (``get.boundary(ncohort, cohortsize)`` has ``max_n = ncohort * cohortsize``; its
+    ``n.earlystop`` truncation is not reproduced.)
+    """
+    lambda_e, lambda_d = boin_boundaries(target, p_saf, p_tox)
+    ns = tuple(range(1, max_n + 1))
+    eliminate = tuple(elimination_count(target, n, cutoff_eli) for n in ns)
+    escalate = tuple(math.floor(lambda_e * n) for n in ns)
+    deescalate = tuple(
+        math.ceil(lambda_d * n) if elim is None else min(math.ceil(lambda_d * n), elim)
+        for n, elim in zip(ns, eliminate, strict=True)
+    )
+    return BoundaryTable(ns, escalate, deescalate, eliminate, lambda_e, lambda_d)
+
+
+def pava(x: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray | None = None
+         ) -> np.ndarray:
+    """Weighted isotonic (non-decreasing) regression by pool-adjacent-violators.
+
+    The same algorithm as the ``pava`` inside R's ``select.mtd`` (Barlow et al. 1972): repeatedly
+    pool the first adjacent violation into the weighted mean of the two level sets.
+    """
+    x = np.array(x, dtype=float)
+    wt = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    if x.shape != wt.shape or x.ndim != 1:
+        raise ValueError("x and weights must be 1-d and of equal length")
+    if np.isnan(x).any() or np.isnan(wt).any():
+        raise ValueError("missing values in x or weights not allowed")
+    level_set = np.arange(x.size)
+    while True:
+        violations = np.flatnonzero(np.diff(x) < 0)
+        if violations.size == 0:
+            return x
+        i = violations[0]
+        pooled = (level_set == level_set[i]) | (level_set == level_set[i + 1])
+        x[pooled] = np.sum(x[pooled] * wt[pooled]) / np.sum(wt[pooled])
+        level_set[pooled] = level_set[i]
+
+
+def _eliminated_doses(
+    target: float, npts: np.ndarray, ntox: np.ndarray, cutoff_eli: float
+) -> np.ndarray:
+    """Boolean mask: the lowest dose meeting the elimination rule and all doses above it."""
+    eliminated = np.zeros(npts.size, dtype=bool)
+    for k in range(npts.size):
+        if is_eliminated(target, int(ntox[k]), int(npts[k]), cutoff_eli):
+            eliminated[k:] = True
+            break
+    return eliminated
+
+
+def isotonic_estimates(npts: np.ndarray, ntox: np.ndarray) -> np.ndarray:
+    """``select.mtd``'s PAVA-smoothed Beta(0.05, 0.05) posterior means (treated doses only).
+
+    phat = (y + 0.05) / (n + 0.1), weights 1 / var with
+    var = (y + 0.05)(n - y + 0.05) / ((n + 0.1)^2 (n + 0.1 + 1)).
+    """
+    y = np.asarray(ntox, dtype=float)
+    n = np.asarray(npts, dtype=float)
+    phat = (y + 0.05) / (n + 0.1)
+    phat_var = (y + 0.05) * (n - y + 0.05) / ((n + 0.1) ** 2 * (n + 0.1 + 1))
+    return pava(phat, weights=1 / phat_var)
+
+
+def select_mtd(
+    target: float,
+    npts: Sequence[int] | np.ndarray,
+    ntox: Sequence[int] | np.ndarray,
+    cutoff_eli: float = 0.95,
+    boundMTD: bool = False,
+    p_tox: float | None = None,
+    extrasafe: bool = False,
+    offset: float = 0.05,
+) -> int | None:
+    """End-of-trial MTD (1-based level) as R's BOIN ``select.mtd``; None where R gives 99.
+
+    1. Elimination: the lowest dose with n >= 3 and Pr(p > target) > ``cutoff_eli`` (uniform
+       prior) and all higher doses are eliminated. ``extrasafe`` also eliminates everything when
+       the lowest dose has n >= 3 and Pr(p_1 > target) > ``cutoff_eli - offset``.
+    2. None if the lowest dose is eliminated or no non-eliminated dose was treated.
+    3. Over treated (n > 0), non-eliminated doses: :func:`isotonic_estimates`, plus ``k * 1e-10``
+       for the k-th of those doses (k = 1, 2, ...), so ties resolve to the higher dose below the
+       target and to the lower dose above it.
+    4. ``boundMTD``: keep only doses whose estimate is < lambda_d (from ``p_tox``, default
+       1.4 target); None if there are none.
+    5. The first dose minimising |phat - target| (R's stable ``sort(..., index.return=TRUE)``).
+    """
+    n = np.asarray(npts, dtype=int)
+    y = np.asarray(ntox, dtype=int)
+    if n.shape != y.shape or n.ndim != 1:
+        raise ValueError("npts and ntox must be 1-d and of equal length")
+    eliminated = _eliminated_doses(target, n, y, cutoff_eli)
+    if extrasafe and is_eliminated(target, int(y[0]), int(n[0]), cutoff_eli - offset):
+        eliminated[:] = True
+    if eliminated[0] or n[~eliminated].sum() == 0:
+        return None
+    admissible = np.flatnonzero((n != 0) & ~eliminated)
+    phat = isotonic_estimates(n[admissible], y[admissible])
+    phat = phat + np.arange(1, phat.size + 1) * 1e-10
+    if boundMTD:
+        _, lambda_d = boin_boundaries(target, p_tox=p_tox)
+        below = phat < lambda_d
+        if not below.any():
+            return None
+        # phat is non-decreasing, so the doses below lambda_d are a prefix of `admissible`.
+        phat = phat[below]
+    return int(admissible[np.argmin(np.abs(phat - target))]) + 1
