@@ -127,3 +127,60 @@ def validate(config: Path, data: Path | None) -> None:
             f"{data}: valid {layout} data, {trial.total_patients} patients, "
             f"{int(trial.dlt.sum())} DLTs"
         )
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--scenarios", "scenarios_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Scenario set (TOML, [[scenario]] name, p_true).")
+@click.option("--designs", default="blrm,3+3", show_default=True,
+              help="Comma-separated design names: blrm, 3+3, 3+3-deesc.")
+@click.option("--trials", type=click.IntRange(min=2), default=10000, show_default=True,
+              help="Simulated trials per scenario (ignored by exact results).")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Fixes every simulated patient, whatever the workers.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for summary.json and results.nc.")
+@click.option("--method", type=click.Choice(["auto", "exact", "simulate"]), default="auto",
+              show_default=True,
+              help="exact: walk the tree of trial states; simulate: Monte Carlo; auto: exact "
+              "when the tree is small enough.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes for simulation (default: all cores).")
+@_user_errors
+def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed: int,
+             out_dir: Path, method: str, workers: int | None) -> None:
+    """Operating characteristics of designs in the scenarios of a simulation study."""
+    from bayesdose.design import load_design
+    from bayesdose.simulation.exact import TreeTooLarge
+    from bayesdose.simulation.output import (
+        format_table,
+        results_dataset,
+        write_results,
+        write_summary,
+    )
+    from bayesdose.simulation.registry import parse_design_names
+    from bayesdose.simulation.scenarios import load_scenarios
+    from bayesdose.simulation.study import default_workers, run_study
+
+    design = load_design(config)
+    scenarios = load_scenarios(scenarios_path, len(design.levels))
+    names = parse_design_names(designs)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(str(out_dir), None, f"cannot create the folder: {err.strerror}") from None
+    try:
+        result = run_study(design, scenarios, names, trials, seed, method,
+                           workers or default_workers())
+    except TreeTooLarge as err:
+        raise InputError("--method exact", None, f"{err}; use --method simulate") from None
+    summary = dict(result.summary, seed=seed, designs=names)
+    try:
+        if result.records:
+            write_results(out_dir / "results.nc", results_dataset(result, design.levels))
+        write_summary(out_dir / "summary.json", summary)
+    except OSError as err:
+        raise InputError(str(out_dir), None, f"cannot write the results: {err.strerror}") from None
+    click.echo(format_table(summary))

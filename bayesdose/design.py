@@ -209,19 +209,22 @@ def dose_index(levels: tuple[float, ...], dose: float, rel_tol: float = 1e-6) ->
 # Loading and validation
 
 
-def load_design(path: str | Path) -> Design:
-    """Read and validate a design config; every problem names the file and the key."""
-    path = Path(path)
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing, non-UTF-8 or malformed file is an InputError."""
     source = str(path)
     try:
-        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
+        return tomllib.loads(Path(path).read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise InputError(source, None, "file not found") from None
     except UnicodeDecodeError as err:
         raise InputError(source, f"byte {err.start}", "not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(source, None, f"not valid TOML: {err}") from None
-    return design_from_dict(raw, source)
+
+
+def load_design(path: str | Path) -> Design:
+    """Read and validate a design config; every problem names the file and the key."""
+    return design_from_dict(read_toml(path), str(path))
 
 
 def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:

@@ -29,10 +29,18 @@ def sha256_hex(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def _temporary_copy(folder: Path, content: bytes) -> Path:
-    """Write ``content`` to a new temporary file in ``folder``, flushed to disk."""
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _temporary_copy(folder: Path, content: bytes, mode: int = 0o666) -> Path:
+    """Write ``content`` to a new temporary file in ``folder``, flushed to disk, with the
+    permissions an ordinary new file would get (``mode`` less the umask)."""
     fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
     try:
+        os.fchmod(fd, mode & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()
@@ -79,7 +87,8 @@ def write_record(folder: str | Path, document: dict[str, Any], now: datetime | N
     digest = sha256_hex(canonical_json(record))
     record["record_sha256"] = digest
     name = f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{digest[:12]}.json"
-    temporary = _temporary_copy(folder, json.dumps(record, indent=2, sort_keys=True).encode())
+    content = json.dumps(record, indent=2, sort_keys=True).encode()
+    temporary = _temporary_copy(folder, content, mode=0o444)  # a record is read-only
     try:
         os.link(temporary, folder / name)  # fails if the record exists: never overwritten
     finally:

@@ -123,3 +123,12 @@ def test_exact_engine_does_not_import_pymc():
             "assert r.exit_code == 0; print('pymc' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_outputs_are_readable_and_records_read_only(tmp_path):
+    out, records = tmp_path / "rec.json", tmp_path / "records"
+    assert run("recommend", XJ, XJ_DATA, "--json", str(out), "--record-dir",
+               str(records)).exit_code == 0
+    assert out.stat().st_mode & 0o444 == 0o444
+    (record,) = records.iterdir()
+    assert record.stat().st_mode & 0o222 == 0

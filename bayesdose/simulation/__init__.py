@@ -1,0 +1,9 @@
+"""Simulation studies: scenarios, designs driven through one interface, operating characteristics.
+
+Modules: ``scenarios`` (true DLT rates, true MTD), ``interface`` (the design interface and trial
+states), ``statespace`` (interned trial states with cached decisions and transitions),
+``blrm`` and ``three_plus_three`` (designs), ``registry`` (design names), ``patients`` (common
+random numbers), ``runner`` (lockstep simulation), ``exact`` (exact operating characteristics),
+``optimal`` (the nonparametric optimal benchmark), ``metrics`` (operating characteristics),
+``study`` (scenarios x designs, executors) and ``output`` (summary.json, results.nc, table).
+"""

@@ -1,0 +1,92 @@
+"""The 3+3 design (Storer 1989), classic or with de-escalation, with an optional
+accelerated-titration start (Simon et al. 1997).
+
+From the current dose c (the last cohort's) and the counts:
+- classic: 0/3 escalate; 1/3 add three; 1/6 escalate; otherwise stop and declare c - 1;
+  escalating past the top dose declares the top dose;
+- ``3+3-deesc``: on stopping, a next-lower dose holding 3 patients gets 3 more; if it then has
+  >= 2/6 the same is repeated one dose lower; a dose holding 6 is declared; below the lowest
+  dose no dose is selected;
+- titration (``[cohorts] titration_until_level`` > 0): single patients until the first DLT or
+  past that level; a DLT in a titration patient makes that patient the first of a 3-patient
+  cohort at the same dose; a dose holding only its titration patient is filled to 6 before it
+  can be declared (declared with at most 1/6, otherwise the rule looks one dose lower).
+3+3 follows its own rule and ignores ``max_patients``. A dose above c that holds patients marks
+the de-escalation (or filling) phase, so the decision is a function of the state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayesdose.design import Design
+from bayesdose.simulation.interface import (
+    CONTINUE,
+    MTD_DECLARED,
+    NO_DOSE,
+    SAFETY,
+    Actions,
+    States,
+)
+
+_Action = tuple[int, int, int, int]  # next level, cohort size, stop reason, mtd
+
+
+class ThreePlusThree:
+    """3+3 as a simulated design; ``deescalation`` selects the variant ``3+3-deesc``."""
+
+    max_cohort_size = 5  # filling a titration dose to 6
+
+    def __init__(self, design: Design, deescalation: bool = False) -> None:
+        self.deescalation = deescalation
+        self.name = "3+3-deesc" if deescalation else "3+3"
+        self.n_doses = len(design.levels)
+        self.max_patients = 6 * self.n_doses
+        self.start = design.start_level
+        self.titration_until = design.cohorts.titration_until_level
+
+    def decide(self, states: States) -> Actions:
+        actions = Actions.empty(len(states))
+        for i in range(len(states)):
+            level, size, reason, mtd = self.decide_one(
+                states.n[i], states.dlt[i], int(states.last_level[i])
+            )
+            actions.next_level[i], actions.cohort_size[i] = level, size
+            actions.stop_reason[i], actions.mtd[i] = reason, mtd
+        return actions
+
+    def decide_one(self, n: np.ndarray, dlt: np.ndarray, c: int) -> _Action:
+        if c < 0:
+            return self._escalate_to(self.start, n, dlt)
+        above_tried = c + 1 < self.n_doses and n[c + 1] > 0
+        if n[c] == 1:  # titration patient
+            return (c, 2, CONTINUE, NO_DOSE) if dlt[c] else self._escalate_to(c + 1, n, dlt)
+        if n[c] == 3:
+            if dlt[c] == 0:
+                return self._escalate_to(c + 1, n, dlt)
+            return (c, 3, CONTINUE, NO_DOSE) if dlt[c] == 1 else self._declare_from(c - 1, n)
+        if dlt[c] <= 1:  # six patients at c
+            return _declared(c) if above_tried else self._escalate_to(c + 1, n, dlt)
+        return self._declare_from(c - 1, n)
+
+    def _titration(self, level: int, dlt: np.ndarray) -> bool:
+        return dlt.sum() == 0 and level < self.titration_until
+
+    def _escalate_to(self, level: int, n: np.ndarray, dlt: np.ndarray) -> _Action:
+        if level >= self.n_doses:
+            return self._declare_from(self.n_doses - 1, n)
+        return (level, 1 if self._titration(level, dlt) else 3, CONTINUE, NO_DOSE)
+
+    def _declare_from(self, j: int, n: np.ndarray) -> _Action:
+        """Declare dose j the MTD, after adding patients where the variant requires it."""
+        if j < 0:
+            return (NO_DOSE, 0, SAFETY, NO_DOSE)
+        if n[j] == 1:
+            return (j, 5, CONTINUE, NO_DOSE)
+        if n[j] == 3 and self.deescalation:
+            return (j, 3, CONTINUE, NO_DOSE)
+        return _declared(j)
+
+
+def _declared(level: int) -> _Action:
+    return (NO_DOSE, 0, MTD_DECLARED, level)

@@ -1,0 +1,248 @@
+"""Simulation: scenarios, designs' decisions, exact vs closed form, exact vs simulated."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from bayesdose.design import design_from_dict
+from bayesdose.errors import InputError
+from bayesdose.inference.exact import ExactEngine
+from bayesdose.posterior import exact_engine
+from bayesdose.rules import decide
+from bayesdose.simulation.exact import exact_final_states
+from bayesdose.simulation.interface import MTD_DECLARED, NO_DOSE, SAFETY
+from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
+from bayesdose.simulation.patients import tolerances
+from bayesdose.simulation.registry import make_design, parse_design_names
+from bayesdose.simulation.runner import simulate_trials
+from bayesdose.simulation.scenarios import Scenario, scenarios_from_dict, true_mtd
+from bayesdose.simulation.statespace import StateSpace
+from bayesdose.simulation.study import run_study
+
+P5 = np.array([0.05, 0.15, 0.30, 0.45, 0.60])
+
+
+def make(titration: int = 0, max_patients: int = 30, target: float = 0.3):
+    return design_from_dict({
+        "doses": {"levels": [1, 2, 4, 8, 16]},
+        "decision": {"target": target},
+        "cohorts": {"size": 3, "titration_until_level": titration},
+        "stopping": {"max_patients": max_patients},
+    })
+
+
+# -- scenarios ---------------------------------------------------------------------------
+
+
+def test_true_mtd_closest_ties_lower_and_none() -> None:
+    assert true_mtd([0.05, 0.15, 0.30, 0.45], 0.3) == 2
+    assert true_mtd([0.1, 0.2, 0.4], 0.3) == 1  # 0.2 and 0.4 tie: the lower dose
+    assert true_mtd([0.40, 0.5], 0.3) == 0  # exceeds by exactly 0.10: still dose 1
+    assert true_mtd([0.4000001, 0.5], 0.3) is None
+    assert true_mtd([0.01, 0.02], 0.3) == 1
+
+
+@pytest.mark.parametrize(
+    ("p_true", "message"),
+    [
+        ([0.1, 0.2], "has 2 values but the dose panel has 3 doses"),
+        ([0.1, 0.2, 1.2], r"expected a probability in \[0, 1\]"),
+        ([0.1, 0.3, 0.2], "must not decrease"),
+        ([0.1, "x", 0.2], "expected a probability"),
+    ],
+)
+def test_bad_scenarios_are_named(p_true: list, message: str) -> None:
+    raw = {"scenario": [{"name": "A", "p_true": p_true}]}
+    with pytest.raises(InputError, match=message) as err:
+        scenarios_from_dict(raw, 3, "s.toml")
+    assert "s.toml" in str(err.value) and "'A'" in str(err.value)
+
+
+def test_unknown_design_name() -> None:
+    assert parse_design_names("blrm, 3+3,blrm") == ["blrm", "3+3"]
+    with pytest.raises(InputError, match="unknown design"):
+        parse_design_names("blrm,3+4")
+    with pytest.raises(InputError, match="benchmark"):
+        parse_design_names("optimal")
+
+
+def test_target_validated() -> None:
+    with pytest.raises(InputError, match=r"\[decision\] target"):
+        design_from_dict({"doses": {"levels": [1, 2]}, "decision": {"target": 1.5}})
+
+
+# -- 3+3 decisions by hand -------------------------------------------------------------
+
+
+def step(name: str, n: list[int], y: list[int], c: int, titration: int = 0) -> tuple:
+    d = make_design(name, make(titration))
+    return d.decide_one(np.array(n), np.array(y), c)
+
+
+def test_three_plus_three_hand_cases() -> None:
+    assert step("3+3", [0] * 5, [0] * 5, -1) == (0, 3, 0, NO_DOSE)
+    assert step("3+3", [3, 0, 0, 0, 0], [0] * 5, 0) == (1, 3, 0, NO_DOSE)
+    assert step("3+3", [3, 3, 0, 0, 0], [0, 1, 0, 0, 0], 1) == (1, 3, 0, NO_DOSE)
+    assert step("3+3", [3, 6, 0, 0, 0], [0, 1, 0, 0, 0], 1) == (2, 3, 0, NO_DOSE)
+    assert step("3+3", [3, 6, 0, 0, 0], [0, 2, 0, 0, 0], 1) == (NO_DOSE, 0, MTD_DECLARED, 0)
+    assert step("3+3", [3, 0, 0, 0, 0], [2, 0, 0, 0, 0], 0) == (NO_DOSE, 0, SAFETY, NO_DOSE)
+    assert step("3+3", [3, 3, 3, 3, 3], [0] * 5, 4) == (NO_DOSE, 0, MTD_DECLARED, 4)
+
+
+def test_deescalation_hand_cases() -> None:
+    # 2/3 at dose 3: dose 2 holds 3, gets 3 more.
+    assert step("3+3-deesc", [3, 3, 3, 0, 0], [0, 0, 2, 0, 0], 2) == (1, 3, 0, NO_DOSE)
+    # then 1/6 at dose 2: declared.
+    assert step("3+3-deesc", [3, 6, 3, 0, 0], [0, 1, 2, 0, 0], 1) == (NO_DOSE, 0, 2, 1)
+    # then 2/6 at dose 2: dose 1 holds 3, gets 3 more; 2/6 there: below the lowest, none.
+    assert step("3+3-deesc", [3, 6, 3, 0, 0], [0, 2, 2, 0, 0], 1) == (0, 3, 0, NO_DOSE)
+    assert step("3+3-deesc", [6, 6, 3, 0, 0], [2, 2, 2, 0, 0], 0) == (NO_DOSE, 0, SAFETY, -1)
+    # a next-lower dose holding 6 is declared.
+    assert step("3+3-deesc", [3, 6, 3, 0, 0], [0, 1, 2, 0, 0], 2) == (NO_DOSE, 0, 2, 1)
+
+
+def test_titration_hand_cases() -> None:
+    # one patient per dose up to level 2, then cohorts of 3
+    assert step("3+3", [0] * 5, [0] * 5, -1, titration=2) == (0, 1, 0, NO_DOSE)
+    assert step("3+3", [1, 0, 0, 0, 0], [0] * 5, 0, titration=2) == (1, 1, 0, NO_DOSE)
+    assert step("3+3", [1, 1, 0, 0, 0], [0] * 5, 1, titration=2) == (2, 3, 0, NO_DOSE)
+    # a DLT in a titration patient: he is the first of a 3-patient cohort
+    assert step("3+3", [1, 1, 0, 0, 0], [0, 1, 0, 0, 0], 1, titration=2) == (1, 2, 0, NO_DOSE)
+    # 2/3 at dose 2 after titration: dose 1 holds only its titration patient: filled to 6
+    assert step("3+3", [1, 3, 0, 0, 0], [0, 2, 0, 0, 0], 1, titration=2) == (0, 5, 0, NO_DOSE)
+    assert step("3+3", [6, 3, 0, 0, 0], [1, 2, 0, 0, 0], 0, titration=2) == (NO_DOSE, 0, 2, 0)
+    assert step("3+3", [6, 3, 0, 0, 0], [2, 2, 0, 0, 0], 0, titration=2) == (NO_DOSE, 0, 1, -1)
+
+
+# -- exact 3+3 against the closed form ---------------------------------------------------
+
+
+def closed_form_three_plus_three(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Classic 3+3 (Storer 1989; Lin & Shih 2001): escalation from dose k has probability
+    e_k = b(0;3) + b(1;3) b(0;3); selection of dose k-1 = prod_{j<k} e_j (1 - e_k), of the top
+    dose prod e_j; E[n_k] = P(reach k) (3 + 3 b(1;3))."""
+    b0, b1 = binom.pmf(0, 3, p), binom.pmf(1, 3, p)
+    e = b0 + b1 * b0
+    reach = np.concatenate([[1.0], np.cumprod(e)])
+    stop_at = reach[:-1] * (1 - e)  # stopping at dose k selects dose k - 1
+    select = np.append(stop_at[1:], 0.0)
+    select[-1] += reach[-1]  # escalating past the top dose selects the top dose
+    patients = reach[:-1] * (3 + 3 * b1)
+    return np.append(select, stop_at[0]), patients
+
+
+@pytest.mark.parametrize("p_true", [P5, np.array([0.1, 0.2, 0.25, 0.5, 0.7]),
+                                    np.array([0.3, 0.45, 0.55, 0.65, 0.75])])
+def test_exact_three_plus_three_matches_closed_form(p_true: np.ndarray) -> None:
+    space = StateSpace(make_design("3+3", make()), 5)
+    final = exact_final_states(space, p_true)
+    selected = space.mtd[final.ids]
+    got = np.array([final.probability[selected == k].sum() for k in [0, 1, 2, 3, 4, -1]])
+    patients = final.probability @ space.n[final.ids]
+    want_select, want_patients = closed_form_three_plus_three(p_true)
+    assert got == pytest.approx(want_select, abs=1e-12)
+    assert patients == pytest.approx(want_patients, abs=1e-12)
+    assert final.probability.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+# -- simulation ----------------------------------------------------------------------------
+
+
+def test_common_random_numbers_do_not_depend_on_chunks() -> None:
+    whole = tolerances(7, 0, 10, 30)
+    assert np.array_equal(whole[4:7], tolerances(7, 4, 7, 30))
+    assert np.array_equal(whole[:, :12], tolerances(7, 0, 10, 12))  # a prefix of the stream
+    rng = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(3,)))
+    assert np.array_equal(whole[3], rng.random(30))
+
+
+def test_simulated_records_are_consistent() -> None:
+    design = make()
+    space = StateSpace(make_design("3+3", design), 5)
+    u = tolerances(1, 0, 500, 30)
+    rec = simulate_trials(space, P5, u)
+    # replay each trial's DLT counts from its tolerances: DLTs at dose k = patients there
+    # with u <= p_true[k], in the order given. For 3+3 a trial only moves up then down, so
+    # check the aggregate identity instead: total DLTs <= patients, and n in {0, 3, 6}.
+    assert set(np.unique(rec.n)) <= {0, 3, 6}
+    assert np.all(rec.dlt <= rec.n)
+    first_cohort_dlts = (u[:, :3] <= P5[0]).sum(axis=1)
+    assert np.array_equal(rec.dlt[:, 0] >= first_cohort_dlts, np.ones(500, bool))
+    halves = [simulate_trials(space, P5, u[a:b]) for a, b in ((0, 200), (200, 500))]
+    assert np.array_equal(np.concatenate([h.selected for h in halves]), rec.selected)
+
+
+def within(exact: float, simulated: float, se: float, k: float = 4.0) -> bool:
+    return abs(exact - simulated) <= k * se + 1e-6
+
+
+@pytest.mark.parametrize("name", ["3+3-deesc", "blrm"])
+def test_exact_agrees_with_simulation(name: str) -> None:
+    design = make()
+    scenarios = [Scenario("S1", tuple(P5))]
+    exact = run_study(design, scenarios, [name], 0, 1, "exact").summary["scenarios"][0]
+    sim = run_study(design, scenarios, [name], 3000, 11, "simulate").summary["scenarios"][0]
+    for who in (name, "optimal"):
+        e, s = exact["designs"][who], sim["designs"][who]
+        for k in range(5):
+            assert within(e["select"][k], s["select"][k], s["se"]["select"][k])
+        for key in ("select_none", "pcs", "accuracy_index"):
+            assert within(e[key], s[key], s["se"][key]), (who, key)
+    e, s = exact["designs"][name], sim["designs"][name]
+    for key in ("n_mean", "dlt_mean", "dlt_rate", "p_at_mtd", "p_above_mtd", "early_stop"):
+        assert within(e[key], s[key], s["se"][key]), key
+    assert exact["true_mtd"] == 3 and exact["designs"][name]["se"]["pcs"] == 0.0
+
+
+def test_exact_titration_three_plus_three_against_simulation() -> None:
+    design = make(titration=2)
+    scenarios = [Scenario("S", (0.1, 0.2, 0.3, 0.5, 0.6))]
+    exact = run_study(design, scenarios, ["3+3"], 0, 1, "exact").summary["scenarios"][0]
+    sim = run_study(design, scenarios, ["3+3"], 3000, 5, "simulate").summary["scenarios"][0]
+    e, s = exact["designs"]["3+3"], sim["designs"]["3+3"]
+    for k in range(5):
+        assert within(e["select"][k], s["select"][k], s["se"]["select"][k])
+        assert within(e["patients"][k], s["patients"][k], s["se"]["patients"][k])
+
+
+def test_blrm_simulates_exactly_what_recommend_decides() -> None:
+    design = make()
+    space = StateSpace(make_design("blrm", design), 5)
+    simulate_trials(space, P5, tolerances(3, 0, 3000, 30))
+    engine = exact_engine(design)
+    fresh = ExactEngine(engine.x, np.array(design.prior.mean), np.array(design.prior.cov),
+                        design.decision.target_interval)
+    for s in np.random.default_rng(0).choice(space.size, 40, replace=False):
+        n, y = space.n[s].astype(int), space.dlt[s].astype(int)
+        last = None if space.last[s, 0] < 0 else (int(space.last[s, 0]), int(space.last[s, 1]))
+        summary = fresh.batch(n[None], y[None])
+        d = decide(design, n, y, summary.p_target[0], summary.p_overdose[0], last)
+        assert space.next_level[s] == (NO_DOSE if d.next_level is None else d.next_level)
+        assert space.cohort_size[s] == d.cohort_size
+        assert space.mtd[s] == (NO_DOSE if d.mtd_level is None else d.mtd_level)
+    assert space.hit_rate > 0.9
+
+
+def test_exact_optimal_benchmark() -> None:
+    """Against brute force over all 2^N x orderings is too many; check against a direct
+    multinomial enumeration for 2 doses and 4 patients, and against simulation."""
+    p = np.array([0.2, 0.5])
+    got = exact_optimal_selection(p, 4, 0.3)
+    want = np.zeros(3)
+    for c1 in range(5):
+        for c2 in range(c1, 5):
+            prob = (math.comb(4, c1) * math.comb(4 - c1, c2 - c1) * 0.2**c1 * 0.3 ** (c2 - c1)
+                    * 0.5 ** (4 - c2))
+            d = np.abs(np.array([c1, c2]) / 4 - 0.3)
+            pick = 2 if c1 / 4 > 0.4 else int(np.argmax(d <= d.min() + 1e-9))
+            want[pick] += prob
+    assert got == pytest.approx(want, abs=1e-12)
+    u = tolerances(2, 0, 4000, 4)
+    sim = optimal_selection(u, p, 0.3)
+    for k, w in zip((0, 1, -1), want, strict=True):
+        f = np.mean(sim == k)
+        assert abs(f - w) < 4 * math.sqrt(w * (1 - w) / 4000) + 1e-9
