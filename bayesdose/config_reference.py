@@ -56,16 +56,29 @@ def _default(f: dataclasses.Field) -> str:
     return f"`{f.default!r}`" if isinstance(f.default, str) else f"{f.default:g}"
 
 
+def _section_markdown(name: str, cls: type, doc: str = "") -> list[str]:
+    """The table of one section; a section of tables (``[designs]``) gives one per table."""
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)
+    if all(dataclasses.is_dataclass(hints[f.name]) for f in fields):
+        return [line for f in fields for line in
+                _section_markdown(f"{name}.{f.name}", hints[f.name], f.metadata["doc"])]
+    parts = [f"## `[{name}]`\n"]
+    if doc:
+        parts.append(f"{doc}\n")
+    parts.append("| key | type | default | meaning |\n|---|---|---|---|")
+    for f in fields:
+        cells = [f"`{f.name}`", f"`{_type_name(hints[f.name])}`", _default(f),
+                 f.metadata["doc"]]
+        parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    parts.append("")
+    return parts
+
+
 def config_reference_markdown() -> str:
     parts = [INTRO]
     for name, cls in SECTIONS.items():
-        hints = typing.get_type_hints(cls)
-        parts.append(f"## `[{name}]`\n\n| key | type | default | meaning |\n|---|---|---|---|")
-        for f in dataclasses.fields(cls):
-            cells = [f"`{f.name}`", f"`{_type_name(hints[f.name])}`", _default(f),
-                     f.metadata["doc"]]
-            parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        parts.append("")
+        parts.extend(_section_markdown(name, cls))
     parts.append(DATA)
     return "\n".join(parts)
 

@@ -115,6 +115,48 @@ class StoppingSection:
     )
 
 
+@dataclass(frozen=True)
+class CrmSection:
+    skeleton: tuple[float, ...] | None = _doc(
+        "CRM skeleton: prior guesses of P(DLT), one per dose, strictly increasing in (0, 1). "
+        "Required by the crm design unless halfwidth and prior_mtd_level are given.",
+        None,
+    )
+    halfwidth: float | None = _doc(
+        "Derive the skeleton as dfcrm's getprior does (Lee & Cheung 2009): half-width of the "
+        "indifference intervals around [decision] target (with prior_mtd_level).",
+        None,
+    )
+    prior_mtd_level: int | None = _doc(
+        "Derived skeleton: the 1-based level whose skeleton value is the target.", None
+    )
+    model: str = _doc(
+        "Working model: 'empiric' (skeleton^exp(a)) or 'logistic' (dfcrm's fixed intercept 3).",
+        "empiric",
+    )
+    prior_variance: float = _doc("Variance of the normal prior on the CRM parameter a.", 1.34)
+
+
+@dataclass(frozen=True)
+class BoinSection:
+    elimination_cutoff: float = _doc(
+        "BOIN: eliminate a dose (and all above) with n >= 3 and P(p > target | data) above "
+        "this (Beta(1, 1) prior).",
+        0.95,
+    )
+    n_earlystop: int = _doc(
+        "BOIN: stop when the current dose holds this many patients and the rule would stay "
+        "there (as BOIN's get.oc).",
+        100,
+    )
+
+
+@dataclass(frozen=True)
+class DesignsSection:
+    crm: CrmSection = _doc("Settings of the crm design.", CrmSection())
+    boin: BoinSection = _doc("Settings of the boin design.", BoinSection())
+
+
 SECTIONS: dict[str, type] = {
     "trial": TrialSection,
     "doses": DosesSection,
@@ -122,6 +164,7 @@ SECTIONS: dict[str, type] = {
     "decision": DecisionSection,
     "cohorts": CohortsSection,
     "stopping": StoppingSection,
+    "designs": DesignsSection,
 }
 
 # The default prior, when [model] gives none (in the spirit of the minimally informative prior
@@ -169,6 +212,7 @@ class Design:
     decision: DecisionSection
     cohorts: CohortsSection
     stopping: StoppingSection
+    designs: DesignsSection
     prior: Prior
     source: str = "<design>"
 
@@ -256,7 +300,9 @@ def _section(cls: type, name: str, values: Any, source: str) -> Any:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, f in fields.items():
-        if key in values:
+        if key in values and dataclasses.is_dataclass(hints[key]):  # a nested table
+            kwargs[key] = _section(hints[key], f"{name}.{key}", values[key], source)
+        elif key in values:
             kwargs[key] = _coerce(values[key], hints[key], source, f"[{name}] {key}")
         elif f.default is REQUIRED:
             raise InputError(source, f"[{name}] {key}", "missing required key")
@@ -367,6 +413,43 @@ def _check_rules(s: dict[str, Any], source: str) -> None:
         "[stopping] safety_probability",
         "must be in (0, 1)",
     )
+    _check_designs(s["designs"], len(levels), decision.target, source)
+
+
+def _check_designs(designs: DesignsSection, n_doses: int, target: float, source: str) -> None:
+    """Checks of [designs.crm] and [designs.boin] (a missing CRM skeleton is the crm design's
+    error, raised only when that design is used)."""
+    crm, boin = designs.crm, designs.boin
+
+    def require(ok: bool, where: str, problem: str) -> None:
+        if not ok:
+            raise InputError(source, where, problem)
+
+    if crm.skeleton is not None:
+        sk = crm.skeleton
+        where = "[designs.crm] skeleton"
+        require(len(sk) == n_doses, where, f"has {len(sk)} values for {n_doses} doses")
+        require(all(0 < p < 1 for p in sk), where, "values must lie in (0, 1)")
+        require(all(a < b for a, b in zip(sk, sk[1:], strict=False)), where,
+                "values must be strictly increasing")
+        require(crm.model != "logistic" or sk[-1] < 1 / (1 + math.exp(-3)), where,
+                "the logistic model (intercept 3) needs every value < 0.9526")
+        require(crm.halfwidth is None and crm.prior_mtd_level is None, "[designs.crm]",
+                "give skeleton, or halfwidth and prior_mtd_level, not both")
+    require((crm.halfwidth is None) == (crm.prior_mtd_level is None), "[designs.crm]",
+            "give both halfwidth and prior_mtd_level (to derive the skeleton), or neither")
+    if crm.halfwidth is not None:
+        require(0 < crm.halfwidth < min(target, 1 - target), "[designs.crm] halfwidth",
+                f"must be in (0, {min(target, 1 - target):g}) for target {target:g}")
+    if crm.prior_mtd_level is not None:
+        require(1 <= crm.prior_mtd_level <= n_doses, "[designs.crm] prior_mtd_level",
+                f"must be between 1 and the number of levels ({n_doses})")
+    require(crm.model in ("empiric", "logistic"), "[designs.crm] model",
+            f"expected 'empiric' or 'logistic', got {crm.model!r}")
+    require(crm.prior_variance > 0, "[designs.crm] prior_variance", "must be > 0")
+    require(0 < boin.elimination_cutoff < 1, "[designs.boin] elimination_cutoff",
+            "must be in (0, 1)")
+    require(boin.n_earlystop >= 1, "[designs.boin] n_earlystop", "must be >= 1")
 
 
 def _logit(p: float) -> float:

@@ -13,3 +13,8 @@ class InputError(Exception):
         self.problem = problem
         location = f"{source}, {where}" if where else source
         super().__init__(f"{location}: {problem}")
+
+    def __reduce__(self) -> tuple:
+        """Pickle by the constructor's arguments, so the error crosses process boundaries
+        (a worker's InputError reaches the command line as itself)."""
+        return (type(self), (self.source, self.where, self.problem))

@@ -1,5 +1,5 @@
-"""Design names, shared by every command: ``blrm``, ``3+3``, ``3+3-deesc`` (``crm``, ``boin``
-to come); ``optimal`` is reserved for the benchmark."""
+"""Design names, shared by every command: ``blrm``, ``3+3``, ``3+3-deesc``, ``crm``, ``boin``;
+``optimal`` is reserved for the benchmark."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Callable
 from bayesdose.design import Design
 from bayesdose.errors import InputError
 from bayesdose.simulation.blrm import BlrmDesign
+from bayesdose.simulation.boin import BoinDesign
+from bayesdose.simulation.crm import CrmDesign
 from bayesdose.simulation.interface import SimulatedDesign
 from bayesdose.simulation.three_plus_three import ThreePlusThree
 
@@ -17,6 +19,8 @@ DESIGNS: dict[str, Callable[[Design], SimulatedDesign]] = {
     "blrm": BlrmDesign,
     "3+3": lambda design: ThreePlusThree(design, deescalation=False),
     "3+3-deesc": lambda design: ThreePlusThree(design, deescalation=True),
+    "crm": CrmDesign,
+    "boin": BoinDesign,
 }
 
 
