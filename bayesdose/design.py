@@ -170,9 +170,10 @@ SECTIONS: dict[str, type] = {
 # The default prior, when [model] gives none (in the spirit of the minimally informative prior
 # of Neuenschwander, Branson & Gsponer 2008): prior medians of P(DLT) at the lowest and the
 # highest dose fix the medians of (log alpha, log beta); wide standard deviations let the data
-# dominate after a few cohorts.
-DERIVED_P_LOWEST = 0.05
-DERIVED_P_HIGHEST = 0.50
+# dominate after a few cohorts. The values were calibrated on operating characteristics
+# against 3+3 over random scenarios (benchmarks/calibration.py, docs/calibration.md).
+DERIVED_P_LOWEST = 0.10
+DERIVED_P_HIGHEST = 0.30
 DERIVED_SD = (2.0, 1.0)
 
 
