@@ -26,13 +26,18 @@ def _composite(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class BruteForcePosterior:
     """Posterior integrals for one data set: counts ``n`` and ``dlt`` per dose."""
 
-    def __init__(self, x, prior_mean, prior_cov, n, dlt) -> None:
+    def __init__(self, x, prior_mean, prior_cov, n, dlt, pending=()) -> None:
+        """``pending``: (dose, weight) of each patient in follow-up without a DLT so far;
+        such a patient is also counted in ``n``."""
         self.x = np.asarray(x, float)
         self.mu = np.asarray(prior_mean, float)
         self.cov = np.asarray(prior_cov, float)
         self.prec = np.linalg.inv(self.cov)
         self.n = np.asarray(n, float)
         self.dlt = np.asarray(dlt, float)
+        self.pending = list(pending)
+        for dose, _ in self.pending:
+            self.n[dose] -= 1  # counted through its weighted term below
         sd = np.sqrt(np.diag(self.cov))
         self.b, self.wb = _composite(self.mu[1] - 10 * sd[1], self.mu[1] + 10 * sd[1])
         rho = self.cov[0, 1] / (sd[0] * sd[1])
@@ -46,8 +51,11 @@ class BruteForcePosterior:
             self.prec[0, 0] * da**2 + 2 * self.prec[0, 1] * da * db + self.prec[1, 1] * db**2
         )
         eta = a[..., None] + np.exp(b)[..., None] * self.x
-        loglik = self.dlt * -np.logaddexp(0, -eta) + (self.n - self.dlt) * -np.logaddexp(0, eta)
-        return log_prior + loglik.sum(axis=-1)
+        log_p = -np.logaddexp(0, -eta)
+        loglik = (self.dlt * log_p + (self.n - self.dlt) * -np.logaddexp(0, eta)).sum(axis=-1)
+        for dose, weight in self.pending:
+            loglik = loglik + np.log1p(-weight * np.exp(log_p[..., dose]))
+        return log_prior + loglik
 
     def _max_log_density(self) -> float:
         a, _ = _composite(self.a_lo, self.a_hi)

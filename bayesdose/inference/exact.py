@@ -1,7 +1,9 @@
 """The exact engine: the BLRM posterior by quadrature on a fixed grid, batched over data sets.
 
 Model (Neuenschwander, Branson & Gsponer 2008): logit P(DLT | d) = log(alpha) + beta x_d with
-x_d = log(d / d_ref), beta = exp(log beta), and (log alpha, log beta) bivariate normal.
+x_d = log(d / d_ref), beta = exp(log beta), and (log alpha, log beta) bivariate normal. With a
+DLT window of T days, a patient still in follow-up after k < T days without a DLT contributes
+log(1 - (k / T) p) (TITE; Cheung & Chappell 2000).
 
 The grid lives in the prior's standardised coordinates: rows at z_j (log beta = mu_b + s_b z_j)
 and, within each row, nodes s_i along log alpha centred on its conditional prior mean given
@@ -89,8 +91,10 @@ class ExactEngine:
         prior_cov: np.ndarray,
         bounds: tuple[float, float],
         grid: GridSpec | None = None,
+        window_days: int = 0,
     ) -> None:
         grid = grid or GridSpec()
+        self.window_days = window_days
         self.x = np.asarray(x, dtype=float)
         self.bounds = (float(bounds[0]), float(bounds[1]))
         self.grid = grid
@@ -107,11 +111,17 @@ class ExactEngine:
         log_alpha = self._row_mean[:, None] + self._row_sd * s[None, :]
         eta = log_alpha[None] + self._beta[None, :, None] * self.x[:, None, None]  # (D, rows, s)
         n_doses = self.x.size
-        self._log_p = -np.logaddexp(0.0, -eta).reshape(n_doses, -1)
-        self._log_q = -np.logaddexp(0.0, eta).reshape(n_doses, -1)
+        log_p = -np.logaddexp(0.0, -eta).reshape(n_doses, -1)
+        log_q = -np.logaddexp(0.0, eta).reshape(n_doses, -1)
+        # log-likelihood rows: a DLT, a complete follow-up without DLT, and (TITE) a patient
+        # followed k of T days without DLT, weight w = k / T: log(1 - w p) (Cheung & Chappell
+        # 2000), for k = 1 .. T - 1 at every dose
+        weights = np.arange(1, max(window_days, 1)) / max(window_days, 1)
+        tite = np.log1p(-weights[None, :, None] * np.exp(log_p)[:, None, :])
+        self._basis = np.vstack([log_p, log_q, tite.reshape(-1, log_p.shape[1])])
         self._log_prior = (-(z[:, None] ** 2 + s[None, :] ** 2) / 2).ravel()
         self._cumulative = self._cumulative_cell_weights()
-        p = np.exp(self._log_p)
+        p = np.exp(log_p)
         node = self._node_weights()
         self._functionals = np.column_stack(
             [
@@ -174,28 +184,43 @@ class ExactEngine:
 
     # -- posterior on the grid ----------------------------------------------------------
 
-    def _unnormalised(self, n: np.ndarray, dlt: np.ndarray) -> np.ndarray:
+    def observation_counts(
+        self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, basis rows): how often each log-likelihood row occurs in each data set.
+
+        ``n`` counts every treated patient per dose, ``dlt`` the DLTs; ``pending`` (N, doses,
+        T - 1), only with a DLT window, counts patients still in follow-up without a DLT by
+        days followed (1 .. T - 1); they are part of ``n``. Pending patients followed 0 days
+        carry no information (weight 0).
+        """
+        n = np.atleast_2d(np.asarray(n, dtype=float))
+        dlt = np.atleast_2d(np.asarray(dlt, dtype=float))
+        rows = n.shape[0]
+        if pending is None:
+            pending = np.zeros((rows, self.n_doses, max(self.window_days - 1, 0)))
+        pending = np.asarray(pending, dtype=float).reshape(rows, self.n_doses, -1)
+        complete = n - dlt - pending.sum(axis=2)
+        return np.hstack([dlt, complete, pending.reshape(rows, -1)])
+
+    def _unnormalised(self, counts: np.ndarray) -> np.ndarray:
         """(N, nodes): posterior density on the nodes, scaled so each row's maximum is 1."""
-        counts = np.hstack([dlt, n - dlt]).astype(float)
-        loglik = counts @ np.vstack([self._log_p, self._log_q])
-        logpost = loglik + self._log_prior
+        logpost = counts @ self._basis + self._log_prior
         return np.exp(logpost - logpost.max(axis=1, keepdims=True))
 
-    def batch(self, n: np.ndarray, dlt: np.ndarray) -> BatchSummary:
-        """Summaries for many data sets at once: ``n`` and ``dlt`` are (N, doses) counts."""
-        n = np.atleast_2d(np.asarray(n))
-        dlt = np.atleast_2d(np.asarray(dlt))
-        rows = n.shape[0]
+    def batch(
+        self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None = None
+    ) -> BatchSummary:
+        """Summaries for many data sets at once: ``n`` and ``dlt`` are (N, doses) counts
+        (``pending``: see ``observation_counts``)."""
+        counts = self.observation_counts(n, dlt, pending)
+        rows = counts.shape[0]
         out = np.empty((rows, self._functionals.shape[1]))
         for start in range(0, rows, CHUNK):
             stop = min(start + CHUNK, rows)
-            n_chunk = np.zeros((CHUNK, self.n_doses))
-            y_chunk = np.zeros((CHUNK, self.n_doses))
-            n_chunk[: stop - start] = n[start:stop]
-            y_chunk[: stop - start] = dlt[start:stop]
-            out[start:stop] = (self._unnormalised(n_chunk, y_chunk) @ self._functionals)[
-                : stop - start
-            ]
+            chunk = np.zeros((CHUNK, counts.shape[1]))
+            chunk[: stop - start] = counts[start:stop]
+            out[start:stop] = (self._unnormalised(chunk) @ self._functionals)[: stop - start]
         return self._summaries(out)
 
     def _summaries(self, out: np.ndarray) -> BatchSummary:
@@ -209,11 +234,15 @@ class ExactEngine:
         return BatchSummary(mean, sd, below_low, below_high - below_low, 1.0 - below_high)
 
     def quantiles(
-        self, n: np.ndarray, dlt: np.ndarray, probs: tuple[float, ...] = (0.025, 0.5, 0.975)
+        self,
+        n: np.ndarray,
+        dlt: np.ndarray,
+        pending: np.ndarray | None = None,
+        probs: tuple[float, ...] = (0.025, 0.5, 0.975),
     ) -> np.ndarray:
         """(len(probs), doses): quantiles of P(DLT | d) for one data set, by bisection on the
         posterior CDF (computed with the same threshold rule as the interval probabilities)."""
-        posterior = self._unnormalised(np.atleast_2d(n), np.atleast_2d(dlt))[0]
+        posterior = self._unnormalised(self.observation_counts(n, dlt, pending))[0]
         total = posterior @ self._functionals[:, 0]
         doses = np.tile(np.arange(self.n_doses), len(probs))
         target = np.repeat(np.asarray(probs, dtype=float), self.n_doses)
