@@ -10,6 +10,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,13 @@ def _write_output(path: Path, content: str, what: str) -> None:
         raise InputError(str(path), None, f"cannot write the {what}: {err.strerror}") from None
 
 
+_AS_OF = click.option(
+    "--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The date of the decision (YYYY-MM-DD), required with dated data: follow-up is "
+    "counted up to it, never to today's clock, so a decision can be reproduced.",
+)
+
+
 @click.group()
 @click.version_option(package_name="bayesdose")
 def main() -> None:
@@ -65,9 +73,10 @@ def main() -> None:
               help="Write the recommendation as JSON here.")
 @click.option("--record-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Add an immutable decision record to this folder.")
+@_AS_OF
 @_user_errors
 def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path | None,
-              record_dir: Path | None) -> None:
+              record_dir: Path | None, as_of: datetime | None) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
     from bayesdose.data import read_trial_data
     from bayesdose.design import load_design
@@ -76,7 +85,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     from bayesdose.record import package_versions, sha256_hex, write_record
 
     design = load_design(config)
-    trial = read_trial_data(data, design)
+    trial = read_trial_data(data, design, as_of and as_of.date())
     if design.prior.derived:
         click.echo(f"prior {design.prior.explanation}", err=True)
     result = run(design, trial, engine=engine, seed=seed)
@@ -109,8 +118,9 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@_AS_OF
 @_user_errors
-def validate(config: Path, data: Path | None) -> None:
+def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     """Check a design CONFIG (and trial DATA) and say what is wrong."""
     from bayesdose.data import read_trial_data
     from bayesdose.design import load_design
@@ -121,7 +131,7 @@ def validate(config: Path, data: Path | None) -> None:
     if design.prior.derived:
         click.echo(f"prior {design.prior.explanation}")
     if data is not None:
-        trial = read_trial_data(data, design)
+        trial = read_trial_data(data, design, as_of and as_of.date())
         layout = "patient level" if trial.patient_level else "aggregated"
         click.echo(
             f"{data}: valid {layout} data, {trial.total_patients} patients, "

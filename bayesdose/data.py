@@ -2,7 +2,12 @@
 
 Two layouts, told apart by the header:
 - patient level, ``patient_id,cohort,dose,dlt``: one row per patient (dlt 0/1); keeps the order
-  of cohorts, so rules that read the last cohort (coherence) can apply;
+  of cohorts, so rules that read the last cohort (coherence) can apply. Optional columns for
+  late-onset toxicity: ``enrolled`` (ISO date of dosing), ``dlt_day`` (whole days from dosing
+  to the DLT), ``followup_end`` (ISO date follow-up ended, empty while ongoing) and
+  ``evaluable`` (1 by default; 0 leaves the patient out of the model). With dates, a patient
+  followed d days without a DLT so far, of a window of T, counts with weight min(d / T, 1)
+  (Cheung & Chappell 2000), as of a date the caller gives (never today's clock);
 - aggregated, ``dose,n,dlt``: one row per dose; the order of cohorts is unknown.
 """
 
@@ -11,7 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +26,7 @@ from bayesdose.design import Design, dose_index
 from bayesdose.errors import InputError
 
 PATIENT_COLUMNS = ("patient_id", "cohort", "dose", "dlt")
+DATE_COLUMNS = ("enrolled", "dlt_day", "followup_end", "evaluable")
 AGGREGATED_COLUMNS = ("dose", "n", "dlt")
 
 
@@ -29,16 +36,40 @@ class Patient:
     cohort: int
     level: int  # 0-based dose level
     dlt: int
+    days_followed: int | None = None  # None: no dates, the outcome is complete
+    evaluable: bool = True
 
 
 @dataclass(frozen=True)
 class TrialData:
-    """Per-dose counts of patients (``n``) and DLTs (``dlt``), plus patients when known."""
+    """Per-dose counts of evaluable patients (``n``) and DLTs (``dlt``), plus patients when
+    known. With dates: ``pending`` (doses, T) counts patients still in follow-up without a DLT
+    by whole days followed; ``complete`` counts patients whose outcome is final (a DLT, or the
+    whole window followed); ``excluded`` lists non-evaluable patients."""
 
     n: np.ndarray
     dlt: np.ndarray
     patients: tuple[Patient, ...] | None = None
     source: str = "<data>"
+    pending: np.ndarray | None = None
+    excluded: tuple[Patient, ...] = field(default=())
+    as_of: date | None = None
+
+    @property
+    def complete(self) -> np.ndarray:
+        if self.pending is None:
+            return self.n
+        return self.n - self.pending.sum(axis=1)
+
+    @property
+    def pending_patients(self) -> list[Patient]:
+        if self.pending is None or not self.patients:
+            return []
+        return [p for p in self.patients
+                if p.evaluable and p.days_followed is not None and self._open(p)]
+
+    def _open(self, p: Patient) -> bool:
+        return p.dlt == 0 and p.days_followed < self.pending.shape[1]
 
     @property
     def patient_level(self) -> bool:
@@ -63,8 +94,11 @@ class TrialData:
         return members[0].level, sum(p.dlt for p in members)
 
 
-def read_trial_data(path: str | Path, design: Design) -> TrialData:
-    """Read a trial data CSV; every problem names the file, the row and the field."""
+def read_trial_data(path: str | Path, design: Design, as_of: date | None = None) -> TrialData:
+    """Read a trial data CSV; every problem names the file, the row and the field.
+
+    Dated data (an ``enrolled`` column) needs ``as_of``: the date the decision is made on.
+    """
     path = Path(path)
     source = str(path)
     try:
@@ -83,7 +117,7 @@ def read_trial_data(path: str | Path, design: Design) -> TrialData:
     header = [cell.strip().lower() for cell in rows[0]]
     body = [(i, row) for i, row in enumerate(rows[1:], start=2) if any(c.strip() for c in row)]
     if "patient_id" in header:
-        return _patient_level(header, body, design, source)
+        return _patient_level(header, body, design, source, as_of)
     if "n" in header:
         return _aggregated(header, body, design, source)
     raise InputError(
@@ -94,18 +128,19 @@ def read_trial_data(path: str | Path, design: Design) -> TrialData:
     )
 
 
-def _columns(header: list[str], expected: tuple[str, ...], source: str) -> dict[str, int]:
+def _columns(
+    header: list[str], expected: tuple[str, ...], source: str, optional: tuple[str, ...] = ()
+) -> dict[str, int]:
     for name in header:
-        if name not in expected:
-            raise InputError(
-                source, "row 1", f"unexpected column {name!r}; expected {','.join(expected)}"
-            )
+        if name not in expected + optional:
+            allowed = ",".join(expected + optional)
+            raise InputError(source, "row 1", f"unexpected column {name!r}; expected {allowed}")
     for name in expected:
         if name not in header:
             raise InputError(source, "row 1", f"missing column {name!r}")
     if len(set(header)) != len(header):
         raise InputError(source, "row 1", "a column name appears twice")
-    return {name: header.index(name) for name in expected}
+    return {name: header.index(name) for name in expected + optional if name in header}
 
 
 class _Row:
@@ -122,10 +157,21 @@ class _Row:
         return InputError(self.source, f"row {self.number}, column {column!r}", problem)
 
     def text(self, column: str) -> str:
-        value = self.cells[self.columns[column]].strip()
+        value = self.optional(column)
         if not value:
             raise self.fail(column, "empty value")
         return value
+
+    def optional(self, column: str) -> str:
+        """The cell's text, or "" when empty or the column is absent."""
+        return self.cells[self.columns[column]].strip() if column in self.columns else ""
+
+    def date(self, column: str) -> date:
+        value = self.text(column)
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.fail(column, f"expected a date as YYYY-MM-DD, got {value!r}") from None
 
     def count(self, column: str) -> int:
         value = self.text(column)
@@ -152,8 +198,15 @@ class _Row:
             raise self.fail(column, f"dose {value} is not in the panel ({panel})") from None
 
 
-def _patient_level(header, body, design: Design, source: str) -> TrialData:
-    columns = _columns(header, PATIENT_COLUMNS, source)
+def _patient_level(header, body, design: Design, source: str, as_of: date | None) -> TrialData:
+    columns = _columns(header, PATIENT_COLUMNS, source, DATE_COLUMNS)
+    dated = "enrolled" in columns
+    window = design.cohorts.dlt_window_days
+    if dated and as_of is None:
+        raise InputError(source, "column 'enrolled'", "dated data needs --as-of DATE")
+    if dated and window == 0:
+        raise InputError(source, "column 'enrolled'",
+                         "dated data needs a DLT window: set [cohorts] dlt_window_days")
     patients: list[Patient] = []
     seen: dict[str, int] = {}
     cohort_level: dict[int, tuple[int, int]] = {}
@@ -171,13 +224,58 @@ def _patient_level(header, body, design: Design, source: str) -> TrialData:
         first = cohort_level.setdefault(cohort, (level, number))
         if first[0] != level:
             raise row.fail("dose", f"cohort {cohort} was given another dose in row {first[1]}")
-        patients.append(Patient(pid, cohort, level, dlt))
-    n = np.zeros(len(design.levels), dtype=np.int64)
+        days = _days_followed(row, dlt, window, as_of) if dated else None
+        patients.append(Patient(pid, cohort, level, dlt, days, _evaluable(row, dated)))
+    return _counts(patients, design, source, window if dated else 0, as_of)
+
+
+def _evaluable(row: _Row, dated: bool) -> bool:
+    value = row.optional("evaluable") or "1"
+    if value not in ("0", "1"):
+        raise row.fail("evaluable", f"expected 0 or 1, got {value!r}")
+    return value == "1"
+
+
+def _days_followed(row: _Row, dlt: int, window: int, as_of: date) -> int:
+    """Whole days from dosing to the earlier of ``as_of`` and the end of follow-up."""
+    enrolled = row.date("enrolled")
+    if enrolled > as_of:
+        raise row.fail("enrolled", f"{enrolled} is after --as-of {as_of}")
+    end = as_of
+    if row.optional("followup_end"):
+        end = row.date("followup_end")
+        if end > as_of:
+            raise row.fail("followup_end", f"{end} is after --as-of {as_of}")
+        if end < enrolled:
+            raise row.fail("followup_end", f"{end} is before dosing on {enrolled}")
+    if dlt and not row.optional("dlt_day"):
+        raise row.fail("dlt_day", "a DLT needs its day (whole days after dosing)")
+    if not dlt and row.optional("dlt_day"):
+        raise row.fail("dlt_day", "a DLT day is given but dlt is 0")
+    if dlt:
+        day = row.count("dlt_day")
+        if day > window:
+            raise row.fail("dlt_day", f"day {day} is after the {window}-day DLT window")
+        if (as_of - enrolled).days < day:
+            raise row.fail("dlt_day", f"day {day} after dosing is after --as-of {as_of}")
+    return (end - enrolled).days
+
+
+def _counts(patients: list[Patient], design: Design, source: str, window: int,
+            as_of: date | None) -> TrialData:
+    doses = len(design.levels)
+    n = np.zeros(doses, dtype=np.int64)
     y = np.zeros_like(n)
+    pending = np.zeros((doses, window), dtype=np.int64) if window else None
     for p in patients:
+        if not p.evaluable:
+            continue
         n[p.level] += 1
         y[p.level] += p.dlt
-    return TrialData(n, y, tuple(patients), source)
+        if pending is not None and p.dlt == 0 and p.days_followed < window:
+            pending[p.level, p.days_followed] += 1
+    excluded = tuple(p for p in patients if not p.evaluable)
+    return TrialData(n, y, tuple(patients), source, pending, excluded, as_of)
 
 
 def _aggregated(header, body, design: Design, source: str) -> TrialData:

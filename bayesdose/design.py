@@ -97,6 +97,21 @@ class CohortsSection:
         "by the first DLT (0 = none).",
         0,
     )
+    dlt_window_days: int = _doc(
+        "DLT observation window in days (0 = outcomes are final when recorded). Dated data "
+        "weight a patient still in follow-up by days followed / window (TITE).",
+        0,
+    )
+    followup: str = _doc(
+        "With a DLT window: 'tite' counts patients still in follow-up with their weight; "
+        "'complete' leaves them out of the model until their window ends.",
+        "tite",
+    )
+    min_complete_followup: int = _doc(
+        "Escalating to an untried dose needs at least this many patients who completed the "
+        "DLT window (or had a DLT) at the highest dose given so far (dated data only).",
+        1,
+    )
 
 
 @dataclass(frozen=True)
@@ -401,6 +416,11 @@ def _check_rules(s: dict[str, Any], source: str) -> None:
         "[cohorts] titration_until_level",
         f"must be between 0 and the number of levels ({len(levels)})",
     )
+    require(cohorts.dlt_window_days >= 0, "[cohorts] dlt_window_days", "must be >= 0")
+    require(cohorts.followup in ("tite", "complete"), "[cohorts] followup",
+            f"expected 'tite' or 'complete', got {cohorts.followup!r}")
+    require(cohorts.min_complete_followup >= 0, "[cohorts] min_complete_followup",
+            "must be >= 0")
     require(stopping.max_patients >= 1, "[stopping] max_patients", "must be >= 1")
     require(stopping.mtd_min_patients >= 1, "[stopping] mtd_min_patients", "must be >= 1")
     require(

@@ -33,13 +33,25 @@ def exact_engine(design: Design, grid: GridSpec = DEFAULT_GRID) -> ExactEngine:
         np.array(design.prior.cov),
         design.decision.target_interval,
         grid,
+        window_days=design.cohorts.dlt_window_days,
     )
+
+
+def model_counts(design: Design, data: TrialData) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(n, DLTs, pending) as the model sees them: with ``[cohorts] followup = "complete"``,
+    patients still in follow-up are left out until their window ends."""
+    if data.pending is None:
+        return data.n, data.dlt, None
+    if design.cohorts.followup == "complete":
+        return data.complete, data.dlt, None
+    return data.n, data.dlt, data.pending
 
 
 def exact_summary(design: Design, data: TrialData) -> tuple[xr.Dataset, dict[str, Any]]:
     engine = exact_engine(design)
-    batch = engine.batch(data.n[None], data.dlt[None])
-    q025, median, q975 = engine.quantiles(data.n, data.dlt)
+    n, dlt, pending = model_counts(design, data)
+    batch = engine.batch(n[None], dlt[None], None if pending is None else pending[None])
+    q025, median, q975 = engine.quantiles(n, dlt, pending)
     values = {
         "mean": batch.mean[0], "sd": batch.sd[0], "q025": q025, "median": median, "q975": q975,
         "p_underdose": batch.p_underdose[0], "p_target": batch.p_target[0],
@@ -62,21 +74,23 @@ def mcmc_summary(
     """The same model sampled with PyMC's NUTS (imported only when asked for)."""
     from bayesdose.inference.mcmc import fit_mcmc
 
-    dose_index, dlt, count = [], [], []
+    n, y, pending = model_counts(design, data)
+    window = design.cohorts.dlt_window_days
+    rows = []  # (dose, DLT, weight, count)
     for k in range(len(design.levels)):
-        for outcome, number in ((1, int(data.dlt[k])), (0, int(data.n[k] - data.dlt[k]))):
-            if number:
-                dose_index.append(k)
-                dlt.append(outcome)
-                count.append(number)
+        waiting = 0 if pending is None else int(pending[k].sum())
+        rows += [(k, 1, 1.0, int(y[k])), (k, 0, 1.0, int(n[k] - y[k]) - waiting)]
+        if pending is not None:
+            rows += [(k, 0, day / window, int(c)) for day, c in enumerate(pending[k]) if day]
+    table = np.array([r for r in rows if r[3] > 0], dtype=float).reshape(-1, 4)
     summary, diagnostics = fit_mcmc(
         x=np.array(design.log_dose_ratio),
         prior_mean=np.array(design.prior.mean),
         prior_cov=np.array(design.prior.cov),
-        dose_index=np.array(dose_index, dtype=np.int64),
-        dlt=np.array(dlt, dtype=np.int64),
-        weight=np.ones(len(dlt)),
-        count=np.array(count, dtype=np.int64),
+        dose_index=table[:, 0].astype(np.int64),
+        dlt=table[:, 1].astype(np.int64),
+        weight=table[:, 2],
+        count=table[:, 3].astype(np.int64),
         bounds=design.decision.target_interval,
         doses=np.array(design.levels),
         seed=seed,

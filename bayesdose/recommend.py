@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayesdose.data import TrialData
+from bayesdose.data import Patient, TrialData
 from bayesdose.design import Design
 from bayesdose.inference.exact import ERROR_BOUND
 from bayesdose.posterior import SUMMARY_VARIABLES, exact_summary, mcmc_summary
@@ -42,8 +42,9 @@ def recommend(design: Design, data: TrialData, engine: str = "exact", seed: int 
             diagnostics = {"exact": diagnostics, "mcmc": mcmc_diagnostics,
                            "comparison": _comparison(summary, mcmc)}
     p_over = summary["p_overdose"].values
+    complete = None if data.pending is None else data.complete
     decision = decide(
-        design, data.n, data.dlt, summary["p_target"].values, p_over, data.last_cohort
+        design, data.n, data.dlt, summary["p_target"].values, p_over, data.last_cohort, complete
     )
     tolerance = 2 * summary["mcse_p_overdose"].values if engine == "mcmc" else ERROR_BOUND
     threshold = design.decision.max_overdose_probability
@@ -54,6 +55,13 @@ def recommend(design: Design, data: TrialData, engine: str = "exact", seed: int 
             "aggregated counts: the order of cohorts is unknown, so the coherence rule "
             "(which reads the last cohort) was not applied"
         )
+    pending = data.pending_patients
+    if pending and design.cohorts.followup == "complete":
+        notes.append(f"{len(pending)} patient(s) still in DLT follow-up are not yet counted "
+                     "in the model ([cohorts] followup = 'complete')")
+    if data.excluded:
+        ids = ", ".join(p.patient_id for p in data.excluded)
+        notes.append(f"not evaluable, left out of the model: {ids}")
     if engine == "mcmc" and not diagnostics.get("diagnostics_ok", False):
         notes.append("MCMC diagnostics failed: " + "; ".join(diagnostics.get("messages", [])))
     if any(borderline):
@@ -117,9 +125,22 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "engine": rec.engine,
         "unit": design.doses.unit,
         "prior": design.prior.as_dict(),
+        "as_of": None if rec.data.as_of is None else rec.data.as_of.isoformat(),
+        "pending": [_pending_entry(design, p) for p in rec.data.pending_patients],
+        "excluded": [p.patient_id for p in rec.data.excluded],
         "doses": doses,
         "diagnostics": rec.diagnostics,
         "version": version("bayesdose"),
+    }
+
+
+def _pending_entry(design: Design, patient: Patient) -> dict[str, Any]:
+    window = design.cohorts.dlt_window_days
+    return {
+        "patient_id": patient.patient_id,
+        "dose": float(design.levels[patient.level]),
+        "days_followed": patient.days_followed,
+        "weight": patient.days_followed / window,
     }
 
 
@@ -151,6 +172,13 @@ def format_table(rec: Recommendation) -> str:
         )
     if design.prior.derived:
         lines.append(f"prior: {design.prior.explanation}")
+    for patient in rec.data.pending_patients:
+        entry = _pending_entry(design, patient)
+        lines.append(
+            f"pending: {patient.patient_id} at {design.format_dose(entry['dose'])}, "
+            f"{patient.days_followed} of {design.cohorts.dlt_window_days} days without DLT "
+            f"(weight {entry['weight']:.3f}) as of {rec.data.as_of}"
+        )
     lines.append("")
     if decision.stop:
         lines.append(f"STOP ({decision.stop_reason}): {decision.reason}")

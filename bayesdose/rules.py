@@ -21,6 +21,7 @@ BARRED_TEXT = {
     "skipping": "would skip an untried dose",
     "increment": "above the maximum increment",
     "coherence": "coherence: the last cohort",
+    "followup": "waiting for complete DLT follow-up",
 }
 
 
@@ -52,8 +53,12 @@ def barred_reasons(
     n: np.ndarray,
     p_overdose: np.ndarray,
     last_cohort: tuple[int, int] | None,
+    complete: np.ndarray | None = None,
 ) -> list[str | None]:
-    """For each dose, the first rule that bars it, or None if it may be given next."""
+    """For each dose, the first rule that bars it, or None if it may be given next.
+
+    ``complete`` counts patients per dose whose DLT follow-up is over (None: all are).
+    """
     levels = np.asarray(design.levels)
     ewoc = p_overdose < design.decision.max_overdose_probability
     given = np.flatnonzero(n > 0)
@@ -69,6 +74,9 @@ def barred_reasons(
             reasons[k] = "skipping"
         elif k > highest + 1 and levels[k] > cap * (1 + 1e-12):
             reasons[k] = "increment"
+    if complete is not None and complete[highest] < design.cohorts.min_complete_followup:
+        for k in range(highest + 1, len(levels)):
+            reasons[k] = reasons[k] or "followup"
     if design.decision.coherence and last_cohort is not None:
         _apply_coherence(reasons, last_cohort)
     return reasons
@@ -93,15 +101,17 @@ def decide(
     p_target: np.ndarray,
     p_overdose: np.ndarray,
     last_cohort: tuple[int, int] | None,
+    complete: np.ndarray | None = None,
 ) -> Decision:
     """The next step of the trial from its per-dose counts and posterior probabilities.
 
     ``last_cohort`` is (level, DLTs) of the most recent cohort, or None when the order of
-    cohorts is unknown (aggregated data) or no one has been treated.
+    cohorts is unknown (aggregated data) or no one has been treated. ``complete``: patients
+    per dose whose DLT follow-up is over, with dated data (None: all of them).
     """
     stopping = design.stopping
     total = int(n.sum())
-    barred = barred_reasons(design, n, p_overdose, last_cohort)
+    barred = barred_reasons(design, n, p_overdose, last_cohort, complete)
     candidates = [k for k, b in enumerate(barred) if b is None]
     fmt = design.format_dose
 

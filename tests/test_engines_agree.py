@@ -41,3 +41,18 @@ def test_engine_both_reports_the_comparison(tmp_path):
     assert comparison["max_abs_difference"] < 0.05
     assert comparison["max_difference_in_mcse"] < 4
     assert "mcse_p_overdose" in doc["doses"][0]["mcmc"]
+
+
+def test_exact_and_mcmc_agree_on_tite_data():
+    from datetime import date
+
+    design = load_design(CONFIGS / "xj-mk-002.toml")
+    data = read_trial_data(CONFIGS / "examples" / "xj-mk-002-dated.csv", design,
+                           date(2025, 11, 3))
+    assert data.pending.sum() == 1
+    exact, _ = exact_summary(design, data)
+    mcmc, diagnostics = mcmc_summary(design, data, seed=5)
+    assert diagnostics["diagnostics_ok"], diagnostics["messages"]
+    for var in ("mean", "p_overdose"):
+        diff = np.abs(exact[var].values - mcmc[var].values)
+        assert np.all(diff <= 4 * mcmc[f"mcse_{var}"].values + 2e-3), (var, diff)

@@ -203,15 +203,21 @@ def test_tite_weights_match_brute_force():
     2000): likelihood 1 - w p. 28-day window; pending patients at 10, 25 and 40 mg."""
     engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS, window_days=28)
     n, y = counts({0: (3, 0), 1: (4, 0), 2: (5, 0), 3: (4, 0), 6: (3, 1), 8: (2, 0)})
-    pending = np.zeros((15, 27))
-    pending[6, 13] = 1  # 14 days at 25 mg: weight 0.5
-    pending[8, 6] = 1  # 7 days at 40 mg: weight 0.25
-    pending[8, 20] = 1  # 21 days at 40 mg: weight 0.75
+    pending = np.zeros((15, 28))
+    pending[6, 14] = 1  # 14 days at 25 mg: weight 0.5
+    pending[8, 7] = 1  # 7 days at 40 mg: weight 0.25
+    pending[8, 21] = 1  # 21 days at 40 mg: weight 0.75
     summary = engine.batch(n[None], y[None], pending[None])
     ref = BruteForcePosterior(NBG_X, *NBG_PRIOR, n, y, [(6, 0.5), (8, 0.25), (8, 0.75)])
     for d in (0, 6, 8, 12):
         assert summary.p_overdose[0, d] == pytest.approx(1 - ref.prob_below(d, 0.33), abs=5e-4)
         assert summary.mean[0, d] == pytest.approx(ref.moment(d, 1), abs=1e-8)
-    # a full-weight pending patient is a complete non-DLT; a zero-day one carries nothing
-    complete = engine.batch(n[None], y[None])
-    assert not np.allclose(summary.p_overdose, complete.p_overdose)
+    # a patient followed 0 days carries no information: as if not treated
+    day_zero = np.zeros((15, 28))
+    day_zero[8, 0] = 2
+    untreated = n.copy()
+    untreated[8] -= 2
+    np.testing.assert_allclose(
+        engine.batch(n[None], y[None], day_zero[None]).p_overdose,
+        engine.batch(untreated[None], y[None]).p_overdose, atol=1e-12,
+    )

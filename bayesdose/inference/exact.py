@@ -115,8 +115,8 @@ class ExactEngine:
         log_q = -np.logaddexp(0.0, eta).reshape(n_doses, -1)
         # log-likelihood rows: a DLT, a complete follow-up without DLT, and (TITE) a patient
         # followed k of T days without DLT, weight w = k / T: log(1 - w p) (Cheung & Chappell
-        # 2000), for k = 1 .. T - 1 at every dose
-        weights = np.arange(1, max(window_days, 1)) / max(window_days, 1)
+        # 2000), for k = 0 .. T - 1 at every dose (k = 0 carries no information)
+        weights = np.arange(window_days) / max(window_days, 1)
         tite = np.log1p(-weights[None, :, None] * np.exp(log_p)[:, None, :])
         self._basis = np.vstack([log_p, log_q, tite.reshape(-1, log_p.shape[1])])
         self._log_prior = (-(z[:, None] ** 2 + s[None, :] ** 2) / 2).ravel()
@@ -190,15 +190,14 @@ class ExactEngine:
         """(N, basis rows): how often each log-likelihood row occurs in each data set.
 
         ``n`` counts every treated patient per dose, ``dlt`` the DLTs; ``pending`` (N, doses,
-        T - 1), only with a DLT window, counts patients still in follow-up without a DLT by
-        days followed (1 .. T - 1); they are part of ``n``. Pending patients followed 0 days
-        carry no information (weight 0).
+        T), only with a DLT window of T days, counts patients still in follow-up without a DLT
+        by whole days followed (0 .. T - 1); they are part of ``n``.
         """
         n = np.atleast_2d(np.asarray(n, dtype=float))
         dlt = np.atleast_2d(np.asarray(dlt, dtype=float))
         rows = n.shape[0]
         if pending is None:
-            pending = np.zeros((rows, self.n_doses, max(self.window_days - 1, 0)))
+            pending = np.zeros((rows, self.n_doses, self.window_days))
         pending = np.asarray(pending, dtype=float).reshape(rows, self.n_doses, -1)
         complete = n - dlt - pending.sum(axis=2)
         return np.hstack([dlt, complete, pending.reshape(rows, -1)])
