@@ -74,9 +74,12 @@ def main() -> None:
 @click.option("--record-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Add an immutable decision record to this folder.")
 @_AS_OF
+@click.option("--design", "design_name", default="blrm", show_default=True,
+              type=click.Choice(["blrm", "3+3", "3+3-deesc", "crm", "boin"]),
+              help="Whose next step: the BLRM's, or another design's on the same data.")
 @_user_errors
 def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path | None,
-              record_dir: Path | None, as_of: datetime | None) -> None:
+              record_dir: Path | None, as_of: datetime | None, design_name: str) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
     from bayesdose.data import read_trial_data
     from bayesdose.design import load_design
@@ -88,10 +91,16 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     trial = read_trial_data(data, design, as_of and as_of.date())
     if design.prior.derived:
         click.echo(f"prior {design.prior.explanation}", err=True)
-    result = run(design, trial, engine=engine, seed=seed)
-    click.echo(format_table(result))
+    if design_name == "blrm":
+        result = run(design, trial, engine=engine, seed=seed)
+        click.echo(format_table(result))
+        document = to_json(result)
+    else:
+        from bayesdose.design_step import format_step, next_step
+
+        document = next_step(design_name, design, trial)
+        click.echo(format_step(design, document))
     config_bytes, data_bytes = config.read_bytes(), data.read_bytes()
-    document = to_json(result)
     document["inputs"] = {
         "config_sha256": sha256_hex(config_bytes),
         "data_sha256": sha256_hex(data_bytes),
