@@ -6,14 +6,13 @@ from datetime import date
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import CONFIGS
 
 from bayesdose.cli import main
 from bayesdose.data import read_trial_data
 from bayesdose.design import design_from_dict, load_design
 from bayesdose.errors import InputError
 from bayesdose.recommend import recommend
-
-from conftest import CONFIGS
 
 XJ = CONFIGS / "xj-mk-002.toml"
 DATED = CONFIGS / "examples" / "xj-mk-002-dated.csv"

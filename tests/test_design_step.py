@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
+from conftest import CONFIGS
 
 from bayesdose.cli import main
 from bayesdose.data import read_trial_data
@@ -12,8 +13,6 @@ from bayesdose.design import load_design
 from bayesdose.design_step import next_step
 from bayesdose.designs.crm import crm_posterior, getprior
 from bayesdose.errors import InputError
-
-from conftest import CONFIGS
 
 XJ = CONFIGS / "xj-mk-002.toml"
 DATA = CONFIGS / "examples" / "xj-mk-002.csv"

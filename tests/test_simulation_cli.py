@@ -75,13 +75,13 @@ def test_bad_input_exits_2(tmp_path: Path, scenario_text: str, designs: str, mes
     assert message in result.output and "Traceback" not in result.output
 
 
-def test_one_and_two_workers_identical(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(study, "CHUNK_TRIALS", 150)
+def test_one_and_two_workers_identical(tmp_path: Path) -> None:
     design = load_design(CONFIG)
     scenarios = load_scenarios(SCENARIOS, 5)[:2]
-    one = study.run_study(design, scenarios, ["blrm", "3+3"], 400, 9, "simulate", workers=1)
-    two = study.run_study(design, scenarios, ["blrm", "3+3"], 400, 9, "simulate", workers=2)
-    assert json.dumps(one.summary) == json.dumps(two.summary)
-    for s in one.records:
-        for d in one.records[s]:
-            assert (one.records[s][d].n == two.records[s][d].n).all()
+    runs = [study.run_study(design, scenarios, ["blrm", "3+3"], 400, 9, "simulate",
+                            workers=workers, out=tmp_path / str(workers), chunk_size=150)
+            for workers in (1, 2)]
+    assert json.dumps(runs[0].summary) == json.dumps(runs[1].summary)
+    with (xr.open_dataset(tmp_path / "1" / "results.nc", engine="h5netcdf") as one,
+          xr.open_dataset(tmp_path / "2" / "results.nc", engine="h5netcdf") as two):
+        assert one.load().identical(two.load())

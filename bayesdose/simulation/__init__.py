@@ -5,5 +5,7 @@ states), ``statespace`` (interned trial states with cached decisions and transit
 ``blrm`` and ``three_plus_three`` (designs), ``registry`` (design names), ``patients`` (common
 random numbers), ``runner`` (lockstep simulation), ``exact`` (exact operating characteristics),
 ``optimal`` (the nonparametric optimal benchmark), ``metrics`` (operating characteristics),
-``study`` (scenarios x designs, executors) and ``output`` (summary.json, results.nc, table).
+``study`` (scenarios x designs), ``executors`` (local processes or a Dask cluster), ``chunks``
+(chunk files written as they finish, for ``--resume``) and ``output`` (summary.json, results.nc,
+table).
 """

@@ -1,9 +1,11 @@
 """Operating characteristics of a design in a scenario, with Monte Carlo standard errors.
 
-Computed from final trial records with weights: 1/T per simulated trial, or the exact
-probability of each final state (standard errors then 0). A mean of per-trial values has
-standard error sd / sqrt(T); a ratio of means E[a] / E[b] (share of patients at the MTD, DLT
-rate) has, by the delta method, sd(a - R b) / (E[b] sqrt(T)).
+Computed from final trial records with weights: for T simulated trials, the share of the trials
+ending in each record (1/T per trial, or count/T per distinct final record: the same numbers
+from far fewer rows), or the exact probability of each final state (standard errors then 0).
+A mean of per-trial values has standard error sd / sqrt(T) (sd with T - 1 degrees of freedom);
+a ratio of means E[a] / E[b] (share of patients at the MTD, DLT rate) has, by the delta method,
+sd(a - R b) / (E[b] sqrt(T)).
 
 Accuracy index (Cheung 2011, Dose Finding by the Continual Reassessment Method, sec. 12.3):
 A = 1 - K sum_k D_k rho_k / sum_k D_k, with D_k = |p_k - target|, rho_k the selection
@@ -50,21 +52,27 @@ class _Estimator:
         self.w = weight
         self.trials = trials
 
+    def _sd(self, x: np.ndarray, m: float) -> float:
+        """Sample standard deviation over the T trials the weighted rows stand for."""
+        t = self.trials
+        return float(np.sqrt(self.w @ (x - m) ** 2 * (t / (t - 1))))
+
     def mean(self, x: np.ndarray) -> tuple[float, float]:
         x = np.asarray(x, dtype=float)
-        if self.trials is None:
-            return float(self.w @ x), 0.0
-        m = float(x.mean())
-        return m, float(np.std(x, ddof=1) / np.sqrt(self.trials)) if self.trials > 1 else 0.0
+        m = float(self.w @ x)
+        if self.trials is None or self.trials < 2:
+            return m, 0.0
+        return m, self._sd(x, m) / float(np.sqrt(self.trials))
 
     def ratio(self, a: np.ndarray, b: np.ndarray) -> tuple[float | None, float]:
         ma, mb = self.mean(a)[0], self.mean(b)[0]
         if mb == 0:
             return None, 0.0
         r = ma / mb
-        if self.trials is None:
+        if self.trials is None or self.trials < 2:
             return r, 0.0
-        return r, float(np.std(a - r * b, ddof=1) / (mb * np.sqrt(self.trials)))
+        d = np.asarray(a, float) - r * np.asarray(b, float)
+        return r, self._sd(d, float(self.w @ d)) / (mb * float(np.sqrt(self.trials)))
 
 
 def operating_characteristics(

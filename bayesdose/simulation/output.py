@@ -1,19 +1,23 @@
-"""Writing a study: ``summary.json`` (atomically), ``results.nc`` (per-trial records, xarray via
-h5netcdf, atomically), and the comparison table printed on the terminal."""
+"""Writing a study: ``summary.json`` (atomically), ``results.nc`` (per-trial records, netCDF4
+via h5netcdf, filled one scenario x design at a time and renamed into place), and the
+comparison table printed on the terminal."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from bayesdose.record import atomic_write
 from bayesdose.simulation.interface import STOP_REASONS
-from bayesdose.simulation.study import StudyResult
+from bayesdose.simulation.runner import TrialRecords
 
 TABLE_COLUMNS = (
     ("pcs", "P(correct)"), ("select_none", "none"), ("select_above_mtd", "sel>MTD"),
@@ -37,41 +41,116 @@ def write_summary(path: Path, summary: dict) -> None:
     atomic_write(path, json.dumps(_clean(summary), indent=2, allow_nan=False) + "\n")
 
 
-def results_dataset(result: StudyResult, levels: tuple[float, ...]) -> xr.Dataset:
-    """Per trial: selected dose level (1-based, 0 = none), patients and DLTs per dose, stop
-    reason; and the optimal benchmark's selection."""
-    scenarios = list(result.records)
-    designs = list(result.records[scenarios[0]])
+class _NoResults:
+    """Stands in for the results file of a run without an output folder."""
 
-    def stack(attr: str) -> np.ndarray:
-        return np.stack([np.stack([getattr(result.records[s][d], attr) for d in designs])
-                         for s in scenarios])
+    def put_records(self, scenario: int, design: int, trials: slice,
+                    records: TrialRecords) -> None:
+        pass
 
-    dims = ("scenario", "design", "trial")
-    reason_flags = " ".join(STOP_REASONS)
-    return xr.Dataset(
-        {
-            "selected": (dims, (stack("selected") + 1).astype(np.int16),
-                         {"description": "selected dose level, 1-based; 0 = no dose"}),
-            "n": ((*dims, "dose"), stack("n").astype(np.int16), {"description": "patients"}),
-            "dlt": ((*dims, "dose"), stack("dlt").astype(np.int16), {"description": "DLTs"}),
-            "stop_reason": (dims, stack("stop_reason").astype(np.int8),
-                            {"flag_values": np.arange(len(STOP_REASONS), dtype=np.int8),
-                             "flag_meanings": reason_flags}),
-            "optimal_selected": (("scenario", "trial"),
-                                 (np.stack([result.optimal[s] for s in scenarios]) + 1)
-                                 .astype(np.int16),
-                                 {"description": "nonparametric optimal benchmark, 1-based"}),
-        },
-        coords={"scenario": scenarios, "design": designs,
-                "trial": np.arange(result.records[scenarios[0]][designs[0]].selected.size),
-                "dose": np.asarray(levels, float)},
-    )
+    def put_optimal(self, scenario: int, trials: slice, selected: np.ndarray) -> None:
+        pass
 
 
-def write_results(path: Path, dataset: xr.Dataset) -> None:
-    content = dataset.to_netcdf(engine="h5netcdf")
-    atomic_write(path, bytes(content))
+def _create_results_layout(path: Path, scenarios: list[str], designs: list[str], trials: int,
+                           levels: tuple[float, ...], block: int) -> None:
+    """The netCDF layout of ``results.nc`` (dimensions, coordinates, empty variables with their
+    attributes), written by h5netcdf. Per trial: the selected dose level (1-based, 0 = none),
+    patients and DLTs per dose, stop reason; and the optimal benchmark's selection. Compressed
+    (gzip) in HDF5 chunks of ``block`` trials; xarray reads it with ``engine="h5netcdf"``."""
+    import h5netcdf
+    import h5py
+
+    with h5netcdf.File(path, "w") as nc:
+        nc.dimensions = {"scenario": len(scenarios), "design": len(designs), "trial": trials,
+                         "dose": len(levels)}
+        for name, values in (("scenario", scenarios), ("design", designs)):
+            nc.create_variable(name, (name,), dtype=h5py.string_dtype())[:] = np.array(
+                values, dtype=object
+            )
+        nc.create_variable("dose", ("dose",), dtype="f8")[:] = np.asarray(levels, float)
+        trial = nc.create_variable("trial", ("trial",), dtype="i8", chunks=(block,))
+        for first in range(0, trials, block):  # block by block: memory flat in trials
+            trial[first : first + block] = np.arange(first, min(first + block, trials))
+
+        def variable(name: str, dims: tuple[str, ...], dtype: str, **attrs: Any) -> None:
+            chunks = tuple(block if d == "trial" else 1 for d in dims)
+            if dims[-1] == "dose":
+                chunks = (*chunks[:-1], len(levels))
+            var = nc.create_variable(name, dims, dtype=dtype, chunks=chunks, compression="gzip",
+                                     compression_opts=1, shuffle=True)
+            var.attrs.update(attrs)
+
+        per_trial = ("scenario", "design", "trial")
+        variable("selected", per_trial, "i2",
+                 description="selected dose level, 1-based; 0 = no dose")
+        variable("n", (*per_trial, "dose"), "i2", description="patients")
+        variable("dlt", (*per_trial, "dose"), "i2", description="DLTs")
+        variable("stop_reason", per_trial, "i1",
+                 flag_values=np.arange(len(STOP_REASONS), dtype=np.int8),
+                 flag_meanings=" ".join(STOP_REASONS))
+        variable("optimal_selected", ("scenario", "trial"), "i2",
+                 description="nonparametric optimal benchmark, 1-based")
+
+
+class ResultsWriter(_NoResults):
+    """Fills the variables of ``results.nc`` a range of trials at a time, straight through h5py
+    (h5netcdf's own writes cost more than the compression)."""
+
+    def __init__(self, h5: Any) -> None:
+        self.selected, self.n, self.dlt = h5["selected"], h5["n"], h5["dlt"]
+        self.stop_reason, self.optimal = h5["stop_reason"], h5["optimal_selected"]
+
+    def put_records(self, scenario: int, design: int, trials: slice,
+                    records: TrialRecords) -> None:
+        self.selected[scenario, design, trials] = records.selected + 1
+        self.n[scenario, design, trials, :] = records.n
+        self.dlt[scenario, design, trials, :] = records.dlt
+        self.stop_reason[scenario, design, trials] = records.stop_reason
+
+    def put_optimal(self, scenario: int, trials: slice, selected: np.ndarray) -> None:
+        self.optimal[scenario, trials] = selected + 1
+
+
+@contextmanager
+def results_file(path: Path | None, scenarios: list[str], designs: list[str], trials: int,
+                 levels: tuple[float, ...], block: int) -> Iterator[_NoResults]:
+    """A ResultsWriter for ``path`` with HDF5 chunks of ``block`` trials (the simulation's
+    chunk size, so each write fills whole HDF5 chunks), written to a temporary file in the
+    same folder and renamed into place when the block ends without an error (nothing for
+    ``path`` None)."""
+    if path is None:
+        yield _NoResults()
+        return
+    import h5py
+
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        _create_results_layout(temporary, scenarios, designs, trials, levels,
+                               max(min(trials, block), 1))
+        # Each write fills whole HDF5 chunks: no chunk cache (HDF5 would keep up to 8 MB per
+        # variable, which makes memory grow with trials up to that bound).
+        with h5py.File(temporary, "r+", rdcc_nbytes=0) as h5:
+            yield ResultsWriter(h5)
+        _flush_to_disk(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _flush_to_disk(path: Path) -> None:
+    """fsync, and the permissions an ordinary new file gets (as ``record.atomic_write``)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fchmod(fd, 0o666 & ~umask)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def format_table(summary: dict) -> str:

@@ -1,26 +1,42 @@
 """A simulation study: every scenario x design, simulated in chunks of trials or exactly.
 
 Simulated trials are grouped in chunks (a chunk only groups trials: trial t's numbers depend on
-the seed and t alone), run in local worker processes; each worker keeps one state space per
-design across chunks and scenarios. The exact method walks each design's state tree instead.
+the seed and t alone), run by an executor (this process, local worker processes or a Dask
+cluster); each worker keeps one state space per design across chunks and scenarios. Every
+finished chunk is written to ``OUT/chunks/`` at once (see ``chunks``), so a killed run resumes.
+The summary and ``results.nc`` are then assembled in one pass over the chunk files, one chunk
+in memory at a time: the operating characteristics need only each distinct final record and how
+many trials ended in it (a Tally), so memory is flat in the number of trials. The exact method
+walks each design's state tree instead.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+import sys
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
 from functools import lru_cache
-from multiprocessing import get_context
+from pathlib import Path
 
 import numpy as np
 
 from bayesdose.design import Design
+from bayesdose.simulation.chunks import (
+    OPTIMAL_TYPE,
+    RECORD_TYPES,
+    ChunkStore,
+    make_manifest,
+    optimal_key,
+    record_key,
+)
 from bayesdose.simulation.exact import MAX_STATES, TreeTooLarge, exact_final_states
+from bayesdose.simulation.executors import open_executor
 from bayesdose.simulation.interface import NO_DOSE
 from bayesdose.simulation.metrics import Outcomes, Truth, operating_characteristics
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
+from bayesdose.simulation.output import results_file
 from bayesdose.simulation.patients import tolerances
 from bayesdose.simulation.registry import BENCHMARK, make_design
 from bayesdose.simulation.runner import TrialRecords, simulate_trials
@@ -33,12 +49,10 @@ METHODS = ("auto", "exact", "simulate")
 
 @dataclass
 class StudyResult:
-    """Summary (the summary.json document) and, for simulated runs, per-trial records:
-    ``records[scenario][design]`` and ``optimal[scenario]`` (selected doses)."""
+    """The summary (the summary.json document); per-trial records of a simulated run are in
+    ``results.nc`` when the run had an output folder."""
 
     summary: dict
-    records: dict[str, dict[str, TrialRecords]] = field(default_factory=dict)
-    optimal: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=16)
@@ -54,15 +68,29 @@ def truth_of(design: Design, scenario: Scenario) -> Truth:
 
 
 def run_study(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
-              seed: int, method: str = "auto", workers: int = 1) -> StudyResult:
-    """Operating characteristics of ``names`` in every scenario."""
+              seed: int, method: str = "auto", workers: int = 1, *,
+              scheduler: str | None = None, out: Path | None = None, resume: bool = False,
+              chunk_size: int | None = None, progress: bool = False) -> StudyResult:
+    """Operating characteristics of ``names`` in every scenario.
+
+    Simulated runs use ``workers`` local processes, or the Dask cluster at ``scheduler``; with
+    an output folder ``out`` they keep their chunks in ``out/chunks`` (``resume`` continues an
+    earlier run there) and write ``out/results.nc``; without one the chunks go to a temporary
+    folder. ``progress`` shows a progress bar on stderr when it is a terminal.
+    """
     if method in ("auto", "exact"):
         try:
             return _exact_study(design, scenarios, names)
         except (TreeTooLarge, MemoryError):
             if method == "exact":
                 raise
-    return _simulated_study(design, scenarios, names, trials, seed, workers)
+    run = SimulatedRun(design, scenarios, names, trials, seed, chunk_size or CHUNK_TRIALS)
+    with ExitStack() as stack:
+        folder = out or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        store = ChunkStore(folder / "chunks", run.manifest())
+        store.start(resume)
+        run.simulate(store, workers, scheduler, progress)
+        return run.summarize(store, folder / "results.nc" if out is not None else None)
 
 
 def _scenario_entry(design: Design, scenario: Scenario) -> dict:
@@ -99,77 +127,123 @@ def _exact_study(design: Design, scenarios: list[Scenario], names: list[str]) ->
 # -- simulation ----------------------------------------------------------------------------
 
 
-def chunks(trials: int, size: int | None = None) -> Iterator[tuple[int, int]]:
-    """Trial ranges [first, stop): chunks only group trials."""
-    size = size or CHUNK_TRIALS
-    for first in range(0, trials, size):
-        yield first, min(first + size, trials)
-
-
 def patients_needed(design: Design, names: list[str]) -> int:
     most = max(state_space(design, name).design.max_patients for name in names)
     return max(most, design.stopping.max_patients)
 
 
 def run_chunk(design: Design, scenarios: list[Scenario], names: list[str], seed: int,
-              first: int, stop: int) -> dict:
-    """Records of trials first .. stop - 1 for every scenario and design, and the benchmark."""
+              first: int, stop: int) -> tuple[int, int, dict[str, np.ndarray]]:
+    """Records of trials first .. stop - 1 for every scenario and design, and the benchmark's
+    selections, in compact types, named as in a chunk file (``chunks.record_key``)."""
     u = tolerances(seed, first, stop, patients_needed(design, names))
-    out: dict = {}
-    for scenario in scenarios:
+    out: dict[str, np.ndarray] = {}
+    for s, scenario in enumerate(scenarios):
         p_true = np.array(scenario.p_true)
-        per_design = {name: simulate_trials(state_space(design, name), p_true, u)
-                      for name in names}
+        for d, name in enumerate(names):
+            records = simulate_trials(state_space(design, name), p_true, u)
+            for key, dtype in RECORD_TYPES.items():
+                out[record_key(key, s, d)] = getattr(records, key).astype(dtype)
         bench = optimal_selection(u[:, : design.stopping.max_patients], p_true,
                                   design.decision.target)
-        out[scenario.name] = (per_design, bench)
-    return out
+        out[optimal_key(s)] = bench.astype(OPTIMAL_TYPE)
+    return first, stop, out
 
 
-def _limit_threads() -> None:
-    """One BLAS thread per worker process."""
-    from threadpoolctl import threadpool_limits
+@dataclass(frozen=True)
+class SimulatedRun:
+    """A simulated study: its chunks are computed into a ChunkStore, then summarized."""
 
-    threadpool_limits(1)
+    design: Design
+    scenarios: list[Scenario]
+    names: list[str]
+    trials: int
+    seed: int
+    chunk_size: int
+
+    def manifest(self) -> dict:
+        return make_manifest(self.design, self.scenarios, self.names, self.trials, self.seed,
+                             self.chunk_size)
+
+    def simulate(self, store: ChunkStore, workers: int, scheduler: str | None,
+                 progress: bool) -> None:
+        """Compute the chunks without a file, writing each as it finishes."""
+        from tqdm import tqdm
+
+        missing = store.missing()
+        jobs = [(self.design, self.scenarios, self.names, self.seed, a, b) for a, b in missing]
+        done = len(store.ranges) - len(missing)
+        with tqdm(total=len(store.ranges), initial=done, unit="chunk", desc="simulate",
+                  file=sys.stderr, disable=None if progress else True) as bar:
+            if not jobs:
+                return
+            with open_executor(workers if len(jobs) > 1 else 1, scheduler) as executor:
+                for first, stop, arrays in executor.imap_unordered(run_chunk, jobs):
+                    store.save(first, stop, arrays)
+                    bar.update()
+
+    def summarize(self, store: ChunkStore, results: Path | None) -> StudyResult:
+        """Operating characteristics from the chunk files, read once, one at a time (and the
+        per-trial records copied into ``results``, if given)."""
+        pairs = [(s, d) for s in range(len(self.scenarios)) for d in range(len(self.names))]
+        tallies = {pair: Tally() for pair in pairs}
+        optimal = [Tally() for _ in self.scenarios]
+        with results_file(results, [s.name for s in self.scenarios], self.names, self.trials,
+                          self.design.levels, self.chunk_size) as nc:
+            for first, stop, arrays in store.read():
+                trials = slice(first, stop)
+                for s, d in pairs:
+                    records = TrialRecords(**{field: arrays[record_key(field, s, d)]
+                                              for field in RECORD_TYPES})
+                    nc.put_records(s, d, trials, records)
+                    tallies[s, d].add(np.column_stack(
+                        [records.selected, records.n, records.dlt, records.stop_reason]
+                    ))
+                for s, tally in enumerate(optimal):
+                    bench = arrays[optimal_key(s)]
+                    nc.put_optimal(s, trials, bench)
+                    tally.add(bench[:, None])
+        summary: dict = {"scenarios": [], "method": "simulate"}
+        k = len(self.design.levels)
+        for s, scenario in enumerate(self.scenarios):
+            entry = _scenario_entry(self.design, scenario)
+            truth = truth_of(self.design, scenario)
+            for d, name in enumerate(self.names):
+                rows, weight = tallies[s, d].rows, tallies[s, d].weight()
+                outcomes = Outcomes(rows[:, 0], weight, rows[:, 1 : k + 1],
+                                    rows[:, k + 1 : 2 * k + 1], rows[:, -1])
+                entry["designs"][name] = operating_characteristics(outcomes, truth, self.trials)
+            entry["designs"][BENCHMARK] = operating_characteristics(
+                Outcomes(optimal[s].rows[:, 0], optimal[s].weight()), truth, self.trials
+            )
+            summary["scenarios"].append(entry)
+        return StudyResult(summary)
 
 
-def _chunk_results(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
-                   seed: int, workers: int) -> list[dict]:
-    jobs = list(chunks(trials))
-    if workers <= 1 or len(jobs) == 1:
-        return [run_chunk(design, scenarios, names, seed, a, b) for a, b in jobs]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                             initializer=_limit_threads) as pool:
-        futures = [pool.submit(run_chunk, design, scenarios, names, seed, a, b)
-                   for a, b in jobs]
-        return [f.result() for f in futures]
+class Tally:
+    """Distinct rows of per-trial integers (a trial's final record) and how many trials ended
+    in each. Operating characteristics need no more, and there are no more distinct final
+    records than reachable final states, so memory stays flat however many trials run. Rows
+    are kept in lexicographic order and counts are exact integers: the tally does not depend on
+    the chunking."""
 
+    def __init__(self) -> None:
+        self.rows = np.empty((0, 0), np.int64)
+        self.counts = np.empty(0, np.int64)
 
-def _concat(parts: list[TrialRecords]) -> TrialRecords:
-    return TrialRecords(*(np.concatenate([getattr(p, f) for p in parts])
-                          for f in ("selected", "n", "dlt", "stop_reason")))
+    def add(self, rows: np.ndarray) -> None:
+        """Count one trial per row of ``rows`` (trials, fields)."""
+        new = np.asarray(rows, np.int64)
+        rows = np.concatenate([self.rows, new]) if self.counts.size else new
+        counts = np.concatenate([self.counts, np.ones(new.shape[0], np.int64)])
+        order = np.lexsort(rows.T[::-1])  # first column first
+        rows, counts = rows[order], counts[order]
+        first = np.flatnonzero(np.r_[True, np.any(rows[1:] != rows[:-1], axis=1)])
+        self.rows, self.counts = rows[first], np.add.reduceat(counts, first)
 
-
-def _simulated_study(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
-                     seed: int, workers: int) -> StudyResult:
-    results = _chunk_results(design, scenarios, names, trials, seed, workers)
-    result = StudyResult({"scenarios": [], "method": "simulate"})
-    weight = np.full(trials, 1.0 / trials)
-    for scenario in scenarios:
-        entry = _scenario_entry(design, scenario)
-        truth = truth_of(design, scenario)
-        records = {name: _concat([r[scenario.name][0][name] for r in results]) for name in names}
-        bench = np.concatenate([r[scenario.name][1] for r in results])
-        for name, rec in records.items():
-            outcomes = Outcomes(rec.selected, weight, rec.n, rec.dlt, rec.stop_reason)
-            entry["designs"][name] = operating_characteristics(outcomes, truth, trials)
-        entry["designs"][BENCHMARK] = operating_characteristics(
-            Outcomes(bench, weight), truth, trials
-        )
-        result.summary["scenarios"].append(entry)
-        result.records[scenario.name] = records
-        result.optimal[scenario.name] = bench
-    return result
+    def weight(self) -> np.ndarray:
+        """The share of the trials in each row."""
+        return self.counts / self.counts.sum()
 
 
 def default_workers() -> int:

@@ -1,0 +1,151 @@
+"""Chunk files of a simulated study: written as chunks finish, so a killed run can resume.
+
+``OUT/chunks/`` holds ``manifest.json`` (what the run is: hashes of the design and the
+scenarios, design names, trials, seed, chunk size) and one compressed ``.npz`` per finished
+chunk of trials, each written atomically (temporary file, then rename): a file that exists is
+complete. Per-trial records are stored in compact integer types. A resumed run checks that the
+manifest matches the run asked for and computes only the chunks without a file; since a trial's
+numbers depend on the seed and its index alone, the result is the uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayesdose.design import Design
+from bayesdose.errors import InputError
+from bayesdose.record import atomic_write
+from bayesdose.simulation.scenarios import Scenario
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+
+# Per-trial record fields and their stored types (selected: 0-based dose, -1 for none).
+RECORD_TYPES = {"selected": np.int16, "n": np.int16, "dlt": np.int16, "stop_reason": np.int8}
+OPTIMAL_TYPE = np.int16
+
+
+def record_key(field: str, scenario: int, design: int) -> str:
+    """Name of a design's per-trial field in a chunk file (indices into the manifest's lists)."""
+    return f"{field}_{scenario}_{design}"
+
+
+def optimal_key(scenario: int) -> str:
+    return f"optimal_{scenario}"
+
+
+def _sha256(document: Any) -> str:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _version() -> str:
+    try:
+        return version("bayesdose")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
+                  seed: int, chunk_size: int) -> dict[str, Any]:
+    """What identifies a simulated run. The design is hashed without its file name, so the
+    same config read from another folder resumes the same run."""
+    config = dataclasses.asdict(design)
+    config.pop("source", None)
+    return {
+        "format": FORMAT,
+        "bayesdose": _version(),
+        "config_sha256": _sha256(config),
+        "scenarios_sha256": _sha256([[s.name, list(s.p_true)] for s in scenarios]),
+        "scenarios": [s.name for s in scenarios],
+        "designs": list(names),
+        "trials": trials,
+        "seed": seed,
+        "chunk_size": chunk_size,
+    }
+
+
+_HASHED = {"config_sha256": "the design config", "scenarios_sha256": "the scenario set"}
+
+
+def _difference(key: str, then: Any, now: Any) -> str:
+    return _HASHED.get(key) or f"{key} ({then!r} there, {now!r} now)"
+
+
+def chunk_ranges(trials: int, size: int) -> list[tuple[int, int]]:
+    """Trial ranges [first, stop): chunks only group trials."""
+    return [(first, min(first + size, trials)) for first in range(0, trials, size)]
+
+
+class ChunkStore:
+    """The chunk files of one run in ``folder`` (``OUT/chunks``)."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.ranges = chunk_ranges(manifest["trials"], manifest["chunk_size"])
+
+    def path(self, first: int, stop: int) -> Path:
+        return self.folder / f"chunk-{first:010d}-{stop:010d}.npz"
+
+    def start(self, resume: bool) -> None:
+        """Open the folder for this run: keep the finished chunks of a matching earlier run
+        (``resume``), else start empty. A mismatching manifest on resume is an InputError."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for stale in self.folder.glob(".tmp-*.part"):  # a write cut short by a kill
+                stale.unlink()
+            manifest_path = self.folder / MANIFEST
+            if resume and manifest_path.exists():
+                self._check(manifest_path)
+                return
+            manifest_path.unlink(missing_ok=True)  # first, so old chunks never pass as new
+            for old in self.folder.glob("chunk-*.npz"):
+                old.unlink()
+            atomic_write(manifest_path, json.dumps(self.manifest, indent=2) + "\n")
+        except OSError as err:
+            raise InputError(str(self.folder), None, f"cannot write chunks: {err}") from None
+
+    def _check(self, manifest_path: Path) -> None:
+        try:
+            earlier = json.loads(manifest_path.read_text())
+        except (OSError, ValueError) as err:
+            raise InputError(str(manifest_path), None, f"unreadable manifest: {err}") from None
+        differ = [key for key in self.manifest if earlier.get(key) != self.manifest[key]]
+        if differ:
+            what = ", ".join(_difference(k, earlier.get(k), self.manifest[k]) for k in differ)
+            raise InputError(
+                str(manifest_path), None,
+                f"--resume: this run differs from the one in the folder in {what}; "
+                "run without --resume to start over",
+            )
+
+    def missing(self) -> list[tuple[int, int]]:
+        """Chunks without a file, in trial order."""
+        return [(a, b) for a, b in self.ranges if not self.path(a, b).exists()]
+
+    def save(self, first: int, stop: int, arrays: dict[str, np.ndarray]) -> None:
+        """Write a finished chunk: an .npz (read by ``np.load``) deflated at level 1, four
+        times faster than ``np.savez_compressed`` for about 1.4 times its size."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for key, value in arrays.items():
+                with archive.open(f"{key}.npy", "w") as member:
+                    np.lib.format.write_array(member, value)
+        atomic_write(self.path(first, stop), buffer.getvalue())
+
+    def read(self) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+        """Every chunk's arrays, in trial order, one chunk in memory at a time."""
+        for first, stop in self.ranges:
+            with np.load(self.path(first, stop)) as chunk:
+                yield first, stop, dict(chunk)
