@@ -77,9 +77,14 @@ def main() -> None:
 @click.option("--design", "design_name", default="blrm", show_default=True,
               type=click.Choice(["blrm", "3+3", "3+3-deesc", "crm", "boin"]),
               help="Whose next step: the BLRM's, or another design's on the same data.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the posterior DLT curve and interval probabilities here (.png or .svg).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the decision as a one-page HTML report here.")
 @_user_errors
 def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path | None,
-              record_dir: Path | None, as_of: datetime | None, design_name: str) -> None:
+              record_dir: Path | None, as_of: datetime | None, design_name: str,
+              plot_path: Path | None, html_path: Path | None) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
     from bayesdose.data import read_trial_data
     from bayesdose.design import load_design
@@ -87,6 +92,10 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     from bayesdose.recommend import recommend as run
     from bayesdose.record import package_versions, sha256_hex, write_record
 
+    if plot_path is not None or html_path is not None:
+        from bayesdose.report.decision import check_request
+
+        check_request(plot_path, html_path, design_name)
     design = load_design(config)
     trial = read_trial_data(data, design, as_of and as_of.date())
     if design.prior.derived:
@@ -122,6 +131,10 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         except OSError as err:
             raise InputError(str(record_dir), None, f"cannot write the record: {err}") from None
         click.echo(f"decision record: {path}")
+    if plot_path is not None or html_path is not None:
+        from bayesdose.report.decision import write_outputs
+
+        write_outputs(result, document, plot_path, html_path)
 
 
 @main.command()
@@ -167,22 +180,35 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
               "when the tree is small enough.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local worker processes for simulation (default: all cores).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Run the simulation on the Dask cluster of this scheduler (e.g. "
+              "tcp://host:8786) instead of local processes; same results.")
+@click.option("--resume", is_flag=True,
+              help="Continue the simulation whose chunk files are in OUT/chunks (same config, "
+              "scenarios, designs, trials and seed); computes only the missing chunks. "
+              "Without chunk files it starts afresh.")
+@click.option("--quiet", is_flag=True, help="No progress bar (it is on stderr, on a terminal).")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None, hidden=True,
+              help="Trials per chunk (for tests and debugging).")
 @_user_errors
 def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed: int,
-             out_dir: Path, method: str, workers: int | None) -> None:
-    """Operating characteristics of designs in the scenarios of a simulation study."""
+             out_dir: Path, method: str, workers: int | None, scheduler: str | None,
+             resume: bool, quiet: bool, chunk_size: int | None) -> None:
+    """Operating characteristics of designs in the scenarios of a simulation study.
+
+    Simulated runs write each finished chunk of trials to OUT/chunks/, so a run that was
+    killed continues with --resume and gives exactly the uninterrupted result.
+    """
     from bayesdose.design import load_design
     from bayesdose.simulation.exact import TreeTooLarge
-    from bayesdose.simulation.output import (
-        format_table,
-        results_dataset,
-        write_results,
-        write_summary,
-    )
+    from bayesdose.simulation.output import format_table, write_summary
     from bayesdose.simulation.registry import parse_design_names
     from bayesdose.simulation.scenarios import load_scenarios
     from bayesdose.simulation.study import default_workers, run_study
 
+    if workers is not None and scheduler is not None:
+        raise InputError("--workers", None, "give either --workers (local processes) or "
+                         "--scheduler (a Dask cluster), not both")
     design = load_design(config)
     scenarios = load_scenarios(scenarios_path, len(design.levels))
     names = parse_design_names(designs)
@@ -192,14 +218,18 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
         raise InputError(str(out_dir), None, f"cannot create the folder: {err.strerror}") from None
     try:
         result = run_study(design, scenarios, names, trials, seed, method,
-                           workers or default_workers())
+                           workers or default_workers(), scheduler=scheduler, out=out_dir,
+                           resume=resume, chunk_size=chunk_size, progress=not quiet)
+        summary = dict(result.summary, seed=seed, designs=names)
+        write_summary(out_dir / "summary.json", summary)
     except TreeTooLarge as err:
         raise InputError("--method exact", None, f"{err}; use --method simulate") from None
-    summary = dict(result.summary, seed=seed, designs=names)
-    try:
-        if result.records:
-            write_results(out_dir / "results.nc", results_dataset(result, design.levels))
-        write_summary(out_dir / "summary.json", summary)
     except OSError as err:
-        raise InputError(str(out_dir), None, f"cannot write the results: {err.strerror}") from None
+        problem = f"cannot write the results: {err.strerror or err}"
+        raise InputError(str(out_dir), None, problem) from None
     click.echo(format_table(summary))
+
+
+from bayesdose.report.command import report  # noqa: E402  (only click is imported with it)
+
+main.add_command(report)

@@ -1,0 +1,213 @@
+"""The design report's figures: the prior per dose, selection and allocation per scenario
+against the true DLT curve, and the dose-transition pathway tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from bayesdose.design import Design
+from bayesdose.report.figures import (
+    OVER,
+    TARGET_BAND,
+    design_colour,
+    dose_axis,
+    new_figure,
+    styled,
+)
+from bayesdose.report.pathways import Step
+from bayesdose.report.prior import PriorDose
+from bayesdose.report.text import number
+from bayesdose.report.words import design_label
+
+TRUTH = "#111111"
+SAFETY_FACE = "#f4d0cb"
+NO_EWOC_FACE = "#f7d98b"
+RIGHT_ANSWER = "#fff1c7"
+
+
+def _dose_labels(design: Design) -> list[str]:
+    return [number(d) for d in design.levels]
+
+
+def _target_band(ax: Any, design: Design) -> None:
+    lo, hi = design.decision.target_interval
+    ax.axhspan(lo, hi, color=TARGET_BAND, alpha=0.13, lw=0, label="target interval")
+
+
+@styled
+def prior_figure(design: Design, prior: list[PriorDose]) -> Figure:
+    """Prior mean and 95% interval of P(DLT) at each dose, with the target interval."""
+    fig = new_figure(6.4, 3.0)
+    ax = fig.add_subplot()
+    x = np.arange(len(prior))
+    _target_band(ax, design)
+    hi = design.decision.target_interval[1]
+    ax.axhline(hi, color=OVER, lw=0.9, ls="--", label=f"overdosing from {number(hi)}")
+    ax.vlines(x, [p.q025 for p in prior], [p.q975 for p in prior], color="#1f4e79", lw=2.2,
+              label="95% interval")
+    ax.plot(x, [p.mean for p in prior], "o", color="#1f4e79", ms=6, label="prior mean")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("P(DLT)")
+    dose_axis(ax, _dose_labels(design), design.doses.unit)
+    ax.set_title("What the prior implies: P(DLT) per dose before any patient")
+    fig.legend(loc="outside right center")
+    return fig
+
+
+def _twin_truth(ax: Any, x: np.ndarray, p_true: list[float], target: float) -> Any:
+    """The true DLT curve on a right-hand axis."""
+    truth = ax.twinx()
+    truth.plot(x, p_true, "-o", color=TRUTH, lw=1.4, ms=4, zorder=5)
+    truth.axhline(target, color=TRUTH, lw=0.8, ls=":")
+    truth.set_ylim(0, 1)
+    truth.set_ylabel("true P(DLT)")
+    truth.grid(False)
+    truth.spines["right"].set_visible(True)
+    return truth
+
+
+def _grouped_bars(ax: Any, names: list[str], values: dict[str, list[float]]) -> None:
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        x = np.arange(len(values[name])) - 0.4 + width * (i + 0.5)
+        ax.bar(x, values[name], width * 0.92, color=design_colour(name), label=design_label(name))
+
+
+@styled
+def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
+    """Selection (left) and allocation (right) per dose for each design of a scenario entry of
+    the summary, against the scenario's true DLT curve (right-hand axis)."""
+    names = list(entry["designs"])
+    p_true = entry["p_true"]
+    mtd = entry["true_mtd"]
+    k = len(design.levels)
+    fig = new_figure(7.2, 2.8)
+    left, right = fig.subplots(1, 2, width_ratios=[k + 1, k])
+
+    selection = {n: [*entry["designs"][n]["select"], entry["designs"][n]["select_none"]]
+                 for n in names}
+    _grouped_bars(left, names, selection)
+    left.set_xticks(range(k + 1), [*_dose_labels(design), "none"])
+    left.set_xlim(-0.6, k + 0.6)
+    left.set_xlabel(f"selected dose ({design.doses.unit})" if design.doses.unit
+                    else "selected dose", parse_math=False)
+    left.set_ylim(0, 1)
+    left.set_ylabel("P(selected)")
+    left.set_title("Selection")
+    _twin_truth(left, np.arange(k), p_true, design.decision.target)
+
+    treated = [n for n in names if "patients" in entry["designs"][n]]
+    allocation = {n: entry["designs"][n]["patients"] for n in treated}
+    _grouped_bars(right, treated, allocation)
+    dose_axis(right, _dose_labels(design), design.doses.unit)
+    right.set_ylabel("mean patients")
+    right.set_title("Allocation")
+    _twin_truth(right, np.arange(k), p_true, design.decision.target)
+
+    where = k if mtd is None else mtd - 1
+    for ax, last in ((left, k), (right, k - 1)):
+        if where <= last:
+            ax.axvspan(where - 0.5, where + 0.5, color=RIGHT_ANSWER, zorder=0, lw=0)
+    handles = [Patch(color=design_colour(n), label=design_label(n)) for n in names]
+    target = f"target {number(design.decision.target)}"
+    handles += [Line2D([], [], color=TRUTH, marker="o", ms=4, label="true P(DLT)"),
+                Line2D([], [], color=TRUTH, ls=":", label=target),
+                Patch(color=RIGHT_ANSWER, label="right answer (true MTD)")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=5)
+    return fig
+
+
+# -- pathway tree --------------------------------------------------------------------------
+
+
+def _layout(root: Step) -> dict[int, tuple[float, float]]:
+    """(x = cohorts so far, y) of every step: leaves one row apart, parents centred."""
+    positions: dict[int, tuple[float, float]] = {}
+    next_row = [0.0]
+
+    def place(step: Step, depth: int) -> float:
+        if step.children:
+            ys = [place(child, depth + 1) for child in step.children]
+            y = (ys[0] + ys[-1]) / 2
+        else:
+            y = next_row[0]
+            next_row[0] += 1
+        positions[id(step)] = (depth, y)
+        return y
+
+    place(root, 0)
+    return positions
+
+
+def _node_text(design: Design, step: Step) -> str:
+    d = step.decision
+    if d.stop_reason == "safety":
+        return "STOP: safety"
+    if d.stop:
+        mtd = "none" if d.mtd_level is None else number(design.levels[d.mtd_level])
+        return f"STOP: MTD {mtd}"
+    return f"{number(design.levels[d.next_level])} × {d.cohort_size}"
+
+
+def _node_colours(design: Design, step: Step) -> tuple[str, str]:
+    """(face, text) colour of a step's box: darker blue for higher doses, amber when no dose
+    meets EWOC; stops in grey, or red for safety."""
+    from matplotlib import colormaps
+
+    d = step.decision
+    if d.stop_reason == "safety":
+        return SAFETY_FACE, "#7a1f14"
+    if d.stop:
+        return "#e6e6e6", "#222222"
+    if not d.ewoc_met:
+        return NO_EWOC_FACE, "#5a3d00"
+    shade = 0.3 + 0.6 * d.next_level / max(len(design.levels) - 1, 1)
+    return colormaps["Blues"](shade), "white" if shade > 0.55 else "#0b2a4a"
+
+
+@styled
+def pathway_figure(design: Design, root: Step, depth: int) -> Figure:
+    """The tree of dose-transition pathways: each box is what the design does next (dose x
+    cohort size, or stop), each branch the number of DLTs in the cohort before it."""
+    positions = _layout(root)
+    leaves = root.leaves
+    fig = new_figure(7.2, max(2.4, 0.27 * leaves + 0.9))
+    ax = fig.add_subplot()
+    for step in root.walk():
+        x0, y0 = positions[id(step)]
+        for child in step.children:  # elbow lines, hidden under the boxes drawn on top
+            x1, y1 = positions[id(child)]
+            ax.plot([x0, x0 + 0.5, x0 + 0.5, x1], [y0, y0, y1, y1], color="#9aa5b1", lw=0.8,
+                    zorder=1)
+            last = child.cohorts[-1]
+            ax.text(x0 + 0.54, y1 - 0.1, f"{last.dlts}/{last.size}", fontsize=7,
+                    color="#333333", va="bottom")
+        face, ink = _node_colours(design, step)
+        label = _node_text(design, step)
+        if not step.cohorts:
+            label = f"start: {label}"
+        ax.text(x0, y0, label, ha="center", va="center", fontsize=7.2, color=ink, zorder=3,
+                bbox={"boxstyle": "round,pad=0.3", "fc": face, "ec": "none"})
+    ax.set_xlim(-0.45, depth + 0.45)
+    ax.set_ylim(leaves - 0.4, -0.6)
+    ax.set_xticks(range(depth + 1),
+                  ["before the\nfirst cohort", *(f"after\ncohort {c}" for c in
+                                                range(1, depth + 1))])
+    ax.xaxis.set_ticks_position("top")
+    ax.tick_params(axis="x", length=0)
+    ax.set_yticks([])
+    ax.grid(False)
+    for side in ("left", "bottom", "top", "right"):
+        ax.spines[side].set_visible(False)
+    unit = f" ({design.doses.unit})" if design.doses.unit else ""
+    ax.set_xlabel(f"boxes: next dose{unit} × cohort size; branches: DLTs / patients in the "
+                  f"cohort", parse_math=False)
+    fig.legend(handles=[Patch(color=NO_EWOC_FACE, label="no dose meets EWOC: lowest dose"),
+                        Patch(color=SAFETY_FACE, label="stop for safety")],
+               loc="outside lower center", ncols=2)
+    return fig

@@ -1,0 +1,154 @@
+"""Dose-transition pathways: what the design recommends after each possible outcome of the
+first cohorts.
+
+Every step is ``bayesdose.recommend.recommend`` (exact engine, ``rules.decide``) on hypothetical
+patient-level data, so the pathways are exactly what ``bayesdose recommend`` will say on the
+day, coherence included. The tree is at least two cohorts deep and grows a cohort deeper while
+it stays readable (at most ``MAX_LEAVES`` end points).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayesdose.data import Patient, TrialData
+from bayesdose.design import Design
+from bayesdose.recommend import recommend
+from bayesdose.rules import Decision
+
+MIN_DEPTH = 2
+MAX_DEPTH = 4
+MAX_LEAVES = 32
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A cohort of ``size`` patients at dose ``level`` (0-based), ``dlts`` of whom had a DLT."""
+
+    level: int
+    size: int
+    dlts: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """The trial after ``cohorts``, and what the design does next (``p_target`` and
+    ``p_overdose`` are the posterior's at the next dose, None when the trial stops)."""
+
+    cohorts: tuple[Cohort, ...]
+    decision: Decision
+    p_target: float | None
+    p_overdose: float | None
+    children: tuple[Step, ...] = ()
+
+    @property
+    def leaves(self) -> int:
+        """End points of the tree below (and including) this step."""
+        return sum(c.leaves for c in self.children) if self.children else 1
+
+    def walk(self) -> list[Step]:
+        """This step and every step below it, depth first."""
+        return [self, *(s for child in self.children for s in child.walk())]
+
+
+def hypothetical_data(design: Design, cohorts: tuple[Cohort, ...]) -> TrialData:
+    """Patient-level data of ``cohorts`` (within a cohort, the first ``dlts`` patients have the
+    DLTs; the order within a cohort does not matter to any rule)."""
+    n = np.zeros(len(design.levels), dtype=np.int64)
+    dlt = np.zeros(len(design.levels), dtype=np.int64)
+    patients = []
+    for number, cohort in enumerate(cohorts, start=1):
+        n[cohort.level] += cohort.size
+        dlt[cohort.level] += cohort.dlts
+        patients.extend(
+            Patient(f"H{len(patients) + i + 1}", number, cohort.level, int(i < cohort.dlts))
+            for i in range(cohort.size)
+        )
+    return TrialData(n, dlt, tuple(patients), source="hypothetical")
+
+
+class PathwayBuilder:
+    """Grows the tree of a design, computing each step's recommendation once."""
+
+    def __init__(self, design: Design) -> None:
+        self.design = design
+        self._steps: dict[tuple[Cohort, ...], tuple[Decision, float | None, float | None]] = {}
+
+    def _decide(self, cohorts: tuple[Cohort, ...]) -> tuple[Decision, float | None,
+                                                             float | None]:
+        if cohorts not in self._steps:
+            rec = recommend(self.design, hypothetical_data(self.design, cohorts))
+            d = rec.decision
+            p_target = p_over = None
+            if d.next_level is not None:
+                p_target = float(rec.summary["p_target"].values[d.next_level])
+                p_over = float(rec.summary["p_overdose"].values[d.next_level])
+            self._steps[cohorts] = (d, p_target, p_over)
+        return self._steps[cohorts]
+
+    def tree(self, depth: int, cohorts: tuple[Cohort, ...] = ()) -> Step:
+        """The steps after ``cohorts`` and every outcome of the next ``depth`` cohorts."""
+        decision, p_target, p_over = self._decide(cohorts)
+        children: tuple[Step, ...] = ()
+        if depth > 0 and decision.next_level is not None:
+            children = tuple(
+                self.tree(depth - 1, (*cohorts, Cohort(decision.next_level,
+                                                       decision.cohort_size, y)))
+                for y in range(decision.cohort_size + 1)
+            )
+        return Step(cohorts, decision, p_target, p_over, children)
+
+
+def next_leaves(root: Step) -> int:
+    """End points the tree would have one cohort deeper."""
+    return sum(s.decision.cohort_size + 1 if s.decision.next_level is not None else 1
+               for s in root.walk() if not s.children)
+
+
+def pathway_tree(design: Design, depth: int | None = None) -> tuple[Step, int]:
+    """The pathway tree and its depth in cohorts: ``depth`` if given, otherwise the deepest
+    from MIN_DEPTH to MAX_DEPTH with at most MAX_LEAVES end points."""
+    builder = PathwayBuilder(design)
+    if depth is not None:
+        return builder.tree(depth), depth
+    depth = MIN_DEPTH
+    root = builder.tree(depth)
+    while depth < MAX_DEPTH and next_leaves(root) <= MAX_LEAVES:
+        depth += 1
+        root = builder.tree(depth)
+    return root, depth
+
+
+@dataclass(frozen=True)
+class TableCell:
+    """A cell of the pathway table: a step spanning the rows of its end points, or a blank
+    (``step`` None) after a path that stopped early, spanning ``colspan`` cohorts."""
+
+    step: Step | None
+    rowspan: int
+    colspan: int = 1
+
+
+def _first_leaf(step: Step) -> Step:
+    while step.children:
+        step = step.children[0]
+    return step
+
+
+def table_rows(root: Step, depth: int) -> list[list[TableCell]]:
+    """One row per end point of the tree; a step's cell spans the rows of its end points."""
+    rows: list[list[TableCell]] = []
+
+    def visit(step: Step, path: list[Step]) -> None:
+        if not step.children:
+            row = [TableCell(s, s.leaves) for s in path if _first_leaf(s) is step]
+            if len(path) < depth:
+                row.append(TableCell(None, 1, depth - len(path)))
+            rows.append(row)
+        for child in step.children:
+            visit(child, [*path, child])
+
+    visit(root, [])
+    return rows

@@ -1,0 +1,115 @@
+"""The simulation study behind a design report: run it (into ``OUT/simulation``, the same
+files ``bayesdose simulate`` writes) or reuse a finished one; either way the report reads its
+numbers from the ``summary.json`` on disk."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bayesdose.design import Design
+from bayesdose.errors import InputError
+from bayesdose.simulation.scenarios import Scenario, true_mtd
+
+# The designs a report compares, in this order, when the simulation registry has them and the
+# config allows them (the CRM needs a skeleton); the optimal benchmark comes with every study.
+REPORT_DESIGNS = ("blrm", "3+3", "3+3-deesc", "crm", "boin")
+
+
+@dataclass(frozen=True)
+class Study:
+    """A finished study: its summary document and where it came from."""
+
+    summary: dict[str, Any]
+    path: Path  # summary.json
+    seconds: float | None  # wall time of the simulation; None when reused
+    reused: bool
+    omitted: dict[str, str]  # design -> why it is not compared
+
+
+def report_designs(design: Design) -> tuple[list[str], dict[str, str]]:
+    """The designs to compare, and the reasons the others are left out."""
+    from bayesdose.simulation.registry import DESIGNS, make_design
+
+    names, omitted = [], {}
+    for name in REPORT_DESIGNS:
+        if name not in DESIGNS:
+            omitted[name] = "not available in this version of bayesdose"
+            continue
+        try:
+            make_design(name, design)
+        except InputError as err:
+            omitted[name] = err.problem
+            continue
+        names.append(name)
+    return names, omitted
+
+
+def run(design: Design, scenarios: list[Scenario], trials: int, seed: int, method: str,
+        folder: Path) -> Study:
+    """Simulate every report design in every scenario; write ``folder/summary.json``."""
+    from bayesdose.simulation.exact import TreeTooLarge
+    from bayesdose.simulation.output import write_summary
+    from bayesdose.simulation.study import default_workers, run_study
+
+    names, omitted = report_designs(design)
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        result = run_study(design, scenarios, names, trials, seed, method, default_workers(),
+                           out=folder, progress=True)
+    except TreeTooLarge as err:
+        raise InputError("--method exact", None, f"{err}; use --method simulate") from None
+    seconds = time.perf_counter() - start
+    path = folder / "summary.json"
+    write_summary(path, dict(result.summary, seed=seed, designs=names))
+    return Study(read_summary(path), path, seconds, False, omitted)
+
+
+def reuse(folder: Path, design: Design, scenarios: list[Scenario]) -> Study:
+    """The study in a ``bayesdose simulate`` output folder, checked against the scenarios."""
+    path = folder / "summary.json"
+    summary = read_summary(path)
+    check_scenarios(summary, design, scenarios, str(path))
+    present = set(summary["scenarios"][0]["designs"])
+    names, omitted = report_designs(design)
+    omitted.update({n: "not in the reused simulation" for n in names if n not in present})
+    return Study(summary, path, None, True, omitted)
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    try:
+        summary = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise InputError(str(path), None, "file not found (expected the output folder of "
+                         "bayesdose simulate)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(str(path), None, f"not a summary.json document: {err}") from None
+    if not isinstance(summary, dict) or not summary.get("scenarios") or "method" not in summary:
+        raise InputError(str(path), None, "not a summary.json of bayesdose simulate")
+    return summary
+
+
+def check_scenarios(summary: dict[str, Any], design: Design, scenarios: list[Scenario],
+                    source: str) -> None:
+    """The summary must hold exactly the scenarios of the scenario file, with the true MTDs of
+    the design's target."""
+    have = [(s.get("name"), s.get("p_true")) for s in summary["scenarios"]]
+    want = [(s.name, list(s.p_true)) for s in scenarios]
+    same = len(have) == len(want) and all(
+        a == c and isinstance(b, list) and len(b) == len(d)
+        and all(math.isclose(x, y, abs_tol=1e-12) for x, y in zip(b, d, strict=True))
+        for (a, b), (c, d) in zip(have, want, strict=True)
+    )
+    if not same:
+        raise InputError(source, None, "its scenarios differ from the scenario file's "
+                         "(names or true DLT rates)")
+    for entry, scenario in zip(summary["scenarios"], scenarios, strict=True):
+        mtd = true_mtd(scenario.p_true, design.decision.target)
+        if entry.get("true_mtd") != (None if mtd is None else mtd + 1):
+            raise InputError(source, f"scenario {scenario.name!r}", "its true MTD differs from "
+                             "the config's target: simulated with another config?")

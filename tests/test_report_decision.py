@@ -1,0 +1,103 @@
+"""`bayesdose recommend --plot PATH` (PNG or SVG) and `--html PATH`, and the lazy imports that
+keep `recommend` fast."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bayesdose.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "xj-mk-002.toml"
+DATA = ROOT / "configs" / "examples" / "xj-mk-002.csv"
+
+
+def recommend(*args: object):
+    return CliRunner().invoke(main, ["recommend", str(CONFIG), str(DATA), *map(str, args)])
+
+
+def test_plot_png(tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "decision.png"
+    result = recommend("--plot", path)
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(path) as image:
+        width, height = image.size
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert width > 1000 and height > 400
+    assert len(colours) > 20  # drawn, not blank
+    assert not list(tmp_path.glob(".tmp-*"))  # written atomically: no temporary file left
+
+
+def test_plot_svg(tmp_path: Path) -> None:
+    path = tmp_path / "decision.SVG"
+    result = recommend("--plot", path)
+    assert result.exit_code == 0, result.output
+    root = ET.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert float(root.get("width").removesuffix("pt")) > 100
+    assert path.stat().st_size > 5000
+    text = path.read_text()
+    assert "EWOC" in text and "Posterior DLT curve" in text
+
+
+def test_plot_needs_png_or_svg(tmp_path: Path) -> None:
+    result = recommend("--plot", tmp_path / "decision.jpg")
+    assert result.exit_code == 2
+    assert "--plot" in result.output and ".png or .svg" in result.output
+    assert "next:" not in result.output  # refused before anything is computed
+    assert not (tmp_path / "decision.jpg").exists()
+
+
+def test_html_decision_report(tmp_path: Path) -> None:
+    page, js = tmp_path / "decision.html", tmp_path / "rec.json"
+    result = recommend("--html", page, "--json", js)
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    document = json.loads(js.read_text())
+    assert "Next cohort: 10⁸ viable cells, 3 patients" in html
+    assert document["reason"] in html
+    assert '<img src="data:image/svg+xml;base64,' in html and "<script" not in html
+    for entry in document["doses"]:
+        for key in ("mean", "p_underdose", "p_target", "p_overdose"):
+            cell = f'data-key="{key}" data-value="{entry[key]}">{entry[key]:.3f}</td>'
+            assert cell in html
+    assert document["inputs"]["config_sha256"] in html
+
+
+def test_recommend_without_plot_imports_no_plotting() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from bayesdose.cli import main\n"
+        f"r = CliRunner().invoke(main, ['recommend', {str(CONFIG)!r}, {str(DATA)!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "heavy = ('matplotlib', 'weasyprint', 'pymc', 'bayesdose.report.render')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("option", ["--plot", "--html"])
+def test_unwritable_output_is_an_input_error(tmp_path: Path, option: str) -> None:
+    suffix = ".png" if option == "--plot" else ".html"
+    result = recommend(option, tmp_path / "missing" / f"out{suffix}")
+    assert result.exit_code == 2 and "cannot write" in result.output
+
+
+def test_plot_shows_the_blrm_posterior_only(tmp_path: Path) -> None:
+    result = recommend("--design", "3+3", "--plot", tmp_path / "p.png")
+    assert result.exit_code == 2 and "--design blrm" in result.output
+    assert not (tmp_path / "p.png").exists()
