@@ -233,3 +233,7 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
 from bayesdose.report.command import report  # noqa: E402  (only click is imported with it)
 
 main.add_command(report)
+
+from bayesdose.verify import verify_records  # noqa: E402  (only click is imported with it)
+
+main.add_command(verify_records)

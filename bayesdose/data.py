@@ -111,7 +111,10 @@ def read_trial_data(path: str | Path, design: Design, as_of: date | None = None)
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise InputError(source, f"byte {err.start}", "not a UTF-8 text file") from None
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as err:  # e.g. a field over the csv module's size limit, a NUL byte
+        raise InputError(source, None, f"not a readable CSV file: {err}") from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise InputError(source, "row 1", "missing header line")
     header = [cell.strip().lower() for cell in rows[0]]

@@ -190,6 +190,7 @@ SECTIONS: dict[str, type] = {
 DERIVED_P_LOWEST = 0.10
 DERIVED_P_HIGHEST = 0.30
 DERIVED_SD = (2.0, 1.0)
+PRIOR_LIMIT = 50.0  # largest |prior_mean| and prior_sd (log scale) the engine handles
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,8 @@ class Design:
     @property
     def log_dose_ratio(self) -> list[float]:
         """x_d = log(d / d_ref) for each dose level."""
-        return [math.log(d / self.reference_dose) for d in self.levels]
+        ref = math.log(self.reference_dose)
+        return [math.log(d) - ref for d in self.levels]  # d / d_ref could underflow
 
     @property
     def start_level(self) -> int:
@@ -391,6 +393,12 @@ def _check_rules(s: dict[str, Any], source: str) -> None:
     )
     if model.prior_sd is not None:
         require(all(v > 0 for v in model.prior_sd), "[model] prior_sd", "must be > 0")
+        # on the log scale: beyond these, exp(log beta) overflows on the engine's grid
+        require(all(v <= PRIOR_LIMIT for v in model.prior_sd), "[model] prior_sd",
+                f"must be <= {PRIOR_LIMIT:g} (log scale)")
+    if model.prior_mean is not None:
+        require(all(abs(v) <= PRIOR_LIMIT for v in model.prior_mean), "[model] prior_mean",
+                f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}] (log scale)")
     require(
         -1 < model.prior_correlation < 1, "[model] prior_correlation", "must be in (-1, 1)"
     )
@@ -497,8 +505,8 @@ def derive_prior(doses: DosesSection, correlation: float, source: str) -> Prior:
         )
     d_ref = doses.reference if doses.reference is not None else levels[-1]
     lo, hi = _logit(DERIVED_P_LOWEST), _logit(DERIVED_P_HIGHEST)
-    beta = (hi - lo) / math.log(levels[-1] / levels[0])
-    log_alpha = hi - beta * math.log(levels[-1] / d_ref)
+    beta = (hi - lo) / (math.log(levels[-1]) - math.log(levels[0]))  # ratios could overflow
+    log_alpha = hi - beta * (math.log(levels[-1]) - math.log(d_ref))
     mean = (round(log_alpha, 4), round(math.log(beta), 4))
     explanation = (
         f"derived from the dose panel: prior median P(DLT) {DERIVED_P_LOWEST:g} at the lowest "
