@@ -16,7 +16,8 @@ Every number reported is a linear functional of the unnormalised posterior on th
 - an interval probability P(p_d < c) is, within row j, an integral along log alpha up to the
   threshold t_j = logit(c) - beta_j x_d (in that row's coordinates). Whole cells below it use
   the cell rule; the cell holding the threshold integrates the cubic through its four nearest
-  nodes up to t_j (a locally fourth-order rule, ~10x more accurate than a 0/1 cell indicator).
+  nodes up to t_j (a locally fourth-order rule: worst error 1.3e-4 on the default grid against
+  2.0e-2 for a 0/1 cell indicator; docs/engine-benchmarks.md).
 The thresholds do not depend on the data, so the functionals are precomputed as one matrix and a
 batch of data sets costs one matrix product for the log-likelihood and one for all summaries.
 Batches are processed in fixed-size chunks, so a data set's numbers are bit-for-bit the same
