@@ -1,10 +1,18 @@
 """Shared fixtures: paths to the shipped configs and a small design built from a dict."""
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from bayesdose.design import design_from_dict
+
+# Property searches are random locally (to find new failures) and fixed in CI (so a landing is
+# never decided by chance); a failure found either way goes into the tests as a case.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from bayesdose.cli import main
 from bayesdose.design import Design, design_from_dict, load_design
+from bayesdose.designs.boin import boin_boundaries
 from bayesdose.posterior import exact_engine
 from bayesdose.rules import decide
 from bayesdose.simulation.interface import CONTINUE, NO_DOSE, States
@@ -119,9 +120,21 @@ def walk(name: str, design: Design, outcomes: list[int]) -> list[tuple[int, int,
 @FAST
 @given(st.sampled_from(["crm", "boin", "blrm"]), st.lists(st.integers(0, 3), max_size=12))
 def test_simulated_designs_are_coherent(name: str, outcomes: list[int]) -> None:
+    """BOIN decides on the cumulative DLT rate at the current dose (Liu & Yuan 2015), so it
+    may escalate after a cohort with a DLT when that rate is still <= lambda_e (e.g. 0/3,
+    then 1/3 more: 1/6 <= 0.236): for BOIN the property is the cumulative one."""
     design = load_design(STANDARD)
+    lambda_e, lambda_d = boin_boundaries(design.decision.target)
+    n = np.zeros(DOSES, np.int64)
+    y = np.zeros(DOSES, np.int64)
     for level, dlts, following in walk(name, design, outcomes):
-        if dlts > 0:
+        n[level] += design.cohorts.size
+        y[level] += dlts
+        rate = y[level] / n[level]
+        if name == "boin":
+            assert following <= level or rate <= lambda_e, "boin escalated above lambda_e"
+            assert following >= level or rate >= lambda_d, "boin de-escalated below lambda_d"
+        elif dlts > 0:
             assert following <= level, f"{name} escalated right after a DLT"
         elif name != "blrm":  # the BLRM may de-escalate when EWOC bars the dose (tested above)
             assert following >= level, f"{name} de-escalated right after no DLT"
