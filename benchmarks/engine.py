@@ -73,7 +73,7 @@ GRIDS = [
     GridSpec(400, 120, 7.0),
 ]
 DEFAULT_GRID = GridSpec()
-NBG_ACCURACY_DOSES = (0, 3, 6, 9, 14)  # 1, 10, 25, 40 and 250 mg
+NBG_ACCURACY_DOSES = (0, 3, 6, 9, 14)  # 1, 10, 25, 50 and 250 mg
 SUMMARY_FIELDS = ("p_underdose", "p_target", "p_overdose", "mean", "sd")
 INTERVAL_FIELDS = SUMMARY_FIELDS[:3]
 

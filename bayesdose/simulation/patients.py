@@ -92,7 +92,7 @@ def philox4x64(
     """
     c0, c1, c2, c3 = (np.array(c, _U64, ndmin=1) for c in counter)
     shape = np.broadcast_shapes(c0.shape, c1.shape, c2.shape, c3.shape)
-    scratch = tuple(np.empty(shape, _U64) for _ in range(3))  # reused: no page faults
+    scratch = tuple(np.empty(shape, _U64) for _ in range(3))  # reused by every round
     for k0, k1 in _round_keys(key):
         hi0, lo0 = _mulhilo(c0, _MULTIPLIERS[0], scratch if c0.shape == shape else ())
         hi1, lo1 = _mulhilo(c2, _MULTIPLIERS[1], scratch if c2.shape == shape else ())
