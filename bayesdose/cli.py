@@ -167,7 +167,8 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
               type=click.Path(dir_okay=False, path_type=Path),
               help="Scenario set (TOML, [[scenario]] name, p_true).")
 @click.option("--designs", default="blrm,3+3", show_default=True,
-              help="Comma-separated design names: blrm, 3+3, 3+3-deesc.")
+              help="Comma-separated design names: blrm, 3+3, 3+3-deesc, crm, boin; with "
+              "tite-blrm or tite-crm every design is simulated in time ([simulation]).")
 @click.option("--trials", type=click.IntRange(min=2), default=10000, show_default=True,
               help="Simulated trials per scenario (ignored by exact results).")
 @click.option("--seed", type=int, default=1, show_default=True,
@@ -233,7 +234,6 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
 from bayesdose.report.command import report  # noqa: E402  (only click is imported with it)
 
 main.add_command(report)
-
 from bayesdose.verify import verify_records  # noqa: E402  (only click is imported with it)
 
 main.add_command(verify_records)

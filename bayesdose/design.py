@@ -172,6 +172,31 @@ class DesignsSection:
     boin: BoinSection = _doc("Settings of the boin design.", BoinSection())
 
 
+DAYS_PER_MONTH = 30.4375  # 365.25 / 12
+
+
+@dataclass(frozen=True)
+class SimulationSection:
+    accrual: str = _doc(
+        "Simulations with time (a tite-* design compared): 'fixed' gaps between arrivals or "
+        "'poisson' arrivals (exponential gaps).",
+        "fixed",
+    )
+    accrual_rate_per_month: float = _doc(
+        "Mean arrivals per month of 30.4375 days: the Poisson rate, or fixed gaps of "
+        "30.4375 / rate days unless accrual_gap_days is given.",
+        2.0,
+    )
+    accrual_gap_days: float | None = _doc(
+        "Fixed accrual only: days between consecutive arrivals (overrides the rate).", None
+    )
+    dlt_time: str = _doc(
+        "When in the DLT window a DLT occurs: 'uniform', 'early' (density 2(1 - s)) or "
+        "'late' (density 2s), s = fraction of the window.",
+        "uniform",
+    )
+
+
 SECTIONS: dict[str, type] = {
     "trial": TrialSection,
     "doses": DosesSection,
@@ -180,6 +205,7 @@ SECTIONS: dict[str, type] = {
     "cohorts": CohortsSection,
     "stopping": StoppingSection,
     "designs": DesignsSection,
+    "simulation": SimulationSection,
 }
 
 # The default prior, when [model] gives none (in the spirit of the minimally informative prior
@@ -230,6 +256,7 @@ class Design:
     cohorts: CohortsSection
     stopping: StoppingSection
     designs: DesignsSection
+    simulation: SimulationSection
     prior: Prior
     source: str = "<design>"
 
@@ -443,6 +470,25 @@ def _check_rules(s: dict[str, Any], source: str) -> None:
         "must be in (0, 1)",
     )
     _check_designs(s["designs"], len(levels), decision.target, source)
+    _check_simulation(s["simulation"], source)
+
+
+def _check_simulation(sim: SimulationSection, source: str) -> None:
+    """Checks of [simulation] (accrual and DLT times of simulations with time)."""
+
+    def require(ok: bool, where: str, problem: str) -> None:
+        if not ok:
+            raise InputError(source, where, problem)
+
+    require(sim.accrual in ("fixed", "poisson"), "[simulation] accrual",
+            f"expected 'fixed' or 'poisson', got {sim.accrual!r}")
+    require(sim.accrual_rate_per_month > 0, "[simulation] accrual_rate_per_month", "must be > 0")
+    if sim.accrual_gap_days is not None:
+        require(sim.accrual == "fixed", "[simulation] accrual_gap_days",
+                "applies to accrual = 'fixed' only (Poisson accrual takes the rate)")
+        require(sim.accrual_gap_days > 0, "[simulation] accrual_gap_days", "must be > 0")
+    require(sim.dlt_time in ("uniform", "early", "late"), "[simulation] dlt_time",
+            f"expected 'uniform', 'early' or 'late', got {sim.dlt_time!r}")
 
 
 def _check_designs(designs: DesignsSection, n_doses: int, target: float, source: str) -> None:

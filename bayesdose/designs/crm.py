@@ -332,6 +332,40 @@ def crm_posterior_mean(
     return mean[inverse.ravel()].reshape(npts.shape[:-1])
 
 
+def crm_tite_posterior_mean(
+    skeleton: Sequence[float] | np.ndarray,
+    npts: np.ndarray,
+    ntox: np.ndarray,
+    pending: np.ndarray,
+    model: Model = "empiric",
+    prior_var: float = PRIOR_VAR,
+    intcpt: float = 3.0,
+) -> np.ndarray:
+    """TITE-CRM posterior mean of ``a`` from per-dose counts, vectorised over trials.
+
+    ``pending`` (..., K, T) counts patients without a DLT still in a T-day window by whole days
+    followed (0 .. T - 1); they are part of ``npts``. Each contributes log(1 - (d / T) p), every
+    other patient without a DLT log(1 - p): dfcrm's ``titecrm`` with the linear weights
+    ``min(followup / obswin, 1)`` (Cheung & Chappell 2000). Same fixed rule as
+    :func:`crm_posterior`; with no one pending it equals :func:`crm_posterior_mean`.
+    """
+    dosescaled = scaled_doses(skeleton, model, intcpt)
+    nodes, log_weights, log_p, log_q = _tables(tuple(dosescaled.tolist()), model, intcpt,
+                                               float(np.sqrt(prior_var)))
+    pending = np.asarray(pending, dtype=float)
+    k, window = pending.shape[-2:]
+    npts = np.asarray(npts, dtype=float).reshape(-1, k)
+    ntox = np.asarray(ntox, dtype=float).reshape(-1, k)
+    waiting = pending.reshape(-1, k, window)
+    weights = np.arange(window) / window
+    log_tite = np.log1p(-weights[None, :, None] * np.exp(log_p)[:, None, :])  # (K, T, N)
+    complete = npts - ntox - waiting.sum(axis=2)
+    loglik = (ntox @ log_p + complete @ log_q
+              + waiting.reshape(-1, k * window) @ log_tite.reshape(k * window, -1))
+    mean, _ = _moments(log_weights + loglik, nodes, with_var=False)
+    return mean.reshape(np.shape(pending)[:-2])
+
+
 def crmsim_restrict(recommended: int | np.ndarray, current_level: int | np.ndarray,
                     cohort_dlt_rate: float | np.ndarray, target: float) -> int | np.ndarray:
     """dfcrm ``crmsim``'s ``restrict=TRUE`` rule applied to the model's recommendation.

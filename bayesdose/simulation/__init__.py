@@ -7,5 +7,7 @@ random numbers), ``runner`` (lockstep simulation), ``exact`` (exact operating ch
 ``optimal`` (the nonparametric optimal benchmark), ``metrics`` (operating characteristics),
 ``study`` (scenarios x designs), ``executors`` (local processes or a Dask cluster), ``chunks``
 (chunk files written as they finish, for ``--resume``) and ``output`` (summary.json, results.nc,
-table).
+table). With time: ``timeline`` (arrival and DLT days), ``timedstates`` (states on a date,
+decisions cached by state), ``timedrunner`` (lockstep simulation in time), ``tite_blrm``,
+``tite_crm`` and ``waiting`` (designs in time) and ``withtime`` (studies with time).
 """

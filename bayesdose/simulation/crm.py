@@ -85,6 +85,10 @@ class CrmDesign:
         ptox = dose_toxicity(np.concatenate(means), self.scaled, self.model)
         return np.asarray(crm_mtd(ptox, self.target)).reshape(-1) - 1
 
+    def model_levels(self, states: States, rows: np.ndarray) -> np.ndarray:
+        """The model's dose for the states selected by ``rows`` (those with patients)."""
+        return self.recommended(states.n[rows], states.dlt[rows])
+
     def decide(self, states: States) -> Actions:
         """The model's dose, restricted, overridden by the first cohort and titration; at
         ``max_patients`` the end, with the model's (unrestricted) dose as the MTD."""
@@ -93,7 +97,7 @@ class CrmDesign:
         titrate = self.titration.continues(states)
         level = np.full(len(states), NO_DOSE)
         if not first.all():
-            level[~first] = self.recommended(states.n[~first], states.dlt[~first])
+            level[~first] = self.model_levels(states, ~first)
         done = treated >= self.max_patients
         mtd = np.where(done, level, NO_DOSE)  # the final MTD: from all patients, unrestricted
         last_size = np.where(self.titration.last_was_titration(states), 1, self.cohort)

@@ -43,6 +43,8 @@ class Outcomes:
     n: np.ndarray | None = None
     dlt: np.ndarray | None = None
     stop_reason: np.ndarray | None = None
+    duration: np.ndarray | None = None  # with time: days from the first dosing to the end
+    pending_treated: np.ndarray | None = None  # with time: patients dosed while others pending
 
 
 class _Estimator:
@@ -89,6 +91,8 @@ def operating_characteristics(
     _selection(out.selected, truth, est, put)
     if out.n is not None and out.dlt is not None and out.stop_reason is not None:
         _allocation(out, truth, est, put)
+    if out.duration is not None and out.pending_treated is not None:
+        _timing(out, est, put)
     oc["se"] = se
     return oc
 
@@ -136,3 +140,24 @@ def _allocation(out: Outcomes, truth: Truth, est: _Estimator, put: Any) -> None:
     put("dlt_mean", est.mean(dlts))
     put("dlt_rate", est.ratio(dlts, total))
     put("early_stop", est.mean(out.stop_reason == SAFETY))
+
+
+def _timing(out: Outcomes, est: _Estimator, put: Any) -> None:
+    """Trial duration in days (mean with its standard error; 10%, 50% and 90% quantiles, the
+    smallest duration with at least that share of the trials at or below it) and the mean
+    number of patients dosed while a patient of an earlier cohort was still pending."""
+    mean, se = est.mean(out.duration)
+    quantiles = weighted_quantiles(out.duration, est.w, (0.1, 0.5, 0.9))
+    put("duration", ({"mean": mean, **dict(zip(("q10", "q50", "q90"), quantiles, strict=True))},
+                     {"mean": se}))
+    put("pending_treated", est.mean(out.pending_treated))
+
+
+def weighted_quantiles(x: np.ndarray, weight: np.ndarray,
+                       probs: tuple[float, ...]) -> list[float]:
+    """Quantiles of values ``x`` with weights summing to 1: the inverse of the weighted
+    empirical distribution function (type 1), exact for integer counts / T."""
+    order = np.argsort(x, kind="stable")
+    cumulative = np.cumsum(weight[order])
+    at = np.searchsorted(cumulative, np.asarray(probs) - 1e-12)
+    return [float(v) for v in np.asarray(x, float)[order][np.minimum(at, x.size - 1)]]

@@ -24,6 +24,7 @@ TABLE_COLUMNS = (
     ("p_above_mtd", "pts>MTD"), ("n_mean", "N"), ("dlt_rate", "DLT rate"),
     ("early_stop", "early stop"),
 )
+TIME_COLUMNS = (("duration", "days"), ("pending_treated", "pend. pts"))  # studies with time
 
 
 def _clean(value: Any) -> Any:
@@ -51,9 +52,13 @@ class _NoResults:
     def put_optimal(self, scenario: int, trials: slice, selected: np.ndarray) -> None:
         pass
 
+    def put_timing(self, scenario: int, design: int, trials: slice, duration: np.ndarray,
+                   pending_treated: np.ndarray) -> None:
+        pass
+
 
 def _create_results_layout(path: Path, scenarios: list[str], designs: list[str], trials: int,
-                           levels: tuple[float, ...], block: int) -> None:
+                           levels: tuple[float, ...], block: int, timed: bool = False) -> None:
     """The netCDF layout of ``results.nc`` (dimensions, coordinates, empty variables with their
     attributes), written by h5netcdf. Per trial: the selected dose level (1-based, 0 = none),
     patients and DLTs per dose, stop reason; and the optimal benchmark's selection. Compressed
@@ -91,6 +96,11 @@ def _create_results_layout(path: Path, scenarios: list[str], designs: list[str],
                  flag_meanings=" ".join(STOP_REASONS))
         variable("optimal_selected", ("scenario", "trial"), "i2",
                  description="nonparametric optimal benchmark, 1-based")
+        if timed:
+            variable("duration", per_trial, "i4", units="days",
+                     description="first dosing to the last patient's final DLT outcome")
+            variable("pending_treated", per_trial, "i2", description="patients dosed while a "
+                     "patient of an earlier cohort was still in DLT follow-up")
 
 
 class ResultsWriter(_NoResults):
@@ -100,6 +110,7 @@ class ResultsWriter(_NoResults):
     def __init__(self, h5: Any) -> None:
         self.selected, self.n, self.dlt = h5["selected"], h5["n"], h5["dlt"]
         self.stop_reason, self.optimal = h5["stop_reason"], h5["optimal_selected"]
+        self.timing = (h5["duration"], h5["pending_treated"]) if "duration" in h5 else None
 
     def put_records(self, scenario: int, design: int, trials: slice,
                     records: TrialRecords) -> None:
@@ -111,10 +122,16 @@ class ResultsWriter(_NoResults):
     def put_optimal(self, scenario: int, trials: slice, selected: np.ndarray) -> None:
         self.optimal[scenario, trials] = selected + 1
 
+    def put_timing(self, scenario: int, design: int, trials: slice, duration: np.ndarray,
+                   pending_treated: np.ndarray) -> None:
+        for variable, values in zip(self.timing, (duration, pending_treated), strict=True):
+            variable[scenario, design, trials] = values
+
 
 @contextmanager
 def results_file(path: Path | None, scenarios: list[str], designs: list[str], trials: int,
-                 levels: tuple[float, ...], block: int) -> Iterator[_NoResults]:
+                 levels: tuple[float, ...], block: int,
+                 timed: bool = False) -> Iterator[_NoResults]:
     """A ResultsWriter for ``path`` with HDF5 chunks of ``block`` trials (the simulation's
     chunk size, so each write fills whole HDF5 chunks), written to a temporary file in the
     same folder and renamed into place when the block ends without an error (nothing for
@@ -129,7 +146,7 @@ def results_file(path: Path | None, scenarios: list[str], designs: list[str], tr
     temporary = Path(name)
     try:
         _create_results_layout(temporary, scenarios, designs, trials, levels,
-                               max(min(trials, block), 1))
+                               max(min(trials, block), 1), timed)
         # Each write fills whole HDF5 chunks: no chunk cache (HDF5 would keep up to 8 MB per
         # variable, which makes memory grow with trials up to that bound).
         with h5py.File(temporary, "r+", rdcc_nbytes=0) as h5:
@@ -155,16 +172,29 @@ def _flush_to_disk(path: Path) -> None:
 
 def format_table(summary: dict) -> str:
     """One row per scenario and design: the headline operating characteristics."""
-    head = f"{'scenario':<10} {'design':<10} " + " ".join(f"{t:>10}" for _, t in TABLE_COLUMNS)
+    columns = TABLE_COLUMNS + (TIME_COLUMNS if "timeline" in summary else ())
+    head = f"{'scenario':<10} {'design':<10} " + " ".join(f"{t:>10}" for _, t in columns)
     lines = [f"method: {summary['method']}", head, "-" * len(head)]
+    if "timeline" in summary:
+        lines.insert(1, _timeline_text(summary["timeline"]))
     for entry in summary["scenarios"]:
         mtd = entry["true_mtd"]
         lines.append(f"{entry['name']} (true MTD: {'none' if mtd is None else mtd})")
         for name, oc in entry["designs"].items():
             cells = []
-            for key, _ in TABLE_COLUMNS:
+            for key, _ in columns:
                 value = oc.get(key)
-                fmt = "{:>10.2f}" if key == "n_mean" else "{:>10.3f}"
+                if isinstance(value, dict):  # duration: its mean, in days
+                    value = value["mean"]
+                fmt = "{:>10.2f}" if key in ("n_mean", "duration", "pending_treated") else (
+                    "{:>10.3f}")
                 cells.append(f"{'-':>10}" if value is None else fmt.format(value))
             lines.append(f"{'':<10} {name:<10} " + " ".join(cells))
     return "\n".join(lines)
+
+
+def _timeline_text(timeline: dict) -> str:
+    return (f"time: {timeline['accrual']} accrual, {timeline['arrivals_per_month']:.3g} "
+            f"patients/month (mean gap {timeline['mean_gap_days']:.1f} days), "
+            f"{timeline['dlt_window_days']}-day DLT window, {timeline['dlt_time']} DLT times; "
+            "days = mean trial duration, pend. pts = mean patients dosed while others pending")

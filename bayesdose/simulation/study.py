@@ -7,7 +7,8 @@ finished chunk is written to ``OUT/chunks/`` at once (see ``chunks``), so a kill
 The summary and ``results.nc`` are then assembled in one pass over the chunk files, one chunk
 in memory at a time: the operating characteristics need only each distinct final record and how
 many trials ended in it (a Tally), so memory is flat in the number of trials. The exact method
-walks each design's state tree instead.
+walks each design's state tree instead. A study with a time-aware design (``tite-blrm``,
+``tite-crm``) is simulated in time, every design on the same arrivals (``withtime``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bayesdose.design import Design
+from bayesdose.simulation import withtime
 from bayesdose.simulation.chunks import (
     OPTIMAL_TYPE,
     RECORD_TYPES,
@@ -78,7 +80,10 @@ def run_study(design: Design, scenarios: list[Scenario], names: list[str], trial
     earlier run there) and write ``out/results.nc``; without one the chunks go to a temporary
     folder. ``progress`` shows a progress bar on stderr when it is a terminal.
     """
-    if method in ("auto", "exact"):
+    timed = withtime.is_timed(names)
+    if timed:
+        withtime.check_timed(design, names, method)
+    if method in ("auto", "exact") and not timed:
         try:
             return _exact_study(design, scenarios, names)
         except (TreeTooLarge, MemoryError):
@@ -128,6 +133,8 @@ def _exact_study(design: Design, scenarios: list[Scenario], names: list[str]) ->
 
 
 def patients_needed(design: Design, names: list[str]) -> int:
+    if withtime.is_timed(names):
+        return withtime.patients_needed(design, names)
     most = max(state_space(design, name).design.max_patients for name in names)
     return max(most, design.stopping.max_patients)
 
@@ -137,12 +144,18 @@ def run_chunk(design: Design, scenarios: list[Scenario], names: list[str], seed:
     """Records of trials first .. stop - 1 for every scenario and design, and the benchmark's
     selections, in compact types, named as in a chunk file (``chunks.record_key``)."""
     u = tolerances(seed, first, stop, patients_needed(design, names))
+    timed = withtime.is_timed(names)
+    clock = withtime.chunk_timeline(design, seed, first, stop, u.shape[1]) if timed else None
+    types = {**RECORD_TYPES, **withtime.TIMED_RECORD_TYPES} if timed else RECORD_TYPES
     out: dict[str, np.ndarray] = {}
     for s, scenario in enumerate(scenarios):
         p_true = np.array(scenario.p_true)
         for d, name in enumerate(names):
-            records = simulate_trials(state_space(design, name), p_true, u)
-            for key, dtype in RECORD_TYPES.items():
+            if timed:
+                records = withtime.simulate_chunk_design(design, name, p_true, u, clock)
+            else:
+                records = simulate_trials(state_space(design, name), p_true, u)
+            for key, dtype in types.items():
                 out[record_key(key, s, d)] = getattr(records, key).astype(dtype)
         bench = optimal_selection(u[:, : design.stopping.max_patients], p_true,
                                   design.decision.target)
@@ -188,22 +201,28 @@ class SimulatedRun:
         pairs = [(s, d) for s in range(len(self.scenarios)) for d in range(len(self.names))]
         tallies = {pair: Tally() for pair in pairs}
         optimal = [Tally() for _ in self.scenarios]
+        timing = list(withtime.TIMED_RECORD_TYPES) if withtime.is_timed(self.names) else []
         with results_file(results, [s.name for s in self.scenarios], self.names, self.trials,
-                          self.design.levels, self.chunk_size) as nc:
+                          self.design.levels, self.chunk_size, timed=bool(timing)) as nc:
             for first, stop, arrays in store.read():
                 trials = slice(first, stop)
                 for s, d in pairs:
                     records = TrialRecords(**{field: arrays[record_key(field, s, d)]
                                               for field in RECORD_TYPES})
                     nc.put_records(s, d, trials, records)
+                    times = [arrays[record_key(field, s, d)] for field in timing]
+                    if times:
+                        nc.put_timing(s, d, trials, *times)
                     tallies[s, d].add(np.column_stack(
-                        [records.selected, records.n, records.dlt, records.stop_reason]
+                        [records.selected, records.n, records.dlt, records.stop_reason, *times]
                     ))
                 for s, tally in enumerate(optimal):
                     bench = arrays[optimal_key(s)]
                     nc.put_optimal(s, trials, bench)
                     tally.add(bench[:, None])
         summary: dict = {"scenarios": [], "method": "simulate"}
+        if timing:
+            summary["timeline"] = withtime.timeline_summary(self.design)
         k = len(self.design.levels)
         for s, scenario in enumerate(self.scenarios):
             entry = _scenario_entry(self.design, scenario)
@@ -211,7 +230,8 @@ class SimulatedRun:
             for d, name in enumerate(self.names):
                 rows, weight = tallies[s, d].rows, tallies[s, d].weight()
                 outcomes = Outcomes(rows[:, 0], weight, rows[:, 1 : k + 1],
-                                    rows[:, k + 1 : 2 * k + 1], rows[:, -1])
+                                    rows[:, k + 1 : 2 * k + 1], rows[:, 2 * k + 1],
+                                    *(rows[:, 2 * k + 2 + i] for i in range(len(timing))))
                 entry["designs"][name] = operating_characteristics(outcomes, truth, self.trials)
             entry["designs"][BENCHMARK] = operating_characteristics(
                 Outcomes(optimal[s].rows[:, 0], optimal[s].weight()), truth, self.trials

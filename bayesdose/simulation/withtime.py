@@ -1,0 +1,85 @@
+"""Simulation studies with time: which designs run how, and one chunk of trials.
+
+A study runs in time when it compares a time-aware design (``tite-blrm``, ``tite-crm``); then
+every design of the study does, on the same patients, arrivals and DLT days (``timeline``,
+``[simulation]`` in the config):
+
+- ``tite-blrm``: BLRM-EWOC deciding at each cohort's arrival, pending patients weighted by days
+  followed (``[cohorts] followup = "tite"``);
+- ``blrm``: BLRM-EWOC waiting for complete follow-up (``followup = "complete"``);
+- ``tite-crm``: dfcrm's TITE-CRM, decided per cohort;
+- ``3+3``, ``3+3-deesc``, ``crm``, ``boin``: wait for complete follow-up.
+The exact method walks trial states without dates, so a study with time is simulated.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from bayesdose.design import DAYS_PER_MONTH, Design
+from bayesdose.errors import InputError
+from bayesdose.simulation.registry import TIME_AWARE, make_design
+from bayesdose.simulation.timedrunner import TimedRecords, simulate_timed
+from bayesdose.simulation.timedstates import TimedCache, TimedDesign
+from bayesdose.simulation.timeline import Timeline, mean_gap_days, timeline
+from bayesdose.simulation.tite_blrm import TiteBlrm, require_window
+from bayesdose.simulation.waiting import Waiting
+
+# Per-trial fields a study with time adds to the chunk files, with their stored types.
+TIMED_RECORD_TYPES = {"duration": np.int32, "pending_treated": np.int16}
+
+
+def is_timed(names: list[str]) -> bool:
+    """Whether a study of these designs runs in time."""
+    return any(name in TIME_AWARE for name in names)
+
+
+def check_timed(design: Design, names: list[str], method: str) -> None:
+    """An InputError when a study with time cannot run as asked."""
+    require_window(design, next(n for n in names if n in TIME_AWARE))
+    if method == "exact":
+        raise InputError("--method exact", None,
+                         f"{', '.join(n for n in names if n in TIME_AWARE)} simulate(s) time, "
+                         "which the exact method does not cover; use --method simulate")
+
+
+def timed_design(design: Design, name: str) -> TimedDesign:
+    """The design ``name`` as it runs in time."""
+    if name in TIME_AWARE:
+        return TIME_AWARE[name](design)
+    if name == "blrm":
+        return TiteBlrm(design, waits=True)
+    return Waiting(make_design(name, design))
+
+
+@lru_cache(maxsize=16)
+def timed_cache(design: Design, name: str) -> TimedCache:
+    """The decision cache of a design in time (one per process, reused by every chunk)."""
+    return TimedCache(timed_design(design, name), len(design.levels),
+                      design.cohorts.dlt_window_days)
+
+
+def patients_needed(design: Design, names: list[str]) -> int:
+    most = max(timed_cache(design, name).design.max_patients for name in names)
+    return max(most, design.stopping.max_patients)
+
+
+def chunk_timeline(design: Design, seed: int, first: int, stop: int, patients: int) -> Timeline:
+    """Arrivals of one more patient than treated: the date the trial would dose next."""
+    return timeline(design, seed, first, stop, patients + 1)
+
+
+def simulate_chunk_design(design: Design, name: str, p_true: np.ndarray, u: np.ndarray,
+                          clock: Timeline) -> TimedRecords:
+    return simulate_timed(timed_cache(design, name), p_true, u, clock).records
+
+
+def timeline_summary(design: Design) -> dict:
+    """The assumptions of a study with time, for summary.json."""
+    sim = design.simulation
+    gap = mean_gap_days(design)
+    return {"accrual": sim.accrual, "mean_gap_days": gap,
+            "arrivals_per_month": DAYS_PER_MONTH / gap, "dlt_time": sim.dlt_time,
+            "dlt_window_days": design.cohorts.dlt_window_days}
