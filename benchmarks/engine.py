@@ -20,27 +20,14 @@ The page is written atomically (temporary file, then ``os.replace``).
 
 from __future__ import annotations
 
-import os
-import sys
-
-THREAD_VARIABLES = (
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-)
-_NUMPY_WAS_IMPORTED = "numpy" in sys.modules  # if so, the pinning below comes too late
-for _name in THREAD_VARIABLES:
-    os.environ[_name] = "1"
-
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os
 import platform  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import sys
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
@@ -56,6 +43,17 @@ from bayesdose.data import read_trial_data  # noqa: E402
 from bayesdose.design import Design, load_design  # noqa: E402
 from bayesdose.inference.brute_force import BruteForcePosterior  # noqa: E402
 from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec  # noqa: E402
+from bayesdose.record import atomic_write  # noqa: E402
+from benchmarks.common import (  # first: pins BLAS before NumPy is imported
+    NUMPY_WAS_IMPORTED,
+    THREAD_VARIABLES,
+    blas_threads,
+    fmt_rate,
+    fmt_time,
+    git_state,
+    machine_stamp,
+    table,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "engine-benchmarks.md"
@@ -105,28 +103,8 @@ def time_calls(call: Callable[[], object], repeats: int, warmup: int = 1) -> Tim
     return Timing(tuple(times))
 
 
-def fmt_time(seconds: float) -> str:
-    if seconds >= 1.0:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds * 1e6:.0f} µs"
-
-
 def fmt_err(value: float) -> str:
     return f"{value:.1e}"
-
-
-def fmt_rate(value: float) -> str:
-    return f"{value:,.0f}"
-
-
-def table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
-    align = align or "l" + "r" * (len(header) - 1)
-    rule = ["---:" if a == "r" else "---" for a in align]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
@@ -164,30 +142,6 @@ def random_counts(n_sets: int, n_doses: int, seed: int) -> tuple[np.ndarray, np.
 # -- stamp --------------------------------------------------------------------------------
 
 
-def machine_stamp() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
-                break
-    except OSError:
-        pass
-    try:
-        nproc = str(len(os.sched_getaffinity(0)))
-    except AttributeError:
-        nproc = str(os.cpu_count())
-    return {"cpu": cpu, "nproc": nproc, "ram": ram}
-
-
 def package_versions() -> dict[str, str]:
     out = {}
     for name in ("bayesdose", "numpy", "scipy", "xarray", "pymc", "pytensor", "arviz"):
@@ -196,27 +150,6 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def git_state() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, text=True, capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" (with uncommitted changes)" if dirty.strip() else "")
-
-
-def blas_threads() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "threadpoolctl not installed"
-    pools = [f"{p.get('internal_api')} {p.get('version')}: {p.get('num_threads')} thread(s)"
-             for p in threadpool_info() if p.get("user_api") == "blas"]
-    return "; ".join(pools) or "no BLAS pool found"
 
 
 # -- 1. whole-process wall time -----------------------------------------------------------
@@ -833,21 +766,6 @@ def render(stamp: dict, cli: dict, imports: dict, throughput: dict, acc: dict,
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -863,7 +781,7 @@ def main(argv: list[str] | None = None) -> None:
         "versions": package_versions(),
         "git": git_state(),
         "blas": blas_threads(),
-        "numpy_early": _NUMPY_WAS_IMPORTED,
+        "numpy_early": NUMPY_WAS_IMPORTED,
     }
     print("1. recommend wall time", flush=True)
     cli = bench_cli(args.quick)
@@ -874,7 +792,7 @@ def main(argv: list[str] | None = None) -> None:
     acc = bench_accuracy(args.quick)
     stamp["load"] = (load_start, os.getloadavg()[0])
     stamp["elapsed"] = time.perf_counter() - started
-    write_atomic(args.output, render(stamp, cli, imports, throughput, acc, args.quick))
+    atomic_write(args.output, render(stamp, cli, imports, throughput, acc, args.quick))
     print(f"wrote {args.output} in {stamp['elapsed']:.0f} s", flush=True)
 
 

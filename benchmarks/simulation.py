@@ -19,29 +19,16 @@ atomically (temporary file, then ``os.replace``).
 
 from __future__ import annotations
 
-import os
-import sys
-
-THREAD_VARIABLES = (
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-)
-_NUMPY_WAS_IMPORTED = "numpy" in sys.modules  # if so, the pinning below comes too late
-for _name in THREAD_VARIABLES:
-    os.environ[_name] = "1"
-
 import argparse  # noqa: E402
 import copy  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
+import os
 import platform  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import sys
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
@@ -62,6 +49,16 @@ from bayesdose.simulation.patients import tolerances  # noqa: E402
 from bayesdose.simulation.registry import DESIGNS  # noqa: E402
 from bayesdose.simulation.runner import simulate_trials  # noqa: E402
 from bayesdose.simulation.scenarios import Scenario, load_scenarios  # noqa: E402
+from benchmarks.common import (  # first: pins BLAS before NumPy is imported
+    NUMPY_WAS_IMPORTED,
+    THREAD_VARIABLES,
+    blas_threads,
+    fmt_rate,
+    fmt_time,
+    git_state,
+    machine_stamp,
+    table,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "simulation-benchmarks.md"
@@ -104,28 +101,8 @@ def timed_cpu(call: Callable[[], object]) -> tuple[float, float, object]:
     return time.perf_counter() - start, time.process_time() - cpu, value
 
 
-def fmt_time(seconds: float) -> str:
-    if seconds >= 1.0:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds * 1e6:.0f} µs"
-
-
-def fmt_rate(value: float) -> str:
-    return f"{value:,.0f}"
-
-
 def fmt_count(n: int) -> str:
     return f"{n:,}"
-
-
-def table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
-    align = align or "l" + "r" * (len(header) - 1)
-    rule = ["---:" if a == "r" else "---" for a in align]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def subprocess_env() -> dict[str, str]:
@@ -502,30 +479,6 @@ def bench_generator(repeats: int, quick: bool) -> dict:
 # -- stamp --------------------------------------------------------------------------------
 
 
-def machine_stamp() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
-                break
-    except OSError:
-        pass
-    try:
-        nproc = str(len(os.sched_getaffinity(0)))
-    except AttributeError:
-        nproc = str(os.cpu_count())
-    return {"cpu": cpu, "nproc": nproc, "ram": ram}
-
-
 def package_versions() -> dict[str, str]:
     out = {}
     for name in ("bayesdose", "numpy", "scipy"):
@@ -534,27 +487,6 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def git_state() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, text=True, capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" (with uncommitted changes)" if dirty.strip() else "")
-
-
-def blas_threads() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "threadpoolctl not installed"
-    pools = [f"{p.get('internal_api')} {p.get('version')}: {p.get('num_threads')} thread(s)"
-             for p in threadpool_info() if p.get("user_api") == "blas"]
-    return "; ".join(pools) or "no BLAS pool found"
 
 
 def load_average() -> str:
@@ -856,7 +788,7 @@ def render(ctx: dict) -> str:
         + " set before numpy is imported, inherited by every worker and subprocess "
         f"(threadpoolctl: {ctx['blas']})."
         + (" **numpy was imported before the pinning: BLAS threads may not be pinned.**"
-           if _NUMPY_WAS_IMPORTED else ""),
+           if NUMPY_WAS_IMPORTED else ""),
         f"- Load average (1 min) at start {ctx['load_start']}, at end {ctx['load_end']}: other "
         "work may share the machine; each figure is the median of "
         f"{repeats} run{'s' if repeats > 1 else ''} (`time.perf_counter`).",
