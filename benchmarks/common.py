@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,3 +90,14 @@ def blas_threads() -> str:
     pools = [f"{p.get('internal_api')} {p.get('version')}: {p.get('num_threads')} thread(s)"
              for p in threadpool_info() if p.get("user_api") == "blas"]
     return "; ".join(pools) or "no BLAS pool found"
+
+
+def versions_text(names: tuple[str, ...]) -> str:
+    """'name version' of each package, for a page's stamp."""
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            out.append(f"{name} not installed")
+    return ", ".join(out)

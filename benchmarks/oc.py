@@ -35,7 +35,6 @@ import platform  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
-from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -46,6 +45,7 @@ from bayesdose.record import atomic_write  # noqa: E402
 from bayesdose.simulation.registry import BENCHMARK, DESIGNS  # noqa: E402
 from bayesdose.simulation.scenarios import Scenario, load_scenarios  # noqa: E402
 from bayesdose.simulation.study import run_study  # noqa: E402
+from benchmarks.common import versions_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "oc-benchmarks.md"
@@ -63,6 +63,8 @@ SIX_DOSE_CHANGES: dict[str, dict[str, Any]] = {
     "doses": {"levels": [1, 2, 4, 8, 16, 32]},
     "decision": {"target": 0.20, "target_interval": [0.10, 0.25]},
 }
+
+PAGE_PACKAGES = ("bayesdose", "numpy", "scipy", "matplotlib")  # versions stamped on the page
 
 
 XJ_NOTE = (
@@ -272,16 +274,6 @@ def figure_tradeoff(results: list[SetResult], path: Path) -> None:
 # -- page ------------------------------------------------------------------------------------
 
 
-def versions() -> str:
-    out = []
-    for name in ("bayesdose", "numpy", "scipy", "matplotlib"):
-        try:
-            out.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            out.append(f"{name} not installed")
-    return ", ".join(out)
-
-
 def machine() -> str:
     from benchmarks.engine import git_state, machine_stamp
 
@@ -350,7 +342,7 @@ and the 3 scenarios of the seed trial XJ-MK-002. Reproduce with
 this page and its figures.
 
 - Date: {date} (UTC); {machine()}
-- Python {platform.python_version()}; {versions()}; BLAS pinned to one thread
+- Python {platform.python_version()}; {versions_text(PAGE_PACKAGES)}; BLAS pinned to one thread
   (`OPENBLAS_NUM_THREADS=1`).
 - Designs: BLRM-EWOC (`blrm`, the default derived prior), `3+3`, `3+3-deesc`, `crm`
   (dfcrm-style, empiric model, `getprior` skeleton), `boin` (BOIN 2.7.2 rules), and the

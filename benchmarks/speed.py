@@ -26,10 +26,10 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bayesdose.record import atomic_write
+from benchmarks.common import versions_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -37,6 +37,8 @@ INDEX = DOCS / "benchmarks.md"
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")
 SUITES = {"engine": "engine-benchmarks.md", "simulation": "simulation-benchmarks.md"}
+
+PAGE_PACKAGES = ("bayesdose", "numpy", "scipy", "pymc")  # versions stamped on the page
 
 
 # (what, command, page) of every suite, for the index's table.
@@ -145,16 +147,6 @@ def oc_part(text: str | None) -> str:
                         "from `python -m benchmarks.oc`:", *keep])
 
 
-def versions() -> str:
-    out = []
-    for name in ("bayesdose", "numpy", "scipy", "pymc"):
-        try:
-            out.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            out.append(f"{name} not installed")
-    return ", ".join(out)
-
-
 def render(ran: dict[str, float]) -> str:
     from benchmarks.engine import git_state, machine_stamp
 
@@ -179,7 +171,7 @@ variables, set before numpy is imported), so its numbers describe one core per w
 - Index written {date} (UTC); {runs}.
 - Machine: {stamp['cpu']}, {stamp['nproc']} CPUs available, {stamp['ram']} RAM;
   {platform.system()} {platform.release()}; repository at {git_state()}.
-- Python {platform.python_version()}; {versions()}.
+- Python {platform.python_version()}; {versions_text(PAGE_PACKAGES)}.
 
 ## Operating characteristics
 
