@@ -17,8 +17,9 @@ import numpy as np
 
 from bayesdose.design import Design, load_design
 from bayesdose.posterior import exact_engine
-from bayesdose.simulation.patients import tolerances
+from bayesdose.simulation.patients import DLTTable, tolerances
 from bayesdose.simulation.registry import make_design
+from bayesdose.simulation.runner import simulate_trials
 from bayesdose.simulation.scenarios import load_scenarios
 from bayesdose.simulation.statespace import StateSpace
 
@@ -49,21 +50,12 @@ def measure(trials: int = 2000, seed: int = 1) -> list[dict]:
     rows = []
     for scenario in scenarios:
         p_true = np.array(scenario.p_true)
-        state = np.full(trials, space.root, np.int64)
-        treated = np.zeros(trials, np.int64)
         visited: list[np.ndarray] = []
-        running = np.arange(trials)
-        offsets = np.arange(space.width - 1)
-        while running.size:
-            ids = state[running]
-            level, size = space.next_level[ids], space.cohort_size[ids]
-            column = np.minimum(treated[running, None] + offsets, u.shape[1] - 1)
-            tox = u[running[:, None], column] <= p_true[level][:, None]
-            dlts = (tox & (offsets < size[:, None])).sum(axis=1)
-            state[running] = space.advance(ids, dlts)
-            treated[running] += size
-            visited.append(np.column_stack([running, state[running]]))
-            running = running[~space.stopped(state[running])]
+
+        def record(trial: np.ndarray, ids: np.ndarray, into: list = visited) -> None:
+            into.append(np.column_stack([trial, ids]))
+
+        simulate_trials(space, DLTTable.of(u, p_true), record)
         up, down = incoherent_states(space, plain)
         steps = np.concatenate(visited)
         decisions = ~space.stopped(steps[:, 1])

@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 from bayesdose.design import Design, design_from_dict, read_toml  # noqa: E402
 from bayesdose.simulation import study  # noqa: E402
 from bayesdose.simulation.optimal import optimal_selection  # noqa: E402
-from bayesdose.simulation.patients import tolerances  # noqa: E402
+from bayesdose.simulation.patients import DLTTable, philox_key, tolerances  # noqa: E402
 from bayesdose.simulation.registry import DESIGNS  # noqa: E402
 from bayesdose.simulation.runner import simulate_trials  # noqa: E402
 from bayesdose.simulation.scenarios import Scenario, load_scenarios  # noqa: E402
@@ -337,8 +337,8 @@ def bench_parts(names: list[str], repeats: int, trials: int, errors: list[str]) 
             simulate(design, scenario, name, trials)  # warm
             space = study.state_space(design, name)
             patients = study.patients_needed(design, [name])
-            parts: dict[str, list[float]] = {"total": [], "tolerances": [], "trials": [],
-                                             "benchmark": [], "chunks": []}
+            parts: dict[str, list[float]] = {"total": [], "tolerances": [], "table": [],
+                                             "trials": [], "benchmark": [], "chunks": []}
             for _ in range(repeats):
                 parts["chunks"].append(timed(lambda: [study.run_chunk(
                     design, [scenario], [name], SEED, a, b) for a, b in jobs])[0])
@@ -347,11 +347,13 @@ def bench_parts(names: list[str], repeats: int, trials: int, errors: list[str]) 
                 seconds, us = timed(lambda: [tolerances(SEED, a, b, patients)
                                              for a, b in jobs])
                 parts["tolerances"].append(seconds)
-                parts["trials"].append(timed(lambda us=us: [simulate_trials(space, p_true, u)
-                                                            for u in us])[0])
-                parts["benchmark"].append(timed(lambda us=us: [optimal_selection(
-                    u[:, : design.stopping.max_patients], p_true, design.decision.target)
-                    for u in us])[0])
+                seconds, tables = timed(lambda us=us: [DLTTable.of(u, p_true) for u in us])
+                parts["table"].append(seconds)
+                parts["trials"].append(timed(lambda t=tables: [simulate_trials(space, table)
+                                                               for table in t])[0])
+                parts["benchmark"].append(timed(lambda t=tables: [optimal_selection(
+                    table, design.stopping.max_patients, design.decision.target)
+                    for table in t])[0])
             return {k: Timing(tuple(v)) for k, v in parts.items()} | {"patients": patients}
 
         r = guarded(f"{name}, time split", errors, one)
@@ -443,26 +445,29 @@ def seedsequence_tolerances(seed: int, first: int, stop: int, patients: int) -> 
 
 
 def numpy_philox_tolerances(seed: int, first: int, stop: int, patients: int) -> np.ndarray:
-    """The new streams, one NumPy ``Philox`` bit generator per trial (the tests' reference)."""
-    key = np.random.SeedSequence(seed).generate_state(2, np.uint64)
+    """The streams' definition, one NumPy ``Philox`` bit generator per trial and block."""
+    key = np.array(philox_key(seed), np.uint64)
     out = np.empty((stop - first, patients))
     for row, t in enumerate(range(first, stop)):
-        c = (t * 2**64 - 1) % 2**256
-        counter = np.array([(c >> (64 * i)) & (2**64 - 1) for i in range(4)], np.uint64)
-        out[row] = np.random.Generator(np.random.Philox(key=key, counter=counter)).random(
-            patients)
+        for i in range(0, patients, 4):
+            counter = t + (i // 4) * 2**64 - 1  # NumPy steps the counter before each block
+            words = np.random.Philox(key=key, counter=counter).random_raw(4)
+            out[row, i : i + 4] = (words[: min(4, patients - i)] >> np.uint64(11)) * 2.0**-53
     return out
 
 
+NOW = "NumPy's Philox, one call per block of 4 patients (now)"
+
+
 def bench_generator(repeats: int, quick: bool) -> dict:
-    old_label = "SeedSequence per trial (before)"
+    old_label = "SeedSequence per trial (first version)"
     runs = [  # (label, generator, trials, repeats)
         (old_label, seedsequence_tolerances, 10_000, repeats),
         (old_label, seedsequence_tolerances, 100_000, 1),
-        ("NumPy Philox per trial", numpy_philox_tolerances, 10_000, repeats),
-        ("vectorised Philox4x64-10 (now)", tolerances, 10_000, repeats),
-        ("vectorised Philox4x64-10 (now)", tolerances, 100_000, repeats),
-        ("vectorised Philox4x64-10 (now)", tolerances, 1_000_000, repeats),
+        ("NumPy Philox per trial and block", numpy_philox_tolerances, 10_000, repeats),
+        (NOW, tolerances, 10_000, repeats),
+        (NOW, tolerances, 100_000, repeats),
+        (NOW, tolerances, 1_000_000, repeats),
     ]
     out: dict = {}
     for label, generate, trials, reps in runs:
@@ -658,6 +663,9 @@ def section_workers(workers_r: dict, parts_r: dict, trials_r: dict, names: list[
     return text
 
 
+PARTS = ("tolerances", "table", "trials", "benchmark")
+
+
 def section_parts(parts_r: dict, names: list[str], trials: int) -> str:
     rows = []
     for name in names:
@@ -665,31 +673,37 @@ def section_parts(parts_r: dict, names: list[str], trials: int) -> str:
         if r is None:
             continue
         total = r["total"].median
-        tol, tri, ben = r["tolerances"].median, r["trials"].median, r["benchmark"].median
-        rest = max(total - tol - tri - ben, 0.0)
+        times = [r[part].median for part in PARTS]
+        rest = max(total - sum(times), 0.0)
 
         def cell(x: float, total: float = total) -> str:
             return f"{fmt_time(x)} ({100 * x / total:.0f}%)"
 
-        rows.append([f"`{name}`", str(r["patients"]), fmt_time(total), cell(tol), cell(tri),
-                     cell(ben), cell(rest)])
+        rows.append([f"`{name}`", str(r["patients"]), fmt_time(total),
+                     *(cell(x) for x in times), cell(rest)])
     return table(["design", "patients drawn per trial", "run_study (warm)", "tolerances",
-                  "trials (simulate_trials)", "optimal benchmark", "rest (chunk files, OCs)"], rows)
+                  "DLT table (DLTTable.of)", "trials (simulate_trials)", "optimal benchmark",
+                  "rest (chunk files, OCs)"], rows)
 
 
 def parts_interpretation(parts_r: dict, names: list[str]) -> str:
     shares = {name: {k: parts_r[name][k].median / parts_r[name]["total"].median
-                     for k in ("tolerances", "trials", "benchmark")}
+                     for k in PARTS}
               for name in names if name in parts_r}
     if not shares:
         return ""
-    tol = [v["tolerances"] for v in shares.values()]
+
+    def span(values: list[float]) -> str:
+        return f"{100 * min(values):.0f}-{100 * max(values):.0f}%"
+
+    shared = [v["tolerances"] + v["table"] for v in shares.values()]
     rest = [1 - sum(v.values()) for v in shares.values()]
-    return (f"Drawing the tolerances takes {100 * min(tol):.0f}-{100 * max(tol):.0f}% of a warm "
-            "run (once per chunk, shared by every design and scenario of the run). The rest "
-            f"({100 * min(rest):.0f}-{100 * max(rest):.0f}%) is the study's own work beyond the "
-            "chunk arithmetic: writing each chunk to its file and reading it back, and the "
-            "operating characteristics.")
+    return (f"Drawing the tolerances and tabulating every patient's DLTs at every dose take "
+            f"{span(shared)} of a warm run together (once per chunk, and the table once per "
+            "scenario: shared by every design of the run; the optimal benchmark reads its "
+            "estimates from the same table). The rest "
+            f"({span(rest)}) is the study's own work beyond the chunk arithmetic: writing each "
+            "chunk to its file and reading it back, and the operating characteristics.")
 
 
 def section_exact(exact_r: dict, names: list[str]) -> str:
@@ -745,17 +759,18 @@ def section_generator(gen: dict) -> str:
                      fmt_rate(rate(trials, t.median)), str(len(t.times))])
     text = table(["generator", "trials (30 patients each)", "time", "trials/s", "runs"], rows,
                  "lrrrr")
-    old = timings.get(("SeedSequence per trial (before)", 10_000))
-    new = timings.get(("vectorised Philox4x64-10 (now)", 10_000))
-    million = timings.get(("vectorised Philox4x64-10 (now)", 1_000_000))
+    old = timings.get(("SeedSequence per trial (first version)", 10_000))
+    new = timings.get((NOW, 10_000))
+    million = timings.get((NOW, 1_000_000))
     if old is not None and new is not None:
-        text += (f"\n\nAt 10,000 trials the vectorised generator is "
-                 f"{old.median / new.median:.0f} times as fast as a SeedSequence per trial, "
-                 "and gives exactly the numbers of NumPy's own `Philox` bit generator set to "
-                 "each trial's counter ("
+        text += (f"\n\nAt 10,000 trials drawing a whole chunk with one generator call per block "
+                 f"is {old.median / new.median:.0f} times as fast as a SeedSequence per trial, "
+                 "and gives exactly the numbers of the streams' definition, one NumPy `Philox` "
+                 "per trial and block ("
                  + ("checked here on 2,000 trials: identical" if gen["identical"]
                     else "**not identical here: a bug**")
-                 + "; `tests/test_patients.py` checks it bit for bit).")
+                 + "; `tests/test_patients.py` checks it bit for bit, and the Random123 known "
+                 "answers).")
     if million is not None:
         text += (" The million-trial row is one call returning a 229 MiB array; a run draws "
                  "one 5,000-trial chunk at a time.")
@@ -847,9 +862,9 @@ def render(ctx: dict) -> str:
         "call, each importing bayesdose and building its own state space (cold); compare the "
         "1-worker cold run of section 1. The chunk columns time only the "
         f"{len(chunk_ranges(ctx['worker_trials']))} chunks (`study.run_chunk`: tolerances, "
-        "trials, benchmark) on warm state spaces: in this process, then on a persistent pool "
-        "of 2 spawned workers whose state spaces hold every reachable state (built by the "
-        "exact walk when they start).",
+        "DLT table, trials, benchmark) on warm state spaces: in this process, then on a "
+        "persistent pool of 2 spawned workers whose state spaces hold every reachable state "
+        "(built by the exact walk when they start).",
         "",
         section_workers(ctx["workers"], ctx["parts"], ctx["trials"], names,
                         ctx["worker_trials"]),
@@ -877,10 +892,10 @@ def render(ctx: dict) -> str:
         "## 8. The tolerance generator alone",
         "",
         "30 patients per trial, one process. Trial t's stream is Philox4x64-10 with key "
-        "`SeedSequence(seed).generate_state(2, uint64)` and counter (block, t, 0, 0) "
-        "(`bayesdose/simulation/patients.py`), evaluated in NumPy for all (trial, block) pairs "
-        "at once; before, each trial made its own `default_rng(SeedSequence(seed, "
-        "spawn_key=(t,)))`.",
+        "`SeedSequence(seed).generate_state(2, uint64)` and counter (t, block, 0, 0) "
+        "(`bayesdose/simulation/patients.py`): block j of a chunk's trials is one run of "
+        "consecutive counters, drawn by NumPy's `Philox` bit generator in one call. The first "
+        "version made a `default_rng(SeedSequence(seed, spawn_key=(t,)))` per trial.",
         "",
         section_generator(ctx["generator"]),
     ]

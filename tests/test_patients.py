@@ -1,6 +1,6 @@
-"""The common-random-number streams: Philox4x64-10 evaluated in NumPy, checked bit for bit against
-the Random123 known answers and NumPy's own Philox bit generator, chunking-independent and
-uniform."""
+"""The common-random-number streams: Philox4x64-10 through NumPy's bit generator, checked bit for
+bit against the Random123 known answers and a trial-by-trial construction of the stream's
+definition; chunking-independent and uniform."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bayesdose.simulation import patients
-from bayesdose.simulation.patients import philox4x64, philox_key, tolerances
+from bayesdose.simulation.patients import (
+    DLTTable,
+    lane_uniforms,
+    philox_blocks,
+    philox_key,
+    tolerances,
+)
 
 U64_MAX = 2**64 - 1
 
@@ -25,46 +30,49 @@ RANDOM123_KATS = [
 ]
 
 
-def numpy_stream(seed: int, trial: int, n: int) -> np.ndarray:
-    """Trial ``trial``'s first ``n`` tolerances from NumPy's Philox: key from the seed, the
-    256-bit counter one before (0, trial, 0, 0), since NumPy increments it before each block."""
-    key = np.random.SeedSequence(seed).generate_state(2, np.uint64)
-    c = (trial * 2**64 - 1) % 2**256
-    counter = np.array([(c >> (64 * i)) & U64_MAX for i in range(4)], np.uint64)
-    return np.random.Generator(np.random.Philox(key=key, counter=counter)).random(n)
+def one_trial(seed: int, trial: int, n: int, lane: int = 0) -> list[float]:
+    """The definition, one patient at a time: patient i is word i % 4 of
+    philox4x64_10((trial, i // 4, lane, 0), key), as (word >> 11) * 2**-53."""
+    key = philox_key(seed)
+    out = []
+    for i in range(n):
+        counter = trial + (i // 4) * 2**64 + lane * 2**128
+        word = int(philox_blocks(key, counter, 1)[0, i % 4])
+        out.append((word >> 11) * 2.0**-53)
+    return out
 
 
 @pytest.mark.parametrize(("counter", "key", "expected"), RANDOM123_KATS)
 def test_philox_matches_the_random123_known_answers(counter, key, expected) -> None:
-    words = philox4x64(tuple(np.uint64(c) for c in counter), key)
-    assert tuple(int(w[0]) for w in words) == expected
+    value = sum(c << (64 * i) for i, c in enumerate(counter))
+    assert tuple(int(w) for w in philox_blocks(key, value, 1)[0]) == expected
 
 
-def test_philox_broadcasts_counters() -> None:
-    """Vectors of counters give, element by element, what each counter gives alone."""
+def test_consecutive_blocks_are_consecutive_counters() -> None:
+    """One call for many counters gives, row by row, what each counter gives alone, also
+    across a carry into the next counter word and the wrap of the 256-bit counter."""
     key = (0x452821E638D01377, 0xBE5466CF34E90C6C)
-    j = np.arange(5, dtype=np.uint64)[None, :]
-    t = np.array([0, 3, U64_MAX], np.uint64)[:, None]
-    whole = philox4x64((j, t, np.uint64(7), np.uint64(0)), key)
-    for a in range(3):
-        for b in range(5):
-            alone = philox4x64((j[0, b], t[a, 0], np.uint64(7), np.uint64(0)), key)
-            assert [int(w[a, b]) for w in whole] == [int(w[0]) for w in alone]
+    for start in (0, 2**64 - 2, 2**256 - 2, 7 * 2**128 + 5):
+        many = philox_blocks(key, start, 4)
+        for r in range(4):
+            alone = philox_blocks(key, (start + r) % 2**256, 1)[0]
+            assert np.array_equal(many[r], alone), (start, r)
 
 
 @pytest.mark.parametrize("seed", [0, 7, 20240601, 2**80 + 12345])
-def test_streams_are_numpys_philox_bit_for_bit(seed: int) -> None:
-    trials = [0, 1, 2, 818, 819, 820, 9999]  # across the internal blocks of 819 trials
+def test_streams_follow_their_definition_bit_for_bit(seed: int) -> None:
     u = tolerances(seed, 0, 10_000, 37)  # 37 patients: 10 blocks, the last one partly used
-    for t in trials:
-        assert np.array_equal(u[t], numpy_stream(seed, t, 37)), t
+    for t in (0, 1, 2, 818, 4095, 9999):
+        assert u[t].tolist() == one_trial(seed, t, 37), t
+    arrivals = lane_uniforms(seed, 0, 10, 9, lane=1)
+    assert arrivals[3].tolist() == one_trial(seed, 3, 9, lane=1)
 
 
-@pytest.mark.parametrize("trial", [123_456_789, 2**40 + 3, 2**63 + 5])
-def test_far_trials_are_numpys_philox_bit_for_bit(trial: int) -> None:
+@pytest.mark.parametrize("trial", [123_456_789, 2**40 + 3, 2**64 - 2])
+def test_far_trials_follow_their_definition(trial: int) -> None:
     u = tolerances(11, trial, trial + 2, 30)
-    assert np.array_equal(u[0], numpy_stream(11, trial, 30))
-    assert np.array_equal(u[1], numpy_stream(11, trial + 1, 30))
+    assert u[0].tolist() == one_trial(11, trial, 30)
+    assert u[1].tolist() == one_trial(11, trial + 1, 30)
 
 
 def test_key_is_the_seed_sequence_state() -> None:
@@ -86,12 +94,6 @@ def test_first_values_do_not_depend_on_how_many_are_drawn() -> None:
         assert np.array_equal(tolerances(3, 100, 200, count), longest[:, :count])
 
 
-def test_internal_block_size_does_not_matter(monkeypatch) -> None:
-    whole = tolerances(8, 0, 3000, 30)
-    monkeypatch.setattr(patients, "_BLOCK_WORDS", 17 * 8)  # 17 trials at a time
-    assert np.array_equal(tolerances(8, 0, 3000, 30), whole)
-
-
 def test_seeds_and_trials_give_different_streams() -> None:
     a, b = tolerances(1, 0, 1000, 30), tolerances(2, 0, 1000, 30)
     assert not np.any(a == b)  # 30,000 pairs of 53-bit numbers: a tie has chance ~3e-12
@@ -105,6 +107,8 @@ def test_empty_and_invalid_ranges() -> None:
         tolerances(1, 5, 4, 30)
     with pytest.raises(ValueError):
         tolerances(1, -1, 4, 30)
+    with pytest.raises(ValueError):  # trial numbers are the counter's first 64-bit word
+        tolerances(1, 2**64 - 1, 2**64 + 1, 30)
 
 
 def test_tolerances_are_uniform() -> None:
@@ -131,4 +135,24 @@ def test_tolerances_reproduce_known_values() -> None:
     np.testing.assert_array_equal(u[:, 0], np.array(KNOWN_FIRST))
 
 
-KNOWN_FIRST = [0.1509914085758104, 0.36114047807802097, 0.13152333427866592]
+KNOWN_FIRST = [0.1509914085758104, 0.42075435954078155, 0.7038664083032369]
+
+
+@pytest.mark.parametrize("patients", [30, 130])  # int8 counts, and int16 past 127 patients
+def test_dlt_table_counts_each_cohorts_dlts(patients: int) -> None:
+    """Every entry against a direct count of tolerances at or below the dose's rate (also a
+    rate hit exactly, and rates that are not increasing)."""
+    u = tolerances(6, 0, 200, patients)
+    p_true = np.array([0.1, u[5, 2], 0.05, 0.5, 1.0, 0.0])
+    table = DLTTable.of(u, p_true)
+    assert table.patients == patients
+    toxic = u[:, None, :] <= p_true[None, :, None]  # (trials, doses, patients)
+    for j in (0, 1, 7, patients):
+        assert np.array_equal(table.dlts_in_first(j), toxic[:, :, :j].sum(axis=2))
+    rng = np.random.default_rng(1)
+    trials = rng.integers(0, 200, 500)
+    level = rng.integers(0, p_true.size, 500)
+    start = rng.integers(0, patients - 3, 500)
+    stop = start + rng.integers(0, 4, 500)
+    want = [toxic[t, k, a:b].sum() for t, k, a, b in zip(trials, level, start, stop, strict=True)]
+    assert table.cohort_dlts(trials, level, start, stop).tolist() == want

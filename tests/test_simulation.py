@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -13,10 +14,11 @@ from bayesdose.errors import InputError
 from bayesdose.inference.exact import ExactEngine
 from bayesdose.posterior import exact_engine
 from bayesdose.rules import decide
-from bayesdose.simulation.exact import exact_final_states
+from bayesdose.simulation import study
+from bayesdose.simulation.exact import binomial_pmf, exact_final_states
 from bayesdose.simulation.interface import MTD_DECLARED, NO_DOSE, SAFETY
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
-from bayesdose.simulation.patients import tolerances
+from bayesdose.simulation.patients import DLTTable, tolerances
 from bayesdose.simulation.registry import make_design, parse_design_names
 from bayesdose.simulation.runner import simulate_trials
 from bayesdose.simulation.scenarios import Scenario, scenarios_from_dict, true_mtd
@@ -156,18 +158,15 @@ def test_common_random_numbers_do_not_depend_on_chunks() -> None:
     whole = tolerances(7, 0, 10, 30)
     assert np.array_equal(whole[4:7], tolerances(7, 4, 7, 30))
     assert np.array_equal(whole[:, :12], tolerances(7, 0, 10, 12))  # a prefix of the stream
-    # trial 3's own stream: Philox4x64-10, counter (block, 3, 0, 0) (see tests/test_patients.py)
-    key = np.random.SeedSequence(7).generate_state(2, np.uint64)
-    counter = np.array([2**64 - 1, 2, 0, 0], np.uint64)  # NumPy steps it before each block
-    rng = np.random.Generator(np.random.Philox(key=key, counter=counter))
-    assert np.array_equal(whole[3], rng.random(30))
+    # trial 3's own stream, drawn alone (its definition: tests/test_patients.py)
+    assert np.array_equal(whole[3], tolerances(7, 3, 4, 30)[0])
 
 
 def test_simulated_records_are_consistent() -> None:
     design = make()
     space = StateSpace(make_design("3+3", design), 5)
     u = tolerances(1, 0, 500, 30)
-    rec = simulate_trials(space, P5, u)
+    rec = simulate_trials(space, DLTTable.of(u, P5))
     # replay each trial's DLT counts from its tolerances: DLTs at dose k = patients there
     # with u <= p_true[k], in the order given. For 3+3 a trial only moves up then down, so
     # check the aggregate identity instead: total DLTs <= patients, and n in {0, 3, 6}.
@@ -175,8 +174,13 @@ def test_simulated_records_are_consistent() -> None:
     assert np.all(rec.dlt <= rec.n)
     first_cohort_dlts = (u[:, :3] <= P5[0]).sum(axis=1)
     assert np.array_equal(rec.dlt[:, 0] >= first_cohort_dlts, np.ones(500, bool))
-    halves = [simulate_trials(space, P5, u[a:b]) for a, b in ((0, 200), (200, 500))]
+    halves = [simulate_trials(space, DLTTable.of(u[a:b], P5)) for a, b in ((0, 200), (200, 500))]
     assert np.array_equal(np.concatenate([h.selected for h in halves]), rec.selected)
+
+
+def binomial_se(p: float, trials: int) -> float:
+    """The standard error of a simulated proportion whose exact value is ``p``."""
+    return math.sqrt(p * (1 - p) / trials)
 
 
 def within(exact: float, simulated: float, se: float, k: float = 4.0) -> bool:
@@ -192,12 +196,14 @@ def test_exact_agrees_with_simulation(name: str) -> None:
     for who in (name, "optimal"):
         e, s = exact["designs"][who], sim["designs"][who]
         for k in range(5):
-            assert within(e["select"][k], s["select"][k], s["se"]["select"][k])
-        for key in ("select_none", "pcs", "accuracy_index"):
-            assert within(e[key], s[key], s["se"][key]), (who, key)
+            assert within(e["select"][k], s["select"][k], binomial_se(e["select"][k], 3000))
+        for key in ("select_none", "pcs"):  # a rare event may not occur at all: SE 0 simulated
+            assert within(e[key], s[key], binomial_se(e[key], 3000)), (who, key)
+        assert within(e["accuracy_index"], s["accuracy_index"], s["se"]["accuracy_index"])
     e, s = exact["designs"][name], sim["designs"][name]
-    for key in ("n_mean", "dlt_mean", "dlt_rate", "p_at_mtd", "p_above_mtd", "early_stop"):
+    for key in ("n_mean", "dlt_mean", "dlt_rate", "p_at_mtd", "p_above_mtd"):
         assert within(e[key], s[key], s["se"][key]), key
+    assert within(e["early_stop"], s["early_stop"], binomial_se(e["early_stop"], 3000))
     assert exact["true_mtd"] == 3 and exact["designs"][name]["se"]["pcs"] == 0.0
 
 
@@ -215,7 +221,7 @@ def test_exact_titration_three_plus_three_against_simulation() -> None:
 def test_blrm_simulates_exactly_what_recommend_decides() -> None:
     design = make()
     space = StateSpace(make_design("blrm", design), 5)
-    simulate_trials(space, P5, tolerances(3, 0, 3000, 30))
+    simulate_trials(space, DLTTable.of(tolerances(3, 0, 3000, 30), P5))
     engine = exact_engine(design)
     fresh = ExactEngine(engine.x, np.array(design.prior.mean), np.array(design.prior.cov),
                         design.decision.target_interval)
@@ -245,7 +251,65 @@ def test_exact_optimal_benchmark() -> None:
             want[pick] += prob
     assert got == pytest.approx(want, abs=1e-12)
     u = tolerances(2, 0, 4000, 4)
-    sim = optimal_selection(u, p, 0.3)
+    sim = optimal_selection(DLTTable.of(u, p), 4, 0.3)
     for k, w in zip((0, 1, -1), want, strict=True):
         f = np.mean(sim == k)
         assert abs(f - w) < 4 * math.sqrt(w * (1 - w) / 4000) + 1e-9
+
+
+@pytest.mark.parametrize("mix", ["hash", "collide"])
+def test_tally_counts_distinct_records_whatever_the_chunks(monkeypatch, mix: str) -> None:
+    """The tally equals a plain count of equal rows, in lexicographic order, also when every row
+    shares one hash (the fallback) and however the rows arrive in chunks."""
+    if mix == "collide":
+        monkeypatch.setattr(study, "_ROW_MIX", np.zeros(256, np.int64))
+    rng = np.random.default_rng(4)
+    rows = rng.integers(-1, 3, (3000, 6))
+    want_rows, want_counts = np.unique(rows, axis=0, return_counts=True)
+    for sizes in ((3000,), (1, 999, 2000), (700,) * 4 + (200,)):
+        tally, at = study.Tally(), 0
+        for size in sizes:
+            tally.add(rows[at : at + size])
+            at += size
+        assert np.array_equal(tally.rows, want_rows) and np.array_equal(tally.counts, want_counts)
+
+
+def test_binomial_pmf_is_scipys() -> None:
+    """Every k of n = 0 .. 40 at rates including 0 and 1, and 0 outside 0 <= k <= n."""
+    k = np.arange(-2, 45)[:, None, None]
+    n = np.arange(41)[None, :, None]
+    p = np.array([0.0, 1e-9, 0.05, 0.3, 0.5, 0.97, 1.0])[None, None, :]
+    got = binomial_pmf(k, n, p)
+    want = binom.pmf(k, n, p)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
+    assert np.all(got[np.broadcast_to((k < 0) | (k > n), got.shape)] == 0.0)
+
+
+def enumerated_optimal(p_true: np.ndarray, patients: int, target: float) -> np.ndarray:
+    """The benchmark's selection probabilities by listing every count vector c_1 <= ... <= c_K
+    (c_k: patients with tolerance <= p_k) with its multinomial probability."""
+    cells = np.diff(np.concatenate([[0.0], p_true, [1.0]]))  # P(tolerance between rates)
+    out = np.zeros(p_true.size + 1)
+    for c in itertools.combinations_with_replacement(range(patients + 1), p_true.size):
+        sizes = np.diff(np.concatenate([[0], c, [patients]]))
+        ways = math.factorial(patients) / math.prod(math.factorial(int(x)) for x in sizes)
+        prob = ways * math.prod(q**int(x) for q, x in zip(cells, sizes, strict=True))
+        p_hat = np.array(c) / patients
+        distance = np.abs(p_hat - target)
+        pick = int(np.flatnonzero(distance <= distance.min() + 1e-9)[0])
+        out[p_true.size if p_hat[0] > target + 0.10 else pick] += prob
+    return out
+
+
+@pytest.mark.parametrize(("p_true", "patients", "target"), [
+    ([0.05, 0.15, 0.30, 0.45, 0.60], 12, 0.30),
+    ([0.10, 0.20, 0.40], 5, 0.30),  # 1/5 and 2/5 are equally far from 0.3: ties to the lower
+    ([0.0, 0.0, 1.0], 6, 0.25),
+    ([0.10, 0.10, 0.30, 0.30], 8, 0.25),  # equal rates
+    ([0.45, 0.60], 7, 0.30),  # often no dose
+    ([0.02, 0.05, 0.08, 0.12, 0.2, 0.33], 9, 0.20),
+])
+def test_exact_optimal_benchmark_is_the_enumeration(p_true, patients, target) -> None:
+    p = np.array(p_true)
+    want = enumerated_optimal(p, patients, target)
+    assert exact_optimal_selection(p, patients, target) == pytest.approx(want, abs=1e-12)

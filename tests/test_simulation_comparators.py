@@ -28,7 +28,7 @@ from bayesdose.simulation.interface import (
     SAFETY,
     States,
 )
-from bayesdose.simulation.patients import tolerances
+from bayesdose.simulation.patients import DLTTable, tolerances
 from bayesdose.simulation.registry import make_design
 from bayesdose.simulation.runner import TrialRecords, simulate_trials
 from bayesdose.simulation.scenarios import Scenario
@@ -80,7 +80,8 @@ def decide(design: object, name: str, n: list[int], y: list[int], last: int = -1
 def simulate(design: object, name: str, p_true: np.ndarray, trials: int, seed: int
              ) -> TrialRecords:
     space = StateSpace(make_design(name, design), p_true.size)
-    return simulate_trials(space, p_true, tolerances(seed, 0, trials, design.stopping.max_patients))
+    u = tolerances(seed, 0, trials, design.stopping.max_patients)
+    return simulate_trials(space, DLTTable.of(u, p_true))
 
 
 def mean_se(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,12 +22,12 @@ from bayesdose.recommend import recommend
 from bayesdose.simulation import withtime
 from bayesdose.simulation.interface import MTD_DECLARED, NO_DOSE, SAFETY, STOP_REASONS
 from bayesdose.simulation.metrics import weighted_quantiles
-from bayesdose.simulation.patients import tolerances
+from bayesdose.simulation.patients import DLTTable, lane_uniforms, tolerances
 from bayesdose.simulation.runner import simulate_trials
 from bayesdose.simulation.scenarios import load_scenarios
 from bayesdose.simulation.study import run_study, state_space
 from bayesdose.simulation.timedrunner import TimedRun, simulate_timed
-from bayesdose.simulation.timeline import lane_uniforms, timeline
+from bayesdose.simulation.timeline import timeline
 
 XJ = CONFIGS / "xj-mk-002.toml"
 XJ_SCENARIOS = CONFIGS / "scenarios" / "xj-mk-002.toml"
@@ -118,7 +118,7 @@ def test_gaps_longer_than_the_window_change_nothing_but_dates(p_true) -> None:
     untimed = {"tite-blrm": "blrm", "blrm": "blrm", "3+3": "3+3", "tite-crm": "crm"}
     for name, plain in untimed.items():
         run, u = run_timed(design, name, p_true, 400)
-        before = simulate_trials(state_space(design, plain), np.array(p_true), u)
+        before = simulate_trials(state_space(design, plain), DLTTable.of(u, np.array(p_true)))
         records = run.records
         for field in ("selected", "n", "dlt", "stop_reason"):
             assert np.array_equal(getattr(records, field), getattr(before, field)), (name, field)

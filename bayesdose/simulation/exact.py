@@ -9,10 +9,11 @@ Carlo error.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy.stats import binom
 
 from bayesdose.simulation.statespace import StateSpace
 
@@ -31,6 +32,24 @@ class FinalStates:
     probability: np.ndarray
 
 
+@lru_cache(maxsize=8)
+def _binomial_coefficients(top: int) -> np.ndarray:
+    """(top + 1, top + 1): C(n, k), exact integers rounded once to floats (0 for k > n)."""
+    return np.array([[math.comb(n, k) for k in range(top + 1)] for n in range(top + 1)], float)
+
+
+def binomial_pmf(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """P(K = k) for K ~ binomial(n, p), elementwise with broadcasting; 0 outside 0 <= k <= n.
+
+    Cohorts and trials are small, so the coefficients are exact integers; this keeps SciPy's
+    ``stats`` (over a second to import) out of the simulator and its workers."""
+    k, n, p = np.broadcast_arrays(np.asarray(k), np.asarray(n), np.asarray(p, float))
+    inside = (k >= 0) & (k <= n)
+    k = np.where(inside, k, 0)
+    coefficient = _binomial_coefficients(int(n.max(initial=0)))[n, k]
+    return np.where(inside, coefficient * p**k * (1.0 - p) ** (n - k), 0.0)
+
+
 def exact_final_states(
     space: StateSpace, p_true: np.ndarray, max_states: int = MAX_STATES
 ) -> FinalStates:
@@ -42,7 +61,7 @@ def exact_final_states(
     while frontier.size:
         size = space.cohort_size[frontier]
         p = p_true[space.next_level[frontier]]
-        branch = binom.pmf(outcomes[None, :], size[:, None], p[:, None])  # 0 beyond the size
+        branch = binomial_pmf(outcomes[None, :], size[:, None], p[:, None])  # 0 beyond the size
         parent, dlts = np.nonzero(branch > 0)
         children = space.advance(frontier[parent], dlts)
         if space.size > max_states:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayesdose.simulation.exact import binomial_pmf
 from bayesdose.simulation.interface import NO_DOSE
+from bayesdose.simulation.patients import DLTTable
 from bayesdose.simulation.scenarios import NO_DOSE_MARGIN, TIE_TOLERANCE
 
 
@@ -24,36 +26,35 @@ def _choose(p_hat: np.ndarray, target: float, none: int) -> np.ndarray:
     return np.where(p_hat[:, 0] > target + NO_DOSE_MARGIN, none, selected)
 
 
-def optimal_selection(u: np.ndarray, p_true: np.ndarray, target: float) -> np.ndarray:
-    """(trials,) selected dose of the benchmark from tolerances ``u`` (trials, patients)."""
-    p_hat = (u[:, :, None] <= p_true[None, None, :]).mean(axis=1)  # (trials, doses)
+def optimal_selection(patients: DLTTable, max_patients: int, target: float) -> np.ndarray:
+    """(trials,) selected dose of the benchmark from each trial's first ``max_patients``."""
+    p_hat = patients.dlts_in_first(max_patients) / max_patients  # (trials, doses)
     return _choose(p_hat, target, NO_DOSE)
 
 
-def exact_optimal_selection(
-    p_true: np.ndarray, patients: int, target: float, max_outcomes: int = 2_000_000
-) -> np.ndarray:
+def exact_optimal_selection(p_true: np.ndarray, patients: int, target: float) -> np.ndarray:
     """(doses + 1,) probabilities that the benchmark selects each dose, then no dose.
 
     c_k = #{i : u_i <= p_k} is non-decreasing in k, and given c_{k-1}, c_k - c_{k-1} is
-    binomial(patients - c_{k-1}, (p_k - p_{k-1}) / (1 - p_{k-1})): enumerate every vector.
+    binomial(patients - c_{k-1}, (p_k - p_{k-1}) / (1 - p_{k-1})): a Markov chain over the
+    doses. The choice is made dose by dose: a dose displaces the one chosen so far only when its
+    estimate is closer to the target by more than the tie tolerance, which ends on the lowest
+    dose among the closest, as ``_choose`` picks. So the chain's state is (c_k, the chosen
+    dose's count, the chosen dose): (patients + 1)^2 x doses states, however many count vectors.
     """
-    from scipy.stats import binom
-
-    counts = np.zeros((1, 0), np.int64)
-    prob = np.ones(1)
-    previous = 0.0
-    for p in p_true:
-        left = patients - (counts[:, -1] if counts.shape[1] else np.zeros(1, np.int64))
-        q = 0.0 if previous >= 1 else min(max((p - previous) / (1 - previous), 0.0), 1.0)
-        step = np.arange(patients + 1)
-        pmf = binom.pmf(step[None, :], left[:, None], q)
-        parent, extra = np.nonzero(pmf > 0)
-        if parent.size > max_outcomes:
-            raise MemoryError("too many outcomes for the exact benchmark")
-        base = counts[parent, -1] if counts.shape[1] else np.zeros(parent.size, np.int64)
-        counts = np.column_stack([counts[parent], base + extra])
-        prob = prob[parent] * pmf[parent, extra]
-        previous = p
-    selected = _choose(counts / patients, target, p_true.size)
-    return np.bincount(selected, weights=prob, minlength=p_true.size + 1)
+    counts = np.arange(patients + 1)
+    distance = np.abs(counts / patients - target)
+    keeps = distance[:, None] <= distance[None, :] + TIE_TOLERANCE  # [chosen count, new count]
+    first = binomial_pmf(counts, patients, p_true[0])
+    none = counts / patients > target + NO_DOSE_MARGIN
+    chain = np.zeros((patients + 1, patients + 1, p_true.size))  # [c_k, chosen count, dose]
+    chain[counts, counts, 0] = np.where(none, 0.0, first)
+    for k in range(1, p_true.size):
+        previous = p_true[k - 1]
+        q = 0.0 if previous >= 1 else min(max((p_true[k] - previous) / (1 - previous), 0.0), 1.0)
+        step = binomial_pmf(counts[None, :] - counts[:, None], patients - counts[:, None], q)
+        reached = np.tensordot(chain, step, axes=([0], [0]))  # [chosen count, dose, c_k]
+        kept = reached * keeps[:, None, :]
+        chain = np.moveaxis(kept, 2, 0).copy()
+        chain[counts, counts, k] += (reached - kept).sum(axis=(0, 1))
+    return np.append(chain.sum(axis=(0, 1)), first[none].sum())

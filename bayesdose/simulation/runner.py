@@ -1,16 +1,18 @@
 """Simulated trials, all advancing in lockstep: one cohort per step for every running trial.
 
-A step looks up each running trial's next dose and cohort size by state id, counts the
-cohort's DLTs from the trial's own tolerances, and moves to the successor state. Everything per
-trial is array arithmetic; only new states reach Python (see ``statespace``).
+A step looks up each running trial's next dose and cohort size by state id, reads the cohort's
+DLTs from the trial's own patients (a ``DLTTable``), and moves to the successor state. Everything
+per trial is array arithmetic; only new states reach Python (see ``statespace``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from bayesdose.simulation.patients import DLTTable
 from bayesdose.simulation.statespace import StateSpace
 
 
@@ -24,26 +26,30 @@ class TrialRecords:
     stop_reason: np.ndarray  # (T,) codes of interface.STOP_REASONS
 
 
-def simulate_trials(space: StateSpace, p_true: np.ndarray, u: np.ndarray) -> TrialRecords:
-    """Run one trial per row of tolerances ``u`` (trials, patients) under rates ``p_true``."""
-    trials, capacity = u.shape
-    state = np.full(trials, space.root, np.int64)
-    treated = np.zeros(trials, np.int64)
-    running = np.arange(trials)
-    offsets = np.arange(space.width - 1)
-    while running.size:
-        ids = state[running]
-        level = space.next_level[ids]
+def simulate_trials(space: StateSpace, patients: DLTTable,
+                    on_step: Callable[[np.ndarray, np.ndarray], None] | None = None,
+                    ) -> TrialRecords:
+    """Run one trial per column of ``patients`` (each trial's DLTs at every dose);
+    ``on_step(trials, states)``, if given, sees the state each running trial reaches at every
+    step (a benchmark's view of the decisions made)."""
+    final = np.empty(patients.counts.shape[2], np.int64)
+    trial = np.arange(final.size)
+    ids = np.full(final.size, space.root, np.int64)
+    treated = np.zeros(final.size, np.int64)
+    while trial.size:
         size = space.cohort_size[ids]
-        column = treated[running, None] + offsets
-        if np.any(treated[running] + size > capacity):
+        stop = treated + size
+        if stop.max() > patients.patients:
             raise RuntimeError("a trial needs more patients than were drawn for it")
-        tox = u[running[:, None], np.minimum(column, capacity - 1)] <= p_true[level][:, None]
-        dlts = (tox & (offsets < size[:, None])).sum(axis=1)
-        state[running] = space.advance(ids, dlts)
-        treated[running] += size
-        running = running[~space.stopped(state[running])]
+        dlts = patients.cohort_dlts(trial, space.next_level[ids], treated, stop)
+        ids = space.advance(ids, dlts)
+        if on_step is not None:
+            on_step(trial, ids)
+        done = space.stopped(ids)
+        final[trial[done]] = ids[done]
+        going = ~done
+        trial, ids, treated = trial[going], ids[going], stop[going]
     return TrialRecords(
-        space.mtd[state], space.n[state].astype(np.int64), space.dlt[state].astype(np.int64),
-        space.stop_reason[state],
+        space.mtd[final], space.n[final].astype(np.int64), space.dlt[final].astype(np.int64),
+        space.stop_reason[final],
     )

@@ -39,7 +39,7 @@ from bayesdose.simulation.interface import NO_DOSE
 from bayesdose.simulation.metrics import Outcomes, Truth, operating_characteristics
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
 from bayesdose.simulation.output import results_file
-from bayesdose.simulation.patients import tolerances
+from bayesdose.simulation.patients import DLTTable, tolerances
 from bayesdose.simulation.registry import BENCHMARK, make_design
 from bayesdose.simulation.runner import TrialRecords, simulate_trials
 from bayesdose.simulation.scenarios import Scenario, true_mtd
@@ -150,15 +150,15 @@ def run_chunk(design: Design, scenarios: list[Scenario], names: list[str], seed:
     out: dict[str, np.ndarray] = {}
     for s, scenario in enumerate(scenarios):
         p_true = np.array(scenario.p_true)
+        patients = DLTTable.of(u, p_true)
         for d, name in enumerate(names):
             if timed:
                 records = withtime.simulate_chunk_design(design, name, p_true, u, clock)
             else:
-                records = simulate_trials(state_space(design, name), p_true, u)
+                records = simulate_trials(state_space(design, name), patients)
             for key, dtype in types.items():
                 out[record_key(key, s, d)] = getattr(records, key).astype(dtype)
-        bench = optimal_selection(u[:, : design.stopping.max_patients], p_true,
-                                  design.decision.target)
+        bench = optimal_selection(patients, design.stopping.max_patients, design.decision.target)
         out[optimal_key(s)] = bench.astype(OPTIMAL_TYPE)
     return first, stop, out
 
@@ -253,17 +253,37 @@ class Tally:
 
     def add(self, rows: np.ndarray) -> None:
         """Count one trial per row of ``rows`` (trials, fields)."""
-        new = np.asarray(rows, np.int64)
-        rows = np.concatenate([self.rows, new]) if self.counts.size else new
-        counts = np.concatenate([self.counts, np.ones(new.shape[0], np.int64)])
-        order = np.lexsort(rows.T[::-1])  # first column first
-        rows, counts = rows[order], counts[order]
-        first = np.flatnonzero(np.r_[True, np.any(rows[1:] != rows[:-1], axis=1)])
-        self.rows, self.counts = rows[first], np.add.reduceat(counts, first)
+        new, counts = distinct_rows(np.asarray(rows, np.int64))
+        if self.counts.size:
+            new = np.concatenate([self.rows, new])
+            counts = np.concatenate([self.counts, counts])
+        order = np.lexsort(new.T[::-1])  # first column first
+        new, counts = new[order], counts[order]
+        first = np.flatnonzero(np.r_[True, np.any(new[1:] != new[:-1], axis=1)])
+        self.rows, self.counts = new[first], np.add.reduceat(counts, first)
 
     def weight(self) -> np.ndarray:
         """The share of the trials in each row."""
         return self.counts / self.counts.sum()
+
+
+_ROW_MIX = (np.random.default_rng(20240601).integers(1, 2**62, 256) | 1).astype(np.int64)
+
+
+def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of an int64 array (in no particular order) and how often each occurs.
+
+    A chunk's thousands of trials end in a few hundred distinct records: group them by a
+    wrapping linear hash of the row (one int64 per row, a fast 1-D ``unique``), then check that
+    every row equals its group's first; if two distinct rows ever share a hash, every row is
+    returned with count 1 and the caller's sort merges them."""
+    if rows.shape[1] > _ROW_MIX.size:
+        return rows, np.ones(rows.shape[0], np.int64)
+    hashed = rows @ _ROW_MIX[: rows.shape[1]]
+    _, first, group = np.unique(hashed, return_index=True, return_inverse=True)
+    if np.any(rows != rows[first][group]):
+        return rows, np.ones(rows.shape[0], np.int64)
+    return rows[first], np.bincount(group, minlength=first.size)
 
 
 def default_workers() -> int:

@@ -3,7 +3,8 @@
 Patient i of trial t (the patient whose tolerance is ``patients.tolerances``' column i) also has
 two uniforms from the same Philox4x64-10 key and trial counter, on their own counter lanes so
 they never overlap the tolerances (lane 0): word ``i % 4`` of block ``i // 4`` of
-``philox4x64_10((i // 4, t, lane, 0), key)``, with lane 1 for arrivals and lane 2 for DLT times.
+``philox4x64_10((t, i // 4, lane, 0), key)``, with lane 1 for arrivals and lane 2 for DLT times
+(``patients.lane_uniforms``).
 Like the tolerances, they are functions of (seed, t, i) alone, whatever the chunking.
 
 - Arrivals (``[simulation] accrual``): the first patient arrives on day 0; gap i (before patient
@@ -26,10 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesdose.design import DAYS_PER_MONTH, Design
-from bayesdose.simulation.patients import philox4x64, philox_key
+from bayesdose.simulation.patients import lane_uniforms
 
 ARRIVAL_LANE, DLT_TIME_LANE = 1, 2
-_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,6 @@ class Timeline:
     arrival: np.ndarray
     dlt_day: np.ndarray
     window: int
-
-
-def lane_uniforms(seed: int, first: int, stop: int, patients: int, lane: int) -> np.ndarray:
-    """(stop - first, patients) uniforms in [0, 1) of trials first .. stop - 1 on ``lane``."""
-    blocks = -(-patients // _WORDS)
-    t = np.arange(first, stop, dtype=np.uint64)[:, None]
-    j = np.arange(blocks, dtype=np.uint64)[None, :]
-    words = philox4x64((j, t, np.uint64(lane), np.uint64(0)), philox_key(seed))
-    bits = np.stack([np.broadcast_to(w, (stop - first, blocks)) for w in words], axis=-1)
-    bits = bits.reshape(stop - first, blocks * _WORDS)[:, :patients] >> np.uint64(11)
-    return bits * 2.0**-53
 
 
 def mean_gap_days(design: Design) -> float:
