@@ -3,8 +3,12 @@
 Escalation with overdose control (Babb, Rogatko & Zacks 1998; in the interval form of
 Neuenschwander, Branson & Gsponer 2008): a dose is allowed when P(overdosing) is below the
 threshold. Among allowed doses that the escalation limits also permit, the next dose is the one
-with the highest P(target). The simulator calls ``decide`` too, so a simulated trial makes
-exactly the decision ``bayesdose recommend`` makes on the same data.
+with the highest P(target).
+
+``decide_batch`` applies the rules to many trial states at once (array arithmetic: the simulator
+decides thousands of new states per step); ``decide`` is one row of it, with the reasons in
+words for ``bayesdose recommend``. There is one implementation of the rules, so a simulated
+trial makes exactly the decision ``recommend`` makes on the same data.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ BARRED_TEXT = {
     "coherence": "coherence: the last cohort",
     "followup": "waiting for complete DLT follow-up",
 }
+BARRED = (None, *BARRED_TEXT)  # codes of ``Decisions.barred``: 0 allowed
+ALLOWED, OVERDOSE, SKIPPING, INCREMENT, COHERENCE, FOLLOWUP = range(len(BARRED))
+STOP_REASONS = ("none", "safety", "mtd_declared", "max_patients")  # code = index
+CONTINUE, SAFETY, MTD_DECLARED, MAX_PATIENTS = range(len(STOP_REASONS))
+NO_DOSE = -1
 
 
 @dataclass(frozen=True)
@@ -48,50 +57,117 @@ class Decision:
         return tuple(b is None for b in self.barred_by)
 
 
-def barred_reasons(
+@dataclass(frozen=True)
+class Decisions:
+    """Decisions for a batch of trial states (rows), as codes: the next dose (0-based,
+    ``NO_DOSE`` on a stop) and cohort size (0 on a stop), the stop reason (index into
+    ``STOP_REASONS``), the MTD (``NO_DOSE``: none or not yet), whether EWOC was met, why each
+    dose is barred (index into ``BARRED``), and whether the next cohort is in titration."""
+
+    next_level: np.ndarray
+    cohort_size: np.ndarray
+    stop_reason: np.ndarray
+    mtd_level: np.ndarray
+    ewoc_met: np.ndarray
+    barred: np.ndarray  # (states, doses)
+    titration: np.ndarray
+
+
+def barred_codes(
     design: Design,
     n: np.ndarray,
     p_overdose: np.ndarray,
-    last_cohort: tuple[int, int] | None,
+    last_level: np.ndarray,
+    last_dlt: np.ndarray,
     complete: np.ndarray | None = None,
-) -> list[str | None]:
-    """For each dose, the first rule that bars it, or None if it may be given next.
-
-    ``complete`` counts patients per dose whose DLT follow-up is over (None: all are).
-    """
-    levels = np.asarray(design.levels)
-    ewoc = p_overdose < design.decision.max_overdose_probability
-    given = np.flatnonzero(n > 0)
-    reasons: list[str | None] = [None if ok else "overdose_probability" for ok in ewoc]
-    if given.size == 0:
-        return reasons
-    highest = int(given[-1])
-    cap = (1 + design.decision.max_increment) * levels[highest]
-    for k in range(highest + 1, len(levels)):
-        if reasons[k] is not None:
-            continue
-        if not design.decision.allow_skipping and k > highest + 1:
-            reasons[k] = "skipping"
-        elif k > highest + 1 and levels[k] > cap * (1 + 1e-12):
-            reasons[k] = "increment"
-    if complete is not None and complete[highest] < design.cohorts.min_complete_followup:
-        for k in range(highest + 1, len(levels)):
-            reasons[k] = reasons[k] or "followup"
-    if design.decision.coherence and last_cohort is not None:
-        _apply_coherence(reasons, last_cohort)
-    return reasons
+) -> np.ndarray:
+    """(states, doses): the first rule that bars each dose (a ``BARRED`` code), 0 if it may be
+    given next. ``last_level`` is the last cohort's dose (``NO_DOSE`` when unknown or none),
+    ``complete`` counts patients per dose whose DLT follow-up is over (None: all are)."""
+    decision = design.decision
+    doses = np.arange(n.shape[1])
+    codes = np.where(p_overdose < decision.max_overdose_probability, ALLOWED, OVERDOSE)
+    treated = n > 0
+    given = treated.any(axis=1)
+    highest = np.where(given, n.shape[1] - 1 - np.argmax(treated[:, ::-1], axis=1), NO_DOSE)
+    above = given[:, None] & (doses > highest[:, None])  # doses above the highest given
+    beyond_next = above & (doses > highest[:, None] + 1)
+    if not decision.allow_skipping:
+        codes = _bar(codes, beyond_next, SKIPPING)
+    else:
+        levels = np.asarray(design.levels)
+        cap = (1 + decision.max_increment) * levels[np.maximum(highest, 0)]
+        codes = _bar(codes, beyond_next & (levels > cap[:, None] * (1 + 1e-12)), INCREMENT)
+    if complete is not None:
+        waiting = complete[np.arange(n.shape[0]), highest] < design.cohorts.min_complete_followup
+        codes = _bar(codes, above & waiting[:, None], FOLLOWUP)
+    if decision.coherence:
+        codes = _coherence(codes, np.where(given, last_level, NO_DOSE), last_dlt)
+    return codes
 
 
-def _apply_coherence(reasons: list[str | None], last_cohort: tuple[int, int]) -> None:
+def _bar(codes: np.ndarray, where: np.ndarray, code: int) -> np.ndarray:
+    """Bar doses ``where`` for ``code`` unless an earlier rule already bars them."""
+    return np.where(where & (codes == ALLOWED), code, codes)
+
+
+def _coherence(codes: np.ndarray, last_level: np.ndarray, last_dlt: np.ndarray) -> np.ndarray:
     """No escalation after a cohort with a DLT; no de-escalation after one without, as long
     as EWOC still allows the last cohort's dose (safety comes first)."""
-    level, dlts = last_cohort
-    if dlts > 0:
-        for k in range(level + 1, len(reasons)):
-            reasons[k] = reasons[k] or "coherence"
-    elif reasons[level] is None:
-        for k in range(level):
-            reasons[k] = reasons[k] or "coherence"
+    doses = np.arange(codes.shape[1])
+    known = last_level >= 0
+    level = np.maximum(last_level, 0)
+    still_allowed = codes[np.arange(codes.shape[0]), level] == ALLOWED
+    up = known & (last_dlt > 0)
+    down = known & (last_dlt == 0) & still_allowed
+    barred = (up[:, None] & (doses > level[:, None])) | (down[:, None] & (doses < level[:, None]))
+    return _bar(codes, barred, COHERENCE)
+
+
+def decide_batch(
+    design: Design,
+    n: np.ndarray,
+    dlt: np.ndarray,
+    p_target: np.ndarray,
+    p_overdose: np.ndarray,
+    last_level: np.ndarray,
+    last_dlt: np.ndarray,
+    complete: np.ndarray | None = None,
+) -> Decisions:
+    """The next step of each trial state (rows of per-dose counts and posterior
+    probabilities; see ``barred_codes`` for the rest)."""
+    stopping = design.stopping
+    rows = np.arange(n.shape[0])
+    total, total_dlt = n.sum(axis=1), dlt.sum(axis=1)
+    barred = barred_codes(design, n, p_overdose, last_level, last_dlt, complete)
+    allowed = barred == ALLOWED
+    ewoc_met = allowed.any(axis=1)
+    best = np.argmax(np.where(allowed, p_target, -np.inf), axis=1)  # ties: the lowest dose
+    start = total == 0
+    next_level = np.where(start, design.start_level, np.where(ewoc_met, best, 0))
+    safety = ~start & ~ewoc_met & (n[:, 0] >= stopping.safety_min_patients) & (
+        p_overdose[:, 0] > stopping.safety_probability)
+    declared = ~start & ewoc_met & (n[rows, next_level] >= stopping.mtd_min_patients) & (
+        p_target[rows, next_level] >= stopping.mtd_min_p_target)
+    full = ~start & ~safety & ~declared & (total >= stopping.max_patients)
+    stop_reason = np.select([safety, declared, full], [SAFETY, MTD_DECLARED, MAX_PATIENTS],
+                            CONTINUE)
+    ewoc_ok = p_overdose < design.decision.max_overdose_probability
+    mtd_level = np.where(declared, next_level,
+                         np.where(full, best_given_dose(n, p_target, ewoc_ok), NO_DOSE))
+    going = stop_reason == CONTINUE
+    titration = going & (total_dlt == 0) & (next_level < design.cohorts.titration_until_level)
+    size = np.minimum(np.where(titration, 1, design.cohorts.size), stopping.max_patients - total)
+    return Decisions(np.where(going, next_level, NO_DOSE), np.where(going, size, 0),
+                     stop_reason, mtd_level, ewoc_met | start, barred, titration)
+
+
+def best_given_dose(n: np.ndarray, p_target: np.ndarray, ewoc_ok: np.ndarray) -> np.ndarray:
+    """Per state, the dose with the highest P(target) among doses already given that EWOC
+    allows (ties: the lowest dose); ``NO_DOSE`` when there is none."""
+    eligible = (n > 0) & ewoc_ok
+    best = np.argmax(np.where(eligible, p_target, -np.inf), axis=1)
+    return np.where(eligible.any(axis=1), best, NO_DOSE)
 
 
 def decide(
@@ -103,84 +179,49 @@ def decide(
     last_cohort: tuple[int, int] | None,
     complete: np.ndarray | None = None,
 ) -> Decision:
-    """The next step of the trial from its per-dose counts and posterior probabilities.
+    """The next step of one trial from its per-dose counts and posterior probabilities.
 
     ``last_cohort`` is (level, DLTs) of the most recent cohort, or None when the order of
     cohorts is unknown (aggregated data) or no one has been treated. ``complete``: patients
     per dose whose DLT follow-up is over, with dated data (None: all of them).
     """
-    stopping = design.stopping
-    total = int(n.sum())
-    barred = barred_reasons(design, n, p_overdose, last_cohort, complete)
-    candidates = [k for k, b in enumerate(barred) if b is None]
-    fmt = design.format_dose
-
-    if total == 0:
-        start = design.start_level
-        return Decision(
-            start, _cohort_size(design, start, 0, 0), None, None, True, tuple(barred),
-            _phase(design, start, 0), f"no patients yet: start at {fmt(design.levels[start])}",
-        )
-
-    if not candidates:
-        p_tox_lowest = float(p_overdose[0])
-        if n[0] >= stopping.safety_min_patients and p_tox_lowest > stopping.safety_probability:
-            return Decision(
-                None, 0, "safety", None, False, tuple(barred), "stopped",
-                f"stop for safety: P(DLT rate at the lowest dose >= "
-                f"{design.decision.target_interval[1]:g}) = {p_tox_lowest:.3f} > "
-                f"{stopping.safety_probability:g} with {int(n[0])} patients there",
-            )
-        next_level = 0
-        ewoc_met = False
-        reason = (
-            f"no dose meets EWOC; the lowest dose {fmt(design.levels[0])} is given, "
-            f"although it does not meet EWOC (P(overdosing) = {p_overdose[0]:.3f})"
-        )
-    else:
-        next_level = max(candidates, key=lambda k: (p_target[k], -k))
-        ewoc_met = True
-        reason = (
-            f"{fmt(design.levels[next_level])} has the highest P(target) "
-            f"({p_target[next_level]:.3f}) among allowed doses"
-        )
-
-    if n[next_level] >= stopping.mtd_min_patients and p_target[next_level] >= (
-        stopping.mtd_min_p_target
-    ) and ewoc_met:
-        return Decision(
-            None, 0, "mtd_declared", next_level, True, tuple(barred), "stopped",
-            f"MTD declared: {fmt(design.levels[next_level])} has {int(n[next_level])} patients "
-            f"(>= {stopping.mtd_min_patients}) and P(target) = {p_target[next_level]:.3f} "
-            f">= {stopping.mtd_min_p_target:g}",
-        )
-    if total >= stopping.max_patients:
-        mtd = best_given_dose(n, p_target, p_overdose < design.decision.max_overdose_probability)
-        mtd_text = fmt(design.levels[mtd]) if mtd is not None else "none (no given dose is allowed)"
-        return Decision(
-            None, 0, "max_patients", mtd, ewoc_met, tuple(barred), "stopped",
-            f"maximum sample size {stopping.max_patients} reached; MTD: {mtd_text}",
-        )
+    level, dlts = last_cohort if last_cohort is not None else (NO_DOSE, 0)
+    n, dlt = np.asarray(n), np.asarray(dlt)
+    p_target, p_overdose = np.asarray(p_target), np.asarray(p_overdose)
+    one = decide_batch(design, n[None], dlt[None], p_target[None], p_overdose[None],
+                       np.array([level]), np.array([dlts]),
+                       None if complete is None else np.asarray(complete)[None])
+    stop = STOP_REASONS[int(one.stop_reason[0])]
+    next_level, mtd = int(one.next_level[0]), int(one.mtd_level[0])
+    phase = "stopped" if stop != "none" else "titration" if one.titration[0] else "escalation"
     return Decision(
-        next_level, _cohort_size(design, next_level, total, int(dlt.sum())), None, None,
-        ewoc_met, tuple(barred), _phase(design, next_level, int(dlt.sum())), reason,
+        None if next_level == NO_DOSE else next_level, int(one.cohort_size[0]),
+        None if stop == "none" else stop, None if mtd == NO_DOSE else mtd,
+        bool(one.ewoc_met[0]), tuple(BARRED[c] for c in one.barred[0]), phase,
+        _reason(design, n, p_target, p_overdose, one),
     )
 
 
-def best_given_dose(n: np.ndarray, p_target: np.ndarray, ewoc_ok: np.ndarray) -> int | None:
-    """The dose with the highest P(target) among doses already given that EWOC allows."""
-    given = [k for k in range(len(n)) if n[k] > 0 and ewoc_ok[k]]
-    if not given:
-        return None
-    return max(given, key=lambda k: (p_target[k], -k))
-
-
-def _phase(design: Design, next_level: int, total_dlts: int) -> str:
-    """Accelerated titration lasts until the first DLT or past the configured level."""
-    until = design.cohorts.titration_until_level
-    return "titration" if total_dlts == 0 and next_level < until else "escalation"
-
-
-def _cohort_size(design: Design, next_level: int, total: int, total_dlts: int) -> int:
-    size = 1 if _phase(design, next_level, total_dlts) == "titration" else design.cohorts.size
-    return min(size, design.stopping.max_patients - total)
+def _reason(design: Design, n: np.ndarray, p_target: np.ndarray, p_overdose: np.ndarray,
+            one: Decisions) -> str:
+    """The decision of a one-row batch ``one`` in words."""
+    fmt, stopping = design.format_dose, design.stopping
+    stop, level, mtd = int(one.stop_reason[0]), int(one.next_level[0]), int(one.mtd_level[0])
+    if n.sum() == 0:
+        return f"no patients yet: start at {fmt(design.levels[level])}"
+    if stop == SAFETY:
+        return (f"stop for safety: P(DLT rate at the lowest dose >= "
+                f"{design.decision.target_interval[1]:g}) = {p_overdose[0]:.3f} > "
+                f"{stopping.safety_probability:g} with {int(n[0])} patients there")
+    if stop == MTD_DECLARED:
+        return (f"MTD declared: {fmt(design.levels[mtd])} has {int(n[mtd])} patients "
+                f"(>= {stopping.mtd_min_patients}) and P(target) = {p_target[mtd]:.3f} "
+                f">= {stopping.mtd_min_p_target:g}")
+    if stop == MAX_PATIENTS:
+        mtd_text = fmt(design.levels[mtd]) if mtd != NO_DOSE else "none (no given dose is allowed)"
+        return f"maximum sample size {stopping.max_patients} reached; MTD: {mtd_text}"
+    if not one.ewoc_met[0]:
+        return (f"no dose meets EWOC; the lowest dose {fmt(design.levels[0])} is given, "
+                f"although it does not meet EWOC (P(overdosing) = {p_overdose[0]:.3f})")
+    return (f"{fmt(design.levels[level])} has the highest P(target) "
+            f"({p_target[level]:.3f}) among allowed doses")

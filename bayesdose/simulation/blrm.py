@@ -1,9 +1,10 @@
 """BLRM-EWOC as a simulated design: exactly the rules of ``bayesdose recommend``.
 
-Every decision is ``bayesdose.rules.decide`` on the exact engine's posterior (Neuenschwander,
-Branson & Gsponer 2008; EWOC of Babb, Rogatko & Zacks 1998), so what is simulated is what
-``recommend`` does. The posterior depends on the counts alone: summaries are cached by counts,
-and all counts not yet seen in a step are computed in one batched engine call.
+Every decision is ``bayesdose.rules.decide_batch`` (the rules of ``recommend``) on the exact
+engine's posterior (Neuenschwander, Branson & Gsponer 2008; EWOC of Babb, Rogatko & Zacks 1998),
+so what is simulated is what ``recommend`` does. The posterior depends on the counts alone:
+summaries are cached by counts, and all counts not yet seen in a step are computed in one
+batched engine call; all new states of a step are decided in one batch.
 """
 
 from __future__ import annotations
@@ -12,8 +13,14 @@ import numpy as np
 
 from bayesdose.design import Design
 from bayesdose.posterior import exact_engine
-from bayesdose.rules import decide
-from bayesdose.simulation.interface import NO_DOSE, STOP_REASONS, Actions, States
+from bayesdose.rules import Decisions, decide_batch
+from bayesdose.simulation.interface import Actions, States
+
+
+def actions_of(decisions: Decisions) -> Actions:
+    """What the simulator needs of the rules' decisions."""
+    return Actions(decisions.next_level, decisions.cohort_size, decisions.stop_reason,
+                   decisions.mtd_level)
 
 
 class BlrmDesign:
@@ -39,20 +46,10 @@ class BlrmDesign:
 
     def decide(self, states: States) -> Actions:
         rows = self._posterior_rows(states.n, states.dlt)
-        actions = Actions.empty(len(states))
-        for i in range(len(states)):
-            last = None
-            if states.last_level[i] >= 0:
-                last = (int(states.last_level[i]), int(states.last_dlt[i]))
-            d = decide(
-                self.design, states.n[i], states.dlt[i],
-                self._p_target[rows[i]], self._p_overdose[rows[i]], last,
-            )
-            actions.next_level[i] = NO_DOSE if d.next_level is None else d.next_level
-            actions.cohort_size[i] = d.cohort_size
-            actions.stop_reason[i] = STOP_REASONS.index(d.stop_reason or "none")
-            actions.mtd[i] = NO_DOSE if d.mtd_level is None else d.mtd_level
-        return actions
+        return actions_of(decide_batch(
+            self.design, states.n, states.dlt, self._p_target[rows], self._p_overdose[rows],
+            states.last_level, states.last_dlt,
+        ))
 
     def _posterior_rows(self, n: np.ndarray, dlt: np.ndarray) -> np.ndarray:
         """Row of each state's counts in the summary cache, filling cache misses in one batch."""

@@ -16,10 +16,19 @@ from typing import Protocol
 
 import numpy as np
 
-# Stop reasons, as stored in per-trial records (code = index).
-STOP_REASONS = ("none", "safety", "mtd_declared", "max_patients")
-CONTINUE, SAFETY, MTD_DECLARED, MAX_PATIENTS = range(4)
-NO_DOSE = -1
+# Stop reasons, as stored in per-trial records (code = index), and "no dose": the codes of
+# the BLRM's rules, shared by every design.
+from bayesdose.rules import (
+    CONTINUE,
+    MAX_PATIENTS,
+    MTD_DECLARED,
+    NO_DOSE,
+    SAFETY,
+    STOP_REASONS,
+)
+
+__all__ = ["CONTINUE", "MAX_PATIENTS", "MTD_DECLARED", "NO_DOSE", "SAFETY", "STOP_REASONS",
+           "Actions", "SimulatedDesign", "States"]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """BLRM-EWOC with time: TITE-BLRM, and the BLRM that waits for complete follow-up.
 
-Every decision is ``bayesdose.rules.decide`` on the exact engine's posterior, with ``complete``
-(patients whose outcome is final, per dose) so that ``[cohorts] min_complete_followup`` applies,
-exactly as ``bayesdose recommend`` decides on dated data:
+Every decision is ``bayesdose.rules.decide_batch`` on the exact engine's posterior, with
+``complete`` (patients whose outcome is final, per dose) so that ``[cohorts]
+min_complete_followup`` applies, exactly as ``bayesdose recommend`` decides on dated data:
 
 - ``tite-blrm`` (``[cohorts] followup = "tite"``): a patient followed k of T days without a DLT
   contributes log(1 - (k / T) p) to the likelihood (Cheung & Chappell 2000, Biometrics 56,
@@ -20,8 +20,9 @@ import numpy as np
 from bayesdose.design import Design
 from bayesdose.errors import InputError
 from bayesdose.posterior import exact_engine
-from bayesdose.rules import decide
-from bayesdose.simulation.interface import NO_DOSE, STOP_REASONS, Actions
+from bayesdose.rules import decide_batch
+from bayesdose.simulation.blrm import actions_of
+from bayesdose.simulation.interface import Actions
 from bayesdose.simulation.timedstates import MAX_CACHED, TimedStates
 
 
@@ -58,19 +59,10 @@ class TiteBlrm:
         if len(self._index) > MAX_CACHED:  # bound memory in long runs
             self._clear()
         rows = self._posterior_rows(states)
-        complete = states.complete
-        actions = Actions.empty(len(states))
-        for i in range(len(states)):
-            last = None
-            if states.last_level[i] >= 0:
-                last = (int(states.last_level[i]), int(states.last_dlt[i]))
-            d = decide(self.design, states.n[i], states.dlt[i], self._p_target[rows[i]],
-                       self._p_overdose[rows[i]], last, complete[i])
-            actions.next_level[i] = NO_DOSE if d.next_level is None else d.next_level
-            actions.cohort_size[i] = d.cohort_size
-            actions.stop_reason[i] = STOP_REASONS.index(d.stop_reason or "none")
-            actions.mtd[i] = NO_DOSE if d.mtd_level is None else d.mtd_level
-        return actions
+        return actions_of(decide_batch(
+            self.design, states.n, states.dlt, self._p_target[rows], self._p_overdose[rows],
+            states.last_level, states.last_dlt, states.complete,
+        ))
 
     def _posterior_rows(self, states: TimedStates) -> np.ndarray:
         """Row of each state's data in the summary cache, filling misses in one batch."""
