@@ -36,7 +36,8 @@ from functools import lru_cache
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-CHUNK = 64  # rows per matrix product; fixed so results never depend on the batch
+CHUNK = 16  # rows per matrix product; fixed so results never depend on the batch
+CORES = os.cpu_count() or 1  # threads computing the chunks of a batch
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def _buffers(rows: int, nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 @lru_cache(maxsize=1)
 def _threads() -> ThreadPoolExecutor:
     """One pool of threads per process, one per core."""
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="exact-engine")
+    return ThreadPoolExecutor(max_workers=CORES, thread_name_prefix="exact-engine")
 
 
 @lru_cache(maxsize=1)
@@ -254,9 +255,6 @@ class ExactEngine:
         density[...] = single
         return density
 
-    def _chunk_functionals(self, chunk: np.ndarray) -> np.ndarray:
-        return self._density(chunk) @ self._functionals
-
     def batch(
         self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None = None
     ) -> BatchSummary:
@@ -265,18 +263,24 @@ class ExactEngine:
         (threads: NumPy releases the GIL), each chunk alike on any thread."""
         counts = self.observation_counts(n, dlt, pending)
         rows = counts.shape[0]
-        chunks = []
-        for start in range(0, rows, CHUNK):
-            chunk = np.zeros((CHUNK, counts.shape[1]))
-            chunk[: min(CHUNK, rows - start)] = counts[start : start + CHUNK]
-            chunks.append(chunk)
-        if len(chunks) > 1:
+        padded = np.zeros((-(-rows // CHUNK) * CHUNK, counts.shape[1]))
+        padded[:rows] = counts
+        out = np.empty((padded.shape[0], self._functionals.shape[1]))
+        groups = np.array_split(np.arange(0, padded.shape[0], CHUNK), CORES)
+        groups = [group for group in groups if group.size]
+        if len(groups) > 1:
             with _blas_controller().limit(limits=1, user_api="blas"):  # the threads are ours
-                parts = list(_threads().map(self._chunk_functionals, chunks))
-        else:
-            parts = [self._chunk_functionals(chunk) for chunk in chunks]
-        out = np.concatenate(parts)[:rows] if parts else np.empty((0, self._functionals.shape[1]))
-        return self._summaries(out)
+                list(_threads().map(self._fill, [(padded, out, g) for g in groups]))
+        elif groups:
+            self._fill((padded, out, groups[0]))
+        return self._summaries(out[:rows])
+
+    def _fill(self, job: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Functionals of the chunks of ``counts`` starting at rows ``starts``, into ``out``."""
+        counts, out, starts = job
+        for start in starts:
+            out[start : start + CHUNK] = self._density(counts[start : start + CHUNK]) @ (
+                self._functionals)
 
     def _summaries(self, out: np.ndarray) -> BatchSummary:
         d = self.n_doses
