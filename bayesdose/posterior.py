@@ -9,15 +9,16 @@ decision never flips with Monte Carlo noise.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import xarray as xr
 
 from bayesdose.data import TrialData
 from bayesdose.design import Design
 from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 SUMMARY_VARIABLES = (
     "mean", "sd", "q025", "median", "q975", "p_underdose", "p_target", "p_overdose",
@@ -102,7 +103,11 @@ def mcmc_summary(
 def _dataset(design: Design, values: dict[str, np.ndarray], engine: str) -> xr.Dataset:
     # Plain float Variables (fastpath) and a pandas Index for the coordinate need no
     # conversion; skipping it keeps xarray from importing dask (installed for the simulator)
-    # to test whether they are dask arrays, which cost ~0.8 s of every `recommend`.
+    # to test whether they are dask arrays, which cost ~0.8 s of every `recommend`. Imported
+    # here: the simulator's worker processes use the exact engine alone (0.5 s less each).
+    import pandas as pd
+    import xarray as xr
+
     return xr.Dataset(
         {
             name: xr.Variable(("dose",), np.asarray(values[name], dtype=float), fastpath=True)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from conftest import CONFIGS
 
 from bayesdose.cli import main
 from bayesdose.design import load_design
@@ -279,3 +280,17 @@ def test_scheduler_errors_exit_2(options: list[object], message: str, tmp_path: 
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert time.monotonic() - start < 10
+
+
+def test_a_worker_imports_only_what_its_designs_need() -> None:
+    """A worker process imports ``study`` to run chunks: without SciPy, xarray or pandas (over a
+    second per worker), until a design that needs SciPy (CRM, BOIN) is made."""
+    code = ("import sys; from bayesdose.design import load_design; "
+            "from bayesdose.simulation import study; "
+            f"design = load_design({str(CONFIGS / 'standard-5dose.toml')!r}); "
+            "study.run_chunk(design, [], ['blrm', '3+3'], 1, 0, 10); "
+            "heavy = ('scipy', 'xarray', 'pandas', 'dask', 'pymc'); "
+            "print(sorted(set(heavy) & set(sys.modules))); "
+            "study.state_space(design, 'boin'); print(sorted(set(heavy) & set(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.split("\n")[:2] == ["[]", "['scipy']"], proc.stderr

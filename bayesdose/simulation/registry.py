@@ -4,29 +4,30 @@ simulated only (``simulation.withtime``): a study with one of them runs every de
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from importlib import import_module
+from typing import Any
 
 from bayesdose.design import Design
 from bayesdose.errors import InputError
-from bayesdose.simulation.blrm import BlrmDesign
-from bayesdose.simulation.boin import BoinDesign
-from bayesdose.simulation.crm import CrmDesign
 from bayesdose.simulation.interface import SimulatedDesign
-from bayesdose.simulation.three_plus_three import ThreePlusThree
-from bayesdose.simulation.tite_blrm import TiteBlrm
-from bayesdose.simulation.tite_crm import TiteCrm
 
 BENCHMARK = "optimal"
 
-DESIGNS: dict[str, Callable[[Design], SimulatedDesign]] = {
-    "blrm": BlrmDesign,
-    "3+3": lambda design: ThreePlusThree(design, deescalation=False),
-    "3+3-deesc": lambda design: ThreePlusThree(design, deescalation=True),
-    "crm": CrmDesign,
-    "boin": BoinDesign,
+# name -> (module, class, keyword arguments); a design's module (CRM and BOIN import SciPy) is
+# imported when the design is first made, so a worker process imports only what it runs.
+DESIGNS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "blrm": ("bayesdose.simulation.blrm", "BlrmDesign", {}),
+    "3+3": ("bayesdose.simulation.three_plus_three", "ThreePlusThree", {"deescalation": False}),
+    "3+3-deesc": ("bayesdose.simulation.three_plus_three", "ThreePlusThree",
+                  {"deescalation": True}),
+    "crm": ("bayesdose.simulation.crm", "CrmDesign", {}),
+    "boin": ("bayesdose.simulation.boin", "BoinDesign", {}),
 }
 # Designs that decide with patients still in follow-up: simulated in time only.
-TIME_AWARE: dict[str, Callable[[Design], object]] = {"tite-blrm": TiteBlrm, "tite-crm": TiteCrm}
+TIME_AWARE: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "tite-blrm": ("bayesdose.simulation.tite_blrm", "TiteBlrm", {}),
+    "tite-crm": ("bayesdose.simulation.tite_crm", "TiteCrm", {}),
+}
 
 
 def parse_design_names(text: str, source: str = "--designs") -> list[str]:
@@ -44,4 +45,15 @@ def parse_design_names(text: str, source: str = "--designs") -> list[str]:
 
 
 def make_design(name: str, design: Design) -> SimulatedDesign:
-    return DESIGNS[name](design)
+    """The simulated design ``name`` (of DESIGNS) for a trial design."""
+    return _construct(DESIGNS[name], design)
+
+
+def make_time_aware(name: str, design: Design) -> Any:
+    """The time-aware design ``name`` (of TIME_AWARE, a ``timedstates.TimedDesign``)."""
+    return _construct(TIME_AWARE[name], design)
+
+
+def _construct(entry: tuple[str, str, dict[str, Any]], design: Design) -> Any:
+    module, cls, options = entry
+    return getattr(import_module(module), cls)(design, **options)

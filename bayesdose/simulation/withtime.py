@@ -20,7 +20,7 @@ import numpy as np
 
 from bayesdose.design import DAYS_PER_MONTH, Design
 from bayesdose.errors import InputError
-from bayesdose.simulation.registry import TIME_AWARE, make_design
+from bayesdose.simulation.registry import TIME_AWARE, make_design, make_time_aware
 from bayesdose.simulation.timedrunner import TimedRecords, simulate_timed
 from bayesdose.simulation.timedstates import TimedCache, TimedDesign
 from bayesdose.simulation.timeline import Timeline, mean_gap_days, timeline
@@ -48,7 +48,7 @@ def check_timed(design: Design, names: list[str], method: str) -> None:
 def timed_design(design: Design, name: str) -> TimedDesign:
     """The design ``name`` as it runs in time."""
     if name in TIME_AWARE:
-        return TIME_AWARE[name](design)
+        return make_time_aware(name, design)
     if name == "blrm":
         return TiteBlrm(design, waits=True)
     return Waiting(make_design(name, design))
