@@ -20,6 +20,10 @@ The page is written atomically (temporary file, then ``os.replace``).
 
 from __future__ import annotations
 
+# isort: off
+import benchmarks.common  # noqa: F401  (first: pins BLAS to one thread before NumPy loads)
+# isort: on
+
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os
@@ -44,7 +48,7 @@ from bayesdose.design import Design, load_design  # noqa: E402
 from bayesdose.inference.brute_force import BruteForcePosterior  # noqa: E402
 from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec  # noqa: E402
 from bayesdose.record import atomic_write  # noqa: E402
-from benchmarks.common import (  # first: pins BLAS before NumPy is imported
+from benchmarks.common import (
     NUMPY_WAS_IMPORTED,
     THREAD_VARIABLES,
     blas_threads,

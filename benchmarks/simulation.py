@@ -19,6 +19,10 @@ atomically (temporary file, then ``os.replace``).
 
 from __future__ import annotations
 
+# isort: off
+import benchmarks.common  # noqa: F401  (first: pins BLAS to one thread before NumPy loads)
+# isort: on
+
 import argparse  # noqa: E402
 import copy  # noqa: E402
 import gc  # noqa: E402
@@ -49,7 +53,7 @@ from bayesdose.simulation.patients import DLTTable, philox_key, tolerances  # no
 from bayesdose.simulation.registry import DESIGNS  # noqa: E402
 from bayesdose.simulation.runner import simulate_trials  # noqa: E402
 from bayesdose.simulation.scenarios import Scenario, load_scenarios  # noqa: E402
-from benchmarks.common import (  # first: pins BLAS before NumPy is imported
+from benchmarks.common import (
     NUMPY_WAS_IMPORTED,
     THREAD_VARIABLES,
     blas_threads,
@@ -113,12 +117,13 @@ def subprocess_env() -> dict[str, str]:
 
 
 def clear_caches() -> None:
-    """Forget every state space and exact engine of this process: the next run is cold."""
-    from bayesdose.posterior import exact_engine
-
-    for cached in (getattr(study, "state_space", None), exact_engine):
-        if cached is not None and hasattr(cached, "cache_clear"):
-            cached.cache_clear()
+    """Forget every cache of bayesdose in this process (state spaces, exact engines, the CRM's
+    posterior means, BOIN's selections, ...): the next run is cold."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("bayesdose."):
+            for value in vars(module).values():
+                if callable(getattr(value, "cache_clear", None)):
+                    value.cache_clear()
 
 
 def chunk_ranges(trials: int) -> list[tuple[int, int]]:
@@ -450,7 +455,7 @@ def numpy_philox_tolerances(seed: int, first: int, stop: int, patients: int) -> 
     out = np.empty((stop - first, patients))
     for row, t in enumerate(range(first, stop)):
         for i in range(0, patients, 4):
-            counter = t + (i // 4) * 2**64 - 1  # NumPy steps the counter before each block
+            counter = (t + (i // 4) * 2**64 - 1) % 2**256  # NumPy steps it before each block
             words = np.random.Philox(key=key, counter=counter).random_raw(4)
             out[row, i : i + 4] = (words[: min(4, patients - i)] >> np.uint64(11)) * 2.0**-53
     return out
@@ -818,12 +823,13 @@ def render(ctx: dict) -> str:
         "- Rate = trials / wall time of one `run_study(..., method=\"simulate\", workers=1)` "
         "call in this process: tolerances, every trial, the optimal benchmark and the "
         "operating characteristics, beyond process start-up and imports.",
-        "- **Cold**: the process's caches are cleared first (`study.state_space`, the exact "
-        "engine), so the run also builds the state space: every distinct trial state it reaches "
-        "is created and decided once (for the BLRM, the exact engine's posterior of every new "
-        "count vector); the first chunk builds most of it, later chunks add the rare states. "
-        "**Warm**: the same run repeated, every state it reaches already cached, as in the later "
-        "chunks of a long run: only per-trial array work remains.",
+        "- **Cold**: every cache of bayesdose in the process is cleared first (each "
+        "`lru_cache`: state spaces, exact engines, the CRM's posterior means, BOIN's "
+        "selections), so the run also builds the state space: every distinct trial state it "
+        "reaches is created and decided once (for the BLRM, the exact engine's posterior of "
+        "every new count vector); the first chunk builds most of it, later chunks add the rare "
+        "states. **Warm**: the same run repeated, every state it reaches already cached, as in "
+        "the later chunks of a long run: only per-trial array work remains.",
         "",
         "## Summary: the targets of issue 3",
         "",

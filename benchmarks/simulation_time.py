@@ -106,14 +106,15 @@ def page(results: list, trials: int) -> str:
         "",
         "Where the time goes: with Poisson accrual the pending patients' day-profiles rarely "
         "repeat, so about 2.4 of a TITE-BLRM trial's ~8 decisions meet a new state, each "
-        "costing one row of the exact engine (about 0.25 ms: the 90 x 12,000 log-likelihood "
-        "product and the exponential over the grid) and one call of `rules.decide`; with fixed "
-        "accrual the dates repeat and about 0.1 decisions per trial are new. The load average "
-        "column shows how busy the shared machine was: rates measured at a load above the "
-        "number of cores are lower bounds. Trials per CPU-second (the run's CPU time, its "
-        "workers' included) do not depend on the load: on an idle machine, the wall-clock rate "
-        "of one worker approaches it, and two workers approach twice that less the cost of "
-        "two caches warming up separately.",
+        "costing one row of the exact engine (the 90 x 12,000 log-likelihood product and the "
+        "exponential over the grid, in 16-row chunks on a thread per core) and its share of "
+        "one `rules.decide_batch` call per step; with fixed accrual the dates repeat and about "
+        "0.1 decisions per trial are new. The load average column shows how busy the shared "
+        "machine was: rates measured at a load above the number of cores are lower bounds. "
+        "Trials per CPU-second count the run's CPU time, its workers' and the engine's "
+        "threads included, so with one worker the wall-clock rate can exceed it. Two workers "
+        "each start a process and warm their own caches; at 20,000 trials per scenario that "
+        "costs more than the second core gains.",
         "",
     ]
     return "\n".join(lines)
