@@ -245,7 +245,7 @@ class ExactEngine:
         engine's main cost), and after scaling every weight that matters has |log| < 90, so
         its relative error stays below 1e-6 (every summary moves by < 1e-7: far below the
         quadrature error). The result is a per-thread buffer, valid until the thread's next
-        call (fresh 6 MB arrays per chunk cost page faults as much as the arithmetic)."""
+        call (fresh megabyte arrays per chunk cost page faults as much as the arithmetic)."""
         log_density, single, density = _buffers(counts.shape[0], self._basis.shape[1])
         np.matmul(counts, self._basis, out=log_density)
         log_density += self._log_prior
