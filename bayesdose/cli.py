@@ -201,6 +201,7 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
     killed continues with --resume and gives exactly the uninterrupted result.
     """
     from bayesdose.design import load_design
+    from bayesdose.simulation.chunks import design_sha256
     from bayesdose.simulation.exact import TreeTooLarge
     from bayesdose.simulation.output import format_table, write_summary
     from bayesdose.simulation.registry import parse_design_names
@@ -221,7 +222,8 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
         result = run_study(design, scenarios, names, trials, seed, method,
                            workers or default_workers(), scheduler=scheduler, out=out_dir,
                            resume=resume, chunk_size=chunk_size, progress=not quiet)
-        summary = dict(result.summary, seed=seed, designs=names)
+        summary = dict(result.summary, seed=seed, designs=names,
+                       config_sha256=design_sha256(design))
         write_summary(out_dir / "summary.json", summary)
     except TreeTooLarge as err:
         raise InputError("--method exact", None, f"{err}; use --method simulate") from None

@@ -18,7 +18,8 @@ from bayesdose.report import pathways
 from bayesdose.report.build import ReportInputs, report_html
 from bayesdose.report.oc import METRICS, PER_DOSE_DECIMALS
 from bayesdose.report.prior import prior_per_dose
-from bayesdose.report.study import Study, report_designs
+from bayesdose.report.study import Study, report_designs, reuse
+from bayesdose.simulation.scenarios import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "xj-mk-002.toml"
@@ -262,6 +263,33 @@ def test_sim_from_other_scenarios_is_refused(report_dir: Path, tmp_path: Path) -
     result = run("report", CONFIG, "--scenarios", SCENARIOS, "--out", tmp_path, "--sim",
                  tmp_path / "missing")
     assert result.exit_code == 2 and "file not found" in result.output
+
+
+def test_sim_from_another_design_config_is_refused(tmp_path: Path) -> None:
+    """A reused summary.json must come from the report's own config: the same settings read
+    from another folder pass, changed settings or a summary without the hash do not."""
+    sim = tmp_path / "sim"
+    result = run("simulate", CONFIG, "--scenarios", SCENARIOS, "--designs", "blrm",
+                 "--method", "exact", "--out", sim, "--quiet")
+    assert result.exit_code == 0, result.output
+    moved = tmp_path / "moved.toml"
+    shutil.copy(CONFIG, moved)
+    design = load_design(moved)
+    study = reuse(sim, design, load_scenarios(SCENARIOS, len(design.levels)))
+    assert study.reused and study.summary["designs"] == ["blrm"]
+    changed = tmp_path / "changed.toml"
+    changed.write_text(CONFIG.read_text().replace("max_patients = 16", "max_patients = 18"))
+    assert changed.read_text() != CONFIG.read_text()
+    result = run("report", changed, "--scenarios", SCENARIOS, "--out", tmp_path / "no",
+                 "--sim", sim)
+    assert result.exit_code == 2 and "another design config than" in result.output
+    summary = json.loads((sim / "summary.json").read_text())
+    del summary["config_sha256"]
+    (sim / "summary.json").write_text(json.dumps(summary))
+    result = run("report", CONFIG, "--scenarios", SCENARIOS, "--out", tmp_path / "no", "--sim",
+                 sim)
+    assert result.exit_code == 2 and "config_sha256" in result.output
+    assert not (tmp_path / "no" / "report.html").exists()
 
 
 def test_chromium_prints_a_pdf() -> None:

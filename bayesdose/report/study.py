@@ -52,6 +52,7 @@ def report_designs(design: Design) -> tuple[list[str], dict[str, str]]:
 def run(design: Design, scenarios: list[Scenario], trials: int, seed: int, method: str,
         folder: Path) -> Study:
     """Simulate every report design in every scenario; write ``folder/summary.json``."""
+    from bayesdose.simulation.chunks import design_sha256
     from bayesdose.simulation.exact import TreeTooLarge
     from bayesdose.simulation.output import write_summary
     from bayesdose.simulation.study import default_workers, run_study
@@ -66,7 +67,8 @@ def run(design: Design, scenarios: list[Scenario], trials: int, seed: int, metho
         raise InputError("--method exact", None, f"{err}; use --method simulate") from None
     seconds = time.perf_counter() - start
     path = folder / "summary.json"
-    write_summary(path, dict(result.summary, seed=seed, designs=names))
+    write_summary(path, dict(result.summary, seed=seed, designs=names,
+                             config_sha256=design_sha256(design)))
     return Study(read_summary(path), path, seconds, False, omitted)
 
 
@@ -74,6 +76,7 @@ def reuse(folder: Path, design: Design, scenarios: list[Scenario]) -> Study:
     """The study in a ``bayesdose simulate`` output folder, checked against the scenarios."""
     path = folder / "summary.json"
     summary = read_summary(path)
+    check_design(summary, design, str(path))
     check_scenarios(summary, design, scenarios, str(path))
     present = set(summary["scenarios"][0]["designs"])
     names, omitted = report_designs(design)
@@ -92,6 +95,20 @@ def read_summary(path: Path) -> dict[str, Any]:
     if not isinstance(summary, dict) or not summary.get("scenarios") or "method" not in summary:
         raise InputError(str(path), None, "not a summary.json of bayesdose simulate")
     return summary
+
+
+def check_design(summary: dict[str, Any], design: Design, source: str) -> None:
+    """The summary must come from this design config (its settings, wherever the file is)."""
+    from bayesdose.simulation.chunks import design_sha256
+
+    if "config_sha256" not in summary:
+        raise InputError(source, "config_sha256", "missing: cannot tell which design config "
+                         "was simulated (written by an older bayesdose); run bayesdose "
+                         "simulate again")
+    if summary["config_sha256"] != design_sha256(design):
+        raise InputError(source, "config_sha256", f"was simulated with another design config "
+                         f"than {design.source}; run bayesdose simulate with this config, or "
+                         "report without --sim")
 
 
 def check_scenarios(summary: dict[str, Any], design: Design, scenarios: list[Scenario],

@@ -56,16 +56,21 @@ def _version() -> str:
         return "unknown"
 
 
-def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
-                  seed: int, chunk_size: int) -> dict[str, Any]:
-    """What identifies a simulated run. The design is hashed without its file name, so the
-    same config read from another folder resumes the same run."""
+def design_sha256(design: Design) -> str:
+    """The hash of a design's settings, without its file name: the same config read from
+    another folder resumes the same run, and a report can check a reused summary.json."""
     config = dataclasses.asdict(design)
     config.pop("source", None)
+    return _sha256(config)
+
+
+def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
+                  seed: int, chunk_size: int) -> dict[str, Any]:
+    """What identifies a simulated run."""
     return {
         "format": FORMAT,
         "bayesdose": _version(),
-        "config_sha256": _sha256(config),
+        "config_sha256": design_sha256(design),
         "scenarios_sha256": _sha256([[s.name, list(s.p_true)] for s in scenarios]),
         "scenarios": [s.name for s in scenarios],
         "designs": list(names),
