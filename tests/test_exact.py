@@ -135,6 +135,34 @@ def test_a_data_set_gets_the_same_bits_in_any_batch():
             assert getattr(shuffled, name)[149 - i].tobytes() == getattr(whole, name)[i].tobytes()
 
 
+def _batch_in_child(queue) -> None:
+    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
+    rng = np.random.default_rng(7)
+    n = rng.integers(0, 7, size=(150, 15))
+    queue.put(engine.batch(n, rng.binomial(n, 0.25)).p_overdose.tobytes())
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork")
+def test_a_forked_process_gets_its_own_threads():
+    """A process forked after the engine ran batches (the pool object is inherited, its threads
+    are not) still computes a many-chunk batch, with the same bits."""
+    import multiprocessing
+
+    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
+    rng = np.random.default_rng(7)
+    n = rng.integers(0, 7, size=(150, 15))
+    here = engine.batch(n, rng.binomial(n, 0.25)).p_overdose.tobytes()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_batch_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked process hung in the engine's thread pool")
+    assert child.exitcode == 0 and queue.get(timeout=5) == here
+
+
 def reachable_xj_states():
     """Every count state XJ-MK-002 can reach: 1 titration patient (+ cohorts of 3) at the
     lowest dose, cohorts of 3 elsewhere, at most 16 patients, any DLT counts."""

@@ -83,8 +83,10 @@ def _buffers(rows: int, nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 @lru_cache(maxsize=1)
-def _threads() -> ThreadPoolExecutor:
-    """One pool of threads per process, one per core."""
+def _threads(pid: int) -> ThreadPoolExecutor:
+    """One pool of threads per process (call with ``os.getpid()``), one thread per core. Keyed
+    by process: a process forked from one that used the engine inherits the pool object but
+    not its threads, and work sent to it would never run."""
     return ThreadPoolExecutor(max_workers=CORES, thread_name_prefix="exact-engine")
 
 
@@ -270,7 +272,7 @@ class ExactEngine:
         groups = [group for group in groups if group.size]
         if len(groups) > 1:
             with _blas_controller().limit(limits=1, user_api="blas"):  # the threads are ours
-                list(_threads().map(self._fill, [(padded, out, g) for g in groups]))
+                list(_threads(os.getpid()).map(self._fill, [(padded, out, g) for g in groups]))
         elif groups:
             self._fill((padded, out, groups[0]))
         return self._summaries(out[:rows])
