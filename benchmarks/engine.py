@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 from bayesdose.data import read_trial_data  # noqa: E402
 from bayesdose.design import Design, load_design  # noqa: E402
 from bayesdose.inference.brute_force import BruteForcePosterior  # noqa: E402
-from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec  # noqa: E402
+from bayesdose.inference.exact import CHUNK, ERROR_BOUND, ExactEngine, GridSpec  # noqa: E402
 from bayesdose.record import atomic_write  # noqa: E402
 from benchmarks.common import (
     NUMPY_WAS_IMPORTED,
@@ -639,11 +639,13 @@ def section_throughput(results: dict) -> str:
         table(["design", "doses", "batch size", "median", "min", "summaries / s (median)",
                "per data set"], rows),
         "",
-        f"At a batch of {biggest:,}: {text}. A batch of 1 costs the same as a batch of 64, "
-        "because data sets are processed in fixed chunks of 64 (which keeps results bit-for-bit "
-        "independent of the batch); simulations should call `batch()` with many data sets at "
-        "once. The cost is dominated by the two matrix products over the 12,000 grid nodes, so "
-        "it depends only weakly on the number of doses.",
+        f"At a batch of {biggest:,}: {text}. A batch of 1 costs what a batch of "
+        f"{CHUNK} costs, because data sets are processed in fixed chunks of {CHUNK} (which "
+        "keeps results bit-for-bit independent of the batch), and a batch of several chunks "
+        "runs them on a thread per core; simulations should call `batch()` with many data sets "
+        "at once. The cost is dominated by the log-likelihood product, the exponential and the "
+        "functional product over the 12,000 grid nodes, so it depends only weakly on the "
+        "number of doses.",
         "",
         "One-off engine construction (grid, log-likelihood terms and the precomputed "
         "functional matrix) and `quantiles()` for the shipped example's data (2.5%, 50%, 97.5% "

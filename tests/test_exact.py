@@ -143,11 +143,14 @@ def _batch_in_child(queue) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork")
-def test_a_forked_process_gets_its_own_threads():
+def test_a_forked_process_gets_its_own_threads(monkeypatch):
     """A process forked after the engine ran batches (the pool object is inherited, its threads
     are not) still computes a many-chunk batch, with the same bits."""
     import multiprocessing
 
+    from bayesdose.inference import exact
+
+    monkeypatch.setattr(exact, "_threads_per_batch", 2)  # the pool, even on one core
     engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
     rng = np.random.default_rng(7)
     n = rng.integers(0, 7, size=(150, 15))
@@ -161,6 +164,52 @@ def test_a_forked_process_gets_its_own_threads():
         child.kill()
         pytest.fail("the forked process hung in the engine's thread pool")
     assert child.exitcode == 0 and queue.get(timeout=5) == here
+
+
+def test_concurrent_batches_leave_blas_as_it_was(monkeypatch):
+    """Batches from several user threads at once give the bits a lone batch gives, and only
+    one at a time holds the one-BLAS-thread limit (process-wide: overlapping holders would
+    restore each other's settings wrongly); one engine thread per batch (as in simulation
+    workers) gives the same bits too."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import contextmanager
+
+    from bayesdose.inference import exact
+
+    class Recorder:
+        """Stands in for threadpoolctl's controller: counts overlapping limits."""
+
+        def __init__(self):
+            self.active = self.most = 0
+            self.lock = threading.Lock()
+
+        @contextmanager
+        def limit(self, **_):
+            with self.lock:
+                self.active += 1
+                self.most = max(self.most, self.active)
+            time.sleep(0.02)  # long enough for the other threads to arrive
+            try:
+                yield
+            finally:
+                with self.lock:
+                    self.active -= 1
+
+    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
+    rng = np.random.default_rng(3)
+    n = rng.integers(0, 7, size=(200, 15))
+    y = rng.binomial(n, 0.3)
+    alone = engine.batch(n, y).p_target.tobytes()
+    recorder = Recorder()
+    monkeypatch.setattr(exact, "_blas_controller", lambda: recorder)
+    monkeypatch.setattr(exact, "_threads_per_batch", 2)
+    with ThreadPoolExecutor(4) as users:
+        results = list(users.map(lambda _: engine.batch(n, y).p_target.tobytes(), range(8)))
+    assert set(results) == {alone} and recorder.most == 1
+    monkeypatch.setattr(exact, "_threads_per_batch", 1)
+    assert engine.batch(n, y).p_target.tobytes() == alone
 
 
 def reachable_xj_states():

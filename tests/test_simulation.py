@@ -15,7 +15,7 @@ from bayesdose.inference.exact import ExactEngine
 from bayesdose.posterior import exact_engine
 from bayesdose.rules import decide
 from bayesdose.simulation import study
-from bayesdose.simulation.exact import binomial_pmf, exact_final_states
+from bayesdose.simulation.exact import TreeTooLarge, binomial_pmf, exact_final_states
 from bayesdose.simulation.interface import MTD_DECLARED, NO_DOSE, SAFETY
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
 from bayesdose.simulation.patients import DLTTable, tolerances
@@ -274,6 +274,16 @@ def test_tally_counts_distinct_records_whatever_the_chunks(monkeypatch, mix: str
         assert np.array_equal(tally.rows, want_rows) and np.array_equal(tally.counts, want_counts)
 
 
+def test_a_benchmark_too_large_for_the_exact_chain_is_simulated() -> None:
+    """1,100 patients: the exact optimal benchmark would take (N + 1)^3 x K = 6.7e9 steps, so
+    --method auto simulates (3+3's own tree is small) and --method exact says why it cannot."""
+    design = make(max_patients=1100)
+    scenarios = [Scenario("S1", tuple(P5))]
+    assert run_study(design, scenarios, ["3+3"], 200, 1, "auto").summary["method"] == "simulate"
+    with pytest.raises(TreeTooLarge, match="optimal benchmark of 1100 patients"):
+        run_study(design, scenarios, ["3+3"], 200, 1, "exact")
+
+
 def test_binomial_pmf_is_scipys() -> None:
     """Every k of n = 0 .. 40 at rates including 0 and 1, and 0 outside 0 <= k <= n."""
     k = np.arange(-2, 45)[:, None, None]
@@ -283,6 +293,9 @@ def test_binomial_pmf_is_scipys() -> None:
     want = binom.pmf(k, n, p)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
     assert np.all(got[np.broadcast_to((k < 0) | (k > n), got.shape)] == 0.0)
+    big = np.arange(0, 2001, 50)  # coefficients past n = 1029 overflow a float
+    np.testing.assert_allclose(binomial_pmf(big, 2000, 0.3), binom.pmf(big, 2000, 0.3),
+                               rtol=1e-9, atol=1e-300)
 
 
 def enumerated_optimal(p_true: np.ndarray, patients: int, target: float) -> np.ndarray:

@@ -283,12 +283,17 @@ def test_scheduler_errors_exit_2(options: list[object], message: str, tmp_path: 
 
 
 def test_a_worker_imports_only_what_its_designs_need() -> None:
-    """A worker process imports ``study`` to run chunks: without SciPy, xarray or pandas (over a
-    second per worker), until a design that needs SciPy (CRM, BOIN) is made."""
+    """A worker process (pinned as the pool's initializer pins it) runs a chunk of BLRM,
+    TITE-BLRM and 3+3 trials without SciPy, xarray or pandas (over a second per worker), until
+    a design that needs SciPy (CRM, BOIN) is made."""
     code = ("import sys; from bayesdose.design import load_design; "
             "from bayesdose.simulation import study; "
-            f"design = load_design({str(CONFIGS / 'standard-5dose.toml')!r}); "
-            "study.run_chunk(design, [], ['blrm', '3+3'], 1, 0, 10); "
+            "from bayesdose.simulation.executors import pin_worker_threads; "
+            "from bayesdose.simulation.scenarios import Scenario; pin_worker_threads(); "
+            f"design = load_design({str(CONFIGS / 'xj-mk-002.toml')!r}); "
+            "scenario = Scenario('S', (0.05, 0.25, 0.45)); "
+            "records = study.run_chunk(design, [scenario], ['tite-blrm', 'blrm', '3+3'], 1, 0, "
+            "50)[2]; assert records['n_0_0'].sum() > 0; "
             "heavy = ('scipy', 'xarray', 'pandas', 'dask', 'pymc'); "
             "print(sorted(set(heavy) & set(sys.modules))); "
             "study.state_space(design, 'boin'); print(sorted(set(heavy) & set(sys.modules)))")

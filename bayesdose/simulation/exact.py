@@ -33,21 +33,26 @@ class FinalStates:
 
 
 @lru_cache(maxsize=8)
-def _binomial_coefficients(top: int) -> np.ndarray:
-    """(top + 1, top + 1): C(n, k), exact integers rounded once to floats (0 for k > n)."""
-    return np.array([[math.comb(n, k) for k in range(top + 1)] for n in range(top + 1)], float)
+def _log_factorials(top: int) -> np.ndarray:
+    """log(k!) for k = 0 .. top (``math.lgamma``, accurate to a few units in the last place)."""
+    return np.array([math.lgamma(k + 1.0) for k in range(top + 1)])
 
 
 def binomial_pmf(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
     """P(K = k) for K ~ binomial(n, p), elementwise with broadcasting; 0 outside 0 <= k <= n.
 
-    Cohorts and trials are small, so the coefficients are exact integers; this keeps SciPy's
-    ``stats`` (over a second to import) out of the simulator and its workers."""
+    In logs, so any n works (binomial coefficients overflow a float past n = 1029), with
+    0 log 0 = 0 at p = 0 or 1. This keeps SciPy's ``stats`` (over a second to import) out of
+    the simulator and its workers."""
     k, n, p = np.broadcast_arrays(np.asarray(k), np.asarray(n), np.asarray(p, float))
     inside = (k >= 0) & (k <= n)
-    k = np.where(inside, k, 0)
-    coefficient = _binomial_coefficients(int(n.max(initial=0)))[n, k]
-    return np.where(inside, coefficient * p**k * (1.0 - p) ** (n - k), 0.0)
+    k, n = np.where(inside, k, 0), np.where(inside, n, 0)
+    log_fact = _log_factorials(int(n.max(initial=0)))
+    with np.errstate(divide="ignore", invalid="ignore"):  # log 0, and 0 x -inf (not used)
+        log_p, log_q = np.log(p), np.log1p(-p)
+        log_pmf = (log_fact[n] - log_fact[k] - log_fact[n - k]
+                   + np.where(k > 0, k * log_p, 0.0) + np.where(n > k, (n - k) * log_q, 0.0))
+    return np.where(inside, np.exp(log_pmf), 0.0)
 
 
 def exact_final_states(

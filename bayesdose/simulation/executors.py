@@ -26,16 +26,18 @@ class Executor(Protocol):
     def imap_unordered[T](self, fn: Callable[..., T], jobs: Iterable[tuple]) -> Iterator[T]: ...
 
 
-def limit_blas_threads() -> None:
-    """One BLAS / OpenMP thread in this process: for the libraries loaded now (numpy's and
-    scipy's, loaded first) and, through the environment, for any loaded later."""
+def pin_worker_threads() -> None:
+    """One thread per worker process: for the BLAS / OpenMP libraries loaded now (numpy's)
+    and, through the environment, for any loaded later (SciPy's, with the CRM or BOIN); and
+    one exact-engine thread."""
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
-    import numpy  # noqa: F401
-    import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
 
+    from bayesdose.inference.exact import set_engine_threads
+
     threadpool_limits(1)
+    set_engine_threads(1)
 
 
 class InProcess:
@@ -52,7 +54,7 @@ class LocalProcesses:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                        initializer=limit_blas_threads)
+                                        initializer=pin_worker_threads)
 
     def imap_unordered[T](self, fn: Callable[..., T], jobs: Iterable[tuple]) -> Iterator[T]:
         todo = iter(jobs)
@@ -121,7 +123,7 @@ def _check_reachable(address: str) -> None:
 def _on_one_blas_thread[T](fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn(*args)`` on a Dask worker pinned to one BLAS thread (about a millisecond per
     chunk; pinning per task also covers workers that join or restart mid-run)."""
-    limit_blas_threads()
+    pin_worker_threads()
     return fn(*args)
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.simulation.exact import binomial_pmf
+from bayesdose.simulation.exact import TreeTooLarge, binomial_pmf
 from bayesdose.simulation.interface import NO_DOSE
 from bayesdose.simulation.patients import DLTTable
 from bayesdose.simulation.scenarios import NO_DOSE_MARGIN, TIE_TOLERANCE
+
+MAX_CHAIN_WORK = 500_000_000  # multiply-adds of the exact benchmark (a few seconds)
 
 
 def _choose(p_hat: np.ndarray, target: float, none: int) -> np.ndarray:
@@ -41,7 +43,11 @@ def exact_optimal_selection(p_true: np.ndarray, patients: int, target: float) ->
     estimate is closer to the target by more than the tie tolerance, which ends on the lowest
     dose among the closest, as ``_choose`` picks. So the chain's state is (c_k, the chosen
     dose's count, the chosen dose): (patients + 1)^2 x doses states, however many count vectors.
+    Its cost grows as (patients + 1)^3 x doses: past ``MAX_CHAIN_WORK`` it raises TreeTooLarge
+    (``--method auto`` then simulates).
     """
+    if (patients + 1) ** 3 * p_true.size > MAX_CHAIN_WORK:
+        raise TreeTooLarge(f"the exact optimal benchmark of {patients} patients is too large")
     counts = np.arange(patients + 1)
     distance = np.abs(counts / patients - target)
     keeps = distance[:, None] <= distance[None, :] + TIE_TOLERANCE  # [chosen count, new count]

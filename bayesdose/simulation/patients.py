@@ -83,13 +83,13 @@ class DLTTable:
     then trials: building the table adds whole rows of trials, and a step of the simulator
     gathers from it once per trial."""
 
-    counts: np.ndarray  # (doses, patients + 1, trials), int8 or int16
+    counts: np.ndarray  # (doses, patients + 1, trials), the smallest integer type that fits
 
     @classmethod
     def of(cls, u: np.ndarray, p_true: np.ndarray) -> DLTTable:
         """The table of tolerances ``u`` (trials, patients) under true DLT rates ``p_true``."""
         trials, patients = u.shape
-        dtype = np.int8 if patients <= np.iinfo(np.int8).max else np.int16
+        dtype = next(t for t in (np.int8, np.int16, np.int32) if patients <= np.iinfo(t).max)
         counts = np.zeros((len(p_true), patients + 1, trials), dtype)
         by_patient = np.ascontiguousarray(u.T)
         for k, p in enumerate(p_true):
