@@ -26,17 +26,22 @@ SUMMARY_VARIABLES = (
 DEFAULT_GRID = GridSpec()
 
 
+def engine_settings(design: Design) -> dict[str, Any]:
+    """What an ExactEngine needs of a design: dose covariate, prior, target interval and DLT
+    window."""
+    return {
+        "x": np.array(design.log_dose_ratio),
+        "prior_mean": np.array(design.prior.mean),
+        "prior_cov": np.array(design.prior.cov),
+        "bounds": design.decision.target_interval,
+        "window_days": design.cohorts.dlt_window_days,
+    }
+
+
 @lru_cache(maxsize=8)
 def exact_engine(design: Design, grid: GridSpec = DEFAULT_GRID) -> ExactEngine:
     """The exact engine for a design (built once: the grid functionals are reused)."""
-    return ExactEngine(
-        np.array(design.log_dose_ratio),
-        np.array(design.prior.mean),
-        np.array(design.prior.cov),
-        design.decision.target_interval,
-        grid,
-        window_days=design.cohorts.dlt_window_days,
-    )
+    return ExactEngine(grid=grid, **engine_settings(design))
 
 
 def model_counts(design: Design, data: TrialData) -> tuple[np.ndarray, np.ndarray, Any]:

@@ -47,6 +47,7 @@ from bayesdose.data import read_trial_data  # noqa: E402
 from bayesdose.design import Design, load_design  # noqa: E402
 from bayesdose.inference.brute_force import BruteForcePosterior  # noqa: E402
 from bayesdose.inference.exact import CHUNK, ERROR_BOUND, ExactEngine, GridSpec  # noqa: E402
+from bayesdose.posterior import engine_settings  # noqa: E402
 from bayesdose.record import atomic_write  # noqa: E402
 from benchmarks.common import (
     NUMPY_WAS_IMPORTED,
@@ -126,13 +127,9 @@ def load_example(name: str) -> tuple[Design, np.ndarray, np.ndarray]:
 
 
 def engine_for(design: Design, grid: GridSpec = DEFAULT_GRID, cls=ExactEngine) -> ExactEngine:
-    return cls(
-        np.array(design.log_dose_ratio),
-        np.array(design.prior.mean),
-        np.array(design.prior.cov),
-        design.decision.target_interval,
-        grid,
-    )
+    """A new engine (not the cached one: construction is timed) of class ``cls``, built as
+    ``bayesdose.posterior.exact_engine`` builds it."""
+    return cls(grid=grid, **engine_settings(design))
 
 
 def random_counts(n_sets: int, n_doses: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,9 +9,12 @@ batched engine call; all new states of a step are decided in one batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bayesdose.design import Design
+from bayesdose.inference.exact import BatchSummary
 from bayesdose.posterior import exact_engine
 from bayesdose.rules import Decisions, decide_batch
 from bayesdose.simulation.interface import Actions, States
@@ -21,6 +24,51 @@ def actions_of(decisions: Decisions) -> Actions:
     """What the simulator needs of the rules' decisions."""
     return Actions(decisions.next_level, decisions.cohort_size, decisions.stop_reason,
                    decisions.mtd_level)
+
+
+class SummaryCache:
+    """P(target) and P(overdosing) per dose of every data set seen, by a key of its data; the
+    data sets a call has not seen are computed in one batched engine call. With ``limit``, it
+    forgets everything once it holds more (bounds memory in long runs)."""
+
+    def __init__(self, doses: int, limit: int | None = None) -> None:
+        self.doses = doses
+        self.limit = limit
+        self._clear()
+
+    def _clear(self) -> None:
+        self._index: dict[bytes, int] = {}
+        self.p_target = np.zeros((1024, self.doses))
+        self.p_overdose = np.zeros_like(self.p_target)
+
+    def rows(self, keys: list[bytes], compute: Callable[[np.ndarray], BatchSummary]
+             ) -> np.ndarray:
+        """The row of each key's summaries; ``compute(where)`` gives the summaries of the data
+        sets at positions ``where`` (of ``keys``) that are missing."""
+        if self.limit is not None and len(self._index) > self.limit:
+            self._clear()
+        missing: dict[bytes, int] = {}
+        for i, key in enumerate(keys):
+            if key not in self._index and key not in missing:
+                missing[key] = i
+        if missing:
+            summary = compute(np.fromiter(missing.values(), np.int64, len(missing)))
+            start = len(self._index)
+            self._store(start, summary.p_target, summary.p_overdose)
+            for row, key in enumerate(missing, start):
+                self._index[key] = row
+        return np.array([self._index[k] for k in keys], np.int64)
+
+    def _store(self, start: int, p_target: np.ndarray, p_overdose: np.ndarray) -> None:
+        stop = start + p_target.shape[0]
+        if stop > self.p_target.shape[0]:
+            size = max(stop, 2 * self.p_target.shape[0])
+            for name in ("p_target", "p_overdose"):
+                grown = np.zeros((size, self.doses))
+                grown[:start] = getattr(self, name)[:start]
+                setattr(self, name, grown)
+        self.p_target[start:stop] = p_target
+        self.p_overdose[start:stop] = p_overdose
 
 
 class BlrmDesign:
@@ -33,40 +81,14 @@ class BlrmDesign:
         self.max_cohort_size = design.cohorts.size
         self.max_patients = design.stopping.max_patients
         self._engine = exact_engine(design)
-        self._index: dict[bytes, int] = {}
-        self._p_target = np.zeros((0, len(design.levels)))
-        self._p_overdose = np.zeros((0, len(design.levels)))
-        self.lookups = 0
-        self.hits = 0
-
-    @property
-    def posterior_hit_rate(self) -> float:
-        """Share of posterior lookups (one per new trial state) answered from the cache."""
-        return self.hits / self.lookups if self.lookups else float("nan")
+        self._cache = SummaryCache(len(design.levels))
 
     def decide(self, states: States) -> Actions:
-        rows = self._posterior_rows(states.n, states.dlt)
+        keys = [np.concatenate([a, b]).astype(np.int16).tobytes()
+                for a, b in zip(states.n, states.dlt, strict=True)]
+        rows = self._cache.rows(keys, lambda where: self._engine.batch(states.n[where],
+                                                                       states.dlt[where]))
         return actions_of(decide_batch(
-            self.design, states.n, states.dlt, self._p_target[rows], self._p_overdose[rows],
-            states.last_level, states.last_dlt,
+            self.design, states.n, states.dlt, self._cache.p_target[rows],
+            self._cache.p_overdose[rows], states.last_level, states.last_dlt,
         ))
-
-    def _posterior_rows(self, n: np.ndarray, dlt: np.ndarray) -> np.ndarray:
-        """Row of each state's counts in the summary cache, filling cache misses in one batch."""
-        keys = [np.concatenate([a, b]).astype(np.int16).tobytes() for a, b in zip(n, dlt,
-                                                                                    strict=True)]
-        self.lookups += len(keys)
-        missing: dict[bytes, int] = {}
-        for i, key in enumerate(keys):
-            if key not in self._index and key not in missing:
-                missing[key] = i
-        self.hits += len(keys) - len(missing)
-        if missing:
-            where = np.fromiter(missing.values(), np.int64)
-            summary = self._engine.batch(n[where], dlt[where])
-            start = self._p_target.shape[0]
-            self._p_target = np.vstack([self._p_target, summary.p_target])
-            self._p_overdose = np.vstack([self._p_overdose, summary.p_overdose])
-            for j, key in enumerate(missing):
-                self._index[key] = start + j
-        return np.array([self._index[k] for k in keys], np.int64)

@@ -21,7 +21,7 @@ from bayesdose.design import Design
 from bayesdose.errors import InputError
 from bayesdose.posterior import exact_engine
 from bayesdose.rules import decide_batch
-from bayesdose.simulation.blrm import actions_of
+from bayesdose.simulation.blrm import SummaryCache, actions_of
 from bayesdose.simulation.interface import Actions
 from bayesdose.simulation.timedstates import MAX_CACHED, TimedStates
 
@@ -48,47 +48,14 @@ class TiteBlrm:
         self.max_cohort_size = design.cohorts.size
         self.max_patients = design.stopping.max_patients
         self._engine = exact_engine(design)
-        self._clear()
-
-    def _clear(self) -> None:
-        self._index: dict[bytes, int] = {}
-        self._p_target = np.zeros((1024, len(self.design.levels)))
-        self._p_overdose = np.zeros_like(self._p_target)
+        self._cache = SummaryCache(len(design.levels), MAX_CACHED)
 
     def decide(self, states: TimedStates) -> Actions:
-        if len(self._index) > MAX_CACHED:  # bound memory in long runs
-            self._clear()
-        rows = self._posterior_rows(states)
-        return actions_of(decide_batch(
-            self.design, states.n, states.dlt, self._p_target[rows], self._p_overdose[rows],
-            states.last_level, states.last_dlt, states.complete,
-        ))
-
-    def _posterior_rows(self, states: TimedStates) -> np.ndarray:
-        """Row of each state's data in the summary cache, filling misses in one batch."""
         data = np.hstack([states.n, states.dlt, states.pending.reshape(len(states), -1)])
         keys = [row.astype(np.int16).tobytes() for row in data]
-        missing: dict[bytes, int] = {}
-        for i, key in enumerate(keys):
-            if key not in self._index and key not in missing:
-                missing[key] = i
-        if missing:
-            where = np.fromiter(missing.values(), np.int64, len(missing))
-            summary = self._engine.batch(states.n[where], states.dlt[where],
-                                         states.pending[where])
-            start = len(self._index)
-            self._store(start, summary.p_target, summary.p_overdose)
-            for j, key in enumerate(missing):
-                self._index[key] = start + j
-        return np.array([self._index[k] for k in keys], np.int64)
-
-    def _store(self, start: int, p_target: np.ndarray, p_overdose: np.ndarray) -> None:
-        stop = start + p_target.shape[0]
-        if stop > self._p_target.shape[0]:
-            size = max(stop, 2 * self._p_target.shape[0])
-            for name in ("_p_target", "_p_overdose"):
-                grown = np.zeros((size, len(self.design.levels)))
-                grown[:start] = getattr(self, name)[:start]
-                setattr(self, name, grown)
-        self._p_target[start:stop] = p_target
-        self._p_overdose[start:stop] = p_overdose
+        rows = self._cache.rows(keys, lambda where: self._engine.batch(
+            states.n[where], states.dlt[where], states.pending[where]))
+        return actions_of(decide_batch(
+            self.design, states.n, states.dlt, self._cache.p_target[rows],
+            self._cache.p_overdose[rows], states.last_level, states.last_dlt, states.complete,
+        ))
