@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bayesdose.errors import InputError
+from bayesdose.models.blrm import SingleAgentBlrm
+from bayesdose.models.prior import BivariateNormal, derive_prior
+from bayesdose.panel import DosePanel, dose_index
 
 REQUIRED = dataclasses.MISSING
 
@@ -208,46 +211,15 @@ SECTIONS: dict[str, type] = {
     "simulation": SimulationSection,
 }
 
-# The default prior, when [model] gives none (in the spirit of the minimally informative prior
-# of Neuenschwander, Branson & Gsponer 2008): prior medians of P(DLT) at the lowest and the
-# highest dose fix the medians of (log alpha, log beta); wide standard deviations let the data
-# dominate after a few cohorts. The values were calibrated on operating characteristics
-# against 3+3 over random scenarios (benchmarks/calibration.py, docs/calibration.md).
-DERIVED_P_LOWEST = 0.10
-DERIVED_P_HIGHEST = 0.30
-DERIVED_SD = (2.0, 1.0)
 PRIOR_LIMIT = 50.0  # largest |prior_mean| and prior_sd (log scale) the engine handles
 
 
 @dataclass(frozen=True)
-class Prior:
-    """Bivariate normal prior on (log alpha, log beta)."""
-
-    mean: tuple[float, float]
-    sd: tuple[float, float]
-    correlation: float
-    derived: bool
-    explanation: str
-
-    @property
-    def cov(self) -> list[list[float]]:
-        s1, s2 = self.sd
-        c = self.correlation * s1 * s2
-        return [[s1 * s1, c], [c, s2 * s2]]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "mean": list(self.mean),
-            "sd": list(self.sd),
-            "correlation": self.correlation,
-            "derived": self.derived,
-            "explanation": self.explanation,
-        }
-
-
-@dataclass(frozen=True)
 class Design:
-    """A validated BLRM-EWOC trial design."""
+    """A validated trial design: the dose panel, the BLRM's prior, the decision and stopping
+    rules, and the settings of the other designs it is compared with. Every change (also
+    ``dataclasses.replace``) is validated, and the prior is read from ``model`` each time, so
+    a design with another ``[model]`` section has that prior."""
 
     trial: TrialSection
     doses: DosesSection
@@ -257,41 +229,49 @@ class Design:
     stopping: StoppingSection
     designs: DesignsSection
     simulation: SimulationSection
-    prior: Prior
     source: str = "<design>"
+
+    def __post_init__(self) -> None:
+        _check_rules(self, self.source)
+        self.prior  # noqa: B018 (a default prior needs two doses: raise now, not later)
 
     @property
     def levels(self) -> tuple[float, ...]:
         return self.doses.levels
 
     @property
+    def panel(self) -> DosePanel:
+        return DosePanel(self.levels, self.doses.unit, self.reference_dose)
+
+    @property
     def reference_dose(self) -> float:
         return self.doses.reference if self.doses.reference is not None else self.levels[-1]
 
     @property
-    def log_dose_ratio(self) -> list[float]:
-        """x_d = log(d / d_ref) for each dose level."""
-        ref = math.log(self.reference_dose)
-        return [math.log(d) - ref for d in self.levels]  # d / d_ref could underflow
+    def prior(self) -> BivariateNormal:
+        """The prior of (log alpha, log beta): ``[model]``'s, or derived from the panel."""
+        model = self.model
+        if model.prior_mean is not None and model.prior_sd is not None:
+            return BivariateNormal(model.prior_mean, model.prior_sd, model.prior_correlation)
+        if len(self.levels) < 2:
+            raise InputError(self.source, "[model]",
+                             "a default prior needs at least two doses: give prior_mean/sd")
+        return derive_prior(self.levels, self.reference_dose, model.prior_correlation)
+
+    @property
+    def dlt_model(self) -> SingleAgentBlrm:
+        """The model of P(DLT | dose) on this design's panel."""
+        return SingleAgentBlrm.on(self.panel)
 
     @property
     def start_level(self) -> int:
         """0-based index of the start dose."""
         if self.cohorts.start_dose is None:
             return 0
-        return dose_index(self.levels, self.cohorts.start_dose)
+        return self.panel.index(self.cohorts.start_dose)
 
     def format_dose(self, dose: float) -> str:
-        text = f"{dose:g}"
-        return f"{text} {self.doses.unit}".rstrip()
-
-
-def dose_index(levels: tuple[float, ...], dose: float, rel_tol: float = 1e-6) -> int:
-    """0-based index of ``dose`` in the panel (relative tolerance, so 3e8 matches 300000000)."""
-    for i, level in enumerate(levels):
-        if math.isclose(dose, level, rel_tol=rel_tol):
-            return i
-    raise ValueError(dose)
+        return self.panel.format(dose)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,9 +308,7 @@ def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:
     sections = {
         name: _section(cls, name, raw.get(name, {}), source) for name, cls in SECTIONS.items()
     }
-    _check_rules(sections, source)
-    prior = _resolve_prior(sections["model"], sections["doses"], source)
-    return Design(**sections, prior=prior, source=source)
+    return Design(**sections, source=source)
 
 
 def _section(cls: type, name: str, values: Any, source: str) -> Any:
@@ -395,10 +373,10 @@ def _coerce_tuple(value: Any, args: tuple, source: str, where: str) -> tuple:
     return tuple(_coerce(v, item, source, f"{where}[{i}]") for i, v in enumerate(value))
 
 
-def _check_rules(s: dict[str, Any], source: str) -> None:
+def _check_rules(s: Design, source: str) -> None:
     """Checks that involve values, not just types."""
-    doses, model, decision = s["doses"], s["model"], s["decision"]
-    cohorts, stopping = s["cohorts"], s["stopping"]
+    doses, model, decision = s.doses, s.model, s.decision
+    cohorts, stopping = s.cohorts, s.stopping
 
     def require(ok: bool, where: str, problem: str) -> None:
         if not ok:
@@ -469,8 +447,8 @@ def _check_rules(s: dict[str, Any], source: str) -> None:
         "[stopping] safety_probability",
         "must be in (0, 1)",
     )
-    _check_designs(s["designs"], len(levels), decision.target, source)
-    _check_simulation(s["simulation"], source)
+    _check_designs(s.designs, len(levels), decision.target, source)
+    _check_simulation(s.simulation, source)
 
 
 def _check_simulation(sim: SimulationSection, source: str) -> None:
@@ -525,39 +503,3 @@ def _check_designs(designs: DesignsSection, n_doses: int, target: float, source:
     require(0 < boin.elimination_cutoff < 1, "[designs.boin] elimination_cutoff",
             "must be in (0, 1)")
     require(boin.n_earlystop >= 1, "[designs.boin] n_earlystop", "must be >= 1")
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1 - p))
-
-
-def _resolve_prior(model: ModelSection, doses: DosesSection, source: str) -> Prior:
-    if model.prior_mean is not None and model.prior_sd is not None:
-        return Prior(model.prior_mean, model.prior_sd, model.prior_correlation, False, "")
-    return derive_prior(doses, model.prior_correlation, source)
-
-
-def derive_prior(doses: DosesSection, correlation: float, source: str) -> Prior:
-    """A weakly informative prior from the dose panel.
-
-    Prior medians: P(DLT) = DERIVED_P_LOWEST at the lowest dose and DERIVED_P_HIGHEST at the
-    highest, so median beta = (logit p_high - logit p_low) / log(d_high / d_low) and
-    median log alpha follows at the reference dose; standard deviations DERIVED_SD.
-    """
-    levels = doses.levels
-    if len(levels) < 2:
-        raise InputError(
-            source, "[model]", "a default prior needs at least two doses: give prior_mean/sd"
-        )
-    d_ref = doses.reference if doses.reference is not None else levels[-1]
-    lo, hi = _logit(DERIVED_P_LOWEST), _logit(DERIVED_P_HIGHEST)
-    beta = (hi - lo) / (math.log(levels[-1]) - math.log(levels[0]))  # ratios could overflow
-    log_alpha = hi - beta * (math.log(levels[-1]) - math.log(d_ref))
-    mean = (round(log_alpha, 4), round(math.log(beta), 4))
-    explanation = (
-        f"derived from the dose panel: prior median P(DLT) {DERIVED_P_LOWEST:g} at the lowest "
-        f"dose and {DERIVED_P_HIGHEST:g} at the highest; log alpha ~ N({mean[0]}, "
-        f"{DERIVED_SD[0]}^2), log beta ~ N({mean[1]}, {DERIVED_SD[1]}^2), "
-        f"correlation {correlation:g}"
-    )
-    return Prior(mean, DERIVED_SD, correlation, True, explanation)

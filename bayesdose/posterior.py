@@ -26,22 +26,19 @@ SUMMARY_VARIABLES = (
 DEFAULT_GRID = GridSpec()
 
 
-def engine_settings(design: Design) -> dict[str, Any]:
-    """What an ExactEngine needs of a design: dose covariate, prior, target interval and DLT
-    window."""
-    return {
-        "x": np.array(design.log_dose_ratio),
-        "prior_mean": np.array(design.prior.mean),
-        "prior_cov": np.array(design.prior.cov),
-        "bounds": design.decision.target_interval,
-        "window_days": design.cohorts.dlt_window_days,
-    }
+def build_exact_engine(design: Design, grid: GridSpec = DEFAULT_GRID,
+                       cls: type[ExactEngine] = ExactEngine) -> ExactEngine:
+    """A new exact engine (of class ``cls``) for a design: its model, prior, target interval
+    and DLT window."""
+    return cls(design.dlt_model, design.prior, design.decision.target_interval, grid,
+               design.cohorts.dlt_window_days)
 
 
 @lru_cache(maxsize=8)
 def exact_engine(design: Design, grid: GridSpec = DEFAULT_GRID) -> ExactEngine:
-    """The exact engine for a design (built once: the grid functionals are reused)."""
-    return ExactEngine(grid=grid, **engine_settings(design))
+    """The exact engine for a design, built once per design (its grid functionals are
+    reused)."""
+    return build_exact_engine(design, grid)
 
 
 def model_counts(design: Design, data: TrialData) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -91,9 +88,8 @@ def mcmc_summary(
             rows += [(k, 0, day / window, int(c)) for day, c in enumerate(pending[k]) if day]
     table = np.array([r for r in rows if r[3] > 0], dtype=float).reshape(-1, 4)
     summary, diagnostics = fit_mcmc(
-        x=np.array(design.log_dose_ratio),
-        prior_mean=np.array(design.prior.mean),
-        prior_cov=np.array(design.prior.cov),
+        design.dlt_model,
+        design.prior,
         dose_index=table[:, 0].astype(np.int64),
         dlt=table[:, 1].astype(np.int64),
         weight=table[:, 2],

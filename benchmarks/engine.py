@@ -47,7 +47,7 @@ from bayesdose.data import read_trial_data  # noqa: E402
 from bayesdose.design import Design, load_design  # noqa: E402
 from bayesdose.inference.brute_force import BruteForcePosterior  # noqa: E402
 from bayesdose.inference.exact import CHUNK, ERROR_BOUND, ExactEngine, GridSpec  # noqa: E402
-from bayesdose.posterior import engine_settings  # noqa: E402
+from bayesdose.posterior import build_exact_engine  # noqa: E402
 from bayesdose.record import atomic_write  # noqa: E402
 from benchmarks.common import (
     NUMPY_WAS_IMPORTED,
@@ -129,7 +129,7 @@ def load_example(name: str) -> tuple[Design, np.ndarray, np.ndarray]:
 def engine_for(design: Design, grid: GridSpec = DEFAULT_GRID, cls=ExactEngine) -> ExactEngine:
     """A new engine (not the cached one: construction is timed) of class ``cls``, built as
     ``bayesdose.posterior.exact_engine`` builds it."""
-    return cls(grid=grid, **engine_settings(design))
+    return build_exact_engine(design, grid, cls)
 
 
 def random_counts(n_sets: int, n_doses: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -383,9 +383,8 @@ def accuracy_cases(quick: bool) -> list[tuple[str, str, np.ndarray, np.ndarray]]
 
 
 def reference_values(design: Design, n, dlt, doses) -> dict[str, np.ndarray]:
-    x = np.array(design.log_dose_ratio)
     low, high = design.decision.target_interval
-    ref = BruteForcePosterior(x, design.prior.mean, design.prior.cov, n, dlt)
+    ref = BruteForcePosterior(design.dlt_model, design.prior, n, dlt)
     out = defaultdict(list)
     for dose in doses:
         below_low, below_high = ref.prob_below(dose, low), ref.prob_below(dose, high)

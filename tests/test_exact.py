@@ -10,11 +10,14 @@ from scipy import integrate, stats
 from bayesdose.design import load_design
 from bayesdose.inference.brute_force import BruteForcePosterior
 from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec
+from bayesdose.models.blrm import SingleAgentBlrm
+from bayesdose.models.prior import BivariateNormal
 from bayesdose.posterior import exact_engine
 
 NBG_DOSES = np.array([1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 250.0])
 NBG_X = np.log(NBG_DOSES / 250)
-NBG_PRIOR = ([-1.3863, 0.0], [[4.0, 0.0], [0.0, 1.0]])
+NBG = SingleAgentBlrm(tuple(NBG_X))
+NBG_PRIOR = BivariateNormal((-1.3863, 0.0), (2.0, 1.0), 0.0)
 BOUNDS = (0.16, 0.33)
 
 
@@ -36,7 +39,7 @@ CASES = {
     ),
     "correlated prior": (
         {0: (3, 0), 1: (4, 0), 2: (5, 1), 3: (4, 1)},
-        ([-1.0, 0.3], [[2.25, -0.6], [-0.6, 0.64]]),
+        BivariateNormal.from_covariance([-1.0, 0.3], [[2.25, -0.6], [-0.6, 0.64]]),
     ),
 }
 
@@ -49,7 +52,7 @@ def engines():
 def engine_for(engines, prior):
     key = str(prior)
     if key not in engines:
-        engines[key] = ExactEngine(NBG_X, prior[0], prior[1], BOUNDS)
+        engines[key] = ExactEngine(NBG, prior, BOUNDS)
     return engines[key]
 
 
@@ -60,7 +63,7 @@ def test_every_reported_number_matches_brute_force(engines, name):
     engine = engine_for(engines, prior)
     summary = engine.batch(n[None], y[None])
     quantiles = engine.quantiles(n, y)
-    reference = BruteForcePosterior(NBG_X, prior[0], prior[1], n, y)
+    reference = BruteForcePosterior(NBG, prior, n, y)
     worst = 0.0
     for d in (0, 3, 6, 8, 11, 14):
         below_low = reference.prob_below(d, BOUNDS[0])
@@ -86,7 +89,7 @@ def test_every_reported_number_matches_brute_force(engines, name):
 
 
 def test_no_data_at_the_reference_dose_is_the_normal_prior():
-    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
+    engine = ExactEngine(NBG, NBG_PRIOR, BOUNDS)
     summary = engine.batch(np.zeros((1, 15)), np.zeros((1, 15)))
     logit = np.log(np.array(BOUNDS) / (1 - np.array(BOUNDS)))
     cdf = stats.norm.cdf(logit, loc=-1.3863, scale=2.0)  # x = 0 at 250 mg: logit p = log alpha
@@ -98,7 +101,7 @@ def test_no_data_at_the_reference_dose_is_the_normal_prior():
 
 def test_no_data_at_any_dose_matches_one_dimensional_quadrature():
     """P(p_d < c) = integral over log beta of Phi((logit c - e^b x_d - mu_a) / sd_a)."""
-    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
+    engine = ExactEngine(NBG, NBG_PRIOR, BOUNDS)
     summary = engine.batch(np.zeros((1, 15)), np.zeros((1, 15)))
     for d in (0, 4, 9):
         def integrand(b, c, d=d):
@@ -110,7 +113,7 @@ def test_no_data_at_any_dose_matches_one_dimensional_quadrature():
 
 
 def test_interval_probabilities_are_probabilities():
-    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
+    engine = ExactEngine(NBG, NBG_PRIOR, BOUNDS)
     rng = np.random.default_rng(3)
     n = rng.integers(0, 7, size=(300, 15))
     y = rng.binomial(n, 0.3)
@@ -122,7 +125,7 @@ def test_interval_probabilities_are_probabilities():
 
 
 def test_a_data_set_gets_the_same_bits_in_any_batch():
-    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
+    engine = ExactEngine(NBG, NBG_PRIOR, BOUNDS)
     rng = np.random.default_rng(7)
     n = rng.integers(0, 7, size=(150, 15))
     y = rng.binomial(n, 0.25)
@@ -136,7 +139,7 @@ def test_a_data_set_gets_the_same_bits_in_any_batch():
 
 
 def _batch_in_child(queue) -> None:
-    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
+    engine = ExactEngine(NBG, NBG_PRIOR, BOUNDS)
     rng = np.random.default_rng(7)
     n = rng.integers(0, 7, size=(150, 15))
     queue.put(engine.batch(n, rng.binomial(n, 0.25)).p_overdose.tobytes())
@@ -151,7 +154,7 @@ def test_a_forked_process_gets_its_own_threads(monkeypatch):
     from bayesdose.inference import exact
 
     monkeypatch.setattr(exact, "_threads_per_batch", 2)  # the pool, even on one core
-    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
+    engine = ExactEngine(NBG, NBG_PRIOR, BOUNDS)
     rng = np.random.default_rng(7)
     n = rng.integers(0, 7, size=(150, 15))
     here = engine.batch(n, rng.binomial(n, 0.25)).p_overdose.tobytes()
@@ -197,7 +200,7 @@ def test_concurrent_batches_leave_blas_as_it_was(monkeypatch):
                 with self.lock:
                     self.active -= 1
 
-    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS)
+    engine = ExactEngine(NBG, NBG_PRIOR, BOUNDS)
     rng = np.random.default_rng(3)
     n = rng.integers(0, 7, size=(200, 15))
     y = rng.binomial(n, 0.3)
@@ -231,8 +234,7 @@ def finer_grid_errors(design, n, y) -> dict[str, float]:
     width 7 (itself within 2e-5 of brute force, tested below)."""
     default = exact_engine(design).batch(n, y)
     fine = ExactEngine(
-        np.array(design.log_dose_ratio), design.prior.mean, design.prior.cov,
-        design.decision.target_interval, GridSpec(400, 120, 7.0),
+        design.dlt_model, design.prior, design.decision.target_interval, GridSpec(400, 120, 7.0),
     ).batch(n, y)
     names = ("mean", "sd", "p_underdose", "p_target", "p_overdose")
     return {k: float(np.abs(getattr(default, k) - getattr(fine, k)).max()) for k in names}
@@ -248,13 +250,10 @@ def test_all_reachable_xj_mk_002_states_agree_with_a_much_finer_grid():
 
 def test_the_finer_grid_itself_matches_brute_force_on_a_large_xj_state():
     design = load_design("configs/xj-mk-002.toml")
-    x = np.array(design.log_dose_ratio)
     n, y = np.array([4, 6, 6]), np.array([0, 2, 3])
-    fine = ExactEngine(
-        x, design.prior.mean, design.prior.cov, (0.16, 0.33), GridSpec(400, 120, 7.0)
-    )
+    fine = ExactEngine(design.dlt_model, design.prior, (0.16, 0.33), GridSpec(400, 120, 7.0))
     s = fine.batch(n[None], y[None])
-    ref = BruteForcePosterior(x, design.prior.mean, design.prior.cov, n, y)
+    ref = BruteForcePosterior(design.dlt_model, design.prior, n, y)
     for d in range(3):
         assert s.p_overdose[0, d] == pytest.approx(1 - ref.prob_below(d, 0.33), abs=2e-5)
         assert s.mean[0, d] == pytest.approx(ref.moment(d, 1), abs=1e-8)
@@ -278,14 +277,14 @@ def test_random_nbg_trial_states_agree_with_a_much_finer_grid():
 def test_tite_weights_match_brute_force():
     """Patients in follow-up without a DLT count with weight w = days / T (Cheung & Chappell
     2000): likelihood 1 - w p. 28-day window; pending patients at 10, 25 and 40 mg."""
-    engine = ExactEngine(NBG_X, *NBG_PRIOR, BOUNDS, window_days=28)
+    engine = ExactEngine(NBG, NBG_PRIOR, BOUNDS, window_days=28)
     n, y = counts({0: (3, 0), 1: (4, 0), 2: (5, 0), 3: (4, 0), 6: (3, 1), 8: (2, 0)})
     pending = np.zeros((15, 28))
     pending[6, 14] = 1  # 14 days at 25 mg: weight 0.5
     pending[8, 7] = 1  # 7 days at 40 mg: weight 0.25
     pending[8, 21] = 1  # 21 days at 40 mg: weight 0.75
     summary = engine.batch(n[None], y[None], pending[None])
-    ref = BruteForcePosterior(NBG_X, *NBG_PRIOR, n, y, [(6, 0.5), (8, 0.25), (8, 0.75)])
+    ref = BruteForcePosterior(NBG, NBG_PRIOR, n, y, [(6, 0.5), (8, 0.25), (8, 0.75)])
     for d in (0, 6, 8, 12):
         assert summary.p_overdose[0, d] == pytest.approx(1 - ref.prob_below(d, 0.33), abs=5e-4)
         assert summary.mean[0, d] == pytest.approx(ref.moment(d, 1), abs=1e-8)

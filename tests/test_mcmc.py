@@ -9,6 +9,8 @@ from scipy.special import expit, logit
 pytest.importorskip("pymc")
 
 from bayesdose.inference.mcmc import fit_mcmc  # noqa: E402
+from bayesdose.models.blrm import SingleAgentBlrm  # noqa: E402
+from bayesdose.models.prior import BivariateNormal  # noqa: E402
 
 DOSES = np.array([1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 250.0])
 X = np.log(DOSES / 250.0)
@@ -31,7 +33,9 @@ VARS = ["mean", "sd", "q025", "median", "q975", "p_underdose", "p_target", "p_ov
 
 
 def fit(data, prior_cov=PRIOR_COV, seed=2024, **kw):
-    return fit_mcmc(X, PRIOR_MEAN, prior_cov, **data, bounds=BOUNDS, doses=DOSES, seed=seed, **kw)
+    prior = BivariateNormal.from_covariance(PRIOR_MEAN, prior_cov)
+    return fit_mcmc(SingleAgentBlrm(tuple(X)), prior, **data, bounds=BOUNDS, doses=DOSES,
+                    seed=seed, **kw)
 
 
 def exact_summary(data, prior_cov=PRIOR_COV, n_grid=600, width=7.0):

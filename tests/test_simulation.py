@@ -12,7 +12,6 @@ from scipy.stats import binom
 from bayesdose.design import design_from_dict
 from bayesdose.errors import InputError
 from bayesdose.inference.exact import ExactEngine
-from bayesdose.posterior import exact_engine
 from bayesdose.rules import decide
 from bayesdose.simulation import study
 from bayesdose.simulation.exact import TreeTooLarge, binomial_pmf, exact_final_states
@@ -222,9 +221,7 @@ def test_blrm_simulates_exactly_what_recommend_decides() -> None:
     design = make()
     space = StateSpace(make_design("blrm", design), 5)
     simulate_trials(space, DLTTable.of(tolerances(3, 0, 3000, 30), P5))
-    engine = exact_engine(design)
-    fresh = ExactEngine(engine.x, np.array(design.prior.mean), np.array(design.prior.cov),
-                        design.decision.target_interval)
+    fresh = ExactEngine(design.dlt_model, design.prior, design.decision.target_interval)
     for s in np.random.default_rng(0).choice(space.size, 40, replace=False):
         n, y = space.n[s].astype(int), space.dlt[s].astype(int)
         last = None if space.last[s, 0] < 0 else (int(space.last[s, 0]), int(space.last[s, 1]))

@@ -1,14 +1,18 @@
 """A slow, independent reference for the BLRM posterior, to check the exact engine against.
 
 It integrates in the model's own coordinates (log alpha, log beta), not the engine's
-standardised grid, with composite Gauss-Legendre rules on a box far wider than the prior, and
-splits the log-alpha integral exactly at each interval bound, so every integrand it sees is
-smooth. Accurate to about 1e-12 on the test cases; far too slow for anything but checking.
+standardised grid, with the prior's own log density (``Prior.log_density``) and composite
+Gauss-Legendre rules on a box far wider than the prior, and splits the log-alpha integral
+exactly at each interval bound, so every integrand it sees is smooth. Accurate to about 1e-12
+on the test cases; far too slow for anything but checking.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from bayesdose.models.blrm import SingleAgentBlrm
+from bayesdose.models.prior import Prior
 
 PANELS, NODES = 20, 16  # 1e-12 from a rule with 48 panels on a 60-patient data set
 
@@ -26,13 +30,16 @@ def _composite(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class BruteForcePosterior:
     """Posterior integrals for one data set: counts ``n`` and ``dlt`` per dose."""
 
-    def __init__(self, x, prior_mean, prior_cov, n, dlt, pending=()) -> None:
+    def __init__(self, model: SingleAgentBlrm, prior: Prior, n, dlt, pending=()) -> None:
         """``pending``: (dose, weight) of each patient in follow-up without a DLT so far;
-        such a patient is also counted in ``n``."""
-        self.x = np.asarray(x, float)
-        self.mu = np.asarray(prior_mean, float)
-        self.cov = np.asarray(prior_cov, float)
-        self.prec = np.linalg.inv(self.cov)
+        such a patient is also counted in ``n``. The box is the prior's frame +- 10 (log beta)
+        and +- 12-22 (log alpha) standard deviations."""
+        self.model = model
+        self.x = model.covariate
+        self.prior = prior
+        frame = prior.frame
+        self.mu = np.asarray(frame.mean, float)
+        self.cov = np.asarray(frame.cov, float)
         self.n = np.asarray(n, float)
         self.dlt = np.asarray(dlt, float)
         self.pending = list(pending)
@@ -46,11 +53,9 @@ class BruteForcePosterior:
         self.log_max = self._max_log_density()
 
     def _log_density(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        da, db = a - self.mu[0], b - self.mu[1]
-        log_prior = -0.5 * (
-            self.prec[0, 0] * da**2 + 2 * self.prec[0, 1] * da * db + self.prec[1, 1] * db**2
-        )
-        eta = a[..., None] + np.exp(b)[..., None] * self.x
+        a, b = np.broadcast_arrays(a, b)
+        log_prior = self.prior.log_density(np.stack([a, b], axis=-1))
+        eta = self.model.linear_predictor(a[..., None], np.exp(b)[..., None])
         log_p = -np.logaddexp(0, -eta)
         loglik = (self.dlt * log_p + (self.n - self.dlt) * -np.logaddexp(0, eta)).sum(axis=-1)
         for dose, weight in self.pending:

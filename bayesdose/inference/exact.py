@@ -1,13 +1,17 @@
 """The exact engine: the BLRM posterior by quadrature on a fixed grid, batched over data sets.
 
 Model (Neuenschwander, Branson & Gsponer 2008): logit P(DLT | d) = log(alpha) + beta x_d with
-x_d = log(d / d_ref), beta = exp(log beta), and (log alpha, log beta) bivariate normal. With a
+x_d = log(d / d_ref), beta = exp(log beta), and a prior on (log alpha, log beta)
+(``bayesdose.models``). With a
 DLT window of T days, a patient still in follow-up after k < T days without a DLT contributes
 log(1 - (k / T) p) (TITE; Cheung & Chappell 2000).
 
-The grid lives in the prior's standardised coordinates: rows at z_j (log beta = mu_b + s_b z_j)
-and, within each row, nodes s_i along log alpha centred on its conditional prior mean given
-log beta, so any prior correlation is handled exactly and the prior density is phi(z) phi(s).
+The grid lives in the standardised coordinates of the prior's frame (a bivariate normal that
+covers the prior; for a bivariate normal prior, the prior itself): rows at z_j
+(log beta = mu_b + s_b z_j) and, within each row, nodes s_i along log alpha centred on the
+frame's conditional mean given log beta, so any correlation is handled exactly; the prior
+adds its log density at the nodes (``Prior.log_density_in_frame``; for a bivariate normal
+prior, phi(z) phi(s)).
 
 Every number reported is a linear functional of the unnormalised posterior on the grid nodes:
 - smooth integrals (normalising constant, E[p], E[p^2]) use the trapezoid rule across rows and,
@@ -35,6 +39,9 @@ from functools import lru_cache
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
+
+from bayesdose.models.blrm import SingleAgentBlrm
+from bayesdose.models.prior import Prior
 
 CHUNK = 16  # rows per matrix product; fixed so results never depend on the batch
 
@@ -140,34 +147,37 @@ def _partial_cell_weights(frac: np.ndarray) -> np.ndarray:
 
 
 class ExactEngine:
-    """Posterior summaries of the BLRM for one dose panel and prior, on a fixed grid."""
+    """Posterior summaries of the single-agent BLRM for one dose panel and prior, on a fixed
+    grid sheared to the prior's frame (``Prior.frame``)."""
 
     def __init__(
         self,
-        x: np.ndarray,
-        prior_mean: np.ndarray,
-        prior_cov: np.ndarray,
+        model: SingleAgentBlrm,
+        prior: Prior,
         bounds: tuple[float, float],
         grid: GridSpec | None = None,
         window_days: int = 0,
     ) -> None:
         grid = grid or GridSpec()
         self.window_days = window_days
-        self.x = np.asarray(x, dtype=float)
+        self.model = model
+        self.x = model.covariate
         self.bounds = (float(bounds[0]), float(bounds[1]))
         self.grid = grid
-        mu = np.asarray(prior_mean, dtype=float)
-        cov = np.asarray(prior_cov, dtype=float)
+        frame = prior.frame
+        mu = np.asarray(frame.mean, dtype=float)
+        cov = np.asarray(frame.cov, dtype=float)
         sd_a, sd_b = np.sqrt(np.diag(cov))
         rho = cov[0, 1] / (sd_a * sd_b)
         z = np.linspace(-grid.width, grid.width, grid.n_beta)
         s = np.linspace(-grid.width, grid.width, grid.n_alpha)
         self._s0, self._h = s[0], s[1] - s[0]
         self._beta = np.exp(mu[1] + sd_b * z)  # (rows,)
-        self._row_mean = mu[0] + rho * sd_a * z  # conditional prior mean of log alpha
+        self._row_mean = mu[0] + rho * sd_a * z  # conditional frame mean of log alpha
         self._row_sd = sd_a * np.sqrt(1 - rho**2)
         log_alpha = self._row_mean[:, None] + self._row_sd * s[None, :]
-        eta = log_alpha[None] + self._beta[None, :, None] * self.x[:, None, None]  # (D, rows, s)
+        eta = np.moveaxis(model.linear_predictor(log_alpha[..., None],
+                                                 self._beta[:, None, None]), -1, 0)  # (D, rows, s)
         n_doses = self.x.size
         log_p = -np.logaddexp(0.0, -eta).reshape(n_doses, -1)
         log_q = -np.logaddexp(0.0, eta).reshape(n_doses, -1)
@@ -177,7 +187,7 @@ class ExactEngine:
         weights = np.arange(window_days) / max(window_days, 1)
         tite = np.log1p(-weights[None, :, None] * np.exp(log_p)[:, None, :])
         self._basis = np.vstack([log_p, log_q, tite.reshape(-1, log_p.shape[1])])
-        self._log_prior = (-(z[:, None] ** 2 + s[None, :] ** 2) / 2).ravel()
+        self._log_prior = prior.log_density_in_frame(z[:, None], s[None, :]).ravel()
         self._cumulative = self._cumulative_cell_weights()
         p = np.exp(log_p)
         node = self._node_weights()

@@ -4,7 +4,7 @@ Model (Neuenschwander, Branson & Gsponer 2008, Stat Med 27:2420-2439), for dose 
 x_d = log(d / d_ref)::
 
     logit P(DLT | d) = log(alpha) + exp(log beta) * x_d
-    theta = (log alpha, log beta) ~ N2(prior_mean, prior_cov)
+    theta = (log alpha, log beta) ~ prior (``bayesdose.models.prior``)
 
 Each observation has a DLT indicator y and a follow-up weight w in (0, 1] (time-to-event
 weighting, Cheung & Chappell 2000, Biometrics 56:1177-1182); its likelihood is
@@ -22,11 +22,14 @@ import logging
 import numpy as np
 import xarray as xr
 
+from bayesdose.models.blrm import PARAMETERS, SingleAgentBlrm
+from bayesdose.models.prior import Prior
+
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
 
 
-def fit_mcmc(x: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray,
+def fit_mcmc(model: SingleAgentBlrm, prior: Prior,
              dose_index: np.ndarray, dlt: np.ndarray, weight: np.ndarray, count: np.ndarray,
              bounds: tuple[float, float], doses: np.ndarray, seed: int,
              chains: int = 4, draws: int = 1000, tune: int = 1000, target_accept: float = 0.95,
@@ -47,7 +50,7 @@ def fit_mcmc(x: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray,
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
 
-    x = np.asarray(x, dtype=float)
+    x = model.covariate
     doses = np.asarray(doses, dtype=float)
     idx = np.asarray(dose_index, dtype=int)
     y = np.asarray(dlt, dtype=float)
@@ -60,13 +63,18 @@ def fit_mcmc(x: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray,
     if not (np.all((y == 0) | (y == 1)) and np.all((w > 0) & (w <= 1)) and np.all(n >= 1)):
         raise ValueError("need dlt in {0, 1}, weight in (0, 1] and count >= 1")
 
-    chol = np.linalg.cholesky(np.asarray(prior_cov, dtype=float))
-    with pm.Model(coords={"param": ["log_alpha", "log_beta"], "dose": doses}) as model:
-        # Non-centred: sample standard normals, map them through the prior's Cholesky factor.
+    frame = prior.frame
+    chol = np.linalg.cholesky(np.asarray(frame.cov, dtype=float))
+    with pm.Model(coords={"param": list(PARAMETERS), "dose": doses}) as pymc_model:
+        # Non-centred: sample standard normals, map them through the frame's Cholesky factor;
+        # a prior other than its own frame (a mixture) adds its density relative to the frame.
         z = pm.Normal("z", 0.0, 1.0, dims="param")
         theta = pm.Deterministic(
-            "theta", np.asarray(prior_mean, dtype=float) + pt.dot(chol, z), dims="param")
-        eta = theta[0] + pt.exp(theta[1]) * x
+            "theta", np.asarray(frame.mean, dtype=float) + pt.dot(chol, z), dims="param")
+        if prior.frame is not prior:
+            pm.Potential("prior", prior.pymc_log_density(theta)
+                         - frame.pymc_log_density(theta))
+        eta = model.linear_predictor(theta[0], pt.exp(theta[1]))
         pm.Deterministic("p", pm.math.invlogit(eta), dims="dose")
         if idx.size:
             e = eta[idx]
@@ -78,7 +86,7 @@ def fit_mcmc(x: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray,
             pm.Potential("loglik", pt.sum(n * (y * log_p + (1.0 - y) * log_1mwp)))
 
     def run(run_seed: int, run_draws: int, run_tune: int):
-        with model:
+        with pymc_model:
             idata = pm.sample(draws=run_draws, tune=run_tune, chains=chains, cores=1,
                               target_accept=target_accept, nuts_sampler="pymc",
                               random_seed=run_seed, progressbar=False,

@@ -61,6 +61,7 @@ def design_sha256(design: Design) -> str:
     another folder resumes the same run, and a report can check a reused summary.json."""
     config = dataclasses.asdict(design)
     config.pop("source", None)
+    config["prior"] = design.prior.as_dict()  # the prior used (derived or given)
     return _sha256(config)
 
 

@@ -1,0 +1,1 @@
+"""Models of P(DLT | dose) and priors on their parameters (see ``docs/architecture.md``)."""

@@ -1,0 +1,197 @@
+"""Priors on a model's parameters: what the engines need of a prior, and two families.
+
+An engine asks a prior for three things:
+
+- ``log_density(theta)``: the log density at parameter vectors ``theta`` (..., 2), up to a
+  constant (the brute-force integrator and any engine that evaluates the prior pointwise);
+- ``frame``: a bivariate normal that covers the prior, on which the exact engine shears its
+  grid (rows at fixed log beta, nodes along log alpha centred on the frame's conditional mean),
+  and from which the MCMC engine starts its non-centred parameterisation;
+- ``log_density_in_frame(z, s)``: the log density at the frame's standardised coordinates
+  (z along log beta, s along log alpha given log beta), up to a constant: what the exact
+  engine adds to the log-likelihood at its grid nodes;
+- ``pymc_log_density(theta)``: the same log density as a PyTensor expression (MCMC).
+
+A prior family is one class with these methods; the engines never see a mean or a
+covariance. ``BivariateNormal`` is its own frame (its density in the frame's coordinates is
+exactly the standard normal's), so the grid and the sampler are as they were designed for it.
+``Mixture`` (a weighted sum of bivariate normals, as a meta-analytic-predictive prior is
+approximated) uses the moment-matched normal as its frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class Prior(Protocol):
+    """What an engine needs of a prior on (log alpha, log beta)."""
+
+    derived: bool
+    explanation: str
+
+    @property
+    def frame(self) -> BivariateNormal: ...
+
+    def log_density(self, theta: np.ndarray) -> np.ndarray: ...
+
+    def log_density_in_frame(self, z: np.ndarray, s: np.ndarray) -> np.ndarray: ...
+
+    def pymc_log_density(self, theta: Any) -> Any: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class BivariateNormal:
+    """Bivariate normal prior on (log alpha, log beta)."""
+
+    mean: tuple[float, float]
+    sd: tuple[float, float]
+    correlation: float
+    derived: bool = False
+    explanation: str = ""
+
+    @classmethod
+    def from_covariance(cls, mean: Any, cov: Any) -> BivariateNormal:
+        """The normal with this mean vector and covariance matrix."""
+        cov = np.asarray(cov, dtype=float)
+        sd = np.sqrt(np.diag(cov))
+        return cls(tuple(float(m) for m in mean), (float(sd[0]), float(sd[1])),
+                   float(cov[0, 1] / (sd[0] * sd[1])))
+
+    @property
+    def cov(self) -> list[list[float]]:
+        s1, s2 = self.sd
+        c = self.correlation * s1 * s2
+        return [[s1 * s1, c], [c, s2 * s2]]
+
+    @property
+    def frame(self) -> BivariateNormal:
+        return self
+
+    def log_density(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.asarray(theta, dtype=float)
+        prec = np.linalg.inv(np.asarray(self.cov))
+        d = theta - np.asarray(self.mean)
+        quad = np.einsum("...i,ij,...j->...", d, prec, d)
+        return -0.5 * quad - math.log(2 * math.pi) - 0.5 * math.log(np.linalg.det(self.cov))
+
+    def log_density_in_frame(self, z: np.ndarray, s: np.ndarray) -> np.ndarray:
+        return -(z**2 + s**2) / 2
+
+    def pymc_log_density(self, theta: Any) -> Any:
+        import pytensor.tensor as pt
+
+        prec = np.linalg.inv(np.asarray(self.cov))
+        d = theta - np.asarray(self.mean)
+        return -0.5 * pt.dot(d, pt.dot(prec, d))
+
+    def to_frame(self, z: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(log alpha, log beta) at the standardised coordinates (z, s) of this normal."""
+        (mu_a, mu_b), (sd_a, sd_b) = self.mean, self.sd
+        rho = self.correlation
+        log_beta = mu_b + sd_b * z
+        log_alpha = mu_a + rho * sd_a * z + sd_a * math.sqrt(1 - rho**2) * s
+        return log_alpha, log_beta
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mean": list(self.mean),
+            "sd": list(self.sd),
+            "correlation": self.correlation,
+            "derived": self.derived,
+            "explanation": self.explanation,
+        }
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """A mixture of bivariate normals: ``sum_k weight_k N(mean_k, cov_k)``, weights summing
+    to one. Its frame is the moment-matched normal (the mixture's mean and covariance), which
+    covers every component that is not far more concentrated than the whole."""
+
+    weights: tuple[float, ...]
+    components: tuple[BivariateNormal, ...]
+    derived: bool = False
+    explanation: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(self.components) or not self.components:
+            raise ValueError("a mixture needs one weight per component, and a component")
+        if any(w <= 0 for w in self.weights) or not math.isclose(sum(self.weights), 1.0):
+            raise ValueError("mixture weights must be positive and sum to 1")
+
+    @property
+    def frame(self) -> BivariateNormal:
+        w = np.asarray(self.weights)
+        means = np.array([c.mean for c in self.components])
+        mean = w @ means
+        cov = sum(wk * (np.asarray(c.cov) + np.outer(m - mean, m - mean))
+                  for wk, c, m in zip(w, self.components, means, strict=True))
+        return BivariateNormal.from_covariance(mean, cov)
+
+    def log_density(self, theta: np.ndarray) -> np.ndarray:
+        terms = [math.log(w) + c.log_density(theta)
+                 for w, c in zip(self.weights, self.components, strict=True)]
+        return np.logaddexp.reduce(np.stack(terms), axis=0)
+
+    def log_density_in_frame(self, z: np.ndarray, s: np.ndarray) -> np.ndarray:
+        log_alpha, log_beta = self.frame.to_frame(z, s)
+        return self.log_density(np.stack(np.broadcast_arrays(log_alpha, log_beta), axis=-1))
+
+    def pymc_log_density(self, theta: Any) -> Any:
+        import pytensor.tensor as pt
+
+        terms = []
+        for w, c in zip(self.weights, self.components, strict=True):
+            log_norm = -0.5 * math.log(np.linalg.det(c.cov))
+            terms.append(math.log(w) + log_norm + c.pymc_log_density(theta))
+        return pt.logsumexp(pt.stack(terms))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mixture": [{"weight": w, **c.as_dict()}
+                        for w, c in zip(self.weights, self.components, strict=True)],
+            "derived": self.derived,
+            "explanation": self.explanation,
+        }
+
+
+# The default prior, when [model] gives none (in the spirit of the minimally informative prior
+# of Neuenschwander, Branson & Gsponer 2008): prior medians of P(DLT) at the lowest and the
+# highest dose fix the medians of (log alpha, log beta); wide standard deviations let the data
+# dominate after a few cohorts. The values were calibrated on operating characteristics
+# against 3+3 over random scenarios (benchmarks/research/calibration.py, docs/calibration.md).
+DERIVED_P_LOWEST = 0.10
+DERIVED_P_HIGHEST = 0.30
+DERIVED_SD = (2.0, 1.0)
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def derive_prior(levels: tuple[float, ...], reference: float,
+                 correlation: float) -> BivariateNormal:
+    """A weakly informative prior from the dose panel (at least two doses).
+
+    Prior medians: P(DLT) = DERIVED_P_LOWEST at the lowest dose and DERIVED_P_HIGHEST at the
+    highest, so median beta = (logit p_high - logit p_low) / log(d_high / d_low) and
+    median log alpha follows at the reference dose; standard deviations DERIVED_SD.
+    """
+    lo, hi = _logit(DERIVED_P_LOWEST), _logit(DERIVED_P_HIGHEST)
+    beta = (hi - lo) / (math.log(levels[-1]) - math.log(levels[0]))  # ratios could overflow
+    log_alpha = hi - beta * (math.log(levels[-1]) - math.log(reference))
+    mean = (round(log_alpha, 4), round(math.log(beta), 4))
+    explanation = (
+        f"derived from the dose panel: prior median P(DLT) {DERIVED_P_LOWEST:g} at the lowest "
+        f"dose and {DERIVED_P_HIGHEST:g} at the highest; log alpha ~ N({mean[0]}, "
+        f"{DERIVED_SD[0]}^2), log beta ~ N({mean[1]}, {DERIVED_SD[1]}^2), "
+        f"correlation {correlation:g}"
+    )
+    return BivariateNormal(mean, DERIVED_SD, correlation, True, explanation)

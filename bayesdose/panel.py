@@ -1,0 +1,53 @@
+"""The dose panel: a trial's dose levels, their covariate in the model, and their labels.
+
+One drug's levels now (a level is a 0-based index into ``levels``); a two-drug panel of dose
+pairs will map a flat index to a pair the same way, so code that walks levels by index (data,
+escalation limits, coherence, the simulator's state keys) keeps working.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DosePanel:
+    """Dose levels (positive, increasing) in ``unit``, with the model's reference dose."""
+
+    levels: tuple[float, ...]
+    unit: str
+    reference: float
+
+    def __len__(self) -> int:
+        return len(self.levels)
+
+    @property
+    def log_dose_ratio(self) -> tuple[float, ...]:
+        """x_d = log(d / d_ref) for each dose level."""
+        ref = math.log(self.reference)
+        return tuple(math.log(d) - ref for d in self.levels)  # d / d_ref could underflow
+
+    def index(self, dose: float, rel_tol: float = 1e-6) -> int:
+        """0-based index of ``dose`` (relative tolerance, so 3e8 matches 300000000); a
+        ValueError if it is not a level."""
+        return dose_index(self.levels, dose, rel_tol)
+
+    def dose(self, level: int) -> float:
+        return float(self.levels[level])
+
+    def format(self, dose: float) -> str:
+        """A dose with its unit, as printed (``3e+08 viable cells``)."""
+        text = f"{dose:g}"
+        return f"{text} {self.unit}".rstrip()
+
+    def label(self, level: int) -> str:
+        return self.format(self.levels[level])
+
+
+def dose_index(levels: tuple[float, ...], dose: float, rel_tol: float = 1e-6) -> int:
+    """0-based index of ``dose`` in ``levels`` (relative tolerance); a ValueError if absent."""
+    for i, level in enumerate(levels):
+        if math.isclose(dose, level, rel_tol=rel_tol):
+            return i
+    raise ValueError(dose)
