@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from bayesdose.designs.registry import DESIGNS, TIME_AWARE
 from bayesdose.errors import InputError
 
 EXIT_INPUT = 2
@@ -75,7 +76,7 @@ def main() -> None:
               help="Add an immutable decision record to this folder.")
 @_AS_OF
 @click.option("--design", "design_name", default="blrm", show_default=True,
-              type=click.Choice(["blrm", "3+3", "3+3-deesc", "crm", "boin"]),
+              type=click.Choice(list(DESIGNS)),
               help="Whose next step: the BLRM's, or another design's on the same data.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the posterior DLT curve and interval probabilities here (.png or .svg).")
@@ -87,10 +88,10 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
               plot_path: Path | None, html_path: Path | None) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
     from bayesdose.data import read_trial_data
-    from bayesdose.design import load_design
-    from bayesdose.recommend import format_table, to_json
-    from bayesdose.recommend import recommend as run
+    from bayesdose.recommendation import format_table, to_json
+    from bayesdose.recommendation import recommend as run
     from bayesdose.record import package_versions, sha256_hex, write_record
+    from bayesdose.schema import load_design
 
     if plot_path is not None or html_path is not None:
         from bayesdose.report.decision import check_request
@@ -105,7 +106,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         click.echo(format_table(result))
         document = to_json(result)
     else:
-        from bayesdose.design_step import format_step, next_step
+        from bayesdose.next_step import format_step, next_step
 
         document = next_step(design_name, design, trial)
         click.echo(format_step(design, document))
@@ -145,7 +146,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
 def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     """Check a design CONFIG (and trial DATA) and say what is wrong."""
     from bayesdose.data import read_trial_data
-    from bayesdose.design import load_design
+    from bayesdose.schema import load_design
 
     design = load_design(config)
     levels = ", ".join(f"{d:g}" for d in design.levels)
@@ -167,8 +168,8 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
               type=click.Path(dir_okay=False, path_type=Path),
               help="Scenario set (TOML, [[scenario]] name, p_true).")
 @click.option("--designs", default="blrm,3+3", show_default=True,
-              help="Comma-separated design names: blrm, 3+3, 3+3-deesc, crm, boin; with "
-              "tite-blrm or tite-crm every design is simulated in time ([simulation]).")
+              help=f"Comma-separated design names: {', '.join(DESIGNS)}; with "
+              f"{' or '.join(TIME_AWARE)} every design is simulated in time ([simulation]).")
 @click.option("--trials", type=click.IntRange(min=2), default=10000, show_default=True,
               help="Simulated trials per scenario (ignored by exact results).")
 @click.option("--seed", type=int, default=1, show_default=True,
@@ -200,13 +201,13 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
     Simulated runs write each finished chunk of trials to OUT/chunks/, so a run that was
     killed continues with --resume and gives exactly the uninterrupted result.
     """
-    from bayesdose.design import load_design
+    from bayesdose.designs.registry import parse_design_names
+    from bayesdose.schema import load_design
     from bayesdose.simulation.chunks import design_sha256
-    from bayesdose.simulation.exact import TreeTooLarge
     from bayesdose.simulation.output import format_table, write_summary
-    from bayesdose.simulation.registry import parse_design_names
     from bayesdose.simulation.scenarios import load_scenarios
     from bayesdose.simulation.study import default_workers, run_study
+    from bayesdose.simulation.tree import TreeTooLarge
 
     if workers is not None and scheduler is not None:
         raise InputError("--workers", None, "give either --workers (local processes) or "

@@ -10,7 +10,7 @@ import dataclasses
 import typing
 
 from bayesdose.data import AGGREGATED_COLUMNS, PATIENT_COLUMNS
-from bayesdose.design import REQUIRED, SECTIONS
+from bayesdose.schema import REQUIRED, SECTIONS
 
 INTRO = """# Config reference
 

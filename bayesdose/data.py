@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesdose.design import Design
 from bayesdose.errors import InputError
 from bayesdose.panel import dose_index
+from bayesdose.schema import Design
 
 PATIENT_COLUMNS = ("patient_id", "cohort", "dose", "dlt")
 DATE_COLUMNS = ("enrolled", "dlt_day", "followup_end", "evaluable")

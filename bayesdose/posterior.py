@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayesdose.data import TrialData
-from bayesdose.design import Design
 from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec
+from bayesdose.schema import Design
 
 if TYPE_CHECKING:
     import xarray as xr

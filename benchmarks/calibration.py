@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesdose.design import (
+from bayesdose.record import atomic_write
+from bayesdose.schema import (
     DERIVED_P_HIGHEST,
     DERIVED_P_LOWEST,
     DERIVED_SD,
     design_from_dict,
     read_toml,
 )
-from bayesdose.record import atomic_write
 from bayesdose.simulation.scenarios import Scenario, load_scenarios
 from bayesdose.simulation.study import run_study
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesdose.design import Design, load_design
+from bayesdose.designs.registry import make_design
 from bayesdose.posterior import exact_engine
+from bayesdose.schema import Design, load_design
 from bayesdose.simulation.patients import DLTTable, tolerances
-from bayesdose.simulation.registry import make_design
 from bayesdose.simulation.runner import simulate_trials
 from bayesdose.simulation.scenarios import load_scenarios
 from bayesdose.simulation.statespace import StateSpace

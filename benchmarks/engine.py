@@ -44,11 +44,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bayesdose.data import read_trial_data  # noqa: E402
-from bayesdose.design import Design, load_design  # noqa: E402
 from bayesdose.inference.brute_force import BruteForcePosterior  # noqa: E402
 from bayesdose.inference.exact import CHUNK, ERROR_BOUND, ExactEngine, GridSpec  # noqa: E402
 from bayesdose.posterior import build_exact_engine  # noqa: E402
 from bayesdose.record import atomic_write  # noqa: E402
+from bayesdose.schema import Design, load_design  # noqa: E402
 from benchmarks.common import (
     NUMPY_WAS_IMPORTED,
     THREAD_VARIABLES,
@@ -213,7 +213,7 @@ def bench_cli(quick: bool) -> dict:
 
 
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)")
-IMPORT_CODE = "import bayesdose.cli, bayesdose.recommend"
+IMPORT_CODE = "import bayesdose.cli, bayesdose.recommendation"
 
 
 def parse_importtime(stderr: str) -> dict[str, tuple[int, int, int]]:
@@ -248,7 +248,7 @@ COMMAND_MARK = "--- the command starts ---"
 STAGES_CODE = f"""
 import time
 t0 = time.perf_counter()
-import bayesdose.cli, bayesdose.recommend
+import bayesdose.cli, bayesdose.recommendation
 t1 = time.perf_counter()
 import contextlib, io, json, sys
 print({COMMAND_MARK!r}, file=sys.stderr, flush=True)
@@ -545,7 +545,7 @@ def section_cli(cli: dict, imports: dict, throughput: dict) -> str:
         table(["stage", "median", "min"], [
             ["interpreter start-up and shutdown (whole process minus the two below)",
              fmt_time(stages["outside"].median), fmt_time(stages["outside"].min)],
-            ["`import bayesdose.cli, bayesdose.recommend`",
+            ["`import bayesdose.cli, bayesdose.recommendation`",
              fmt_time(stages["imports"].median), fmt_time(stages["imports"].min)],
             ["the command: read config and data, exact engine, decision, table, JSON",
              fmt_time(stages["work"].median), fmt_time(stages["work"].min)],

@@ -40,9 +40,9 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bayesdose.design import Design, design_from_dict, read_toml  # noqa: E402
+from bayesdose.designs.registry import BENCHMARK, DESIGNS  # noqa: E402
 from bayesdose.record import atomic_write  # noqa: E402
-from bayesdose.simulation.registry import BENCHMARK, DESIGNS  # noqa: E402
+from bayesdose.schema import Design, design_from_dict, read_toml  # noqa: E402
 from bayesdose.simulation.scenarios import Scenario, load_scenarios  # noqa: E402
 from bayesdose.simulation.study import run_study  # noqa: E402
 from benchmarks.common import versions_text  # noqa: E402

@@ -46,11 +46,11 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bayesdose.design import Design, design_from_dict, read_toml  # noqa: E402
+from bayesdose.designs.registry import DESIGNS  # noqa: E402
+from bayesdose.schema import Design, design_from_dict, read_toml  # noqa: E402
 from bayesdose.simulation import study  # noqa: E402
 from bayesdose.simulation.optimal import optimal_selection  # noqa: E402
 from bayesdose.simulation.patients import DLTTable, philox_key, tolerances  # noqa: E402
-from bayesdose.simulation.registry import DESIGNS  # noqa: E402
 from bayesdose.simulation.runner import simulate_trials  # noqa: E402
 from bayesdose.simulation.scenarios import Scenario, load_scenarios  # noqa: E402
 from benchmarks.common import (

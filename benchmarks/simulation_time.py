@@ -32,7 +32,7 @@ ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
 
 CHILD = """
 import json, resource, sys, time
-from bayesdose.design import design_from_dict, read_toml
+from bayesdose.schema import design_from_dict, read_toml
 from bayesdose.simulation.scenarios import load_scenarios
 from bayesdose.simulation.study import run_study
 raw = read_toml("configs/xj-mk-002.toml")

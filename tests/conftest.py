@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from bayesdose.design import design_from_dict
+from bayesdose.schema import design_from_dict
 
 # Property searches are random locally (to find new failures) and fixed in CI (so a landing is
 # never decided by chance); a failure found either way goes into the tests as a case.

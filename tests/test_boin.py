@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bayesdose.designs.boin import (
+from bayesdose.designs.boin.core import (
     boin_boundaries,
     boundary_table,
     elimination_count,

@@ -12,7 +12,7 @@ import pytest
 from scipy import integrate
 from scipy.special import log_expit
 
-from bayesdose.designs.crm import (
+from bayesdose.designs.crm.core import (
     crm_mtd,
     crm_posterior,
     crm_posterior_mean,

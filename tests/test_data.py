@@ -5,8 +5,8 @@ import pytest
 from conftest import CONFIGS
 
 from bayesdose.data import read_trial_data
-from bayesdose.design import load_design
 from bayesdose.errors import InputError
+from bayesdose.schema import load_design
 
 
 @pytest.fixture

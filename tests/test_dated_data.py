@@ -10,9 +10,9 @@ from conftest import CONFIGS
 
 from bayesdose.cli import main
 from bayesdose.data import read_trial_data
-from bayesdose.design import design_from_dict, load_design
 from bayesdose.errors import InputError
-from bayesdose.recommend import recommend
+from bayesdose.recommendation import recommend
+from bayesdose.schema import design_from_dict, load_design
 
 XJ = CONFIGS / "xj-mk-002.toml"
 DATED = CONFIGS / "examples" / "xj-mk-002-dated.csv"

@@ -10,8 +10,8 @@ from conftest import CONFIGS
 
 from bayesdose.cli import main
 from bayesdose.data import read_trial_data
-from bayesdose.design import load_design
 from bayesdose.posterior import exact_summary, mcmc_summary
+from bayesdose.schema import load_design
 
 
 @pytest.mark.parametrize("name", ["nbg-2008", "xj-mk-002"])

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from bayesdose.design import load_design
 from bayesdose.inference.brute_force import BruteForcePosterior
 from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec
 from bayesdose.models.blrm import SingleAgentBlrm
 from bayesdose.models.prior import BivariateNormal
 from bayesdose.posterior import exact_engine
+from bayesdose.schema import load_design
 
 NBG_DOSES = np.array([1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 250.0])
 NBG_X = np.log(NBG_DOSES / 250)

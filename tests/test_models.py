@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 
-from bayesdose.design import load_design
 from bayesdose.errors import InputError
 from bayesdose.inference.brute_force import BruteForcePosterior
 from bayesdose.inference.exact import ERROR_BOUND, ExactEngine
@@ -16,6 +15,7 @@ from bayesdose.models.blrm import SingleAgentBlrm
 from bayesdose.models.prior import BivariateNormal, Mixture
 from bayesdose.panel import DosePanel
 from bayesdose.posterior import exact_engine
+from bayesdose.schema import load_design
 
 PANEL = DosePanel((1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 250.0), "mg", 250.0)
 MODEL = SingleAgentBlrm.on(PANEL)

@@ -22,12 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bayesdose.cli import main
-from bayesdose.design import Design, design_from_dict, load_design
-from bayesdose.designs.boin import boin_boundaries
+from bayesdose.designs.base import CONTINUE, NO_DOSE, States
+from bayesdose.designs.blrm.rules import decide
+from bayesdose.designs.boin.core import boin_boundaries
+from bayesdose.designs.registry import make_design
 from bayesdose.posterior import exact_engine
-from bayesdose.rules import decide
-from bayesdose.simulation.interface import CONTINUE, NO_DOSE, States
-from bayesdose.simulation.registry import make_design
+from bayesdose.schema import Design, design_from_dict, load_design
 from bayesdose.simulation.scenarios import load_scenarios
 from bayesdose.simulation.study import run_study
 

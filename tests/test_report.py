@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from bayesdose.cli import main
-from bayesdose.design import design_from_dict, load_design, read_toml
 from bayesdose.report import pathways
 from bayesdose.report.build import ReportInputs, report_html
 from bayesdose.report.oc import METRICS, PER_DOSE_DECIMALS
 from bayesdose.report.prior import prior_per_dose
-from bayesdose.report.study import Study, report_designs, reuse
+from bayesdose.report.simulated_study import Study, report_designs, reuse
+from bayesdose.schema import design_from_dict, load_design, read_toml
 from bayesdose.simulation.scenarios import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -360,7 +360,7 @@ def test_report_in_a_real_browser(browser, report_dir: Path) -> None:
 
 def test_escaped_name_shows_as_text_in_the_browser(browser, tmp_path: Path) -> None:
     from bayesdose.data import TrialData
-    from bayesdose.recommend import recommend, to_json
+    from bayesdose.recommendation import recommend, to_json
     from bayesdose.report.decision import decision_html
 
     raw = read_toml(CONFIG)

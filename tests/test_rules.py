@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bayesdose.rules import decide
+from bayesdose.designs.blrm.rules import decide
 
 LOW_RISK = np.array([0.0, 0.01, 0.05, 0.10, 0.20])  # P(overdosing): all allowed at 0.25
 TARGET = np.array([0.05, 0.10, 0.30, 0.50, 0.40])
@@ -39,7 +39,7 @@ def test_ewoc_bars_doses_with_high_overdose_probability(five_doses):
 
 
 def test_increment_cap_but_the_next_level_is_never_blocked():
-    from bayesdose.design import design_from_dict
+    from bayesdose.schema import design_from_dict
 
     design = design_from_dict({
         "doses": {"levels": [1, 5, 8, 10]},

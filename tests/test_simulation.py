@@ -9,20 +9,20 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from bayesdose.design import design_from_dict
+from bayesdose.designs.base import MTD_DECLARED, NO_DOSE, SAFETY
+from bayesdose.designs.blrm.rules import decide
+from bayesdose.designs.registry import make_design, parse_design_names
 from bayesdose.errors import InputError
 from bayesdose.inference.exact import ExactEngine
-from bayesdose.rules import decide
+from bayesdose.schema import design_from_dict
 from bayesdose.simulation import study
-from bayesdose.simulation.exact import TreeTooLarge, binomial_pmf, exact_final_states
-from bayesdose.simulation.interface import MTD_DECLARED, NO_DOSE, SAFETY
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
 from bayesdose.simulation.patients import DLTTable, tolerances
-from bayesdose.simulation.registry import make_design, parse_design_names
 from bayesdose.simulation.runner import simulate_trials
 from bayesdose.simulation.scenarios import Scenario, scenarios_from_dict, true_mtd
 from bayesdose.simulation.statespace import StateSpace
 from bayesdose.simulation.study import run_study
+from bayesdose.simulation.tree import TreeTooLarge, binomial_pmf, exact_final_states
 
 P5 = np.array([0.05, 0.15, 0.30, 0.45, 0.60])
 

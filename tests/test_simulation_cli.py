@@ -10,7 +10,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from bayesdose.cli import main
-from bayesdose.design import load_design
+from bayesdose.schema import load_design
 from bayesdose.simulation import study
 from bayesdose.simulation.scenarios import load_scenarios
 

@@ -16,11 +16,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from bayesdose.design import design_from_dict
-from bayesdose.designs.crm import getprior
-from bayesdose.errors import InputError
-from bayesdose.simulation.exact import exact_final_states
-from bayesdose.simulation.interface import (
+from bayesdose.designs.base import (
     CONTINUE,
     MAX_PATIENTS,
     MTD_DECLARED,
@@ -28,12 +24,16 @@ from bayesdose.simulation.interface import (
     SAFETY,
     States,
 )
+from bayesdose.designs.crm.core import getprior
+from bayesdose.designs.registry import make_design
+from bayesdose.errors import InputError
+from bayesdose.schema import design_from_dict
 from bayesdose.simulation.patients import DLTTable, tolerances
-from bayesdose.simulation.registry import make_design
 from bayesdose.simulation.runner import TrialRecords, simulate_trials
 from bayesdose.simulation.scenarios import Scenario
 from bayesdose.simulation.statespace import StateSpace
 from bayesdose.simulation.study import run_study
+from bayesdose.simulation.tree import exact_final_states
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
 GET_OC = json.loads((REFERENCE / "boin_get_oc_S1.json").read_text())["get_oc_S1"]

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from conftest import CONFIGS
 
 from bayesdose.cli import main
-from bayesdose.design import load_design
+from bayesdose.schema import load_design
 from bayesdose.simulation import study
 from bayesdose.simulation.chunks import MANIFEST
 from bayesdose.simulation.executors import DaskCluster
@@ -286,7 +286,7 @@ def test_a_worker_imports_only_what_its_designs_need() -> None:
     """A worker process (pinned as the pool's initializer pins it) runs a chunk of BLRM,
     TITE-BLRM and 3+3 trials without SciPy, xarray or pandas (over a second per worker), until
     a design that needs SciPy (CRM, BOIN) is made."""
-    code = ("import sys; from bayesdose.design import load_design; "
+    code = ("import sys; from bayesdose.schema import load_design; "
             "from bayesdose.simulation import study; "
             "from bayesdose.simulation.executors import pin_worker_threads; "
             "from bayesdose.simulation.scenarios import Scenario; pin_worker_threads(); "

@@ -15,12 +15,12 @@ from conftest import CONFIGS
 
 from bayesdose.cli import main
 from bayesdose.data import read_trial_data
-from bayesdose.design import design_from_dict, read_toml
-from bayesdose.designs.crm import crm_posterior, crm_tite_posterior_mean
+from bayesdose.designs.base import MTD_DECLARED, NO_DOSE, SAFETY, STOP_REASONS
+from bayesdose.designs.crm.core import crm_posterior, crm_tite_posterior_mean
 from bayesdose.errors import InputError
-from bayesdose.recommend import recommend
+from bayesdose.recommendation import recommend
+from bayesdose.schema import design_from_dict, read_toml
 from bayesdose.simulation import withtime
-from bayesdose.simulation.interface import MTD_DECLARED, NO_DOSE, SAFETY, STOP_REASONS
 from bayesdose.simulation.metrics import weighted_quantiles
 from bayesdose.simulation.patients import DLTTable, lane_uniforms, tolerances
 from bayesdose.simulation.runner import simulate_trials

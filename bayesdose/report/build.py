@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bayesdose.design import Design
+from bayesdose.designs.registry import label as design_label
 from bayesdose.report import charts, oc, pathways, provenance, words
 from bayesdose.report.figures import data_uri
 from bayesdose.report.prior import prior_per_dose
 from bayesdose.report.render import render
-from bayesdose.report.study import Study
+from bayesdose.report.simulated_study import Study
 from bayesdose.report.text import dose, number, probability
+from bayesdose.schema import Design
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def report_html(design: Design, study: Study, inputs: ReportInputs,
              provenance.input_file("scenarios", inputs.scenarios),
              provenance.input_file("simulation summary", study.path)]
     names = list(summary["scenarios"][0]["designs"])
-    descriptions = words.design_descriptions(design)
+    descriptions = words.design_descriptions(design, names)
     context: dict[str, Any] = {
         "design": design,
         "summary": summary,
@@ -98,8 +99,8 @@ def report_html(design: Design, study: Study, inputs: ReportInputs,
         "prior": prior,
         "prior_doses": [dose(design, p.level) for p in prior],
         "prior_figure": data_uri(charts.prior_figure(design, prior)),
-        "compared": [(words.design_label(n), descriptions.get(n, "")) for n in names],
-        "omitted": [(words.design_label(n), why) for n, why in study.omitted.items()],
+        "compared": [(design_label(n), descriptions.get(n, "")) for n in names],
+        "omitted": [(design_label(n), why) for n, why in study.omitted.items()],
         "scenarios": scenarios,
         "trials": _trials(summary),
         "pathway_start": start,

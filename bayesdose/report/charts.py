@@ -10,11 +10,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from bayesdose.design import Design
+from bayesdose.designs.registry import colour as design_colour
+from bayesdose.designs.registry import label as design_label
 from bayesdose.report.figures import (
     OVER,
     TARGET_BAND,
-    design_colour,
     dose_axis,
     new_figure,
     styled,
@@ -22,7 +22,7 @@ from bayesdose.report.figures import (
 from bayesdose.report.pathways import Step
 from bayesdose.report.prior import PriorDose
 from bayesdose.report.text import number
-from bayesdose.report.words import design_label
+from bayesdose.schema import Design
 
 TRUTH = "#111111"
 SAFETY_FACE = "#f4d0cb"

@@ -59,10 +59,10 @@ def report(config: Path, scenarios_path: Path, out_dir: Path, trials: int | None
 def _report(config: Path, scenarios_path: Path, out_dir: Path, trials: int | None,
             seed: int | None, method: str, sim_dir: Path | None, pathway_cohorts: int | None,
             pdf_engine: str) -> None:
-    from bayesdose.design import load_design
-    from bayesdose.report import study as studies
+    from bayesdose.report import simulated_study as studies
     from bayesdose.report.build import ReportInputs, report_html
     from bayesdose.report.render import pdf_bytes, write
+    from bayesdose.schema import load_design
     from bayesdose.simulation.scenarios import load_scenarios
 
     if sim_dir is not None and (trials is not None or seed is not None or method != "auto"):

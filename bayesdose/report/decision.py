@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bayesdose.designs.blrm.rules import BARRED_TEXT
 from bayesdose.errors import InputError
-from bayesdose.recommend import Recommendation
-from bayesdose.rules import BARRED_TEXT
+from bayesdose.recommendation import Recommendation
 
 PLOT_SUFFIXES = {".png": "png", ".svg": "svg"}
 

@@ -46,15 +46,6 @@ STYLE: dict[str, Any] = {
     "svg.hashsalt": "bayesdose",  # reproducible SVG element ids
 }
 
-# Colours: one per design, in every figure and table of a report.
-DESIGN_COLOURS = {
-    "blrm": "#1f4e79",
-    "3+3": "#e08a1e",
-    "3+3-deesc": "#f2c14e",
-    "crm": "#3a8d5c",
-    "boin": "#7b4fa0",
-    "optimal": "#9a9a9a",
-}
 UNDER, TARGET, OVER = "#8fb8de", "#3a8d5c", "#c0392b"
 TARGET_BAND = "#3a8d5c"
 
@@ -72,10 +63,6 @@ def styled[**P, R](draw: Callable[P, R]) -> Callable[P, R]:
 def new_figure(width: float, height: float) -> Figure:
     """A figure of ``width`` x ``height`` inches with a constrained layout."""
     return Figure(figsize=(width, height), layout="constrained")
-
-
-def design_colour(name: str) -> str:
-    return DESIGN_COLOURS.get(name, "#555555")
 
 
 def to_bytes(fig: Figure, fmt: str) -> bytes:

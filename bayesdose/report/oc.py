@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bayesdose.design import Design
+from bayesdose.designs.registry import label as design_label
 from bayesdose.report.text import dose, number
-from bayesdose.report.words import design_label
+from bayesdose.schema import Design
 
 # (summary key, label, decimals): the rows of a scenario's table, in order.
 METRICS = (

@@ -1,10 +1,10 @@
 """Dose-transition pathways: what the design recommends after each possible outcome of the
 first cohorts.
 
-Every step is ``bayesdose.recommend.recommend`` (exact engine, ``rules.decide``) on hypothetical
-patient-level data, so the pathways are exactly what ``bayesdose recommend`` will say on the
-day, coherence included. The tree is at least two cohorts deep and grows a cohort deeper while
-it stays readable (at most ``MAX_LEAVES`` end points).
+Every step is ``bayesdose.recommendation.recommend`` (exact engine, ``rules.decide``) on
+hypothetical patient-level data, so the pathways are exactly what ``bayesdose recommend`` will
+say on the day, coherence included. The tree is at least two cohorts deep and grows a cohort
+deeper while it stays readable (at most ``MAX_LEAVES`` end points).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesdose.data import Patient, TrialData
-from bayesdose.design import Design
-from bayesdose.recommend import recommend
-from bayesdose.rules import Decision
+from bayesdose.designs.blrm.rules import Decision
+from bayesdose.recommendation import recommend
+from bayesdose.schema import Design
 
 MIN_DEPTH = 2
 MAX_DEPTH = 4

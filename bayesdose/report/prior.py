@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesdose.data import TrialData
-from bayesdose.design import Design
 from bayesdose.posterior import exact_summary
+from bayesdose.schema import Design
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bayesdose.design import Design
+from bayesdose.schema import Design
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bayesdose.design import Design
 from bayesdose.report.text import dose, number, patients
+from bayesdose.schema import Design
 
 
 @dataclass(frozen=True)
@@ -120,33 +120,8 @@ def rule_items(design: Design) -> list[Item]:
     return items
 
 
-def design_descriptions(design: Design) -> dict[str, str]:
-    """What each compared design is, by its name in the simulation summary."""
-    target = number(design.decision.target)
-    crm, boin = design.designs.crm, design.designs.boin
-    return {
-        "blrm": "BLRM-EWOC: this design, with the rules of section 3 (exactly as "
-                "bayesdose recommend decides).",
-        "3+3": "3+3 (Storer 1989): 0/3 escalate, 1/3 add three, 1/6 escalate, otherwise stop "
-               "and declare the dose below; ignores the maximum sample size.",
-        "3+3-deesc": "3+3 with de-escalation: as 3+3, but when it stops, the dose below is "
-                     "filled to six patients before it is declared.",
-        "crm": f"CRM (O'Quigley, Pepe & Fisher 1990, as dfcrm's crmsim): {crm.model} working "
-               f"model, target {target}, prior variance {number(crm.prior_variance)}; no "
-               f"skipping, no escalation right after a DLT, runs to the maximum sample size.",
-        "boin": f"BOIN (Liu & Yuan 2015, as BOIN's get.oc): target {target}, elimination "
-                f"when P(DLT rate > target) > {number(boin.elimination_cutoff)}.",
-        "optimal": "Nonparametric optimal benchmark (O'Quigley, Paoletti & Maccario 2002): "
-                   "the selection with every patient's outcome known at every dose; a "
-                   "reference, not a design.",
-    }
+def design_descriptions(design: Design, names: list[str]) -> dict[str, str]:
+    """What each compared design (and the benchmark) is, by its name in the summary."""
+    from bayesdose.designs.registry import entry
 
-
-DESIGN_LABELS = {
-    "blrm": "BLRM-EWOC", "3+3": "3+3", "3+3-deesc": "3+3 de-esc.", "crm": "CRM",
-    "boin": "BOIN", "optimal": "Optimal",
-}
-
-
-def design_label(name: str) -> str:
-    return DESIGN_LABELS.get(name, name)
+    return {name: entry(name).describe(design) for name in names}

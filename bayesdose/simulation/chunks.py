@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from bayesdose.design import Design
 from bayesdose.errors import InputError
 from bayesdose.record import atomic_write
+from bayesdose.schema import Design
 from bayesdose.simulation.scenarios import Scenario
 
 MANIFEST = "manifest.json"

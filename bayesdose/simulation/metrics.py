@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bayesdose.simulation.interface import NO_DOSE, SAFETY
+from bayesdose.designs.base import NO_DOSE, SAFETY
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.simulation.exact import TreeTooLarge, binomial_pmf
-from bayesdose.simulation.interface import NO_DOSE
+from bayesdose.designs.base import NO_DOSE
 from bayesdose.simulation.patients import DLTTable
 from bayesdose.simulation.scenarios import NO_DOSE_MARGIN, TIE_TOLERANCE
+from bayesdose.simulation.tree import TreeTooLarge, binomial_pmf
 
 MAX_CHAIN_WORK = 500_000_000  # multiply-adds of the exact benchmark (a few seconds)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from bayesdose.designs.base import STOP_REASONS
 from bayesdose.record import atomic_write
-from bayesdose.simulation.interface import STOP_REASONS
 from bayesdose.simulation.runner import TrialRecords
 
 TABLE_COLUMNS = (

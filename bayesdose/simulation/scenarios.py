@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bayesdose.design import read_toml
 from bayesdose.errors import InputError
+from bayesdose.schema import read_toml
 
 TIE_TOLERANCE = 1e-9
 NO_DOSE_MARGIN = 0.10

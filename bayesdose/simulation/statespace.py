@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.simulation.interface import CONTINUE, NO_DOSE, SimulatedDesign, States
+from bayesdose.designs.base import CONTINUE, NO_DOSE, SimulatedDesign, States
 
 _GROW = 2
 

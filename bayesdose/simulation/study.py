@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesdose.design import Design
+from bayesdose.designs.base import NO_DOSE
+from bayesdose.designs.registry import BENCHMARK, make_design
+from bayesdose.schema import Design
 from bayesdose.simulation import withtime
 from bayesdose.simulation.chunks import (
     OPTIMAL_TYPE,
@@ -33,17 +35,15 @@ from bayesdose.simulation.chunks import (
     optimal_key,
     record_key,
 )
-from bayesdose.simulation.exact import MAX_STATES, TreeTooLarge, exact_final_states
 from bayesdose.simulation.executors import open_executor
-from bayesdose.simulation.interface import NO_DOSE
 from bayesdose.simulation.metrics import Outcomes, Truth, operating_characteristics
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
 from bayesdose.simulation.output import results_file
 from bayesdose.simulation.patients import DLTTable, tolerances
-from bayesdose.simulation.registry import BENCHMARK, make_design
 from bayesdose.simulation.runner import TrialRecords, simulate_trials
 from bayesdose.simulation.scenarios import Scenario, true_mtd
 from bayesdose.simulation.statespace import StateSpace
+from bayesdose.simulation.tree import MAX_STATES, TreeTooLarge, exact_final_states
 
 CHUNK_TRIALS = 5000
 METHODS = ("auto", "exact", "simulate")

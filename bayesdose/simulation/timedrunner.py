@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayesdose.simulation.interface import CONTINUE, NO_DOSE
+from bayesdose.designs.base import CONTINUE, NO_DOSE
 from bayesdose.simulation.runner import TrialRecords
 from bayesdose.simulation.timedstates import SENTINEL, TimedCache, encode
 from bayesdose.simulation.timeline import Timeline

@@ -15,56 +15,12 @@ in a single call of the design, and returns each trial's state id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
 import numpy as np
 
-from bayesdose.simulation.interface import Actions, States
+from bayesdose.designs.base import TimedDesign, TimedStates
 
 SENTINEL = np.iinfo(np.int16).max
 MAX_CACHED = 500_000  # states kept per design and process (about 100 MB)
-
-
-@dataclass(frozen=True)
-class TimedStates:
-    """A batch of distinct states on their dates: ``n``, ``dlt`` (S, doses), ``pending``
-    (S, doses, T), ``last_level`` (-1 before the first cohort) and ``last_dlt`` (S,)."""
-
-    n: np.ndarray
-    dlt: np.ndarray
-    pending: np.ndarray
-    last_level: np.ndarray
-    last_dlt: np.ndarray
-
-    def __len__(self) -> int:
-        return self.n.shape[0]
-
-    @property
-    def complete(self) -> np.ndarray:
-        """Patients per dose whose outcome is final (a DLT, or the whole window followed)."""
-        return self.n - self.pending.sum(axis=2)
-
-    @property
-    def any_pending(self) -> np.ndarray:
-        return self.pending.reshape(len(self), -1).any(axis=1)
-
-    def untimed(self) -> States:
-        """The counts a design without time reads (DLTs known so far)."""
-        return States(self.n, self.dlt, self.last_level, self.last_dlt)
-
-
-class TimedDesign(Protocol):
-    """What the simulator with time needs from a design. ``waits``: the next cohort is dosed
-    only when every treated patient's outcome is final; otherwise the design decides with
-    patients pending (TITE)."""
-
-    name: str
-    max_cohort_size: int
-    max_patients: int
-    waits: bool
-
-    def decide(self, states: TimedStates) -> Actions: ...
 
 
 def encode(n: np.ndarray, dlt: np.ndarray, last: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayesdose.design import DAYS_PER_MONTH, Design
+from bayesdose.schema import DAYS_PER_MONTH, Design
 from bayesdose.simulation.patients import lane_uniforms
 
 ARRIVAL_LANE, DLT_TIME_LANE = 1, 2

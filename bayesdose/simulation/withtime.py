@@ -18,14 +18,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from bayesdose.design import DAYS_PER_MONTH, Design
+from bayesdose.designs.base import TimedDesign
+from bayesdose.designs.blrm.tite import TiteBlrm, require_window
+from bayesdose.designs.registry import TIME_AWARE, make_design
+from bayesdose.designs.waiting import Waiting
 from bayesdose.errors import InputError
-from bayesdose.simulation.registry import TIME_AWARE, make_design, make_time_aware
+from bayesdose.schema import DAYS_PER_MONTH, Design
 from bayesdose.simulation.timedrunner import TimedRecords, simulate_timed
-from bayesdose.simulation.timedstates import TimedCache, TimedDesign
+from bayesdose.simulation.timedstates import TimedCache
 from bayesdose.simulation.timeline import Timeline, mean_gap_days, timeline
-from bayesdose.simulation.tite_blrm import TiteBlrm, require_window
-from bayesdose.simulation.waiting import Waiting
 
 # Per-trial fields a study with time adds to the chunk files, with their stored types.
 TIMED_RECORD_TYPES = {"duration": np.int32, "pending_treated": np.int16}
@@ -48,7 +49,7 @@ def check_timed(design: Design, names: list[str], method: str) -> None:
 def timed_design(design: Design, name: str) -> TimedDesign:
     """The design ``name`` as it runs in time."""
     if name in TIME_AWARE:
-        return make_time_aware(name, design)
+        return make_design(name, design)
     if name == "blrm":
         return TiteBlrm(design, waits=True)
     return Waiting(make_design(name, design))

@@ -9,10 +9,10 @@ from conftest import CONFIGS
 
 from bayesdose.cli import main
 from bayesdose.data import read_trial_data
-from bayesdose.design import load_design
-from bayesdose.design_step import next_step
-from bayesdose.designs.crm import crm_posterior, getprior
+from bayesdose.designs.crm.core import crm_posterior, getprior
 from bayesdose.errors import InputError
+from bayesdose.next_step import next_step
+from bayesdose.schema import load_design
 
 XJ = CONFIGS / "xj-mk-002.toml"
 DATA = CONFIGS / "examples" / "xj-mk-002.csv"

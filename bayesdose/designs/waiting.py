@@ -8,8 +8,7 @@ then exactly those of the design without time: only the dates change.
 
 from __future__ import annotations
 
-from bayesdose.simulation.interface import Actions, SimulatedDesign
-from bayesdose.simulation.timedstates import TimedStates
+from bayesdose.designs.base import Actions, SimulatedDesign, TimedStates
 
 
 class Waiting:

@@ -1,6 +1,6 @@
 """BLRM-EWOC with time: TITE-BLRM, and the BLRM that waits for complete follow-up.
 
-Every decision is ``bayesdose.rules.decide_batch`` on the exact engine's posterior, with
+Every decision is ``rules.decide_batch`` on the exact engine's posterior, with
 ``complete`` (patients whose outcome is final, per dose) so that ``[cohorts]
 min_complete_followup`` applies, exactly as ``bayesdose recommend`` decides on dated data:
 
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.design import Design
+from bayesdose.designs.base import Actions, TimedStates
+from bayesdose.designs.blrm.rules import decide_batch
+from bayesdose.designs.blrm.simulated import SummaryCache, actions_of
 from bayesdose.errors import InputError
 from bayesdose.posterior import exact_engine
-from bayesdose.rules import decide_batch
-from bayesdose.simulation.blrm import SummaryCache, actions_of
-from bayesdose.simulation.interface import Actions
-from bayesdose.simulation.timedstates import MAX_CACHED, TimedStates
+from bayesdose.schema import Design
+from bayesdose.simulation.timedstates import MAX_CACHED
 
 
 def require_window(design: Design, name: str) -> int:

@@ -10,10 +10,10 @@ import numpy as np
 import xarray as xr
 
 from bayesdose.data import Patient, TrialData
-from bayesdose.design import Design
+from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
 from bayesdose.inference.exact import ERROR_BOUND
 from bayesdose.posterior import SUMMARY_VARIABLES, exact_summary, mcmc_summary
-from bayesdose.rules import BARRED_TEXT, Decision, decide
+from bayesdose.schema import Design
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ import math
 import pytest
 from conftest import CONFIGS
 
-from bayesdose.design import design_from_dict, load_design
 from bayesdose.errors import InputError
+from bayesdose.schema import design_from_dict, load_design
 
 MINIMAL = {"doses": {"levels": [1, 2, 4, 8]}}
 

@@ -11,13 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bayesdose.design import Design
 from bayesdose.errors import InputError
+from bayesdose.schema import Design
 from bayesdose.simulation.scenarios import Scenario, true_mtd
-
-# The designs a report compares, in this order, when the simulation registry has them and the
-# config allows them (the CRM needs a skeleton); the optimal benchmark comes with every study.
-REPORT_DESIGNS = ("blrm", "3+3", "3+3-deesc", "crm", "boin")
 
 
 @dataclass(frozen=True)
@@ -33,13 +29,10 @@ class Study:
 
 def report_designs(design: Design) -> tuple[list[str], dict[str, str]]:
     """The designs to compare, and the reasons the others are left out."""
-    from bayesdose.simulation.registry import DESIGNS, make_design
+    from bayesdose.designs.registry import REPORT_DESIGNS, make_design
 
     names, omitted = [], {}
-    for name in REPORT_DESIGNS:
-        if name not in DESIGNS:
-            omitted[name] = "not available in this version of bayesdose"
-            continue
+    for name in REPORT_DESIGNS:  # the registry's order; the optimal benchmark comes with all
         try:
             make_design(name, design)
         except InputError as err:
@@ -53,9 +46,9 @@ def run(design: Design, scenarios: list[Scenario], trials: int, seed: int, metho
         folder: Path) -> Study:
     """Simulate every report design in every scenario; write ``folder/summary.json``."""
     from bayesdose.simulation.chunks import design_sha256
-    from bayesdose.simulation.exact import TreeTooLarge
     from bayesdose.simulation.output import write_summary
     from bayesdose.simulation.study import default_workers, run_study
+    from bayesdose.simulation.tree import TreeTooLarge
 
     names, omitted = report_designs(design)
     folder.mkdir(parents=True, exist_ok=True)

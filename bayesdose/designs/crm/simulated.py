@@ -1,7 +1,7 @@
 """The continual reassessment method (CRM) as a simulated design, as R's dfcrm ``crmsim`` runs it.
 
 O'Quigley, Pepe & Fisher (1990); Cheung (2011), Dose Finding by the Continual Reassessment
-Method. The statistics are ``bayesdose.designs.crm`` (checked against dfcrm); the trial:
+Method. The statistics are ``bayesdose.designs.crm.core`` (checked against dfcrm); the trial:
 
 - the first cohort at the start dose (``[cohorts] start_dose``), cohorts of ``[cohorts] size``;
 - then each cohort at the dose whose working-model DLT probability at the posterior mean of the
@@ -25,18 +25,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.design import Design
-from bayesdose.designs.crm import (
+from bayesdose.designs.base import CONTINUE, MAX_PATIENTS, NO_DOSE, Actions, States
+from bayesdose.designs.crm.core import (
     crm_mtd,
     crm_posterior_mean,
     dose_toxicity,
     getprior,
     scaled_doses,
 )
-from bayesdose.designs.crm import crmsim_restrict as restrict
+from bayesdose.designs.crm.core import crmsim_restrict as restrict
+from bayesdose.designs.titration import Titration
 from bayesdose.errors import InputError
-from bayesdose.simulation.interface import CONTINUE, MAX_PATIENTS, NO_DOSE, Actions, States
-from bayesdose.simulation.titration import Titration
+from bayesdose.schema import Design
 
 _BATCH = 2048  # states per posterior evaluation: bounds the (states x quadrature nodes) scratch
 

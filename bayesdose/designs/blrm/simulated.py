@@ -1,7 +1,7 @@
 """BLRM-EWOC as a simulated design: exactly the rules of ``bayesdose recommend``.
 
-Every decision is ``bayesdose.rules.decide_batch`` (the rules of ``recommend``) on the exact
-engine's posterior (Neuenschwander, Branson & Gsponer 2008; EWOC of Babb, Rogatko & Zacks 1998),
+Every decision is ``rules.decide_batch`` (the rules of ``recommend``) on the exact engine's
+posterior (Neuenschwander, Branson & Gsponer 2008; EWOC of Babb, Rogatko & Zacks 1998),
 so what is simulated is what ``recommend`` does. The posterior depends on the counts alone:
 summaries are cached by counts, and all counts not yet seen in a step are computed in one
 batched engine call; all new states of a step are decided in one batch.
@@ -13,11 +13,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bayesdose.design import Design
+from bayesdose.designs.base import Actions, States
+from bayesdose.designs.blrm.rules import Decisions, decide_batch
 from bayesdose.inference.exact import BatchSummary
 from bayesdose.posterior import exact_engine
-from bayesdose.rules import Decisions, decide_batch
-from bayesdose.simulation.interface import Actions, States
+from bayesdose.schema import Design
 
 
 def actions_of(decisions: Decisions) -> Actions:

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.design import Design
-from bayesdose.simulation.interface import (
+from bayesdose.designs.base import (
     CONTINUE,
     MTD_DECLARED,
     NO_DOSE,
@@ -28,6 +27,8 @@ from bayesdose.simulation.interface import (
     Actions,
     States,
 )
+from bayesdose.designs.titration import single_patient
+from bayesdose.schema import Design
 
 _Action = tuple[int, int, int, int]  # next level, cohort size, stop reason, mtd
 
@@ -69,13 +70,11 @@ class ThreePlusThree:
             return _declared(c) if above_tried else self._escalate_to(c + 1, n, dlt)
         return self._declare_from(c - 1, n)
 
-    def _titration(self, level: int, dlt: np.ndarray) -> bool:
-        return dlt.sum() == 0 and level < self.titration_until
-
     def _escalate_to(self, level: int, n: np.ndarray, dlt: np.ndarray) -> _Action:
         if level >= self.n_doses:
             return self._declare_from(self.n_doses - 1, n)
-        return (level, 1 if self._titration(level, dlt) else 3, CONTINUE, NO_DOSE)
+        single = single_patient(int(dlt.sum()), level, self.titration_until)
+        return (level, 1 if single else 3, CONTINUE, NO_DOSE)
 
     def _declare_from(self, j: int, n: np.ndarray) -> _Action:
         """Declare dose j the MTD, after adding patients where the variant requires it."""

@@ -1,14 +1,15 @@
 """Any design's next step on the real trial so far: ``bayesdose recommend --design NAME``.
 
-The model-based BLRM answer (``bayesdose.recommend``) and the rule-based answers (3+3, BOIN) or
+The model-based BLRM answer (``bayesdose.recommendation``) and the rule-based answers (3+3, BOIN) or
 the CRM's can then be put side by side at the escalation meeting. The step is the simulated
 design's own ``decide`` on the trial's state, so it is exactly what the simulations assumed.
 
 - 3+3, 3+3 with de-escalation, BOIN and the CRM read the order of cohorts (the current dose,
   what the last cohort showed), so they need patient-level data.
-- 3+3 and BOIN decide on complete cohorts: while a patient is still in DLT follow-up they wait.
-- The CRM is TITE-CRM with dated data (Cheung & Chappell 2000, dfcrm's ``titecrm``): a
-  patient in follow-up without a DLT counts with weight days followed / window.
+- Designs that decide on complete cohorts (the registry's ``complete_cohorts``: 3+3, BOIN)
+  wait while a patient is still in DLT follow-up.
+- A design with numbers of its own on real data (the registry's ``step_details``: the CRM's
+  estimate and, with dated data, its TITE-CRM dose) adds them to the step.
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ from typing import Any
 import numpy as np
 
 from bayesdose.data import TrialData
-from bayesdose.design import Design
-from bayesdose.designs.crm import crm_mtd, crm_posterior, crmsim_restrict
+from bayesdose.designs.base import NO_DOSE, STOP_REASONS, States
+from bayesdose.designs.registry import entry as registry_entry
+from bayesdose.designs.registry import hook, make_design
 from bayesdose.errors import InputError
-from bayesdose.simulation.interface import NO_DOSE, STOP_REASONS, States
-from bayesdose.simulation.registry import make_design
-
-RULE_BASED = ("3+3", "3+3-deesc", "boin")
+from bayesdose.schema import Design
 
 
 def _state(data: TrialData) -> States:
@@ -48,7 +47,7 @@ def next_step(name: str, design: Design, data: TrialData) -> dict[str, Any]:
     pending = data.pending_patients
     document: dict[str, Any] = {"design": name, "trial": design.trial.name,
                                 "unit": design.doses.unit}
-    if name in RULE_BASED and pending:
+    if registry_entry(name).complete_cohorts and pending:
         document.update(
             next_dose=None, cohort_size=0, stop=False, stop_reason=None, mtd=None, wait=True,
             reason=f"{name} decides on complete cohorts: waiting for {len(pending)} "
@@ -66,38 +65,11 @@ def next_step(name: str, design: Design, data: TrialData) -> dict[str, Any]:
         )
     doses = [{"dose": float(d), "n": int(data.n[k]), "dlt": int(data.dlt[k])}
              for k, d in enumerate(design.levels)]
-    if name == "crm":
-        fit = _crm_fit(simulated, data)
-        document["estimate"] = fit.estimate
-        for entry, p in zip(doses, fit.ptox, strict=True):
-            entry["p_dlt"] = float(p)
-        if pending and not document["stop"]:
-            document["next_dose"] = _dose(design, _tite_crm_level(simulated, data, fit))
-            document["reason"] = "TITE-CRM: the dose closest to the target, restricted"
+    details = hook(name, "step_details")
+    if details is not None:
+        details(simulated, design, data, document, doses)
     document["doses"] = doses
     return document
-
-
-def _crm_fit(crm, data: TrialData):
-    """dfcrm's ``crm`` / ``titecrm`` on every evaluable patient (weights with dated data)."""
-    patients = [p for p in data.patients if p.evaluable]
-    window = None if data.pending is None else data.pending.shape[1]
-    weights = None
-    if window:
-        weights = [1.0 if p.dlt else min(p.days_followed / window, 1.0) for p in patients]
-    return crm_posterior(
-        crm.skeleton, [p.level + 1 for p in patients], [p.dlt for p in patients], crm.target,
-        crm.model, crm.prior_variance, weights=weights,
-    )
-
-
-def _tite_crm_level(crm, data: TrialData, fit) -> int:
-    """The model's dose under crmsim's restriction, with the last cohort's observed DLTs."""
-    level, dlts = data.last_cohort
-    last = max(p.cohort for p in data.patients)
-    size = sum(1 for p in data.patients if p.cohort == last and p.evaluable) or 1
-    return int(crmsim_restrict(crm_mtd(fit.ptox, crm.target) - 1, level, dlts / size,
-                               crm.target))
 
 
 def format_step(design: Design, document: dict[str, Any]) -> str:

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayesdose.design import Design
+from bayesdose.designs.base import (
+    CONTINUE,
+    MAX_PATIENTS,
+    MTD_DECLARED,
+    NO_DOSE,
+    SAFETY,
+    STOP_REASONS,
+)
+from bayesdose.designs.titration import single_patient
+from bayesdose.schema import Design
 
 # Why a dose is barred, in the order they are checked; the first that applies is reported.
 BARRED_TEXT = {
@@ -29,9 +38,6 @@ BARRED_TEXT = {
 }
 BARRED = (None, *BARRED_TEXT)  # codes of ``Decisions.barred``: 0 allowed
 ALLOWED, OVERDOSE, SKIPPING, INCREMENT, COHERENCE, FOLLOWUP = range(len(BARRED))
-STOP_REASONS = ("none", "safety", "mtd_declared", "max_patients")  # code = index
-CONTINUE, SAFETY, MTD_DECLARED, MAX_PATIENTS = range(len(STOP_REASONS))
-NO_DOSE = -1
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,7 @@ def decide_batch(
     mtd_level = np.where(declared, next_level,
                          np.where(full, best_given_dose(n, p_target, ewoc_ok), NO_DOSE))
     going = stop_reason == CONTINUE
-    titration = going & (total_dlt == 0) & (next_level < design.cohorts.titration_until_level)
+    titration = going & single_patient(total_dlt, next_level, design.cohorts.titration_until_level)
     size = np.minimum(np.where(titration, 1, design.cohorts.size), stopping.max_patients - total)
     return Decisions(np.where(going, next_level, NO_DOSE), np.where(going, size, 0),
                      stop_reason, mtd_level, ewoc_met | start, barred, titration)

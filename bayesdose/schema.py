@@ -12,35 +12,30 @@ import math
 import tomllib
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bayesdose.designs.boin.config import BoinSection
+from bayesdose.designs.crm.config import CrmSection
 from bayesdose.errors import InputError
-from bayesdose.models.blrm import SingleAgentBlrm
-from bayesdose.models.prior import BivariateNormal, derive_prior
 from bayesdose.panel import DosePanel, dose_index
+from bayesdose.schema_fields import REQUIRED, documented
 
-REQUIRED = dataclasses.MISSING
-
-
-def _doc(text: str, default: Any = REQUIRED) -> Any:
-    """A dataclass field with its documentation (and default, if it has one)."""
-    if default is REQUIRED:
-        return field(metadata={"doc": text})
-    return field(default=default, metadata={"doc": text})
-
+if TYPE_CHECKING:  # the models import NumPy: only when a design's prior or model is asked for
+    from bayesdose.models.blrm import SingleAgentBlrm
+    from bayesdose.models.prior import BivariateNormal
 
 @dataclass(frozen=True)
 class TrialSection:
-    name: str = _doc("Trial name, shown in outputs and reports.", "Unnamed trial")
+    name: str = documented("Trial name, shown in outputs and reports.", "Unnamed trial")
 
 
 @dataclass(frozen=True)
 class DosesSection:
-    levels: tuple[float, ...] = _doc("Dose levels, positive and strictly increasing.")
-    unit: str = _doc("Dose unit, for display (e.g. 'mg', 'viable cells').", "")
-    reference: float | None = _doc(
+    levels: tuple[float, ...] = documented("Dose levels, positive and strictly increasing.")
+    unit: str = documented("Dose unit, for display (e.g. 'mg', 'viable cells').", "")
+    reference: float | None = documented(
         "Reference dose d_ref in logit P(DLT|d) = log(alpha) + beta log(d/d_ref); "
         "default: the highest dose level.",
         None,
@@ -49,41 +44,41 @@ class DosesSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    prior_mean: tuple[float, float] | None = _doc(
+    prior_mean: tuple[float, float] | None = documented(
         "Prior means of (log alpha, log beta). Omit both mean and sd to derive a weakly "
         "informative prior from the dose panel.",
         None,
     )
-    prior_sd: tuple[float, float] | None = _doc(
+    prior_sd: tuple[float, float] | None = documented(
         "Prior standard deviations of (log alpha, log beta), both > 0.", None
     )
-    prior_correlation: float = _doc(
+    prior_correlation: float = documented(
         "Prior correlation of log alpha and log beta, in (-1, 1).", 0.0
     )
 
 
 @dataclass(frozen=True)
 class DecisionSection:
-    target_interval: tuple[float, float] = _doc(
+    target_interval: tuple[float, float] = documented(
         "Target toxicity interval [a, b): under-dosing below a, overdosing at or above b.",
         (0.16, 0.33),
     )
-    max_overdose_probability: float = _doc(
+    max_overdose_probability: float = documented(
         "EWOC: a dose is allowed when P(overdosing) is below this.", 0.25
     )
-    max_increment: float = _doc(
+    max_increment: float = documented(
         "Next dose <= (1 + max_increment) x the highest dose given so far; the next level up "
         "is never blocked by this cap.",
         1.0,
     )
-    allow_skipping: bool = _doc("Allow escalating over an untried dose.", False)
-    coherence: bool = _doc(
+    allow_skipping: bool = documented("Allow escalating over an untried dose.", False)
+    coherence: bool = documented(
         "Coherence (Cheung 2005): no escalation right after a cohort with a DLT, no "
         "de-escalation right after a cohort without one (unless EWOC bars that dose). Needs "
         "patient-level data.",
         True,
     )
-    target: float = _doc(
+    target: float = documented(
         "Point target DLT rate: the target of CRM and BOIN, and the definition of the true MTD "
         "in simulations (the dose whose true DLT rate is closest to it). Default 0.25, near the "
         "middle of the default target interval.",
@@ -93,24 +88,25 @@ class DecisionSection:
 
 @dataclass(frozen=True)
 class CohortsSection:
-    size: int = _doc("Patients per cohort.", 3)
-    start_dose: float | None = _doc("Dose of the first cohort; default: the lowest level.", None)
-    titration_until_level: int = _doc(
+    size: int = documented("Patients per cohort.", 3)
+    start_dose: float | None = documented(
+        "Dose of the first cohort; default: the lowest level.", None)
+    titration_until_level: int = documented(
         "Accelerated titration: single-patient cohorts up to this 1-based level, ended early "
         "by the first DLT (0 = none).",
         0,
     )
-    dlt_window_days: int = _doc(
+    dlt_window_days: int = documented(
         "DLT observation window in days (0 = outcomes are final when recorded). Dated data "
         "weight a patient still in follow-up by days followed / window (TITE).",
         0,
     )
-    followup: str = _doc(
+    followup: str = documented(
         "With a DLT window: 'tite' counts patients still in follow-up with their weight; "
         "'complete' leaves them out of the model until their window ends.",
         "tite",
     )
-    min_complete_followup: int = _doc(
+    min_complete_followup: int = documented(
         "Escalating to an untried dose needs at least this many patients who completed the "
         "DLT window (or had a DLT) at the highest dose given so far (dated data only).",
         1,
@@ -119,60 +115,24 @@ class CohortsSection:
 
 @dataclass(frozen=True)
 class StoppingSection:
-    max_patients: int = _doc("Maximum sample size; the last cohort is cut to fit.", 30)
-    mtd_min_patients: int = _doc(
+    max_patients: int = documented("Maximum sample size; the last cohort is cut to fit.", 30)
+    mtd_min_patients: int = documented(
         "Declare the MTD when this many patients have had the recommended dose ...", 6
     )
-    mtd_min_p_target: float = _doc("... and its P(target) is at least this.", 0.5)
-    safety_min_patients: int = _doc(
+    mtd_min_p_target: float = documented("... and its P(target) is at least this.", 0.5)
+    safety_min_patients: int = documented(
         "Lowest-dose safety stop: only with at least this many patients at the lowest dose ...",
         3,
     )
-    safety_probability: float = _doc(
+    safety_probability: float = documented(
         "... and P(DLT rate at the lowest dose >= upper target bound) above this.", 0.8
     )
 
 
 @dataclass(frozen=True)
-class CrmSection:
-    skeleton: tuple[float, ...] | None = _doc(
-        "CRM skeleton: prior guesses of P(DLT), one per dose, strictly increasing in (0, 1). "
-        "Required by the crm design unless halfwidth and prior_mtd_level are given.",
-        None,
-    )
-    halfwidth: float | None = _doc(
-        "Derive the skeleton as dfcrm's getprior does (Lee & Cheung 2009): half-width of the "
-        "indifference intervals around [decision] target (with prior_mtd_level).",
-        None,
-    )
-    prior_mtd_level: int | None = _doc(
-        "Derived skeleton: the 1-based level whose skeleton value is the target.", None
-    )
-    model: str = _doc(
-        "Working model: 'empiric' (skeleton^exp(a)) or 'logistic' (dfcrm's fixed intercept 3).",
-        "empiric",
-    )
-    prior_variance: float = _doc("Variance of the normal prior on the CRM parameter a.", 1.34)
-
-
-@dataclass(frozen=True)
-class BoinSection:
-    elimination_cutoff: float = _doc(
-        "BOIN: eliminate a dose (and all above) with n >= 3 and P(p > target | data) above "
-        "this (Beta(1, 1) prior).",
-        0.95,
-    )
-    n_earlystop: int = _doc(
-        "BOIN: stop when the current dose holds this many patients and the rule would stay "
-        "there (as BOIN's get.oc).",
-        100,
-    )
-
-
-@dataclass(frozen=True)
 class DesignsSection:
-    crm: CrmSection = _doc("Settings of the crm design.", CrmSection())
-    boin: BoinSection = _doc("Settings of the boin design.", BoinSection())
+    crm: CrmSection = documented("Settings of the crm design.", CrmSection())
+    boin: BoinSection = documented("Settings of the boin design.", BoinSection())
 
 
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
@@ -180,20 +140,20 @@ DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 
 @dataclass(frozen=True)
 class SimulationSection:
-    accrual: str = _doc(
+    accrual: str = documented(
         "Simulations with time (a tite-* design compared): 'fixed' gaps between arrivals or "
         "'poisson' arrivals (exponential gaps).",
         "fixed",
     )
-    accrual_rate_per_month: float = _doc(
+    accrual_rate_per_month: float = documented(
         "Mean arrivals per month of 30.4375 days: the Poisson rate, or fixed gaps of "
         "30.4375 / rate days unless accrual_gap_days is given.",
         2.0,
     )
-    accrual_gap_days: float | None = _doc(
+    accrual_gap_days: float | None = documented(
         "Fixed accrual only: days between consecutive arrivals (overrides the rate).", None
     )
-    dlt_time: str = _doc(
+    dlt_time: str = documented(
         "When in the DLT window a DLT occurs: 'uniform', 'early' (density 2(1 - s)) or "
         "'late' (density 2s), s = fraction of the window.",
         "uniform",
@@ -250,6 +210,8 @@ class Design:
     @property
     def prior(self) -> BivariateNormal:
         """The prior of (log alpha, log beta): ``[model]``'s, or derived from the panel."""
+        from bayesdose.models.prior import BivariateNormal, derive_prior
+
         model = self.model
         if model.prior_mean is not None and model.prior_sd is not None:
             return BivariateNormal(model.prior_mean, model.prior_sd, model.prior_correlation)
@@ -261,6 +223,8 @@ class Design:
     @property
     def dlt_model(self) -> SingleAgentBlrm:
         """The model of P(DLT | dose) on this design's panel."""
+        from bayesdose.models.blrm import SingleAgentBlrm
+
         return SingleAgentBlrm.on(self.panel)
 
     @property
@@ -470,36 +434,6 @@ def _check_simulation(sim: SimulationSection, source: str) -> None:
 
 
 def _check_designs(designs: DesignsSection, n_doses: int, target: float, source: str) -> None:
-    """Checks of [designs.crm] and [designs.boin] (a missing CRM skeleton is the crm design's
-    error, raised only when that design is used)."""
-    crm, boin = designs.crm, designs.boin
-
-    def require(ok: bool, where: str, problem: str) -> None:
-        if not ok:
-            raise InputError(source, where, problem)
-
-    if crm.skeleton is not None:
-        sk = crm.skeleton
-        where = "[designs.crm] skeleton"
-        require(len(sk) == n_doses, where, f"has {len(sk)} values for {n_doses} doses")
-        require(all(0 < p < 1 for p in sk), where, "values must lie in (0, 1)")
-        require(all(a < b for a, b in zip(sk, sk[1:], strict=False)), where,
-                "values must be strictly increasing")
-        require(crm.model != "logistic" or sk[-1] < 1 / (1 + math.exp(-3)), where,
-                "the logistic model (intercept 3) needs every value < 0.9526")
-        require(crm.halfwidth is None and crm.prior_mtd_level is None, "[designs.crm]",
-                "give skeleton, or halfwidth and prior_mtd_level, not both")
-    require((crm.halfwidth is None) == (crm.prior_mtd_level is None), "[designs.crm]",
-            "give both halfwidth and prior_mtd_level (to derive the skeleton), or neither")
-    if crm.halfwidth is not None:
-        require(0 < crm.halfwidth < min(target, 1 - target), "[designs.crm] halfwidth",
-                f"must be in (0, {min(target, 1 - target):g}) for target {target:g}")
-    if crm.prior_mtd_level is not None:
-        require(1 <= crm.prior_mtd_level <= n_doses, "[designs.crm] prior_mtd_level",
-                f"must be between 1 and the number of levels ({n_doses})")
-    require(crm.model in ("empiric", "logistic"), "[designs.crm] model",
-            f"expected 'empiric' or 'logistic', got {crm.model!r}")
-    require(crm.prior_variance > 0, "[designs.crm] prior_variance", "must be > 0")
-    require(0 < boin.elimination_cutoff < 1, "[designs.boin] elimination_cutoff",
-            "must be in (0, 1)")
-    require(boin.n_earlystop >= 1, "[designs.boin] n_earlystop", "must be >= 1")
+    """Each design's own checks of its section (``check`` of its config class)."""
+    for f in dataclasses.fields(designs):
+        getattr(designs, f.name).check(n_doses, target, source)

@@ -2,7 +2,7 @@
 ``get.oc`` runs it.
 
 Liu & Yuan (2015), JRSS-C 64:507-523; Yan et al. (2020), JSS 94(13). The statistics are
-``bayesdose.designs.boin`` (checked against BOIN); the trial, after each cohort at dose c with
+``bayesdose.designs.boin.core`` (checked against BOIN); the trial, after each cohort at dose c with
 y DLTs in the n patients there:
 
 - the trial ends once ``[stopping] max_patients`` are treated (the last cohort cut to fit),
@@ -32,9 +32,7 @@ import functools
 
 import numpy as np
 
-from bayesdose.design import Design
-from bayesdose.designs.boin import boundary_table, select_mtd
-from bayesdose.simulation.interface import (
+from bayesdose.designs.base import (
     CONTINUE,
     MAX_PATIENTS,
     MTD_DECLARED,
@@ -43,7 +41,9 @@ from bayesdose.simulation.interface import (
     Actions,
     States,
 )
-from bayesdose.simulation.titration import Titration
+from bayesdose.designs.boin.core import boundary_table, select_mtd
+from bayesdose.designs.titration import Titration
+from bayesdose.schema import Design
 
 _NEVER = 1 << 30  # a DLT count no dose reaches: "no elimination" in the lookup tables
 

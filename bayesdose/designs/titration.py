@@ -1,4 +1,11 @@
-"""Accelerated titration as a start option of the model-based and interval designs (CRM, BOIN).
+"""Accelerated titration (Simon et al. 1997): single-patient cohorts until the first DLT or a
+configured level (``[cohorts] titration_until_level``), as a start option of every design.
+
+``single_patient`` is the cohort-size rule every design shares: the next cohort is one patient
+while no DLT has been seen and its dose is below ``titration_until_level``. Who picks that dose
+is the design's: BLRM-EWOC's rules and 3+3's escalation pick it themselves (they apply
+``single_patient`` to their own next dose); the model-based and interval designs (CRM, BOIN)
+are overridden by ``Titration``, which climbs one level per patient as below.
 
 Titration (Simon et al. 1997; BOIN's ``get.oc(titration=TRUE)``; Cheung 2011, ch. 10, for the
 two-stage CRM it amounts to) treats single patients, each one dose level higher than the last,
@@ -19,8 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.design import Design
-from bayesdose.simulation.interface import States
+from bayesdose.designs.base import States
+from bayesdose.schema import Design
+
+
+def single_patient(total_dlt: np.ndarray | int, next_level: np.ndarray | int,
+                   until: int) -> np.ndarray | bool:
+    """Whether the next cohort is a single titration patient."""
+    return (total_dlt == 0) & (next_level < until)
 
 
 class Titration:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.design import Design
-from bayesdose.designs.crm import crm_mtd, crm_tite_posterior_mean, dose_toxicity
-from bayesdose.simulation.crm import CrmDesign
-from bayesdose.simulation.timedstates import TimedStates
-from bayesdose.simulation.tite_blrm import require_window
+from bayesdose.designs.base import TimedStates
+from bayesdose.designs.blrm.tite import require_window
+from bayesdose.designs.crm.core import crm_mtd, crm_tite_posterior_mean, dose_toxicity
+from bayesdose.designs.crm.simulated import CrmDesign
+from bayesdose.schema import Design
 
 
 class TiteCrm(CrmDesign):

@@ -1,0 +1,120 @@
+"""Every design, once: its name, label and colour in reports, where it lives, and how it runs.
+
+The command line's choices (``recommend --design``, ``simulate --designs``), the report's list of
+compared designs, its labels, colours and descriptions, and the simulator all read this table,
+so a new design is one package under ``bayesdose/designs/`` plus one row here.
+
+A row's design package holds its config section and checks (``config``, where it has
+settings), its simulated design (``decide`` over a batch of trial states: the one
+implementation that ``recommend --design`` and ``simulate`` both call), the words that describe
+it in a report (``describe``) and, where it reports numbers of its own on real data, its
+``step_details``. A design's module is imported when the design is first made, so a worker
+process imports only what it runs (CRM and BOIN import SciPy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from bayesdose.errors import InputError
+
+if TYPE_CHECKING:
+    from bayesdose.schema import Design
+
+BENCHMARK = "optimal"
+
+
+@dataclass(frozen=True)
+class DesignEntry:
+    """One design (or the benchmark) and where its parts live."""
+
+    name: str
+    label: str  # in report tables and figure legends
+    colour: str  # in every figure and table of a report
+    package: str  # bayesdose.designs.<package>: ``describe(design)`` and the modules below
+    simulated: str = ""  # "module:Class" of the simulated design ("" for the benchmark)
+    options: dict[str, Any] = field(default_factory=dict)
+    time_aware: bool = False  # decides with patients pending: simulated in time only
+    complete_cohorts: bool = False  # decides on complete cohorts: waits while anyone is pending
+    step_details: str = ""  # "module:function" adding its own numbers to a next step on data
+    in_report: bool = True  # compared in a design report (when the config allows it)
+    description: str = ""  # fixed words for a report (else the package's ``describe``)
+
+    def describe(self, design: Design) -> str:
+        """What the design is, in words, for a report."""
+        if self.description:
+            return self.description
+        return import_module(f"bayesdose.designs.{self.package}").describe(design, self.name)
+
+
+REGISTRY: tuple[DesignEntry, ...] = (
+    DesignEntry("blrm", "BLRM-EWOC", "#1f4e79", "blrm", "simulated:BlrmDesign"),
+    DesignEntry("3+3", "3+3", "#e08a1e", "three_plus_three", "simulated:ThreePlusThree",
+                {"deescalation": False}, complete_cohorts=True),
+    DesignEntry("3+3-deesc", "3+3 de-esc.", "#f2c14e", "three_plus_three",
+                "simulated:ThreePlusThree", {"deescalation": True}, complete_cohorts=True),
+    DesignEntry("crm", "CRM", "#3a8d5c", "crm", "simulated:CrmDesign",
+                step_details="step:crm_details"),
+    DesignEntry("boin", "BOIN", "#7b4fa0", "boin", "simulated:BoinDesign",
+                complete_cohorts=True),
+    DesignEntry("tite-blrm", "TITE-BLRM", "#555555", "blrm", "tite:TiteBlrm", time_aware=True,
+                in_report=False),
+    DesignEntry("tite-crm", "TITE-CRM", "#555555", "crm", "tite:TiteCrm", time_aware=True,
+                in_report=False),
+    DesignEntry(BENCHMARK, "Optimal", "#9a9a9a", "", in_report=False, description=(
+        "Nonparametric optimal benchmark (O'Quigley, Paoletti & Maccario 2002): the selection "
+        "with every patient's outcome known at every dose; a reference, not a design.")),
+)
+ENTRIES: dict[str, DesignEntry] = {entry.name: entry for entry in REGISTRY}
+# Designs without time (simulated by walking trial states or in lockstep; ``recommend --design``)
+DESIGNS = tuple(e.name for e in REGISTRY if e.simulated and not e.time_aware)
+# Designs that decide with patients still in follow-up: simulated in time only.
+TIME_AWARE = tuple(e.name for e in REGISTRY if e.time_aware)
+REPORT_DESIGNS = tuple(e.name for e in REGISTRY if e.in_report)
+
+
+def entry(name: str) -> DesignEntry:
+    return ENTRIES[name]
+
+
+def label(name: str) -> str:
+    return ENTRIES[name].label if name in ENTRIES else name
+
+
+def colour(name: str) -> str:
+    return ENTRIES[name].colour if name in ENTRIES else "#555555"
+
+
+def parse_design_names(text: str, source: str = "--designs") -> list[str]:
+    """Comma-separated design names, checked; order kept, duplicates dropped."""
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise InputError(source, None, "give at least one design name")
+    for name in names:
+        if name == BENCHMARK:
+            raise InputError(source, name, "'optimal' is the benchmark, reported for every run")
+        if name not in DESIGNS and name not in TIME_AWARE:
+            known = sorted([*DESIGNS, *TIME_AWARE])
+            raise InputError(source, name, f"unknown design; expected one of {known}")
+    return names
+
+
+def make_design(name: str, design: Design) -> Any:
+    """The simulated design ``name`` (a ``base.SimulatedDesign``; for a time-aware design a
+    ``timedstates.TimedDesign``) for a trial design."""
+    row = ENTRIES[name]
+    module, cls = row.simulated.split(":")
+    factory = getattr(import_module(f"bayesdose.designs.{row.package}.{module}"), cls)
+    return factory(design, **row.options)
+
+
+def hook(name: str, attribute: str) -> Any:
+    """The function a design's row names in ``attribute`` ("module:function"), or None."""
+    where = getattr(ENTRIES[name], attribute)
+    if not where:
+        return None
+    module, function = where.split(":")
+    return getattr(import_module(f"bayesdose.designs.{ENTRIES[name].package}.{module}"),
+                   function)
