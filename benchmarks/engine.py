@@ -26,19 +26,15 @@ import benchmarks.common  # noqa: F401  (first: pins BLAS to one thread before N
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os
 import platform  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import sys
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
-from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -47,20 +43,25 @@ from bayesdose.data import read_trial_data  # noqa: E402
 from bayesdose.inference.brute_force import BruteForcePosterior  # noqa: E402
 from bayesdose.inference.exact import CHUNK, ERROR_BOUND, ExactEngine, GridSpec  # noqa: E402
 from bayesdose.posterior import build_exact_engine  # noqa: E402
-from bayesdose.record import atomic_write  # noqa: E402
 from bayesdose.schema import Design, load_design  # noqa: E402
-from benchmarks.common import (
+from benchmarks.common import (  # noqa: E402
     NUMPY_WAS_IMPORTED,
+    ROOT,
     THREAD_VARIABLES,
+    Timing,
     blas_threads,
     fmt_rate,
     fmt_time,
     git_state,
+    load_average,
     machine_stamp,
+    subprocess_env,
     table,
+    time_calls,
+    versions_text,
+    write_atomically,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "engine-benchmarks.md"
 BIN = Path(sys.executable).parent  # the venv's bin directory: python and the bayesdose script
 
@@ -79,44 +80,15 @@ DEFAULT_GRID = GridSpec()
 NBG_ACCURACY_DOSES = (0, 3, 6, 9, 14)  # 1, 10, 25, 50 and 250 mg
 SUMMARY_FIELDS = ("p_underdose", "p_target", "p_overdose", "mean", "sd")
 INTERVAL_FIELDS = SUMMARY_FIELDS[:3]
+# versions stamped on the page
+PAGE_PACKAGES = ("bayesdose", "numpy", "scipy", "xarray", "pymc", "pytensor", "arviz")
 
 
 # -- helpers ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Timing:
-    times: tuple[float, ...]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def min(self) -> float:
-        return min(self.times)
-
-
-def time_calls(call: Callable[[], object], repeats: int, warmup: int = 1) -> Timing:
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return Timing(tuple(times))
-
-
 def fmt_err(value: float) -> str:
     return f"{value:.1e}"
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({name: "1" for name in THREAD_VARIABLES})
-    env.update(extra)
-    return env
 
 
 def load_example(name: str) -> tuple[Design, np.ndarray, np.ndarray]:
@@ -138,19 +110,6 @@ def random_counts(n_sets: int, n_doses: int, seed: int) -> tuple[np.ndarray, np.
     n = rng.integers(0, 7, size=(n_sets, n_doses))
     dlt = rng.binomial(n, np.linspace(0.02, 0.60, n_doses))
     return n, dlt
-
-
-# -- stamp --------------------------------------------------------------------------------
-
-
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in ("bayesdose", "numpy", "scipy", "xarray", "pymc", "pytensor", "arviz"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 # -- 1. whole-process wall time -----------------------------------------------------------
@@ -730,7 +689,6 @@ def section_accuracy(acc: dict) -> str:
 
 def render(stamp: dict, cli: dict, imports: dict, throughput: dict, acc: dict,
            quick: bool) -> str:
-    versions = ", ".join(f"{k} {v}" for k, v in stamp["versions"].items())
     load = stamp["load"]
     lines = [
         "# Engine benchmarks",
@@ -750,13 +708,13 @@ def render(stamp: dict, cli: dict, imports: dict, throughput: dict, acc: dict,
         f"- Date: {stamp['date']} (UTC); repository at {stamp['git']}",
         f"- Machine: {stamp['machine']['cpu']}, {stamp['machine']['nproc']} CPUs available "
         f"(nproc), {stamp['machine']['ram']} RAM; Linux {platform.release()}",
-        f"- Python {platform.python_version()}; {versions}",
+        f"- Python {platform.python_version()}; {stamp['versions']}",
         "- BLAS pinned to one thread: "
         + ", ".join(f"`{v}=1`" for v in THREAD_VARIABLES)
         + " set before numpy is imported and passed to every subprocess "
         f"(threadpoolctl: {stamp['blas']}). All timings use `time.perf_counter`; "
         "median and minimum of repeated runs.",
-        f"- Load average (1 min) at start {load[0]:.2f}, at end {load[1]:.2f}: other work "
+        f"- Load average (1 min) at start {load[0]}, at end {load[1]}: other work "
         "may share the machine, so the minimum is the better estimate of the undisturbed cost "
         "and the median of the typical one.",
         "",
@@ -776,11 +734,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    load_start = os.getloadavg()[0]
+    load_start = load_average()
     stamp = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         "machine": machine_stamp(),
-        "versions": package_versions(),
+        "versions": versions_text(PAGE_PACKAGES),
         "git": git_state(),
         "blas": blas_threads(),
         "numpy_early": NUMPY_WAS_IMPORTED,
@@ -792,9 +750,9 @@ def main(argv: list[str] | None = None) -> None:
     throughput = bench_throughput(args.quick)
     print("3. accuracy", flush=True)
     acc = bench_accuracy(args.quick)
-    stamp["load"] = (load_start, os.getloadavg()[0])
+    stamp["load"] = (load_start, load_average())
     stamp["elapsed"] = time.perf_counter() - started
-    atomic_write(args.output, render(stamp, cli, imports, throughput, acc, args.quick))
+    write_atomically(args.output, render(stamp, cli, imports, throughput, acc, args.quick))
     print(f"wrote {args.output} in {stamp['elapsed']:.0f} s", flush=True)
 
 

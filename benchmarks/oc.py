@@ -24,13 +24,13 @@ says which method produced each set. The calibration scenarios
 
 from __future__ import annotations
 
-import os
-
-for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
+# isort: off
+import benchmarks.common  # noqa: F401  (first: pins BLAS to one thread before NumPy loads)
+# isort: on
 
 import argparse  # noqa: E402
 import copy  # noqa: E402
+import os  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -41,13 +41,17 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bayesdose.designs.registry import BENCHMARK, DESIGNS  # noqa: E402
-from bayesdose.record import atomic_write  # noqa: E402
 from bayesdose.schema import Design, design_from_dict, read_toml  # noqa: E402
 from bayesdose.simulation.scenarios import Scenario, load_scenarios  # noqa: E402
 from bayesdose.simulation.study import run_study  # noqa: E402
-from benchmarks.common import versions_text  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    ROOT,
+    machine_text,
+    table,
+    versions_text,
+    write_atomically,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "oc-benchmarks.md"
 FIGURES = ROOT / "docs" / "figures"
 SEED = 20240601
@@ -186,13 +190,6 @@ def fmt(value: float | None, kind: str) -> str:
     return f"{value:.1f}"
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def oc_table(rows: dict[str, dict[str, float]], method: str | None = None) -> str:
     header = ["design", *(h for _, h, _ in COLUMNS)]
     if method:
@@ -274,14 +271,6 @@ def figure_tradeoff(results: list[SetResult], path: Path) -> None:
 # -- page ------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    from benchmarks.engine import git_state, machine_stamp
-
-    stamp = machine_stamp()
-    return (f"{stamp['cpu']}, {stamp['nproc']} CPUs available, {stamp['ram']} RAM; "
-            f"{platform.system()} {platform.release()}; repository at {git_state()}")
-
-
 def describe_method(result: SetResult, trials: int, seed: int) -> str:
     if result.method == "exact":
         return "exact (tree of trial states; no Monte Carlo error, standard errors 0)"
@@ -341,7 +330,7 @@ and the 3 scenarios of the seed trial XJ-MK-002. Reproduce with
 `cd <repo> && .venv/bin/python -m benchmarks.oc` (this run took {seconds:.0f} s); it rewrites
 this page and its figures.
 
-- Date: {date} (UTC); {machine()}
+- Date: {date} (UTC); {machine_text()}
 - Python {platform.python_version()}; {versions_text(PAGE_PACKAGES)}; BLAS pinned to one thread
   (`OPENBLAS_NUM_THREADS=1`).
 - Designs: BLRM-EWOC (`blrm`, the default derived prior), `3+3`, `3+3-deesc`, `crm`
@@ -404,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     figure_pcs(results, figures / "oc-pcs.svg")
     figure_tradeoff(results, figures / "oc-tradeoff.svg")
     page = render(results, args.trials, args.seed, time.perf_counter() - start)
-    atomic_write(args.out, page)
+    write_atomically(args.out, page)
     print(f"wrote {args.out}")
 
 

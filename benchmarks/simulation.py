@@ -27,20 +27,16 @@ import argparse  # noqa: E402
 import copy  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
-import os
+import os  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import sys
-import tempfile  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
-from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from multiprocessing import get_context  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -53,18 +49,26 @@ from bayesdose.simulation.optimal import optimal_selection  # noqa: E402
 from bayesdose.simulation.patients import DLTTable, philox_key, tolerances  # noqa: E402
 from bayesdose.simulation.runner import simulate_trials  # noqa: E402
 from bayesdose.simulation.scenarios import Scenario, load_scenarios  # noqa: E402
-from benchmarks.common import (
+from benchmarks.common import (  # noqa: E402
     NUMPY_WAS_IMPORTED,
+    ROOT,
     THREAD_VARIABLES,
+    Timing,
     blas_threads,
     fmt_rate,
     fmt_time,
     git_state,
+    load_average,
     machine_stamp,
+    subprocess_env,
     table,
+    time_calls,
+    timed,
+    timed_cpu,
+    versions_text,
+    write_atomically,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "simulation-benchmarks.md"
 CONFIG = "configs/standard-5dose.toml"
 SCENARIOS = "configs/scenarios/standard-5dose.toml"
@@ -73,6 +77,7 @@ SEED = 20240601
 TRIAL_COUNTS = (100, 1_000, 10_000, 100_000)
 DOSE_COUNTS = (3, 5, 10, 15)
 SAMPLE_SIZES = (15, 30, 60)
+PAGE_PACKAGES = ("bayesdose", "numpy", "scipy")  # versions stamped on the page
 SWEEP_TRIALS = 10_000  # trials per run in the dose and sample-size sweeps
 TARGETS = {"blrm": 100_000, "3+3": 200_000, "3+3-deesc": 200_000, "boin": 200_000}
 CRM_HALFWIDTH = 0.05  # the derived CRM skeleton where the config gives none
@@ -81,39 +86,8 @@ CRM_HALFWIDTH = 0.05  # the derived CRM skeleton where the config gives none
 # -- helpers ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Timing:
-    times: tuple[float, ...]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-
-def timed(call: Callable[[], object]) -> tuple[float, object]:
-    gc.collect()
-    start = time.perf_counter()
-    value = call()
-    return time.perf_counter() - start, value
-
-
-def timed_cpu(call: Callable[[], object]) -> tuple[float, float, object]:
-    """Wall time, this process's CPU time, and the value of ``call()``."""
-    gc.collect()
-    cpu, start = time.process_time(), time.perf_counter()
-    value = call()
-    return time.perf_counter() - start, time.process_time() - cpu, value
-
-
 def fmt_count(n: int) -> str:
     return f"{n:,}"
-
-
-def subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({name: "1" for name in THREAD_VARIABLES})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
 
 
 def clear_caches() -> None:
@@ -288,12 +262,9 @@ def _wait_for_workers(pool: ProcessPoolExecutor, workers: int) -> None:
 def import_time(repeats: int) -> Timing:
     """Wall time of a fresh interpreter importing what a worker needs to run a chunk."""
     cmd = [sys.executable, "-c", "import bayesdose.simulation.study"]
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, env=subprocess_env(), check=True)
-        times.append(time.perf_counter() - start)
-    return Timing(tuple(times))
+    env = subprocess_env(repo_on_path=True)
+    return time_calls(lambda: subprocess.run(cmd, cwd=ROOT, env=env, check=True), repeats,
+                      warmup=0)
 
 
 def bench_workers(names: list[str], repeats: int, trials: int, errors: list[str]) -> dict:
@@ -428,8 +399,8 @@ def bench_memory(names: list[str], counts: tuple[int, ...], errors: list[str]) -
             log(f"memory: {name} {trials}")
             cmd = [sys.executable, "-m", "benchmarks.simulation", "--memory-child", name,
                    str(trials)]
-            proc = subprocess.run(cmd, cwd=ROOT, env=subprocess_env(), text=True,
-                                  capture_output=True)
+            proc = subprocess.run(cmd, cwd=ROOT, env=subprocess_env(repo_on_path=True),
+                                  text=True, capture_output=True)
             if proc.returncode != 0:
                 errors.append(f"{name}, memory, {trials} trials: {proc.stderr.strip()[-300:]}")
                 continue
@@ -484,26 +455,6 @@ def bench_generator(repeats: int, quick: bool) -> dict:
     same = np.array_equal(numpy_philox_tolerances(SEED, 0, 2_000, 30),
                           tolerances(SEED, 0, 2_000, 30))
     return {"timings": out, "identical": same}
-
-
-# -- stamp --------------------------------------------------------------------------------
-
-
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in ("bayesdose", "numpy", "scipy"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def load_average() -> str:
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except OSError:
-        return "unknown"
 
 
 # -- page ---------------------------------------------------------------------------------
@@ -784,7 +735,7 @@ def section_generator(gen: dict) -> str:
 
 def render(ctx: dict) -> str:
     names = ctx["names"]
-    stamp, versions = ctx["machine"], ctx["versions"]
+    stamp = ctx["machine"]
     scenario = base_scenario()
     repeats = ctx["repeats"]
     lines = [
@@ -801,8 +752,7 @@ def render(ctx: dict) -> str:
         f"- Date: {ctx['date']} (UTC); repository at {ctx['git']}",
         f"- Machine: {stamp['cpu']}, {stamp['nproc']} CPUs available (nproc), {stamp['ram']} "
         f"RAM; {platform.system()} {platform.release()}",
-        f"- Python {platform.python_version()}; bayesdose {versions['bayesdose']}, numpy "
-        f"{versions['numpy']}, scipy {versions['scipy']}",
+        f"- Python {platform.python_version()}; {ctx['versions']}",
         "- BLAS pinned to one thread: "
         + ", ".join(f"`{v}=1`" for v in THREAD_VARIABLES)
         + " set before numpy is imported, inherited by every worker and subprocess "
@@ -912,18 +862,6 @@ def render(ctx: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repeat, fewer sizes")
@@ -973,7 +911,7 @@ def main(argv: list[str] | None = None) -> None:
     clear_caches()
     ctx.update(
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"), git=git_state(),
-        machine=machine_stamp(), versions=package_versions(), blas=blas_threads(),
+        machine=machine_stamp(), versions=versions_text(PAGE_PACKAGES), blas=blas_threads(),
         load_start=load_start, load_end=load_average(),
         runtime=time.perf_counter() - started, errors=errors,
     )

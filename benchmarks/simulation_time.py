@@ -23,12 +23,11 @@ import platform
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ROOT, subprocess_env, write_atomically
+
 OUTPUT = ROOT / "docs" / "simulation-time-benchmarks.md"
-ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-       "MKL_NUM_THREADS": "1"}
+ENV = subprocess_env()
 
 CHILD = """
 import json, resource, sys, time
@@ -127,9 +126,7 @@ def main() -> None:
     trials = 2_000 if args.quick else 20_000
     results = rows(trials)
     text = page(results, trials)
-    temporary = OUTPUT.with_suffix(".md.part")
-    temporary.write_text(text)
-    os.replace(temporary, OUTPUT)
+    write_atomically(OUTPUT, text)
     print(f"wrote {OUTPUT.relative_to(ROOT)}")
 
 

@@ -19,7 +19,6 @@ pages, with links to them.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import re
 import subprocess
@@ -28,14 +27,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bayesdose.record import atomic_write
-from benchmarks.common import versions_text
+from benchmarks.common import ROOT, machine_text, subprocess_env, versions_text, write_atomically
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 INDEX = DOCS / "benchmarks.md"
-THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")
 SUITES = {"engine": "engine-benchmarks.md", "simulation": "simulation-benchmarks.md"}
 
 PAGE_PACKAGES = ("bayesdose", "numpy", "scipy", "pymc")  # versions stamped on the page
@@ -60,7 +55,7 @@ SUITE_TABLE = "\n".join(
 
 def run_suite(name: str, quick: bool) -> float:
     """Run ``python -m benchmarks.NAME`` with BLAS pinned to one thread; its wall time."""
-    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, "1")}
+    env = subprocess_env()
     command = [sys.executable, "-m", f"benchmarks.{name}", *(["--quick"] if quick else [])]
     print("+", " ".join(command), flush=True)
     start = time.perf_counter()
@@ -148,9 +143,6 @@ def oc_part(text: str | None) -> str:
 
 
 def render(ran: dict[str, float]) -> str:
-    from benchmarks.engine import git_state, machine_stamp
-
-    stamp = machine_stamp()
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     if ran:
         runs = "; ".join(f"`benchmarks.{k}` re-run now ({v / 60:.1f} min)" for k, v in ran.items())
@@ -169,8 +161,7 @@ Every suite pins BLAS to one thread per process (`OPENBLAS_NUM_THREADS=1` and th
 variables, set before numpy is imported), so its numbers describe one core per worker.
 
 - Index written {date} (UTC); {runs}.
-- Machine: {stamp['cpu']}, {stamp['nproc']} CPUs available, {stamp['ram']} RAM;
-  {platform.system()} {platform.release()}; repository at {git_state()}.
+- Machine: {machine_text()}.
 - Python {platform.python_version()}; {versions_text(PAGE_PACKAGES)}.
 
 ## Operating characteristics
@@ -201,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown suite {unknown[0]!r}; expected one of {sorted(SUITES)}")
     ran = {} if args.index_only else {name: run_suite(name, args.quick) for name in names}
-    atomic_write(args.out, render(ran))
+    write_atomically(args.out, render(ran))
     print(f"wrote {args.out}")
 
 

@@ -1,16 +1,13 @@
-"""Fuzzed inputs (issue 7): the regression corpus found by ``benchmarks/fuzz.py`` and a short
+"""Fuzzed inputs (issue 7): the regression corpus found by ``tests/fuzz.py`` and a short
 deterministic fuzz. Every input gives a valid result or a one-line error with exit code 2:
 never a traceback, a hang or a partial output file."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the benchmarks package
-from benchmarks.fuzz import CORPUS, fuzz, load_case, run_case  # noqa: E402
+from fuzz import CORPUS, fuzz, load_case, run_case  # tests/fuzz.py: pytest puts tests/ on sys.path
 
 CASES = sorted(p for p in CORPUS.iterdir() if (p / "case.json").exists())
 

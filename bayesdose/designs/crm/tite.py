@@ -3,7 +3,7 @@
 Cheung & Chappell (2000), Sequential designs for phase I clinical trials with late-onset
 toxicities, Biometrics 56, 1177-1182. A patient followed k of T days without a DLT counts with
 weight k / T (dfcrm's linear scheme), so each cohort is decided at its arrival with patients
-pending. Everything else is the ``crm`` design (``simulation.crm``): the dose closest to the
+pending. Everything else is the ``crm`` design (``crm.simulated``): the dose closest to the
 target at the posterior mean, at most one level above the last cohort's dose, no escalation
 right after a cohort whose DLTs known so far reach the target rate (crmsim's ``restrict``; dfcrm's
 ``titesim`` itself only forbids skipping), accelerated titration, no early stopping, and the

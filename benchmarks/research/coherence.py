@@ -1,5 +1,5 @@
 """How often plain BLRM-EWOC (``[decision] coherence = false``) would break coherence:
-``python -m benchmarks.coherence [--trials N]``.
+``python -m benchmarks.research.coherence [--trials N]``.
 
 Simulates the standard scenarios (configs/standard-5dose.toml, configs/scenarios/) with the
 coherence rule off and counts the decisions that escalate right after a cohort with a DLT or
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 
@@ -22,8 +21,7 @@ from bayesdose.simulation.patients import DLTTable, tolerances
 from bayesdose.simulation.runner import simulate_trials
 from bayesdose.simulation.scenarios import load_scenarios
 from bayesdose.simulation.statespace import StateSpace
-
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ROOT
 
 
 def incoherent_states(space: StateSpace, design: Design) -> tuple[np.ndarray, np.ndarray]:

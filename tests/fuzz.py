@@ -1,4 +1,4 @@
-"""Fuzz the command line's inputs for a bounded time: ``python -m benchmarks.fuzz --seconds 60``.
+"""Fuzz the command line's inputs for a bounded time: ``python tests/fuzz.py --seconds 60``.
 
 Random and malformed design configs and trial data files (wrong types, missing keys, extreme
 numbers, NaN/inf, huge files, odd encodings, CSV with stray quotes, ragged rows, very long
@@ -6,7 +6,8 @@ fields) go through the real CLI: ``bayesdose validate`` and ``recommend --json``
 click's CliRunner, and every 50th case in a real subprocess. Each case must give a valid result
 (exit 0, a complete JSON output) or a clear one-line ``error: ...`` with exit code 2 and no
 output file: never a traceback, a hang (a timeout) or a partial file. Failures are saved as
-regression cases under ``tests/fuzz_cases/<id>/`` (replayed by tests/test_fuzz_inputs.py).
+regression cases under ``tests/fuzz_cases/<id>/`` (replayed by tests/test_fuzz_inputs.py,
+which imports this module as ``fuzz``: pytest puts ``tests/`` on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from click.testing import CliRunner
 
 from bayesdose.cli import main
 
-CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fuzz_cases"
+CORPUS = Path(__file__).resolve().parent / "fuzz_cases"
 MAX_DATA_CHARS = 20_000_000
 CASE_TIMEOUT = 30  # seconds: a case that takes longer is a hang
 
