@@ -1,0 +1,46 @@
+"""Bayesian adaptive dose finding (BLRM with EWOC) for phase I trials.
+
+The notebook API, with the command line's defaults (see ``bayesdose.api``)::
+
+    import bayesdose
+
+    design = bayesdose.load_design("configs/xj-mk-002.toml")
+    rec = bayesdose.recommend(design, "configs/examples/xj-mk-002.csv")  # or a DataFrame
+    study = bayesdose.simulate(design, "configs/scenarios/...toml", trials=2000)
+
+These names are imported on first use, so ``import bayesdose`` (done by the command line and
+by every simulation worker process) loads no numerical library.
+
+``bayesdose.recommend`` is the function above, also after the module of the same name is
+imported: reach that module with ``from bayesdose.recommend import ...``.
+"""
+
+import sys as _sys
+from types import ModuleType as _ModuleType
+
+__all__ = ["load_design", "read_data", "recommend", "simulate"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from bayesdose import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'bayesdose' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+class _Package(_ModuleType):
+    """Keeps ``bayesdose.recommend`` the API function: importing the submodule
+    ``bayesdose.recommend`` would otherwise bind the module to that name on the package."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in __all__ and isinstance(value, _ModuleType):
+            return  # the submodule stays in sys.modules, reached by its full name
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
