@@ -6,7 +6,8 @@ The notebook API, with the command line's defaults (see ``bayesdose.api``)::
 
     design = bayesdose.load_design("configs/xj-mk-002.toml")
     rec = bayesdose.recommend(design, "configs/examples/xj-mk-002.csv")  # or a DataFrame
-    study = bayesdose.simulate(design, "configs/scenarios/...toml", trials=2000)
+    study = bayesdose.simulate("configs/standard-5dose.toml",
+                               "configs/scenarios/standard-5dose.toml", trials=2000)
 
 These names are imported on first use, so ``import bayesdose`` (done by the command line and
 by every simulation worker process) loads no numerical library.
