@@ -16,9 +16,12 @@ from __future__ import annotations
 import csv
 import io
 import math
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -116,49 +119,131 @@ def read_trial_data(path: str | Path, design: Design, as_of: date | None = None)
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as err:  # e.g. a field over the csv module's size limit, a NUL byte
         raise InputError(source, None, f"not a readable CSV file: {err}") from None
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        raise InputError(source, "row 1", "missing header line")
-    header = [cell.strip().lower() for cell in rows[0]]
-    body = [(i, row) for i, row in enumerate(rows[1:], start=2) if any(c.strip() for c in row)]
+    body = [(f"row {i}", row) for i, row in enumerate(rows[1:], start=2)]
+    return _parse(rows[0] if rows else [], body, design, source, as_of, "row 1")
+
+
+def trial_data_from_frame(frame: Any, design: Design, as_of: date | None = None,
+                          source: str = "<DataFrame>") -> TrialData:
+    """Trial data from a pandas DataFrame with the columns of the CSV (either layout).
+
+    The frame goes through the CSV reader's checks: every cell is turned into the text it
+    would have in a CSV file (missing values, NaN and NaT into empty cells, whole-number
+    floats such as a column's 1.0 into "1", dates into YYYY-MM-DD), so the same data are
+    accepted or refused with the same messages; a row is named by its index label.
+    """
+    header = [str(name) for name in frame.columns]
+    body = [(f"row {label}", [_cell(value) for value in values])
+            for label, *values in frame.itertuples(index=True, name=None)]
+    return _parse(header, body, design, source, as_of, "columns")
+
+
+def trial_data_from_records(records: Iterable[Mapping[str, Any]], design: Design,
+                            as_of: date | None = None, source: str = "<records>") -> TrialData:
+    """Trial data from a list of dicts, one per row, keyed by the CSV's column names.
+
+    The columns are the keys of all records (a key a record lacks is an empty cell); every
+    cell goes through the CSV reader's checks as in ``trial_data_from_frame``; a row is named
+    by its 0-based position in the list ("record 3"). No records at all is patient-level data
+    without patients (the start of a trial).
+    """
+    records = list(records)
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise InputError(source, f"record {i}", f"expected a dict of column values, "
+                             f"got {type(record).__name__}")
+    if not records:
+        return _parse(list(PATIENT_COLUMNS), [], design, source, as_of, "columns")
+    header = list(dict.fromkeys(str(key) for record in records for key in record))
+    body = [(f"record {i}", [_cell(_get(record, key)) for key in header])
+            for i, record in enumerate(records)]
+    return _parse(header, body, design, source, as_of, "columns")
+
+
+def _get(record: Mapping[str, Any], key: str) -> Any:
+    if key in record:
+        return record[key]
+    return next((v for k, v in record.items() if str(k) == key), None)
+
+
+def _cell(value: Any) -> str:
+    """The text a value would have in a CSV cell; the parser then checks it."""
+    if value is None or _missing(value):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return str(value)  # refused as a count, as "True" in a CSV file would be
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):  # also pandas' Timestamp
+        if value.time() == time() and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat()  # refused: a date has no time of day
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _missing(value: Any) -> bool:
+    if isinstance(value, float | np.floating):
+        return math.isnan(value)
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and (value is pandas.NA or value is pandas.NaT)
+
+
+def _parse(header_cells: list[str], body: list[tuple[str, list[str]]], design: Design,
+           source: str, as_of: date | None, header_where: str) -> TrialData:
+    """The checks shared by every input: the header names the layout, each row is checked
+    and named by its label ("row 7", "record 3") in every error."""
+    if not any(cell.strip() for cell in header_cells):
+        raise InputError(source, header_where, "missing header line")
+    header = [cell.strip().lower() for cell in header_cells]
+    body = [(label, row) for label, row in body if any(c.strip() for c in row)]
     if "patient_id" in header:
-        return _patient_level(header, body, design, source, as_of)
+        return _patient_level(header, body, design, source, as_of, header_where)
     if "n" in header:
-        return _aggregated(header, body, design, source)
+        return _aggregated(header, body, design, source, header_where)
     raise InputError(
         source,
-        "row 1",
+        header_where,
         f"unrecognised header {','.join(header)!r}; expected "
         f"{','.join(PATIENT_COLUMNS)!r} or {','.join(AGGREGATED_COLUMNS)!r}",
     )
 
 
 def _columns(
-    header: list[str], expected: tuple[str, ...], source: str, optional: tuple[str, ...] = ()
+    header: list[str], expected: tuple[str, ...], source: str, where: str,
+    optional: tuple[str, ...] = (),
 ) -> dict[str, int]:
     for name in header:
         if name not in expected + optional:
             allowed = ",".join(expected + optional)
-            raise InputError(source, "row 1", f"unexpected column {name!r}; expected {allowed}")
+            raise InputError(source, where, f"unexpected column {name!r}; expected {allowed}")
     for name in expected:
         if name not in header:
-            raise InputError(source, "row 1", f"missing column {name!r}")
+            raise InputError(source, where, f"missing column {name!r}")
     if len(set(header)) != len(header):
-        raise InputError(source, "row 1", "a column name appears twice")
+        raise InputError(source, where, "a column name appears twice")
     return {name: header.index(name) for name in expected + optional if name in header}
 
 
 class _Row:
-    """One CSV row, with field access that reports the file, row and column on error."""
+    """One row of text cells, with field access that reports the source, the row (its label,
+    e.g. "row 7") and the column on error."""
 
-    def __init__(self, cells: list[str], columns: dict[str, int], number: int, source: str):
+    def __init__(self, cells: list[str], columns: dict[str, int], label: str, source: str):
         if len(cells) != len(columns):
             raise InputError(
-                source, f"row {number}", f"expected {len(columns)} fields, got {len(cells)}"
+                source, label, f"expected {len(columns)} fields, got {len(cells)}"
             )
-        self.cells, self.columns, self.number, self.source = cells, columns, number, source
+        self.cells, self.columns, self.label, self.source = cells, columns, label, source
 
     def fail(self, column: str, problem: str) -> InputError:
-        return InputError(self.source, f"row {self.number}, column {column!r}", problem)
+        return InputError(self.source, f"{self.label}, column {column!r}", problem)
 
     def text(self, column: str) -> str:
         value = self.optional(column)
@@ -202,8 +287,9 @@ class _Row:
             raise self.fail(column, f"dose {value} is not in the panel ({panel})") from None
 
 
-def _patient_level(header, body, design: Design, source: str, as_of: date | None) -> TrialData:
-    columns = _columns(header, PATIENT_COLUMNS, source, DATE_COLUMNS)
+def _patient_level(header, body, design: Design, source: str, as_of: date | None,
+                   header_where: str) -> TrialData:
+    columns = _columns(header, PATIENT_COLUMNS, source, header_where, DATE_COLUMNS)
     dated = "enrolled" in columns
     window = design.cohorts.dlt_window_days
     if dated and as_of is None:
@@ -212,22 +298,22 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
         raise InputError(source, "column 'enrolled'",
                          "dated data needs a DLT window: set [cohorts] dlt_window_days")
     patients: list[Patient] = []
-    seen: dict[str, int] = {}
-    cohort_level: dict[int, tuple[int, int]] = {}
-    for number, cells in body:
-        row = _Row(cells, columns, number, source)
+    seen: dict[str, str] = {}
+    cohort_level: dict[int, tuple[int, str]] = {}
+    for label, cells in body:
+        row = _Row(cells, columns, label, source)
         pid = row.text("patient_id")
         if pid in seen:
-            raise row.fail("patient_id", f"duplicate patient id {pid!r} (also in row {seen[pid]})")
-        seen[pid] = number
+            raise row.fail("patient_id", f"duplicate patient id {pid!r} (also in {seen[pid]})")
+        seen[pid] = label
         cohort = row.count("cohort")
         level = row.dose_level("dose", design.levels)
         dlt = row.count("dlt")
         if dlt > 1:
             raise row.fail("dlt", f"expected 0 or 1, got {dlt}")
-        first = cohort_level.setdefault(cohort, (level, number))
+        first = cohort_level.setdefault(cohort, (level, label))
         if first[0] != level:
-            raise row.fail("dose", f"cohort {cohort} was given another dose in row {first[1]}")
+            raise row.fail("dose", f"cohort {cohort} was given another dose in {first[1]}")
         days = _days_followed(row, dlt, window, as_of) if dated else None
         patients.append(Patient(pid, cohort, level, dlt, days, _evaluable(row, dated)))
     return _counts(patients, design, source, window if dated else 0, as_of)
@@ -282,17 +368,17 @@ def _counts(patients: list[Patient], design: Design, source: str, window: int,
     return TrialData(n, y, tuple(patients), source, pending, excluded, as_of)
 
 
-def _aggregated(header, body, design: Design, source: str) -> TrialData:
-    columns = _columns(header, AGGREGATED_COLUMNS, source)
+def _aggregated(header, body, design: Design, source: str, header_where: str) -> TrialData:
+    columns = _columns(header, AGGREGATED_COLUMNS, source, header_where)
     n = np.zeros(len(design.levels), dtype=np.int64)
     y = np.zeros_like(n)
-    seen: dict[int, int] = {}
-    for number, cells in body:
-        row = _Row(cells, columns, number, source)
+    seen: dict[int, str] = {}
+    for label, cells in body:
+        row = _Row(cells, columns, label, source)
         level = row.dose_level("dose", design.levels)
         if level in seen:
-            raise row.fail("dose", f"dose {design.levels[level]:g} also in row {seen[level]}")
-        seen[level] = number
+            raise row.fail("dose", f"dose {design.levels[level]:g} also in {seen[level]}")
+        seen[level] = label
         count, dlt = row.count("n"), row.count("dlt")
         if dlt > count:
             raise row.fail("dlt", f"{dlt} DLTs is more than n = {count}")

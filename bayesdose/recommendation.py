@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 from importlib.metadata import version
 from typing import Any
 
@@ -27,6 +28,16 @@ class Recommendation:
     borderline: tuple[bool, ...]
     mcmc: xr.Dataset | None = None  # with engine "both": the MCMC summary beside the exact one
     notes: tuple[str, ...] = field(default=())
+
+    def __repr__(self) -> str:
+        return f"<Recommendation {self.design.trial.name}: {_next_text(self)}>"
+
+    def __str__(self) -> str:
+        return format_table(self)
+
+    def _repr_html_(self) -> str:
+        """The per-dose table and the next dose, as HTML (shown by Jupyter)."""
+        return to_html(self)
 
 
 def recommend(design: Design, data: TrialData, engine: str = "exact", seed: int = 0):
@@ -190,3 +201,48 @@ def format_table(rec: Recommendation) -> str:
         )
     lines.extend(f"note: {note}" for note in rec.notes)
     return "\n".join(lines)
+
+
+def _next_text(rec: Recommendation) -> str:
+    """The next dose or the stop, without the reason."""
+    design, decision = rec.design, rec.decision
+    if decision.stop:
+        return f"STOP ({decision.stop_reason})"
+    return (f"next: {design.format_dose(design.levels[decision.next_level])}, cohort of "
+            f"{decision.cohort_size} ({decision.phase})")
+
+
+def to_html(rec: Recommendation) -> str:
+    """The table of ``format_table`` as an HTML fragment, every text escaped."""
+    design, decision, s = rec.design, rec.decision, rec.summary
+    lo, hi = design.decision.target_interval
+    unit = f" ({design.doses.unit})" if design.doses.unit else ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in (
+        f"dose{unit}", "n", "DLT", "mean", "95% interval", "P(under)", "P(target)", "P(over)",
+        "allowed"))
+    rows = []
+    for k, dose in enumerate(design.levels):
+        barred = decision.barred_by[k]
+        status = "yes" if barred is None else "no: " + BARRED_TEXT[barred]
+        if rec.borderline[k]:
+            status += " (borderline)"
+        cells = (f"{dose:g}", str(int(rec.data.n[k])), str(int(rec.data.dlt[k])),
+                 f"{s['mean'].values[k]:.3f}",
+                 f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]",
+                 f"{s['p_underdose'].values[k]:.3f}", f"{s['p_target'].values[k]:.3f}",
+                 f"{s['p_overdose'].values[k]:.3f}", status)
+        row = "".join(f"<td>{escape(c)}</td>" for c in cells)
+        rows.append(f"<tr>{row}</tr>" if barred is None else f'<tr class="barred">{row}</tr>')
+    notes = "".join(f"<li>{escape(n)}</li>" for n in rec.notes)
+    pending = "".join(
+        f"<li>pending: {escape(p.patient_id)}, {p.days_followed} of "
+        f"{design.cohorts.dlt_window_days} days without DLT</li>"
+        for p in rec.data.pending_patients)
+    return (
+        f"<div><p><b>{escape(design.trial.name)}</b>: posterior ({escape(rec.engine)} engine), "
+        f"target interval [{lo:g}, {hi:g}), EWOC P(over) &lt; "
+        f"{design.decision.max_overdose_probability:g}</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<p><b>{escape(_next_text(rec))}</b> — {escape(decision.reason)}</p>"
+        + (f"<ul>{pending}{notes}</ul>" if pending or notes else "") + "</div>"
+    )

@@ -1,0 +1,198 @@
+"""The notebook API: the command line's three steps as functions, with the CLI's defaults.
+
+``bayesdose.load_design``, ``bayesdose.recommend`` and ``bayesdose.simulate`` are these
+functions (imported on first use, so ``import bayesdose`` stays cheap). The same arguments give
+the same numbers as ``bayesdose recommend`` and ``bayesdose simulate``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bayesdose.errors import InputError
+
+if TYPE_CHECKING:
+    from bayesdose.data import TrialData
+    from bayesdose.recommendation import Recommendation
+    from bayesdose.schema import Design
+    from bayesdose.simulation.scenarios import Scenario
+
+DEFAULT_DESIGNS = ("blrm", "3+3")
+
+
+def load_design(path: str | Path) -> Design:
+    """Read and validate a design config (TOML); a problem is an ``InputError`` naming the file
+    and the key."""
+    from bayesdose.schema import load_design as load
+
+    return load(path)
+
+
+def read_data(data: Any, design: Design | str | Path, as_of: date | str | None = None
+              ) -> TrialData:
+    """Trial data from a CSV path, a pandas DataFrame, a list of dicts (one per row, keyed by
+    the CSV's columns) or an already-read ``TrialData``; all but the last go through the CSV
+    reader's checks, and a problem is an ``InputError`` naming the row and the field."""
+    from bayesdose.data import (
+        TrialData,
+        read_trial_data,
+        trial_data_from_frame,
+        trial_data_from_records,
+    )
+
+    design = _design(design)
+    as_of = _date(as_of)
+    if isinstance(data, TrialData):
+        if len(data.n) != len(design.levels):
+            raise ValueError(f"the data have {len(data.n)} doses but the design has "
+                             f"{len(design.levels)}")
+        if as_of is not None and as_of != data.as_of:
+            raise ValueError("as_of applies when the data are read; this TrialData was read "
+                             f"as of {data.as_of}")
+        return data
+    if isinstance(data, str | Path):
+        return read_trial_data(data, design, as_of)
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(data, pandas.DataFrame):
+        return trial_data_from_frame(data, design, as_of)
+    if isinstance(data, Iterable) and not isinstance(data, bytes | Mapping):
+        return trial_data_from_records(data, design, as_of)
+    raise TypeError("data: expected a CSV path, a pandas DataFrame, a list of dicts or a "
+                    f"TrialData, got {type(data).__name__}")
+
+
+def recommend(design: Design | str | Path, data: Any, engine: str = "exact", seed: int = 1,
+              as_of: date | str | None = None) -> Recommendation:
+    """The BLRM's posterior per dose, allowed doses and next dose, as ``bayesdose recommend``.
+
+    ``design``: a ``Design`` or a config path; ``data``: a CSV path, a pandas DataFrame, a list
+    of dicts or a ``TrialData`` (see ``read_data``); ``engine``: "exact" (the decision of
+    record), "mcmc" or "both"; ``seed``: for MCMC (the CLI's default, 1); ``as_of``: the date
+    of the decision (a date or "YYYY-MM-DD"), required with dated data.
+    """
+    from bayesdose.recommendation import recommend as run
+
+    if engine not in ("exact", "mcmc", "both"):
+        raise ValueError(f"engine: expected 'exact', 'mcmc' or 'both', got {engine!r}")
+    design = _design(design)
+    return run(design, read_data(data, design, as_of), engine=engine, seed=seed)
+
+
+def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | Path,
+             designs: Sequence[str] | str = DEFAULT_DESIGNS, trials: int = 10000, seed: int = 1,
+             method: str = "auto", workers: int | None = None, *,
+             scheduler: str | None = None, out: str | Path | None = None, resume: bool = False,
+             progress: bool = True, chunk_size: int | None = None) -> SimulationResult:
+    """Operating characteristics of ``designs`` in ``scenarios``, as ``bayesdose simulate``.
+
+    ``scenarios``: a scenario TOML path or loaded ``Scenario`` objects; ``designs``: names
+    (or one comma-separated string); ``method``: "auto", "exact" or "simulate"; ``workers``:
+    local processes (default: all cores), or ``scheduler``: a Dask scheduler's address. With
+    ``out`` the run writes summary.json, results.nc and its chunks there, as ``--out`` does
+    (``resume`` continues a killed run). The result's ``summary`` is the summary.json document.
+    """
+    from bayesdose.designs.registry import parse_design_names
+    from bayesdose.simulation.chunks import design_sha256
+    from bayesdose.simulation.output import write_summary
+    from bayesdose.simulation.scenarios import load_scenarios
+    from bayesdose.simulation.study import default_workers, run_study
+    from bayesdose.simulation.tree import TreeTooLarge
+
+    if method not in ("auto", "exact", "simulate"):
+        raise ValueError(f"method: expected 'auto', 'exact' or 'simulate', got {method!r}")
+    if trials < 2:
+        raise ValueError(f"trials: expected at least 2, got {trials}")
+    if workers is not None and scheduler is not None:
+        raise ValueError("give either workers (local processes) or scheduler (a Dask "
+                         "cluster), not both")
+    design = _design(design)
+    if isinstance(scenarios, str | Path):
+        scenarios = load_scenarios(scenarios, len(design.levels))
+    scenarios = list(scenarios)
+    names = parse_design_names(designs if isinstance(designs, str) else ",".join(designs),
+                               "designs")
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = run_study(design, scenarios, names, trials, seed, method,
+                           workers or default_workers(), scheduler=scheduler, out=out,
+                           resume=resume, chunk_size=chunk_size, progress=progress)
+    except TreeTooLarge as err:
+        raise InputError("method='exact'", None, f"{err}; use method='simulate'") from None
+    summary = dict(result.summary, seed=seed, designs=names, config_sha256=design_sha256(design))
+    if out is not None:
+        write_summary(out / "summary.json", summary)
+    return SimulationResult(summary)
+
+
+@dataclass
+class SimulationResult:
+    """A simulation study's result: ``summary`` is the summary.json document of
+    ``bayesdose simulate`` (operating characteristics per scenario and design)."""
+
+    summary: dict
+
+    def table(self) -> str:
+        """The comparison table ``bayesdose simulate`` prints."""
+        from bayesdose.simulation.output import format_table
+
+        return format_table(self.summary)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<SimulationResult {s['method']}: {len(s['scenarios'])} scenario(s), "
+                f"designs {', '.join(s['designs'])}>")
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        """The comparison table of ``table()`` as HTML (shown by Jupyter)."""
+        from bayesdose.simulation.output import TABLE_COLUMNS, TIME_COLUMNS
+
+        s = self.summary
+        columns = TABLE_COLUMNS + (TIME_COLUMNS if "timeline" in s else ())
+        head = "".join(f"<th>{escape(title)}</th>" for _, title in columns)
+        rows = []
+        for entry in s["scenarios"]:
+            mtd = "none" if entry["true_mtd"] is None else entry["true_mtd"]
+            designs = list(entry["designs"].items())
+            for i, (name, oc) in enumerate(designs):
+                cells = "".join(f"<td>{_number(key, oc.get(key))}</td>" for key, _ in columns)
+                first = (f'<th rowspan="{len(designs)}">{escape(entry["name"])} '
+                         f"(true MTD: {escape(str(mtd))})</th>") if i == 0 else ""
+                rows.append(f"<tr>{first}<td>{escape(name)}</td>{cells}</tr>")
+        return (f"<div><p>method: {escape(s['method'])}, seed {escape(str(s.get('seed')))}</p>"
+                f"<table><thead><tr><th>scenario</th><th>design</th>{head}</tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _number(key: str, value: Any) -> str:
+    """A cell as ``format_table`` prints it."""
+    if isinstance(value, dict):  # duration: its mean, in days
+        value = value["mean"]
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if key in ("n_mean", "duration", "pending_treated") else f"{value:.3f}"
+
+
+def _design(design: Design | str | Path) -> Design:
+    return load_design(design) if isinstance(design, str | Path) else design
+
+
+def _date(as_of: date | str | None) -> date | None:
+    if as_of is None or (isinstance(as_of, date) and not isinstance(as_of, datetime)):
+        return as_of
+    if isinstance(as_of, datetime):
+        return as_of.date()
+    try:
+        return date.fromisoformat(as_of)
+    except (TypeError, ValueError):
+        raise ValueError(f"as_of: expected a date or 'YYYY-MM-DD', got {as_of!r}") from None
