@@ -88,8 +88,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
               plot_path: Path | None, html_path: Path | None) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
     from bayesdose.data import read_trial_data
-    from bayesdose.recommendation import format_table, to_json
-    from bayesdose.recommendation import recommend as run
+    from bayesdose.next_step import step_on_data
     from bayesdose.record import package_versions, sha256_hex, write_record
     from bayesdose.schema import load_design
 
@@ -101,15 +100,9 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     trial = read_trial_data(data, design, as_of and as_of.date())
     if design.prior.derived:
         click.echo(f"prior {design.prior.explanation}", err=True)
-    if design_name == "blrm":
-        result = run(design, trial, engine=engine, seed=seed)
-        click.echo(format_table(result))
-        document = to_json(result)
-    else:
-        from bayesdose.next_step import format_step, next_step
-
-        document = next_step(design_name, design, trial)
-        click.echo(format_step(design, document))
+    step = step_on_data(design_name, design, trial, engine, seed)
+    click.echo(step.text)
+    document = step.document
     config_bytes, data_bytes = config.read_bytes(), data.read_bytes()
     document["inputs"] = {
         "config_sha256": sha256_hex(config_bytes),
@@ -135,7 +128,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     if plot_path is not None or html_path is not None:
         from bayesdose.report.decision import write_outputs
 
-        write_outputs(result, document, plot_path, html_path)
+        write_outputs(step.recommendation, document, plot_path, html_path)
 
 
 @main.command()

@@ -1,4 +1,8 @@
-"""Any design's next step on the real trial so far: ``bayesdose recommend --design NAME``.
+"""Any design's next step on the real trial so far: ``bayesdose recommend [--design NAME]``.
+
+``step_on_data`` calls the function the design's registry row names (``on_data``):
+BLRM-EWOC's recommendation (``bayesdose.recommendation.blrm_step``: posterior, EWOC, reasons
+in words) or, for every other design, ``rule_step`` below.
 
 The model-based BLRM answer (``bayesdose.recommendation``) and the rule-based answers (3+3, BOIN) or
 the CRM's can then be put side by side at the escalation meeting. The step is the simulated
@@ -14,7 +18,8 @@ design's own ``decide`` on the trial's state, so it is exactly what the simulati
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +29,34 @@ from bayesdose.designs.registry import entry as registry_entry
 from bayesdose.designs.registry import hook, make_design
 from bayesdose.errors import InputError
 from bayesdose.schema import Design
+
+if TYPE_CHECKING:
+    from bayesdose.recommendation import Recommendation
+
+
+@dataclass(frozen=True)
+class Step:
+    """A design's next step on the trial so far: the JSON document of ``recommend`` (the
+    caller adds the inputs' hashes), the printed answer, and for BLRM-EWOC the recommendation
+    that ``--plot``/``--html`` draw."""
+
+    document: dict[str, Any]
+    text: str
+    recommendation: Recommendation | None = None
+
+
+def step_on_data(name: str, design: Design, data: TrialData, engine: str = "exact",
+                 seed: int = 1) -> Step:
+    """The next step of design ``name`` on real data: the function its registry row names
+    (BLRM-EWOC's recommendation; ``rule_step`` for every other design)."""
+    return hook(name, "on_data")(name, design, data, engine, seed)
+
+
+def rule_step(name: str, design: Design, data: TrialData, engine: str, seed: int) -> Step:
+    """A design's own ``decide`` on the trial's state (``engine`` and ``seed`` unused: no
+    posterior is sampled)."""
+    document = next_step(name, design, data)
+    return Step(document, format_step(design, document))
 
 
 def _state(data: TrialData) -> States:

@@ -13,6 +13,7 @@ import xarray as xr
 from bayesdose.data import Patient, TrialData
 from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
 from bayesdose.inference.exact import ERROR_BOUND
+from bayesdose.next_step import Step
 from bayesdose.posterior import SUMMARY_VARIABLES, exact_summary, mcmc_summary
 from bayesdose.schema import Design
 
@@ -246,3 +247,9 @@ def to_html(rec: Recommendation) -> str:
         f"<p><b>{escape(_next_text(rec))}</b> — {escape(decision.reason)}</p>"
         + (f"<ul>{pending}{notes}</ul>" if pending or notes else "") + "</div>"
     )
+
+
+def blrm_step(name: str, design: Design, data: TrialData, engine: str, seed: int) -> Step:
+    """BLRM-EWOC's next step on real data (``recommend``), as every design's step is given."""
+    result = recommend(design, data, engine=engine, seed=seed)
+    return Step(to_json(result), format_table(result), result)

@@ -39,6 +39,7 @@ class DesignEntry:
     time_aware: bool = False  # decides with patients pending: simulated in time only
     complete_cohorts: bool = False  # decides on complete cohorts: waits while anyone is pending
     step_details: str = ""  # "module:function" adding its own numbers to a next step on data
+    on_data: str = "bayesdose.next_step:rule_step"  # "module:function": its step on real data
     in_report: bool = True  # compared in a design report (when the config allows it)
     description: str = ""  # fixed words for a report (else the package's ``describe``)
 
@@ -50,7 +51,8 @@ class DesignEntry:
 
 
 REGISTRY: tuple[DesignEntry, ...] = (
-    DesignEntry("blrm", "BLRM-EWOC", "#1f4e79", "blrm", "simulated:BlrmDesign"),
+    DesignEntry("blrm", "BLRM-EWOC", "#1f4e79", "blrm", "simulated:BlrmDesign",
+                on_data="bayesdose.recommendation:blrm_step"),
     DesignEntry("3+3", "3+3", "#e08a1e", "three_plus_three", "simulated:ThreePlusThree",
                 {"deescalation": False}, complete_cohorts=True),
     DesignEntry("3+3-deesc", "3+3 de-esc.", "#f2c14e", "three_plus_three",
@@ -111,10 +113,12 @@ def make_design(name: str, design: Design) -> Any:
 
 
 def hook(name: str, attribute: str) -> Any:
-    """The function a design's row names in ``attribute`` ("module:function"), or None."""
+    """The function a design's row names in ``attribute`` ("module:function", the module
+    relative to the design's package unless it is a full ``bayesdose.`` path), or None."""
     where = getattr(ENTRIES[name], attribute)
     if not where:
         return None
     module, function = where.split(":")
-    return getattr(import_module(f"bayesdose.designs.{ENTRIES[name].package}.{module}"),
-                   function)
+    if not module.startswith("bayesdose."):
+        module = f"bayesdose.designs.{ENTRIES[name].package}.{module}"
+    return getattr(import_module(module), function)
