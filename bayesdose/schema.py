@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bayesdose.designs.boin.config import BoinSection
-from bayesdose.designs.crm.config import CrmSection
 from bayesdose.errors import InputError
 from bayesdose.panel import DosePanel, dose_index
 from bayesdose.schema_fields import REQUIRED, documented
@@ -129,10 +127,18 @@ class StoppingSection:
     )
 
 
-@dataclass(frozen=True)
-class DesignsSection:
-    crm: CrmSection = documented("Settings of the crm design.", CrmSection())
-    boin: BoinSection = documented("Settings of the boin design.", BoinSection())
+def _designs_section() -> type:
+    """``[designs]``: one table per design with settings of its own, declared in its package
+    and named by its registry row (``config``); a new design's settings need no edit here."""
+    from bayesdose.designs.registry import config_sections
+
+    fields = [(key, cls, documented(f"Settings of the {key} design.", cls()))
+              for key, cls in config_sections()]
+    return dataclasses.make_dataclass("DesignsSection", fields, frozen=True,
+                                      module=__name__)
+
+
+DesignsSection = _designs_section()
 
 
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12

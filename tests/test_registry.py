@@ -1,5 +1,7 @@
 """The design registry: each design once, and everything that lists designs reads it."""
 
+import dataclasses
+
 import pytest
 
 from bayesdose.cli import recommend, simulate
@@ -43,6 +45,17 @@ def test_the_report_compares_the_registered_designs_the_config_allows():
     assert "skeleton" in omitted["crm"]
     names, omitted = report_designs(load_design("configs/xj-mk-002.toml"))
     assert names == list(registry.REPORT_DESIGNS) and not omitted
+
+
+def test_the_designs_section_of_the_config_is_built_from_the_registry():
+    from bayesdose.designs.boin.config import BoinSection
+    from bayesdose.designs.crm.config import CrmSection
+    from bayesdose.schema import DesignsSection
+
+    assert registry.config_sections() == [("crm", CrmSection), ("boin", BoinSection)]
+    assert [f.name for f in dataclasses.fields(DesignsSection)] == ["crm", "boin"]
+    design = load_design("configs/xj-mk-002.toml")
+    assert design.designs.crm.halfwidth == 0.05 and design.designs.boin == BoinSection()
 
 
 def test_hooks_resolve_relative_to_the_package_or_by_full_path():

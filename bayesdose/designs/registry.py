@@ -40,6 +40,7 @@ class DesignEntry:
     complete_cohorts: bool = False  # decides on complete cohorts: waits while anyone is pending
     step_details: str = ""  # "module:function" adding its own numbers to a next step on data
     on_data: str = "bayesdose.next_step:rule_step"  # "module:function": its step on real data
+    config: str = ""  # "module:Class" of its settings, the table [designs.<package>]
     in_report: bool = True  # compared in a design report (when the config allows it)
     description: str = ""  # fixed words for a report (else the package's ``describe``)
 
@@ -58,9 +59,9 @@ REGISTRY: tuple[DesignEntry, ...] = (
     DesignEntry("3+3-deesc", "3+3 de-esc.", "#f2c14e", "three_plus_three",
                 "simulated:ThreePlusThree", {"deescalation": True}, complete_cohorts=True),
     DesignEntry("crm", "CRM", "#3a8d5c", "crm", "simulated:CrmDesign",
-                step_details="step:crm_details"),
+                step_details="step:crm_details", config="config:CrmSection"),
     DesignEntry("boin", "BOIN", "#7b4fa0", "boin", "simulated:BoinDesign",
-                complete_cohorts=True),
+                complete_cohorts=True, config="config:BoinSection"),
     DesignEntry("tite-blrm", "TITE-BLRM", "#555555", "blrm", "tite:TiteBlrm", time_aware=True,
                 in_report=False),
     DesignEntry("tite-crm", "TITE-CRM", "#555555", "crm", "tite:TiteCrm", time_aware=True,
@@ -87,6 +88,12 @@ def label(name: str) -> str:
 
 def colour(name: str) -> str:
     return ENTRIES[name].colour if name in ENTRIES else "#555555"
+
+
+def config_sections() -> list[tuple[str, type]]:
+    """(table name, settings class) of every design with settings, in registry order: the
+    ``[designs]`` section of the schema (and so of docs/config.md)."""
+    return [(row.package, hook(row.name, "config")) for row in REGISTRY if row.config]
 
 
 def parse_design_names(text: str, source: str = "--designs") -> list[str]:
