@@ -23,7 +23,11 @@ if TYPE_CHECKING:
     from bayesdose.schema import Design
     from bayesdose.simulation.scenarios import Scenario
 
+# The defaults of the command line and of these functions alike (cli.py reads them here).
+DEFAULT_SEED = 1
 DEFAULT_DESIGNS = ("blrm", "3+3")
+DEFAULT_TRIALS = 10000
+DEFAULT_METHOD = "auto"
 
 
 def load_design(path: str | Path) -> Design:
@@ -67,7 +71,8 @@ def read_data(data: Any, design: Design | str | Path, as_of: date | str | None =
                     f"TrialData, got {type(data).__name__}")
 
 
-def recommend(design: Design | str | Path, data: Any, engine: str = "exact", seed: int = 1,
+def recommend(design: Design | str | Path, data: Any, engine: str = "exact",
+              seed: int = DEFAULT_SEED,
               as_of: date | str | None = None) -> Recommendation:
     """The BLRM's posterior per dose, allowed doses and next dose, as ``bayesdose recommend``.
 
@@ -85,8 +90,8 @@ def recommend(design: Design | str | Path, data: Any, engine: str = "exact", see
 
 
 def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | Path,
-             designs: Sequence[str] | str = DEFAULT_DESIGNS, trials: int = 10000, seed: int = 1,
-             method: str = "auto", workers: int | None = None, *,
+             designs: Sequence[str] | str = DEFAULT_DESIGNS, trials: int = DEFAULT_TRIALS,
+             seed: int = DEFAULT_SEED, method: str = DEFAULT_METHOD, workers: int | None = None, *,
              scheduler: str | None = None, out: str | Path | None = None, resume: bool = False,
              progress: bool = True, chunk_size: int | None = None) -> SimulationResult:
     """Operating characteristics of ``designs`` in ``scenarios``, as ``bayesdose simulate``.

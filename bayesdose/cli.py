@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from bayesdose.api import DEFAULT_DESIGNS, DEFAULT_METHOD, DEFAULT_SEED, DEFAULT_TRIALS
 from bayesdose.designs.registry import DESIGNS, TIME_AWARE
 from bayesdose.errors import InputError
 
@@ -69,7 +70,7 @@ def main() -> None:
     help="exact: grid quadrature (the decision of record); mcmc: PyMC NUTS; both: decide on "
     "exact and report MCMC beside it.",
 )
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed for MCMC.")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Seed for MCMC.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the recommendation as JSON here.")
 @click.option("--record-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -160,16 +161,16 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
 @click.option("--scenarios", "scenarios_path", required=True,
               type=click.Path(dir_okay=False, path_type=Path),
               help="Scenario set (TOML, [[scenario]] name, p_true).")
-@click.option("--designs", default="blrm,3+3", show_default=True,
+@click.option("--designs", default=",".join(DEFAULT_DESIGNS), show_default=True,
               help=f"Comma-separated design names: {', '.join(DESIGNS)}; with "
               f"{' or '.join(TIME_AWARE)} every design is simulated in time ([simulation]).")
-@click.option("--trials", type=click.IntRange(min=2), default=10000, show_default=True,
+@click.option("--trials", type=click.IntRange(min=2), default=DEFAULT_TRIALS, show_default=True,
               help="Simulated trials per scenario (ignored by exact results).")
-@click.option("--seed", type=int, default=1, show_default=True,
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Fixes every simulated patient, whatever the workers.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for summary.json and results.nc.")
-@click.option("--method", type=click.Choice(["auto", "exact", "simulate"]), default="auto",
+@click.option("--method", type=click.Choice(["auto", "exact", "simulate"]), default=DEFAULT_METHOD,
               show_default=True,
               help="exact: walk the tree of trial states; simulate: Monte Carlo; auto: exact "
               "when the tree is small enough.")

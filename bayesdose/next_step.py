@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bayesdose.api import DEFAULT_SEED
 from bayesdose.data import TrialData
 from bayesdose.designs.base import NO_DOSE, STOP_REASONS, States
 from bayesdose.designs.registry import entry as registry_entry
@@ -46,7 +47,7 @@ class Step:
 
 
 def step_on_data(name: str, design: Design, data: TrialData, engine: str = "exact",
-                 seed: int = 1) -> Step:
+                 seed: int = DEFAULT_SEED) -> Step:
     """The next step of design ``name`` on real data: the function its registry row names
     (BLRM-EWOC's recommendation; ``rule_step`` for every other design)."""
     return hook(name, "on_data")(name, design, data, engine, seed)

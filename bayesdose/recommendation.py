@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayesdose.api import DEFAULT_SEED
 from bayesdose.data import Patient, TrialData
 from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
 from bayesdose.inference.exact import ERROR_BOUND
@@ -41,7 +42,8 @@ class Recommendation:
         return to_html(self)
 
 
-def recommend(design: Design, data: TrialData, engine: str = "exact", seed: int = 0):
+def recommend(design: Design, data: TrialData, engine: str = "exact",
+              seed: int = DEFAULT_SEED) -> Recommendation:
     """Posterior summary and decision. ``engine``: "exact" (the decision of record), "mcmc",
     or "both" (decide on exact, report MCMC beside it with its Monte Carlo errors)."""
     mcmc = None
