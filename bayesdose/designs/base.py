@@ -22,9 +22,14 @@ modifiers that use them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from bayesdose.errors import InputError
+
+if TYPE_CHECKING:
+    from bayesdose.schema import Design
 
 # Stop reasons, as stored in per-trial records (code = index), shared by every design.
 STOP_REASONS = ("none", "safety", "mtd_declared", "max_patients")
@@ -114,3 +119,13 @@ class TimedDesign(Protocol):
     waits: bool
 
     def decide(self, states: TimedStates) -> Actions: ...
+
+
+def require_window(design: Design, name: str) -> int:
+    """The DLT window in days; an InputError when the config has none."""
+    window = design.cohorts.dlt_window_days
+    if window < 1:
+        raise InputError(design.source, "[cohorts] dlt_window_days",
+                         f"the {name} design simulates time: it needs a DLT window of at "
+                         "least one day")
+    return window

@@ -41,6 +41,7 @@ class DesignEntry:
     step_details: str = ""  # "module:function" adding its own numbers to a next step on data
     on_data: str = "bayesdose.next_step:rule_step"  # "module:function": its step on real data
     config: str = ""  # "module:Class" of its settings, the table [designs.<package>]
+    in_time: str = ""  # "module:function": its own form in a study with time (else it waits)
     in_report: bool = True  # compared in a design report (when the config allows it)
     description: str = ""  # fixed words for a report (else the package's ``describe``)
 
@@ -53,7 +54,7 @@ class DesignEntry:
 
 REGISTRY: tuple[DesignEntry, ...] = (
     DesignEntry("blrm", "BLRM-EWOC", "#1f4e79", "blrm", "simulated:BlrmDesign",
-                on_data="bayesdose.recommendation:blrm_step"),
+                on_data="bayesdose.recommendation:blrm_step", in_time="tite:waiting_blrm"),
     DesignEntry("3+3", "3+3", "#e08a1e", "three_plus_three", "simulated:ThreePlusThree",
                 {"deescalation": False}, complete_cohorts=True),
     DesignEntry("3+3-deesc", "3+3 de-esc.", "#f2c14e", "three_plus_three",

@@ -18,9 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from bayesdose.designs.base import TimedDesign
-from bayesdose.designs.blrm.tite import TiteBlrm, require_window
-from bayesdose.designs.registry import TIME_AWARE, make_design
+from bayesdose.designs.base import TimedDesign, require_window
+from bayesdose.designs.registry import TIME_AWARE, hook, make_design
 from bayesdose.designs.waiting import Waiting
 from bayesdose.errors import InputError
 from bayesdose.schema import DAYS_PER_MONTH, Design
@@ -50,9 +49,8 @@ def timed_design(design: Design, name: str) -> TimedDesign:
     """The design ``name`` as it runs in time."""
     if name in TIME_AWARE:
         return make_design(name, design)
-    if name == "blrm":
-        return TiteBlrm(design, waits=True)
-    return Waiting(make_design(name, design))
+    own_form = hook(name, "in_time")
+    return own_form(design) if own_form is not None else Waiting(make_design(name, design))
 
 
 @lru_cache(maxsize=16)

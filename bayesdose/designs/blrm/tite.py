@@ -17,23 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.designs.base import Actions, TimedStates
+from bayesdose.designs.base import Actions, TimedStates, require_window
 from bayesdose.designs.blrm.rules import decide_batch
 from bayesdose.designs.blrm.simulated import SummaryCache, actions_of
-from bayesdose.errors import InputError
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import Design
 from bayesdose.simulation.timedstates import MAX_CACHED
-
-
-def require_window(design: Design, name: str) -> int:
-    """The DLT window in days; an InputError when the config has none."""
-    window = design.cohorts.dlt_window_days
-    if window < 1:
-        raise InputError(design.source, "[cohorts] dlt_window_days",
-                         f"the {name} design simulates time: it needs a DLT window of at "
-                         "least one day")
-    return window
 
 
 class TiteBlrm:
@@ -59,3 +48,9 @@ class TiteBlrm:
             self.design, states.n, states.dlt, self._cache.p_target[rows],
             self._cache.p_overdose[rows], states.last_level, states.last_dlt, states.complete,
         ))
+
+
+def waiting_blrm(design: Design) -> TiteBlrm:
+    """BLRM-EWOC in a study with time: it waits for complete follow-up, and the rules read
+    how many patients completed it at each dose (``[cohorts] min_complete_followup``)."""
+    return TiteBlrm(design, waits=True)

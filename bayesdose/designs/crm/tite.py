@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.designs.base import TimedStates
-from bayesdose.designs.blrm.tite import require_window
+from bayesdose.designs.base import TimedStates, require_window
 from bayesdose.designs.crm.core import crm_mtd, crm_tite_posterior_mean, dose_toxicity
 from bayesdose.designs.crm.simulated import CrmDesign
 from bayesdose.schema import Design
