@@ -15,6 +15,13 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bayesdose.defaults import (
+    DEFAULT_DESIGNS,
+    DEFAULT_METHOD,
+    DEFAULT_SEED,
+    DEFAULT_TRIALS,
+    METHODS,
+)
 from bayesdose.errors import InputError
 
 if TYPE_CHECKING:
@@ -23,11 +30,6 @@ if TYPE_CHECKING:
     from bayesdose.schema import Design
     from bayesdose.simulation.scenarios import Scenario
 
-# The defaults of the command line and of these functions alike (cli.py reads them here).
-DEFAULT_SEED = 1
-DEFAULT_DESIGNS = ("blrm", "3+3")
-DEFAULT_TRIALS = 10000
-DEFAULT_METHOD = "auto"
 
 
 def load_design(path: str | Path) -> Design:
@@ -103,14 +105,12 @@ def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | 
     (``resume`` continues a killed run). The result's ``summary`` is the summary.json document.
     """
     from bayesdose.designs.registry import parse_design_names
-    from bayesdose.simulation.chunks import design_sha256
-    from bayesdose.simulation.output import write_summary
     from bayesdose.simulation.scenarios import load_scenarios
-    from bayesdose.simulation.study import default_workers, run_study
+    from bayesdose.simulation.study import study_summary
     from bayesdose.simulation.tree import TreeTooLarge
 
-    if method not in ("auto", "exact", "simulate"):
-        raise ValueError(f"method: expected 'auto', 'exact' or 'simulate', got {method!r}")
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     if trials < 2:
         raise ValueError(f"trials: expected at least 2, got {trials}")
     if workers is not None and scheduler is not None:
@@ -126,14 +126,11 @@ def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
     try:
-        result = run_study(design, scenarios, names, trials, seed, method,
-                           workers or default_workers(), scheduler=scheduler, out=out,
-                           resume=resume, chunk_size=chunk_size, progress=progress)
+        summary = study_summary(design, scenarios, names, trials, seed, method, workers,
+                                scheduler=scheduler, out=out, resume=resume,
+                                chunk_size=chunk_size, progress=progress)
     except TreeTooLarge as err:
         raise InputError("method='exact'", None, f"{err}; use method='simulate'") from None
-    summary = dict(result.summary, seed=seed, designs=names, config_sha256=design_sha256(design))
-    if out is not None:
-        write_summary(out / "summary.json", summary)
     return SimulationResult(summary)
 
 

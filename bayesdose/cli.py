@@ -1,4 +1,4 @@
-"""The ``bayesdose`` command line: recommend, validate.
+"""The ``bayesdose`` command line: recommend, validate, simulate, report, verify-records.
 
 A user's mistake (a bad file, a bad option) is reported on one line naming the file, the row or
 key and what was expected, with exit code 2 and no traceback; nothing is half-written.
@@ -16,7 +16,13 @@ from typing import Any
 
 import click
 
-from bayesdose.api import DEFAULT_DESIGNS, DEFAULT_METHOD, DEFAULT_SEED, DEFAULT_TRIALS
+from bayesdose.defaults import (
+    DEFAULT_DESIGNS,
+    DEFAULT_METHOD,
+    DEFAULT_SEED,
+    DEFAULT_TRIALS,
+    METHODS,
+)
 from bayesdose.designs.registry import DESIGNS, TIME_AWARE
 from bayesdose.errors import InputError
 
@@ -170,7 +176,7 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
               help="Fixes every simulated patient, whatever the workers.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for summary.json and results.nc.")
-@click.option("--method", type=click.Choice(["auto", "exact", "simulate"]), default=DEFAULT_METHOD,
+@click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD,
               show_default=True,
               help="exact: walk the tree of trial states; simulate: Monte Carlo; auto: exact "
               "when the tree is small enough.")
@@ -197,10 +203,9 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
     """
     from bayesdose.designs.registry import parse_design_names
     from bayesdose.schema import load_design
-    from bayesdose.simulation.chunks import design_sha256
-    from bayesdose.simulation.output import format_table, write_summary
+    from bayesdose.simulation.output import format_table
     from bayesdose.simulation.scenarios import load_scenarios
-    from bayesdose.simulation.study import default_workers, run_study
+    from bayesdose.simulation.study import study_summary
     from bayesdose.simulation.tree import TreeTooLarge
 
     if workers is not None and scheduler is not None:
@@ -214,12 +219,9 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
     except OSError as err:
         raise InputError(str(out_dir), None, f"cannot create the folder: {err.strerror}") from None
     try:
-        result = run_study(design, scenarios, names, trials, seed, method,
-                           workers or default_workers(), scheduler=scheduler, out=out_dir,
-                           resume=resume, chunk_size=chunk_size, progress=not quiet)
-        summary = dict(result.summary, seed=seed, designs=names,
-                       config_sha256=design_sha256(design))
-        write_summary(out_dir / "summary.json", summary)
+        summary = study_summary(design, scenarios, names, trials, seed, method, workers,
+                                scheduler=scheduler, out=out_dir, resume=resume,
+                                chunk_size=chunk_size, progress=not quiet)
     except TreeTooLarge as err:
         raise InputError("--method exact", None, f"{err}; use --method simulate") from None
     except OSError as err:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from bayesdose.errors import InputError
-from bayesdose.panel import dose_index
+from bayesdose.panel import DosePanel
 from bayesdose.schema import Design
 
 PATIENT_COLUMNS = ("patient_id", "cohort", "dose", "dlt")
@@ -272,7 +272,7 @@ class _Row:
             raise self.fail(column, f"expected a whole number >= 0, got {value!r}")
         return number
 
-    def dose_level(self, column: str, levels: tuple[float, ...]) -> int:
+    def dose_level(self, column: str, panel: DosePanel) -> int:
         value = self.text(column)
         try:
             dose = float(value)
@@ -281,10 +281,10 @@ class _Row:
         try:
             if not math.isfinite(dose):
                 raise ValueError(dose)
-            return dose_index(levels, dose)
+            return panel.index(dose)
         except ValueError:
-            panel = ", ".join(f"{d:g}" for d in levels)
-            raise self.fail(column, f"dose {value} is not in the panel ({panel})") from None
+            doses = ", ".join(f"{d:g}" for d in panel.levels)
+            raise self.fail(column, f"dose {value} is not in the panel ({doses})") from None
 
 
 def _patient_level(header, body, design: Design, source: str, as_of: date | None,
@@ -307,7 +307,7 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
             raise row.fail("patient_id", f"duplicate patient id {pid!r} (also in {seen[pid]})")
         seen[pid] = label
         cohort = row.count("cohort")
-        level = row.dose_level("dose", design.levels)
+        level = row.dose_level("dose", design.panel)
         dlt = row.count("dlt")
         if dlt > 1:
             raise row.fail("dlt", f"expected 0 or 1, got {dlt}")
@@ -375,7 +375,7 @@ def _aggregated(header, body, design: Design, source: str, header_where: str) ->
     seen: dict[int, str] = {}
     for label, cells in body:
         row = _Row(cells, columns, label, source)
-        level = row.dose_level("dose", design.levels)
+        level = row.dose_level("dose", design.panel)
         if level in seen:
             raise row.fail("dose", f"dose {design.levels[level]:g} also in {seen[level]}")
         seen[level] = label

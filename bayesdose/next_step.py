@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesdose.api import DEFAULT_SEED
 from bayesdose.data import TrialData
+from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.base import NO_DOSE, STOP_REASONS, States
 from bayesdose.designs.registry import entry as registry_entry
 from bayesdose.designs.registry import hook, make_design
@@ -66,7 +66,7 @@ def _state(data: TrialData) -> States:
 
 
 def _dose(design: Design, level: int) -> float | None:
-    return None if level == NO_DOSE else float(design.levels[level])
+    return None if level == NO_DOSE else design.panel.dose(level)
 
 
 def next_step(name: str, design: Design, data: TrialData) -> dict[str, Any]:

@@ -19,9 +19,6 @@ class DosePanel:
     unit: str
     reference: float
 
-    def __len__(self) -> int:
-        return len(self.levels)
-
     @property
     def log_dose_ratio(self) -> tuple[float, ...]:
         """x_d = log(d / d_ref) for each dose level."""

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayesdose.api import DEFAULT_SEED
 from bayesdose.data import Patient, TrialData
+from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
 from bayesdose.inference.exact import ERROR_BOUND
 from bayesdose.next_step import Step
@@ -105,7 +105,7 @@ def _comparison(exact: xr.Dataset, mcmc: xr.Dataset) -> dict[str, Any]:
 
 
 def _level(design: Design, level: int | None) -> float | None:
-    return None if level is None else float(design.levels[level])
+    return None if level is None else design.panel.dose(level)
 
 
 def to_json(rec: Recommendation) -> dict[str, Any]:
@@ -152,7 +152,7 @@ def _pending_entry(design: Design, patient: Patient) -> dict[str, Any]:
     window = design.cohorts.dlt_window_days
     return {
         "patient_id": patient.patient_id,
-        "dose": float(design.levels[patient.level]),
+        "dose": design.panel.dose(patient.level),
         "days_followed": patient.days_followed,
         "weight": patient.days_followed / window,
     }
@@ -199,7 +199,7 @@ def format_table(rec: Recommendation) -> str:
     else:
         size = decision.cohort_size
         lines.append(
-            f"next: {design.format_dose(design.levels[decision.next_level])}, cohort of {size} "
+            f"next: {design.panel.label(decision.next_level)}, cohort of {size} "
             f"({decision.phase}) — {decision.reason}"
         )
     lines.extend(f"note: {note}" for note in rec.notes)
@@ -211,7 +211,7 @@ def _next_text(rec: Recommendation) -> str:
     design, decision = rec.design, rec.decision
     if decision.stop:
         return f"STOP ({decision.stop_reason})"
-    return (f"next: {design.format_dose(design.levels[decision.next_level])}, cohort of "
+    return (f"next: {design.panel.label(decision.next_level)}, cohort of "
             f"{decision.cohort_size} ({decision.phase})")
 
 

@@ -20,7 +20,7 @@ from bayesdose.errors import InputError
 from bayesdose.panel import DosePanel, dose_index
 from bayesdose.schema_fields import REQUIRED, documented
 
-if TYPE_CHECKING:  # the models import NumPy: only when a design's prior or model is asked for
+if TYPE_CHECKING:  # the models import NumPy: imported when a design is made, not by the CLI
     from bayesdose.models.blrm import SingleAgentBlrm
     from bayesdose.models.prior import BivariateNormal
 

@@ -40,7 +40,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bayesdose.designs.registry import BENCHMARK, DESIGNS  # noqa: E402
+from bayesdose.designs.registry import BENCHMARK, DESIGNS, colour, label  # noqa: E402
 from bayesdose.schema import Design, design_from_dict, read_toml  # noqa: E402
 from bayesdose.simulation.scenarios import Scenario, load_scenarios  # noqa: E402
 from bayesdose.simulation.study import run_study  # noqa: E402
@@ -57,10 +57,6 @@ FIGURES = ROOT / "docs" / "figures"
 SEED = 20240601
 TRIALS = 4000
 NAMES = list(DESIGNS)  # blrm, 3+3, 3+3-deesc, crm, boin
-LABELS = {"blrm": "BLRM-EWOC", "3+3": "3+3", "3+3-deesc": "3+3 de-esc.", "crm": "CRM",
-          "boin": "BOIN", BENCHMARK: "optimal"}
-COLOURS = {"blrm": "#1f77b4", "3+3": "#d62728", "3+3-deesc": "#ff9896", "crm": "#2ca02c",
-           "boin": "#9467bd", BENCHMARK: "#7f7f7f"}
 # The 6-dose design: standard-5dose.toml with these changes (the dfcrm crmsim example's target).
 SIX_DOSE_CHANGES: dict[str, dict[str, Any]] = {
     "trial": {"name": "Benchmark 6-dose design"},
@@ -196,7 +192,7 @@ def oc_table(rows: dict[str, dict[str, float]], method: str | None = None) -> st
         header.append("method")
     body = []
     for name, row in rows.items():
-        cells = [LABELS[name], *(fmt(row[k], kind) for k, _, kind in COLUMNS)]
+        cells = [label(name), *(fmt(row[k], kind) for k, _, kind in COLUMNS)]
         if method:
             cells.append(method)
         body.append(cells)
@@ -224,8 +220,8 @@ def figure_pcs(results: list[SetResult], path: Path) -> None:
         x = np.arange(len(entries))
         for j, name in enumerate(names):
             pcs = [e["designs"][name]["pcs"] for e in entries]
-            ax.bar(x + (j - (len(names) - 1) / 2) * width, pcs, width, label=LABELS[name],
-                   color=COLOURS[name])
+            ax.bar(x + (j - (len(names) - 1) / 2) * width, pcs, width, label=label(name),
+                   color=colour(name))
         ax.set_xticks(x, [e["name"] for e in entries], rotation=45, fontsize=8)
         ax.set_title(result.spec.title.replace(" (", "\n("), fontsize=9)
         ax.set_ylim(0, 1)
@@ -250,15 +246,15 @@ def figure_tradeoff(results: list[SetResult], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for j, name in enumerate(NAMES):
         mean = averages(literature, name)
-        ax.scatter(100 * mean["p_above_mtd"], 100 * mean["pcs"], s=60, color=COLOURS[name])
-        ax.annotate(LABELS[name], (100 * mean["p_above_mtd"], 100 * mean["pcs"]),
+        ax.scatter(100 * mean["p_above_mtd"], 100 * mean["pcs"], s=60, color=colour(name))
+        ax.annotate(label(name), (100 * mean["p_above_mtd"], 100 * mean["pcs"]),
                     textcoords="offset points", xytext=(-8, 8 if j % 2 == 0 else -14),
                     ha="right", fontsize=8)
     ax.margins(x=0.25, y=0.15)
     opt = 100 * averages(literature, BENCHMARK)["pcs"]
-    ax.axhline(opt, color=COLOURS[BENCHMARK], ls="--", lw=1)
+    ax.axhline(opt, color=colour(BENCHMARK), ls="--", lw=1)
     ax.annotate("optimal benchmark", (ax.get_xlim()[0], opt), textcoords="offset points",
-                xytext=(4, 4), fontsize=8, color=COLOURS[BENCHMARK])
+                xytext=(4, 4), fontsize=8, color=colour(BENCHMARK))
     ax.set_xlabel("patients above the MTD (%, mean over scenarios)")
     ax.set_ylabel("P(correct selection) (%, mean)")
     ax.set_title("18 literature scenarios (5 and 6 doses)", fontsize=9)

@@ -10,7 +10,7 @@ import pytest
 
 from bayesdose.errors import InputError
 from bayesdose.inference.brute_force import BruteForcePosterior
-from bayesdose.inference.exact import ERROR_BOUND, ExactEngine
+from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec
 from bayesdose.models.blrm import SingleAgentBlrm
 from bayesdose.models.prior import BivariateNormal, Mixture
 from bayesdose.panel import DosePanel
@@ -85,6 +85,36 @@ def test_the_brute_force_prior_alone_is_the_mixture_of_the_components():
     expected = sum(w * stats.norm.sf(logit, c.mean[0], c.sd[0])
                    for w, c in zip(MIXTURE.weights, MIXTURE.components, strict=True))
     assert 1 - ref.prob_below(14, 0.33) == pytest.approx(expected, abs=1e-10)
+
+
+@pytest.mark.parametrize("sd, grid", [((0.3, 0.2), GridSpec()), ((0.1, 0.07), GridSpec()),
+                                      ((0.1, 0.07), GridSpec(600, 160, 6.0))])
+def test_a_narrow_component_is_resolved_or_refused(sd, grid):
+    """A component much narrower than the moment-matched frame falls between grid rows: the
+    engine refuses it unless the grid resolves it, and what it accepts is within its bound of
+    the closed form (no data, at the reference dose: logit p = log alpha, a normal mixture).
+    The default grid gives 7e-4 on the refused (0.1, 0.07) case, 0.03 for (0.04, 0.03)."""
+    from scipy import stats
+
+    threshold = math.log(0.33 / 0.67)
+    mix = Mixture((0.5, 0.5), (BivariateNormal((threshold, 0.0), sd, 0.0),
+                               BivariateNormal((-1.0, 0.0), (2.0, 1.0), 0.0)))
+    model = SingleAgentBlrm((-2.0, -1.0, 0.0))
+    if sd == (0.1, 0.07) and grid == GridSpec():
+        with pytest.raises(ValueError, match="finer GridSpec"):
+            ExactEngine(model, mix, BOUNDS, grid)
+        return
+    summary = ExactEngine(model, mix, BOUNDS, grid).batch(np.zeros((1, 3)), np.zeros((1, 3)))
+    exact = 0.5 * stats.norm.sf(threshold, threshold, sd[0]) + 0.5 * stats.norm.sf(
+        threshold, -1.0, 2.0)
+    assert summary.p_overdose[0, 2] == pytest.approx(exact, abs=ERROR_BOUND / 10)
+
+
+def test_a_bivariate_normal_is_checked():
+    with pytest.raises(ValueError, match="correlation"):
+        BivariateNormal.from_covariance((0, 0), [[1, 1], [1, 1]])
+    with pytest.raises(ValueError, match="sds > 0"):
+        BivariateNormal((0, 0), (0, 1), 0.0)
 
 
 def test_mixture_weights_are_checked():

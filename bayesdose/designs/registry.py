@@ -93,8 +93,14 @@ def colour(name: str) -> str:
 
 def config_sections() -> list[tuple[str, type]]:
     """(table name, settings class) of every design with settings, in registry order: the
-    ``[designs]`` section of the schema (and so of docs/config.md)."""
-    return [(row.package, hook(row.name, "config")) for row in REGISTRY if row.config]
+    ``[designs]`` section of the schema (and so of docs/config.md). The table is named after
+    the design's package, so one row per package declares it (``crm`` for ``tite-crm`` too);
+    a settings module must not import ``bayesdose.schema``, which is built from this."""
+    sections = [(row.package, hook(row.name, "config")) for row in REGISTRY if row.config]
+    packages = [package for package, _ in sections]
+    if len(packages) != len(set(packages)):
+        raise RuntimeError(f"two registry rows declare the settings of one package: {packages}")
+    return sections
 
 
 def parse_design_names(text: str, source: str = "--designs") -> list[str]:
@@ -113,7 +119,7 @@ def parse_design_names(text: str, source: str = "--designs") -> list[str]:
 
 def make_design(name: str, design: Design) -> Any:
     """The simulated design ``name`` (a ``base.SimulatedDesign``; for a time-aware design a
-    ``timedstates.TimedDesign``) for a trial design."""
+    ``base.TimedDesign``) for a trial design."""
     row = ENTRIES[name]
     module, cls = row.simulated.split(":")
     factory = getattr(import_module(f"bayesdose.designs.{row.package}.{module}"), cls)

@@ -72,6 +72,11 @@ class GridSpec:
     width: float = 6.0
 
 
+# The narrowest part of a prior must span at least this many grid spacings per standard
+# deviation along z (rows) and along s (nodes), in the frame's coordinates: with fewer, a
+# mixture's narrow component falls between nodes (tests/test_models.py measures the error).
+MIN_SPACINGS_PER_SD = (1.25, 2.5)
+
 # Measured worst-case absolute error of any reported number against brute-force integration
 # (tests/test_exact.py, docs/exact-engine.md); used to flag decisions within it of a threshold.
 ERROR_BOUND = 1e-3
@@ -146,6 +151,19 @@ def _partial_cell_weights(frac: np.ndarray) -> np.ndarray:
     )
 
 
+def _check_resolution(prior: Prior, grid: GridSpec) -> None:
+    """A ValueError when the grid cannot resolve the prior's narrowest part."""
+    spacing = (2 * grid.width / (grid.n_beta - 1), 2 * grid.width / (grid.n_alpha - 1))
+    for axis, scale, h, least in zip(("rows (log beta)", "nodes (log alpha)"),
+                                     prior.grid_scales(), spacing, MIN_SPACINGS_PER_SD,
+                                     strict=True):
+        if scale < least * h:
+            raise ValueError(
+                f"the prior has a part {scale:.3g} frame sds wide: the grid's {axis} are "
+                f"{h:.3g} apart, and the engine needs at least {least:g} per sd; use a finer "
+                "GridSpec")
+
+
 class ExactEngine:
     """Posterior summaries of the single-agent BLRM for one dose panel and prior, on a fixed
     grid sheared to the prior's frame (``Prior.frame``)."""
@@ -159,6 +177,7 @@ class ExactEngine:
         window_days: int = 0,
     ) -> None:
         grid = grid or GridSpec()
+        _check_resolution(prior, grid)
         self.window_days = window_days
         self.model = model
         self.x = model.covariate

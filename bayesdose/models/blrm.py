@@ -30,10 +30,6 @@ class SingleAgentBlrm:
         return cls(panel.log_dose_ratio)
 
     @property
-    def n_doses(self) -> int:
-        return len(self.x)
-
-    @property
     def covariate(self) -> np.ndarray:
         return np.asarray(self.x, dtype=float)
 

@@ -1,16 +1,21 @@
 """Priors on a model's parameters: what the engines need of a prior, and two families.
 
-An engine asks a prior for three things:
+An engine asks a prior for these things:
 
-- ``log_density(theta)``: the log density at parameter vectors ``theta`` (..., 2), up to a
-  constant (the brute-force integrator and any engine that evaluates the prior pointwise);
+- ``log_density(theta)``: the normalised log density at parameter vectors ``theta`` (..., 2)
+  (the brute-force integrator and any engine that evaluates the prior pointwise);
 - ``frame``: a bivariate normal that covers the prior, on which the exact engine shears its
   grid (rows at fixed log beta, nodes along log alpha centred on the frame's conditional mean),
   and from which the MCMC engine starts its non-centred parameterisation;
 - ``log_density_in_frame(z, s)``: the log density at the frame's standardised coordinates
   (z along log beta, s along log alpha given log beta), up to a constant: what the exact
   engine adds to the log-likelihood at its grid nodes;
-- ``pymc_log_density(theta)``: the same log density as a PyTensor expression (MCMC).
+- ``grid_scales()``: the smallest standard deviations, along z and along s given z, of any
+  part of the prior in the frame's coordinates: what a grid must resolve (the exact engine
+  refuses a prior narrower than its grid resolves, rather than answer beyond its error bound);
+- ``pymc_log_density(theta)``: the same normalised log density as a PyTensor expression
+  (MCMC);
+- ``derived``, ``explanation`` and ``as_dict()``: how the prior was chosen, for the outputs.
 
 A prior family is one class with these methods; the engines never see a mean or a
 covariance. ``BivariateNormal`` is its own frame (its density in the frame's coordinates is
@@ -41,6 +46,8 @@ class Prior(Protocol):
 
     def log_density_in_frame(self, z: np.ndarray, s: np.ndarray) -> np.ndarray: ...
 
+    def grid_scales(self) -> tuple[float, float]: ...
+
     def pymc_log_density(self, theta: Any) -> Any: ...
 
     def as_dict(self) -> dict[str, Any]: ...
@@ -55,6 +62,12 @@ class BivariateNormal:
     correlation: float
     derived: bool = False
     explanation: str = ""
+
+    def __post_init__(self) -> None:
+        if not all(math.isfinite(v) for v in (*self.mean, *self.sd, self.correlation)):
+            raise ValueError("a bivariate normal needs finite means, sds and correlation")
+        if not (min(self.sd) > 0 and -1 < self.correlation < 1):
+            raise ValueError("a bivariate normal needs sds > 0 and a correlation in (-1, 1)")
 
     @classmethod
     def from_covariance(cls, mean: Any, cov: Any) -> BivariateNormal:
@@ -84,12 +97,26 @@ class BivariateNormal:
     def log_density_in_frame(self, z: np.ndarray, s: np.ndarray) -> np.ndarray:
         return -(z**2 + s**2) / 2
 
+    def grid_scales(self) -> tuple[float, float]:
+        return 1.0, 1.0  # its own frame: standard normal in z and in s
+
     def pymc_log_density(self, theta: Any) -> Any:
         import pytensor.tensor as pt
 
         prec = np.linalg.inv(np.asarray(self.cov))
         d = theta - np.asarray(self.mean)
-        return -0.5 * pt.dot(d, pt.dot(prec, d))
+        log_norm = -math.log(2 * math.pi) - 0.5 * math.log(np.linalg.det(self.cov))
+        return log_norm - 0.5 * pt.dot(d, pt.dot(prec, d))
+
+    def in_frame(self, frame: BivariateNormal) -> tuple[float, float]:
+        """This normal's sd along z, and along s given z, in ``frame``'s coordinates."""
+        (sd_a, sd_b), rho = frame.sd, frame.correlation
+        # (z, s) = A (theta - frame mean), A lower triangular in (log alpha, log beta) order
+        a = np.array([[0.0, 1 / sd_b],
+                      [1 / (sd_a * math.sqrt(1 - rho**2)),
+                       -rho / (sd_b * math.sqrt(1 - rho**2))]])
+        cov = a @ np.asarray(self.cov) @ a.T
+        return math.sqrt(cov[0, 0]), math.sqrt(np.linalg.det(cov) / cov[0, 0])
 
     def to_frame(self, z: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(log alpha, log beta) at the standardised coordinates (z, s) of this normal."""
@@ -112,8 +139,10 @@ class BivariateNormal:
 @dataclass(frozen=True)
 class Mixture:
     """A mixture of bivariate normals: ``sum_k weight_k N(mean_k, cov_k)``, weights summing
-    to one. Its frame is the moment-matched normal (the mixture's mean and covariance), which
-    covers every component that is not far more concentrated than the whole."""
+    to one. Its frame is the moment-matched normal (the mixture's mean and covariance); a
+    component much narrower than that frame falls between grid nodes, which ``grid_scales``
+    reports so that the exact engine refuses it (placing a grid per component is the co-data
+    work that builds on this)."""
 
     weights: tuple[float, ...]
     components: tuple[BivariateNormal, ...]
@@ -144,13 +173,16 @@ class Mixture:
         log_alpha, log_beta = self.frame.to_frame(z, s)
         return self.log_density(np.stack(np.broadcast_arrays(log_alpha, log_beta), axis=-1))
 
+    def grid_scales(self) -> tuple[float, float]:
+        frame = self.frame
+        scales = [c.in_frame(frame) for c in self.components]
+        return min(z for z, _ in scales), min(s for _, s in scales)
+
     def pymc_log_density(self, theta: Any) -> Any:
         import pytensor.tensor as pt
 
-        terms = []
-        for w, c in zip(self.weights, self.components, strict=True):
-            log_norm = -0.5 * math.log(np.linalg.det(c.cov))
-            terms.append(math.log(w) + log_norm + c.pymc_log_density(theta))
+        terms = [math.log(w) + c.pymc_log_density(theta)
+                 for w, c in zip(self.weights, self.components, strict=True)]
         return pt.logsumexp(pt.stack(terms))
 
     def as_dict(self) -> dict[str, Any]:

@@ -48,9 +48,10 @@ def prior_figure(design: Design, prior: list[PriorDose]) -> Figure:
     _target_band(ax, design)
     hi = design.decision.target_interval[1]
     ax.axhline(hi, color=OVER, lw=0.9, ls="--", label=f"overdosing from {number(hi)}")
-    ax.vlines(x, [p.q025 for p in prior], [p.q975 for p in prior], color="#1f4e79", lw=2.2,
+    blrm = design_colour("blrm")
+    ax.vlines(x, [p.q025 for p in prior], [p.q975 for p in prior], color=blrm, lw=2.2,
               label="95% interval")
-    ax.plot(x, [p.mean for p in prior], "o", color="#1f4e79", ms=6, label="prior mean")
+    ax.plot(x, [p.mean for p in prior], "o", color=blrm, ms=6, label="prior mean")
     ax.set_ylim(0, 1)
     ax.set_ylabel("P(DLT)")
     dose_axis(ax, _dose_labels(design), design.doses.unit)

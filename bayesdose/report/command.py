@@ -12,11 +12,10 @@ from pathlib import Path
 
 import click
 
+from bayesdose.defaults import DEFAULT_METHOD, DEFAULT_SEED, DEFAULT_TRIALS, METHODS
 from bayesdose.errors import InputError
 
 EXIT_INPUT = 2  # as every bayesdose command: a user's mistake, reported on one line
-DEFAULT_TRIALS = 10000
-DEFAULT_SEED = 1
 
 
 @click.command()
@@ -30,7 +29,7 @@ DEFAULT_SEED = 1
               help=f"Simulated trials per scenario [default: {DEFAULT_TRIALS}] (unused by exact "
               "results).")
 @click.option("--seed", type=int, default=None, help=f"Simulation seed [default: {DEFAULT_SEED}].")
-@click.option("--method", type=click.Choice(["auto", "exact", "simulate"]), default="auto",
+@click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD,
               show_default=True,
               help="exact: every trial path; simulate: Monte Carlo; auto: exact when small enough.")
 @click.option("--sim", "sim_dir", type=click.Path(file_okay=False, path_type=Path),

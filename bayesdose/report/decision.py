@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesdose.designs.blrm.rules import BARRED_TEXT
+from bayesdose.designs.registry import colour as design_colour
 from bayesdose.errors import InputError
 from bayesdose.recommendation import Recommendation
 
@@ -68,9 +69,10 @@ def _draw(rec: Recommendation) -> Any:
     curve, bars = fig.subplots(1, 2)
 
     curve.axhspan(lo, hi, color=TARGET_BAND, alpha=0.13, lw=0, label="target interval")
-    curve.fill_between(x, s["q025"].values, s["q975"].values, color="#1f4e79", alpha=0.18,
+    blrm = design_colour("blrm")
+    curve.fill_between(x, s["q025"].values, s["q975"].values, color=blrm, alpha=0.18,
                        lw=0, label="95% interval")
-    curve.plot(x, s["mean"].values, "-o", color="#1f4e79", ms=4, label="posterior mean")
+    curve.plot(x, s["mean"].values, "-o", color=blrm, ms=4, label="posterior mean")
     given = n > 0
     if given.any():
         curve.scatter(x[given], dlt[given] / n[given], s=18 + 10 * n[given], marker="D",

@@ -45,23 +45,18 @@ def report_designs(design: Design) -> tuple[list[str], dict[str, str]]:
 def run(design: Design, scenarios: list[Scenario], trials: int, seed: int, method: str,
         folder: Path) -> Study:
     """Simulate every report design in every scenario; write ``folder/summary.json``."""
-    from bayesdose.simulation.chunks import design_sha256
-    from bayesdose.simulation.output import write_summary
-    from bayesdose.simulation.study import default_workers, run_study
+    from bayesdose.simulation.study import study_summary
     from bayesdose.simulation.tree import TreeTooLarge
 
     names, omitted = report_designs(design)
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     try:
-        result = run_study(design, scenarios, names, trials, seed, method, default_workers(),
-                           out=folder, progress=True)
+        study_summary(design, scenarios, names, trials, seed, method, out=folder, progress=True)
     except TreeTooLarge as err:
         raise InputError("--method exact", None, f"{err}; use --method simulate") from None
     seconds = time.perf_counter() - start
     path = folder / "summary.json"
-    write_summary(path, dict(result.summary, seed=seed, designs=names,
-                             config_sha256=design_sha256(design)))
     return Study(read_summary(path), path, seconds, False, omitted)
 
 

@@ -23,7 +23,7 @@ class TrialRecords:
     selected: np.ndarray  # (T,)
     n: np.ndarray  # (T, doses)
     dlt: np.ndarray  # (T, doses)
-    stop_reason: np.ndarray  # (T,) codes of interface.STOP_REASONS
+    stop_reason: np.ndarray  # (T,) codes of designs.base.STOP_REASONS
 
 
 def simulate_trials(space: StateSpace, patients: DLTTable,

@@ -20,9 +20,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from bayesdose.defaults import DEFAULT_METHOD
 from bayesdose.designs.base import NO_DOSE
 from bayesdose.designs.registry import BENCHMARK, make_design
 from bayesdose.schema import Design
@@ -31,6 +33,7 @@ from bayesdose.simulation.chunks import (
     OPTIMAL_TYPE,
     RECORD_TYPES,
     ChunkStore,
+    design_sha256,
     make_manifest,
     optimal_key,
     record_key,
@@ -38,7 +41,7 @@ from bayesdose.simulation.chunks import (
 from bayesdose.simulation.executors import open_executor
 from bayesdose.simulation.metrics import Outcomes, Truth, operating_characteristics
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
-from bayesdose.simulation.output import results_file
+from bayesdose.simulation.output import results_file, write_summary
 from bayesdose.simulation.patients import DLTTable, tolerances
 from bayesdose.simulation.runner import TrialRecords, simulate_trials
 from bayesdose.simulation.scenarios import Scenario, true_mtd
@@ -46,7 +49,6 @@ from bayesdose.simulation.statespace import StateSpace
 from bayesdose.simulation.tree import MAX_STATES, TreeTooLarge, exact_final_states
 
 CHUNK_TRIALS = 5000
-METHODS = ("auto", "exact", "simulate")
 
 
 @dataclass
@@ -96,6 +98,23 @@ def run_study(design: Design, scenarios: list[Scenario], names: list[str], trial
         store.start(resume)
         run.simulate(store, workers, scheduler, progress)
         return run.summarize(store, folder / "results.nc" if out is not None else None)
+
+
+def study_summary(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
+                  seed: int, method: str = DEFAULT_METHOD, workers: int | None = None, *,
+                  scheduler: str | None = None, out: Path | None = None, resume: bool = False,
+                  chunk_size: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """``run_study`` (on all cores unless ``workers`` or ``scheduler`` say otherwise) and its
+    summary.json document: the operating characteristics with the seed, the designs and the
+    design's hash; written to ``out/summary.json`` when there is an ``out`` folder. What
+    ``bayesdose simulate``, ``bayesdose.simulate`` and ``bayesdose report`` run."""
+    result = run_study(design, scenarios, names, trials, seed, method,
+                       workers or default_workers(), scheduler=scheduler, out=out,
+                       resume=resume, chunk_size=chunk_size, progress=progress)
+    summary = dict(result.summary, seed=seed, designs=names, config_sha256=design_sha256(design))
+    if out is not None:
+        write_summary(out / "summary.json", summary)
+    return summary
 
 
 def _scenario_entry(design: Design, scenario: Scenario) -> dict:

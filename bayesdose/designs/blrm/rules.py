@@ -211,23 +211,23 @@ def decide(
 def _reason(design: Design, n: np.ndarray, p_target: np.ndarray, p_overdose: np.ndarray,
             one: Decisions) -> str:
     """The decision of a one-row batch ``one`` in words."""
-    fmt, stopping = design.format_dose, design.stopping
+    label, stopping = design.panel.label, design.stopping
     stop, level, mtd = int(one.stop_reason[0]), int(one.next_level[0]), int(one.mtd_level[0])
     if n.sum() == 0:
-        return f"no patients yet: start at {fmt(design.levels[level])}"
+        return f"no patients yet: start at {label(level)}"
     if stop == SAFETY:
         return (f"stop for safety: P(DLT rate at the lowest dose >= "
                 f"{design.decision.target_interval[1]:g}) = {p_overdose[0]:.3f} > "
                 f"{stopping.safety_probability:g} with {int(n[0])} patients there")
     if stop == MTD_DECLARED:
-        return (f"MTD declared: {fmt(design.levels[mtd])} has {int(n[mtd])} patients "
+        return (f"MTD declared: {label(mtd)} has {int(n[mtd])} patients "
                 f"(>= {stopping.mtd_min_patients}) and P(target) = {p_target[mtd]:.3f} "
                 f">= {stopping.mtd_min_p_target:g}")
     if stop == MAX_PATIENTS:
-        mtd_text = fmt(design.levels[mtd]) if mtd != NO_DOSE else "none (no given dose is allowed)"
+        mtd_text = label(mtd) if mtd != NO_DOSE else "none (no given dose is allowed)"
         return f"maximum sample size {stopping.max_patients} reached; MTD: {mtd_text}"
     if not one.ewoc_met[0]:
-        return (f"no dose meets EWOC; the lowest dose {fmt(design.levels[0])} is given, "
+        return (f"no dose meets EWOC; the lowest dose {label(0)} is given, "
                 f"although it does not meet EWOC (P(overdosing) = {p_overdose[0]:.3f})")
-    return (f"{fmt(design.levels[level])} has the highest P(target) "
+    return (f"{label(level)} has the highest P(target) "
             f"({p_target[level]:.3f}) among allowed doses")

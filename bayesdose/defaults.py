@@ -1,0 +1,8 @@
+"""The defaults every entry point shares: the command line, the notebook API and the report, so
+the same call gives the same numbers whichever way it is made."""
+
+DEFAULT_SEED = 1  # MCMC in recommend; every simulated patient in simulate and report
+DEFAULT_DESIGNS = ("blrm", "3+3")  # compared by simulate
+DEFAULT_TRIALS = 10000  # simulated trials per scenario
+METHODS = ("auto", "exact", "simulate")  # exact: walk the tree of trial states
+DEFAULT_METHOD = "auto"  # exact when the tree is small enough
