@@ -4,9 +4,12 @@
 BLRM-EWOC's recommendation (``bayesdose.recommendation.blrm_step``: posterior, EWOC, reasons
 in words) or, for every other design, ``rule_step`` below.
 
-The model-based BLRM answer (``bayesdose.recommendation``) and the rule-based answers (3+3, BOIN) or
-the CRM's can then be put side by side at the escalation meeting. The step is the simulated
-design's own ``decide`` on the trial's state, so it is exactly what the simulations assumed.
+The model-based BLRM answer (``bayesdose.recommendation``) and the rule-based answers (3+3,
+BOIN) or the CRM's can then be put side by side at the escalation meeting. The step is the
+simulated design's own ``decide`` on the trial's state, so it is what the simulations without
+time assumed; with patients still in follow-up the CRM's dose is TITE-CRM's, from dfcrm's
+``titecrm`` fit on the real patients (``designs/crm/step.py``: the real last cohort's size, not
+the configured one, restricts escalation).
 
 - 3+3, 3+3 with de-escalation, BOIN and the CRM read the order of cohorts (the current dose,
   what the last cohort showed), so they need patient-level data.
