@@ -158,32 +158,47 @@ def _pending_entry(design: Design, patient: Patient) -> dict[str, Any]:
     }
 
 
-def format_table(rec: Recommendation) -> str:
-    """The per-dose table and the recommendation, as printed by ``bayesdose recommend``."""
+COLUMNS = ("dose", "n", "DLT", "mean", "95% interval", "P(under)", "P(target)", "P(over)")
+WIDTHS = (16, 3, 3, 6, 15, 8, 9, 8)  # of the printed table; then "allowed"
+
+
+def _title(rec: Recommendation) -> str:
+    lo, hi = rec.design.decision.target_interval
+    return (f"{rec.design.trial.name}: posterior ({rec.engine} engine), target interval "
+            f"[{lo:g}, {hi:g}), EWOC P(over) < {rec.design.decision.max_overdose_probability:g}")
+
+
+def _dose_rows(rec: Recommendation) -> list[tuple[tuple[str, ...], str]]:
+    """Per dose, the cells of ``COLUMNS`` as printed and whether (or why not) it is allowed."""
     design, decision, s = rec.design, rec.decision, rec.summary
-    lo, hi = design.decision.target_interval
-    unit = f" ({design.doses.unit})" if design.doses.unit else ""
-    header = (
-        f"{'dose' + unit:>16} {'n':>3} {'DLT':>3} {'mean':>6} {'95% interval':>15} "
-        f"{'P(under)':>8} {'P(target)':>9} {'P(over)':>8}  allowed"
-    )
-    lines = [
-        f"{design.trial.name}: posterior ({rec.engine} engine), target interval "
-        f"[{lo:g}, {hi:g}), EWOC P(over) < {design.decision.max_overdose_probability:g}",
-        header,
-    ]
+    rows = []
     for k, dose in enumerate(design.levels):
         barred = decision.barred_by[k]
         status = "yes" if barred is None else "no: " + BARRED_TEXT[barred]
         if rec.borderline[k]:
             status += " (borderline)"
-        interval = f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]"
-        lines.append(
-            f"{dose:>16g} {int(rec.data.n[k]):>3} {int(rec.data.dlt[k]):>3} "
-            f"{s['mean'].values[k]:>6.3f} {interval:>15} "
-            f"{s['p_underdose'].values[k]:>8.3f} {s['p_target'].values[k]:>9.3f} "
-            f"{s['p_overdose'].values[k]:>8.3f}  {status}"
-        )
+        cells = (f"{dose:g}", str(int(rec.data.n[k])), str(int(rec.data.dlt[k])),
+                 f"{s['mean'].values[k]:.3f}",
+                 f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]",
+                 f"{s['p_underdose'].values[k]:.3f}", f"{s['p_target'].values[k]:.3f}",
+                 f"{s['p_overdose'].values[k]:.3f}")
+        rows.append((cells, status))
+    return rows
+
+
+def _unit(design: Design) -> str:
+    return f" ({design.doses.unit})" if design.doses.unit else ""
+
+
+def format_table(rec: Recommendation) -> str:
+    """The per-dose table and the recommendation, as printed by ``bayesdose recommend``."""
+    design, decision = rec.design, rec.decision
+    titles = ("dose" + _unit(design), *COLUMNS[1:])
+    header = " ".join(f"{t:>{w}}" for t, w in zip(titles, WIDTHS, strict=True)) + "  allowed"
+    lines = [_title(rec), header]
+    for cells, status in _dose_rows(rec):
+        row = " ".join(f"{c:>{w}}" for c, w in zip(cells, WIDTHS, strict=True))
+        lines.append(f"{row}  {status}")
     if design.prior.derived:
         lines.append(f"prior: {design.prior.explanation}")
     for patient in rec.data.pending_patients:
@@ -194,14 +209,8 @@ def format_table(rec: Recommendation) -> str:
             f"(weight {entry['weight']:.3f}) as of {rec.data.as_of}"
         )
     lines.append("")
-    if decision.stop:
-        lines.append(f"STOP ({decision.stop_reason}): {decision.reason}")
-    else:
-        size = decision.cohort_size
-        lines.append(
-            f"next: {design.panel.label(decision.next_level)}, cohort of {size} "
-            f"({decision.phase}) — {decision.reason}"
-        )
+    lines.append(f"{_next_text(rec)}: {decision.reason}" if decision.stop
+                 else f"{_next_text(rec)} — {decision.reason}")
     lines.extend(f"note: {note}" for note in rec.notes)
     return "\n".join(lines)
 
@@ -217,33 +226,23 @@ def _next_text(rec: Recommendation) -> str:
 
 def to_html(rec: Recommendation) -> str:
     """The table of ``format_table`` as an HTML fragment, every text escaped."""
-    design, decision, s = rec.design, rec.decision, rec.summary
-    lo, hi = design.decision.target_interval
-    unit = f" ({design.doses.unit})" if design.doses.unit else ""
-    head = "".join(f"<th>{escape(h)}</th>" for h in (
-        f"dose{unit}", "n", "DLT", "mean", "95% interval", "P(under)", "P(target)", "P(over)",
-        "allowed"))
+    design, decision = rec.design, rec.decision
+    titles = ("dose" + _unit(design), *COLUMNS[1:], "allowed")
+    head = "".join(f"<th>{escape(t)}</th>" for t in titles)
     rows = []
-    for k, dose in enumerate(design.levels):
-        barred = decision.barred_by[k]
-        status = "yes" if barred is None else "no: " + BARRED_TEXT[barred]
-        if rec.borderline[k]:
-            status += " (borderline)"
-        cells = (f"{dose:g}", str(int(rec.data.n[k])), str(int(rec.data.dlt[k])),
-                 f"{s['mean'].values[k]:.3f}",
-                 f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]",
-                 f"{s['p_underdose'].values[k]:.3f}", f"{s['p_target'].values[k]:.3f}",
-                 f"{s['p_overdose'].values[k]:.3f}", status)
-        row = "".join(f"<td>{escape(c)}</td>" for c in cells)
-        rows.append(f"<tr>{row}</tr>" if barred is None else f'<tr class="barred">{row}</tr>')
+    for cells, status in _dose_rows(rec):
+        row = "".join(f"<td>{escape(c)}</td>" for c in (*cells, status))
+        rows.append(f"<tr>{row}</tr>" if status.startswith("yes")
+                    else f'<tr class="barred">{row}</tr>')
     notes = "".join(f"<li>{escape(n)}</li>" for n in rec.notes)
     pending = "".join(
         f"<li>pending: {escape(p.patient_id)}, {p.days_followed} of "
         f"{design.cohorts.dlt_window_days} days without DLT</li>"
         for p in rec.data.pending_patients)
     return (
-        f"<div><p><b>{escape(design.trial.name)}</b>: posterior ({escape(rec.engine)} engine), "
-        f"target interval [{lo:g}, {hi:g}), EWOC P(over) &lt; "
+        f"<div><p><b>{escape(rec.design.trial.name)}</b>: posterior ({escape(rec.engine)} "
+        f"engine), target interval [{design.decision.target_interval[0]:g}, "
+        f"{design.decision.target_interval[1]:g}), EWOC P(over) &lt; "
         f"{design.decision.max_overdose_probability:g}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f"<p><b>{escape(_next_text(rec))}</b> — {escape(decision.reason)}</p>"
