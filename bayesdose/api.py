@@ -26,7 +26,7 @@ from bayesdose.errors import InputError
 
 if TYPE_CHECKING:
     from bayesdose.data import TrialData
-    from bayesdose.recommendation import Recommendation
+    from bayesdose.designs.blrm.recommendation import Recommendation
     from bayesdose.schema import Design
     from bayesdose.simulation.scenarios import Scenario
 
@@ -83,7 +83,7 @@ def recommend(design: Design | str | Path, data: Any, engine: str = "exact",
     record), "mcmc" or "both"; ``seed``: for MCMC (the CLI's default, 1); ``as_of``: the date
     of the decision (a date or "YYYY-MM-DD"), required with dated data.
     """
-    from bayesdose.recommendation import recommend as run
+    from bayesdose.designs.blrm.recommendation import recommend as run
 
     if engine not in ("exact", "mcmc", "both"):
         raise ValueError(f"engine: expected 'exact', 'mcmc' or 'both', got {engine!r}")

@@ -1,10 +1,10 @@
 """Any design's next step on the real trial so far: ``bayesdose recommend [--design NAME]``.
 
 ``step_on_data`` calls the function the design's registry row names (``on_data``):
-BLRM-EWOC's recommendation (``bayesdose.recommendation.blrm_step``: posterior, EWOC, reasons
-in words) or, for every other design, ``rule_step`` below.
+BLRM-EWOC's recommendation (``designs.blrm.recommendation.blrm_step``: posterior, EWOC,
+reasons in words) or, for every other design, ``rule_step`` below.
 
-The model-based BLRM answer (``bayesdose.recommendation``) and the rule-based answers (3+3,
+The model-based BLRM answer (``designs.blrm.recommendation``) and the rule-based answers (3+3,
 BOIN) or the CRM's can then be put side by side at the escalation meeting. The step is the
 simulated design's own ``decide`` on the trial's state, so it is what the simulations without
 time assumed; with patients still in follow-up the CRM's dose is TITE-CRM's, from dfcrm's
@@ -35,7 +35,7 @@ from bayesdose.errors import InputError
 from bayesdose.schema import Design
 
 if TYPE_CHECKING:
-    from bayesdose.recommendation import Recommendation
+    from bayesdose.designs.blrm.recommendation import Recommendation
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,7 @@ def bench_cli(quick: bool) -> dict:
 
 
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)")
-IMPORT_CODE = "import bayesdose.cli, bayesdose.recommendation"
+IMPORT_CODE = "import bayesdose.cli, bayesdose.designs.blrm.recommendation"
 
 
 def parse_importtime(stderr: str) -> dict[str, tuple[int, int, int]]:
@@ -207,7 +207,7 @@ COMMAND_MARK = "--- the command starts ---"
 STAGES_CODE = f"""
 import time
 t0 = time.perf_counter()
-import bayesdose.cli, bayesdose.recommendation
+import bayesdose.cli, bayesdose.designs.blrm.recommendation
 t1 = time.perf_counter()
 import contextlib, io, json, sys
 print({COMMAND_MARK!r}, file=sys.stderr, flush=True)
@@ -504,7 +504,7 @@ def section_cli(cli: dict, imports: dict, throughput: dict) -> str:
         table(["stage", "median", "min"], [
             ["interpreter start-up and shutdown (whole process minus the two below)",
              fmt_time(stages["outside"].median), fmt_time(stages["outside"].min)],
-            ["`import bayesdose.cli, bayesdose.recommendation`",
+            ["`import bayesdose.cli, bayesdose.designs.blrm.recommendation`",
              fmt_time(stages["imports"].median), fmt_time(stages["imports"].min)],
             ["the command: read config and data, exact engine, decision, table, JSON",
              fmt_time(stages["work"].median), fmt_time(stages["work"].min)],

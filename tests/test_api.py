@@ -14,8 +14,8 @@ from conftest import CONFIGS, ROOT
 import bayesdose
 from bayesdose.cli import main
 from bayesdose.data import read_trial_data
+from bayesdose.designs.blrm.recommendation import to_json
 from bayesdose.errors import InputError
-from bayesdose.recommendation import to_json
 
 XJ = CONFIGS / "xj-mk-002.toml"
 XJ_DATA = CONFIGS / "examples" / "xj-mk-002.csv"
@@ -211,9 +211,9 @@ def test_simulate_bad_arguments():
 
 
 def test_the_entry_points_are_functions_beside_every_module():
-    """No module shares an entry point's name (``bayesdose.recommendation`` holds the
+    """No module shares an entry point's name (``bayesdose.designs.blrm.recommendation`` holds the
     recommendation), so importing every module leaves the entry points functions."""
-    import bayesdose.recommendation  # noqa: F401
+    import bayesdose.designs.blrm.recommendation  # noqa: F401
     import bayesdose.simulation.study  # noqa: F401
 
     for name in bayesdose.__all__:

@@ -10,8 +10,8 @@ from conftest import CONFIGS
 
 from bayesdose.cli import main
 from bayesdose.data import read_trial_data
+from bayesdose.designs.blrm.recommendation import recommend
 from bayesdose.errors import InputError
-from bayesdose.recommendation import recommend
 from bayesdose.schema import design_from_dict, load_design
 
 XJ = CONFIGS / "xj-mk-002.toml"

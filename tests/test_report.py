@@ -360,7 +360,7 @@ def test_report_in_a_real_browser(browser, report_dir: Path) -> None:
 
 def test_escaped_name_shows_as_text_in_the_browser(browser, tmp_path: Path) -> None:
     from bayesdose.data import TrialData
-    from bayesdose.recommendation import recommend, to_json
+    from bayesdose.designs.blrm.recommendation import recommend, to_json
     from bayesdose.report.decision import decision_html
 
     raw = read_toml(CONFIG)

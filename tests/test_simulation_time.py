@@ -16,9 +16,9 @@ from conftest import CONFIGS
 from bayesdose.cli import main
 from bayesdose.data import read_trial_data
 from bayesdose.designs.base import MTD_DECLARED, NO_DOSE, SAFETY, STOP_REASONS
+from bayesdose.designs.blrm.recommendation import recommend
 from bayesdose.designs.crm.core import crm_posterior, crm_tite_posterior_mean
 from bayesdose.errors import InputError
-from bayesdose.recommendation import recommend
 from bayesdose.schema import design_from_dict, read_toml
 from bayesdose.simulation import withtime
 from bayesdose.simulation.metrics import weighted_quantiles

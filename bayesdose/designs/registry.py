@@ -54,7 +54,7 @@ class DesignEntry:
 
 REGISTRY: tuple[DesignEntry, ...] = (
     DesignEntry("blrm", "BLRM-EWOC", "#1f4e79", "blrm", "simulated:BlrmDesign",
-                on_data="bayesdose.recommendation:blrm_step", in_time="tite:waiting_blrm"),
+                on_data="recommendation:blrm_step", in_time="tite:waiting_blrm"),
     DesignEntry("3+3", "3+3", "#e08a1e", "three_plus_three", "simulated:ThreePlusThree",
                 {"deescalation": False}, complete_cohorts=True),
     DesignEntry("3+3-deesc", "3+3 de-esc.", "#f2c14e", "three_plus_three",

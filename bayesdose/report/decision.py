@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bayesdose.designs.blrm.recommendation import Recommendation
 from bayesdose.designs.blrm.rules import BARRED_TEXT
 from bayesdose.designs.registry import colour as design_colour
 from bayesdose.errors import InputError
-from bayesdose.recommendation import Recommendation
 
 PLOT_SUFFIXES = {".png": "png", ".svg": "svg"}
 

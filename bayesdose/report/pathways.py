@@ -1,7 +1,7 @@
 """Dose-transition pathways: what the design recommends after each possible outcome of the
 first cohorts.
 
-Every step is ``bayesdose.recommendation.recommend`` (exact engine, ``rules.decide``) on
+Every step is ``designs.blrm.recommendation.recommend`` (exact engine, ``rules.decide``) on
 hypothetical patient-level data, so the pathways are exactly what ``bayesdose recommend`` will
 say on the day, coherence included. The tree is at least two cohorts deep and grows a cohort
 deeper while it stays readable (at most ``MAX_LEAVES`` end points).
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesdose.data import Patient, TrialData
+from bayesdose.designs.blrm.recommendation import recommend
 from bayesdose.designs.blrm.rules import Decision
-from bayesdose.recommendation import recommend
 from bayesdose.schema import Design
 
 MIN_DEPTH = 2
