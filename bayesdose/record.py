@@ -63,9 +63,11 @@ def atomic_write(path: str | Path, content: bytes | str) -> None:
         raise
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(names: tuple[str, ...] = RECORD_PACKAGES) -> dict[str, str]:
+    """The installed version of each package ("not installed" if absent): by default those a
+    decision record stamps; reports and benchmark pages name their own."""
     versions = {}
-    for name in RECORD_PACKAGES:
+    for name in names:
         try:
             versions[name] = version(name)
         except PackageNotFoundError:

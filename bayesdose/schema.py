@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from bayesdose.errors import InputError
 from bayesdose.panel import DosePanel, dose_index
-from bayesdose.schema_fields import REQUIRED, documented
+from bayesdose.schema_fields import REQUIRED, documented, requirement
 
 if TYPE_CHECKING:  # the models import NumPy: imported when a design is made, not by the CLI
     from bayesdose.models.blrm import SingleAgentBlrm
@@ -348,9 +348,7 @@ def _check_rules(s: Design, source: str) -> None:
     doses, model, decision = s.doses, s.model, s.decision
     cohorts, stopping = s.cohorts, s.stopping
 
-    def require(ok: bool, where: str, problem: str) -> None:
-        if not ok:
-            raise InputError(source, where, problem)
+    require = requirement(source)
 
     levels = doses.levels
     require(all(d > 0 for d in levels), "[doses] levels", "doses must be positive")
@@ -424,9 +422,7 @@ def _check_rules(s: Design, source: str) -> None:
 def _check_simulation(sim: SimulationSection, source: str) -> None:
     """Checks of [simulation] (accrual and DLT times of simulations with time)."""
 
-    def require(ok: bool, where: str, problem: str) -> None:
-        if not ok:
-            raise InputError(source, where, problem)
+    require = requirement(source)
 
     require(sim.accrual in ("fixed", "poisson"), "[simulation] accrual",
             f"expected 'fixed' or 'poisson', got {sim.accrual!r}")

@@ -8,6 +8,7 @@ The loader (``bayesdose.schema``) validates against the dataclasses built from t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import field
 from typing import Any
 
@@ -21,12 +22,14 @@ def documented(text: str, default: Any = REQUIRED) -> Any:
     return field(default=default, metadata={"doc": text})
 
 
-def requirement(source: str, section: str):
-    """``require(ok, key, problem)``: an InputError naming ``[section] key`` unless ``ok``."""
+def requirement(source: str, section: str | None = None) -> Callable[[bool, str, str], None]:
+    """``require(ok, key, problem)``: an InputError naming ``[section] key`` (or ``key`` as
+    given, without a section) unless ``ok``."""
     from bayesdose.errors import InputError
 
     def require(ok: bool, key: str, problem: str) -> None:
         if not ok:
-            raise InputError(source, f"[{section}] {key}".rstrip(), problem)
+            where = key if section is None else f"[{section}] {key}".rstrip()
+            raise InputError(source, where, problem)
 
     return require

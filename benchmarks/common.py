@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,28 +181,9 @@ def blas_threads() -> str:
     return "; ".join(pools) or "no BLAS pool found"
 
 
-def package_versions(names: tuple[str, ...]) -> dict[str, str]:
-    """The installed version of each package (``not installed`` if absent).
-
-    ``bayesdose.record.package_versions`` gives the versions a decision record stamps (a fixed
-    list); a page names its own packages, so the others are looked up here the same way.
-    """
-    known = record.package_versions()
-    versions = {}
-    for name in names:
-        if name in known:
-            versions[name] = known[name]
-            continue
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
 def versions_text(names: tuple[str, ...]) -> str:
     """'name version' of each package, for a page's stamp."""
-    return ", ".join(f"{name} {v}" for name, v in package_versions(names).items())
+    return ", ".join(f"{name} {v}" for name, v in record.package_versions(names).items())
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import version
 from pathlib import Path
 
+from bayesdose import record
 from bayesdose.record import sha256_hex
 
 REPORT_PACKAGES = ("bayesdose", "numpy", "scipy", "xarray", "matplotlib", "jinja2",
@@ -27,13 +28,8 @@ def input_file(role: str, path: Path) -> InputFile:
 
 def package_versions() -> list[tuple[str, str]]:
     """Python and the packages that computed, drew and rendered the report."""
-    versions = [("python", platform.python_version())]
-    for name in REPORT_PACKAGES:
-        try:
-            versions.append((name, version(name)))
-        except PackageNotFoundError:
-            versions.append((name, "not installed"))
-    return versions
+    return [("python", platform.python_version()),
+            *record.package_versions(REPORT_PACKAGES).items()]
 
 
 def utc_now() -> str:
