@@ -157,7 +157,7 @@ class SimulationResult:
 
     def _repr_html_(self) -> str:
         """The comparison table of ``table()`` as HTML (shown by Jupyter)."""
-        from bayesdose.simulation.output import TABLE_COLUMNS, TIME_COLUMNS
+        from bayesdose.simulation.output import TABLE_COLUMNS, TIME_COLUMNS, cell_text
 
         s = self.summary
         columns = TABLE_COLUMNS + (TIME_COLUMNS if "timeline" in s else ())
@@ -167,22 +167,14 @@ class SimulationResult:
             mtd = "none" if entry["true_mtd"] is None else entry["true_mtd"]
             designs = list(entry["designs"].items())
             for i, (name, oc) in enumerate(designs):
-                cells = "".join(f"<td>{_number(key, oc.get(key))}</td>" for key, _ in columns)
+                cells = "".join(f"<td>{escape(cell_text(key, oc.get(key)))}</td>"
+                                for key, _ in columns)
                 first = (f'<th rowspan="{len(designs)}">{escape(entry["name"])} '
                          f"(true MTD: {escape(str(mtd))})</th>") if i == 0 else ""
                 rows.append(f"<tr>{first}<td>{escape(name)}</td>{cells}</tr>")
         return (f"<div><p>method: {escape(s['method'])}, seed {escape(str(s.get('seed')))}</p>"
                 f"<table><thead><tr><th>scenario</th><th>design</th>{head}</tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table></div>")
-
-
-def _number(key: str, value: Any) -> str:
-    """A cell as ``format_table`` prints it."""
-    if isinstance(value, dict):  # duration: its mean, in days
-        value = value["mean"]
-    if value is None:
-        return "-"
-    return f"{value:.2f}" if key in ("n_mean", "duration", "pending_treated") else f"{value:.3f}"
 
 
 def _design(design: Design | str | Path) -> Design:

@@ -181,16 +181,18 @@ def format_table(summary: dict) -> str:
         mtd = entry["true_mtd"]
         lines.append(f"{entry['name']} (true MTD: {'none' if mtd is None else mtd})")
         for name, oc in entry["designs"].items():
-            cells = []
-            for key, _ in columns:
-                value = oc.get(key)
-                if isinstance(value, dict):  # duration: its mean, in days
-                    value = value["mean"]
-                fmt = "{:>10.2f}" if key in ("n_mean", "duration", "pending_treated") else (
-                    "{:>10.3f}")
-                cells.append(f"{'-':>10}" if value is None else fmt.format(value))
-            lines.append(f"{'':<10} {name:<10} " + " ".join(cells))
+            cells = " ".join(f"{cell_text(key, oc.get(key)):>10}" for key, _ in columns)
+            lines.append(f"{'':<10} {name:<10} " + cells)
     return "\n".join(lines)
+
+
+def cell_text(key: str, value: Any) -> str:
+    """One operating characteristic as the table prints it ("-" when there is none)."""
+    if isinstance(value, dict):  # duration: its mean, in days
+        value = value["mean"]
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if key in ("n_mean", "duration", "pending_treated") else f"{value:.3f}"
 
 
 def _timeline_text(timeline: dict) -> str:
