@@ -105,8 +105,34 @@ def next_step(name: str, design: Design, data: TrialData) -> dict[str, Any]:
     details = hook(name, "step_details")
     if details is not None:
         details(simulated, design, data, document, doses)
+    document["explanation"] = _explanation(name, simulated, design, data, document)
     document["doses"] = doses
     return document
+
+
+def _explanation(name: str, simulated: Any, design: Design, data: TrialData,
+                 document: dict[str, Any]) -> str:
+    """The step in words: what the current dose (the last cohort's) has shown, what the rule
+    does with it, and the design's own reason where its row gives one (``explain``)."""
+    label = design.panel.label
+    if not data.patients:
+        return f"no patients yet: {name} starts at {label(design.start_level)}"
+    level, _ = data.last_cohort
+    seen = (f"{int(data.dlt[level])} of {int(data.n[level])} patient(s) at {label(level)}, "
+            "the last cohort's dose, have had a DLT")
+    if document["wait"]:
+        return f"{seen} so far"
+    if document["stop"]:
+        mtd = "none" if document["mtd"] is None else design.format_dose(document["mtd"])
+        move = f"stop ({document['stop_reason']}), MTD {mtd}"
+    else:
+        nxt = design.panel.index(document["next_dose"])
+        where = label(nxt)
+        move = (f"escalate to {where}" if nxt > level else f"de-escalate to {where}"
+                if nxt < level else f"{document['cohort_size']} more at {where}")
+    own = hook(name, "explain")
+    why = own(simulated, design, data) if own is not None else ""
+    return f"{seen}: {move}" + (f" ({why})" if why else "")
 
 
 def format_step(design: Design, document: dict[str, Any]) -> str:
@@ -126,4 +152,5 @@ def format_step(design: Design, document: dict[str, Any]) -> str:
     else:
         lines.append(f"next: {design.format_dose(document['next_dose'])}, cohort of "
                      f"{document['cohort_size']} — {document['reason']}")
+    lines.append(f"why: {document['explanation']}")
     return "\n".join(lines)

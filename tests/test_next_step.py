@@ -73,3 +73,31 @@ def test_cli_design_option_writes_json(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["design"] == "crm" and "estimate" in doc and "p_dlt" in doc["doses"][0]
     assert len(doc["inputs"]["data_sha256"]) == 64
+
+
+def test_each_step_says_why_in_words(xj):
+    data = read_trial_data(DATA, xj)  # 1 at 1e8, then 1 DLT in 3 at 3e8
+    three = next_step("3+3", xj, data)["explanation"]
+    assert three.startswith("1 of 3 patient(s) at 3e+08 viable cells")
+    assert three.endswith(": 3 more at 3e+08 viable cells (1/3: three more)")
+    boin = next_step("boin", xj, data)["explanation"]
+    # target 0.25: lambda_e = 0.197, lambda_d = 0.298; elimination at 3/3 (P(p > 0.25) = 0.98)
+    assert boin.endswith("de-escalate to 1e+08 viable cells (BOIN with 3 patient(s) there: "
+                         "escalate at <= 0 DLTs, de-escalate at >= 1, eliminate at >= 3)")
+    assert "closest to the target 0.25" in next_step("crm", xj, data)["explanation"]
+
+
+def test_the_words_follow_the_start_and_a_stop(xj, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("patient_id,cohort,dose,dlt\n")
+    start = next_step("3+3", xj, read_trial_data(empty, xj))
+    assert start["explanation"] == "no patients yet: 3+3 starts at 1e+08 viable cells"
+    toxic = tmp_path / "toxic.csv"
+    toxic.write_text("patient_id,cohort,dose,dlt\n1,1,1e8,0\n2,2,3e8,1\n3,2,3e8,1\n4,2,3e8,0\n"
+                     "5,3,1e8,0\n6,3,1e8,0\n7,3,1e8,0\n")
+    step = next_step("3+3", xj, read_trial_data(toxic, xj))
+    assert step["stop"] and step["mtd"] == 1e8
+    assert step["explanation"] == (
+        "0 of 4 patient(s) at 1e+08 viable cells, the last cohort's dose, have had a DLT: stop "
+        "(mtd_declared), MTD 1e+08 viable cells (0/4: escalate, or declare this dose once the "
+        "dose above was too toxic)")

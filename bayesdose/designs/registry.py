@@ -39,6 +39,7 @@ class DesignEntry:
     time_aware: bool = False  # decides with patients pending: simulated in time only
     complete_cohorts: bool = False  # decides on complete cohorts: waits while anyone is pending
     step_details: str = ""  # "module:function" adding its own numbers to a next step on data
+    explain: str = ""  # "module:function": its own reason for a step on data, in words
     on_data: str = "bayesdose.next_step:rule_step"  # "module:function": its step on real data
     config: str = ""  # "module:Class" of its settings, the table [designs.<package>]
     in_time: str = ""  # "module:function": its own form in a study with time (else it waits)
@@ -56,13 +57,15 @@ REGISTRY: tuple[DesignEntry, ...] = (
     DesignEntry("blrm", "BLRM-EWOC", "#1f4e79", "blrm", "simulated:BlrmDesign",
                 on_data="recommendation:blrm_step", in_time="tite:waiting_blrm"),
     DesignEntry("3+3", "3+3", "#e08a1e", "three_plus_three", "simulated:ThreePlusThree",
-                {"deescalation": False}, complete_cohorts=True),
+                {"deescalation": False}, complete_cohorts=True, explain="simulated:explain"),
     DesignEntry("3+3-deesc", "3+3 de-esc.", "#f2c14e", "three_plus_three",
-                "simulated:ThreePlusThree", {"deescalation": True}, complete_cohorts=True),
+                "simulated:ThreePlusThree", {"deescalation": True}, complete_cohorts=True,
+                explain="simulated:explain"),
     DesignEntry("crm", "CRM", "#3a8d5c", "crm", "simulated:CrmDesign",
-                step_details="step:crm_details", config="config:CrmSection"),
+                step_details="step:crm_details", config="config:CrmSection",
+                explain="step:explain"),
     DesignEntry("boin", "BOIN", "#7b4fa0", "boin", "simulated:BoinDesign",
-                complete_cohorts=True, config="config:BoinSection"),
+                complete_cohorts=True, config="config:BoinSection", explain="simulated:explain"),
     DesignEntry("tite-blrm", "TITE-BLRM", "#555555", "blrm", "tite:TiteBlrm", time_aware=True,
                 in_report=False),
     DesignEntry("tite-crm", "TITE-CRM", "#555555", "crm", "tite:TiteCrm", time_aware=True,

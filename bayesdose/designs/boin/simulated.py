@@ -32,6 +32,7 @@ import functools
 
 import numpy as np
 
+from bayesdose.data import TrialData
 from bayesdose.designs.base import (
     CONTINUE,
     MAX_PATIENTS,
@@ -127,3 +128,14 @@ def _selected(target: float, cutoff: float, n: tuple[int, ...], y: tuple[int, ..
     """``select.mtd`` (0-based, -1 for none), cached by counts: final states share them."""
     picked = select_mtd(target, np.array(n), np.array(y), cutoff)
     return NO_DOSE if picked is None else picked - 1
+
+
+def explain(boin: BoinDesign, design: Design, data: TrialData) -> str:
+    """BOIN's boundaries for the patients at the current dose, in words."""
+    level, _ = data.last_cohort
+    n = int(data.n[level])
+    words = [f"BOIN with {n} patient(s) there: escalate at <= {boin.escalate[n]} DLTs, "
+             f"de-escalate at >= {boin.deescalate[n]}"]
+    if boin.eliminate[n] < _NEVER:
+        words.append(f"eliminate at >= {boin.eliminate[n]}")
+    return ", ".join(words)

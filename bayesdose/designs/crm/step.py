@@ -49,3 +49,10 @@ def _tite_crm_level(crm: CrmDesign, data: TrialData, fit: CrmFit) -> int:
     size = sum(1 for p in data.patients if p.cohort == last and p.evaluable) or 1
     return int(crmsim_restrict(crm_mtd(fit.ptox, crm.target) - 1, level, dlts / size,
                                crm.target))
+
+
+def explain(crm: CrmDesign, design: Design, data: TrialData) -> str:
+    """The CRM's rule in words."""
+    return (f"the dose whose P(DLT) at the estimate is closest to the target "
+            f"{crm.target:g}, at most one level above the last cohort's and none above it "
+            "right after a DLT rate at or above the target")

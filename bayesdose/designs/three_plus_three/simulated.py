@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayesdose.data import TrialData
 from bayesdose.designs.base import (
     CONTINUE,
     MTD_DECLARED,
@@ -89,3 +90,18 @@ class ThreePlusThree:
 
 def _declared(level: int) -> _Action:
     return (NO_DOSE, 0, MTD_DECLARED, level)
+
+
+def explain(rule: ThreePlusThree, design: Design, data: TrialData) -> str:
+    """The 3+3 rule that applies at the current dose (``decide_one``'s branches), in words."""
+    level, _ = data.last_cohort
+    n, y = int(data.n[level]), int(data.dlt[level])
+    below = "the dose below" + (" (filled to six before it is declared)"
+                                if rule.deescalation else "")
+    if n == 1:
+        return "a DLT in titration: three at this dose" if y else "titration: one patient a dose"
+    if n == 3:
+        return {0: "0/3: escalate", 1: "1/3: three more"}.get(y, f"{y}/3: {below}")
+    if y <= 1:
+        return f"{y}/{n}: escalate, or declare this dose once the dose above was too toxic"
+    return f"{y}/{n}: {below}"
