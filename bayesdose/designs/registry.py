@@ -7,9 +7,10 @@ so a new design is one package under ``bayesdose/designs/`` plus one row here.
 A row's design package holds its config section and checks (``config``, where it has
 settings), its simulated design (``decide`` over a batch of trial states: the one
 implementation that ``recommend --design`` and ``simulate`` both call), the words that describe
-it in a report (``describe``) and, where it reports numbers of its own on real data, its
-``step_details``. A design's module is imported when the design is first made, so a worker
-process imports only what it runs (CRM and BOIN import SciPy).
+it in a report (``describe``) and, named by its row, hooks for a step on real data: its rule in
+words (``explain``) and numbers of its own (``step_details``). A design's module is imported
+when the design is first made, so a worker process imports only what it runs (CRM and BOIN
+import SciPy).
 """
 
 from __future__ import annotations
