@@ -1,6 +1,7 @@
-"""The notebook API: the command line's three steps as functions, with the CLI's defaults.
+"""The notebook API: the command line's steps as functions, with the CLI's defaults.
 
-``bayesdose.load_design``, ``bayesdose.recommend`` and ``bayesdose.simulate`` are these
+``bayesdose.load_design``, ``bayesdose.recommend``, ``bayesdose.next_step`` and
+``bayesdose.simulate`` are these
 functions (imported on first use, so ``import bayesdose`` stays cheap). The same arguments give
 the same numbers as ``bayesdose recommend`` and ``bayesdose simulate``.
 """
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from bayesdose.designs.blrm.recommendation import Recommendation
     from bayesdose.schema import Design
     from bayesdose.simulation.scenarios import Scenario
+    from bayesdose.steps import Step
 
 
 
@@ -89,6 +91,22 @@ def recommend(design: Design | str | Path, data: Any, engine: str = "exact",
         raise ValueError(f"engine: expected 'exact', 'mcmc' or 'both', got {engine!r}")
     design = _design(design)
     return run(design, read_data(data, design, as_of), engine=engine, seed=seed)
+
+
+def next_step(design: Design | str | Path, data: Any, name: str,
+              as_of: date | str | None = None) -> Step:
+    """Design ``name``'s next step on the same data, as ``bayesdose recommend --design NAME``
+    (3+3, 3+3-deesc, crm, boin; for the BLRM use ``recommend``). The result's ``document`` is
+    the command's JSON (without the inputs' hashes and the seed), ``text`` what it prints."""
+    from bayesdose.designs.registry import DESIGNS
+    from bayesdose.steps import step_on_data
+
+    if name not in DESIGNS or name == "blrm":
+        others = [n for n in DESIGNS if n != "blrm"]
+        raise ValueError(f"name: expected one of {others} (the BLRM's is recommend()), "
+                         f"got {name!r}")
+    design = _design(design)
+    return step_on_data(name, design, read_data(data, design, as_of))
 
 
 def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | Path,

@@ -95,9 +95,9 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
               plot_path: Path | None, html_path: Path | None) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
     from bayesdose.data import read_trial_data
-    from bayesdose.next_step import step_on_data
     from bayesdose.record import package_versions, sha256_hex, write_record
     from bayesdose.schema import load_design
+    from bayesdose.steps import step_on_data
 
     if plot_path is not None or html_path is not None:
         from bayesdose.report.decision import check_request

@@ -203,6 +203,22 @@ def test_simulate_simulated_matches_cli(tmp_path):
     assert result.output.rstrip("\n") == study.table()
 
 
+@pytest.mark.parametrize("name", ["3+3", "3+3-deesc", "crm", "boin"])
+def test_next_step_is_recommend_design(tmp_path, name):
+    expected = cli_json(tmp_path, XJ, XJ_DATA, "--design", name)
+    step = bayesdose.next_step(XJ, pd.read_csv(XJ_DATA), name)
+    assert json.loads(json.dumps(step.document)) == expected
+    assert str(step).splitlines()[-1].startswith("why: ")
+    assert repr(step).startswith(f"<Step {name} on XJ-MK-002") and "<pre>" in step._repr_html_()
+
+
+def test_next_step_refuses_the_blrm_and_unknown_designs():
+    with pytest.raises(ValueError, match="recommend"):
+        bayesdose.next_step(XJ, XJ_DATA, "blrm")
+    with pytest.raises(ValueError, match="boin"):
+        bayesdose.next_step(XJ, XJ_DATA, "boin12")
+
+
 def test_simulate_bad_arguments():
     with pytest.raises(InputError, match="unknown design"):
         bayesdose.simulate(STANDARD, STANDARD_SCENARIOS, designs="3+3,crm9")

@@ -7,7 +7,7 @@ import pytest
 from bayesdose.cli import recommend, simulate
 from bayesdose.designs import registry
 from bayesdose.designs.blrm.recommendation import blrm_step
-from bayesdose.next_step import rule_step
+from bayesdose.steps import rule_step
 from bayesdose.report.simulated_study import report_designs
 from bayesdose.schema import load_design
 

@@ -10,7 +10,7 @@ last cohort's, and BOIN's eliminated doses follow from the counts. A design is a
 ``name``, ``max_cohort_size``, ``max_patients`` and ``decide(states) -> Actions``; it must be a
 deterministic function of the state, which is what lets the simulator cache decisions, merge
 equal states in the exact method, and give the same answer whatever the chunking or workers.
-``recommend --design`` calls the same ``decide`` on the real trial's state (``next_step``).
+``recommend --design`` calls the same ``decide`` on the real trial's state (``bayesdose.steps``).
 
 Room to grow: a dose is a 0-based index into the design's ``DosePanel``, so a two-drug panel
 of dose pairs keeps these arrays (a flat pair index in ``last_level``, counts over pairs); a

@@ -41,7 +41,7 @@ class DesignEntry:
     complete_cohorts: bool = False  # decides on complete cohorts: waits while anyone is pending
     step_details: str = ""  # "module:function" adding its own numbers to a next step on data
     explain: str = ""  # "module:function": its own reason for a step on data, in words
-    on_data: str = "bayesdose.next_step:rule_step"  # "module:function": its step on real data
+    on_data: str = "bayesdose.steps:rule_step"  # "module:function": its step on real data
     config: str = ""  # "module:Class" of its settings, the table [designs.<package>]
     in_time: str = ""  # "module:function": its own form in a study with time (else it waits)
     in_report: bool = True  # compared in a design report (when the config allows it)

@@ -14,9 +14,9 @@ from bayesdose.data import Patient, TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
 from bayesdose.inference.exact import ERROR_BOUND
-from bayesdose.next_step import Step
 from bayesdose.posterior import SUMMARY_VARIABLES, exact_summary, mcmc_summary
 from bayesdose.schema import Design
+from bayesdose.steps import Step
 
 
 @dataclass(frozen=True)

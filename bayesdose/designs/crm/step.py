@@ -1,7 +1,7 @@
 """The CRM's own numbers on a real trial (``recommend --design crm``): dfcrm's ``crm`` /
 ``titecrm`` fit on every evaluable patient, and with dated data the TITE-CRM dose.
 
-The step itself is the simulated design's ``decide`` (``bayesdose.next_step``); this adds the
+The step itself is the simulated design's ``decide`` (``bayesdose.steps``); this adds the
 parameter estimate and the plug-in P(DLT) per dose and, while patients are in follow-up, the
 dose TITE-CRM gives (Cheung & Chappell 2000): the model's dose under crmsim's restriction with
 the last cohort's observed DLTs over its evaluable patients.

@@ -11,7 +11,7 @@ from bayesdose.cli import main
 from bayesdose.data import read_trial_data
 from bayesdose.designs.crm.core import crm_posterior, getprior
 from bayesdose.errors import InputError
-from bayesdose.next_step import next_step
+from bayesdose.steps import next_step
 from bayesdose.schema import load_design
 
 XJ = CONFIGS / "xj-mk-002.toml"

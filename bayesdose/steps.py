@@ -22,6 +22,7 @@ the configured one, restricts escalation).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,6 +48,19 @@ class Step:
     document: dict[str, Any]
     text: str
     recommendation: Recommendation | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        d = self.document
+        what = ("wait" if d.get("wait") else f"STOP ({d['stop_reason']})" if d["stop"]
+                else f"next: {d['next_dose']:g}, cohort of {d['cohort_size']}")
+        return f"<Step {d.get('design', 'blrm')} on {d['trial']}: {what}>"
+
+    def _repr_html_(self) -> str:
+        """What ``recommend`` prints, shown in Jupyter."""
+        return f"<pre>{escape(self.text)}</pre>"
 
 
 def step_on_data(name: str, design: Design, data: TrialData, engine: str = "exact",
