@@ -55,7 +55,8 @@ class Step:
     def __repr__(self) -> str:
         d = self.document
         what = ("wait" if d.get("wait") else f"STOP ({d['stop_reason']})" if d["stop"]
-                else f"next: {d['next_dose']:g}, cohort of {d['cohort_size']}")
+                else f"next: {d['next_dose']:g} {d['unit']}".rstrip()
+                + f", cohort of {d['cohort_size']}")
         return f"<Step {d.get('design', 'blrm')} on {d['trial']}: {what}>"
 
     def _repr_html_(self) -> str:
@@ -73,7 +74,7 @@ def step_on_data(name: str, design: Design, data: TrialData, engine: str = "exac
 def rule_step(name: str, design: Design, data: TrialData, engine: str, seed: int) -> Step:
     """A design's own ``decide`` on the trial's state (``engine`` and ``seed`` unused: no
     posterior is sampled)."""
-    document = next_step(name, design, data)
+    document = step_document(name, design, data)
     return Step(document, format_step(design, document))
 
 
@@ -86,7 +87,7 @@ def _dose(design: Design, level: int) -> float | None:
     return None if level == NO_DOSE else design.panel.dose(level)
 
 
-def next_step(name: str, design: Design, data: TrialData) -> dict[str, Any]:
+def step_document(name: str, design: Design, data: TrialData) -> dict[str, Any]:
     """The next step of design ``name`` (not ``blrm``), as the JSON document of recommend."""
     if not data.patient_level:
         raise InputError(
@@ -95,6 +96,7 @@ def next_step(name: str, design: Design, data: TrialData) -> dict[str, Any]:
             "(patient_id,cohort,dose,dlt), not aggregated counts",
         )
     simulated = make_design(name, design)
+    _check_decidable(name, simulated, data)
     pending = data.pending_patients
     document: dict[str, Any] = {"design": name, "trial": design.trial.name,
                                 "unit": design.doses.unit}
@@ -124,6 +126,20 @@ def next_step(name: str, design: Design, data: TrialData) -> dict[str, Any]:
     return document
 
 
+def _check_decidable(name: str, simulated: Any, data: TrialData) -> None:
+    """An InputError for data the design's rule cannot read: a dose holding more patients than
+    the design takes in a whole trial, or a last cohort without an evaluable patient."""
+    most = int(data.n.max(initial=0))
+    if most > simulated.max_patients:
+        raise InputError(data.source, None,
+                         f"a dose holds {most} evaluable patients, more than the {name} design "
+                         f"takes in a whole trial ({simulated.max_patients})")
+    if data.patients and data.n[data.last_cohort[0]] == 0:
+        raise InputError(data.source, None,
+                         f"the last cohort has no evaluable patient: the {name} design decides "
+                         "on the last cohort's outcomes")
+
+
 def _explanation(name: str, simulated: Any, design: Design, data: TrialData,
                  document: dict[str, Any]) -> str:
     """The step in words: what the current dose (the last cohort's) has shown, what the rule
@@ -145,7 +161,7 @@ def _explanation(name: str, simulated: Any, design: Design, data: TrialData,
         move = (f"escalate to {where}" if nxt > level else f"de-escalate to {where}"
                 if nxt < level else f"{document['cohort_size']} more at {where}")
     own = hook(name, "explain")
-    why = own(simulated, design, data) if own is not None else ""
+    why = own(simulated, _state(data)) if own is not None else ""
     return f"{seen}: {move}" + (f" ({why})" if why else "")
 
 

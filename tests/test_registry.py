@@ -7,9 +7,9 @@ import pytest
 from bayesdose.cli import recommend, simulate
 from bayesdose.designs import registry
 from bayesdose.designs.blrm.recommendation import blrm_step
-from bayesdose.steps import rule_step
 from bayesdose.report.simulated_study import report_designs
 from bayesdose.schema import load_design
+from bayesdose.steps import rule_step
 
 
 def test_each_design_is_registered_once_with_its_label_and_colour():

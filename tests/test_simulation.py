@@ -81,7 +81,25 @@ def test_target_validated() -> None:
 
 def step(name: str, n: list[int], y: list[int], c: int, titration: int = 0) -> tuple:
     d = make_design(name, make(titration))
-    return d.decide_one(np.array(n), np.array(y), c)
+    return d.decide_one(np.array(n), np.array(y), c)[:4]
+
+
+def why(name: str, n: list[int], y: list[int], c: int, titration: int = 0) -> str:
+    return make_design(name, make(titration)).decide_one(np.array(n), np.array(y), c)[4]
+
+
+def test_three_plus_three_says_which_branch_it_took() -> None:
+    assert why("3+3", [3, 3, 3, 3, 3], [0] * 5, 4) == (
+        "0 DLT(s) in 3, and no dose above: the highest dose is declared the MTD")
+    assert why("3+3", [3, 0, 0, 0, 0], [2, 0, 0, 0, 0], 0) == (
+        "2 DLT(s) in 3: no dose below, stop for safety")
+    assert why("3+3", [1, 3, 0, 0, 0], [0, 2, 0, 0, 0], 1, titration=2) == (
+        "2 DLT(s) in 3: the dose below has only its titration patient, five more make six "
+        "before it is declared")
+    assert why("3+3", [1, 1, 0, 0, 0], [0] * 5, 1, titration=2) == (
+        "no DLT in the titration patient: escalate, a cohort of three")
+    assert why("3+3-deesc", [3, 3, 3, 0, 0], [0, 0, 2, 0, 0], 2) == (
+        "2 DLT(s) in 3: the dose below has three, three more before it is declared")
 
 
 def test_three_plus_three_hand_cases() -> None:

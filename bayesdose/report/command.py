@@ -14,6 +14,7 @@ import click
 
 from bayesdose.defaults import DEFAULT_METHOD, DEFAULT_SEED, DEFAULT_TRIALS, METHODS
 from bayesdose.errors import InputError
+from bayesdose.report.render import PDF_ENGINES
 
 EXIT_INPUT = 2  # as every bayesdose command: a user's mistake, reported on one line
 
@@ -38,7 +39,7 @@ EXIT_INPUT = 2  # as every bayesdose command: a user's mistake, reported on one 
 @click.option("--pathway-cohorts", type=click.IntRange(min=2, max=4), default=None,
               help="Cohorts deep in the dose-transition pathways [default: 2, deeper while the "
               "tree has at most 32 end points, up to 4].")
-@click.option("--pdf-engine", type=click.Choice(["auto", "weasyprint", "chromium"]),
+@click.option("--pdf-engine", type=click.Choice(PDF_ENGINES),
               default="auto", show_default=True,
               help="PDF renderer; auto: WeasyPrint, or Chromium when WeasyPrint cannot run.")
 def report(config: Path, scenarios_path: Path, out_dir: Path, trials: int | None,
@@ -64,7 +65,7 @@ def _report(config: Path, scenarios_path: Path, out_dir: Path, trials: int | Non
     from bayesdose.schema import load_design
     from bayesdose.simulation.scenarios import load_scenarios
 
-    if sim_dir is not None and (trials is not None or seed is not None or method != "auto"):
+    if sim_dir is not None and (trials is not None or seed is not None or method != DEFAULT_METHOD):
         raise InputError("--sim", None, "reuses a finished simulation: give --trials, --seed "
                          "and --method to bayesdose simulate instead")
     design = load_design(config)

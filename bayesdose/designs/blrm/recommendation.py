@@ -240,10 +240,7 @@ def to_html(rec: Recommendation) -> str:
         f"{design.cohorts.dlt_window_days} days without DLT</li>"
         for p in rec.data.pending_patients)
     return (
-        f"<div><p><b>{escape(rec.design.trial.name)}</b>: posterior ({escape(rec.engine)} "
-        f"engine), target interval [{design.decision.target_interval[0]:g}, "
-        f"{design.decision.target_interval[1]:g}), EWOC P(over) &lt; "
-        f"{design.decision.max_overdose_probability:g}</p>"
+        f"<div><p>{escape(_title(rec))}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f"<p><b>{escape(_next_text(rec))}</b> — {escape(decision.reason)}</p>"
         + (f"<ul>{pending}{notes}</ul>" if pending or notes else "") + "</div>"

@@ -32,7 +32,6 @@ import functools
 
 import numpy as np
 
-from bayesdose.data import TrialData
 from bayesdose.designs.base import (
     CONTINUE,
     MAX_PATIENTS,
@@ -47,6 +46,25 @@ from bayesdose.designs.titration import Titration
 from bayesdose.schema import Design
 
 _NEVER = 1 << 30  # a DLT count no dose reaches: "no elimination" in the lookup tables
+# Which branch decided a step (``BoinDesign._plan``), in words.
+WHY = (
+    "the start dose",
+    "titration: one patient a dose until the first DLT",
+    "the titration patient is the first of a cohort: {size} more at this dose",
+    "the maximum sample size is reached",
+    "the lowest dose is eliminated (P(DLT rate > target) > {cutoff:g}): stop",
+    "{n} patients here reach n_earlystop ({stop}) where the rule stays: stop",
+    "{y} DLT(s) in {n} is at most {e}, the escalation boundary: escalate",
+    "{y} DLT(s) in {n} is at most {e}, the escalation boundary, but no dose is above: stay",
+    "{y} DLT(s) in {n} is at most {e}, the escalation boundary, but the dose above is "
+    "eliminated: stay",
+    "{y} DLT(s) in {n} is at least {d}, the de-escalation boundary: de-escalate",
+    "{y} DLT(s) in {n} is at least {d}, the de-escalation boundary, but this is the lowest "
+    "dose: stay",
+    "{y} DLT(s) in {n} is between the boundaries ({e} to escalate, {d} to de-escalate): stay",
+)
+(START, TITRATION, FILL, FULL, ELIMINATED, EARLY_STOP, ESCALATE, NO_HIGHER, HIGHER_ELIMINATED,
+ DEESCALATE, LOWEST, STAY) = range(len(WHY))
 
 
 class BoinDesign:
@@ -78,22 +96,30 @@ class BoinDesign:
     def decide(self, states: States) -> Actions:
         """BOIN's rule, overridden in turn by the first cohort, titration, the cohort completing
         the last titration dose, and the end at ``max_patients``."""
+        level, size, reason, _ = self._plan(states)
+        return self._actions(states, level, size, reason)
+
+    def _plan(self, states: States) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per state: next level, cohort size, stop reason, and which branch decided it (an
+        index into ``WHY``)."""
         first = states.last_level < 0
         titrate = self.titration.continues(states)
         fill = self.titration.last_was_titration(states) & ~titrate & (self.cohort > 1)
-        level, reason = self._rule(states)
+        level, reason, why = self._rule(states)
         size = np.full(len(states), self.cohort)
         level[first], size[first] = self.start, 1 if self.titration.starts else self.cohort
         level[titrate], size[titrate] = states.last_level[titrate] + 1, 1
         level[fill], size[fill] = states.last_level[fill], self.cohort - 1
         reason[first | titrate | fill] = CONTINUE
+        why[first], why[titrate], why[fill] = START, TITRATION, FILL
         treated = states.n.sum(axis=1)
         reason[treated >= self.max_patients] = MAX_PATIENTS
+        why[treated >= self.max_patients] = FULL
         size = np.minimum(size, self.max_patients - treated)
-        return self._actions(states, level, size, reason)
+        return level, size, reason, why
 
-    def _rule(self, states: States) -> tuple[np.ndarray, np.ndarray]:
-        """BOIN's move after a cohort at the current dose: (next level, stop reason)."""
+    def _rule(self, states: States) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """BOIN's move after a cohort at the current dose: (next level, stop reason, branch)."""
         rows = np.arange(len(states))
         c = np.maximum(states.last_level, 0)
         n, y = states.n[rows, c], states.dlt[rows, c]
@@ -104,9 +130,14 @@ class BoinDesign:
         down = (y >= self.deescalate[n]) & ~up
         level = np.where(up & can_escalate, c + 1, np.where(down & (c > 0), c - 1, c))
         stays = (~up & ~down) | (down & (c == 0)) | (up & ~can_escalate)
-        reason = np.where((n >= self.n_earlystop) & stays, MTD_DECLARED, CONTINUE)
+        early = (n >= self.n_earlystop) & stays
+        reason = np.where(early, MTD_DECLARED, CONTINUE)
         reason = np.where(eliminated[:, 0], SAFETY, reason)
-        return level, reason
+        why = np.select(
+            [eliminated[:, 0], early, up & can_escalate, up & (c == top), up, down & (c > 0),
+             down], [ELIMINATED, EARLY_STOP, ESCALATE, NO_HIGHER, HIGHER_ELIMINATED,
+                     DEESCALATE, LOWEST], STAY)
+        return level, reason, why
 
     def _actions(self, states: States, level: np.ndarray, size: np.ndarray,
                  reason: np.ndarray) -> Actions:
@@ -130,12 +161,10 @@ def _selected(target: float, cutoff: float, n: tuple[int, ...], y: tuple[int, ..
     return NO_DOSE if picked is None else picked - 1
 
 
-def explain(boin: BoinDesign, design: Design, data: TrialData) -> str:
-    """BOIN's boundaries for the patients at the current dose, in words."""
-    level, _ = data.last_cohort
-    n = int(data.n[level])
-    words = [f"BOIN with {n} patient(s) there: escalate at <= {boin.escalate[n]} DLTs, "
-             f"de-escalate at >= {boin.deescalate[n]}"]
-    if boin.eliminate[n] < _NEVER:
-        words.append(f"eliminate at >= {boin.eliminate[n]}")
-    return ", ".join(words)
+def explain(boin: BoinDesign, states: States) -> str:
+    """The branch BOIN takes on one state (``_plan``), in words with its boundaries."""
+    _, size, _, why = (int(v[0]) for v in boin._plan(states))
+    c = max(int(states.last_level[0]), 0)
+    n, y = int(states.n[0, c]), int(states.dlt[0, c])
+    return WHY[why].format(y=y, n=n, e=boin.escalate[n], d=boin.deescalate[n], size=size,
+                           stop=boin.n_earlystop, cutoff=boin.cutoff)

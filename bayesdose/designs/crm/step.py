@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bayesdose.data import TrialData
+from bayesdose.designs.base import States
 from bayesdose.designs.crm.core import CrmFit, crm_mtd, crm_posterior, crmsim_restrict
 from bayesdose.designs.crm.simulated import CrmDesign
 from bayesdose.schema import Design
@@ -51,8 +52,13 @@ def _tite_crm_level(crm: CrmDesign, data: TrialData, fit: CrmFit) -> int:
                                crm.target))
 
 
-def explain(crm: CrmDesign, design: Design, data: TrialData) -> str:
-    """The CRM's rule in words."""
-    return (f"the dose whose P(DLT) at the estimate is closest to the target "
-            f"{crm.target:g}, at most one level above the last cohort's and none above it "
-            "right after a DLT rate at or above the target")
+def explain(crm: CrmDesign, states: States) -> str:
+    """Which part of the CRM's ``decide`` gave the step on one state, in words."""
+    if states.n.sum() >= crm.max_patients:
+        return ("the MTD: the dose whose P(DLT) at the estimate from all patients is closest "
+                f"to the target {crm.target:g}")
+    if crm.titration.continues(states)[0]:
+        return "titration: one patient a dose until the first DLT"
+    return (f"the dose whose P(DLT) at the estimate is closest to the target {crm.target:g}, "
+            "at most one level above the last cohort's, and none above it right after a "
+            "cohort whose DLT rate reached the target")

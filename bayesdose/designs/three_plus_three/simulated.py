@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesdose.data import TrialData
 from bayesdose.designs.base import (
     CONTINUE,
     MTD_DECLARED,
@@ -31,7 +30,7 @@ from bayesdose.designs.base import (
 from bayesdose.designs.titration import single_patient
 from bayesdose.schema import Design
 
-_Action = tuple[int, int, int, int]  # next level, cohort size, stop reason, mtd
+_Action = tuple[int, int, int, int, str]  # next level, cohort size, stop reason, mtd, why
 
 
 class ThreePlusThree:
@@ -50,7 +49,7 @@ class ThreePlusThree:
     def decide(self, states: States) -> Actions:
         actions = Actions.empty(len(states))
         for i in range(len(states)):
-            level, size, reason, mtd = self.decide_one(
+            level, size, reason, mtd, _ = self.decide_one(
                 states.n[i], states.dlt[i], int(states.last_level[i])
             )
             actions.next_level[i], actions.cohort_size[i] = level, size
@@ -58,50 +57,56 @@ class ThreePlusThree:
         return actions
 
     def decide_one(self, n: np.ndarray, dlt: np.ndarray, c: int) -> _Action:
+        """The step from the current dose ``c`` (the last cohort's), with the rule in words."""
         if c < 0:
-            return self._escalate_to(self.start, n, dlt)
+            return (*self._escalate_to(self.start, n, dlt, "no patients yet")[:4],
+                    "the start dose")
         above_tried = c + 1 < self.n_doses and n[c + 1] > 0
+        seen = f"{dlt[c]} DLT(s) in {n[c]}"
         if n[c] == 1:  # titration patient
-            return (c, 2, CONTINUE, NO_DOSE) if dlt[c] else self._escalate_to(c + 1, n, dlt)
+            if dlt[c]:
+                return (c, 2, CONTINUE, NO_DOSE, "a DLT in the titration patient: two more "
+                        "at this dose make a cohort of three")
+            return self._escalate_to(c + 1, n, dlt, "no DLT in the titration patient")
         if n[c] == 3:
             if dlt[c] == 0:
-                return self._escalate_to(c + 1, n, dlt)
-            return (c, 3, CONTINUE, NO_DOSE) if dlt[c] == 1 else self._declare_from(c - 1, n)
-        if dlt[c] <= 1:  # six patients at c
-            return _declared(c) if above_tried else self._escalate_to(c + 1, n, dlt)
-        return self._declare_from(c - 1, n)
+                return self._escalate_to(c + 1, n, dlt, seen)
+            if dlt[c] == 1:
+                return (c, 3, CONTINUE, NO_DOSE, f"{seen}: three more at this dose")
+            return self._declare_from(c - 1, n, seen, "the dose below")
+        if dlt[c] <= 1:  # six patients at c (or any count off the 3+3 path)
+            if above_tried:
+                return (*_declared(c), f"{seen}, and the dose above has patients: this dose "
+                        "is declared the MTD")
+            return self._escalate_to(c + 1, n, dlt, seen)
+        return self._declare_from(c - 1, n, seen, "the dose below")
 
-    def _escalate_to(self, level: int, n: np.ndarray, dlt: np.ndarray) -> _Action:
+    def _escalate_to(self, level: int, n: np.ndarray, dlt: np.ndarray, seen: str) -> _Action:
         if level >= self.n_doses:
-            return self._declare_from(self.n_doses - 1, n)
+            return self._declare_from(self.n_doses - 1, n, f"{seen}, and no dose above",
+                                      "the highest dose")
         single = single_patient(int(dlt.sum()), level, self.titration_until)
-        return (level, 1 if single else 3, CONTINUE, NO_DOSE)
+        return (level, 1 if single else 3, CONTINUE, NO_DOSE,
+                f"{seen}: escalate, " + ("one patient (titration)" if single
+                                         else "a cohort of three"))
 
-    def _declare_from(self, j: int, n: np.ndarray) -> _Action:
+    def _declare_from(self, j: int, n: np.ndarray, seen: str, candidate: str) -> _Action:
         """Declare dose j the MTD, after adding patients where the variant requires it."""
         if j < 0:
-            return (NO_DOSE, 0, SAFETY, NO_DOSE)
+            return (NO_DOSE, 0, SAFETY, NO_DOSE, f"{seen}: no dose below, stop for safety")
         if n[j] == 1:
-            return (j, 5, CONTINUE, NO_DOSE)
+            return (j, 5, CONTINUE, NO_DOSE, f"{seen}: {candidate} has only its titration "
+                    "patient, five more make six before it is declared")
         if n[j] == 3 and self.deescalation:
-            return (j, 3, CONTINUE, NO_DOSE)
-        return _declared(j)
+            return (j, 3, CONTINUE, NO_DOSE, f"{seen}: {candidate} has three, three more "
+                    "before it is declared")
+        return (*_declared(j), f"{seen}: {candidate} is declared the MTD")
 
 
-def _declared(level: int) -> _Action:
+def _declared(level: int) -> tuple[int, int, int, int]:
     return (NO_DOSE, 0, MTD_DECLARED, level)
 
 
-def explain(rule: ThreePlusThree, design: Design, data: TrialData) -> str:
-    """The 3+3 rule that applies at the current dose (``decide_one``'s branches), in words."""
-    level, _ = data.last_cohort
-    n, y = int(data.n[level]), int(data.dlt[level])
-    below = "the dose below" + (" (filled to six before it is declared)"
-                                if rule.deescalation else "")
-    if n == 1:
-        return "a DLT in titration: three at this dose" if y else "titration: one patient a dose"
-    if n == 3:
-        return {0: "0/3: escalate", 1: "1/3: three more"}.get(y, f"{y}/3: {below}")
-    if y <= 1:
-        return f"{y}/{n}: escalate, or declare this dose once the dose above was too toxic"
-    return f"{y}/{n}: {below}"
+def explain(rule: ThreePlusThree, states: States) -> str:
+    """The branch of the 3+3 rule that ``decide_one`` takes on one state, in words."""
+    return rule.decide_one(states.n[0], states.dlt[0], int(states.last_level[0]))[4]
