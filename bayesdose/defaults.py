@@ -6,3 +6,4 @@ DEFAULT_DESIGNS = ("blrm", "3+3")  # compared by simulate
 DEFAULT_TRIALS = 10000  # simulated trials per scenario
 METHODS = ("auto", "exact", "simulate")  # exact: walk the tree of trial states
 DEFAULT_METHOD = "auto"  # exact when the tree is small enough
+PDF_ENGINES = ("auto", "weasyprint", "chromium")  # report: auto is WeasyPrint, else Chromium

@@ -12,9 +12,14 @@ from pathlib import Path
 
 import click
 
-from bayesdose.defaults import DEFAULT_METHOD, DEFAULT_SEED, DEFAULT_TRIALS, METHODS
+from bayesdose.defaults import (
+    DEFAULT_METHOD,
+    DEFAULT_SEED,
+    DEFAULT_TRIALS,
+    METHODS,
+    PDF_ENGINES,
+)
 from bayesdose.errors import InputError
-from bayesdose.report.render import PDF_ENGINES
 
 EXIT_INPUT = 2  # as every bayesdose command: a user's mistake, reported on one line
 

@@ -16,7 +16,6 @@ from typing import Any
 from bayesdose.errors import InputError
 from bayesdose.record import atomic_write
 
-PDF_ENGINES = ("auto", "weasyprint", "chromium")
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
