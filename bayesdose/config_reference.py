@@ -10,7 +10,7 @@ import dataclasses
 import typing
 
 from bayesdose.data import AGGREGATED_COLUMNS, PATIENT_COLUMNS
-from bayesdose.schema import REQUIRED, SECTIONS
+from bayesdose.schema import REQUIRED, SECTIONS, _table_array
 
 INTRO = """# Config reference
 
@@ -38,6 +38,8 @@ row and the column.
 
 
 def _type_name(hint: typing.Any) -> str:
+    if table := _table_array(hint):
+        return f"array of tables ({table.__name__})"
     text = str(hint).replace("typing.", "")
     for name in ("float", "int", "str", "bool"):
         text = text.replace(f"<class '{name}'>", name)
@@ -56,14 +58,15 @@ def _default(f: dataclasses.Field) -> str:
     return f"`{f.default!r}`" if isinstance(f.default, str) else f"{f.default:g}"
 
 
-def _section_markdown(name: str, cls: type, doc: str = "") -> list[str]:
-    """The table of one section; a section of tables (``[designs]``) gives one per table."""
+def _section_markdown(name: str, cls: type, doc: str = "", array: bool = False) -> list[str]:
+    """The table of one section; a section of tables (``[designs]``) gives one per table, and
+    an array of tables (``[[model.components]]``) one after its section's."""
     hints = typing.get_type_hints(cls)
     fields = dataclasses.fields(cls)
     if all(dataclasses.is_dataclass(hints[f.name]) for f in fields):
         return [line for f in fields for line in
                 _section_markdown(f"{name}.{f.name}", hints[f.name], f.metadata["doc"])]
-    parts = [f"## `[{name}]`\n"]
+    parts = [f"## `[[{name}]]`\n" if array else f"## `[{name}]`\n"]
     if doc:
         parts.append(f"{doc}\n")
     parts.append("| key | type | default | meaning |\n|---|---|---|---|")
@@ -72,6 +75,9 @@ def _section_markdown(name: str, cls: type, doc: str = "") -> list[str]:
                  f.metadata["doc"]]
         parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     parts.append("")
+    for f in fields:
+        if table := _table_array(hints[f.name]):
+            parts.extend(_section_markdown(f"{name}.{f.name}", table, f.metadata["doc"], True))
     return parts
 
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayesdose.data import TrialData
-from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec
+from bayesdose.errors import InputError
+from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec, resolving_grid
 from bayesdose.schema import Design
 
 if TYPE_CHECKING:
@@ -29,7 +30,11 @@ DEFAULT_GRID = GridSpec()
 def build_exact_engine(design: Design, grid: GridSpec = DEFAULT_GRID,
                        cls: type[ExactEngine] = ExactEngine) -> ExactEngine:
     """A new exact engine (of class ``cls``) for a design: its model, prior, target interval
-    and DLT window."""
+    and DLT window, on ``grid`` as far as it covers the prior (``resolving_grid``)."""
+    try:
+        grid = resolving_grid(design.prior, grid)
+    except ValueError as err:
+        raise InputError(design.source, "[[model.components]]", str(err)) from None
     return cls(design.dlt_model, design.prior, design.decision.target_interval, grid,
                design.cohorts.dlt_window_days)
 

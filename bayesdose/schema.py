@@ -22,7 +22,7 @@ from bayesdose.schema_fields import REQUIRED, documented, requirement
 
 if TYPE_CHECKING:  # the models import NumPy: imported when a design is made, not by the CLI
     from bayesdose.models.blrm import SingleAgentBlrm
-    from bayesdose.models.prior import BivariateNormal
+    from bayesdose.models.prior import Prior
 
 @dataclass(frozen=True)
 class TrialSection:
@@ -41,7 +41,20 @@ class DosesSection:
 
 
 @dataclass(frozen=True)
+class ComponentSection:
+    weight: float = documented("Weight of the component, > 0; the weights sum to 1.")
+    mean: tuple[float, float] = documented("Means of (log alpha, log beta).")
+    sd: tuple[float, float] = documented("Standard deviations of (log alpha, log beta), > 0.")
+    correlation: float = documented("Correlation of log alpha and log beta, in (-1, 1).", 0.0)
+
+
+@dataclass(frozen=True)
 class ModelSection:
+    prior: str = documented(
+        "'normal': a bivariate normal (prior_mean, prior_sd, prior_correlation, or derived "
+        "from the panel); 'mixture': the weighted bivariate normals of [[model.components]].",
+        "normal",
+    )
     prior_mean: tuple[float, float] | None = documented(
         "Prior means of (log alpha, log beta). Omit both mean and sd to derive a weakly "
         "informative prior from the dose panel.",
@@ -52,6 +65,11 @@ class ModelSection:
     )
     prior_correlation: float = documented(
         "Prior correlation of log alpha and log beta, in (-1, 1).", 0.0
+    )
+    components: tuple[ComponentSection, ...] = documented(
+        "With prior = 'mixture': one [[model.components]] table per bivariate normal "
+        "component (weight, mean, sd, correlation).",
+        (),
     )
 
 
@@ -214,11 +232,13 @@ class Design:
         return self.doses.reference if self.doses.reference is not None else self.levels[-1]
 
     @property
-    def prior(self) -> BivariateNormal:
+    def prior(self) -> Prior:
         """The prior of (log alpha, log beta): ``[model]``'s, or derived from the panel."""
-        from bayesdose.models.prior import BivariateNormal, derive_prior
+        from bayesdose.models.prior import BivariateNormal, derive_prior, mixture_prior
 
         model = self.model
+        if model.prior == "mixture":
+            return mixture_prior(model.components)
         if model.prior_mean is not None and model.prior_sd is not None:
             return BivariateNormal(model.prior_mean, model.prior_sd, model.prior_correlation)
         if len(self.levels) < 2:
@@ -295,11 +315,29 @@ def _section(cls: type, name: str, values: Any, source: str) -> Any:
     for key, f in fields.items():
         if key in values and dataclasses.is_dataclass(hints[key]):  # a nested table
             kwargs[key] = _section(hints[key], f"{name}.{key}", values[key], source)
+        elif key in values and _table_array(hints[key]):  # [[name.key]] tables
+            kwargs[key] = _tables(_table_array(hints[key]), f"{name}.{key}", values[key], source)
         elif key in values:
             kwargs[key] = _coerce(values[key], hints[key], source, f"[{name}] {key}")
         elif f.default is REQUIRED:
             raise InputError(source, f"[{name}] {key}", "missing required key")
     return cls(**kwargs)
+
+
+def _table_array(hint: Any) -> type | None:
+    """The table class of a ``tuple[Table, ...]`` field (an array of tables), else None."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and len(args) == 2 and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return None
+
+
+def _tables(cls: type, name: str, values: Any, source: str) -> tuple:
+    """An array of tables ``[[name]]``, each checked as a section (``[name 2]`` for the 2nd)."""
+    if not isinstance(values, list):
+        raise InputError(source, f"[[{name}]]", "expected an array of tables")
+    return tuple(_section(cls, f"{name} {i}", value, source)
+                 for i, value in enumerate(values, start=1))
 
 
 def _coerce(value: Any, hint: Any, source: str, where: str) -> Any:
@@ -359,6 +397,13 @@ def _check_rules(s: Design, source: str) -> None:
     )
     if doses.reference is not None:
         require(doses.reference > 0, "[doses] reference", "the reference dose must be > 0")
+    require(model.prior in ("normal", "mixture"), "[model] prior",
+            f"expected 'normal' or 'mixture', got {model.prior!r}")
+    if model.prior == "mixture":
+        _check_components(model, require)
+    else:
+        require(not model.components, "[model] components",
+                "components are for prior = 'mixture'")
     require(
         (model.prior_mean is None) == (model.prior_sd is None),
         "[model]",
@@ -433,6 +478,25 @@ def _check_simulation(sim: SimulationSection, source: str) -> None:
         require(sim.accrual_gap_days > 0, "[simulation] accrual_gap_days", "must be > 0")
     require(sim.dlt_time in ("uniform", "early", "late"), "[simulation] dlt_time",
             f"expected 'uniform', 'early' or 'late', got {sim.dlt_time!r}")
+
+
+def _check_components(model: ModelSection, require: Any) -> None:
+    """Checks of a mixture prior's [[model.components]]."""
+    require(bool(model.components), "[[model.components]]",
+            "prior = 'mixture' needs at least one component")
+    require(model.prior_mean is None and model.prior_sd is None, "[model]",
+            "a mixture prior is its components: give no prior_mean or prior_sd")
+    for i, c in enumerate(model.components, start=1):
+        where = f"[model.components {i}]"
+        require(c.weight > 0, f"{where} weight", "must be > 0")
+        require(all(0 < v <= PRIOR_LIMIT for v in c.sd), f"{where} sd",
+                f"must be > 0 and <= {PRIOR_LIMIT:g} (log scale)")
+        require(all(abs(v) <= PRIOR_LIMIT for v in c.mean), f"{where} mean",
+                f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}] (log scale)")
+        require(-1 < c.correlation < 1, f"{where} correlation", "must be in (-1, 1)")
+    total = sum(c.weight for c in model.components)
+    require(abs(total - 1) <= 1e-6, "[[model.components]] weight",
+            f"the weights must sum to 1, got {total:g}")
 
 
 def _check_designs(designs: DesignsSection, n_doses: int, target: float, source: str) -> None:

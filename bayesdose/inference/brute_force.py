@@ -9,6 +9,8 @@ on the test cases; far too slow for anything but checking.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bayesdose.models.blrm import SingleAgentBlrm
@@ -17,12 +19,13 @@ from bayesdose.models.prior import Prior
 PANELS, NODES = 20, 16  # 1e-12 from a rule with 48 panels on a 60-patient data set
 
 
-def _composite(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _composite(lo: np.ndarray, hi: np.ndarray, panels: int = PANELS
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Composite Gauss-Legendre nodes and weights on [lo, hi] (broadcast over leading axes)."""
     t, w = np.polynomial.legendre.leggauss(NODES)
-    edges = np.linspace(0.0, 1.0, PANELS + 1)
-    unit = ((edges[:-1, None] + edges[1:, None]) / 2 + (t / 2)[None, :] / PANELS).ravel()
-    unit_w = np.tile(w / 2 / PANELS, PANELS)
+    edges = np.linspace(0.0, 1.0, panels + 1)
+    unit = ((edges[:-1, None] + edges[1:, None]) / 2 + (t / 2)[None, :] / panels).ravel()
+    unit_w = np.tile(w / 2 / panels, panels)
     lo, hi = np.asarray(lo)[..., None], np.asarray(hi)[..., None]
     return lo + (hi - lo) * unit, (hi - lo) * unit_w
 
@@ -46,9 +49,15 @@ class BruteForcePosterior:
         for dose, _ in self.pending:
             self.n[dose] -= 1  # counted through its weighted term below
         sd = np.sqrt(np.diag(self.cov))
-        self.b, self.wb = _composite(self.mu[1] - 10 * sd[1], self.mu[1] + 10 * sd[1])
+        # a mixture: wider by how far its components reach, finer by how narrow they are
+        extent = prior.frame_extent(10.0) / 10.0
+        z_scale, s_scale = prior.grid_scales()
+        self.panels_a = math.ceil(PANELS * extent / min(1.0, s_scale))
+        panels_b = math.ceil(PANELS * extent / min(1.0, z_scale))
+        self.b, self.wb = _composite(self.mu[1] - 10 * extent * sd[1],
+                                     self.mu[1] + 10 * extent * sd[1], panels_b)
         rho = self.cov[0, 1] / (sd[0] * sd[1])
-        half = (12 + 10 * abs(rho)) * sd[0]
+        half = (12 + 10 * abs(rho)) * extent * sd[0]
         self.a_lo, self.a_hi = self.mu[0] - half, self.mu[0] + half
         self.log_max = self._max_log_density()
 
@@ -63,12 +72,12 @@ class BruteForcePosterior:
         return log_prior + loglik
 
     def _max_log_density(self) -> float:
-        a, _ = _composite(self.a_lo, self.a_hi)
+        a, _ = _composite(self.a_lo, self.a_hi, self.panels_a)
         return float(self._log_density(a[None, :], self.b[:, None]).max())
 
     def _integral(self, a_lo, a_hi, g=None) -> np.ndarray:
         """Integral over log beta, and log alpha in [a_lo(b), a_hi(b)], of density x g(a, b)."""
-        a, wa = _composite(a_lo, a_hi)  # (..., rows, nodes)
+        a, wa = _composite(a_lo, a_hi, self.panels_a)  # (..., rows, nodes)
         b = self.b[:, None]
         f = np.exp(self._log_density(a, b) - self.log_max)
         if g is not None:

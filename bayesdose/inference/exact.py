@@ -155,6 +155,26 @@ def _partial_cell_weights(frac: np.ndarray) -> np.ndarray:
     )
 
 
+MAX_NODES = 400_000  # a refined grid's size cap (memory: ~90 rows of basis per node with TITE)
+
+
+def resolving_grid(prior: Prior, grid: GridSpec | None = None) -> GridSpec:
+    """``grid`` widened to hold every part of the prior out to ``grid.width`` of its own sds
+    and refined until its narrowest part has ``MIN_SPACINGS_PER_SD``: a bivariate normal
+    prior keeps the grid as it is; a mixture's grid covers every component. A ValueError if
+    that needs more than ``MAX_NODES`` nodes."""
+    grid = grid or GridSpec()
+    width = float(max(grid.width, prior.frame_extent(grid.width)))
+    z_scale, s_scale = prior.grid_scales()
+    n_beta = max(grid.n_beta, math.ceil(1 + 2 * width * MIN_SPACINGS_PER_SD[0] / z_scale))
+    n_alpha = max(grid.n_alpha, math.ceil(1 + 2 * width * MIN_SPACINGS_PER_SD[1] / s_scale))
+    if n_alpha * n_beta > MAX_NODES:
+        raise ValueError(f"a grid covering every part of the prior needs {n_alpha} x {n_beta} "
+                         f"nodes (at most {MAX_NODES:,}): a component is too narrow or too far "
+                         "from the others")
+    return GridSpec(n_alpha, n_beta, width)
+
+
 def _check_resolution(prior: Prior, grid: GridSpec) -> None:
     """A ValueError when the grid cannot resolve the prior's narrowest part."""
     spacing = (2 * grid.width / (grid.n_beta - 1), 2 * grid.width / (grid.n_alpha - 1))

@@ -13,6 +13,8 @@ An engine asks a prior for these things:
 - ``grid_scales()``: the smallest standard deviations, along z and along s given z, of any
   part of the prior in the frame's coordinates: what a grid must resolve (the exact engine
   refuses a prior narrower than its grid resolves, rather than answer beyond its error bound);
+- ``frame_extent(sds)``: the half-width, in frame sds, that holds every part of the prior out
+  to ``sds`` of its own standard deviations (the exact engine widens its grid to it);
 - ``pymc_log_density(theta)``: the same normalised log density as a PyTensor expression
   (MCMC);
 - ``derived``, ``explanation`` and ``as_dict()``: how the prior was chosen, for the outputs.
@@ -47,6 +49,8 @@ class Prior(Protocol):
     def log_density_in_frame(self, z: np.ndarray, s: np.ndarray) -> np.ndarray: ...
 
     def grid_scales(self) -> tuple[float, float]: ...
+
+    def frame_extent(self, sds: float) -> float: ...
 
     def pymc_log_density(self, theta: Any) -> Any: ...
 
@@ -100,6 +104,9 @@ class BivariateNormal:
     def grid_scales(self) -> tuple[float, float]:
         return 1.0, 1.0  # its own frame: standard normal in z and in s
 
+    def frame_extent(self, sds: float) -> float:
+        return sds
+
     def pymc_log_density(self, theta: Any) -> Any:
         import pytensor.tensor as pt
 
@@ -108,15 +115,14 @@ class BivariateNormal:
         log_norm = -math.log(2 * math.pi) - 0.5 * math.log(np.linalg.det(self.cov))
         return log_norm - 0.5 * pt.dot(d, pt.dot(prec, d))
 
-    def in_frame(self, frame: BivariateNormal) -> tuple[float, float]:
-        """This normal's sd along z, and along s given z, in ``frame``'s coordinates."""
+    def in_frame(self, frame: BivariateNormal) -> tuple[np.ndarray, np.ndarray]:
+        """This normal's mean (z, s) and covariance in ``frame``'s standardised coordinates."""
         (sd_a, sd_b), rho = frame.sd, frame.correlation
-        # (z, s) = A (theta - frame mean), A lower triangular in (log alpha, log beta) order
+        # (z, s) = A (theta - frame mean), theta in (log alpha, log beta) order
         a = np.array([[0.0, 1 / sd_b],
                       [1 / (sd_a * math.sqrt(1 - rho**2)),
                        -rho / (sd_b * math.sqrt(1 - rho**2))]])
-        cov = a @ np.asarray(self.cov) @ a.T
-        return math.sqrt(cov[0, 0]), math.sqrt(np.linalg.det(cov) / cov[0, 0])
+        return a @ (np.asarray(self.mean) - np.asarray(frame.mean)), a @ np.asarray(self.cov) @ a.T
 
     def to_frame(self, z: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(log alpha, log beta) at the standardised coordinates (z, s) of this normal."""
@@ -174,9 +180,19 @@ class Mixture:
         return self.log_density(np.stack(np.broadcast_arrays(log_alpha, log_beta), axis=-1))
 
     def grid_scales(self) -> tuple[float, float]:
+        """The smallest component sd along z, and along s given z, in the frame."""
+        covs = [c.in_frame(self.frame)[1] for c in self.components]
+        return (min(math.sqrt(v[0, 0]) for v in covs),
+                min(math.sqrt(np.linalg.det(v) / v[0, 0]) for v in covs))
+
+    def frame_extent(self, sds: float) -> float:
+        """The farthest any component reaches, in frame sds, out to ``sds`` of its own."""
         frame = self.frame
-        scales = [c.in_frame(frame) for c in self.components]
-        return min(z for z, _ in scales), min(s for _, s in scales)
+        reach = 0.0
+        for c in self.components:
+            centre, cov = c.in_frame(frame)
+            reach = max(reach, *(abs(centre[k]) + sds * math.sqrt(cov[k, k]) for k in (0, 1)))
+        return reach
 
     def pymc_log_density(self, theta: Any) -> Any:
         import pytensor.tensor as pt
@@ -192,6 +208,18 @@ class Mixture:
             "derived": self.derived,
             "explanation": self.explanation,
         }
+
+
+def mixture_prior(components: Any) -> BivariateNormal | Mixture:
+    """The prior of ``[[model.components]]`` (weight, mean, sd, correlation each), weights
+    normalised to sum to one; one component is that bivariate normal itself, so a
+    one-component mixture gives exactly the numbers of the same normal prior."""
+    normals = tuple(BivariateNormal(tuple(c.mean), tuple(c.sd), c.correlation)
+                    for c in components)
+    if len(normals) == 1:
+        return normals[0]
+    total = sum(c.weight for c in components)
+    return Mixture(tuple(c.weight / total for c in components), normals)
 
 
 # The default prior, when [model] gives none (in the spirit of the minimally informative prior

@@ -56,11 +56,18 @@ def _version() -> str:
         return "unknown"
 
 
+# [model] keys added after the first chunk format, with their defaults.
+LATER_MODEL_KEYS: dict[str, Any] = {"prior": "normal", "components": ()}
+
+
 def design_sha256(design: Design) -> str:
     """The hash of a design's settings, without its file name: the same config read from
     another folder resumes the same run, and a report can check a reused summary.json."""
     config = dataclasses.asdict(design)
     config.pop("source", None)
+    for key, default in LATER_MODEL_KEYS.items():  # hashed only when set: older runs match
+        if config["model"][key] == default:
+            del config["model"][key]
     config["prior"] = design.prior.as_dict()  # the prior used (derived or given)
     return _sha256(config)
 
