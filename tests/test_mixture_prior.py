@@ -143,6 +143,7 @@ def test_recommend_html_and_simulate_take_a_mixture(tmp_path):
     result = CliRunner().invoke(main, ["recommend", str(path), str(DATA), "--json", str(out),
                                        "--html", str(page)])
     assert result.exit_code == 0, result.output
+    assert "prior: mixture of 2 bivariate normals, weights 0.8, 0.2" in result.output
     document = json.loads(out.read_text())
     assert [c["weight"] for c in document["prior"]["mixture"]] == [0.8, 0.2]
     assert re.search(r"mixture of 2 bivariate normals: weight 0\.8: log α ~ N\(-1\.7346",

@@ -219,7 +219,10 @@ def mixture_prior(components: Any) -> BivariateNormal | Mixture:
     if len(normals) == 1:
         return normals[0]
     total = sum(c.weight for c in components)
-    return Mixture(tuple(c.weight / total for c in components), normals)
+    weights = tuple(c.weight / total for c in components)
+    return Mixture(weights, normals, explanation=(
+        f"mixture of {len(normals)} bivariate normals, weights "
+        + ", ".join(f"{w:g}" for w in weights)))
 
 
 # The default prior, when [model] gives none (in the spirit of the minimally informative prior

@@ -199,7 +199,7 @@ def format_table(rec: Recommendation) -> str:
     for cells, status in _dose_rows(rec):
         row = " ".join(f"{c:>{w}}" for c, w in zip(cells, WIDTHS, strict=True))
         lines.append(f"{row}  {status}")
-    if design.prior.derived:
+    if design.prior.explanation:  # derived from the panel, or a mixture
         lines.append(f"prior: {design.prior.explanation}")
     for patient in rec.data.pending_patients:
         entry = _pending_entry(design, patient)
