@@ -46,6 +46,16 @@ def exact_engine(design: Design, grid: GridSpec = DEFAULT_GRID) -> ExactEngine:
     return build_exact_engine(design, grid)
 
 
+def prior_ess(design: Design) -> np.ndarray:
+    """The prior effective sample size per dose: the a + b of the Beta distribution with the
+    prior mean m and variance v of P(DLT | dose), a + b = m (1 - m) / v - 1 (moment matching;
+    Morita, Thall & Mueller 2008 discuss it and its limits). Exact engine, no data."""
+    zeros = np.zeros((1, len(design.levels)))
+    prior = exact_engine(design).batch(zeros, zeros)
+    mean, var = prior.mean[0], prior.sd[0] ** 2
+    return mean * (1 - mean) / var - 1
+
+
 def model_counts(design: Design, data: TrialData) -> tuple[np.ndarray, np.ndarray, Any]:
     """(n, DLTs, pending) as the model sees them: with ``[cohorts] followup = "complete"``,
     patients still in follow-up are left out until their window ends."""

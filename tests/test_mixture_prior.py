@@ -156,3 +156,32 @@ def test_recommend_html_and_simulate_take_a_mixture(tmp_path):
     summary = json.loads((tmp_path / "sim" / "summary.json").read_text())
     select = summary["scenarios"][0]["designs"]["blrm"]["select"]
     assert sum(select) <= 1 + 1e-9 and summary["method"] == "exact"
+
+
+def test_the_prior_effective_sample_size_is_the_beta_moment_match():
+    """At the reference dose (x = 0) P(DLT) = expit(log alpha), log alpha ~ N(-2.1972, 2^2):
+    its mean and variance by quadrature give a + b = m (1 - m) / v - 1 = 1.8804."""
+    from scipy import integrate
+    from scipy.special import expit
+
+    from bayesdose.posterior import prior_ess
+
+    def moment(k):
+        return integrate.quad(lambda a: expit(a) ** k * stats.norm.pdf(a, -2.1972, 2.0),
+                              -30, 30, epsabs=1e-13)[0]
+
+    m, m2 = moment(1), moment(2)
+    ess = prior_ess(load_design(XJ))
+    assert ess[1] == pytest.approx(m * (1 - m) / (m2 - m * m) - 1, abs=1e-5)
+    assert ess[1] == pytest.approx(1.8804, abs=1e-4)
+
+
+def test_recommend_reports_the_prior_kind_and_ess(tmp_path):
+    for path, kind in ((XJ, "normal"), (config(tmp_path, TWO), "mixture")):
+        out = tmp_path / f"{kind}.json"
+        result = CliRunner().invoke(main, ["recommend", str(path), str(DATA), "--json", str(out)])
+        assert result.exit_code == 0, result.output
+        prior = json.loads(out.read_text())["prior"]
+        assert prior["kind"] == kind and len(prior["ess"]) == 3
+    # history (sds 0.5, 0.3) weighs several patients; the vague normal about two
+    assert min(prior["ess"]) > 5

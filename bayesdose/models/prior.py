@@ -17,7 +17,8 @@ An engine asks a prior for these things:
   to ``sds`` of its own standard deviations (the exact engine widens its grid to it);
 - ``pymc_log_density(theta)``: the same normalised log density as a PyTensor expression
   (MCMC);
-- ``derived``, ``explanation`` and ``as_dict()``: how the prior was chosen, for the outputs.
+- ``kind``, ``derived``, ``explanation`` and ``as_dict()``: the family and how the prior was
+  chosen, for the outputs.
 
 A prior family is one class with these methods; the engines never see a mean or a
 covariance. ``BivariateNormal`` is its own frame (its density in the frame's coordinates is
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -38,6 +39,7 @@ import numpy as np
 class Prior(Protocol):
     """What an engine needs of a prior on (log alpha, log beta)."""
 
+    kind: ClassVar[str]  # "normal", "mixture": the family, as recommend's JSON names it
     derived: bool
     explanation: str
 
@@ -61,6 +63,7 @@ class Prior(Protocol):
 class BivariateNormal:
     """Bivariate normal prior on (log alpha, log beta)."""
 
+    kind: ClassVar[str] = "normal"
     mean: tuple[float, float]
     sd: tuple[float, float]
     correlation: float
@@ -150,6 +153,7 @@ class Mixture:
     reports so that the exact engine refuses it (placing a grid per component is the co-data
     work that builds on this)."""
 
+    kind: ClassVar[str] = "mixture"
     weights: tuple[float, ...]
     components: tuple[BivariateNormal, ...]
     derived: bool = False

@@ -14,7 +14,7 @@ from bayesdose.data import Patient, TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
 from bayesdose.inference.exact import ERROR_BOUND
-from bayesdose.posterior import SUMMARY_VARIABLES, exact_summary, mcmc_summary
+from bayesdose.posterior import SUMMARY_VARIABLES, exact_summary, mcmc_summary, prior_ess
 from bayesdose.schema import Design
 from bayesdose.steps import Step
 
@@ -138,7 +138,8 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "notes": list(rec.notes),
         "engine": rec.engine,
         "unit": design.doses.unit,
-        "prior": design.prior.as_dict(),
+        "prior": {**design.prior.as_dict(), "kind": design.prior.kind,
+                  "ess": [float(e) for e in prior_ess(design)]},
         "as_of": None if rec.data.as_of is None else rec.data.as_of.isoformat(),
         "pending": [_pending_entry(design, p) for p in rec.data.pending_patients],
         "excluded": [p.patient_id for p in rec.data.excluded],
