@@ -81,10 +81,18 @@ def _section_markdown(name: str, cls: type, doc: str = "", array: bool = False) 
     return parts
 
 
+SENSITIVITY = ("Alternative priors: `recommend` gives the decision under each beside its own, "
+               "so a committee sees whether the next dose depends on the prior. Each table has "
+               "the keys of `[model]` and a name (e.g. `prior_mean`, `prior_sd`, or "
+               "`prior = \"mixture\"` with `[[sensitivity.components]]`).")
+
+
 def config_reference_markdown() -> str:
     parts = [INTRO]
     for name, cls in SECTIONS.items():
-        parts.extend(_section_markdown(name, cls))
+        table = _table_array(cls)
+        parts.extend(_section_markdown(name, table, SENSITIVITY, True) if table
+                     else _section_markdown(name, cls))
     parts.append(DATA)
     return "\n".join(parts)
 

@@ -74,6 +74,11 @@ class ModelSection:
 
 
 @dataclass(frozen=True)
+class SensitivitySection(ModelSection):
+    name: str = documented("Name of the alternative prior, shown with its decision.", "")
+
+
+@dataclass(frozen=True)
 class DecisionSection:
     target_interval: tuple[float, float] = documented(
         "Target toxicity interval [a, b): under-dosing below a, overdosing at or above b.",
@@ -184,7 +189,9 @@ class SimulationSection:
     )
 
 
-SECTIONS: dict[str, type] = {
+# Each section's schema; [[sensitivity]] is an array of tables (alternative priors, each with
+# the keys of [model] and a name: recommend gives the decision under each beside its own).
+SECTIONS: dict[str, Any] = {
     "trial": TrialSection,
     "doses": DosesSection,
     "model": ModelSection,
@@ -193,6 +200,7 @@ SECTIONS: dict[str, type] = {
     "stopping": StoppingSection,
     "designs": DesignsSection,
     "simulation": SimulationSection,
+    "sensitivity": tuple[SensitivitySection, ...],
 }
 
 PRIOR_LIMIT = 50.0  # largest |prior_mean| and prior_sd (log scale) the engine handles
@@ -213,6 +221,7 @@ class Design:
     stopping: StoppingSection
     designs: DesignsSection
     simulation: SimulationSection
+    sensitivity: tuple[SensitivitySection, ...] = ()
     source: str = "<design>"
 
     def __post_init__(self) -> None:
@@ -245,6 +254,13 @@ class Design:
             raise InputError(self.source, "[model]",
                              "a default prior needs at least two doses: give prior_mean/sd")
         return derive_prior(self.levels, self.reference_dose, model.prior_correlation)
+
+    def alternatives(self) -> list[tuple[str, Design]]:
+        """Each ``[[sensitivity]]`` prior's name and this design with that prior."""
+        keys = [f.name for f in dataclasses.fields(ModelSection)]
+        return [(a.name, dataclasses.replace(
+            self, model=ModelSection(**{k: getattr(a, k) for k in keys}), sensitivity=()))
+            for a in self.sensitivity]
 
     @property
     def dlt_model(self) -> SingleAgentBlrm:
@@ -296,7 +312,8 @@ def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:
     if "doses" not in raw:
         raise InputError(source, "[doses]", "missing section (it must give 'levels')")
     sections = {
-        name: _section(cls, name, raw.get(name, {}), source) for name, cls in SECTIONS.items()
+        name: _tables(_table_array(cls), name, raw.get(name, []), source) if _table_array(cls)
+        else _section(cls, name, raw.get(name, {}), source) for name, cls in SECTIONS.items()
     }
     return Design(**sections, source=source)
 
@@ -397,29 +414,11 @@ def _check_rules(s: Design, source: str) -> None:
     )
     if doses.reference is not None:
         require(doses.reference > 0, "[doses] reference", "the reference dose must be > 0")
-    require(model.prior in ("normal", "mixture"), "[model] prior",
-            f"expected 'normal' or 'mixture', got {model.prior!r}")
-    if model.prior == "mixture":
-        _check_components(model, require)
-    else:
-        require(not model.components, "[model] components",
-                "components are for prior = 'mixture'")
-    require(
-        (model.prior_mean is None) == (model.prior_sd is None),
-        "[model]",
-        "give both prior_mean and prior_sd, or neither (to derive a default prior)",
-    )
-    if model.prior_sd is not None:
-        require(all(v > 0 for v in model.prior_sd), "[model] prior_sd", "must be > 0")
-        # on the log scale: beyond these, exp(log beta) overflows on the engine's grid
-        require(all(v <= PRIOR_LIMIT for v in model.prior_sd), "[model] prior_sd",
-                f"must be <= {PRIOR_LIMIT:g} (log scale)")
-    if model.prior_mean is not None:
-        require(all(abs(v) <= PRIOR_LIMIT for v in model.prior_mean), "[model] prior_mean",
-                f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}] (log scale)")
-    require(
-        -1 < model.prior_correlation < 1, "[model] prior_correlation", "must be in (-1, 1)"
-    )
+    _check_model(model, "model", require)
+    for i, alternative in enumerate(s.sensitivity, start=1):
+        section = f"sensitivity {i}"
+        require(bool(alternative.name), f"[{section}] name", "give the alternative prior a name")
+        _check_model(alternative, section, require)
     a, b = decision.target_interval
     require(0 < a < b < 1, "[decision] target_interval", "expected [a, b] with 0 < a < b < 1")
     require(
@@ -480,14 +479,41 @@ def _check_simulation(sim: SimulationSection, source: str) -> None:
             f"expected 'uniform', 'early' or 'late', got {sim.dlt_time!r}")
 
 
-def _check_components(model: ModelSection, require: Any) -> None:
-    """Checks of a mixture prior's [[model.components]]."""
-    require(bool(model.components), "[[model.components]]",
+def _check_model(model: ModelSection, section: str, require: Any) -> None:
+    """Checks of a prior: ``[model]``'s, or an alternative's in ``[[sensitivity]]``."""
+    require(model.prior in ("normal", "mixture"), f"[{section}] prior",
+            f"expected 'normal' or 'mixture', got {model.prior!r}")
+    if model.prior == "mixture":
+        _check_components(model, section, require)
+    else:
+        require(not model.components, f"[{section}] components",
+                "components are for prior = 'mixture'")
+    require(
+        (model.prior_mean is None) == (model.prior_sd is None),
+        f"[{section}]",
+        "give both prior_mean and prior_sd, or neither (to derive a default prior)",
+    )
+    if model.prior_sd is not None:
+        require(all(v > 0 for v in model.prior_sd), f"[{section}] prior_sd", "must be > 0")
+        # on the log scale: beyond these, exp(log beta) overflows on the engine's grid
+        require(all(v <= PRIOR_LIMIT for v in model.prior_sd), f"[{section}] prior_sd",
+                f"must be <= {PRIOR_LIMIT:g} (log scale)")
+    if model.prior_mean is not None:
+        require(all(abs(v) <= PRIOR_LIMIT for v in model.prior_mean), f"[{section}] prior_mean",
+                f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}] (log scale)")
+    require(
+        -1 < model.prior_correlation < 1, f"[{section}] prior_correlation", "must be in (-1, 1)"
+    )
+
+
+def _check_components(model: ModelSection, section: str, require: Any) -> None:
+    """Checks of a mixture prior's [[<section>.components]]."""
+    require(bool(model.components), f"[[{section}.components]]",
             "prior = 'mixture' needs at least one component")
-    require(model.prior_mean is None and model.prior_sd is None, "[model]",
+    require(model.prior_mean is None and model.prior_sd is None, f"[{section}]",
             "a mixture prior is its components: give no prior_mean or prior_sd")
     for i, c in enumerate(model.components, start=1):
-        where = f"[model.components {i}]"
+        where = f"[{section}.components {i}]"
         require(c.weight > 0, f"{where} weight", "must be > 0")
         require(all(0 < v <= PRIOR_LIMIT for v in c.sd), f"{where} sd",
                 f"must be > 0 and <= {PRIOR_LIMIT:g} (log scale)")
@@ -495,7 +521,7 @@ def _check_components(model: ModelSection, require: Any) -> None:
                 f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}] (log scale)")
         require(-1 < c.correlation < 1, f"{where} correlation", "must be in (-1, 1)")
     total = sum(c.weight for c in model.components)
-    require(abs(total - 1) <= 1e-6, "[[model.components]] weight",
+    require(abs(total - 1) <= 1e-6, f"[[{section}.components]] weight",
             f"the weights must sum to 1, got {total:g}")
 
 

@@ -185,3 +185,61 @@ def test_recommend_reports_the_prior_kind_and_ess(tmp_path):
         assert prior["kind"] == kind and len(prior["ess"]) == 3
     # history (sds 0.5, 0.3) weighs several patients; the vague normal about two
     assert min(prior["ess"]) > 5
+
+
+SENSITIVITY = """
+[[sensitivity]]
+name = "tighter slope"
+prior_mean = [-2.1972, 0.0]
+prior_sd = [1.0, 0.7]
+
+[[sensitivity]]
+name = "history and vague"
+prior = "mixture"
+[[sensitivity.components]]
+weight = 0.8
+mean = [-1.7346, 0.2]
+sd = [0.5, 0.3]
+correlation = 0.2
+[[sensitivity.components]]
+weight = 0.2
+mean = [-2.1972, 0.0]
+sd = [2.0, 1.0]
+"""
+
+
+def test_the_decision_under_each_alternative_prior(tmp_path):
+    """Each [[sensitivity]] prior's decision is recommend's under that prior: the tighter
+    slope prior moves XJ-MK-002's next dose from 1e8 to 3e8, as the mixture does."""
+    path = config(tmp_path, NORMAL_MODEL + SENSITIVITY)
+    out = tmp_path / "rec.json"
+    result = CliRunner().invoke(main, ["recommend", str(path), str(DATA), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert document["next_dose"] == 1e8
+    assert [(e["name"], e["next_dose"]) for e in document["sensitivity"]] == [
+        ("tighter slope", 3e8), ("history and vague", 3e8)]
+    assert "under the prior 'tighter slope': next: 3e+08 viable cells, cohort of 3" in (
+        result.output)
+    for name, model in (("tighter", NORMAL_MODEL.replace("[2.0, 1.0]", "[1.0, 0.7]")),
+                        ("mixture", TWO)):
+        alone = tmp_path / f"{name}.json"
+        CliRunner().invoke(main, ["recommend", str(config(tmp_path, model, f"{name}.toml")),
+                                  str(DATA), "--json", str(alone)])
+        assert json.loads(alone.read_text())["next_dose"] == 3e8
+
+
+def test_alternative_priors_are_checked_and_leave_the_hash_alone(tmp_path):
+    bad = SENSITIVITY.replace("prior_sd = [1.0, 0.7]", "prior_sd = [1.0, -0.7]")
+    with pytest.raises(InputError) as err:
+        load_design(config(tmp_path, NORMAL_MODEL + bad))
+    assert err.value.where == "[sensitivity 1] prior_sd"
+    nameless = SENSITIVITY.replace('name = "tighter slope"\n', "")
+    with pytest.raises(InputError, match="name"):
+        load_design(config(tmp_path, NORMAL_MODEL + nameless))
+    weights = SENSITIVITY.replace("weight = 0.2", "weight = 0.3")
+    with pytest.raises(InputError) as err:
+        load_design(config(tmp_path, NORMAL_MODEL + weights))
+    assert err.value.where == "[[sensitivity 2.components]] weight"
+    with_alternatives = load_design(config(tmp_path, NORMAL_MODEL + SENSITIVITY))
+    assert design_sha256(with_alternatives) != design_sha256(load_design(XJ))

@@ -56,7 +56,8 @@ def _version() -> str:
         return "unknown"
 
 
-# [model] keys added after the first chunk format, with their defaults.
+# [model] keys added after the first chunk format, with their defaults ([[sensitivity]], added
+# too, is hashed only when given).
 LATER_MODEL_KEYS: dict[str, Any] = {"prior": "normal", "components": ()}
 
 
@@ -68,6 +69,8 @@ def design_sha256(design: Design) -> str:
     for key, default in LATER_MODEL_KEYS.items():  # hashed only when set: older runs match
         if config["model"][key] == default:
             del config["model"][key]
+    if not config["sensitivity"]:
+        del config["sensitivity"]
     config["prior"] = design.prior.as_dict()  # the prior used (derived or given)
     return _sha256(config)
 

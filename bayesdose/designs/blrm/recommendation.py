@@ -30,6 +30,7 @@ class Recommendation:
     borderline: tuple[bool, ...]
     mcmc: xr.Dataset | None = None  # with engine "both": the MCMC summary beside the exact one
     notes: tuple[str, ...] = field(default=())
+    sensitivity: tuple[dict[str, Any], ...] = ()  # the decision under each [[sensitivity]] prior
 
     def __repr__(self) -> str:
         return f"<Recommendation {self.design.trial.name}: {_next_text(self)}>"
@@ -56,10 +57,7 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
             diagnostics = {"exact": diagnostics, "mcmc": mcmc_diagnostics,
                            "comparison": _comparison(summary, mcmc)}
     p_over = summary["p_overdose"].values
-    complete = None if data.pending is None else data.complete
-    decision = decide(
-        design, data.n, data.dlt, summary["p_target"].values, p_over, data.last_cohort, complete
-    )
+    decision = _decide(design, data, summary)
     tolerance = 2 * summary["mcse_p_overdose"].values if engine == "mcmc" else ERROR_BOUND
     threshold = design.decision.max_overdose_probability
     borderline = tuple(bool(b) for b in np.abs(p_over - threshold) <= tolerance)
@@ -84,9 +82,24 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
             "P(overdosing) is within the engine's error of the EWOC threshold at "
             + ", ".join(close)
         )
-    return Recommendation(
-        design, data, engine, summary, decision, diagnostics, borderline, mcmc, tuple(notes)
-    )
+    sensitivity = tuple(_under(name, alternative, data)
+                        for name, alternative in design.alternatives())
+    return Recommendation(design, data, engine, summary, decision, diagnostics, borderline,
+                          mcmc, tuple(notes), sensitivity)
+
+
+def _decide(design: Design, data: TrialData, summary: xr.Dataset) -> Decision:
+    complete = None if data.pending is None else data.complete
+    return decide(design, data.n, data.dlt, summary["p_target"].values,
+                  summary["p_overdose"].values, data.last_cohort, complete)
+
+
+def _under(name: str, design: Design, data: TrialData) -> dict[str, Any]:
+    """The decision under an alternative prior (``[[sensitivity]]``), by the exact engine."""
+    decision = _decide(design, data, exact_summary(design, data)[0])
+    return {"name": name, "next_dose": _level(design, decision.next_level),
+            "cohort_size": decision.cohort_size, "stop_reason": decision.stop_reason,
+            "mtd": _level(design, decision.mtd_level)}
 
 
 def _comparison(exact: xr.Dataset, mcmc: xr.Dataset) -> dict[str, Any]:
@@ -144,6 +157,7 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "pending": [_pending_entry(design, p) for p in rec.data.pending_patients],
         "excluded": [p.patient_id for p in rec.data.excluded],
         "doses": doses,
+        "sensitivity": list(rec.sensitivity),
         "diagnostics": rec.diagnostics,
         "version": version("bayesdose"),
     }
@@ -212,8 +226,23 @@ def format_table(rec: Recommendation) -> str:
     lines.append("")
     lines.append(f"{_next_text(rec)}: {decision.reason}" if decision.stop
                  else f"{_next_text(rec)} — {decision.reason}")
+    lines.extend(_sensitivity_lines(rec))
     lines.extend(f"note: {note}" for note in rec.notes)
     return "\n".join(lines)
+
+
+def _sensitivity_lines(rec: Recommendation) -> list[str]:
+    """The decision under each alternative prior, one line each."""
+    lines = []
+    for entry in rec.sensitivity:
+        if entry["stop_reason"] is not None:
+            mtd = "none" if entry["mtd"] is None else rec.design.format_dose(entry["mtd"])
+            step = f"STOP ({entry['stop_reason']}), MTD {mtd}"
+        else:
+            step = (f"next: {rec.design.format_dose(entry['next_dose'])}, cohort of "
+                    f"{entry['cohort_size']}")
+        lines.append(f"under the prior '{entry['name']}': {step}")
+    return lines
 
 
 def _next_text(rec: Recommendation) -> str:
@@ -235,7 +264,7 @@ def to_html(rec: Recommendation) -> str:
         row = "".join(f"<td>{escape(c)}</td>" for c in (*cells, status))
         rows.append(f"<tr>{row}</tr>" if status.startswith("yes")
                     else f'<tr class="barred">{row}</tr>')
-    notes = "".join(f"<li>{escape(n)}</li>" for n in rec.notes)
+    notes = "".join(f"<li>{escape(n)}</li>" for n in (*_sensitivity_lines(rec), *rec.notes))
     pending = "".join(
         f"<li>pending: {escape(p.patient_id)}, {p.days_followed} of "
         f"{design.cohorts.dlt_window_days} days without DLT</li>"
