@@ -21,6 +21,7 @@ from bayesdose.defaults import (
     DEFAULT_METHOD,
     DEFAULT_SEED,
     DEFAULT_TRIALS,
+    ENGINES,
     METHODS,
 )
 from bayesdose.errors import InputError
@@ -87,8 +88,8 @@ def recommend(design: Design | str | Path, data: Any, engine: str = "exact",
     """
     from bayesdose.designs.blrm.recommendation import recommend as run
 
-    if engine not in ("exact", "mcmc", "both"):
-        raise ValueError(f"engine: expected 'exact', 'mcmc' or 'both', got {engine!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
     design = _design(design)
     return run(design, read_data(data, design, as_of), engine=engine, seed=seed)
 

@@ -21,6 +21,7 @@ from bayesdose.defaults import (
     DEFAULT_METHOD,
     DEFAULT_SEED,
     DEFAULT_TRIALS,
+    ENGINES,
     METHODS,
 )
 from bayesdose.designs.registry import DESIGNS, TIME_AWARE
@@ -70,7 +71,7 @@ def main() -> None:
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--engine",
-    type=click.Choice(["exact", "mcmc", "both"]),
+    type=click.Choice(ENGINES),
     default="exact",
     show_default=True,
     help="exact: grid quadrature (the decision of record); mcmc: PyMC NUTS; both: decide on "

@@ -300,6 +300,7 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
     patients: list[Patient] = []
     seen: dict[str, str] = {}
     cohort_level: dict[int, tuple[int, str]] = {}
+    panel = design.panel
     for label, cells in body:
         row = _Row(cells, columns, label, source)
         pid = row.text("patient_id")
@@ -307,7 +308,7 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
             raise row.fail("patient_id", f"duplicate patient id {pid!r} (also in {seen[pid]})")
         seen[pid] = label
         cohort = row.count("cohort")
-        level = row.dose_level("dose", design.panel)
+        level = row.dose_level("dose", panel)
         dlt = row.count("dlt")
         if dlt > 1:
             raise row.fail("dlt", f"expected 0 or 1, got {dlt}")
@@ -373,9 +374,10 @@ def _aggregated(header, body, design: Design, source: str, header_where: str) ->
     n = np.zeros(len(design.levels), dtype=np.int64)
     y = np.zeros_like(n)
     seen: dict[int, str] = {}
+    panel = design.panel
     for label, cells in body:
         row = _Row(cells, columns, label, source)
-        level = row.dose_level("dose", design.panel)
+        level = row.dose_level("dose", panel)
         if level in seen:
             raise row.fail("dose", f"dose {design.levels[level]:g} also in {seen[level]}")
         seen[level] = label

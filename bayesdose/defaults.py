@@ -1,6 +1,7 @@
 """The defaults every entry point shares: the command line, the notebook API and the report, so
 the same call gives the same numbers whichever way it is made."""
 
+ENGINES = ("exact", "mcmc", "both")  # recommend: the exact engine is the decision of record
 DEFAULT_SEED = 1  # MCMC in recommend; every simulated patient in simulate and report
 DEFAULT_DESIGNS = ("blrm", "3+3")  # compared by simulate
 DEFAULT_TRIALS = 10000  # simulated trials per scenario

@@ -15,7 +15,13 @@ import numpy as np
 
 from bayesdose.data import TrialData
 from bayesdose.errors import InputError
-from bayesdose.inference.exact import ERROR_BOUND, ExactEngine, GridSpec, resolving_grid
+from bayesdose.inference.exact import (
+    ERROR_BOUND,
+    BatchSummary,
+    ExactEngine,
+    GridSpec,
+    resolving_grid,
+)
 from bayesdose.schema import Design
 
 if TYPE_CHECKING:
@@ -66,11 +72,17 @@ def model_counts(design: Design, data: TrialData) -> tuple[np.ndarray, np.ndarra
     return data.n, data.dlt, data.pending
 
 
+def exact_batch(design: Design, data: TrialData) -> BatchSummary:
+    """The exact engine's per-dose summaries of one trial (one row; no quantiles)."""
+    n, dlt, pending = model_counts(design, data)
+    return exact_engine(design).batch(n[None], dlt[None],
+                                      None if pending is None else pending[None])
+
+
 def exact_summary(design: Design, data: TrialData) -> tuple[xr.Dataset, dict[str, Any]]:
     engine = exact_engine(design)
-    n, dlt, pending = model_counts(design, data)
-    batch = engine.batch(n[None], dlt[None], None if pending is None else pending[None])
-    q025, median, q975 = engine.quantiles(n, dlt, pending)
+    batch = exact_batch(design, data)
+    q025, median, q975 = engine.quantiles(*model_counts(design, data))
     values = {
         "mean": batch.mean[0], "sd": batch.sd[0], "q025": q025, "median": median, "q975": q975,
         "p_underdose": batch.p_underdose[0], "p_target": batch.p_target[0],

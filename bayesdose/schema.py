@@ -13,6 +13,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -210,8 +211,9 @@ PRIOR_LIMIT = 50.0  # largest |prior_mean| and prior_sd (log scale) the engine h
 class Design:
     """A validated trial design: the dose panel, the BLRM's prior, the decision and stopping
     rules, and the settings of the other designs it is compared with. Every change (also
-    ``dataclasses.replace``) is validated, and the prior is read from ``model`` each time, so
-    a design with another ``[model]`` section has that prior."""
+    ``dataclasses.replace``, which makes a new design) is validated, and the prior is read
+    from its ``model`` section, so a design with another ``[model]`` section has that prior;
+    the panel, prior and model are derived once per design."""
 
     trial: TrialSection
     doses: DosesSection
@@ -232,7 +234,7 @@ class Design:
     def levels(self) -> tuple[float, ...]:
         return self.doses.levels
 
-    @property
+    @cached_property
     def panel(self) -> DosePanel:
         return DosePanel(self.levels, self.doses.unit, self.reference_dose)
 
@@ -240,7 +242,7 @@ class Design:
     def reference_dose(self) -> float:
         return self.doses.reference if self.doses.reference is not None else self.levels[-1]
 
-    @property
+    @cached_property
     def prior(self) -> Prior:
         """The prior of (log alpha, log beta): ``[model]``'s, or derived from the panel."""
         from bayesdose.models.prior import BivariateNormal, derive_prior, mixture_prior
@@ -262,7 +264,7 @@ class Design:
             self, model=ModelSection(**{k: getattr(a, k) for k in keys}), sensitivity=()))
             for a in self.sensitivity]
 
-    @property
+    @cached_property
     def dlt_model(self) -> SingleAgentBlrm:
         """The model of P(DLT | dose) on this design's panel."""
         from bayesdose.models.blrm import SingleAgentBlrm

@@ -97,6 +97,7 @@ def step_document(name: str, design: Design, data: TrialData) -> dict[str, Any]:
         )
     simulated = make_design(name, design)
     _check_decidable(name, simulated, data)
+    state = _state(data)
     pending = data.pending_patients
     document: dict[str, Any] = {"design": name, "trial": design.trial.name,
                                 "unit": design.doses.unit}
@@ -107,7 +108,7 @@ def step_document(name: str, design: Design, data: TrialData) -> dict[str, Any]:
             "patient(s) still in DLT follow-up",
         )
     else:
-        actions = simulated.decide(_state(data))
+        actions = simulated.decide(state)
         level = int(actions.next_level[0])
         stop = STOP_REASONS[int(actions.stop_reason[0])]
         document.update(
@@ -121,7 +122,7 @@ def step_document(name: str, design: Design, data: TrialData) -> dict[str, Any]:
     details = hook(name, "step_details")
     if details is not None:
         details(simulated, design, data, document, doses)
-    document["explanation"] = _explanation(name, simulated, design, data, document)
+    document["explanation"] = _explanation(name, simulated, design, data, state, document)
     document["doses"] = doses
     return document
 
@@ -140,7 +141,7 @@ def _check_decidable(name: str, simulated: Any, data: TrialData) -> None:
                          "on the last cohort's outcomes")
 
 
-def _explanation(name: str, simulated: Any, design: Design, data: TrialData,
+def _explanation(name: str, simulated: Any, design: Design, data: TrialData, state: States,
                  document: dict[str, Any]) -> str:
     """The step in words: what the current dose (the last cohort's) has shown, what the rule
     does with it, and the design's own reason where its row gives one (``explain``)."""
@@ -161,7 +162,7 @@ def _explanation(name: str, simulated: Any, design: Design, data: TrialData,
         move = (f"escalate to {where}" if nxt > level else f"de-escalate to {where}"
                 if nxt < level else f"{document['cohort_size']} more at {where}")
     own = hook(name, "explain")
-    why = own(simulated, _state(data)) if own is not None else ""
+    why = own(simulated, state) if own is not None else ""
     return f"{seen}: {move}" + (f" ({why})" if why else "")
 
 

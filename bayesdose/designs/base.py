@@ -76,23 +76,16 @@ class SimulatedDesign(Protocol):
     max_cohort_size: int
     max_patients: int  # the most patients one trial can take
 
-
     def decide(self, states: States) -> Actions: ...
 
 
 @dataclass(frozen=True)
-class TimedStates:
-    """A batch of distinct states on their dates: ``n``, ``dlt`` (S, doses), ``pending``
-    (S, doses, T), ``last_level`` (-1 before the first cohort) and ``last_dlt`` (S,)."""
+class TimedStates(States):
+    """A batch of distinct states on their dates: the counts of ``States`` (DLTs known so far),
+    and ``pending`` (S, doses, T), the patients still in follow-up without a DLT by dose and
+    whole days followed. A design without time reads it as the ``States`` it is."""
 
-    n: np.ndarray
-    dlt: np.ndarray
     pending: np.ndarray
-    last_level: np.ndarray
-    last_dlt: np.ndarray
-
-    def __len__(self) -> int:
-        return self.n.shape[0]
 
     @property
     def complete(self) -> np.ndarray:
@@ -102,10 +95,6 @@ class TimedStates:
     @property
     def any_pending(self) -> np.ndarray:
         return self.pending.reshape(len(self), -1).any(axis=1)
-
-    def untimed(self) -> States:
-        """The counts a design without time reads (DLTs known so far)."""
-        return States(self.n, self.dlt, self.last_level, self.last_dlt)
 
 
 class TimedDesign(Protocol):

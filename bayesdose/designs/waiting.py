@@ -26,4 +26,4 @@ class Waiting:
         if states.any_pending.any():
             raise RuntimeError(f"{self.name} waits for complete follow-up: no state may have "
                                "pending patients")
-        return self.inner.decide(states.untimed())
+        return self.inner.decide(states)

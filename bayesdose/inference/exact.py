@@ -158,6 +158,13 @@ def _partial_cell_weights(frac: np.ndarray) -> np.ndarray:
 MAX_NODES = 400_000  # a refined grid's size cap (memory: ~90 rows of basis per node with TITE)
 
 
+def _nodes_needed(prior: Prior, width: float) -> tuple[int, int]:
+    """(n_beta, n_alpha) that give the prior's narrowest part ``MIN_SPACINGS_PER_SD`` on a
+    grid of half-width ``width``."""
+    return tuple(math.ceil(1 + 2 * width * least / scale)
+                 for least, scale in zip(MIN_SPACINGS_PER_SD, prior.grid_scales(), strict=True))
+
+
 def resolving_grid(prior: Prior, grid: GridSpec | None = None) -> GridSpec:
     """``grid`` widened to hold every part of the prior out to ``grid.width`` of its own sds
     and refined until its narrowest part has ``MIN_SPACINGS_PER_SD``: a bivariate normal
@@ -165,9 +172,8 @@ def resolving_grid(prior: Prior, grid: GridSpec | None = None) -> GridSpec:
     that needs more than ``MAX_NODES`` nodes."""
     grid = grid or GridSpec()
     width = float(max(grid.width, prior.frame_extent(grid.width)))
-    z_scale, s_scale = prior.grid_scales()
-    n_beta = max(grid.n_beta, math.ceil(1 + 2 * width * MIN_SPACINGS_PER_SD[0] / z_scale))
-    n_alpha = max(grid.n_alpha, math.ceil(1 + 2 * width * MIN_SPACINGS_PER_SD[1] / s_scale))
+    beta_needed, alpha_needed = _nodes_needed(prior, width)
+    n_beta, n_alpha = max(grid.n_beta, beta_needed), max(grid.n_alpha, alpha_needed)
     if n_alpha * n_beta > MAX_NODES:
         raise ValueError(f"a grid covering every part of the prior needs {n_alpha} x {n_beta} "
                          f"nodes (at most {MAX_NODES:,}): a component is too narrow or too far "
@@ -177,16 +183,14 @@ def resolving_grid(prior: Prior, grid: GridSpec | None = None) -> GridSpec:
 
 def _check_resolution(prior: Prior, grid: GridSpec) -> None:
     """A ValueError when the grid cannot resolve the prior's narrowest part."""
-    spacing = (2 * grid.width / (grid.n_beta - 1), 2 * grid.width / (grid.n_alpha - 1))
-    for axis, field, scale, h, least in zip(
-            ("log beta", "log alpha"), ("n_beta", "n_alpha"), prior.grid_scales(), spacing,
-            MIN_SPACINGS_PER_SD, strict=True):
-        if scale < least * h:
-            needed = math.ceil(1 + 2 * grid.width * least / scale)
+    for axis, field, scale, has, needed in zip(
+            ("log beta", "log alpha"), ("n_beta", "n_alpha"), prior.grid_scales(),
+            (grid.n_beta, grid.n_alpha), _nodes_needed(prior, grid.width), strict=True):
+        if has < needed:
             raise ValueError(
                 f"the prior's narrowest part has an sd along {axis} of {scale:.3g} of its "
-                f"frame's, and the grid's nodes there are {h:.3g} apart (at least {least:g} "
-                f"per sd are needed): use GridSpec({field}={needed}) or more")
+                f"frame's, and the grid's {has} nodes there resolve it too coarsely: use "
+                f"GridSpec({field}={needed}) or more")
 
 
 class ExactEngine:

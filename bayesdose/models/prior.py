@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -94,12 +95,18 @@ class BivariateNormal:
     def frame(self) -> BivariateNormal:
         return self
 
+    @cached_property
+    def _precision(self) -> np.ndarray:
+        return np.linalg.inv(np.asarray(self.cov))
+
+    @cached_property
+    def _log_norm(self) -> float:
+        """The log of the density's normalising constant."""
+        return -math.log(2 * math.pi) - 0.5 * math.log(np.linalg.det(self.cov))
+
     def log_density(self, theta: np.ndarray) -> np.ndarray:
-        theta = np.asarray(theta, dtype=float)
-        prec = np.linalg.inv(np.asarray(self.cov))
-        d = theta - np.asarray(self.mean)
-        quad = np.einsum("...i,ij,...j->...", d, prec, d)
-        return -0.5 * quad - math.log(2 * math.pi) - 0.5 * math.log(np.linalg.det(self.cov))
+        d = np.asarray(theta, dtype=float) - np.asarray(self.mean)
+        return self._log_norm - 0.5 * np.einsum("...i,ij,...j->...", d, self._precision, d)
 
     def log_density_in_frame(self, z: np.ndarray, s: np.ndarray) -> np.ndarray:
         return -(z**2 + s**2) / 2
@@ -113,10 +120,8 @@ class BivariateNormal:
     def pymc_log_density(self, theta: Any) -> Any:
         import pytensor.tensor as pt
 
-        prec = np.linalg.inv(np.asarray(self.cov))
         d = theta - np.asarray(self.mean)
-        log_norm = -math.log(2 * math.pi) - 0.5 * math.log(np.linalg.det(self.cov))
-        return log_norm - 0.5 * pt.dot(d, pt.dot(prec, d))
+        return self._log_norm - 0.5 * pt.dot(d, pt.dot(self._precision, d))
 
     def in_frame(self, frame: BivariateNormal) -> tuple[np.ndarray, np.ndarray]:
         """This normal's mean (z, s) and covariance in ``frame``'s standardised coordinates."""
@@ -148,10 +153,9 @@ class BivariateNormal:
 @dataclass(frozen=True)
 class Mixture:
     """A mixture of bivariate normals: ``sum_k weight_k N(mean_k, cov_k)``, weights summing
-    to one. Its frame is the moment-matched normal (the mixture's mean and covariance); a
-    component much narrower than that frame falls between grid nodes, which ``grid_scales``
-    reports so that the exact engine refuses it (placing a grid per component is the co-data
-    work that builds on this)."""
+    to one. Its frame is the moment-matched normal (the mixture's mean and covariance);
+    ``frame_extent`` and ``grid_scales`` tell the exact engine how far to widen and how much
+    to refine its grid so that it covers every component."""
 
     kind: ClassVar[str] = "mixture"
     weights: tuple[float, ...]
@@ -165,7 +169,7 @@ class Mixture:
         if any(w <= 0 for w in self.weights) or not math.isclose(sum(self.weights), 1.0):
             raise ValueError("mixture weights must be positive and sum to 1")
 
-    @property
+    @cached_property
     def frame(self) -> BivariateNormal:
         w = np.asarray(self.weights)
         means = np.array([c.mean for c in self.components])

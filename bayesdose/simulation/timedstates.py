@@ -37,8 +37,9 @@ def decode(keys: np.ndarray, n_doses: int, window: int) -> TimedStates:
     pending = np.zeros((keys.shape[0], k * window), np.int64)
     rows, cols = np.nonzero(codes != SENTINEL)
     np.add.at(pending, (rows, codes[rows, cols]), 1)
-    return TimedStates(n, dlt, pending.reshape(-1, k, window),
-                       keys[:, 2 * k].astype(np.int64), keys[:, 2 * k + 1].astype(np.int64))
+    return TimedStates(n, dlt, last_level=keys[:, 2 * k].astype(np.int64),
+                       last_dlt=keys[:, 2 * k + 1].astype(np.int64),
+                       pending=pending.reshape(-1, k, window))
 
 
 class TimedCache:

@@ -14,7 +14,13 @@ from bayesdose.data import Patient, TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
 from bayesdose.inference.exact import ERROR_BOUND
-from bayesdose.posterior import SUMMARY_VARIABLES, exact_summary, mcmc_summary, prior_ess
+from bayesdose.posterior import (
+    SUMMARY_VARIABLES,
+    exact_batch,
+    exact_summary,
+    mcmc_summary,
+    prior_ess,
+)
 from bayesdose.schema import Design
 from bayesdose.steps import Step
 
@@ -57,7 +63,7 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
             diagnostics = {"exact": diagnostics, "mcmc": mcmc_diagnostics,
                            "comparison": _comparison(summary, mcmc)}
     p_over = summary["p_overdose"].values
-    decision = _decide(design, data, summary)
+    decision = _decide(design, data, summary["p_target"].values, p_over)
     tolerance = 2 * summary["mcse_p_overdose"].values if engine == "mcmc" else ERROR_BOUND
     threshold = design.decision.max_overdose_probability
     borderline = tuple(bool(b) for b in np.abs(p_over - threshold) <= tolerance)
@@ -88,15 +94,16 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
                           mcmc, tuple(notes), sensitivity)
 
 
-def _decide(design: Design, data: TrialData, summary: xr.Dataset) -> Decision:
+def _decide(design: Design, data: TrialData, p_target: np.ndarray,
+            p_overdose: np.ndarray) -> Decision:
     complete = None if data.pending is None else data.complete
-    return decide(design, data.n, data.dlt, summary["p_target"].values,
-                  summary["p_overdose"].values, data.last_cohort, complete)
+    return decide(design, data.n, data.dlt, p_target, p_overdose, data.last_cohort, complete)
 
 
 def _under(name: str, design: Design, data: TrialData) -> dict[str, Any]:
     """The decision under an alternative prior (``[[sensitivity]]``), by the exact engine."""
-    decision = _decide(design, data, exact_summary(design, data)[0])
+    batch = exact_batch(design, data)
+    decision = _decide(design, data, batch.p_target[0], batch.p_overdose[0])
     return {"name": name, "next_dose": _level(design, decision.next_level),
             "cohort_size": decision.cohort_size, "stop_reason": decision.stop_reason,
             "mtd": _level(design, decision.mtd_level)}
