@@ -152,7 +152,11 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     design = load_design(config)
     levels = ", ".join(f"{d:g}" for d in design.levels)
     click.echo(f"{config}: valid design '{design.trial.name}' with doses {levels}")
-    if design.prior.derived:
+    if design.model.prior in ("map", "exnex"):
+        trials = design.historical_trials
+        click.echo(f"prior {design.model.prior}: from {len(trials.names)} historical trial(s) "
+                   f"in {trials.source} (fitted by MCMC when used; `bayesdose map` fixes it)")
+    elif design.prior.derived:
         click.echo(f"prior {design.prior.explanation}")
     if data is not None:
         trial = read_trial_data(data, design, as_of and as_of.date())
@@ -161,6 +165,30 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
             f"{data}: valid {layout} data, {trial.total_patients} patients, "
             f"{int(trial.dlt.sum())} DLTs"
         )
+
+
+@main.command("map")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the MAP prior here, as a [model] section (TOML) for the protocol.")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Seed of the MCMC fit and the MAP sample.")
+@_user_errors
+def map_prior(config: Path, out_path: Path, seed: int) -> None:
+    """Fit the meta-analytic-predictive prior from CONFIG's [historical] trials and write its
+    mixture approximation as a [model] section a protocol fixes once."""
+    from bayesdose.map_report import format_map, map_section
+    from bayesdose.models.map_prior import map_prior as fit_map
+    from bayesdose.schema import load_design
+
+    design = load_design(config)
+    if design.historical_trials is None:
+        raise InputError(str(config), "[historical] data",
+                         "bayesdose map needs the historical trials' CSV")
+    fit = fit_map(design, seed)
+    _write_output(out_path, map_section(design, fit, seed), "MAP prior")
+    click.echo(format_map(design, fit))
+    click.echo(f"wrote {out_path}")
 
 
 @main.command()

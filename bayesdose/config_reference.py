@@ -71,11 +71,15 @@ def _section_markdown(name: str, cls: type, doc: str = "", array: bool = False) 
         parts.append(f"{doc}\n")
     parts.append("| key | type | default | meaning |\n|---|---|---|---|")
     for f in fields:
-        cells = [f"`{f.name}`", f"`{_type_name(hints[f.name])}`", _default(f),
-                 f.metadata["doc"]]
+        nested = dataclasses.is_dataclass(hints[f.name])  # a table in the section
+        cells = [f"`{f.name}`", "table" if nested else f"`{_type_name(hints[f.name])}`",
+                 f"see `[{name}.{f.name}]`" if nested else _default(f), f.metadata["doc"]]
         parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     parts.append("")
     for f in fields:
+        if dataclasses.is_dataclass(hints[f.name]):
+            parts.extend(_section_markdown(f"{name}.{f.name}", hints[f.name],
+                                           f.metadata["doc"]))
         if table := _table_array(hints[f.name]):
             parts.extend(_section_markdown(f"{name}.{f.name}", table, f.metadata["doc"], True))
     return parts

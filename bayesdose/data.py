@@ -103,10 +103,17 @@ def read_trial_data(path: str | Path, design: Design, as_of: date | None = None)
 
     Dated data (an ``enrolled`` column) needs ``as_of``: the date the decision is made on.
     """
-    path = Path(path)
+    header, body = read_csv_rows(path)
+    return _parse(header, body, design, str(path), as_of, "row 1")
+
+
+def read_csv_rows(path: str | Path) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """A CSV file's header cells and its rows, each labelled "row N" (N counts lines of the
+    file, the header being row 1); a missing, empty, non-UTF-8 or unreadable file is an
+    InputError naming it."""
     source = str(path)
     try:
-        raw = path.read_bytes()
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError(source, None, "file not found") from None
     if not raw:
@@ -119,8 +126,7 @@ def read_trial_data(path: str | Path, design: Design, as_of: date | None = None)
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as err:  # e.g. a field over the csv module's size limit, a NUL byte
         raise InputError(source, None, f"not a readable CSV file: {err}") from None
-    body = [(f"row {i}", row) for i, row in enumerate(rows[1:], start=2)]
-    return _parse(rows[0] if rows else [], body, design, source, as_of, "row 1")
+    return (rows[0] if rows else []), [(f"row {i}", row) for i, row in enumerate(rows[1:], 2)]
 
 
 def trial_data_from_frame(frame: Any, design: Design, as_of: date | None = None,
@@ -215,7 +221,7 @@ def _parse(header_cells: list[str], body: list[tuple[str, list[str]]], design: D
     )
 
 
-def _columns(
+def check_columns(
     header: list[str], expected: tuple[str, ...], source: str, where: str,
     optional: tuple[str, ...] = (),
 ) -> dict[str, int]:
@@ -231,7 +237,7 @@ def _columns(
     return {name: header.index(name) for name in expected + optional if name in header}
 
 
-class _Row:
+class CsvRow:
     """One row of text cells, with field access that reports the source, the row (its label,
     e.g. "row 7") and the column on error."""
 
@@ -272,24 +278,35 @@ class _Row:
             raise self.fail(column, f"expected a whole number >= 0, got {value!r}")
         return number
 
-    def dose_level(self, column: str, panel: DosePanel) -> int:
+    def number(self, column: str) -> float:
         value = self.text(column)
         try:
-            dose = float(value)
+            return float(value)
         except ValueError:
             raise self.fail(column, f"expected a number, got {value!r}") from None
+
+    def positive(self, column: str) -> float:
+        """A finite number > 0 (a dose off the panel, as in historical trials)."""
+        number = self.number(column)
+        if not (math.isfinite(number) and number > 0):
+            raise self.fail(column, f"expected a number > 0, got {self.text(column)!r}")
+        return number
+
+    def dose_level(self, column: str, panel: DosePanel) -> int:
+        dose = self.number(column)
         try:
             if not math.isfinite(dose):
                 raise ValueError(dose)
             return panel.index(dose)
         except ValueError:
             doses = ", ".join(f"{d:g}" for d in panel.levels)
-            raise self.fail(column, f"dose {value} is not in the panel ({doses})") from None
+            raise self.fail(column, f"dose {self.text(column)} is not in the panel "
+                            f"({doses})") from None
 
 
 def _patient_level(header, body, design: Design, source: str, as_of: date | None,
                    header_where: str) -> TrialData:
-    columns = _columns(header, PATIENT_COLUMNS, source, header_where, DATE_COLUMNS)
+    columns = check_columns(header, PATIENT_COLUMNS, source, header_where, DATE_COLUMNS)
     dated = "enrolled" in columns
     window = design.cohorts.dlt_window_days
     if dated and as_of is None:
@@ -302,7 +319,7 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
     cohort_level: dict[int, tuple[int, str]] = {}
     panel = design.panel
     for label, cells in body:
-        row = _Row(cells, columns, label, source)
+        row = CsvRow(cells, columns, label, source)
         pid = row.text("patient_id")
         if pid in seen:
             raise row.fail("patient_id", f"duplicate patient id {pid!r} (also in {seen[pid]})")
@@ -320,14 +337,14 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
     return _counts(patients, design, source, window if dated else 0, as_of)
 
 
-def _evaluable(row: _Row, dated: bool) -> bool:
+def _evaluable(row: CsvRow, dated: bool) -> bool:
     value = row.optional("evaluable") or "1"
     if value not in ("0", "1"):
         raise row.fail("evaluable", f"expected 0 or 1, got {value!r}")
     return value == "1"
 
 
-def _days_followed(row: _Row, dlt: int, window: int, as_of: date) -> int:
+def _days_followed(row: CsvRow, dlt: int, window: int, as_of: date) -> int:
     """Whole days from dosing to the earlier of ``as_of`` and the end of follow-up."""
     enrolled = row.date("enrolled")
     if enrolled > as_of:
@@ -370,13 +387,13 @@ def _counts(patients: list[Patient], design: Design, source: str, window: int,
 
 
 def _aggregated(header, body, design: Design, source: str, header_where: str) -> TrialData:
-    columns = _columns(header, AGGREGATED_COLUMNS, source, header_where)
+    columns = check_columns(header, AGGREGATED_COLUMNS, source, header_where)
     n = np.zeros(len(design.levels), dtype=np.int64)
     y = np.zeros_like(n)
     seen: dict[int, str] = {}
     panel = design.panel
     for label, cells in body:
-        row = _Row(cells, columns, label, source)
+        row = CsvRow(cells, columns, label, source)
         level = row.dose_level("dose", panel)
         if level in seen:
             raise row.fail("dose", f"dose {design.levels[level]:g} also in {seen[level]}")

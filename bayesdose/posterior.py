@@ -105,15 +105,7 @@ def mcmc_summary(
     """The same model sampled with PyMC's NUTS (imported only when asked for)."""
     from bayesdose.inference.mcmc import fit_mcmc
 
-    n, y, pending = model_counts(design, data)
-    window = design.cohorts.dlt_window_days
-    rows = []  # (dose, DLT, weight, count)
-    for k in range(len(design.levels)):
-        waiting = 0 if pending is None else int(pending[k].sum())
-        rows += [(k, 1, 1.0, int(y[k])), (k, 0, 1.0, int(n[k] - y[k]) - waiting)]
-        if pending is not None:
-            rows += [(k, 0, day / window, int(c)) for day, c in enumerate(pending[k]) if day]
-    table = np.array([r for r in rows if r[3] > 0], dtype=float).reshape(-1, 4)
+    table = likelihood_rows(design, data)
     summary, diagnostics = fit_mcmc(
         design.dlt_model,
         design.prior,
@@ -126,6 +118,20 @@ def mcmc_summary(
         seed=seed,
     )
     return summary, diagnostics
+
+
+def likelihood_rows(design: Design, data: TrialData) -> np.ndarray:
+    """The trial's data as rows (dose index, DLT 0/1, follow-up weight, count) for the MCMC
+    engines: complete outcomes with weight 1, patients in follow-up with days / window."""
+    n, y, pending = model_counts(design, data)
+    window = design.cohorts.dlt_window_days
+    rows = []  # (dose, DLT, weight, count)
+    for k in range(len(design.levels)):
+        waiting = 0 if pending is None else int(pending[k].sum())
+        rows += [(k, 1, 1.0, int(y[k])), (k, 0, 1.0, int(n[k] - y[k]) - waiting)]
+        if pending is not None:
+            rows += [(k, 0, day / window, int(c)) for day, c in enumerate(pending[k]) if day]
+    return np.array([r for r in rows if r[3] > 0], dtype=float).reshape(-1, 4)
 
 
 def _dataset(design: Design, values: dict[str, np.ndarray], engine: str) -> xr.Dataset:

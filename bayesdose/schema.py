@@ -22,8 +22,9 @@ from bayesdose.panel import DosePanel, dose_index
 from bayesdose.schema_fields import REQUIRED, documented, requirement
 
 if TYPE_CHECKING:  # the models import NumPy: imported when a design is made, not by the CLI
+    from bayesdose.historical import HistoricalTrials
     from bayesdose.models.blrm import SingleAgentBlrm
-    from bayesdose.models.prior import Prior
+    from bayesdose.models.prior import BivariateNormal, Prior
 
 @dataclass(frozen=True)
 class TrialSection:
@@ -49,11 +50,51 @@ class ComponentSection:
     correlation: float = documented("Correlation of log alpha and log beta, in (-1, 1).", 0.0)
 
 
+# OncoBayes2's "moderate" between-trial heterogeneity (tau_alpha 0.25, tau_beta 0.125), each
+# log-normal with sd log(2) / 1.96 (its MAP vignette's table); half-normal scales "substantial".
+TAU_MEAN = (math.log(0.25), math.log(0.125))
+TAU_SD = (math.log(2) / 1.96, math.log(2) / 1.96)
+TAU_SCALE = (0.5, 0.25)
+
+
+@dataclass(frozen=True)
+class HierarchySection:
+    tau_distribution: str = documented(
+        "Prior of the between-trial sds tau = (tau_alpha, tau_beta): 'lognormal' (log tau ~ "
+        "N(tau_mean, tau_sd^2)) or 'halfnormal' (tau ~ HalfNormal(tau_scale)).",
+        "lognormal",
+    )
+    tau_mean: tuple[float, float] = documented(
+        "'lognormal': means of (log tau_alpha, log tau_beta); default log 0.25, log 0.125 "
+        "(moderate heterogeneity).", TAU_MEAN)
+    tau_sd: tuple[float, float] = documented(
+        "'lognormal': sds of (log tau_alpha, log tau_beta), > 0; default log(2) / 1.96.",
+        TAU_SD)
+    tau_scale: tuple[float, float] = documented(
+        "'halfnormal': scales of tau_alpha and tau_beta, > 0.", TAU_SCALE)
+    ex_probability: float = documented(
+        "prior = 'exnex': prior probability that the current trial is exchangeable with the "
+        "historical trials, in (0, 1].", 0.8)
+    nex_mean: tuple[float, float] | None = documented(
+        "prior = 'exnex': means of the non-exchangeable prior of (log alpha, log beta); "
+        "default: prior_mean (or the derived prior's).", None)
+    nex_sd: tuple[float, float] | None = documented(
+        "prior = 'exnex': its sds; default: prior_sd (or the derived prior's).", None)
+    nex_correlation: float | None = documented(
+        "prior = 'exnex': its correlation; default: prior_correlation.", None)
+
+
 @dataclass(frozen=True)
 class ModelSection:
     prior: str = documented(
         "'normal': a bivariate normal (prior_mean, prior_sd, prior_correlation, or derived "
-        "from the panel); 'mixture': the weighted bivariate normals of [[model.components]].",
+        "from the panel); 'mixture': the weighted bivariate normals of [[model.components]]; "
+        "'map': the meta-analytic-predictive prior from the [historical] trials (fitted by "
+        "MCMC when the design is used; `bayesdose map` writes its frozen mixture form); "
+        "'exnex': historical and current data in one hierarchical model, the current trial "
+        "exchangeable with probability [model.hierarchy] ex_probability (decided by MCMC). "
+        "With 'map' and 'exnex', prior_mean/sd/correlation are the prior of the mean mu of "
+        "the trials' (log alpha, log beta).",
         "normal",
     )
     prior_mean: tuple[float, float] | None = documented(
@@ -72,11 +113,29 @@ class ModelSection:
         "component (weight, mean, sd, correlation).",
         (),
     )
+    hierarchy: HierarchySection = documented(
+        "With prior = 'map' or 'exnex': the between-trial model ([model.hierarchy]).",
+        HierarchySection(),
+    )
+    robust_weight: float = documented(
+        "With prior = 'map': weight in [0, 1) of a weakly informative component (the prior "
+        "of mu, prior_mean/sd) added to the MAP mixture (a robust MAP prior).",
+        0.0,
+    )
 
 
 @dataclass(frozen=True)
 class SensitivitySection(ModelSection):
     name: str = documented("Name of the alternative prior, shown with its decision.", "")
+
+
+@dataclass(frozen=True)
+class HistoricalSection:
+    data: str | None = documented(
+        "CSV of earlier trials (columns trial,dose,n,dlt; doses in this trial's unit), "
+        "relative to the config's folder; needed by prior = 'map' and 'exnex'.",
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -201,9 +260,11 @@ SECTIONS: dict[str, Any] = {
     "stopping": StoppingSection,
     "designs": DesignsSection,
     "simulation": SimulationSection,
+    "historical": HistoricalSection,
     "sensitivity": tuple[SensitivitySection, ...],
 }
 
+PRIOR_KINDS = ("normal", "mixture", "map", "exnex")
 PRIOR_LIMIT = 50.0  # largest |prior_mean| and prior_sd (log scale) the engine handles
 
 
@@ -223,12 +284,18 @@ class Design:
     stopping: StoppingSection
     designs: DesignsSection
     simulation: SimulationSection
+    historical: HistoricalSection = HistoricalSection()
     sensitivity: tuple[SensitivitySection, ...] = ()
     source: str = "<design>"
 
     def __post_init__(self) -> None:
         _check_rules(self, self.source)
-        self.prior  # noqa: B018 (a default prior needs two doses: raise now, not later)
+        # a default prior needs two doses and historical data must be readable: raise now,
+        # not later (a MAP prior's fit waits until the prior is used)
+        if self.model.prior != "mixture":
+            self.mean_prior  # noqa: B018
+        if self.historical.data is not None:
+            self.historical_trials  # noqa: B018
 
     @property
     def levels(self) -> tuple[float, ...]:
@@ -244,18 +311,47 @@ class Design:
 
     @cached_property
     def prior(self) -> Prior:
-        """The prior of (log alpha, log beta): ``[model]``'s, or derived from the panel."""
-        from bayesdose.models.prior import BivariateNormal, derive_prior, mixture_prior
+        """The prior of (log alpha, log beta) in this trial: ``[model]``'s, derived from the
+        panel, or from the historical trials (``map``; and ``exnex``, whose prior for the
+        current trial is the MAP prior robustified by its non-exchangeable part)."""
+        from bayesdose.models.prior import mixture_prior
 
         model = self.model
         if model.prior == "mixture":
             return mixture_prior(model.components)
+        if model.prior in ("map", "exnex"):
+            from bayesdose.models.map_prior import map_prior
+
+            return map_prior(self).prior
+        return self.mean_prior
+
+    @cached_property
+    def mean_prior(self) -> BivariateNormal:
+        """``[model]``'s bivariate normal: prior_mean/sd/correlation, or derived from the
+        panel. The prior itself with prior = 'normal'; the prior of the trials' mean mu with
+        'map' and 'exnex'."""
+        from bayesdose.models.prior import BivariateNormal, derive_prior
+
+        model = self.model
         if model.prior_mean is not None and model.prior_sd is not None:
             return BivariateNormal(model.prior_mean, model.prior_sd, model.prior_correlation)
         if len(self.levels) < 2:
             raise InputError(self.source, "[model]",
                              "a default prior needs at least two doses: give prior_mean/sd")
         return derive_prior(self.levels, self.reference_dose, model.prior_correlation)
+
+    @cached_property
+    def historical_trials(self) -> HistoricalTrials | None:
+        """The ``[historical]`` trials, read from the CSV named there (relative to the
+        config's folder), or None."""
+        if self.historical.data is None:
+            return None
+        from bayesdose.historical import read_historical
+
+        path = Path(self.historical.data)
+        if not path.is_absolute() and not self.source.startswith("<"):
+            path = Path(self.source).parent / path
+        return read_historical(path)
 
     def alternatives(self) -> list[tuple[str, Design]]:
         """Each ``[[sensitivity]]`` prior's name and this design with that prior."""
@@ -417,6 +513,8 @@ def _check_rules(s: Design, source: str) -> None:
     if doses.reference is not None:
         require(doses.reference > 0, "[doses] reference", "the reference dose must be > 0")
     _check_model(model, "model", require)
+    require(model.prior not in ("map", "exnex") or s.historical.data is not None,
+            "[historical] data", f"prior = {model.prior!r} needs the historical trials' CSV")
     for i, alternative in enumerate(s.sensitivity, start=1):
         section = f"sensitivity {i}"
         require(bool(alternative.name), f"[{section}] name", "give the alternative prior a name")
@@ -483,8 +581,9 @@ def _check_simulation(sim: SimulationSection, source: str) -> None:
 
 def _check_model(model: ModelSection, section: str, require: Any) -> None:
     """Checks of a prior: ``[model]``'s, or an alternative's in ``[[sensitivity]]``."""
-    require(model.prior in ("normal", "mixture"), f"[{section}] prior",
-            f"expected 'normal' or 'mixture', got {model.prior!r}")
+    require(model.prior in PRIOR_KINDS, f"[{section}] prior",
+            f"expected one of {', '.join(map(repr, PRIOR_KINDS))}, got {model.prior!r}")
+    _check_hierarchy(model, section, require)
     if model.prior == "mixture":
         _check_components(model, section, require)
     else:
@@ -506,6 +605,36 @@ def _check_model(model: ModelSection, section: str, require: Any) -> None:
     require(
         -1 < model.prior_correlation < 1, f"[{section}] prior_correlation", "must be in (-1, 1)"
     )
+
+
+def _check_hierarchy(model: ModelSection, section: str, require: Any) -> None:
+    """Checks of [<section>.hierarchy] and robust_weight (prior = 'map' or 'exnex')."""
+    where = f"[{section}.hierarchy]"
+    h = model.hierarchy
+    if model.prior not in ("map", "exnex"):
+        require(h == HierarchySection(), where, "applies to prior = 'map' or 'exnex'")
+    require(model.robust_weight == 0 or model.prior == "map", f"[{section}] robust_weight",
+            "applies to prior = 'map' (with 'exnex', ex_probability plays its part)")
+    require(0 <= model.robust_weight < 1, f"[{section}] robust_weight", "must be in [0, 1)")
+    require(h.tau_distribution in ("lognormal", "halfnormal"), f"{where} tau_distribution",
+            f"expected 'lognormal' or 'halfnormal', got {h.tau_distribution!r}")
+    require(all(0 < v <= PRIOR_LIMIT for v in h.tau_sd), f"{where} tau_sd",
+            f"must be > 0 and <= {PRIOR_LIMIT:g}")
+    require(all(abs(v) <= PRIOR_LIMIT for v in h.tau_mean), f"{where} tau_mean",
+            f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}] (log scale)")
+    require(all(0 < v <= PRIOR_LIMIT for v in h.tau_scale), f"{where} tau_scale",
+            f"must be > 0 and <= {PRIOR_LIMIT:g}")
+    require(0 < h.ex_probability <= 1, f"{where} ex_probability", "must be in (0, 1]")
+    require((h.nex_mean is None) == (h.nex_sd is None), where,
+            "give both nex_mean and nex_sd, or neither (to use prior_mean and prior_sd)")
+    if h.nex_sd is not None:
+        require(all(0 < v <= PRIOR_LIMIT for v in h.nex_sd), f"{where} nex_sd",
+                f"must be > 0 and <= {PRIOR_LIMIT:g}")
+    if h.nex_mean is not None:
+        require(all(abs(v) <= PRIOR_LIMIT for v in h.nex_mean), f"{where} nex_mean",
+                f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}] (log scale)")
+    if h.nex_correlation is not None:
+        require(-1 < h.nex_correlation < 1, f"{where} nex_correlation", "must be in (-1, 1)")
 
 
 def _check_components(model: ModelSection, section: str, require: Any) -> None:

@@ -86,7 +86,7 @@ def test_one_component_gives_exactly_the_normal_priors_numbers(tmp_path):
      "[model] components", "prior = 'mixture'"),
     ('[model]\nprior = "mixture"\n[[model.components]]\nweight = 1\nmean = [0, 0]\n',
      "[model.components 1] sd", "missing required key"),
-    ('[model]\nprior = "mixed"\n', "[model] prior", "'normal' or 'mixture'"),
+    ('[model]\nprior = "mixed"\n', "[model] prior", "one of 'normal', 'mixture', 'map', 'exnex'"),
 ])
 def test_bad_components_name_the_key(tmp_path, model, where, problem):
     with pytest.raises(InputError) as err:

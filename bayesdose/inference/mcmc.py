@@ -18,6 +18,7 @@ of the package works without it.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -48,8 +49,6 @@ def fit_mcmc(model: SingleAgentBlrm, prior: Prior,
     import pymc as pm
     import pytensor.tensor as pt
 
-    logging.getLogger("pymc").setLevel(logging.ERROR)
-
     x = model.covariate
     doses = np.asarray(doses, dtype=float)
     idx = np.asarray(dose_index, dtype=int)
@@ -77,13 +76,37 @@ def fit_mcmc(model: SingleAgentBlrm, prior: Prior,
         eta = model.linear_predictor(theta[0], pt.exp(theta[1]))
         pm.Deterministic("p", pm.math.invlogit(eta), dims="dose")
         if idx.size:
-            e = eta[idx]
-            log_p, log_1mp = -pt.softplus(-e), -pt.softplus(e)
-            # log(1 - w p) = log((1 - w) + w (1 - p)), stable for p near 1; log(0) = -inf if w = 1.
-            with np.errstate(divide="ignore"):
-                log_1mw = np.log1p(-w)
-            log_1mwp = pt.logaddexp(log_1mw, np.log(w) + log_1mp)
-            pm.Potential("loglik", pt.sum(n * (y * log_p + (1.0 - y) * log_1mwp)))
+            pm.Potential("loglik", weighted_loglik(eta[idx], y, w, n))
+
+    idata, diagnostics = sample_checked(pymc_model, ["theta", "p"], seed, chains, draws, tune,
+                                        target_accept)
+    return _summarise(idata.posterior["p"], bounds, doses), diagnostics
+
+
+def weighted_loglik(eta: Any, y: np.ndarray, w: np.ndarray, n: np.ndarray) -> Any:
+    """Sum over rows of n (y log p + (1 - y) log(1 - w p)), logit p = eta: the TITE
+    likelihood of rows of ``n`` patients with DLT indicator y and follow-up weight w."""
+    import pytensor.tensor as pt
+
+    log_p, log_1mp = -pt.softplus(-eta), -pt.softplus(eta)
+    # log(1 - w p) = log((1 - w) + w (1 - p)), stable for p near 1; log(0) = -inf if w = 1.
+    with np.errstate(divide="ignore"):
+        log_1mw = np.log1p(-w)
+    log_1mwp = pt.logaddexp(log_1mw, np.log(w) + log_1mp)
+    return pt.sum(n * (y * log_p + (1.0 - y) * log_1mwp))
+
+
+def sample_checked(pymc_model, names: list[str], seed: int, chains: int = 4,
+                   draws: int = 1000, tune: int = 1000, target_accept: float = 0.95,
+                   ) -> tuple[Any, dict]:
+    """Sample a PyMC model with NUTS and check the variables ``names``; if a check fails
+    (R-hat > 1.01, bulk or tail ESS < 400, or any divergence), run once more with twice the
+    draws and tuning steps and seed + 1. Returns the InferenceData of the last run and a
+    JSON-able dict of its diagnostics (``diagnostics_ok``, ``messages``: a failure that
+    persists is reported, never hidden)."""
+    import pymc as pm
+
+    logging.getLogger("pymc").setLevel(logging.ERROR)
 
     def run(run_seed: int, run_draws: int, run_tune: int):
         with pymc_model:
@@ -91,7 +114,7 @@ def fit_mcmc(model: SingleAgentBlrm, prior: Prior,
                               target_accept=target_accept, nuts_sampler="pymc",
                               random_seed=run_seed, progressbar=False,
                               compute_convergence_checks=False)
-        return idata, _check(idata)
+        return idata, _check(idata, names)
 
     idata, checks = run(seed, draws, tune)
     messages: list[str] = []
@@ -112,14 +135,14 @@ def fit_mcmc(model: SingleAgentBlrm, prior: Prior,
         "ess_tail_min": checks["ess_tail_min"], "divergences": checks["divergences"],
         "diagnostics_ok": not checks["failures"], "resampled": resampled, "messages": messages,
     }
-    return _summarise(idata.posterior["p"], bounds, doses), diagnostics
+    return idata, diagnostics
 
 
-def _check(idata) -> dict:
-    """R-hat, bulk/tail ESS (ArviZ 1, over theta and p) and divergences, with failure texts."""
+def _check(idata, names: list[str]) -> dict:
+    """R-hat, bulk/tail ESS (ArviZ 1, over the variables ``names``) and divergences, with
+    failure texts."""
     import arviz as az
 
-    names = ["theta", "p"]
     rhat = float(max(az.rhat(idata, var_names=names)[v].max() for v in names))
     ess_bulk = float(min(az.ess(idata, var_names=names, method="bulk")[v].min() for v in names))
     ess_tail = float(min(az.ess(idata, var_names=names, method="tail")[v].min() for v in names))

@@ -24,7 +24,7 @@ import numpy as np
 
 from bayesdose.errors import InputError
 from bayesdose.record import atomic_write
-from bayesdose.schema import Design
+from bayesdose.schema import Design, HierarchySection
 from bayesdose.simulation.scenarios import Scenario
 
 MANIFEST = "manifest.json"
@@ -58,7 +58,8 @@ def _version() -> str:
 
 # [model] keys added after the first chunk format, with their defaults ([[sensitivity]], added
 # too, is hashed only when given).
-LATER_MODEL_KEYS: dict[str, Any] = {"prior": "normal", "components": ()}
+LATER_MODEL_KEYS: dict[str, Any] = {"prior": "normal", "components": (), "robust_weight": 0.0,
+                                    "hierarchy": dataclasses.asdict(HierarchySection())}
 
 
 def design_sha256(design: Design) -> str:
@@ -71,6 +72,11 @@ def design_sha256(design: Design) -> str:
             del config["model"][key]
     if not config["sensitivity"]:
         del config["sensitivity"]
+    if config["historical"]["data"] is None:
+        del config["historical"]
+    else:  # the trials themselves, not only the file's name
+        config["historical"] = dataclasses.asdict(design.historical_trials)
+        config["historical"].pop("source")
     config["prior"] = design.prior.as_dict()  # the prior used (derived or given)
     return _sha256(config)
 

@@ -14,6 +14,7 @@ from bayesdose.data import Patient, TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
 from bayesdose.inference.exact import ERROR_BOUND
+from bayesdose.inference.exnex import MCSE_MARGIN, exnex_summary
 from bayesdose.posterior import (
     SUMMARY_VARIABLES,
     exact_batch,
@@ -54,7 +55,12 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
     """Posterior summary and decision. ``engine``: "exact" (the decision of record), "mcmc",
     or "both" (decide on exact, report MCMC beside it with its Monte Carlo errors)."""
     mcmc = None
-    if engine == "mcmc":
+    if design.model.prior == "exnex":  # MCMC is the decision of record (no exact engine)
+        summary, diagnostics = exnex_summary(design, data, seed)
+        if engine == "both":  # the exact engine on the equivalent robust MAP prior beside it
+            diagnostics["map_equivalent"] = _comparison(exact_summary(design, data)[0], summary)
+        engine = "exnex"
+    elif engine == "mcmc":
         summary, diagnostics = mcmc_summary(design, data, seed)
     else:
         summary, diagnostics = exact_summary(design, data)
@@ -64,7 +70,8 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
                            "comparison": _comparison(summary, mcmc)}
     p_over = summary["p_overdose"].values
     decision = _decide(design, data, summary["p_target"].values, p_over)
-    tolerance = 2 * summary["mcse_p_overdose"].values if engine == "mcmc" else ERROR_BOUND
+    tolerance = (MCSE_MARGIN * summary["mcse_p_overdose"].values if engine in ("mcmc", "exnex")
+                 else ERROR_BOUND)
     threshold = design.decision.max_overdose_probability
     borderline = tuple(bool(b) for b in np.abs(p_over - threshold) <= tolerance)
     notes = []
@@ -80,8 +87,15 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
     if data.excluded:
         ids = ", ".join(p.patient_id for p in data.excluded)
         notes.append(f"not evaluable, left out of the model: {ids}")
-    if engine == "mcmc" and not diagnostics.get("diagnostics_ok", False):
+    if engine in ("mcmc", "exnex") and not diagnostics.get("diagnostics_ok", False):
         notes.append("MCMC diagnostics failed: " + "; ".join(diagnostics.get("messages", [])))
+    if engine == "exnex":
+        check = diagnostics["ewoc_check"]
+        notes.append(
+            f"EXNEX (MCMC, the decision of record): posterior probability that this trial is "
+            f"exchangeable with the historical trials {diagnostics['p_exchangeable']:.3f} "
+            f"(prior {design.model.hierarchy.ex_probability:g}); EWOC verdicts checked "
+            f"against {MCSE_MARGIN:g} MCSE with {check['rounds'][-1]['draws']} draws per chain")
     if any(borderline):
         close = [design.format_dose(d) for d, b in zip(design.levels, borderline, strict=True) if b]
         notes.append(
