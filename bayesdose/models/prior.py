@@ -30,6 +30,7 @@ approximated) uses the moment-matched normal as its frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar, Protocol
@@ -218,19 +219,26 @@ class Mixture:
         }
 
 
-def mixture_prior(components: Any) -> BivariateNormal | Mixture:
-    """The prior of ``[[model.components]]`` (weight, mean, sd, correlation each), weights
-    normalised to sum to one; one component is that bivariate normal itself, so a
-    one-component mixture gives exactly the numbers of the same normal prior."""
-    normals = tuple(BivariateNormal(tuple(c.mean), tuple(c.sd), c.correlation)
-                    for c in components)
+def mixture_of(weights: Sequence[float],
+               normals: Sequence[BivariateNormal]) -> BivariateNormal | Mixture:
+    """The mixture ``sum_k weight_k normal_k``, weights normalised to sum to one; one normal
+    is that bivariate normal itself, so a one-component mixture gives exactly the numbers of
+    the same normal prior. The config's mixtures and fitted ones are built here alike, so a
+    fitted mixture written to a config reads back equal."""
     if len(normals) == 1:
         return normals[0]
-    total = sum(c.weight for c in components)
-    weights = tuple(c.weight / total for c in components)
-    return Mixture(weights, normals, explanation=(
+    total = sum(weights)
+    weights = tuple(w / total for w in weights)
+    return Mixture(weights, tuple(normals), explanation=(
         f"mixture of {len(normals)} bivariate normals, weights "
         + ", ".join(f"{w:g}" for w in weights)))
+
+
+def mixture_prior(components: Any) -> BivariateNormal | Mixture:
+    """The prior of ``[[model.components]]`` (weight, mean, sd, correlation each)."""
+    return mixture_of([c.weight for c in components],
+                      [BivariateNormal(tuple(c.mean), tuple(c.sd), c.correlation)
+                       for c in components])
 
 
 # The default prior, when [model] gives none (in the spirit of the minimally informative prior
