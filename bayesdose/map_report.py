@@ -24,7 +24,7 @@ def map_section(design: Design, fit: MapFit, seed: int) -> str:
         f"# from {trials.source} (sha256 {digest}),",
         f"# {len(trials.names)} historical trial(s), reference dose {design.reference_dose:g}",
         f"# hierarchical model: {_hierarchy_text(design)}",
-        f"# {fit.mixture.components} component(s) chosen by {fit.mixture.criterion.upper()}"
+        f"# {fit.mixture.components} component(s) chosen by {fit.mixture.criterion}"
         + (f"; robustified with weight {fit.robust_weight:g}" if fit.robust_weight else ""),
         "# Replace the config's [model] section with this one.",
     ]
@@ -47,7 +47,7 @@ def format_map(design: Design, fit: MapFit) -> str:
         f"  MAP sample ({s['draws']} draws): log alpha {s['mean'][0]:.3f} (sd {s['sd'][0]:.3f}), "
         f"log beta {s['mean'][1]:.3f} (sd {s['sd'][1]:.3f}), correlation "
         f"{s['correlation']:.3f}",
-        f"  mixture: {fit.mixture.criterion.upper()} by number of components: "
+        f"  mixture: {fit.mixture.criterion} by number of components: "
         + ", ".join(f"{k}: {v:.1f}" for k, v in sorted(fit.mixture.scores.items()))
         + f"; chosen {fit.mixture.components}",
     ]

@@ -77,7 +77,7 @@ def map_prior(design: Design, seed: int = DEFAULT_SEED) -> MapFit:
     trials = design.historical_trials
     explanation = (f"MAP prior from {len(trials.names)} historical trial(s) in {trials.source}: "
                    f"a mixture of {mixture.components} bivariate normal(s) chosen by "
-                   f"{mixture.criterion.upper()}"
+                   f"{mixture.criterion}"
                    + (f", robustified with weight {weight:g}" if weight > 0 else ""))
     prior = dataclasses.replace(prior, derived=True, explanation=explanation)
     return MapFit(prior, mixture, sample, diagnostics, weight, robust)

@@ -10,7 +10,7 @@ from typing import Any
 from bayesdose.designs.registry import label as design_label
 from bayesdose.report import charts, oc, pathways, provenance, words
 from bayesdose.report.figures import data_uri
-from bayesdose.report.prior import prior_per_dose
+from bayesdose.report.prior import historical_rows, prior_alternatives, prior_per_dose
 from bayesdose.report.render import render
 from bayesdose.report.simulated_study import Study
 from bayesdose.report.text import dose, number, probability
@@ -99,6 +99,9 @@ def report_html(design: Design, study: Study, inputs: ReportInputs,
         "prior": prior,
         "prior_doses": [dose(design, p.level) for p in prior],
         "prior_figure": data_uri(charts.prior_figure(design, prior)),
+        "historical": historical_rows(design),
+        "map_fit": _map_fit(design),
+        "alternatives": prior_alternatives(design),
         "compared": [(design_label(n), descriptions.get(n, "")) for n in names],
         "omitted": [(design_label(n), why) for n, why in study.omitted.items()],
         "scenarios": scenarios,
@@ -115,6 +118,16 @@ def report_html(design: Design, study: Study, inputs: ReportInputs,
         "generator": provenance.generator(),
     }
     return render("report.html", **context)
+
+
+def _map_fit(design: Design) -> dict[str, Any] | None:
+    """How a MAP (or EXNEX) prior was derived: the fit, and its hierarchy in words."""
+    if design.model.prior not in ("map", "exnex"):
+        return None
+    from bayesdose.models.hierarchy import Hierarchy
+    from bayesdose.models.map_prior import map_prior
+
+    return {"fit": map_prior(design), "hierarchy": Hierarchy.of(design).describe()}
 
 
 def _trials(summary: dict[str, Any]) -> int | None:

@@ -45,3 +45,62 @@ def prior_per_dose(design: Design) -> list[PriorDose]:
         )
         for k in range(len(design.levels))
     ]
+
+
+@dataclass(frozen=True)
+class HistoricalRow:
+    """One dose of one historical trial, with the observed DLT rate and its exact 95%
+    interval (Clopper & Pearson 1934)."""
+
+    trial: str
+    dose: float
+    n: int
+    dlt: int
+    rate: float | None
+    low: float | None
+    high: float | None
+
+
+def historical_rows(design: Design) -> list[HistoricalRow]:
+    """The ``[historical]`` trials row by row (none when the design has none)."""
+    from scipy.stats import beta
+
+    trials = design.historical_trials
+    if trials is None:
+        return []
+    rows = []
+    for t, dose, n, y in zip(trials.trial, trials.dose, trials.n, trials.dlt, strict=True):
+        low = 0.0 if y == 0 else float(beta.ppf(0.025, y, n - y + 1)) if n else None
+        high = 1.0 if y == n else float(beta.ppf(0.975, y + 1, n - y)) if n else None
+        rows.append(HistoricalRow(trials.names[t], dose, n, y, y / n if n else None, low, high))
+    return rows
+
+
+@dataclass(frozen=True)
+class PriorAlternative:
+    """A prior of the sensitivity table: its name, kind, what it implies before any data
+    (prior mean P(DLT) and P(overdosing) per dose, prior effective sample size per dose) and
+    the doses EWOC allows before any data."""
+
+    name: str
+    kind: str
+    mean: tuple[float, ...]
+    p_overdose: tuple[float, ...]
+    ess: tuple[float, ...]
+    allowed: tuple[str, ...]  # the doses, as the report writes them
+
+
+def prior_alternatives(design: Design) -> list[PriorAlternative]:
+    """The design's prior and each ``[[sensitivity]]`` prior, side by side."""
+    from bayesdose.posterior import prior_ess
+    from bayesdose.report.text import dose
+
+    rows = []
+    for name, alternative in [("this design's prior", design), *design.alternatives()]:
+        prior = prior_per_dose(alternative)
+        rows.append(PriorAlternative(
+            name, alternative.model.prior, tuple(p.mean for p in prior),
+            tuple(p.p_overdose for p in prior),
+            tuple(float(e) for e in prior_ess(alternative)),
+            tuple(dose(design, p.level) for p in prior if p.ewoc_ok)))
+    return rows
