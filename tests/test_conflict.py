@@ -147,3 +147,35 @@ def test_no_outcome_yet_is_no_conflict():
     result = prior_conflict(design, counts([0, 0, 0], [0, 0, 0]))
     assert result.per_dose == () and result.overall_p == pytest.approx(1.0)
     assert not result.flagged
+
+
+def test_recommend_reports_the_ess_and_the_conflict():
+    """JSON prior.conflict beside prior.ess; the table's prior ESS column and conflict line
+    (with the disagreement spelt out when flagged); the same in the HTML fragment."""
+    from bayesdose.designs.blrm.recommendation import format_table, recommend, to_json
+
+    nbg = load_design(NBG)
+    rec = recommend(nbg, read_trial_data(NBG_DATA, nbg))
+    prior = to_json(rec)["prior"]
+    assert prior["kind"] == "normal" and len(prior["ess"]) == 15
+    entry = prior["conflict"]
+    assert entry["method"] == "enumeration" and entry["mcse"] is None and entry["flagged"]
+    assert entry["per_dose"][-1] == {"dose": 25.0, "n": 2, "dlt": 2,
+                                     "expected": rec.conflict.per_dose[-1].expected,
+                                     "p_upper": rec.conflict.per_dose[-1].p_upper,
+                                     "p_two_sided": rec.conflict.per_dose[-1].p_two_sided}
+    assert "Box's (1980)" in entry["definition"]
+    lines = format_table(rec).splitlines()
+    assert lines[1].split()[-3:] == ["prior", "ESS", "allowed"]
+    assert lines[2].split()[-2:] == [f"{rec.ess[0]:.1f}", "yes"]
+    assert ("prior-data conflict: overall p = 0.135 (Box's prior predictive p-value, by "
+            "enumeration); per dose P(DLTs >= observed): 1: 1.000, 2.5: 1.000, 5: 1.000, "
+            "10: 1.000, 25: 0.042") in lines
+    disagree = next(line for line in lines if line.startswith("the data disagree"))
+    assert "more DLTs than it expected at 25 mg (2 of 2, expected 0.20; P(DLTs >= 2) = 0.042)" \
+        in disagree
+    html = rec._repr_html_()
+    assert "<th>prior ESS</th>" in html and "the data disagree with the prior" in html
+    xj = load_design(XJ)
+    text = format_table(recommend(xj, read_trial_data(XJ_DATA, xj)))
+    assert "overall p = 0.400" in text and "disagree" not in text

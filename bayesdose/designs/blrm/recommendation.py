@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from html import escape
 from importlib.metadata import version
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayesdose.conflict import DEFINITION, FLAG_LEVEL, Conflict, prior_conflict
 from bayesdose.data import Patient, TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
@@ -34,6 +35,8 @@ class Recommendation:
     decision: Decision
     diagnostics: dict[str, Any]
     borderline: tuple[bool, ...]
+    ess: tuple[float, ...]  # the prior's effective sample size per dose (``prior_ess``)
+    conflict: Conflict  # the data against the prior's predictions (``prior_conflict``)
     mcmc: xr.Dataset | None = None  # with engine "both": the MCMC summary beside the exact one
     notes: tuple[str, ...] = field(default=())
     sensitivity: tuple[dict[str, Any], ...] = ()  # the decision under each [[sensitivity]] prior
@@ -90,8 +93,9 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
         )
     sensitivity = tuple(_under(name, alternative, data)
                         for name, alternative in design.alternatives())
+    ess = tuple(float(e) for e in prior_ess(design))
     return Recommendation(design, data, engine, summary, decision, diagnostics, borderline,
-                          mcmc, tuple(notes), sensitivity)
+                          ess, prior_conflict(design, data), mcmc, tuple(notes), sensitivity)
 
 
 def _decide(design: Design, data: TrialData, p_target: np.ndarray,
@@ -158,8 +162,8 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "notes": list(rec.notes),
         "engine": rec.engine,
         "unit": design.doses.unit,
-        "prior": {**design.prior.as_dict(), "kind": design.prior.kind,
-                  "ess": [float(e) for e in prior_ess(design)]},
+        "prior": {**design.prior.as_dict(), "kind": design.prior.kind, "ess": list(rec.ess),
+                  "conflict": _conflict_json(rec.conflict)},
         "as_of": None if rec.data.as_of is None else rec.data.as_of.isoformat(),
         "pending": [_pending_entry(design, p) for p in rec.data.pending_patients],
         "excluded": [p.patient_id for p in rec.data.excluded],
@@ -168,6 +172,12 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "diagnostics": rec.diagnostics,
         "version": version("bayesdose"),
     }
+
+
+def _conflict_json(conflict: Conflict) -> dict[str, Any]:
+    return {"per_dose": [asdict(d) for d in conflict.per_dose], "overall_p": conflict.overall_p,
+            "method": conflict.method, "mcse": conflict.mcse, "flagged": conflict.flagged,
+            "definition": DEFINITION}
 
 
 def _pending_entry(design: Design, patient: Patient) -> dict[str, Any]:
@@ -180,8 +190,9 @@ def _pending_entry(design: Design, patient: Patient) -> dict[str, Any]:
     }
 
 
-COLUMNS = ("dose", "n", "DLT", "mean", "95% interval", "P(under)", "P(target)", "P(over)")
-WIDTHS = (16, 3, 3, 6, 15, 8, 9, 8)  # of the printed table; then "allowed"
+COLUMNS = ("dose", "n", "DLT", "mean", "95% interval", "P(under)", "P(target)", "P(over)",
+           "prior ESS")
+WIDTHS = (16, 3, 3, 6, 15, 8, 9, 8, 9)  # of the printed table; then "allowed"
 
 
 def _title(rec: Recommendation) -> str:
@@ -203,7 +214,7 @@ def _dose_rows(rec: Recommendation) -> list[tuple[tuple[str, ...], str]]:
                  f"{s['mean'].values[k]:.3f}",
                  f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]",
                  f"{s['p_underdose'].values[k]:.3f}", f"{s['p_target'].values[k]:.3f}",
-                 f"{s['p_overdose'].values[k]:.3f}")
+                 f"{s['p_overdose'].values[k]:.3f}", f"{rec.ess[k]:.1f}")
         rows.append((cells, status))
     return rows
 
@@ -223,6 +234,7 @@ def format_table(rec: Recommendation) -> str:
         lines.append(f"{row}  {status}")
     if design.prior.explanation:  # derived from the panel, or a mixture
         lines.append(f"prior: {design.prior.explanation}")
+    lines.extend(conflict_lines(rec))
     for patient in rec.data.pending_patients:
         entry = _pending_entry(design, patient)
         lines.append(
@@ -249,6 +261,28 @@ def _sensitivity_lines(rec: Recommendation) -> list[str]:
             step = (f"next: {rec.design.format_dose(entry['next_dose'])}, cohort of "
                     f"{entry['cohort_size']}")
         lines.append(f"under the prior '{entry['name']}': {step}")
+    return lines
+
+
+def conflict_lines(rec: Recommendation) -> list[str]:
+    """Box's p-value and the per-dose upper tails; when flagged, what disagrees."""
+    conflict, design = rec.conflict, rec.design
+    if not conflict.per_dose:
+        return ["prior-data conflict: no patient with a final outcome yet"]
+    how = ("by enumeration" if conflict.mcse is None
+           else f"Monte Carlo, standard error {conflict.mcse:.3f}")
+    tails = ", ".join(f"{d.dose:g}: {d.p_upper:.3f}" for d in conflict.per_dose)
+    lines = [f"prior-data conflict: overall p = {conflict.overall_p:.3f} (Box's prior "
+             f"predictive p-value, {how}); per dose P(DLTs >= observed): {tails}"]
+    if conflict.flagged:
+        what = ([f"overall p {conflict.overall_p:.3f}"]
+                if conflict.overall_p < FLAG_LEVEL else [])
+        what += [f"more DLTs than it expected at {design.format_dose(d.dose)} ({d.dlt} of "
+                 f"{d.n}, expected {d.expected:.2f}; P(DLTs >= {d.dlt}) = {d.p_upper:.3f})"
+                 for d in conflict.per_dose if d.p_upper < FLAG_LEVEL]
+        lines.append(f"the data disagree with the prior: {'; '.join(what)}. Below "
+                     f"{FLAG_LEVEL:g} is a reading aid, not a rule: weigh the prior ESS and "
+                     "the decision under other priors")
     return lines
 
 
@@ -279,7 +313,8 @@ def to_html(rec: Recommendation) -> str:
     return (
         f"<div><p>{escape(_title(rec))}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f"<p><b>{escape(_next_text(rec))}</b> — {escape(decision.reason)}</p>"
+        + "".join(f"<p>{escape(line)}</p>" for line in conflict_lines(rec))
+        + f"<p><b>{escape(_next_text(rec))}</b> — {escape(decision.reason)}</p>"
         + (f"<ul>{pending}{notes}</ul>" if pending or notes else "") + "</div>"
     )
 
