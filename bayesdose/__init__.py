@@ -7,6 +7,7 @@ The notebook API, with the command line's defaults (see ``bayesdose.api``)::
     design = bayesdose.load_design("configs/xj-mk-002.toml")
     rec = bayesdose.recommend(design, "configs/examples/xj-mk-002.csv")  # or a DataFrame
     boin = bayesdose.next_step(design, "configs/examples/xj-mk-002.csv", "boin")
+    conflict = bayesdose.prior_conflict(design, "configs/examples/xj-mk-002.csv")
     study = bayesdose.simulate("configs/standard-5dose.toml",
                                "configs/scenarios/standard-5dose.toml", trials=2000)
 
@@ -14,7 +15,7 @@ These names are imported on first use, so ``import bayesdose`` (done by the comm
 by every simulation worker process) loads no numerical library.
 """
 
-__all__ = ["load_design", "next_step", "read_data", "recommend", "simulate"]
+__all__ = ["load_design", "next_step", "prior_conflict", "read_data", "recommend", "simulate"]
 
 
 def __getattr__(name: str):

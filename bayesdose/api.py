@@ -1,7 +1,7 @@
 """The notebook API: the command line's steps as functions, with the CLI's defaults.
 
-``bayesdose.load_design``, ``bayesdose.recommend``, ``bayesdose.next_step`` and
-``bayesdose.simulate`` are these
+``bayesdose.load_design``, ``bayesdose.recommend``, ``bayesdose.next_step``,
+``bayesdose.prior_conflict`` and ``bayesdose.simulate`` are these
 functions (imported on first use, so ``import bayesdose`` stays cheap). The same arguments give
 the same numbers as ``bayesdose recommend`` and ``bayesdose simulate``.
 """
@@ -27,6 +27,7 @@ from bayesdose.defaults import (
 from bayesdose.errors import InputError
 
 if TYPE_CHECKING:
+    from bayesdose.conflict import Conflict
     from bayesdose.data import TrialData
     from bayesdose.designs.blrm.recommendation import Recommendation
     from bayesdose.schema import Design
@@ -92,6 +93,18 @@ def recommend(design: Design | str | Path, data: Any, engine: str = "exact",
         raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
     design = _design(design)
     return run(design, read_data(data, design, as_of), engine=engine, seed=seed)
+
+
+def prior_conflict(design: Design | str | Path, data: Any,
+                   as_of: date | str | None = None) -> Conflict:
+    """Do the data agree with the prior? Per treated dose, the prior predictive tail
+    probabilities of its DLT count, and Box's prior predictive p-value over all of them, as
+    ``recommend`` reports them (``prior.conflict`` in its JSON); ``design``, ``data`` and
+    ``as_of`` as for ``recommend``."""
+    from bayesdose.conflict import prior_conflict as run
+
+    design = _design(design)
+    return run(design, read_data(data, design, as_of))
 
 
 def next_step(design: Design | str | Path, data: Any, name: str,

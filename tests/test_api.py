@@ -243,3 +243,10 @@ def test_import_bayesdose_loads_no_numerical_library():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_prior_conflict_is_what_recommend_reports():
+    conflict = bayesdose.prior_conflict(XJ, XJ_DATA)
+    rec = bayesdose.recommend(XJ, XJ_DATA)
+    assert conflict == rec.conflict
+    assert to_json(rec)["prior"]["conflict"]["overall_p"] == conflict.overall_p

@@ -155,6 +155,7 @@ def test_report_states_config_inputs_and_reproducibility(report_dir: Path) -> No
     design = load_design(CONFIG)
     for p in prior_per_dose(design):  # the prior table: the exact engine with no data
         assert f"{p.p_overdose:.3f}" in html and f"{p.p_target:.3f}" in html
+        assert f'<td class="num">{p.ess:.1f}</td>' in html  # the prior ESS (data-free)
     for text in ("XJ-MK-002 (NCT07110090)", "3×10⁸ viable cells", "16 patients",
                  "Cohorts of 3 patients", "P(DLT rate ≥ 0.33), is below 0.25",
                  "at least 6 patients", "Single-patient cohorts"):

@@ -72,6 +72,9 @@ def test_html_decision_report(tmp_path: Path) -> None:
             cell = f'data-key="{key}" data-value="{entry[key]}">{entry[key]:.3f}</td>'
             assert cell in html
     assert document["inputs"]["config_sha256"] in html
+    for ess in document["prior"]["ess"]:  # the prior ESS column
+        assert f'data-key="ess" data-value="{ess}">{ess:.1f}</td>' in html
+    assert "prior-data conflict: overall p = 0.400" in html
 
 
 def test_recommend_without_plot_imports_no_plotting() -> None:

@@ -36,7 +36,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -252,6 +252,18 @@ class ExactEngine:
     @property
     def n_doses(self) -> int:
         return self.x.size
+
+    @cached_property
+    def prior_on_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The prior as the engine integrates it: (weights, log P(DLT), log (1 - P(DLT))),
+        the weights (nodes,) each node's quadrature weight times the prior density, summing
+        to one, and the logs (doses, nodes) at each node. A prior expectation the engine
+        reports is weights @ g(nodes); prior predictive probabilities are computed the same
+        way (``bayesdose.conflict``)."""
+        log_prior = self._log_prior - self._log_prior.max()
+        weights = self._functionals[:, 0] * np.exp(log_prior)
+        n = self.n_doses
+        return weights / weights.sum(), self._basis[:n], self._basis[n : 2 * n]
 
     # -- quadrature weights ---------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bayesdose.designs.blrm.recommendation import Recommendation
+from bayesdose.designs.blrm.recommendation import Recommendation, conflict_lines
 from bayesdose.designs.blrm.rules import BARRED_TEXT
 from bayesdose.designs.registry import colour as design_colour
 from bayesdose.errors import InputError
@@ -133,7 +133,7 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
         if entry["borderline"]:
             status += " (borderline)"
         rows.append({"dose": dose(design, k), "entry": entry, "status": status,
-                     "next": k == decision.next_level})
+                     "next": k == decision.next_level, "ess": document["prior"]["ess"][k]})
     if decision.stop:
         headline = "Stop the trial"
         if decision.mtd_level is not None:
@@ -143,7 +143,8 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
                     f"{decision.cohort_size} patient{'s' if decision.cohort_size != 1 else ''}")
     return render(
         "decision.html", rec=rec, document=document, design=design, decision=decision,
-        headline=headline, rows=rows, figure=data_uri(posterior_figure(rec)),
+        headline=headline, rows=rows, conflict=conflict_lines(rec),
+        figure=data_uri(posterior_figure(rec)),
         number=number, probability=probability, generator=provenance.generator(),
         generated=provenance.utc_now(),
     )

@@ -1,6 +1,7 @@
 """What the prior implies before any patient: per dose, the prior mean and 95% interval of
-P(DLT) and the prior interval probabilities, from the exact engine with no data (the same
-computation as ``bayesdose recommend`` on an empty data file)."""
+P(DLT), the prior interval probabilities and the prior's effective sample size, from the exact
+engine with no data (the same computation as ``bayesdose recommend`` on an empty data file).
+The design report has no trial data, so no prior-data conflict here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesdose.data import TrialData
-from bayesdose.posterior import exact_summary
+from bayesdose.posterior import exact_summary, prior_ess
 from bayesdose.schema import Design
 
 
@@ -26,6 +27,7 @@ class PriorDose:
     p_target: float
     p_overdose: float
     ewoc_ok: bool  # P(overdosing) below the EWOC threshold before any data
+    ess: float  # how many patients the prior weighs at this dose (``prior_ess``)
 
 
 def prior_per_dose(design: Design) -> list[PriorDose]:
@@ -33,6 +35,7 @@ def prior_per_dose(design: Design) -> list[PriorDose]:
     zeros = np.zeros(len(design.levels), dtype=np.int64)
     summary, _ = exact_summary(design, TrialData(zeros, zeros, patients=(), source="prior"))
     threshold = design.decision.max_overdose_probability
+    ess = prior_ess(design)
 
     def value(name: str, k: int) -> float:
         return float(summary[name].values[k])
@@ -41,7 +44,7 @@ def prior_per_dose(design: Design) -> list[PriorDose]:
         PriorDose(
             k, value("mean", k), value("median", k), value("q025", k), value("q975", k),
             value("p_underdose", k), value("p_target", k), value("p_overdose", k),
-            value("p_overdose", k) < threshold,
+            value("p_overdose", k) < threshold, float(ess[k]),
         )
         for k in range(len(design.levels))
     ]
@@ -92,7 +95,6 @@ class PriorAlternative:
 
 def prior_alternatives(design: Design) -> list[PriorAlternative]:
     """The design's prior and each ``[[sensitivity]]`` prior, side by side."""
-    from bayesdose.posterior import prior_ess
     from bayesdose.report.text import dose
 
     rows = []
@@ -101,6 +103,6 @@ def prior_alternatives(design: Design) -> list[PriorAlternative]:
         rows.append(PriorAlternative(
             name, alternative.model.prior, tuple(p.mean for p in prior),
             tuple(p.p_overdose for p in prior),
-            tuple(float(e) for e in prior_ess(alternative)),
+            tuple(p.ess for p in prior),
             tuple(dose(design, p.level) for p in prior if p.ewoc_ok)))
     return rows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from html import escape
 from importlib.metadata import version
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayesdose.conflict import DEFINITION, FLAG_LEVEL, Conflict, prior_conflict
 from bayesdose.data import Patient, TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
@@ -35,6 +36,8 @@ class Recommendation:
     decision: Decision
     diagnostics: dict[str, Any]
     borderline: tuple[bool, ...]
+    ess: tuple[float, ...]  # the prior's effective sample size per dose (``prior_ess``)
+    conflict: Conflict  # the data against the prior's predictions (``prior_conflict``)
     mcmc: xr.Dataset | None = None  # with engine "both": the MCMC summary beside the exact one
     notes: tuple[str, ...] = field(default=())
     sensitivity: tuple[dict[str, Any], ...] = ()  # the decision under each [[sensitivity]] prior
@@ -53,27 +56,45 @@ class Recommendation:
 def recommend(design: Design, data: TrialData, engine: str = "exact",
               seed: int = DEFAULT_SEED) -> Recommendation:
     """Posterior summary and decision. ``engine``: "exact" (the decision of record), "mcmc",
-    or "both" (decide on exact, report MCMC beside it with its Monte Carlo errors)."""
-    mcmc = None
-    if design.model.prior == "exnex":  # MCMC is the decision of record (no exact engine)
-        summary, diagnostics = exnex_summary(design, data, seed)
-        if engine == "both":  # the exact engine on the equivalent robust MAP prior beside it
-            diagnostics["map_equivalent"] = _comparison(exact_summary(design, data)[0], summary)
-        engine = "exnex"
-    elif engine == "mcmc":
-        summary, diagnostics = mcmc_summary(design, data, seed)
-    else:
-        summary, diagnostics = exact_summary(design, data)
-        if engine == "both":
-            mcmc, mcmc_diagnostics = mcmc_summary(design, data, seed)
-            diagnostics = {"exact": diagnostics, "mcmc": mcmc_diagnostics,
-                           "comparison": _comparison(summary, mcmc)}
+    or "both" (decide on exact, report MCMC beside it with its Monte Carlo errors). With
+    ``[model] prior = "exnex"`` the EXNEX MCMC fit is the decision of record whatever the
+    engine ("both" adds the exact engine on its MAP equivalent to the diagnostics)."""
+    engine, summary, diagnostics, mcmc = _summaries(design, data, engine, seed)
     p_over = summary["p_overdose"].values
     decision = _decide(design, data, summary["p_target"].values, p_over)
     tolerance = (MCSE_MARGIN * summary["mcse_p_overdose"].values if engine in ("mcmc", "exnex")
                  else ERROR_BOUND)
     threshold = design.decision.max_overdose_probability
     borderline = tuple(bool(b) for b in np.abs(p_over - threshold) <= tolerance)
+    sensitivity = tuple(_under(name, alternative, data)
+                        for name, alternative in design.alternatives())
+    ess = tuple(float(e) for e in prior_ess(design))
+    return Recommendation(design, data, engine, summary, decision, diagnostics, borderline,
+                          ess, prior_conflict(design, data), mcmc,
+                          _notes(design, data, engine, diagnostics, borderline), sensitivity)
+
+
+def _summaries(design: Design, data: TrialData, engine: str, seed: int,
+               ) -> tuple[str, xr.Dataset, dict[str, Any], xr.Dataset | None]:
+    """(engine of record, its summary, diagnostics, the MCMC summary shown beside it)."""
+    if design.model.prior == "exnex":  # MCMC is the decision of record (no exact engine)
+        summary, diagnostics = exnex_summary(design, data, seed)
+        if engine == "both":  # the exact engine on the equivalent robust MAP prior beside it
+            diagnostics["map_equivalent"] = _comparison(exact_summary(design, data)[0], summary)
+        return "exnex", summary, diagnostics, None
+    if engine == "mcmc":
+        return engine, *mcmc_summary(design, data, seed), None
+    summary, diagnostics = exact_summary(design, data)
+    if engine != "both":
+        return engine, summary, diagnostics, None
+    mcmc, mcmc_diagnostics = mcmc_summary(design, data, seed)
+    return engine, summary, {"exact": diagnostics, "mcmc": mcmc_diagnostics,
+                             "comparison": _comparison(summary, mcmc)}, mcmc
+
+
+def _notes(design: Design, data: TrialData, engine: str, diagnostics: dict[str, Any],
+           borderline: tuple[bool, ...]) -> tuple[str, ...]:
+    """What the statistician must know beside the table."""
     notes = []
     if not data.patient_level and design.decision.coherence:
         notes.append(
@@ -102,10 +123,7 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
             "P(overdosing) is within the engine's error of the EWOC threshold at "
             + ", ".join(close)
         )
-    sensitivity = tuple(_under(name, alternative, data)
-                        for name, alternative in design.alternatives())
-    return Recommendation(design, data, engine, summary, decision, diagnostics, borderline,
-                          mcmc, tuple(notes), sensitivity)
+    return tuple(notes)
 
 
 def _decide(design: Design, data: TrialData, p_target: np.ndarray,
@@ -172,8 +190,8 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "notes": list(rec.notes),
         "engine": rec.engine,
         "unit": design.doses.unit,
-        "prior": {**design.prior.as_dict(), "kind": design.prior.kind,
-                  "ess": [float(e) for e in prior_ess(design)]},
+        "prior": {**design.prior.as_dict(), "kind": design.prior.kind, "ess": list(rec.ess),
+                  "conflict": _conflict_json(rec.conflict)},
         "as_of": None if rec.data.as_of is None else rec.data.as_of.isoformat(),
         "pending": [_pending_entry(design, p) for p in rec.data.pending_patients],
         "excluded": [p.patient_id for p in rec.data.excluded],
@@ -182,6 +200,12 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "diagnostics": rec.diagnostics,
         "version": version("bayesdose"),
     }
+
+
+def _conflict_json(conflict: Conflict) -> dict[str, Any]:
+    return {"per_dose": [asdict(d) for d in conflict.per_dose], "overall_p": conflict.overall_p,
+            "method": conflict.method, "mcse": conflict.mcse, "flagged": conflict.flagged,
+            "definition": DEFINITION}
 
 
 def _pending_entry(design: Design, patient: Patient) -> dict[str, Any]:
@@ -194,8 +218,9 @@ def _pending_entry(design: Design, patient: Patient) -> dict[str, Any]:
     }
 
 
-COLUMNS = ("dose", "n", "DLT", "mean", "95% interval", "P(under)", "P(target)", "P(over)")
-WIDTHS = (16, 3, 3, 6, 15, 8, 9, 8)  # of the printed table; then "allowed"
+COLUMNS = ("dose", "n", "DLT", "mean", "95% interval", "P(under)", "P(target)", "P(over)",
+           "prior ESS")
+WIDTHS = (16, 3, 3, 6, 15, 8, 9, 8, 9)  # of the printed table; then "allowed"
 
 
 def _title(rec: Recommendation) -> str:
@@ -217,7 +242,7 @@ def _dose_rows(rec: Recommendation) -> list[tuple[tuple[str, ...], str]]:
                  f"{s['mean'].values[k]:.3f}",
                  f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]",
                  f"{s['p_underdose'].values[k]:.3f}", f"{s['p_target'].values[k]:.3f}",
-                 f"{s['p_overdose'].values[k]:.3f}")
+                 f"{s['p_overdose'].values[k]:.3f}", f"{rec.ess[k]:.1f}")
         rows.append((cells, status))
     return rows
 
@@ -237,6 +262,7 @@ def format_table(rec: Recommendation) -> str:
         lines.append(f"{row}  {status}")
     if design.prior.explanation:  # derived from the panel, or a mixture
         lines.append(f"prior: {design.prior.explanation}")
+    lines.extend(conflict_lines(rec))
     for patient in rec.data.pending_patients:
         entry = _pending_entry(design, patient)
         lines.append(
@@ -263,6 +289,28 @@ def _sensitivity_lines(rec: Recommendation) -> list[str]:
             step = (f"next: {rec.design.format_dose(entry['next_dose'])}, cohort of "
                     f"{entry['cohort_size']}")
         lines.append(f"under the prior '{entry['name']}': {step}")
+    return lines
+
+
+def conflict_lines(rec: Recommendation) -> list[str]:
+    """Box's p-value and the per-dose upper tails; when flagged, what disagrees."""
+    conflict, design = rec.conflict, rec.design
+    if not conflict.per_dose:
+        return ["prior-data conflict: no patient with a final outcome yet"]
+    how = ("by enumeration" if conflict.mcse is None
+           else f"Monte Carlo, standard error {conflict.mcse:.3f}")
+    tails = ", ".join(f"{d.dose:g}: {d.p_upper:.3f}" for d in conflict.per_dose)
+    lines = [f"prior-data conflict: overall p = {conflict.overall_p:.3f} (Box's prior "
+             f"predictive p-value, {how}); per dose P(DLTs >= observed): {tails}"]
+    if conflict.flagged:
+        what = ([f"overall p {conflict.overall_p:.3f}"]
+                if conflict.overall_p < FLAG_LEVEL else [])
+        what += [f"more DLTs than it expected at {design.format_dose(d.dose)} ({d.dlt} of "
+                 f"{d.n}, expected {d.expected:.2f}; P(DLTs >= {d.dlt}) = {d.p_upper:.3f})"
+                 for d in conflict.per_dose if d.p_upper < FLAG_LEVEL]
+        lines.append(f"the data disagree with the prior: {'; '.join(what)}. Below "
+                     f"{FLAG_LEVEL:g} is a reading aid, not a rule: weigh the prior ESS and "
+                     "the decision under other priors")
     return lines
 
 
@@ -293,7 +341,8 @@ def to_html(rec: Recommendation) -> str:
     return (
         f"<div><p>{escape(_title(rec))}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f"<p><b>{escape(_next_text(rec))}</b> — {escape(decision.reason)}</p>"
+        + "".join(f"<p>{escape(line)}</p>" for line in conflict_lines(rec))
+        + f"<p><b>{escape(_next_text(rec))}</b> — {escape(decision.reason)}</p>"
         + (f"<ul>{pending}{notes}</ul>" if pending or notes else "") + "</div>"
     )
 
