@@ -57,8 +57,9 @@ def _version() -> str:
 
 
 # [model] keys added after the first chunk format, with their defaults ([[sensitivity]], added
-# too, is hashed only when given).
-LATER_MODEL_KEYS: dict[str, Any] = {"prior": "normal", "components": ()}
+# too, is hashed only when given; its tables leave out the keys added after it).
+LATER_MODEL_KEYS: dict[str, Any] = {"prior": "normal", "components": (), "elicitation": ()}
+LATER_SENSITIVITY_KEYS: dict[str, Any] = {"elicitation": ()}
 
 
 def design_sha256(design: Design) -> str:
@@ -69,6 +70,10 @@ def design_sha256(design: Design) -> str:
     for key, default in LATER_MODEL_KEYS.items():  # hashed only when set: older runs match
         if config["model"][key] == default:
             del config["model"][key]
+    for alternative in config["sensitivity"]:
+        for key, default in LATER_SENSITIVITY_KEYS.items():
+            if alternative[key] == default:
+                del alternative[key]
     if not config["sensitivity"]:
         del config["sensitivity"]
     config["prior"] = design.prior.as_dict()  # the prior used (derived or given)
