@@ -87,8 +87,9 @@ def _section_markdown(name: str, cls: type, doc: str = "", array: bool = False) 
 
 SENSITIVITY = ("Alternative priors: `recommend` gives the decision under each beside its own, "
                "so a committee sees whether the next dose depends on the prior. Each table has "
-               "the keys of `[model]` and a name (e.g. `prior_mean`, `prior_sd`, or "
-               "`prior = \"mixture\"` with `[[sensitivity.components]]`).")
+               "the keys of `[model]` and a name (e.g. `prior_mean`, `prior_sd`, "
+               "`[[sensitivity.elicitation]]` statements, or `prior = \"mixture\"` with "
+               "`[[sensitivity.components]]`).")
 
 
 def config_reference_markdown() -> str:

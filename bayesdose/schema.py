@@ -85,16 +85,25 @@ class HierarchySection:
 
 
 @dataclass(frozen=True)
+class ElicitationSection:
+    dose: float = documented("A dose (of the panel or any other, > 0), in the panel's unit.")
+    quantile: float = documented(
+        "The probability level, in (0, 1): 0.5 for a median, 0.95 for '95% sure it is below'.")
+    p_dlt: float = documented("The DLT rate at that level and dose, in (0, 1).")
+
+
+@dataclass(frozen=True)
 class ModelSection:
     prior: str = documented(
-        "'normal': a bivariate normal (prior_mean, prior_sd, prior_correlation, or derived "
-        "from the panel); 'mixture': the weighted bivariate normals of [[model.components]]; "
+        "'normal': a bivariate normal (prior_mean, prior_sd, prior_correlation, elicited from "
+        "[[model.elicitation]], or derived from the panel); 'mixture': the weighted bivariate "
+        "normals of [[model.components]]; "
         "'map': the meta-analytic-predictive prior from the [historical] trials (fitted by "
         "MCMC when the design is used; `bayesdose map` writes its frozen mixture form); "
         "'exnex': historical and current data in one hierarchical model, the current trial "
         "exchangeable with probability [model.hierarchy] ex_probability (decided by MCMC). "
-        "With 'map' and 'exnex', prior_mean/sd/correlation are the prior of the mean mu of "
-        "the trials' (log alpha, log beta).",
+        "With 'map' and 'exnex', the normal prior (given, elicited or derived) is the prior "
+        "of the mean mu of the trials' (log alpha, log beta).",
         "normal",
     )
     prior_mean: tuple[float, float] | None = documented(
@@ -111,6 +120,13 @@ class ModelSection:
     components: tuple[ComponentSection, ...] = documented(
         "With prior = 'mixture': one [[model.components]] table per bivariate normal "
         "component (weight, mean, sd, correlation).",
+        (),
+    )
+    elicitation: tuple[ElicitationSection, ...] = documented(
+        "With prior = 'normal' and no prior_mean/sd: one [[model.elicitation]] table per "
+        "statement 'P(DLT rate at dose <= p_dlt) = quantile' (at least 4, at 2 or more doses); "
+        "the normal prior (with prior_correlation) that meets them, least squares with more "
+        "than 4 (methods.md, 'Priors in clinicians' terms').",
         (),
     )
     hierarchy: HierarchySection = documented(
@@ -311,34 +327,44 @@ class Design:
 
     @cached_property
     def prior(self) -> Prior:
-        """The prior of (log alpha, log beta) in this trial: ``[model]``'s, derived from the
-        panel, or from the historical trials (``map``; and ``exnex``, whose prior for the
-        current trial is the MAP prior robustified by its non-exchangeable part)."""
-        from bayesdose.models.prior import mixture_prior
-
-        model = self.model
-        if model.prior == "mixture":
-            return mixture_prior(model.components)
-        if model.prior in ("map", "exnex"):
+        """The prior of (log alpha, log beta) in this trial: ``[model]``'s (given, elicited
+        or derived from the panel), or from the historical trials (``map``; and ``exnex``,
+        whose prior for the current trial is the MAP prior robustified by its
+        non-exchangeable part)."""
+        if self.model.prior in ("map", "exnex"):
             from bayesdose.models.map_prior import map_prior
 
             return map_prior(self).prior
-        return self.mean_prior
+        return self.prior_of(self.model, "model")
+
+    def prior_of(self, model: ModelSection, section: str) -> Prior:
+        """The prior a ``[model]``-like section gives on this design's panel: its mixture, or
+        its normal prior (given, elicited or derived; with 'map' and 'exnex' the prior of the
+        trials' mean mu); an InputError naming ``[section]`` if there is none."""
+        from bayesdose.models.prior import BivariateNormal, derive_prior, mixture_prior
+
+        if model.prior == "mixture":
+            return mixture_prior(model.components)
+        if model.prior_mean is not None and model.prior_sd is not None:
+            return BivariateNormal(model.prior_mean, model.prior_sd, model.prior_correlation)
+        if model.elicitation:
+            from bayesdose.models.elicitation import normal_from_quantiles  # SciPy: only here
+
+            try:
+                return normal_from_quantiles(self.panel, model.elicitation,
+                                             model.prior_correlation)
+            except ValueError as err:
+                raise InputError(self.source, f"[[{section}.elicitation]]", str(err)) from None
+        if len(self.levels) < 2:
+            raise InputError(self.source, f"[{section}]",
+                             "a default prior needs at least two doses: give prior_mean/sd")
+        return derive_prior(self.levels, self.reference_dose, model.prior_correlation)
 
     @cached_property
     def mean_prior(self) -> BivariateNormal:
-        """``[model]``'s bivariate normal: prior_mean/sd/correlation, or derived from the
-        panel. The prior itself with prior = 'normal'; the prior of the trials' mean mu with
-        'map' and 'exnex'."""
-        from bayesdose.models.prior import BivariateNormal, derive_prior
-
-        model = self.model
-        if model.prior_mean is not None and model.prior_sd is not None:
-            return BivariateNormal(model.prior_mean, model.prior_sd, model.prior_correlation)
-        if len(self.levels) < 2:
-            raise InputError(self.source, "[model]",
-                             "a default prior needs at least two doses: give prior_mean/sd")
-        return derive_prior(self.levels, self.reference_dose, model.prior_correlation)
+        """``[model]``'s normal prior: the prior itself with prior = 'normal', the prior of
+        the trials' mean mu with 'map' and 'exnex'."""
+        return self.prior_of(self.model, "model")
 
     @cached_property
     def historical_trials(self) -> HistoricalTrials | None:
@@ -519,6 +545,7 @@ def _check_rules(s: Design, source: str) -> None:
         section = f"sensitivity {i}"
         require(bool(alternative.name), f"[{section}] name", "give the alternative prior a name")
         _check_model(alternative, section, require)
+        s.prior_of(alternative, section)  # an elicited prior's statements are met, or an error
     a, b = decision.target_interval
     require(0 < a < b < 1, "[decision] target_interval", "expected [a, b] with 0 < a < b < 1")
     require(
@@ -589,6 +616,8 @@ def _check_model(model: ModelSection, section: str, require: Any) -> None:
     else:
         require(not model.components, f"[{section}] components",
                 "components are for prior = 'mixture'")
+    if model.elicitation:
+        _check_elicitation(model, section, require)
     require(
         (model.prior_mean is None) == (model.prior_sd is None),
         f"[{section}]",
@@ -654,6 +683,20 @@ def _check_components(model: ModelSection, section: str, require: Any) -> None:
     total = sum(c.weight for c in model.components)
     require(abs(total - 1) <= 1e-6, f"[[{section}.components]] weight",
             f"the weights must sum to 1, got {total:g}")
+
+
+def _check_elicitation(model: ModelSection, section: str, require: Any) -> None:
+    """Checks of each [[<section>.elicitation]] table; how many statements, at how many doses,
+    and whether a prior meets them is ``normal_from_quantiles``'s answer (``Design.prior_of``)."""
+    require(model.prior != "mixture" and model.prior_mean is None and model.prior_sd is None,
+            f"[{section}] elicitation", "the statements of [[elicitation]] are the prior: use "
+            "them with prior = 'normal' (or as the prior of mu with 'map' or 'exnex') and no "
+            "prior_mean, prior_sd or components")
+    for i, statement in enumerate(model.elicitation, start=1):
+        where = f"[{section}.elicitation {i}]"
+        require(statement.dose > 0, f"{where} dose", "must be > 0")
+        require(0 < statement.quantile < 1, f"{where} quantile", "must be in (0, 1)")
+        require(0 < statement.p_dlt < 1, f"{where} p_dlt", "must be in (0, 1)")
 
 
 def _check_designs(designs: DesignsSection, n_doses: int, target: float, source: str) -> None:

@@ -57,9 +57,11 @@ def _version() -> str:
 
 
 # [model] keys added after the first chunk format, with their defaults ([[sensitivity]], added
-# too, is hashed only when given).
-LATER_MODEL_KEYS: dict[str, Any] = {"prior": "normal", "components": (), "robust_weight": 0.0,
-                                    "hierarchy": dataclasses.asdict(HierarchySection())}
+# too, is hashed only when given; its tables leave out the keys added after it).
+LATER_SENSITIVITY_KEYS: dict[str, Any] = {"elicitation": (), "robust_weight": 0.0,
+                                          "hierarchy": dataclasses.asdict(HierarchySection())}
+LATER_MODEL_KEYS: dict[str, Any] = {"prior": "normal", "components": (),
+                                    **LATER_SENSITIVITY_KEYS}
 
 
 def design_sha256(design: Design) -> str:
@@ -70,6 +72,10 @@ def design_sha256(design: Design) -> str:
     for key, default in LATER_MODEL_KEYS.items():  # hashed only when set: older runs match
         if config["model"][key] == default:
             del config["model"][key]
+    for alternative in config["sensitivity"]:
+        for key, default in LATER_SENSITIVITY_KEYS.items():
+            if alternative[key] == default:
+                del alternative[key]
     if not config["sensitivity"]:
         del config["sensitivity"]
     if config["historical"]["data"] is None:
