@@ -4,7 +4,8 @@
   tables, atomic writes); imported first by every script.
 - Page generators, each rewriting its page under ``docs/``: ``engine``
   (engine-benchmarks.md), ``simulation`` (simulation-benchmarks.md), ``simulation_time``
-  (simulation-time-benchmarks.md), ``oc`` (oc-benchmarks.md and its figures), ``speed`` (runs
+  (simulation-time-benchmarks.md), ``oc`` (oc-benchmarks.md and its figures), ``borrowing``
+  (borrowing-oc.md; its frozen MAP priors are in ``benchmarks/borrowing/``), ``speed`` (runs
   engine and simulation, then writes the index benchmarks.md).
 - ``research``: studies behind a default or a quoted number (the prior calibration, the
   coherence count), not regenerated with the pages.
