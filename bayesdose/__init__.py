@@ -15,7 +15,8 @@ These names are imported on first use, so ``import bayesdose`` (done by the comm
 by every simulation worker process) loads no numerical library.
 """
 
-__all__ = ["load_design", "next_step", "prior_conflict", "read_data", "recommend", "simulate"]
+__all__ = ["load_design", "map_prior", "next_step", "prior_conflict", "read_data", "recommend",
+           "simulate"]
 
 
 def __getattr__(name: str):

@@ -1,7 +1,7 @@
 """The notebook API: the command line's steps as functions, with the CLI's defaults.
 
 ``bayesdose.load_design``, ``bayesdose.recommend``, ``bayesdose.next_step``,
-``bayesdose.prior_conflict`` and ``bayesdose.simulate`` are these
+``bayesdose.prior_conflict``, ``bayesdose.map_prior`` and ``bayesdose.simulate`` are these
 functions (imported on first use, so ``import bayesdose`` stays cheap). The same arguments give
 the same numbers as ``bayesdose recommend`` and ``bayesdose simulate``.
 """
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bayesdose.conflict import Conflict
     from bayesdose.data import TrialData
     from bayesdose.designs.blrm.recommendation import Recommendation
+    from bayesdose.models.map_prior import MapFit
     from bayesdose.schema import Design
     from bayesdose.simulation.scenarios import Scenario
     from bayesdose.steps import Step
@@ -105,6 +106,21 @@ def prior_conflict(design: Design | str | Path, data: Any,
 
     design = _design(design)
     return run(design, read_data(data, design, as_of))
+
+
+def map_prior(design: Design | str | Path, seed: int = DEFAULT_SEED) -> MapFit:
+    """The meta-analytic-predictive prior from the design's ``[historical]`` trials, as
+    ``bayesdose map`` fits it (MCMC, then a mixture chosen by AIC, robustified by
+    ``robust_weight``): ``.prior`` is the mixture, ``.sample`` the MAP sample's summaries,
+    ``.mixture`` the fit and its AIC table, ``.diagnostics`` the MCMC's. ``bayesdose.models.
+    mixfit.mixture_to_toml(fit.prior)`` is the ``[model]`` section a protocol fixes."""
+    from bayesdose.models.map_prior import map_prior as fit
+
+    design = _design(design)
+    if design.historical_trials is None:
+        raise InputError(design.source, "[historical] data", "a MAP prior needs the "
+                         "historical trials' CSV")
+    return fit(design, seed)
 
 
 def next_step(design: Design | str | Path, data: Any, name: str,

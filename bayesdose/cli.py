@@ -265,3 +265,6 @@ main.add_command(report)
 from bayesdose.verify import verify_records  # noqa: E402  (only click is imported with it)
 
 main.add_command(verify_records)
+
+if __name__ == "__main__":  # python -m bayesdose.cli
+    main()

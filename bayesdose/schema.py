@@ -76,12 +76,14 @@ class HierarchySection:
         "prior = 'exnex': prior probability that the current trial is exchangeable with the "
         "historical trials, in (0, 1].", 0.8)
     nex_mean: tuple[float, float] | None = documented(
-        "prior = 'exnex': means of the non-exchangeable prior of (log alpha, log beta); "
-        "default: prior_mean (or the derived prior's).", None)
+        "Means of the non-exchangeable prior of (log alpha, log beta) (prior = 'exnex'), "
+        "which is also the robust component of prior = 'map'; default: the prior of mu's.",
+        None)
     nex_sd: tuple[float, float] | None = documented(
-        "prior = 'exnex': its sds; default: prior_sd (or the derived prior's).", None)
+        "Its sds; default: the prior of mu's (a weakly informative component is often wider, "
+        "e.g. [2, 1]).", None)
     nex_correlation: float | None = documented(
-        "prior = 'exnex': its correlation; default: prior_correlation.", None)
+        "Its correlation; default: the prior of mu's.", None)
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,9 @@ class ModelSection:
         HierarchySection(),
     )
     robust_weight: float = documented(
-        "With prior = 'map': weight in [0, 1) of a weakly informative component (the prior "
-        "of mu, prior_mean/sd) added to the MAP mixture (a robust MAP prior).",
+        "With prior = 'map': weight in [0, 1) of a weakly informative component ([model."
+        "hierarchy] nex_*, by default the prior of mu) added to the MAP mixture (a robust "
+        "MAP prior).",
         0.0,
     )
 

@@ -148,3 +148,21 @@ def test_bayesdose_map_writes_the_prior_a_protocol_fixes(tmp_path):
     frozen.write_text(text[:start] + out.read_text() + "\n" + text[end:])
     assert load_design(frozen).prior.components == design.prior.components
     assert load_design(frozen).prior.weights == pytest.approx(design.prior.weights, abs=1e-15)
+
+
+def test_the_api_gives_the_map_fit_a_design_uses():
+    import bayesdose
+
+    fit = bayesdose.map_prior(CONFIGS / "drug-a-map.toml")
+    assert fit.prior == load_design(CONFIGS / "drug-a-map.toml").prior
+    assert fit.robust_weight == 0.1 and fit.robust.sd == (1.0, 0.7073)  # the prior of mu
+    with pytest.raises(Exception, match=r"\[historical\] data"):
+        bayesdose.map_prior(CONFIGS / "xj-mk-002.toml")
+
+
+def test_the_robust_component_is_nex_when_given(tmp_path):
+    design = _design(tmp_path, "A", robust_weight=0.25,
+                     hierarchy={"nex_mean": [LOGIT_02, 0.0], "nex_sd": [2.0, 1.0]})
+    fit = map_prior(design)
+    assert fit.prior.weights[-1] == pytest.approx(0.25)
+    assert fit.prior.components[-1].sd == (2.0, 1.0)

@@ -84,18 +84,18 @@ def map_prior(design: Design, seed: int = DEFAULT_SEED) -> MapFit:
 
 
 def robustification(design: Design) -> tuple[float, BivariateNormal]:
-    """The weight and the component that robustify the MAP prior: ``robust_weight`` and the
-    prior of mu (as OncoBayes2's vignette does), or under EXNEX 1 - ex_probability and the
-    non-exchangeable prior (nex_*, by default [model]'s prior_mean/sd/correlation)."""
+    """The weight and the component that robustify the MAP prior: ``robust_weight`` under
+    'map', 1 - ex_probability under 'exnex' (the current trial's prior given the history);
+    the component is the non-exchangeable prior ``nex_*``, by default the prior of mu (as
+    OncoBayes2's vignette robustifies, and as its EXNEX defaults)."""
     model, mean = design.model, design.mean_prior
-    if model.prior != "exnex":
-        return model.robust_weight, mean
     h = model.hierarchy
-    nex = BivariateNormal(
+    component = BivariateNormal(
         h.nex_mean if h.nex_mean is not None else mean.mean,
         h.nex_sd if h.nex_sd is not None else mean.sd,
         h.nex_correlation if h.nex_correlation is not None else mean.correlation)
-    return 1 - h.ex_probability, nex
+    weight = 1 - h.ex_probability if model.prior == "exnex" else model.robust_weight
+    return weight, component
 
 
 @lru_cache(maxsize=16)
