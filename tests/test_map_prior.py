@@ -129,6 +129,7 @@ def test_exnex_by_mcmc_is_oncobayes2s_and_its_ewoc_verdicts_hold(tmp_path):
     assert check["resolved"] == bool((gaps > 2).all())
     document = to_json(rec)
     assert all("mcse_p_overdose" in row for row in document["doses"])
+    assert document["prior"]["kind"] == "exnex" and document["engine"] == "exnex"
     assert any("exchangeable" in note for note in document["notes"])
 
 

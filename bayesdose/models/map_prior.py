@@ -75,10 +75,17 @@ def map_prior(design: Design, seed: int = DEFAULT_SEED) -> MapFit:
 
         prior = robustify(prior, weight, robust)
     trials = design.historical_trials
-    explanation = (f"MAP prior from {len(trials.names)} historical trial(s) in {trials.source}: "
-                   f"a mixture of {mixture.components} bivariate normal(s) chosen by "
-                   f"{mixture.criterion}"
-                   + (f", robustified with weight {weight:g}" if weight > 0 else ""))
+    mixture_text = (f"a mixture of {mixture.components} bivariate normal(s) chosen by "
+                    f"{mixture.criterion}")
+    if design.model.prior == "exnex":
+        explanation = (f"EXNEX with {len(trials.names)} historical trial(s) in {trials.source} "
+                       f"(decisions by MCMC); before this trial's data its prior is the MAP "
+                       f"prior ({mixture_text}) with the non-exchangeable prior at weight "
+                       f"{weight:g}")
+    else:
+        explanation = (f"MAP prior from {len(trials.names)} historical trial(s) in "
+                       f"{trials.source}: {mixture_text}"
+                       + (f", robustified with weight {weight:g}" if weight > 0 else ""))
     prior = dataclasses.replace(prior, derived=True, explanation=explanation)
     return MapFit(prior, mixture, sample, diagnostics, weight, robust)
 

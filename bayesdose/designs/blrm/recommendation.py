@@ -190,7 +190,7 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "notes": list(rec.notes),
         "engine": rec.engine,
         "unit": design.doses.unit,
-        "prior": {**design.prior.as_dict(), "kind": design.prior.kind, "ess": list(rec.ess),
+        "prior": {**design.prior.as_dict(), "kind": _prior_kind(design), "ess": list(rec.ess),
                   "conflict": _conflict_json(rec.conflict)},
         "as_of": None if rec.data.as_of is None else rec.data.as_of.isoformat(),
         "pending": [_pending_entry(design, p) for p in rec.data.pending_patients],
@@ -206,6 +206,12 @@ def _conflict_json(conflict: Conflict) -> dict[str, Any]:
     return {"per_dose": [asdict(d) for d in conflict.per_dose], "overall_p": conflict.overall_p,
             "method": conflict.method, "mcse": conflict.mcse, "flagged": conflict.flagged,
             "definition": DEFINITION}
+
+
+def _prior_kind(design: Design) -> str:
+    """'normal' or 'mixture' (the prior's family), or 'map' or 'exnex' (where it came from:
+    its mixture is in the document beside the kind)."""
+    return design.model.prior if design.model.prior in ("map", "exnex") else design.prior.kind
 
 
 def _pending_entry(design: Design, patient: Patient) -> dict[str, Any]:
