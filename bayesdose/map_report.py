@@ -38,8 +38,8 @@ def format_map(design: Design, fit: MapFit) -> str:
     trials, d = design.historical_trials, fit.diagnostics
     s = fit.sample
     lines = [
-        f"MAP prior for {design.trial.name} from {len(trials.names)} historical trial(s) "
-        f"({trials.source})",
+        f"MAP prior for '{design.trial.name}': {len(trials.names)} historical trial(s) in "
+        f"{trials.source}",
         f"  hierarchical model: {_hierarchy_text(design)}",
         f"  MCMC: {d['chains']} chains x {d['draws']} draws, R-hat max {d['rhat_max']:.4f}, "
         f"ESS bulk min {d['ess_bulk_min']:.0f}, tail min {d['ess_tail_min']:.0f}, "
