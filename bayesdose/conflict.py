@@ -85,6 +85,22 @@ def prior_conflict(design: Design, data: TrialData) -> Conflict:
     return Conflict(per_dose, overall, method, mcse, flagged)
 
 
+def cohort_predictive(design: Design, size: int) -> np.ndarray:
+    """(doses, size + 1): the prior predictive probability of 0 .. size DLTs in a cohort of
+    ``size`` at each dose (no data yet): what the design expects of its first cohort there."""
+    weights, log_p, log_q = exact_engine(design).prior_on_grid
+    return np.stack([_binomial(size, log_p[k], log_q[k]) @ weights
+                     for k in range(len(design.levels))])
+
+
+def conflict_threshold(predictive: np.ndarray) -> int | None:
+    """The fewest DLTs in a cohort whose upper tail P(Y >= y) is below ``FLAG_LEVEL``, i.e.
+    from which the conflict measure would flag a first cohort (None: no count would)."""
+    tails = np.cumsum(predictive[::-1])[::-1]  # P(Y >= y), y = 0 .. size
+    flagged = np.flatnonzero(tails < FLAG_LEVEL)
+    return int(flagged[0]) if flagged.size else None
+
+
 def _binomial(n: int, log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
     """(n + 1, nodes): Binomial(k; n, p) at every grid node, k = 0 .. n."""
     k = np.arange(n + 1)[:, None]

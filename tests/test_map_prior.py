@@ -167,3 +167,41 @@ def test_the_robust_component_is_nex_when_given(tmp_path):
     fit = map_prior(design)
     assert fit.prior.weights[-1] == pytest.approx(0.25)
     assert fit.prior.components[-1].sd == (2.0, 1.0)
+
+
+def test_the_report_shows_the_history_the_map_prior_and_the_sensitivity(tmp_path):
+    """The design report of the shipped MAP design: the historical trials with exact 95%
+    intervals, how the MAP prior was derived, what it expects of a first cohort (and from how
+    many DLTs recommend's conflict measure would flag it), and the sensitivity table."""
+    from scipy.stats import beta
+
+    from bayesdose.conflict import FLAG_LEVEL, cohort_predictive
+
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, [
+        "report", str(CONFIGS / "drug-a-map.toml"), "--scenarios",
+        str(CONFIGS / "scenarios" / "drug-a.toml"), "--out", str(out),
+        "--pathway-cohorts", "2"])
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text()
+    history = html[html.index('id="historical-table"'):html.index("</table>",
+                                                                  html.index("historical-table"))]
+    assert history.count("monotherapy-2019") == 6
+    low, high = beta.ppf(0.025, 4, 20), beta.ppf(0.975, 5, 19)  # 4 DLTs in 23 at 100 mg
+    assert f"[{low:.3f}, {high:.3f}]" in history and "0.174" in history
+    assert "mixture of 3 bivariate normal(s)" in html and "weight 0.1" in html
+    sensitivity = html[html.index('id="sensitivity-table"'):]
+    sensitivity = sensitivity[:sensitivity.index("</table>")]
+    assert sensitivity.count("<tr>") == 4  # the header, this design's prior and two others
+    assert "no borrowing" in sensitivity and "EXNEX" in sensitivity
+    design = load_design(CONFIGS / "drug-a-map.toml")
+    predictive = cohort_predictive(design, 3)
+    assert np.allclose(predictive.sum(axis=1), 1.0)
+    table = html[html.index('id="predictive-table"'):]
+    table = table[:table.index("</table>")]
+    rows = table.split("<tr>")[2:]  # after the header: one row per dose
+    for k, row in enumerate(rows):
+        flagged = [y for y in range(4) if predictive[k, y:].sum() < FLAG_LEVEL]
+        assert (f"{flagged[0]} of 3</td>" if flagged else "never</td>") in row
+        assert f"{predictive[k, 0]:.3f}" in row
+    assert "2 of 3</td>" in rows[0] and "never</td>" in rows[-1]  # 12.5 mg and 150 mg

@@ -1,7 +1,9 @@
 """What the prior implies before any patient: per dose, the prior mean and 95% interval of
 P(DLT), the prior interval probabilities and the prior's effective sample size, from the exact
-engine with no data (the same computation as ``bayesdose recommend`` on an empty data file).
-The design report has no trial data, so no prior-data conflict here."""
+engine with no data (the same computation as ``bayesdose recommend`` on an empty data file);
+and what the prior predicts for a first cohort at each dose, with the number of DLTs from which
+``recommend``'s prior-data conflict measure would flag it (the design report has no trial
+data, so this is the conflict measure's reading before the trial)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesdose.conflict import cohort_predictive, conflict_threshold
 from bayesdose.data import TrialData
 from bayesdose.posterior import exact_summary, prior_ess
 from bayesdose.schema import Design
@@ -28,6 +31,8 @@ class PriorDose:
     p_overdose: float
     ewoc_ok: bool  # P(overdosing) below the EWOC threshold before any data
     ess: float  # how many patients the prior weighs at this dose (``prior_ess``)
+    predictive: tuple[float, ...]  # P(0 .. size DLTs in a cohort of [cohorts] size)
+    conflict_from: int | None  # the fewest DLTs in that cohort the conflict measure flags
 
 
 def prior_per_dose(design: Design) -> list[PriorDose]:
@@ -36,6 +41,7 @@ def prior_per_dose(design: Design) -> list[PriorDose]:
     summary, _ = exact_summary(design, TrialData(zeros, zeros, patients=(), source="prior"))
     threshold = design.decision.max_overdose_probability
     ess = prior_ess(design)
+    predictive = cohort_predictive(design, design.cohorts.size)
 
     def value(name: str, k: int) -> float:
         return float(summary[name].values[k])
@@ -45,6 +51,7 @@ def prior_per_dose(design: Design) -> list[PriorDose]:
             k, value("mean", k), value("median", k), value("q025", k), value("q975", k),
             value("p_underdose", k), value("p_target", k), value("p_overdose", k),
             value("p_overdose", k) < threshold, float(ess[k]),
+            tuple(float(p) for p in predictive[k]), conflict_threshold(predictive[k]),
         )
         for k in range(len(design.levels))
     ]
