@@ -241,6 +241,10 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
         raise InputError("--workers", None, "give either --workers (local processes) or "
                          "--scheduler (a Dask cluster), not both")
     design = load_design(config)
+    if design.model.prior == "exnex":
+        click.echo("note: the BLRM under EXNEX is simulated with its MAP equivalent (the MAP "
+                   "prior robustified by the NEX prior with weight 1 - ex_probability) and "
+                   "the exact engine, not by MCMC per cohort", err=True)
     scenarios = load_scenarios(scenarios_path, len(design.levels))
     names = parse_design_names(designs)
     try:
