@@ -141,7 +141,7 @@ def test_the_decision_says_where_it_goes_from_the_last_cohort_and_which_rule_dec
     assert decision.direction == "de-escalate" and decision.current_level == 1
     assert decision.why_barred[1] == "EWOC: P(overdosing) 0.268 >= 0.25"
     assert decision.reason.startswith("3e+08 viable cells, with a higher P(target) (0.325), "
-                                      "is barred by EWOC: P(overdosing) 0.268 >= 0.25; ")
+                                      "is barred (EWOC: P(overdosing) 0.268 >= 0.25); ")
     assert str(rec).splitlines()[-1].startswith(
         "next: 1e+08 viable cells, cohort of 3: de-escalate from 3e+08 viable cells — ")
     doc = to_json(rec)

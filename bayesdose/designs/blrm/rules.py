@@ -235,15 +235,15 @@ def _why_barred(design: Design, code: int, k: int, p_overdose: float, last_level
         return (f"EWOC: P(overdosing) {p_overdose:.3f} >= "
                 f"{decision.max_overdose_probability:g}")
     if code == SKIPPING:
-        return f"it would skip the untried dose {label(_highest_given(n) + 1)}"
+        return f"no skipping: {label(_highest_given(n) + 1)} is untried"
     if code == INCREMENT:
-        return (f"more than {1 + decision.max_increment:g} x the highest dose given "
-                f"({label(_highest_given(n))})")
+        return (f"increment: more than {1 + decision.max_increment:g} x the highest dose "
+                f"given ({label(_highest_given(n))})")
     if code == COHERENCE:
         return ("coherence: no escalation right after a cohort with a DLT" if k > last_level
                 else "coherence: no de-escalation right after a cohort without a DLT")
-    return (f"waiting for {design.cohorts.min_complete_followup} patient(s) to complete DLT "
-            f"follow-up at {label(_highest_given(n))}")
+    return (f"follow-up: {design.cohorts.min_complete_followup} patient(s) must first "
+            f"complete the DLT window at {label(_highest_given(n))}")
 
 
 def _reason(design: Design, n: np.ndarray, p_target: np.ndarray, p_overdose: np.ndarray,
@@ -267,8 +267,8 @@ def _reason(design: Design, n: np.ndarray, p_target: np.ndarray, p_overdose: np.
     if not one.ewoc_met[0]:
         return (f"no dose meets EWOC; the lowest dose {label(0)} is given, "
                 f"although it does not meet EWOC (P(overdosing) = {p_overdose[0]:.3f})")
-    passed_over = [f"{label(k)}, with a higher P(target) ({p_target[k]:.3f}), is barred by "
-                   f"{why[k]}" for k in range(len(p_target))
+    passed_over = [f"{label(k)}, with a higher P(target) ({p_target[k]:.3f}), is barred "
+                   f"({why[k]})" for k in range(len(p_target))
                    if why[k] is not None and p_target[k] > p_target[level]]
     return "; ".join([*passed_over, f"{label(level)} has the highest P(target) "
                       f"({p_target[level]:.3f}) among allowed doses"])
