@@ -285,8 +285,16 @@ def fmt_signed(seconds: float) -> str:
     return ("-" if seconds < 0 else "+") + fmt_time(abs(seconds))
 
 
-def verdict(ok: bool) -> str:
-    return "**met**" if ok else "**not met**"
+def verdict(timing: Timing, target: float, also: bool = True) -> str:
+    """Whether the median meets the target (and ``also``); if only the minimum does, say so:
+    on a shared machine the minimum is the better estimate of the undisturbed cost."""
+    if not also:
+        return "**not met**"
+    if timing.median <= target:
+        return "**met**"
+    if timing.min <= target:
+        return "**met by the minimum**, not by the median (load, below)"
+    return "**not met**"
 
 
 def modules_text(heavy: list[str] | None) -> str:
@@ -299,18 +307,17 @@ def targets_section(map_times: list[float], cases: list[Case]) -> str:
     """Issue 14's three targets and what this run measured."""
     map_t = Timing(tuple(map_times))
     a = cases[0]
-    a_ok = a.timing.median <= RECOMMEND_TARGET and a.heavy == []
     return "\n".join([
         "## The targets", "",
         table(["target (issue 14)", "measured", "verdict"], [
             [f"`bayesdose map` on the drug A example within {MAP_TARGET:.0f} s",
              f"{fmt_time(map_t.median)} (median of {len(map_times)}; min "
-             f"{fmt_time(map_t.min)})", verdict(map_t.median <= MAP_TARGET)],
+             f"{fmt_time(map_t.min)})", verdict(map_t, MAP_TARGET)],
             [f"`recommend` with a mixture prior within {RECOMMEND_TARGET:g} s, whole process, "
              "exact engine, PyMC not imported",
              f"{fmt_time(a.timing.median)} (median of {len(a.times)}; min "
              f"{fmt_time(a.timing.min)}); PyMC imported: {modules_text(a.heavy)}",
-             verdict(a_ok)],
+             verdict(a.timing, RECOMMEND_TARGET, a.heavy == [])],
             ["simulation with a mixture prior at today's speed",
              "measured by `benchmarks.borrowing`: [Borrowing, Speed](borrowing-oc.md#speed)",
              "see there"],
