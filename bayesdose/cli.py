@@ -106,6 +106,12 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         check_request(plot_path, html_path, design_name)
     design = load_design(config)
     trial = read_trial_data(data, design, as_of and as_of.date())
+    fitted = [f"'{name}'" for name, alternative in [("[model]", design), *design.alternatives()]
+              if alternative.model.prior in ("map", "exnex")]
+    if fitted and design_name == "blrm":
+        click.echo(f"note: the prior of {', '.join(fitted)} is fitted by MCMC from the "
+                   "historical trials (a minute or less; `bayesdose map` fixes a MAP prior)",
+                   err=True)
     if design.prior.derived:
         click.echo(f"prior {design.prior.explanation}", err=True)
     step = step_on_data(design_name, design, trial, engine, seed)

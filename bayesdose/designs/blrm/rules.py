@@ -254,9 +254,9 @@ def _reason(design: Design, n: np.ndarray, p_target: np.ndarray, p_overdose: np.
     if n.sum() == 0:
         return f"no patients yet: start at {label(level)}"
     if stop == SAFETY:
-        return (f"stop for safety: P(DLT rate at the lowest dose >= "
+        return (f"the lowest dose is too toxic: P(DLT rate there >= "
                 f"{design.decision.target_interval[1]:g}) = {p_overdose[0]:.3f} > "
-                f"{stopping.safety_probability:g} with {int(n[0])} patients there")
+                f"{stopping.safety_probability:g} with {int(n[0])} patients")
     if stop == MTD_DECLARED:
         return (f"MTD declared: {label(mtd)} has {int(n[mtd])} patients "
                 f"(>= {stopping.mtd_min_patients}) and P(target) = {p_target[mtd]:.3f} "
