@@ -64,7 +64,7 @@ def test_bad_scenarios_are_named(p_true: list, message: str) -> None:
 
 
 def test_unknown_design_name() -> None:
-    assert parse_design_names("blrm, 3+3,blrm") == ["blrm", "3+3"]
+    assert parse_design_names("blrm, 3+3") == ["blrm", "3+3"]
     with pytest.raises(InputError, match="unknown design"):
         parse_design_names("blrm,3+4")
     with pytest.raises(InputError, match="benchmark"):
