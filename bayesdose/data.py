@@ -33,6 +33,7 @@ from bayesdose.schema import Design
 PATIENT_COLUMNS = ("patient_id", "cohort", "dose", "dlt")
 DATE_COLUMNS = ("enrolled", "dlt_day", "followup_end", "evaluable")
 AGGREGATED_COLUMNS = ("dose", "n", "dlt")
+MAX_COUNT = 1_000_000  # no count of a trial (patients, cohorts, days) comes near this
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,7 @@ class CsvRow:
             raise self.fail(column, f"expected a date as YYYY-MM-DD, got {value!r}") from None
 
     def count(self, column: str) -> int:
+        """A whole number in [0, MAX_COUNT] (a count of 400 digits overflowed the arrays)."""
         value = self.text(column)
         try:
             number = int(_no_underscore(value))
@@ -279,6 +281,8 @@ class CsvRow:
             raise self.fail(column, f"expected a whole number >= 0, got {value!r}") from None
         if number < 0:
             raise self.fail(column, f"expected a whole number >= 0, got {value!r}")
+        if number > MAX_COUNT:
+            raise self.fail(column, f"{len(value)}-digit count: expected at most {MAX_COUNT:,}")
         return number
 
     def number(self, column: str) -> float:

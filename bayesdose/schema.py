@@ -34,7 +34,9 @@ class TrialSection:
 
 @dataclass(frozen=True)
 class DosesSection:
-    levels: tuple[float, ...] = documented("Dose levels, positive and strictly increasing.")
+    levels: tuple[float, ...] = documented(
+        "Dose levels, positive and strictly increasing, neighbours apart by more than twice "
+        "the relative tolerance (1e-6) with which doses in the data are matched to levels.")
     unit: str = documented("Dose unit, for display (e.g. 'mg', 'viable cells').", "")
     reference: float | None = documented(
         "Reference dose d_ref in logit P(DLT|d) = log(alpha) + beta log(d/d_ref); "

@@ -219,3 +219,14 @@ def test_date_columns_need_enrolled(tmp_path, standard, column):
         read_trial_data(path, standard)
     path.write_text("patient_id,cohort,dose,dlt,evaluable\n1,1,1,0,0\n")  # fine without dates
     assert read_trial_data(path, standard).total_patients == 0
+
+
+def test_a_count_too_large_for_the_arrays_is_refused(tmp_path, standard):
+    """Found by the fuzz harness: a 400-digit n overflowed the count arrays (OverflowError)."""
+    path = tmp_path / "data.csv"
+    path.write_text(f"dose,n,dlt\n4,{'9' * 400},0\n")
+    with pytest.raises(InputError, match="row 2, column 'n': 400-digit count: expected at "
+                       "most 1,000,000"):
+        read_trial_data(path, standard)
+    path.write_text("dose,n,dlt\n4,1000000,0\n")
+    assert read_trial_data(path, standard).total_patients == 1_000_000
