@@ -96,6 +96,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
               plot_path: Path | None, html_path: Path | None) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
     from bayesdose.data import read_trial_data
+    from bayesdose.input_files import read_input
     from bayesdose.record import package_versions, sha256_hex, write_record
     from bayesdose.schema import load_design
     from bayesdose.steps import step_on_data
@@ -117,7 +118,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)
     document = step.document
-    config_bytes, data_bytes = config.read_bytes(), data.read_bytes()
+    config_bytes, data_bytes = read_input(config), read_input(data)
     document["inputs"] = {
         "config_sha256": sha256_hex(config_bytes),
         "data_sha256": sha256_hex(data_bytes),

@@ -17,6 +17,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from bayesdose.input_files import read_input
+
 RECORD_PACKAGES = ("bayesdose", "numpy", "xarray", "pymc", "arviz")
 
 
@@ -100,6 +102,6 @@ def write_record(folder: str | Path, document: dict[str, Any], now: datetime | N
 
 def verify_record(path: str | Path) -> bool:
     """True when a record's content still matches its ``record_sha256``."""
-    record = json.loads(Path(path).read_bytes())
+    record = json.loads(read_input(path))
     claimed = record.pop("record_sha256", None)
     return claimed == sha256_hex(canonical_json(record))

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bayesdose.errors import InputError
-from bayesdose.panel import DosePanel, dose_index
+from bayesdose.input_files import read_input, unprintable
+from bayesdose.panel import MATCH_REL_TOL, DosePanel, dose_index, indistinct_levels
 from bayesdose.schema_fields import REQUIRED, documented, requirement
 
 if TYPE_CHECKING:  # the models import NumPy: imported when a design is made, not by the CLI
@@ -33,7 +34,9 @@ class TrialSection:
 
 @dataclass(frozen=True)
 class DosesSection:
-    levels: tuple[float, ...] = documented("Dose levels, positive and strictly increasing.")
+    levels: tuple[float, ...] = documented(
+        "Dose levels, positive and strictly increasing, neighbours apart by more than twice "
+        "the relative tolerance (1e-6) with which doses in the data are matched to levels.")
     unit: str = documented("Dose unit, for display (e.g. 'mg', 'viable cells').", "")
     reference: float | None = documented(
         "Reference dose d_ref in logit P(DLT|d) = log(alpha) + beta log(d/d_ref); "
@@ -412,12 +415,14 @@ class Design:
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML file; a missing, non-UTF-8 or malformed file is an InputError."""
+    """Parse a TOML file (a design config, a scenario set); a missing, non-UTF-8 or malformed
+    file, or one that is not a regular file of sane size (``input_files.read_input``), is an
+    InputError. A UTF-8 byte order mark is dropped, as in CSV files (editors on Windows write
+    one; TOML itself does not allow it)."""
     source = str(path)
+    raw = read_input(path)
     try:
-        return tomllib.loads(Path(path).read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise InputError(source, None, "file not found") from None
+        return tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as err:
         raise InputError(source, f"byte {err.start}", "not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as err:
@@ -509,6 +514,9 @@ def _coerce(value: Any, hint: Any, source: str, where: str) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise InputError(source, where, f"expected a string, got {value!r}")
+        if problem := unprintable(value):  # every string of a config may be printed
+            raise InputError(source, where, f"{problem} in {value!r}: not allowed in a "
+                             "string that is printed")
         return value
     raise TypeError(f"unsupported schema type {hint!r}")  # a bug in the schema, not the input
 
@@ -539,6 +547,10 @@ def _check_rules(s: Design, source: str) -> None:
         "[doses] levels",
         "doses must be strictly increasing",
     )
+    if close := indistinct_levels(levels):
+        raise InputError(source, "[doses] levels", f"doses {close[0]:.12g} and {close[1]:.12g} are "
+                         f"too close: doses in the data are matched to a level within a "
+                         f"relative {MATCH_REL_TOL:g}, which cannot tell these apart")
     if doses.reference is not None:
         require(doses.reference > 0, "[doses] reference", "the reference dose must be > 0")
     _check_model(model, "model", require)

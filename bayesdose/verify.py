@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from bayesdose.errors import InputError
 from bayesdose.record import verify_record
 
 EXIT_FAILED = 1
@@ -25,8 +26,8 @@ def check_record(path: Path) -> str:
     """``ok``, ``MODIFIED`` or ``unreadable: <why>`` for one record file."""
     try:
         return "ok" if verify_record(path) else "MODIFIED"
-    except OSError as err:
-        return f"unreadable: {err.strerror or err}"
+    except InputError as err:  # not a regular file, too large, or the OS's reason
+        return f"unreadable: {err.problem}"
     except (UnicodeDecodeError, json.JSONDecodeError):
         return "unreadable: not valid JSON"
     except (AttributeError, TypeError, ValueError):
