@@ -81,7 +81,10 @@ def main() -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the recommendation as JSON here.")
 @click.option("--record-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Add an immutable decision record to this folder.")
+              help="Add an immutable decision record to this folder's chain of records.")
+@click.option("--record-key", type=click.Path(dir_okay=False, path_type=Path),
+              help="Sign the record (HMAC-SHA256) with the key in this file; "
+              "verify-records --key then notices an edit even with its hash recomputed.")
 @_AS_OF
 @click.option("--design", "design_name", default="blrm", show_default=True,
               type=click.Choice(list(DESIGNS)),
@@ -93,25 +96,35 @@ def main() -> None:
 @_user_errors
 def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path | None,
               record_dir: Path | None, as_of: datetime | None, design_name: str,
-              plot_path: Path | None, html_path: Path | None) -> None:
-    """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
+              plot_path: Path | None, html_path: Path | None, record_key: Path | None) -> None:
+    """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV).
+
+    Every output is checked before anything is computed, and the record is written last, so
+    a mistake leaves nothing half-done. The decision and its record come from the same bytes
+    of CONFIG and DATA, each read once.
+    """
     from bayesdose.data import read_trial_data
-    from bayesdose.record import package_versions, sha256_hex, write_record
-    from bayesdose.schema import load_design
+    from bayesdose.record import read_key, sha256_hex
+    from bayesdose.schema import load_design, read_input
     from bayesdose.steps import step_on_data
 
     if plot_path is not None or html_path is not None:
         from bayesdose.report.decision import check_request
 
         check_request(plot_path, html_path, design_name)
-    design = load_design(config)
-    trial = read_trial_data(data, design, as_of and as_of.date())
+    _check_outputs(json_path, plot_path, html_path, record_dir)
+    if record_key is not None and record_dir is None:
+        raise InputError("--record-key", None, "it signs a decision record: give --record-dir")
+    key = None if record_key is None else read_key(record_key)
+    config_bytes = read_input(config)
+    design = load_design(config, config_bytes)
+    data_bytes = read_input(data)
+    trial = read_trial_data(data, design, as_of and as_of.date(), data_bytes)
     if design.prior.derived:
         click.echo(f"prior {design.prior.explanation}", err=True)
     step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)
     document = step.document
-    config_bytes, data_bytes = config.read_bytes(), data.read_bytes()
     document["inputs"] = {
         "config_sha256": sha256_hex(config_bytes),
         "data_sha256": sha256_hex(data_bytes),
@@ -119,24 +132,60 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         "data_path": str(data),
     }
     document["seed"] = seed
-    if json_path is not None:
-        _write_output(json_path, json.dumps(document, indent=2) + "\n", "JSON output")
-    if record_dir is not None:
-        record = dict(
-            document,
-            config_content=config_bytes.decode("utf-8"),
-            data_content=data_bytes.decode("utf-8-sig"),
-            packages=package_versions(),
-        )
-        try:
-            path = write_record(record_dir, record)
-        except OSError as err:
-            raise InputError(str(record_dir), None, f"cannot write the record: {err}") from None
-        click.echo(f"decision record: {path}")
     if plot_path is not None or html_path is not None:
         from bayesdose.report.decision import write_outputs
 
         write_outputs(step.recommendation, document, plot_path, html_path)
+    if json_path is not None:
+        _write_output(json_path, json.dumps(document, indent=2) + "\n", "JSON output")
+    if record_dir is not None:  # last: a record is permanent
+        _write_record(record_dir, document, config_bytes, data_bytes, key)
+
+
+def _check_outputs(json_path: Path | None, plot_path: Path | None, html_path: Path | None,
+                   record_dir: Path | None) -> None:
+    """Refuse an output that cannot be written before anything is computed or written."""
+    from bayesdose.record import LEDGER, check_can_write, read_ledger
+
+    files = ((json_path, "JSON output"), (plot_path, "plot"), (html_path, "HTML report"))
+    for path, what in files:
+        if path is None:
+            continue
+        try:
+            problem = "it is a folder" if path.is_dir() else None
+            check_can_write(path.parent)
+        except OSError as err:
+            problem = str(err.strerror or err)
+        if problem is not None:
+            raise InputError(str(path), None, f"cannot write the {what}: {problem}")
+    if record_dir is None:
+        return
+    try:
+        check_can_write(record_dir, may_create=True)
+        if record_dir.is_dir():
+            read_ledger(record_dir)
+    except OSError as err:
+        raise InputError(str(record_dir), None, f"cannot write the record: "
+                         f"{err.strerror or err}") from None
+    except ValueError as err:
+        raise InputError(str(record_dir / LEDGER), None, f"unreadable ledger ({err}); "
+                         "run bayesdose verify-records") from None
+
+
+def _write_record(folder: Path, document: dict[str, Any], config_bytes: bytes,
+                  data_bytes: bytes, key: bytes | None) -> None:
+    """Add the decision record: the document with the exact inputs (decoded as UTF-8, so the
+    text encodes back to the bytes hashed in ``inputs``), the packages, and the chain."""
+    from bayesdose.record import package_versions, write_record
+
+    record = dict(document, config_content=config_bytes.decode("utf-8"),
+                  data_content=data_bytes.decode("utf-8"), packages=package_versions())
+    try:
+        path = write_record(folder, record, key=key)
+    except (OSError, ValueError) as err:
+        problem = getattr(err, "strerror", None) or err
+        raise InputError(str(folder), None, f"cannot write the record: {problem}") from None
+    click.echo(f"decision record: {path}")
 
 
 @main.command()

@@ -27,7 +27,7 @@ import numpy as np
 
 from bayesdose.errors import InputError
 from bayesdose.panel import DosePanel
-from bayesdose.schema import Design
+from bayesdose.schema import Design, read_input
 
 PATIENT_COLUMNS = ("patient_id", "cohort", "dose", "dlt")
 DATE_COLUMNS = ("enrolled", "dlt_day", "followup_end", "evaluable")
@@ -98,24 +98,24 @@ class TrialData:
         return members[0].level, sum(p.dlt for p in members)
 
 
-def read_trial_data(path: str | Path, design: Design, as_of: date | None = None) -> TrialData:
-    """Read a trial data CSV; every problem names the file, the row and the field.
+def read_trial_data(path: str | Path, design: Design, as_of: date | None = None,
+                    content: bytes | None = None) -> TrialData:
+    """Read a trial data CSV (from ``content`` when the file was read already); every problem
+    names the file, the row and the field.
 
     Dated data (an ``enrolled`` column) needs ``as_of``: the date the decision is made on.
     """
-    header, body = read_csv_rows(path)
+    header, body = read_csv_rows(path, content)
     return _parse(header, body, design, str(path), as_of, "row 1")
 
 
-def read_csv_rows(path: str | Path) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """A CSV file's header cells and its rows, each labelled "row N" (N counts lines of the
-    file, the header being row 1); a missing, empty, non-UTF-8 or unreadable file is an
-    InputError naming it."""
+def read_csv_rows(path: str | Path, content: bytes | None = None,
+                  ) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """A CSV file's header cells and its rows (of ``content`` when the file was read already),
+    each labelled "row N" (N counts lines of the file, the header being row 1); a missing,
+    empty, non-UTF-8 or unreadable file is an InputError naming it."""
     source = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(source, None, "file not found") from None
+    raw = read_input(path) if content is None else content
     if not raw:
         raise InputError(source, None, "the file is empty (expected at least a header line)")
     try:

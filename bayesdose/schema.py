@@ -411,22 +411,35 @@ class Design:
 # Loading and validation
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML file; a missing, non-UTF-8 or malformed file is an InputError."""
-    source = str(path)
+def read_input(path: str | Path) -> bytes:
+    """The bytes of an input file, read once: what a decision is made from is what its record
+    stores and hashes (a pipe such as ``<(cat data.csv)`` can be read only once). A missing or
+    unreadable file is an InputError naming it."""
     try:
-        return tomllib.loads(Path(path).read_bytes().decode("utf-8"))
+        return Path(path).read_bytes()
     except FileNotFoundError:
-        raise InputError(source, None, "file not found") from None
+        raise InputError(str(path), None, "file not found") from None
+    except OSError as err:
+        raise InputError(str(path), None, f"cannot read it: {err.strerror or err}") from None
+
+
+def read_toml(path: str | Path, content: bytes | None = None) -> dict[str, Any]:
+    """Parse a TOML file (or its ``content``, already read); a missing, non-UTF-8 or malformed
+    file is an InputError."""
+    source = str(path)
+    raw = read_input(path) if content is None else content
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
         raise InputError(source, f"byte {err.start}", "not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(source, None, f"not valid TOML: {err}") from None
 
 
-def load_design(path: str | Path) -> Design:
-    """Read and validate a design config; every problem names the file and the key."""
-    return design_from_dict(read_toml(path), str(path))
+def load_design(path: str | Path, content: bytes | None = None) -> Design:
+    """Read and validate a design config (from ``content`` when the file was read already);
+    every problem names the file and the key."""
+    return design_from_dict(read_toml(path, content), str(path))
 
 
 def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:
