@@ -145,31 +145,28 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
 def _check_outputs(json_path: Path | None, plot_path: Path | None, html_path: Path | None,
                    record_dir: Path | None) -> None:
     """Refuse an output that cannot be written before anything is computed or written."""
-    from bayesdose.record import LEDGER, check_can_write, read_ledger
+    from bayesdose.record import chain_so_far, check_can_write
 
     files = ((json_path, "JSON output"), (plot_path, "plot"), (html_path, "HTML report"))
     for path, what in files:
         if path is None:
             continue
-        try:
-            problem = "it is a folder" if path.is_dir() else None
+        try:  # click refuses a folder given as a file
             check_can_write(path.parent)
         except OSError as err:
-            problem = str(err.strerror or err)
-        if problem is not None:
-            raise InputError(str(path), None, f"cannot write the {what}: {problem}")
+            raise InputError(str(path), None, f"cannot write the {what}: "
+                             f"{err.strerror or err}") from None
     if record_dir is None:
         return
     try:
         check_can_write(record_dir, may_create=True)
         if record_dir.is_dir():
-            read_ledger(record_dir)
+            chain_so_far(record_dir)
     except OSError as err:
         raise InputError(str(record_dir), None, f"cannot write the record: "
                          f"{err.strerror or err}") from None
     except ValueError as err:
-        raise InputError(str(record_dir / LEDGER), None, f"unreadable ledger ({err}); "
-                         "run bayesdose verify-records") from None
+        raise InputError(str(record_dir), None, f"cannot continue its chain: {err}") from None
 
 
 def _write_record(folder: Path, document: dict[str, Any], config_bytes: bytes,

@@ -222,14 +222,26 @@ def _entry(record: dict[str, Any], name: str, legacy: bool = False) -> dict[str,
 
 def _adopt_legacy(folder: Path) -> list[dict[str, Any]]:
     """Ledger entries for the records written before chains (in name order, which is time
-    order), so that from now on their removal is noticed too."""
+    order), so that from now on their removal is noticed too. A chained record in a folder
+    without a ledger (the ledger deleted, or the record moved in) is a ValueError: the chain
+    is not restarted over it."""
     entries: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.json")):
         record = strict_json(path.read_bytes())
+        if not isinstance(record, dict) or "sequence" in record:
+            raise ValueError(f"{path.name} is not a record from before chains, and the folder "
+                             "has no ledger: run bayesdose verify-records")
         previous = entries[-1]["record_sha256"] if entries else None
         entries.append(_entry(dict(record, sequence=len(entries) + 1,
                                    previous_record_sha256=previous), path.name, legacy=True))
     return entries
+
+
+def chain_so_far(folder: Path) -> list[dict[str, Any]]:
+    """The ledger's entries (or those for a folder of records from before chains), which a
+    new record continues; a ledger that cannot be continued is a ValueError."""
+    entries = read_ledger(folder)
+    return _adopt_legacy(folder) if entries is None else entries
 
 
 def write_record(folder: str | Path, document: dict[str, Any], now: datetime | None = None,
@@ -245,9 +257,7 @@ def write_record(folder: str | Path, document: dict[str, Any], now: datetime | N
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with _locked(folder):
-        entries = read_ledger(folder)
-        if entries is None:
-            entries = _adopt_legacy(folder)
+        entries = chain_so_far(folder)
         now = now or datetime.now(UTC)
         record = dict(document, created_utc=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                       sequence=len(entries) + 1,

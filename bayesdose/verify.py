@@ -86,13 +86,13 @@ def _content_problems(path: Path, record: dict[str, Any],
     if record["record_sha256"] != content_sha256(record):
         problems.append(("MODIFIED", "the content no longer matches its record_sha256"))
     if path.name != record_name(record):
-        problems.append(("MISNAMED", f"the content is that of {record_name(record)} (renamed, "
-                         "or another record copied over it)"))
+        problems.append(("MISNAMED", f"its content is {record_name(record)}: renamed, or "
+                         "another record copied over it"))
     if key is not None and "signature" not in record:
-        problems.append(("UNSIGNED", "no signature, and --key asks for one"))
+        problems.append(("UNSIGNED", "no signature: --key asks for one"))
     elif key is not None and not signature_matches(record, key):
-        problems.append(("SIGNATURE", "the signature does not match under this key (changed "
-                         "after signing, or signed with another key)"))
+        problems.append(("SIGNATURE", "the signature does not match this key: changed after "
+                         "signing, or signed with another key"))
     return problems
 
 
@@ -139,8 +139,8 @@ def _entry_problems(number: int, name: str, entry: dict[str, Any], there: Record
         moved = by_hash.get(expected)
         if moved is not None:
             return [("RENAMED", name, f"record {number} is now {moved.path.name}")]
-        return [("MISSING", name, f"record {number} is gone (deleted, or moved out of the "
-                 "folder)")]
+        return [("MISSING", name, f"record {number} is gone: deleted, or moved out of the "
+                 "folder")]
     if there.record is None:
         return []  # unreadable: said on its own line
     if there.sha256 != expected:
@@ -206,7 +206,7 @@ def verify_records(folder: Path, key_path: Path | None) -> None:
         click.echo(_line(status, name, reason))
     problems = sum(len(f.problems) for f in files) + len(chain)
     click.echo(summary)
-    click.echo(f"{len(files)} records, {problems} problems")
+    click.echo(f"{len(files)} records, {problems} problem{'' if problems == 1 else 's'}")
     if not files and not chain:
         click.echo(f"nothing to verify: {folder} has no records and no ledger", err=True)
     sys.exit(EXIT_FAILED if problems or not files and not chain else 0)
