@@ -14,9 +14,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import click
+from bayesdose import interrupt
 
-from bayesdose.defaults import (
+if __name__ == "__main__" or Path(sys.argv[0]).name == "bayesdose":  # the program itself
+    interrupt.defer()  # before click loads: Ctrl-C while loading ends cleanly, no traceback
+
+import click  # noqa: E402
+
+from bayesdose.defaults import (  # noqa: E402
     DEFAULT_DESIGNS,
     DEFAULT_METHOD,
     DEFAULT_SEED,
@@ -24,22 +29,28 @@ from bayesdose.defaults import (
     ENGINES,
     METHODS,
 )
-from bayesdose.designs.registry import DESIGNS, TIME_AWARE
-from bayesdose.errors import InputError
+from bayesdose.designs.registry import DESIGNS, TIME_AWARE  # noqa: E402
+from bayesdose.errors import InputError  # noqa: E402
 
 EXIT_INPUT = 2
 
 
 def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an InputError into a one-line message and exit code 2."""
+    """Turn an InputError into a one-line message and exit code 2, and Ctrl-C into one line
+    (what it leaves) and exit code 130."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            interrupt.check()
+            return result
         except InputError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(EXIT_INPUT)
+        except KeyboardInterrupt as err:
+            click.echo(f"interrupted: {str(err) or 'no file was left half-written'}", err=True)
+            sys.exit(interrupt.EXIT_INTERRUPTED)
 
     return wrapper
 
@@ -60,7 +71,19 @@ _AS_OF = click.option(
 )
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: SIGINT is remembered while a command runs (``interrupt``)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with interrupt.caught():
+                return super().main(*args, **kwargs)
+        except KeyboardInterrupt:  # came while the command line was loading
+            click.echo("interrupted: nothing was done", err=True)
+            sys.exit(interrupt.EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="bayesdose")
 def main() -> None:
     """Bayesian adaptive dose finding (BLRM with EWOC) for phase I trials."""
@@ -301,6 +324,9 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
         summary = study_summary(design, scenarios, names, trials, seed, method, workers,
                                 scheduler=scheduler, out=out_dir, resume=resume,
                                 chunk_size=chunk_size, progress=not quiet)
+    except KeyboardInterrupt:
+        raise interrupt.Interrupted(f"finished chunks are kept in {out_dir / 'chunks'}; run "
+                                    "again with --resume") from None
     except TreeTooLarge as err:
         raise InputError("--method exact", None, f"{err}; use --method simulate") from None
     except OSError as err:
