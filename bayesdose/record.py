@@ -227,7 +227,11 @@ def _adopt_legacy(folder: Path) -> list[dict[str, Any]]:
     is not restarted over it."""
     entries: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.json")):
-        record = strict_json(path.read_bytes())
+        try:
+            record = strict_json(path.read_bytes())
+        except ValueError:  # not JSON, not UTF-8, a duplicated key
+            raise ValueError(f"{path.name} is not a readable record: run bayesdose "
+                             "verify-records") from None
         if not isinstance(record, dict) or "sequence" in record:
             raise ValueError(f"{path.name} is not a record from before chains, and the folder "
                              "has no ledger: run bayesdose verify-records")

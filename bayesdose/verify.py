@@ -103,6 +103,7 @@ def chain_problems(files: list[RecordFile],
     by_name = {f.path.name: f for f in files}
     by_hash = _by_hash(files)
     listed = {entry.get("record_sha256") for entry in entries}
+    named = {str(entry.get("file")) for entry in entries}
     previous = None
     for number, entry in enumerate(entries, 1):
         name = str(entry.get("file"))
@@ -115,7 +116,7 @@ def chain_problems(files: list[RecordFile],
         previous = entry.get("record_sha256")
         problems += _entry_problems(number, name, entry, by_name.get(name), by_hash)
     for f in files:
-        if f.path.name not in {str(e.get("file")) for e in entries} and f.sha256 not in listed:
+        if f.path.name not in named and f.sha256 not in listed:
             problems.append(("EXTRA", f.path.name, "not in the ledger: added, moved in from "
                              "elsewhere, or written outside the chain"))
     return problems
