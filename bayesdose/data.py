@@ -100,22 +100,25 @@ class TrialData:
         return members[0].level, sum(p.dlt for p in members)
 
 
-def read_trial_data(path: str | Path, design: Design, as_of: date | None = None) -> TrialData:
-    """Read a trial data CSV; every problem names the file, the row and the field.
+def read_trial_data(path: str | Path, design: Design, as_of: date | None = None,
+                    content: bytes | None = None) -> TrialData:
+    """Read a trial data CSV (from ``content`` when the file was read already); every problem
+    names the file, the row and the field.
 
     Dated data (an ``enrolled`` column) needs ``as_of``: the date the decision is made on.
     """
-    header, body = read_csv_rows(path)
+    header, body = read_csv_rows(path, content)
     return _parse(header, body, design, str(path), as_of, "row 1")
 
 
-def read_csv_rows(path: str | Path) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """A CSV file's header cells and its rows, each labelled "row N" (N counts lines of the
-    file, the header being row 1); a missing, empty, non-UTF-8 or unreadable file, or one that
-    is not a regular file of sane size (``input_files.read_input``), is an InputError naming
-    it."""
+def read_csv_rows(path: str | Path, content: bytes | None = None,
+                  ) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """A CSV file's header cells and its rows (of ``content`` when the file was read already),
+    each labelled "row N" (N counts lines of the file, the header being row 1); a missing,
+    empty, non-UTF-8 or unreadable file, or one that is not a regular file of sane size
+    (``input_files.read_input``), is an InputError naming it."""
     source = str(path)
-    raw = read_input(path)
+    raw = read_input(path) if content is None else content
     if not raw:
         raise InputError(source, None, "the file is empty (expected at least a header line)")
     try:

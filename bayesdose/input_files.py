@@ -1,8 +1,9 @@
 """Reading a file the user names (a config, trial or historical data, scenarios, a record),
 refusing what is not a regular file of sane size before a byte is read.
 
-Every input of the command line is read by ``read_input``: a FIFO that is never written would
-block forever, ``/dev/zero`` would be read until memory runs out, and a symlink loop, a path
+Every input of the command line is read by ``read_input``: a named FIFO that is never written
+would block forever (an anonymous pipe, as the shell's ``<(cat data.csv)`` gives, is read: a
+process writes it), ``/dev/zero`` would be read until memory runs out, and a symlink loop, a path
 through a file (``README.md/x.csv``) or a name over the system's limit raise an OSError. Each
 of these is an InputError naming the path and the reason, so the command line reports it on
 one line with exit code 2.
@@ -36,11 +37,16 @@ def read_input(path: str | Path, missing: str = "file not found") -> bytes:
     opened without blocking and checked again on the open file (it may have been replaced in
     between), and read with the size limit (it may have grown)."""
     source = str(path)
-    _check(_os_call(os.stat, path, source, missing), source)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    info = _os_call(os.stat, path, source, missing)
+    pipe = stat.S_ISFIFO(info.st_mode) and is_anonymous_pipe(path)
+    if not pipe:
+        _check(info, source)
+    flags = os.O_RDONLY | (0 if pipe else getattr(os, "O_NONBLOCK", 0)) | getattr(
+        os, "O_CLOEXEC", 0)
     fd = _os_call(os.open, path, source, missing, flags)
     with os.fdopen(fd, "rb") as handle:
-        _check(os.fstat(fd), source)
+        if not pipe:
+            _check(os.fstat(fd), source)
         raw = handle.read(MAX_INPUT_BYTES + 1)
     if len(raw) > MAX_INPUT_BYTES:
         raise InputError(source, None, _too_large())
@@ -58,6 +64,13 @@ def _os_call[T](call: Callable[..., T], path: str | Path, source: str, missing: 
         raise InputError(source, None, f"cannot read the file: {os_reason(err)}") from None
     except ValueError as err:  # e.g. a NUL byte in the path
         raise InputError(source, None, f"not a usable path: {err}") from None
+
+
+def is_anonymous_pipe(path: str | Path) -> bool:
+    """Whether ``path`` is a pipe another process writes, as the shell's ``<(cat data.csv)``
+    gives (``/dev/fd/63``): read to its end, unlike a named FIFO, which nothing may ever write
+    and is refused."""
+    return "pipe:[" in os.path.realpath(path)
 
 
 def os_reason(err: OSError) -> str:

@@ -414,13 +414,13 @@ class Design:
 # Loading and validation
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML file (a design config, a scenario set); a missing, non-UTF-8 or malformed
-    file, or one that is not a regular file of sane size (``input_files.read_input``), is an
-    InputError. A UTF-8 byte order mark is dropped, as in CSV files (editors on Windows write
-    one; TOML itself does not allow it)."""
+def read_toml(path: str | Path, content: bytes | None = None) -> dict[str, Any]:
+    """Parse a TOML file (a design config, a scenario set), or its ``content`` already read; a
+    missing, non-UTF-8 or malformed file, or one that is not a regular file of sane size
+    (``input_files.read_input``), is an InputError. A UTF-8 byte order mark is dropped, as in
+    CSV files (editors on Windows write one; TOML itself does not allow it)."""
     source = str(path)
-    raw = read_input(path)
+    raw = read_input(path) if content is None else content
     try:
         return tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as err:
@@ -429,9 +429,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise InputError(source, None, f"not valid TOML: {err}") from None
 
 
-def load_design(path: str | Path) -> Design:
-    """Read and validate a design config; every problem names the file and the key."""
-    return design_from_dict(read_toml(path), str(path))
+def load_design(path: str | Path, content: bytes | None = None) -> Design:
+    """Read and validate a design config (from ``content`` when the file was read already);
+    every problem names the file and the key."""
+    return design_from_dict(read_toml(path, content), str(path))
 
 
 def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:

@@ -372,9 +372,10 @@ def judge(code: int, stderr: str, folder: Path, case: Case, stdout: str = "") ->
     if case.command == "simulate":
         return judge_simulate(code, stderr, folder, stdout)
     out = folder / "out.json"
-    records = list((folder / "records").glob("*")) if (folder / "records").exists() else []
+    written = list((folder / "records").glob("*")) if (folder / "records").exists() else []
+    records = [p for p in written if p.suffix == ".json"]  # beside them: the ledger
     leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".tmp-")]
-    if leftovers or any(p.name.startswith(".tmp-") for p in records):
+    if leftovers or any(p.name.startswith(".tmp-") for p in written):
         return f"temporary files left behind: {leftovers}"
     if code == 0:
         if forged := forged_line(stdout + stderr):
