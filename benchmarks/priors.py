@@ -49,6 +49,7 @@ from benchmarks.borrowing import (  # noqa: E402
     cli_package_file,
     no_borrowing_model,
     run_cli,
+    run_cli_streams,
     to_toml,
     with_model,
 )
@@ -195,16 +196,8 @@ def recommend_cases(configs: dict[str, Path]) -> list[Case]:
 
 
 def run_recommend(config: Path, data: Path) -> tuple[float, str, str]:
-    """``bayesdose recommend CONFIG DATA`` in a new process (this checkout first on
-    PYTHONPATH, BLAS on one thread): wall time, standard output and standard error."""
-    cmd = [str(BIN / "bayesdose"), "recommend", str(config), str(data)]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=subprocess_env(repo_on_path=True), text=True,
-                          capture_output=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
-    return seconds, proc.stdout, proc.stderr
+    """``bayesdose recommend CONFIG DATA`` in a new process: wall time, stdout, stderr."""
+    return run_cli_streams(["recommend", str(config), str(data)])
 
 
 def next_line(stdout: str) -> str:
