@@ -33,6 +33,7 @@ from bayesdose.designs.registry import DESIGNS, TIME_AWARE  # noqa: E402
 from bayesdose.errors import InputError  # noqa: E402
 
 EXIT_INPUT = 2
+EXIT_STRICT = 3  # recommend --strict: an MCMC diagnostic failed or the engines disagree
 
 
 def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -116,15 +117,20 @@ def main() -> None:
               help="Draw the posterior DLT curve and interval probabilities here (.png or .svg).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the decision as a one-page HTML report here.")
+@click.option("--strict", is_flag=True,
+              help=f"Exit with code {EXIT_STRICT}, writing nothing, when an MCMC diagnostic "
+              "failed or the exact and MCMC engines disagree (--engine mcmc or both, EXNEX).")
 @_user_errors
 def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path | None,
               record_dir: Path | None, as_of: datetime | None, design_name: str,
-              plot_path: Path | None, html_path: Path | None, record_key: Path | None) -> None:
+              plot_path: Path | None, html_path: Path | None, record_key: Path | None,
+              strict: bool) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV).
 
     Every output is checked before anything is computed, and the record is written last, so
     a mistake leaves nothing half-done. The decision and its record come from the same bytes
-    of CONFIG and DATA, each read once.
+    of CONFIG and DATA, each read once. With --strict, a failed MCMC check (printed as a
+    note) ends the command with exit code 3 before any file is written.
     """
     from bayesdose.data import read_trial_data
     from bayesdose.input_files import read_input
@@ -155,6 +161,10 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)
     document = step.document
+    if strict and document.get("mcmc_failures"):
+        click.echo("error: --strict: the MCMC check failed (see the notes above); nothing was "
+                   "written", err=True)
+        sys.exit(EXIT_STRICT)
     document["inputs"] = {
         "config_sha256": sha256_hex(config_bytes),
         "data_sha256": sha256_hex(data_bytes),

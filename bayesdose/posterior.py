@@ -1,8 +1,10 @@
 """One posterior summary from either engine: an xarray Dataset over the dimension ``dose``.
 
 Variables: ``mean``, ``sd``, ``q025``, ``median``, ``q975`` of P(DLT | dose), and the interval
-probabilities ``p_underdose``, ``p_target``, ``p_overdose``. The MCMC engine adds the Monte Carlo
-standard errors (``mcse_*``). The exact engine is the decision of record: deterministic, so a
+probabilities ``p_underdose``, ``p_target``, ``p_overdose``; ``predictive`` over (``dose``,
+``dlts``): the posterior predictive probability of 0 .. n DLTs in the next cohort of the
+configured size n (``bayesdose.predictive``). The MCMC engine adds the Monte Carlo standard
+errors (``mcse_*``). The exact engine is the decision of record: deterministic, so a
 decision never flips with Monte Carlo noise.
 """
 
@@ -22,6 +24,7 @@ from bayesdose.inference.exact import (
     GridSpec,
     resolving_grid,
 )
+from bayesdose.predictive import grid_predictive
 from bayesdose.schema import Design
 
 if TYPE_CHECKING:
@@ -79,6 +82,14 @@ def exact_batch(design: Design, data: TrialData) -> BatchSummary:
                                       None if pending is None else pending[None])
 
 
+def exact_posterior_on_grid(design: Design, data: TrialData
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exact engine's posterior of a trial on its grid: (weights, log P(DLT), log(1 -
+    P(DLT))), weights (nodes,) summing to one, the logs (doses, nodes); see
+    ``ExactEngine.posterior_on_grid``."""
+    return exact_engine(design).posterior_on_grid(*model_counts(design, data))
+
+
 def exact_summary(design: Design, data: TrialData) -> tuple[xr.Dataset, dict[str, Any]]:
     engine = exact_engine(design)
     batch = exact_batch(design, data)
@@ -87,6 +98,8 @@ def exact_summary(design: Design, data: TrialData) -> tuple[xr.Dataset, dict[str
         "mean": batch.mean[0], "sd": batch.sd[0], "q025": q025, "median": median, "q975": q975,
         "p_underdose": batch.p_underdose[0], "p_target": batch.p_target[0],
         "p_overdose": batch.p_overdose[0],
+        "predictive": grid_predictive(design.cohorts.size,
+                                      exact_posterior_on_grid(design, data)),
     }
     summary = _dataset(design, values, "exact")
     grid = engine.grid
@@ -116,6 +129,7 @@ def mcmc_summary(
         bounds=design.decision.target_interval,
         doses=np.array(design.levels),
         seed=seed,
+        cohort_size=design.cohorts.size,
     )
     return summary, diagnostics
 
@@ -142,11 +156,14 @@ def _dataset(design: Design, values: dict[str, np.ndarray], engine: str) -> xr.D
     import pandas as pd
     import xarray as xr
 
+    variables = {
+        name: xr.Variable(("dose",), np.asarray(values[name], dtype=float), fastpath=True)
+        for name in SUMMARY_VARIABLES
+    }
+    variables["predictive"] = xr.Variable(("dose", "dlts"), values["predictive"],
+                                          fastpath=True)
     return xr.Dataset(
-        {
-            name: xr.Variable(("dose",), np.asarray(values[name], dtype=float), fastpath=True)
-            for name in SUMMARY_VARIABLES
-        },
+        variables,
         coords={"dose": pd.Index(np.array(design.levels, dtype=float), name="dose")},
         attrs={"engine": engine, "unit": design.doses.unit},
     )

@@ -175,7 +175,9 @@ def test_the_report_shows_the_history_the_map_prior_and_the_sensitivity(tmp_path
     many DLTs recommend's conflict measure would flag it), and the sensitivity table."""
     from scipy.stats import beta
 
-    from bayesdose.conflict import FLAG_LEVEL, cohort_predictive
+    from bayesdose.conflict import FLAG_LEVEL
+    from bayesdose.posterior import exact_engine
+    from bayesdose.predictive import grid_predictive
 
     out = tmp_path / "report"
     result = CliRunner().invoke(main, [
@@ -195,7 +197,7 @@ def test_the_report_shows_the_history_the_map_prior_and_the_sensitivity(tmp_path
     assert sensitivity.count("<tr>") == 4  # the header, this design's prior and two others
     assert "no borrowing" in sensitivity and "EXNEX" in sensitivity
     design = load_design(CONFIGS / "drug-a-map.toml")
-    predictive = cohort_predictive(design, 3)
+    predictive = grid_predictive(3, exact_engine(design).prior_on_grid)
     assert np.allclose(predictive.sum(axis=1), 1.0)
     table = html[html.index('id="predictive-table"'):]
     table = table[:table.index("</table>")]

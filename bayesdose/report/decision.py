@@ -2,8 +2,9 @@
 
 The figure shows the posterior DLT curve (mean and 95% band) with the target interval, and the
 interval probabilities per dose as stacked bars with the EWOC threshold. The page is the
-decision, the figure and the per-dose table of the recommendation, for the escalation meeting's
-minutes. Both read the Recommendation, and the JSON document of ``recommend --json``, as they
+decision, the figure and the per-dose table of the recommendation, the predictive probabilities
+for the next cohort and, when MCMC ran, its estimates and diagnostics
+(``designs.blrm.crosscheck``), for the escalation meeting's minutes. Both read the Recommendation, and the JSON document of ``recommend --json``, as they
 are: nothing is recomputed.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bayesdose.designs.blrm import crosscheck
 from bayesdose.designs.blrm.recommendation import (
     Recommendation,
     conflict_lines,
@@ -147,10 +149,34 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
     return render(
         "decision.html", rec=rec, document=document, design=design, decision=decision,
         headline=headline, rows=rows, conflict=conflict_lines(rec),
+        decided_on=crosscheck.decided_on(rec), mcmc=_mcmc_section(rec, document),
         figure=data_uri(posterior_figure(rec)),
         number=number, probability=probability, generator=provenance.generator(),
         generated=provenance.utc_now(),
     )
+
+
+def _mcmc_section(rec: Recommendation, document: dict[str, Any]) -> dict[str, Any] | None:
+    """The page's MCMC table (from the JSON document's numbers, exact beside MCMC with
+    ``both``), its diagnostics and the comparison of the engines; None when MCMC did not run."""
+    from bayesdose.report.text import dose
+
+    sampler = crosscheck.sampler_diagnostics(rec.engine, rec.diagnostics)
+    if sampler is None:
+        return None
+    beside = rec.engine == "both"
+    rows = []
+    for k, entry in enumerate(document["doses"]):
+        mcmc = entry["mcmc"] if beside else entry
+        rows.append({"dose": dose(rec.design, k), "cells": [
+            {"key": name, "exact": entry[name] if beside else None, "mcmc": mcmc[name],
+             "mcse": mcmc[f"mcse_{name}"]} for name in crosscheck.COMPARED]})
+    comparison = (crosscheck.comparison_text(rec.design, rec.diagnostics["comparison"])
+                  if beside else None)
+    return {"heading": crosscheck.table(rec)[0], "titles": list(crosscheck.COMPARED.values()),
+            "rows": rows, "diagnostics": crosscheck.diagnostics_text(sampler),
+            "diagnostics_ok": sampler["diagnostics_ok"], "comparison": comparison,
+            "agree": not beside or rec.diagnostics["comparison"]["agree"]}
 
 
 def write_html(rec: Recommendation, document: dict[str, Any], path: Path) -> None:
