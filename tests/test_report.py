@@ -378,3 +378,39 @@ def test_escaped_name_shows_as_text_in_the_browser(browser, tmp_path: Path) -> N
     assert browser.execute_script("return document.querySelector('h1').innerText") == EVIL
     assert browser.execute_script("return document.scripts.length") == 0
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_decision_page_with_mcmc_in_a_real_browser(browser, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`recommend --engine both --html`: the page shows the MCMC estimates beside the exact
+    ones and the predictive table with the JSON's numbers, and the failed diagnostics (a real
+    run of 2 chains x 40 draws) as a note, in a real browser."""
+    import functools
+
+    pytest.importorskip("pymc")
+    from bayesdose.designs.blrm.crosscheck import COMPARED
+    from bayesdose.inference import mcmc
+
+    monkeypatch.setattr(mcmc, "fit_mcmc",
+                        functools.partial(mcmc.fit_mcmc, chains=2, draws=40, tune=40))
+    page, out = tmp_path / "decision.html", tmp_path / "decision.json"
+    result = run("recommend", CONFIG, ROOT / "configs" / "examples" / "xj-mk-002.csv",
+                 "--engine", "both", "--html", page, "--json", out)
+    assert result.exit_code == 0, result.output
+    doses = json.loads(out.read_text())["doses"]
+    browser.get(page.as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+    def texts(selector: str) -> list[str]:
+        return browser.execute_script(
+            f"return [...document.querySelectorAll({selector!r})].map(e => e.innerText)")
+
+    assert texts("#mcmc-table td") == [
+        f"{e[n]:.3f} | {e['mcmc'][n]:.3f} ({e['mcmc'][f'mcse_{n}']:.3f})"
+        for e in doses for n in COMPARED]
+    assert texts("#predictive-table td") == [f"{p:.3f}" for e in doses for p in e["predictive"]]
+    diagnostics = browser.find_element("id", "mcmc-diagnostics")
+    assert diagnostics.is_displayed() and diagnostics.text.startswith("MCMC diagnostics FAILED")
+    assert diagnostics.value_of_css_property("background-color") == "rgba(255, 248, 225, 1)"
+    assert browser.find_element("id", "decided-on").text.startswith(
+        "Decided on the exact engine's posterior")

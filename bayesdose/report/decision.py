@@ -18,6 +18,7 @@ from bayesdose.designs.blrm.recommendation import (
     Recommendation,
     conflict_lines,
     direction_text,
+    engine_label,
 )
 from bayesdose.designs.registry import colour as design_colour
 from bayesdose.errors import InputError
@@ -111,7 +112,7 @@ def _draw(rec: Recommendation) -> Any:
     dose_axis(bars, labels, design.doses.unit)
     bars.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(f"{design.trial.name}: after {rec.data.total_patients} patients "
-                 f"({rec.engine} engine)", parse_math=False, fontsize=10, x=0.01, ha="left")
+                 f"({engine_label(rec.engine)})", parse_math=False, fontsize=10, x=0.01, ha="left")
     return fig
 
 
@@ -150,6 +151,7 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
         "decision.html", rec=rec, document=document, design=design, decision=decision,
         headline=headline, rows=rows, conflict=conflict_lines(rec),
         decided_on=crosscheck.decided_on(rec), mcmc=_mcmc_section(rec, document),
+        engine=engine_label(rec.engine),
         figure=data_uri(posterior_figure(rec)),
         number=number, probability=probability, generator=provenance.generator(),
         generated=provenance.utc_now(),

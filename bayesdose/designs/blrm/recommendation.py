@@ -226,11 +226,15 @@ COLUMNS = ("dose", "n", "DLT", "mean", "95% interval", "P(under)", "P(target)", 
 WIDTHS = (16, 3, 3, 6, 15, 8, 9, 8, 9)  # of the printed table; then "allowed"
 
 
+def engine_label(engine: str) -> str:
+    """The engine a recommendation ran, as the outputs name it ("both": the exact engine
+    decides, MCMC is shown beside it)."""
+    return "exact engine, MCMC beside it" if engine == "both" else f"{engine} engine"
+
+
 def _title(rec: Recommendation) -> str:
     lo, hi = rec.design.decision.target_interval
-    engine = ("exact engine; MCMC beside it below" if rec.engine == "both"
-              else f"{rec.engine} engine")
-    return (f"{rec.design.trial.name}: posterior ({engine}), target interval "
+    return (f"{rec.design.trial.name}: posterior ({engine_label(rec.engine)}), target interval "
             f"[{lo:g}, {hi:g}), EWOC P(over) < {rec.design.decision.max_overdose_probability:g}")
 
 
