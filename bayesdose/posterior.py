@@ -164,6 +164,7 @@ def _dataset(design: Design, values: dict[str, np.ndarray], engine: str) -> xr.D
                                           fastpath=True)
     return xr.Dataset(
         variables,
-        coords={"dose": pd.Index(np.array(design.levels, dtype=float), name="dose")},
+        coords={"dose": pd.Index(np.array(design.levels, dtype=float), name="dose"),
+                "dlts": pd.Index(np.arange(design.cohorts.size + 1), name="dlts")},
         attrs={"engine": engine, "unit": design.doses.unit},
     )

@@ -102,8 +102,8 @@ def test_recommend_prints_and_writes_the_predictive_table(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["predictive_cohort_size"] == 3
     lines = result.output.splitlines()
-    start = lines.index("next cohort of 3: posterior predictive probability of its number of "
-                        "DLTs (exact engine)")
+    start = lines.index("DLTs in a cohort of 3 ([cohorts] size) at each dose: posterior "
+                        "predictive probability (exact engine)")
     assert lines[start + 1].split() == ["dose", "(mg)", "0", "DLTs", "1", "DLT", "2", "DLTs",
                                         "3", "DLTs"]
     html = page.read_text()

@@ -144,7 +144,8 @@ def _summarise(post: Any, design: Design) -> xr.Dataset:
     # every draw's two curves, weighted by their posterior probabilities (w is per draw)
     data["predictive"] = (("dose", "dlts"), cohort_predictive(
         design.cohorts.size, weights[:, 0] / p_ex.shape[0] / p_ex.shape[1], atoms.T))
-    return xr.Dataset(data, coords={"dose": doses}, attrs={"engine": "exnex"})
+    return xr.Dataset(data, coords={"dose": doses, "dlts": np.arange(design.cohorts.size + 1)},
+                      attrs={"engine": "exnex"})
 
 
 def _mcse(term: np.ndarray) -> np.ndarray:

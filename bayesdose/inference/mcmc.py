@@ -191,5 +191,6 @@ def _summarise(p: xr.DataArray, bounds: tuple[float, float], doses: np.ndarray,
     atoms = p.transpose("dose", ...).values.reshape(doses.size, -1)
     weights = np.full(atoms.shape[1], 1.0 / atoms.shape[1])
     data["predictive"] = (("dose", "dlts"), cohort_predictive(cohort_size, weights, atoms))
-    return xr.Dataset(data, coords={"dose": np.asarray(doses, dtype=np.float64)},
+    return xr.Dataset(data, coords={"dose": np.asarray(doses, dtype=np.float64),
+                                    "dlts": np.arange(cohort_size + 1)},
                       attrs={"engine": "mcmc"})

@@ -311,11 +311,13 @@ def _tables(rec: Recommendation) -> list[Table]:
 
 
 def _predictive_table(rec: Recommendation) -> Table:
-    """Per dose, the posterior predictive probability of 0 .. n DLTs in the next cohort of
-    the configured size n, from the posterior the decision was made on."""
+    """Per dose, the posterior predictive probability of 0 .. n DLTs in a next cohort of the
+    configured size n (whatever the next cohort's size: with titration it is 1), from the
+    posterior the decision was made on."""
     size = rec.design.cohorts.size
-    heading = (f"next cohort of {size}: posterior predictive probability of its number of "
-               f"DLTs ({'exact' if rec.engine == 'both' else rec.engine} engine)")
+    heading = (f"DLTs in a cohort of {size} ([cohorts] size) at each dose: posterior "
+               f"predictive probability ({'exact' if rec.engine == 'both' else rec.engine} "
+               "engine)")
     titles = ("dose" + _unit(rec.design),
               *(f"{k} DLT{'' if k == 1 else 's'}" for k in range(size + 1)))
     rows = [(f"{dose:g}", *(f"{p:.3f}" for p in rec.summary["predictive"].values[k]))
