@@ -123,6 +123,15 @@ def test_exnex_by_mcmc_is_oncobayes2s_and_its_ewoc_verdicts_hold(tmp_path):
                 4 * se + 0.005), (dose, name)
     assert rec.diagnostics["p_exchangeable"] == pytest.approx(
         ref["prob_exchangeable_new"]["posterior"], abs=0.03)
+    # the next cohort's predictive probabilities over both curves of every draw: a distribution
+    # with mean n x the posterior mean, near the exact engine's on the MAP equivalent (0.02,
+    # as the interval probabilities above)
+    size = design.cohorts.size
+    predictive = s["predictive"].values
+    np.testing.assert_allclose(predictive.sum(axis=1), 1.0)
+    np.testing.assert_allclose(predictive @ np.arange(size + 1), size * s["mean"].values)
+    map_equivalent, _ = exact_summary(design, data)
+    assert np.abs(predictive - map_equivalent["predictive"].values).max() <= 0.02
     check = rec.diagnostics["ewoc_check"]
     threshold = design.decision.max_overdose_probability
     gaps = np.abs(s["p_overdose"].values - threshold) / s["mcse_p_overdose"].values

@@ -40,13 +40,15 @@ def fit_mcmc(model: SingleAgentBlrm, prior: Prior,
 
     ``bounds = (c1, c2)`` split P(DLT) into under-dosing [0, c1), target [c1, c2) and
     overdosing [c2, 1]; ``predictive`` is the posterior predictive distribution of the DLTs in
-    a cohort of ``cohort_size`` at each dose, averaged over the draws. If the convergence checks fail (R-hat > 1.01, bulk or tail ESS < 400,
-    or any divergence), the chains are run once more with twice the draws and tuning steps and
-    seed + 1; the summary and diagnostics then describe that second run (``resampled`` True,
-    with ``seed``, ``draws`` and ``tune`` those of the second run). A failure that persists is
-    reported in ``diagnostics_ok`` and ``messages``, never hidden.
+    a cohort of ``cohort_size`` at each dose, averaged over the draws. If the convergence
+    checks fail (R-hat > 1.01, bulk or tail ESS < 400, or any divergence), the chains are run
+    once more with twice the draws and tuning steps and seed + 1; the summary and diagnostics
+    then describe that second run (``resampled`` True, with ``seed``, ``draws`` and ``tune``
+    those of the second run). A failure that persists is reported in ``diagnostics_ok`` and
+    ``messages``, never hidden.
 
-    Returns ``(summary, diagnostics)``: a Dataset over dimension "dose" and a JSON-able dict.
+    Returns ``(summary, diagnostics)``: a Dataset over dimensions "dose" (and "dlts") and a
+    JSON-able dict.
     """
     import pymc as pm
     import pytensor.tensor as pt

@@ -4,8 +4,9 @@ The figure shows the posterior DLT curve (mean and 95% band) with the target int
 interval probabilities per dose as stacked bars with the EWOC threshold. The page is the
 decision, the figure and the per-dose table of the recommendation, the predictive probabilities
 for the next cohort and, when MCMC ran, its estimates and diagnostics
-(``designs.blrm.crosscheck``), for the escalation meeting's minutes. Both read the Recommendation, and the JSON document of ``recommend --json``, as they
-are: nothing is recomputed.
+(``designs.blrm.crosscheck``), for the escalation meeting's minutes. Both read the
+Recommendation, and the JSON document of ``recommend --json``, as they are: nothing is
+recomputed.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def _mcmc_section(rec: Recommendation, document: dict[str, Any]) -> dict[str, An
              "mcse": mcmc[f"mcse_{name}"]} for name in crosscheck.COMPARED]})
     comparison = (crosscheck.comparison_text(rec.design, rec.diagnostics["comparison"])
                   if beside else None)
-    return {"heading": crosscheck.table(rec)[0], "titles": list(crosscheck.COMPARED.values()),
+    return {"heading": crosscheck.heading(rec), "titles": list(crosscheck.COMPARED.values()),
             "rows": rows, "diagnostics": crosscheck.diagnostics_text(sampler),
             "diagnostics_ok": sampler["diagnostics_ok"], "comparison": comparison,
             "agree": not beside or rec.diagnostics["comparison"]["agree"]}

@@ -105,13 +105,6 @@ def _rule() -> str:
     return f"{AGREE_MCSE:g} MCSE + {AGREE_FLOOR:g}"
 
 
-def mcmc_summary(rec: Recommendation) -> xr.Dataset | None:
-    """The MCMC estimates of a recommendation: beside the exact ones, or the decision's."""
-    if rec.engine == "both":
-        return rec.mcmc
-    return rec.summary if rec.engine in MCMC_ENGINES else None
-
-
 def sampler_text(sampler: dict[str, Any]) -> str:
     """The run: sampler, chains, draws, tuning steps and seed."""
     text = (f"PyMC NUTS, {sampler['chains']} chains x {sampler['draws']} draws after "
@@ -119,22 +112,27 @@ def sampler_text(sampler: dict[str, Any]) -> str:
     return text + (", resampled once" if sampler["resampled"] else "")
 
 
-def table(rec: Recommendation) -> tuple[str, list[tuple[str, ...]]]:
-    """(heading, rows) of the per-dose MCMC table: the dose, then per variable of ``COMPARED``
+def heading(rec: Recommendation) -> str:
+    """The MCMC table's heading: the run, and what a cell holds."""
+    run = sampler_text(sampler_diagnostics(rec.engine, rec.diagnostics))
+    if rec.engine == "both":
+        return f"MCMC beside the exact engine ({run}): exact | MCMC (MCSE)"
+    return f"MCMC estimates (MCSE) ({run})"
+
+
+def rows(rec: Recommendation) -> list[tuple[str, ...]]:
+    """The per-dose rows of the MCMC table: the dose, then per variable of ``COMPARED``
     "exact | MCMC (MCSE)" with ``both``, "MCMC (MCSE)" when MCMC decides."""
-    mcmc = mcmc_summary(rec)
-    sampler = sampler_diagnostics(rec.engine, rec.diagnostics)
     beside = rec.engine == "both"
-    heading = (f"MCMC beside the exact engine ({sampler_text(sampler)}): exact | MCMC (MCSE)"
-               if beside else f"MCMC estimates (MCSE) ({sampler_text(sampler)})")
-    rows = []
+    mcmc = rec.mcmc if beside else rec.summary
+    table = []
     for k, dose in enumerate(rec.design.levels):
         cells = [f"{dose:g}"]
         for name in COMPARED:
             cell = f"{mcmc[name].values[k]:.3f} ({mcmc[f'mcse_{name}'].values[k]:.3f})"
             cells.append(f"{rec.summary[name].values[k]:.3f} | {cell}" if beside else cell)
-        rows.append(tuple(cells))
-    return heading, rows
+        table.append(tuple(cells))
+    return table
 
 
 def diagnostics_text(sampler: dict[str, Any]) -> str:

@@ -15,7 +15,6 @@ from bayesdose.conflict import DEFINITION, FLAG_LEVEL, Conflict, prior_conflict
 from bayesdose.data import Patient, TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm import crosscheck
-from bayesdose.designs.blrm.crosscheck import comparison
 from bayesdose.designs.blrm.rules import Decision, decide
 from bayesdose.inference.exact import ERROR_BOUND
 from bayesdose.inference.exnex import MCSE_MARGIN, exnex_summary
@@ -45,6 +44,11 @@ class Recommendation:
     notes: tuple[str, ...] = field(default=())
     sensitivity: tuple[dict[str, Any], ...] = ()  # the decision under each [[sensitivity]] prior
     failures: tuple[str, ...] = ()  # failed MCMC diagnostics, disagreeing engines (crosscheck)
+
+    @property
+    def decided_on(self) -> str:
+        """The engine whose numbers made the decision: "exact", "mcmc" or "exnex"."""
+        return "exact" if self.engine == "both" else self.engine
 
     def __repr__(self) -> str:
         return f"<Recommendation {self.design.trial.name}: {_next_text(self)}>"
@@ -85,7 +89,8 @@ def _summaries(design: Design, data: TrialData, engine: str, seed: int,
     if design.model.prior == "exnex":  # MCMC is the decision of record (no exact engine)
         summary, diagnostics = exnex_summary(design, data, seed)
         if engine == "both":  # the exact engine on the equivalent robust MAP prior beside it
-            diagnostics["map_equivalent"] = comparison(exact_summary(design, data)[0], summary)
+            diagnostics["map_equivalent"] = crosscheck.comparison(exact_summary(design, data)[0],
+                                                                  summary)
         return "exnex", summary, diagnostics, None
     if engine == "mcmc":
         return engine, *mcmc_summary(design, data, seed), None
@@ -94,7 +99,7 @@ def _summaries(design: Design, data: TrialData, engine: str, seed: int,
         return engine, summary, diagnostics, None
     mcmc, mcmc_diagnostics = mcmc_summary(design, data, seed)
     return engine, summary, {"exact": diagnostics, "mcmc": mcmc_diagnostics,
-                             "comparison": comparison(summary, mcmc)}, mcmc
+                             "comparison": crosscheck.comparison(summary, mcmc)}, mcmc
 
 
 def _notes(design: Design, data: TrialData, engine: str, diagnostics: dict[str, Any],
@@ -183,7 +188,7 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "reason": decision.reason,
         "notes": list(rec.notes),
         "engine": rec.engine,
-        "decided_on": "exact" if rec.engine == "both" else rec.engine,
+        "decided_on": rec.decided_on,
         "mcmc_failures": list(rec.failures),
         "unit": design.doses.unit,
         "prior": {**design.prior.as_dict(), "kind": _prior_kind(design), "ess": list(rec.ess),
@@ -300,13 +305,12 @@ def _tables(rec: Recommendation) -> list[Table]:
     tables = [_predictive_table(rec)]
     sampler = crosscheck.sampler_diagnostics(rec.engine, rec.diagnostics)
     if sampler is not None:
-        heading, rows = crosscheck.table(rec)
         remarks = [crosscheck.diagnostics_text(sampler)]
         if rec.engine == "both":
             remarks.append(crosscheck.comparison_text(rec.design,
                                                       rec.diagnostics["comparison"]))
         titles = ("dose" + _unit(rec.design), *crosscheck.COMPARED.values())
-        tables.append((heading, titles, rows, remarks))
+        tables.append((crosscheck.heading(rec), titles, crosscheck.rows(rec), remarks))
     return tables
 
 
@@ -316,8 +320,7 @@ def _predictive_table(rec: Recommendation) -> Table:
     posterior the decision was made on."""
     size = rec.design.cohorts.size
     heading = (f"DLTs in a cohort of {size} ([cohorts] size) at each dose: posterior "
-               f"predictive probability ({'exact' if rec.engine == 'both' else rec.engine} "
-               "engine)")
+               f"predictive probability ({rec.decided_on} engine)")
     titles = ("dose" + _unit(rec.design),
               *(f"{k} DLT{'' if k == 1 else 's'}" for k in range(size + 1)))
     rows = [(f"{dose:g}", *(f"{p:.3f}" for p in rec.summary["predictive"].values[k]))
