@@ -42,7 +42,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from bayesdose.models.blrm import SingleAgentBlrm
-from bayesdose.models.prior import Prior
+from bayesdose.models.prior import BivariateNormal, Prior
 
 CHUNK = 16  # rows per matrix product; fixed so results never depend on the batch
 
@@ -80,6 +80,20 @@ class GridSpec:
 # about 0.45 rows and 1.05 nodes per sd; these thresholds keep a margin of ~2.5x
 # (tests/test_models.py: accepted cases within 1e-4, a refused one).
 MIN_SPACINGS_PER_SD = (1.25, 2.5)
+
+# A posterior must be resolved as a prior's narrowest part is: at least this many row spacings
+# per posterior sd along z and node spacings per posterior sd along s given z (from the
+# posterior's moments on the grid), and held within the grid out to COVERAGE_SDS of its sds.
+# Data sets whose posterior is narrower (hundreds of patients, a tight prior) or lies at the
+# grid's edge are answered on a grid placed on the posterior instead (``ExactEngine.regrid``).
+# Calibration (docs/exact-engine.md): on the prior's grid the error reaches 1e-3 at about
+# (0.5, 1.0) spacings per sd; these thresholds keep a margin of about 2.5x.
+MIN_POSTERIOR_SPACINGS = (1.25, 2.5)
+COVERAGE_SDS = 5.0
+# The grid placed on a posterior: its normal approximation's standardised coordinates, 8 sds
+# either way; checked against a grid with twice the nodes both ways and 2 sds wider.
+POSTERIOR_GRID = GridSpec(200, 60, 8.0)
+REGRID_STEPS = 4  # re-centrings on a posterior's moments before giving up
 
 # Measured worst-case absolute error of any reported number against brute-force integration
 # (tests/test_exact.py, docs/exact-engine.md); used to flag decisions within it of a threshold.
@@ -193,9 +207,17 @@ def _check_resolution(prior: Prior, grid: GridSpec) -> None:
                 f"GridSpec({field}={needed}) or more")
 
 
+class BeyondEngine(ValueError):
+    """Data whose posterior the exact engine cannot integrate within its error bound."""
+
+
+N_MOMENTS = 5  # E[z], E[s], E[z^2], E[s^2], E[z s] in the grid's frame: the resolution check
+
+
 class ExactEngine:
     """Posterior summaries of the single-agent BLRM for one dose panel and prior, on a fixed
-    grid sheared to the prior's frame (``Prior.frame``)."""
+    grid sheared to a frame: the prior's (``Prior.frame``) unless ``frame`` is given (a normal
+    approximation of one data set's posterior: ``regrid``)."""
 
     def __init__(
         self,
@@ -204,15 +226,24 @@ class ExactEngine:
         bounds: tuple[float, float],
         grid: GridSpec | None = None,
         window_days: int = 0,
+        frame: BivariateNormal | None = None,
     ) -> None:
         grid = grid or GridSpec()
-        _check_resolution(prior, grid)
+        if frame is None:
+            _check_resolution(prior, grid)
         self.window_days = window_days
         self.model = model
+        self.prior = prior
         self.x = model.covariate
         self.bounds = (float(bounds[0]), float(bounds[1]))
         self.grid = grid
-        frame = prior.frame
+        self.on_prior_frame = frame is None
+        frame = prior.frame if frame is None else frame
+        self.frame = frame
+        self._regridded: dict[bytes, ExactEngine] = {}
+        # set on an engine ``regrid`` made for one data set: its grid's change against the
+        # coarser one (the answer's error estimate); such an engine answers as it is
+        self.error_estimate: float | None = None
         mu = np.asarray(frame.mean, dtype=float)
         cov = np.asarray(frame.cov, dtype=float)
         sd_a, sd_b = np.sqrt(np.diag(cov))
@@ -220,6 +251,7 @@ class ExactEngine:
         z = np.linspace(-grid.width, grid.width, grid.n_beta)
         s = np.linspace(-grid.width, grid.width, grid.n_alpha)
         self._s0, self._h = s[0], s[1] - s[0]
+        self._dz = z[1] - z[0]
         self._beta = np.exp(mu[1] + sd_b * z)  # (rows,)
         self._row_mean = mu[0] + rho * sd_a * z  # conditional frame mean of log alpha
         self._row_sd = sd_a * np.sqrt(1 - rho**2)
@@ -235,7 +267,11 @@ class ExactEngine:
         weights = np.arange(window_days) / max(window_days, 1)
         tite = np.log1p(-weights[None, :, None] * np.exp(log_p)[:, None, :])
         self._basis = np.vstack([log_p, log_q, tite.reshape(-1, log_p.shape[1])])
-        self._log_prior = prior.log_density_in_frame(z[:, None], s[None, :]).ravel()
+        if self.on_prior_frame:
+            self._log_prior = prior.log_density_in_frame(z[:, None], s[None, :]).ravel()
+        else:  # the prior's own density at the nodes, wherever the frame put them
+            theta = np.stack(np.broadcast_arrays(log_alpha, np.log(self._beta)[:, None]), -1)
+            self._log_prior = prior.log_density(theta).ravel()
         self._cumulative = self._cumulative_cell_weights()
         p = np.exp(log_p)
         node = self._node_weights()
@@ -246,8 +282,16 @@ class ExactEngine:
                 self._threshold_weights(self.bounds[1], np.arange(n_doses)).T,
                 (p * node).T,
                 (p**2 * node).T,
+                *self._moment_weights(z, s, node),
             ]
         )
+
+    @staticmethod
+    def _moment_weights(z: np.ndarray, s: np.ndarray, node: np.ndarray) -> list[np.ndarray]:
+        """Node weights of z, s, z^2, s^2 and z s: the posterior's moments in the frame."""
+        zz = np.repeat(z, s.size)
+        ss = np.tile(s, z.size)
+        return [zz * node, ss * node, zz**2 * node, ss**2 * node, zz * ss * node]
 
     @property
     def n_doses(self) -> int:
@@ -369,7 +413,116 @@ class ExactEngine:
                 list(_threads(os.getpid(), threads).map(self._fill, jobs))
         elif groups:
             self._fill((padded, out, groups[0]))
-        return self._summaries(out[:rows])
+        out = out[:rows]
+        if self.error_estimate is None:
+            for row in np.flatnonzero(self._unresolved(out)):
+                out[row] = self.regrid(counts[row])._functionals_of(counts[row])
+        return self._summaries(out)
+
+    def _functionals_of(self, counts: np.ndarray) -> np.ndarray:
+        """The functionals (unnormalised) of one data set's observation counts."""
+        return self._density(counts[None])[0] @ self._functionals
+
+    def _moments(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior mean (N, 2) and covariance (N, 2, 2) in the frame's (z, s), from
+        the functionals ``out`` (N, columns)."""
+        first = out[:, -N_MOMENTS:] / out[:, :1]
+        mean = first[:, :2]
+        cov = np.empty((out.shape[0], 2, 2))
+        cov[:, 0, 0] = first[:, 2] - mean[:, 0] ** 2
+        cov[:, 1, 1] = first[:, 3] - mean[:, 1] ** 2
+        cov[:, 0, 1] = cov[:, 1, 0] = first[:, 4] - mean[:, 0] * mean[:, 1]
+        return mean, cov
+
+    def _unresolved(self, out: np.ndarray) -> np.ndarray:
+        """(N,) bool: the data sets whose posterior this grid does not resolve
+        (``MIN_POSTERIOR_SPACINGS``) or hold (``COVERAGE_SDS``)."""
+        mean, cov = self._moments(out)
+        var_z = np.maximum(cov[:, 0, 0], 0.0)
+        var_s_given_z = np.maximum(
+            cov[:, 1, 1] - cov[:, 0, 1] ** 2 / np.maximum(var_z, 1e-300), 0.0)
+        sd_z, sd_s = np.sqrt(var_z), np.sqrt(np.maximum(cov[:, 1, 1], 0.0))
+        width = self.grid.width
+        return ((sd_z < MIN_POSTERIOR_SPACINGS[0] * self._dz)
+                | (np.sqrt(var_s_given_z) < MIN_POSTERIOR_SPACINGS[1] * self._h)
+                | (np.abs(mean[:, 0]) + COVERAGE_SDS * sd_z > width)
+                | (np.abs(mean[:, 1]) + COVERAGE_SDS * sd_s > width)
+                | ~np.isfinite(out).all(axis=1))
+
+    def _posterior_normal(self, out: np.ndarray) -> BivariateNormal:
+        """A normal approximation of one data set's posterior (from its functionals on this
+        grid) in (log alpha, log beta): its moments, each sd at least half a spacing."""
+        mean, cov = self._moments(out[None])
+        mean, cov = mean[0], cov[0]
+        floor = (np.array([self._dz, self._h]) / 2) ** 2
+        var = np.maximum(np.diag(cov), floor)
+        corr = np.clip(cov[0, 1] / np.sqrt(var[0] * var[1]), -0.999, 0.999)
+        cov = np.array([[var[0], corr * np.sqrt(var[0] * var[1])],
+                        [corr * np.sqrt(var[0] * var[1]), var[1]]])
+        (mu_a, mu_b), (sd_a, sd_b), rho = self.frame.mean, self.frame.sd, self.frame.correlation
+        # (log alpha, log beta) = centre + L (z, s)
+        lin = np.array([[rho * sd_a, sd_a * math.sqrt(1 - rho**2)], [sd_b, 0.0]])
+        return BivariateNormal.from_covariance(np.array([mu_a, mu_b]) + lin @ mean,
+                                               lin @ cov @ lin.T)
+
+    def _with_frame(self, frame: BivariateNormal, grid: GridSpec) -> ExactEngine:
+        return ExactEngine(self.model, self.prior, self.bounds, grid, self.window_days, frame)
+
+    def regrid(self, counts: np.ndarray) -> ExactEngine:
+        """The engine that answers for one data set (its observation counts): this one if its
+        grid resolves the posterior, otherwise one on a grid placed on the posterior (a normal
+        approximation from the moments, re-centred until it resolves and holds it), checked
+        against a grid with twice the nodes both ways: the finer grid answers once the two
+        agree within ``ERROR_BOUND`` on every summary. A ``BeyondEngine`` error when they do not
+        agree within ``MAX_NODES``."""
+        counts = np.asarray(counts, dtype=float)
+        if self.error_estimate is not None:
+            return self
+        out = self._functionals_of(counts)
+        if not self._unresolved(out[None])[0]:
+            return self
+        key = counts.tobytes()
+        if key in self._regridded:
+            return self._regridded[key]
+        engine = self
+        for _ in range(REGRID_STEPS):
+            try:
+                frame = engine._posterior_normal(out)
+            except (ValueError, FloatingPointError):
+                break
+            engine = self._with_frame(frame, POSTERIOR_GRID)
+            out = engine._functionals_of(counts)
+            if not engine._unresolved(out[None])[0]:
+                break
+        else:
+            engine = None
+        if engine is None or engine is self or engine._unresolved(out[None])[0]:
+            raise BeyondEngine("the exact engine cannot place its grid on this posterior")
+        coarse = engine._summaries(out[None])
+        grid = engine.grid
+        while True:
+            grid = GridSpec(2 * grid.n_alpha, 2 * grid.n_beta, grid.width + 2.0)
+            if grid.n_alpha * grid.n_beta > MAX_NODES:
+                raise BeyondEngine(
+                    f"the exact engine's answer for these data does not settle within its "
+                    f"error bound {ERROR_BOUND:g} on {MAX_NODES:,} nodes")
+            finer = self._with_frame(engine.frame, grid)
+            fine = finer._summaries(finer._functionals_of(counts)[None])
+            change = max(float(np.max(np.abs(getattr(fine, f) - getattr(coarse, f))))
+                         for f in ("p_underdose", "p_target", "p_overdose", "mean", "sd"))
+            if change <= ERROR_BOUND / 2:
+                break
+            coarse = fine
+        finer.error_estimate = change
+        if len(self._regridded) >= 8:
+            self._regridded.clear()
+        self._regridded[key] = finer
+        return finer
+
+    def for_data(self, n: np.ndarray, dlt: np.ndarray,
+                 pending: np.ndarray | None = None) -> ExactEngine:
+        """The engine that answers for one data set (``regrid``)."""
+        return self.regrid(self.observation_counts(n, dlt, pending)[0])
 
     def _fill(self, job: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         """Functionals of the chunks of ``counts`` starting at rows ``starts``, into ``out``."""
@@ -384,7 +537,7 @@ class ExactEngine:
         below_low = np.clip(out[:, 1 : 1 + d] / total, 0.0, 1.0)
         below_high = np.maximum(np.clip(out[:, 1 + d : 1 + 2 * d] / total, 0.0, 1.0), below_low)
         mean = out[:, 1 + 2 * d : 1 + 3 * d] / total
-        second = out[:, 1 + 3 * d :] / total
+        second = out[:, 1 + 3 * d : 1 + 4 * d] / total
         sd = np.sqrt(np.maximum(second - mean**2, 0.0))
         return BatchSummary(mean, sd, below_low, below_high - below_low, 1.0 - below_high)
 
@@ -396,7 +549,11 @@ class ExactEngine:
         probs: tuple[float, ...] = (0.025, 0.5, 0.975),
     ) -> np.ndarray:
         """(len(probs), doses): quantiles of P(DLT | d) for one data set, by bisection on the
-        posterior CDF (computed with the same threshold rule as the interval probabilities)."""
+        posterior CDF (computed with the same threshold rule as the interval probabilities),
+        on the grid that answers for these data (``regrid``)."""
+        engine = self.for_data(n, dlt, pending)
+        if engine is not self:
+            return engine.quantiles(n, dlt, pending, probs)
         posterior = self._density(self.observation_counts(n, dlt, pending))[0].copy()
         total = posterior @ self._functionals[:, 0]
         doses = np.tile(np.arange(self.n_doses), len(probs))
