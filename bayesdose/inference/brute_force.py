@@ -60,8 +60,9 @@ class BruteForcePosterior:
         # a mixture: wider by how far its components reach, finer by how narrow they are
         extent = prior.frame_extent(10.0) / 10.0
         z_scale, s_scale = prior.grid_scales()
-        self.panels_a = math.ceil(PANELS * extent / min(1.0, s_scale))
-        panels_b = math.ceil(PANELS * extent / min(1.0, z_scale))
+        prior_box_scale = scale if box == "prior" else 1.0
+        self.panels_a = math.ceil(PANELS * prior_box_scale * extent / min(1.0, s_scale))
+        panels_b = math.ceil(PANELS * prior_box_scale * extent / min(1.0, z_scale))
         self.b, self.wb = _composite(self.mu[1] - 10 * extent * sd[1],
                                      self.mu[1] + 10 * extent * sd[1], panels_b)
         rho = self.cov[0, 1] / (sd[0] * sd[1])

@@ -83,13 +83,14 @@ MIN_SPACINGS_PER_SD = (1.25, 2.5)
 
 # A posterior must be resolved as a prior's narrowest part is: at least this many row spacings
 # per posterior sd along z and node spacings per posterior sd along s given z (from the
-# posterior's moments on the grid), and held within the grid out to COVERAGE_SDS of its sds.
+# posterior's moments on the grid), with at most MAX_EDGE_MASS of its mass within one sd of
+# the grid's edge (what lies beyond the edge is less: the integral leaves it out).
 # Data sets whose posterior is narrower (hundreds of patients, a tight prior) or lies at the
 # grid's edge are answered on a grid placed on the posterior instead (``ExactEngine.regrid``).
 # Calibration (docs/exact-engine.md): on the prior's grid the error reaches 1e-3 at about
 # (0.5, 1.0) spacings per sd; these thresholds keep a margin of about 2.5x.
-MIN_POSTERIOR_SPACINGS = (1.25, 2.5)
-COVERAGE_SDS = 5.0
+MIN_POSTERIOR_SPACINGS = (2.0, 2.5)
+MAX_EDGE_MASS = 1e-4
 # The grid placed on a posterior: its normal approximation's standardised coordinates, 8 sds
 # either way; checked against a grid with twice the nodes both ways and 2 sds wider.
 POSTERIOR_GRID = GridSpec(200, 60, 8.0)
@@ -211,7 +212,10 @@ class BeyondEngine(ValueError):
     """Data whose posterior the exact engine cannot integrate within its error bound."""
 
 
-N_MOMENTS = 5  # E[z], E[s], E[z^2], E[s^2], E[z s] in the grid's frame: the resolution check
+# Per data set, besides the summaries, the batch computes from the density's row sums: E[z],
+# E[z^2], E[Var(s | z)] (in the grid's frame) and the mass within one sd of the grid's edge: the
+# resolution and coverage checks (``ExactEngine.resolution``).
+N_STATS = 4
 
 
 class ExactEngine:
@@ -282,16 +286,14 @@ class ExactEngine:
                 self._threshold_weights(self.bounds[1], np.arange(n_doses)).T,
                 (p * node).T,
                 (p**2 * node).T,
-                *self._moment_weights(z, s, node),
             ]
         )
-
-    @staticmethod
-    def _moment_weights(z: np.ndarray, s: np.ndarray, node: np.ndarray) -> list[np.ndarray]:
-        """Node weights of z, s, z^2, s^2 and z s: the posterior's moments in the frame."""
-        zz = np.repeat(z, s.size)
-        ss = np.tile(s, z.size)
-        return [zz * node, ss * node, zz**2 * node, ss**2 * node, zz * ss * node]
+        # row sums along s of the density times 1, s, s^2 and the edge band (|s| > width - 1)
+        along_s = self._cumulative[-1]
+        self._z = z
+        self._row_weights = np.column_stack(
+            [along_s, along_s * s, along_s * s**2, along_s * (np.abs(s) > grid.width - 1)])
+        self._edge_rows = np.abs(z) > grid.width - 1
 
     @property
     def n_doses(self) -> int:
@@ -403,7 +405,7 @@ class ExactEngine:
         rows = counts.shape[0]
         padded = np.zeros((-(-rows // CHUNK) * CHUNK, counts.shape[1]))
         padded[:rows] = counts
-        out = np.empty((padded.shape[0], self._functionals.shape[1]))
+        out = np.empty((padded.shape[0], self._functionals.shape[1] + N_STATS))
         threads = _threads_per_batch
         groups = np.array_split(np.arange(0, padded.shape[0], CHUNK), threads)
         groups = [group for group in groups if group.size]
@@ -420,40 +422,52 @@ class ExactEngine:
         return self._summaries(out)
 
     def _functionals_of(self, counts: np.ndarray) -> np.ndarray:
-        """The functionals (unnormalised) of one data set's observation counts."""
-        return self._density(counts[None])[0] @ self._functionals
+        """The functionals (unnormalised) and resolution statistics of one data set's
+        observation counts."""
+        density = self._density(counts[None])
+        return np.concatenate([density[0] @ self._functionals, self._stats(density)[0]])
 
-    def _moments(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The posterior mean (N, 2) and covariance (N, 2, 2) in the frame's (z, s), from
-        the functionals ``out`` (N, columns)."""
-        first = out[:, -N_MOMENTS:] / out[:, :1]
-        mean = first[:, :2]
-        cov = np.empty((out.shape[0], 2, 2))
-        cov[:, 0, 0] = first[:, 2] - mean[:, 0] ** 2
-        cov[:, 1, 1] = first[:, 3] - mean[:, 1] ** 2
-        cov[:, 0, 1] = cov[:, 1, 0] = first[:, 4] - mean[:, 0] * mean[:, 1]
-        return mean, cov
+    def _stats(self, density: np.ndarray) -> np.ndarray:
+        """(N, N_STATS): E[z], E[z^2], E[Var(s | z)] and the mass within one frame sd of the
+        grid's edge, of each data set's density (N, nodes) on the grid."""
+        sums = density.reshape(density.shape[0], self.grid.n_beta, -1) @ self._row_weights
+        mass, first, second = sums[..., 0], sums[..., 1], sums[..., 2]
+        total = mass.sum(axis=1)
+        safe = np.where(mass > 0, mass, 1.0)
+        within = np.where(mass > 0, second - first**2 / safe, 0.0).sum(axis=1)
+        edge = mass[:, self._edge_rows].sum(axis=1) + sums[..., 3].sum(axis=1)
+        return np.column_stack([mass @ self._z / total, mass @ self._z**2 / total,
+                                within / total, edge / total])
 
     def _unresolved(self, out: np.ndarray) -> np.ndarray:
         """(N,) bool: the data sets whose posterior this grid does not resolve
-        (``MIN_POSTERIOR_SPACINGS``) or hold (``COVERAGE_SDS``)."""
-        mean, cov = self._moments(out)
-        var_z = np.maximum(cov[:, 0, 0], 0.0)
-        var_s_given_z = np.maximum(
-            cov[:, 1, 1] - cov[:, 0, 1] ** 2 / np.maximum(var_z, 1e-300), 0.0)
-        sd_z, sd_s = np.sqrt(var_z), np.sqrt(np.maximum(cov[:, 1, 1], 0.0))
-        width = self.grid.width
-        return ((sd_z < MIN_POSTERIOR_SPACINGS[0] * self._dz)
-                | (np.sqrt(var_s_given_z) < MIN_POSTERIOR_SPACINGS[1] * self._h)
-                | (np.abs(mean[:, 0]) + COVERAGE_SDS * sd_z > width)
-                | (np.abs(mean[:, 1]) + COVERAGE_SDS * sd_s > width)
-                | ~np.isfinite(out).all(axis=1))
+        (``MIN_POSTERIOR_SPACINGS``) or hold (``MAX_EDGE_MASS``), from ``out`` (N, functionals
+        and statistics)."""
+        spacings, edge = self.resolution(out)
+        return ((spacings[:, 0] < MIN_POSTERIOR_SPACINGS[0])
+                | (spacings[:, 1] < MIN_POSTERIOR_SPACINGS[1])
+                | ~(edge <= MAX_EDGE_MASS) | ~np.isfinite(out).all(axis=1))
 
-    def _posterior_normal(self, out: np.ndarray) -> BivariateNormal:
-        """A normal approximation of one data set's posterior (from its functionals on this
-        grid) in (log alpha, log beta): its moments, each sd at least half a spacing."""
-        mean, cov = self._moments(out[None])
-        mean, cov = mean[0], cov[0]
+    def resolution(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior sd in grid spacings (N, 2: along z in rows; along s given z in nodes,
+        the root of E[Var(s | z)]) and its mass in the band within one frame sd of the grid's
+        edge (N,), from ``out`` (N, functionals and statistics)."""
+        mean_z, second_z, within, edge = out[:, -N_STATS:].T
+        sd_z = np.sqrt(np.maximum(second_z - mean_z**2, 0.0))
+        return np.column_stack([sd_z / self._dz, np.sqrt(np.maximum(within, 0.0)) / self._h]), edge
+
+    def _posterior_normal(self, counts: np.ndarray) -> BivariateNormal:
+        """A normal approximation of one data set's posterior in (log alpha, log beta): the
+        mean and covariance of its density on this grid, each sd at least half a spacing."""
+        density = self._density(counts[None])[0] * np.tile(self._cumulative[-1], self.grid.n_beta)
+        density = density / density.sum()
+        z = np.repeat(self._z, self.grid.n_alpha)
+        s = np.tile(np.linspace(-self.grid.width, self.grid.width, self.grid.n_alpha),
+                    self.grid.n_beta)
+        mean = np.array([density @ z, density @ s])
+        dz, ds = z - mean[0], s - mean[1]
+        cov = np.array([[density @ dz**2, density @ (dz * ds)],
+                        [density @ (dz * ds), density @ ds**2]])
         floor = (np.array([self._dz, self._h]) / 2) ** 2
         var = np.maximum(np.diag(cov), floor)
         corr = np.clip(cov[0, 1] / np.sqrt(var[0] * var[1]), -0.999, 0.999)
@@ -465,16 +479,18 @@ class ExactEngine:
         return BivariateNormal.from_covariance(np.array([mu_a, mu_b]) + lin @ mean,
                                                lin @ cov @ lin.T)
 
-    def _with_frame(self, frame: BivariateNormal, grid: GridSpec) -> ExactEngine:
+    def _with_frame(self, frame: BivariateNormal | None, grid: GridSpec) -> ExactEngine:
         return ExactEngine(self.model, self.prior, self.bounds, grid, self.window_days, frame)
 
     def regrid(self, counts: np.ndarray) -> ExactEngine:
         """The engine that answers for one data set (its observation counts): this one if its
-        grid resolves the posterior, otherwise one on a grid placed on the posterior (a normal
-        approximation from the moments, re-centred until it resolves and holds it), checked
-        against a grid with twice the nodes both ways: the finer grid answers once the two
-        agree within ``ERROR_BOUND`` on every summary. A ``BeyondEngine`` error when they do not
-        agree within ``MAX_NODES``."""
+        grid resolves and holds the posterior; otherwise one on a finer grid, checked against a
+        grid with twice its nodes both ways (and 2 sds wider): the finer of the two answers once
+        they agree within ``ERROR_BOUND / 2`` on every summary. Tried in turn: a grid placed on
+        the posterior (the standardised coordinates of its normal approximation, re-centred on
+        the moments until it resolves and holds the posterior), then this grid's frame refined
+        (a posterior curved along a ridge, which no normal frame fits). A ``BeyondEngine``
+        error when neither settles within ``MAX_NODES``."""
         counts = np.asarray(counts, dtype=float)
         if self.error_estimate is not None:
             return self
@@ -484,40 +500,52 @@ class ExactEngine:
         key = counts.tobytes()
         if key in self._regridded:
             return self._regridded[key]
+        answer = self._refined(counts, self._placed(counts)) or self._refined(counts, self)
+        if answer is None:
+            raise BeyondEngine(
+                f"the exact engine's answer for these data does not settle within its error "
+                f"bound {ERROR_BOUND:g} on a grid of up to {MAX_NODES:,} nodes")
+        if len(self._regridded) >= 8:
+            self._regridded.clear()
+        self._regridded[key] = answer
+        return answer
+
+    def _placed(self, counts: np.ndarray) -> ExactEngine | None:
+        """An engine on ``POSTERIOR_GRID`` in a normal approximation of the posterior that
+        resolves and holds it, or None."""
         engine = self
         for _ in range(REGRID_STEPS):
             try:
-                frame = engine._posterior_normal(out)
+                frame = engine._posterior_normal(counts)
             except (ValueError, FloatingPointError):
-                break
+                return None
             engine = self._with_frame(frame, POSTERIOR_GRID)
-            out = engine._functionals_of(counts)
-            if not engine._unresolved(out[None])[0]:
-                break
-        else:
-            engine = None
-        if engine is None or engine is self or engine._unresolved(out[None])[0]:
-            raise BeyondEngine("the exact engine cannot place its grid on this posterior")
-        coarse = engine._summaries(out[None])
+            if not engine._unresolved(engine._functionals_of(counts)[None])[0]:
+                return engine
+        return None
+
+    def _refined(self, counts: np.ndarray, engine: ExactEngine | None) -> ExactEngine | None:
+        """Starting from ``engine``'s grid, the first grid (nodes doubled both ways, 2 sds
+        wider each time) whose answer agrees with the previous one within ERROR_BOUND / 2 and
+        that resolves and holds the posterior; None beyond ``MAX_NODES``."""
+        if engine is None:
+            return None
+        frame = None if engine.on_prior_frame else engine.frame
+        coarse = engine._summaries(engine._functionals_of(counts)[None])
         grid = engine.grid
         while True:
             grid = GridSpec(2 * grid.n_alpha, 2 * grid.n_beta, grid.width + 2.0)
             if grid.n_alpha * grid.n_beta > MAX_NODES:
-                raise BeyondEngine(
-                    f"the exact engine's answer for these data does not settle within its "
-                    f"error bound {ERROR_BOUND:g} on {MAX_NODES:,} nodes")
-            finer = self._with_frame(engine.frame, grid)
-            fine = finer._summaries(finer._functionals_of(counts)[None])
+                return None
+            finer = self._with_frame(frame, grid)
+            out = finer._functionals_of(counts)
+            fine = finer._summaries(out[None])
             change = max(float(np.max(np.abs(getattr(fine, f) - getattr(coarse, f))))
                          for f in ("p_underdose", "p_target", "p_overdose", "mean", "sd"))
-            if change <= ERROR_BOUND / 2:
-                break
+            if change <= ERROR_BOUND / 2 and not finer._unresolved(out[None])[0]:
+                finer.error_estimate = change
+                return finer
             coarse = fine
-        finer.error_estimate = change
-        if len(self._regridded) >= 8:
-            self._regridded.clear()
-        self._regridded[key] = finer
-        return finer
 
     def for_data(self, n: np.ndarray, dlt: np.ndarray,
                  pending: np.ndarray | None = None) -> ExactEngine:
@@ -527,9 +555,11 @@ class ExactEngine:
     def _fill(self, job: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         """Functionals of the chunks of ``counts`` starting at rows ``starts``, into ``out``."""
         counts, out, starts = job
+        width = self._functionals.shape[1]
         for start in starts:
-            out[start : start + CHUNK] = self._density(counts[start : start + CHUNK]) @ (
-                self._functionals)
+            density = self._density(counts[start : start + CHUNK])
+            out[start : start + CHUNK, :width] = density @ self._functionals
+            out[start : start + CHUNK, width:] = self._stats(density)
 
     def _summaries(self, out: np.ndarray) -> BatchSummary:
         d = self.n_doses
