@@ -265,12 +265,9 @@ class ExactEngine:
         n_doses = self.x.size
         log_p = -np.logaddexp(0.0, -eta).reshape(n_doses, -1)
         log_q = -np.logaddexp(0.0, eta).reshape(n_doses, -1)
-        # log-likelihood rows: a DLT, a complete follow-up without DLT, and (TITE) a patient
-        # followed k of T days without DLT, weight w = k / T: log(1 - w p) (Cheung & Chappell
-        # 2000), for k = 0 .. T - 1 at every dose (k = 0 carries no information)
-        weights = np.arange(window_days) / max(window_days, 1)
-        tite = np.log1p(-weights[None, :, None] * np.exp(log_p)[:, None, :])
-        self._basis = np.vstack([log_p, log_q, tite.reshape(-1, log_p.shape[1])])
+        # log-likelihood rows: a DLT, a complete follow-up without DLT, and (TITE, built only
+        # when dated data arrive: ``_full_basis``) a patient followed k of T days without DLT
+        self._basis = np.vstack([log_p, log_q])
         if self.on_prior_frame:
             self._log_prior = prior.log_density_in_frame(z[:, None], s[None, :]).ravel()
         else:  # the prior's own density at the nodes, wherever the frame put them
@@ -294,6 +291,17 @@ class ExactEngine:
         self._row_weights = np.column_stack(
             [along_s, along_s * s, along_s * s**2, along_s * (np.abs(s) > grid.width - 1)])
         self._edge_rows = np.abs(z) > grid.width - 1
+
+    @cached_property
+    def _full_basis(self) -> np.ndarray:
+        """The log-likelihood rows with the TITE rows: a patient followed k of T days without a
+        DLT, weight w = k / T: log(1 - w p) (Cheung & Chappell 2000), for k = 0 .. T - 1 at
+        every dose (k = 0 carries no information). Built on the first dated data set, so
+        undated data never hold (doses x T x nodes) of them in memory."""
+        weights = np.arange(self.window_days) / max(self.window_days, 1)
+        n = self.n_doses
+        tite = np.log1p(-weights[None, :, None] * np.exp(self._basis[:n])[:, None, :])
+        return np.vstack([self._basis, tite.reshape(-1, self._basis.shape[1])])
 
     @property
     def n_doses(self) -> int:
@@ -365,13 +373,14 @@ class ExactEngine:
 
         ``n`` counts every treated patient per dose, ``dlt`` the DLTs; ``pending`` (N, doses,
         T), only with a DLT window of T days, counts patients still in follow-up without a DLT
-        by whole days followed (0 .. T - 1); they are part of ``n``.
+        by whole days followed (0 .. T - 1); they are part of ``n``. Without ``pending`` (or
+        a window) only the DLT and complete columns: (N, 2 doses).
         """
         n = np.atleast_2d(np.asarray(n, dtype=float))
         dlt = np.atleast_2d(np.asarray(dlt, dtype=float))
         rows = n.shape[0]
-        if pending is None:
-            pending = np.zeros((rows, self.n_doses, self.window_days))
+        if pending is None or not self.window_days:  # no TITE rows: only DLTs and complete
+            return np.hstack([dlt, n - dlt])
         pending = np.asarray(pending, dtype=float).reshape(rows, self.n_doses, -1)
         complete = n - dlt - pending.sum(axis=2)
         return np.hstack([dlt, complete, pending.reshape(rows, -1)])
@@ -385,8 +394,9 @@ class ExactEngine:
         its relative error stays below 5e-6 (every summary moves by < 1e-7: far below the
         quadrature error). The result is a per-thread buffer, valid until the thread's next
         call (fresh megabyte arrays per chunk cost page faults as much as the arithmetic)."""
-        log_density, single, density = _buffers(counts.shape[0], self._basis.shape[1])
-        np.matmul(counts, self._basis, out=log_density)
+        basis = self._basis if counts.shape[1] == self._basis.shape[0] else self._full_basis
+        log_density, single, density = _buffers(counts.shape[0], basis.shape[1])
+        np.matmul(counts, basis, out=log_density)
         log_density += self._log_prior
         log_density -= log_density.max(axis=1, keepdims=True)
         single[...] = log_density
