@@ -37,7 +37,7 @@ class DosesSection:
     unit: str = documented("Dose unit, for display (e.g. 'mg', 'viable cells').", "")
     reference: float | None = documented(
         "Reference dose d_ref in logit P(DLT|d) = log(alpha) + beta log(d/d_ref); "
-        "default: the highest dose level.",
+        "default: the highest dose level. Within a factor 1000 of the panel.",
         None,
     )
 
@@ -114,7 +114,7 @@ class ModelSection:
         None,
     )
     prior_sd: tuple[float, float] | None = documented(
-        "Prior standard deviations of (log alpha, log beta), both > 0.", None
+        "Prior standard deviations of (log alpha, log beta), both >= 1e-6 and <= 50.", None
     )
     prior_correlation: float = documented(
         "Prior correlation of log alpha and log beta, in (-1, 1).", 0.0
@@ -198,7 +198,7 @@ class CohortsSection:
     )
     dlt_window_days: int = documented(
         "DLT observation window in days (0 = outcomes are final when recorded). Dated data "
-        "weight a patient still in follow-up by days followed / window (TITE).",
+        "weight a patient still in follow-up by days followed / window (TITE). At most 365.",
         0,
     )
     followup: str = documented(
@@ -285,10 +285,10 @@ SECTIONS: dict[str, Any] = {
 
 PRIOR_KINDS = ("normal", "mixture", "map", "exnex")
 PRIOR_LIMIT = 50.0  # largest |prior_mean| and prior_sd (log scale) the engine handles
-# smallest prior sd (log scale): 1e-3 on log alpha fixes P(DLT) at the reference dose to about
-# 0.1% of its odds, a point mass in all but name; below it the grid's spacing (a fraction of
+# smallest prior sd (log scale): 1e-6 on log alpha fixes P(DLT) at the reference dose to about
+# 1e-4 % of its odds, a point mass in all but name; below it the grid's spacing (a fraction of
 # the sd) underflows against the mean (1e-300 crashed the engine: issue 19)
-PRIOR_SD_MIN = 1e-3
+PRIOR_SD_MIN = 1e-6
 # the reference dose within this factor of the panel (issue 19): with d_ref far outside it every
 # log(d / d_ref) is huge, log alpha and beta are confounded, and the prior's P(DLT) at the panel
 # degenerates to 0 or 1 (a reference of 1e300 derived log alpha ~ 334: every dose looked safe)

@@ -83,7 +83,7 @@ def test_validate():
     ("config_text", "data_text", "expected"),
     [
         ("[doses]\nlevels = [1, 2]\n[model]\nprior_sd = [1, 0]\nprior_mean = [0, 0]\n",
-         "dose,n,dlt\n", "[model] prior_sd: must be >= 0.001"),
+         "dose,n,dlt\n", "[model] prior_sd: must be >= 1e-06"),
         ("[doses]\nlevels = [1, 2]\n", "dose,n,dlt\n3,1,0\n", "row 2, column 'dose'"),
         ("[doses]\nlevels = [1, 2]\n", "", "the file is empty"),
     ],

@@ -134,7 +134,7 @@ def test_the_issue_edge_cases_are_refused_by_validation(raw, where):
 
 def test_the_smallest_prior_sd_allowed_works():
     design = design_from_dict({**MINIMAL, "model": {"prior_mean": [-1, 0],
-                                                    "prior_sd": [1e-3, 1e-3]}})
+                                                    "prior_sd": [1e-6, 1e-6]}})
     data = TrialData(np.array([3, 3, 0, 0, 0]), np.array([0, 1, 0, 0, 0]))
     summary, _ = exact_summary(design, data)
     assert np.all(np.isfinite(summary.p_overdose))
