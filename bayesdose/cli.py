@@ -14,9 +14,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import click
+from bayesdose import interrupt
 
-from bayesdose.defaults import (
+if __name__ == "__main__" or Path(sys.argv[0]).name == "bayesdose":  # the program itself
+    interrupt.defer()  # before click loads: Ctrl-C while loading ends cleanly, no traceback
+
+import click  # noqa: E402
+
+from bayesdose.defaults import (  # noqa: E402
     DEFAULT_DESIGNS,
     DEFAULT_METHOD,
     DEFAULT_SEED,
@@ -24,22 +29,28 @@ from bayesdose.defaults import (
     ENGINES,
     METHODS,
 )
-from bayesdose.designs.registry import DESIGNS, TIME_AWARE
-from bayesdose.errors import InputError
+from bayesdose.designs.registry import DESIGNS, TIME_AWARE  # noqa: E402
+from bayesdose.errors import InputError  # noqa: E402
 
 EXIT_INPUT = 2
 
 
 def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an InputError into a one-line message and exit code 2."""
+    """Turn an InputError into a one-line message and exit code 2, and Ctrl-C into one line
+    (what it leaves) and exit code 130."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            interrupt.check()
+            return result
         except InputError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(EXIT_INPUT)
+        except KeyboardInterrupt as err:
+            click.echo(f"interrupted: {str(err) or 'no file was left half-written'}", err=True)
+            sys.exit(interrupt.EXIT_INTERRUPTED)
 
     return wrapper
 
@@ -60,7 +71,19 @@ _AS_OF = click.option(
 )
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: SIGINT is remembered while a command runs (``interrupt``)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with interrupt.caught():
+                return super().main(*args, **kwargs)
+        except KeyboardInterrupt:  # came while the command line was loading
+            click.echo("interrupted: nothing was done", err=True)
+            sys.exit(interrupt.EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="bayesdose")
 def main() -> None:
     """Bayesian adaptive dose finding (BLRM with EWOC) for phase I trials."""
@@ -81,7 +104,10 @@ def main() -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the recommendation as JSON here.")
 @click.option("--record-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Add an immutable decision record to this folder.")
+              help="Add an immutable decision record to this folder's chain of records.")
+@click.option("--record-key", type=click.Path(dir_okay=False, path_type=Path),
+              help="Sign the record (HMAC-SHA256) with the key in this file; "
+              "verify-records --key then notices an edit even with its hash recomputed.")
 @_AS_OF
 @click.option("--design", "design_name", default="blrm", show_default=True,
               type=click.Choice(list(DESIGNS)),
@@ -93,10 +119,16 @@ def main() -> None:
 @_user_errors
 def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path | None,
               record_dir: Path | None, as_of: datetime | None, design_name: str,
-              plot_path: Path | None, html_path: Path | None) -> None:
-    """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV)."""
+              plot_path: Path | None, html_path: Path | None, record_key: Path | None) -> None:
+    """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV).
+
+    Every output is checked before anything is computed, and the record is written last, so
+    a mistake leaves nothing half-done. The decision and its record come from the same bytes
+    of CONFIG and DATA, each read once.
+    """
     from bayesdose.data import read_trial_data
-    from bayesdose.record import package_versions, sha256_hex, write_record
+    from bayesdose.input_files import read_input
+    from bayesdose.record import read_key, sha256_hex
     from bayesdose.schema import load_design
     from bayesdose.steps import step_on_data
 
@@ -104,14 +136,25 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         from bayesdose.report.decision import check_request
 
         check_request(plot_path, html_path, design_name)
-    design = load_design(config)
-    trial = read_trial_data(data, design, as_of and as_of.date())
+    _check_outputs(json_path, plot_path, html_path, record_dir)
+    if record_key is not None and record_dir is None:
+        raise InputError("--record-key", None, "it signs a decision record: give --record-dir")
+    key = None if record_key is None else read_key(record_key)
+    config_bytes = read_input(config)
+    design = load_design(config, config_bytes)
+    data_bytes = read_input(data)
+    trial = read_trial_data(data, design, as_of and as_of.date(), data_bytes)
+    fitted = [f"'{name}'" for name, alternative in [("[model]", design), *design.alternatives()]
+              if alternative.model.prior in ("map", "exnex")]
+    if fitted and design_name == "blrm":
+        click.echo(f"note: the prior of {', '.join(fitted)} is fitted by MCMC from the "
+                   "historical trials (a minute or less; `bayesdose map` fixes a MAP prior)",
+                   err=True)
     if design.prior.derived:
         click.echo(f"prior {design.prior.explanation}", err=True)
     step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)
     document = step.document
-    config_bytes, data_bytes = config.read_bytes(), data.read_bytes()
     document["inputs"] = {
         "config_sha256": sha256_hex(config_bytes),
         "data_sha256": sha256_hex(data_bytes),
@@ -119,24 +162,57 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         "data_path": str(data),
     }
     document["seed"] = seed
-    if json_path is not None:
-        _write_output(json_path, json.dumps(document, indent=2) + "\n", "JSON output")
-    if record_dir is not None:
-        record = dict(
-            document,
-            config_content=config_bytes.decode("utf-8"),
-            data_content=data_bytes.decode("utf-8-sig"),
-            packages=package_versions(),
-        )
-        try:
-            path = write_record(record_dir, record)
-        except OSError as err:
-            raise InputError(str(record_dir), None, f"cannot write the record: {err}") from None
-        click.echo(f"decision record: {path}")
     if plot_path is not None or html_path is not None:
         from bayesdose.report.decision import write_outputs
 
         write_outputs(step.recommendation, document, plot_path, html_path)
+    if json_path is not None:
+        _write_output(json_path, json.dumps(document, indent=2) + "\n", "JSON output")
+    if record_dir is not None:  # last: a record is permanent
+        _write_record(record_dir, document, config_bytes, data_bytes, key)
+
+
+def _check_outputs(json_path: Path | None, plot_path: Path | None, html_path: Path | None,
+                   record_dir: Path | None) -> None:
+    """Refuse an output that cannot be written before anything is computed or written."""
+    from bayesdose.record import chain_so_far, check_can_write
+
+    files = ((json_path, "JSON output"), (plot_path, "plot"), (html_path, "HTML report"))
+    for path, what in files:
+        if path is None:
+            continue
+        try:  # click refuses a folder given as a file
+            check_can_write(path.parent)
+        except OSError as err:
+            raise InputError(str(path), None, f"cannot write the {what}: "
+                             f"{err.strerror or err}") from None
+    if record_dir is None:
+        return
+    try:
+        check_can_write(record_dir, may_create=True)
+        if record_dir.is_dir():
+            chain_so_far(record_dir)
+    except OSError as err:
+        raise InputError(str(record_dir), None, f"cannot write the record: "
+                         f"{err.strerror or err}") from None
+    except ValueError as err:
+        raise InputError(str(record_dir), None, f"cannot continue its chain: {err}") from None
+
+
+def _write_record(folder: Path, document: dict[str, Any], config_bytes: bytes,
+                  data_bytes: bytes, key: bytes | None) -> None:
+    """Add the decision record: the document with the exact inputs (decoded as UTF-8, so the
+    text encodes back to the bytes hashed in ``inputs``), the packages, and the chain."""
+    from bayesdose.record import package_versions, write_record
+
+    record = dict(document, config_content=config_bytes.decode("utf-8"),
+                  data_content=data_bytes.decode("utf-8"), packages=package_versions())
+    try:
+        path = write_record(folder, record, key=key)
+    except (OSError, ValueError) as err:
+        problem = getattr(err, "strerror", None) or err
+        raise InputError(str(folder), None, f"cannot write the record: {problem}") from None
+    click.echo(f"decision record: {path}")
 
 
 @main.command()
@@ -255,6 +331,9 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
         summary = study_summary(design, scenarios, names, trials, seed, method, workers,
                                 scheduler=scheduler, out=out_dir, resume=resume,
                                 chunk_size=chunk_size, progress=not quiet)
+    except KeyboardInterrupt:
+        raise interrupt.Interrupted(f"finished chunks are kept in {out_dir / 'chunks'}; run "
+                                    "again with --resume") from None
     except TreeTooLarge as err:
         raise InputError("--method exact", None, f"{err}; use --method simulate") from None
     except OSError as err:

@@ -18,6 +18,12 @@ A design is a TOML file with the sections below; every key but `[doses] levels` 
 and `[stopping]` (like any other section) may be omitted. Unknown sections and keys are errors,
 so a typo never passes silently. Check a file with `bayesdose validate CONFIG [DATA]`.
 This page is generated from the code (`python -m bayesdose.config_reference`).
+
+Every input file (config, data, scenarios, historical data) must be a regular file (not a FIFO,
+device or folder) of at most 50 MB, UTF-8 (a byte order mark is dropped). Numbers in TOML follow
+TOML (`1_000` is a valid TOML number). No string of a config (the trial name, the unit, a prior's
+name, ...) may hold a control character (a line break, a tab, ESC) or a line separator: the
+strings are printed, and a line break could forge an output line.
 """
 
 DATA = f"""## Trial data (CSV)
@@ -32,8 +38,14 @@ Two layouts, told apart by the header (column order is free; a UTF-8 byte order 
 A dose must be one of the config's levels (relative tolerance 1e-6, so `3e8` matches
 `300000000`). A header-only file means no patients yet: the answer is the start dose. An empty
 (0-byte) file, a missing or unknown column, a duplicate patient id, a non-integer or negative
-count, `dlt` outside 0/1 or above `n`, and a non-UTF-8 file are errors that name the file, the
-row and the column.
+count, `dlt` outside 0/1 or above `n`, a number with an underscore (`1_6`, which Python would
+read as 16), a cell with a control character (a line break in a quoted patient id), and a
+non-UTF-8 file are errors that name the file, the row and the column.
+
+Dated data (late-onset toxicity) add `enrolled` and optionally `dlt_day`, `followup_end` and
+`evaluable`: `dlt_day` and `followup_end` need `enrolled`, and a DLT day must fall within the
+DLT window, before `--as-of` and before follow-up ended. `evaluable` (0 leaves a patient out of
+the model) needs no dates.
 """
 
 

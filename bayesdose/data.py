@@ -26,12 +26,14 @@ from typing import Any
 import numpy as np
 
 from bayesdose.errors import InputError
+from bayesdose.input_files import read_input, unprintable
 from bayesdose.panel import DosePanel
 from bayesdose.schema import Design
 
 PATIENT_COLUMNS = ("patient_id", "cohort", "dose", "dlt")
 DATE_COLUMNS = ("enrolled", "dlt_day", "followup_end", "evaluable")
 AGGREGATED_COLUMNS = ("dose", "n", "dlt")
+MAX_COUNT = 1_000_000  # no count of a trial (patients, cohorts, days) comes near this
 
 
 @dataclass(frozen=True)
@@ -98,24 +100,25 @@ class TrialData:
         return members[0].level, sum(p.dlt for p in members)
 
 
-def read_trial_data(path: str | Path, design: Design, as_of: date | None = None) -> TrialData:
-    """Read a trial data CSV; every problem names the file, the row and the field.
+def read_trial_data(path: str | Path, design: Design, as_of: date | None = None,
+                    content: bytes | None = None) -> TrialData:
+    """Read a trial data CSV (from ``content`` when the file was read already); every problem
+    names the file, the row and the field.
 
     Dated data (an ``enrolled`` column) needs ``as_of``: the date the decision is made on.
     """
-    header, body = read_csv_rows(path)
+    header, body = read_csv_rows(path, content)
     return _parse(header, body, design, str(path), as_of, "row 1")
 
 
-def read_csv_rows(path: str | Path) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """A CSV file's header cells and its rows, each labelled "row N" (N counts lines of the
-    file, the header being row 1); a missing, empty, non-UTF-8 or unreadable file is an
-    InputError naming it."""
+def read_csv_rows(path: str | Path, content: bytes | None = None,
+                  ) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """A CSV file's header cells and its rows (of ``content`` when the file was read already),
+    each labelled "row N" (N counts lines of the file, the header being row 1); a missing,
+    empty, non-UTF-8 or unreadable file, or one that is not a regular file of sane size
+    (``input_files.read_input``), is an InputError naming it."""
     source = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(source, None, "file not found") from None
+    raw = read_input(path) if content is None else content
     if not raw:
         raise InputError(source, None, "the file is empty (expected at least a header line)")
     try:
@@ -252,9 +255,13 @@ class CsvRow:
         return InputError(self.source, f"{self.label}, column {column!r}", problem)
 
     def text(self, column: str) -> str:
+        """The cell's text, not empty and printable (a line break in a quoted cell would forge
+        output lines)."""
         value = self.optional(column)
         if not value:
             raise self.fail(column, "empty value")
+        if problem := unprintable(value):
+            raise self.fail(column, f"{problem} in {value!r}")
         return value
 
     def optional(self, column: str) -> str:
@@ -269,19 +276,22 @@ class CsvRow:
             raise self.fail(column, f"expected a date as YYYY-MM-DD, got {value!r}") from None
 
     def count(self, column: str) -> int:
+        """A whole number in [0, MAX_COUNT] (a count of 400 digits overflowed the arrays)."""
         value = self.text(column)
         try:
-            number = int(value)
+            number = int(_no_underscore(value))
         except ValueError:
             raise self.fail(column, f"expected a whole number >= 0, got {value!r}") from None
         if number < 0:
             raise self.fail(column, f"expected a whole number >= 0, got {value!r}")
+        if number > MAX_COUNT:
+            raise self.fail(column, f"{len(value)}-digit count: expected at most {MAX_COUNT:,}")
         return number
 
     def number(self, column: str) -> float:
         value = self.text(column)
         try:
-            return float(value)
+            return float(_no_underscore(value))
         except ValueError:
             raise self.fail(column, f"expected a number, got {value!r}") from None
 
@@ -304,10 +314,22 @@ class CsvRow:
                             f"({doses})") from None
 
 
+def _no_underscore(value: str) -> str:
+    """``value``, or a ValueError if it has an underscore: Python's int() and float() read
+    ``1_6`` as 16, a typo in a CSV file rather than a number."""
+    if "_" in value:
+        raise ValueError(value)
+    return value
+
+
 def _patient_level(header, body, design: Design, source: str, as_of: date | None,
                    header_where: str) -> TrialData:
     columns = check_columns(header, PATIENT_COLUMNS, source, header_where, DATE_COLUMNS)
     dated = "enrolled" in columns
+    undated = [name for name in ("dlt_day", "followup_end") if name in columns]
+    if undated and not dated:
+        raise InputError(source, f"column {undated[0]!r}",
+                         "the date columns need 'enrolled' (the date of dosing)")
     window = design.cohorts.dlt_window_days
     if dated and as_of is None:
         raise InputError(source, "column 'enrolled'", "dated data needs --as-of DATE")
@@ -366,6 +388,9 @@ def _days_followed(row: CsvRow, dlt: int, window: int, as_of: date) -> int:
             raise row.fail("dlt_day", f"day {day} is after the {window}-day DLT window")
         if (as_of - enrolled).days < day:
             raise row.fail("dlt_day", f"day {day} after dosing is after --as-of {as_of}")
+        if (end - enrolled).days < day:
+            raise row.fail("dlt_day", f"day {day} after dosing is after follow-up ended on "
+                           f"{end} (day {(end - enrolled).days})")
     return (end - enrolled).days
 
 

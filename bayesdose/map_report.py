@@ -13,12 +13,11 @@ from bayesdose.schema import Design
 def map_section(design: Design, fit: MapFit, seed: int) -> str:
     """The frozen MAP prior as TOML: provenance in comments, then ``[model]`` with
     ``prior = "mixture"`` and its components, to replace the config's ``[model]``."""
-    from pathlib import Path
-
+    from bayesdose.input_files import read_input
     from bayesdose.models.mixfit import mixture_to_toml
 
     trials = design.historical_trials
-    digest = sha256_hex(Path(trials.source).read_bytes())
+    digest = sha256_hex(read_input(trials.source))
     header = [
         f"# MAP prior written by bayesdose {version('bayesdose')} (`bayesdose map`, seed {seed})",
         f"# from {trials.source} (sha256 {digest}),",

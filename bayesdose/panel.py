@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+MATCH_REL_TOL = 1e-6  # a dose in the data matches a level within this relative tolerance
+
 
 @dataclass(frozen=True)
 class DosePanel:
@@ -25,7 +27,7 @@ class DosePanel:
         ref = math.log(self.reference)
         return tuple(math.log(d) - ref for d in self.levels)  # d / d_ref could underflow
 
-    def index(self, dose: float, rel_tol: float = 1e-6) -> int:
+    def index(self, dose: float, rel_tol: float = MATCH_REL_TOL) -> int:
         """0-based index of ``dose`` (relative tolerance, so 3e8 matches 300000000); a
         ValueError if it is not a level."""
         return dose_index(self.levels, dose, rel_tol)
@@ -42,9 +44,21 @@ class DosePanel:
         return self.format(self.levels[level])
 
 
-def dose_index(levels: tuple[float, ...], dose: float, rel_tol: float = 1e-6) -> int:
+def dose_index(levels: tuple[float, ...], dose: float, rel_tol: float = MATCH_REL_TOL) -> int:
     """0-based index of ``dose`` in ``levels`` (relative tolerance); a ValueError if absent."""
     for i, level in enumerate(levels):
         if math.isclose(dose, level, rel_tol=rel_tol):
             return i
     raise ValueError(dose)
+
+
+def indistinct_levels(levels: tuple[float, ...],
+                      rel_tol: float = MATCH_REL_TOL) -> tuple[float, float] | None:
+    """The first two neighbouring (increasing) levels that matching with ``rel_tol`` cannot tell
+    apart, or None. Two levels are apart when no dose is within the tolerance of both: their
+    gap exceeds twice the tolerance of the larger (otherwise data at 1.0000005 would count at
+    level 1 of ``[1, 1.0000005, ...]``)."""
+    for a, b in zip(levels, levels[1:], strict=False):
+        if abs(b - a) <= 2 * rel_tol * max(abs(a), abs(b)):
+            return a, b
+    return None

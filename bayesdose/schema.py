@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bayesdose.errors import InputError
-from bayesdose.panel import DosePanel, dose_index
+from bayesdose.input_files import read_input, unprintable
+from bayesdose.panel import MATCH_REL_TOL, DosePanel, dose_index, indistinct_levels
 from bayesdose.schema_fields import REQUIRED, documented, requirement
 
 if TYPE_CHECKING:  # the models import NumPy: imported when a design is made, not by the CLI
@@ -33,7 +34,9 @@ class TrialSection:
 
 @dataclass(frozen=True)
 class DosesSection:
-    levels: tuple[float, ...] = documented("Dose levels, positive and strictly increasing.")
+    levels: tuple[float, ...] = documented(
+        "Dose levels, positive and strictly increasing, neighbours apart by more than twice "
+        "the relative tolerance (1e-6) with which doses in the data are matched to levels.")
     unit: str = documented("Dose unit, for display (e.g. 'mg', 'viable cells').", "")
     reference: float | None = documented(
         "Reference dose d_ref in logit P(DLT|d) = log(alpha) + beta log(d/d_ref); "
@@ -420,22 +423,25 @@ class Design:
 # Loading and validation
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML file; a missing, non-UTF-8 or malformed file is an InputError."""
+def read_toml(path: str | Path, content: bytes | None = None) -> dict[str, Any]:
+    """Parse a TOML file (a design config, a scenario set), or its ``content`` already read; a
+    missing, non-UTF-8 or malformed file, or one that is not a regular file of sane size
+    (``input_files.read_input``), is an InputError. A UTF-8 byte order mark is dropped, as in
+    CSV files (editors on Windows write one; TOML itself does not allow it)."""
     source = str(path)
+    raw = read_input(path) if content is None else content
     try:
-        return tomllib.loads(Path(path).read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise InputError(source, None, "file not found") from None
+        return tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as err:
         raise InputError(source, f"byte {err.start}", "not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(source, None, f"not valid TOML: {err}") from None
 
 
-def load_design(path: str | Path) -> Design:
-    """Read and validate a design config; every problem names the file and the key."""
-    return design_from_dict(read_toml(path), str(path))
+def load_design(path: str | Path, content: bytes | None = None) -> Design:
+    """Read and validate a design config (from ``content`` when the file was read already);
+    every problem names the file and the key."""
+    return design_from_dict(read_toml(path, content), str(path))
 
 
 def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:
@@ -518,6 +524,9 @@ def _coerce(value: Any, hint: Any, source: str, where: str) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise InputError(source, where, f"expected a string, got {value!r}")
+        if problem := unprintable(value):  # every string of a config may be printed
+            raise InputError(source, where, f"{problem} in {value!r}: not allowed in a "
+                             "string that is printed")
         return value
     raise TypeError(f"unsupported schema type {hint!r}")  # a bug in the schema, not the input
 
@@ -548,6 +557,10 @@ def _check_rules(s: Design, source: str) -> None:
         "[doses] levels",
         "doses must be strictly increasing",
     )
+    if close := indistinct_levels(levels):
+        raise InputError(source, "[doses] levels", f"doses {close[0]:.12g} and {close[1]:.12g} are "
+                         f"too close: doses in the data are matched to a level within a "
+                         f"relative {MATCH_REL_TOL:g}, which cannot tell these apart")
     if doses.reference is not None:
         require(doses.reference > 0, "[doses] reference", "the reference dose must be > 0")
         require(min(levels) / REFERENCE_FACTOR <= doses.reference

@@ -5,7 +5,8 @@
 - Page generators, each rewriting its page under ``docs/``: ``engine``
   (engine-benchmarks.md), ``simulation`` (simulation-benchmarks.md), ``simulation_time``
   (simulation-time-benchmarks.md), ``oc`` (oc-benchmarks.md and its figures), ``borrowing``
-  (borrowing-oc.md; its frozen MAP priors are in ``benchmarks/borrowing/``), ``speed`` (runs
+  (borrowing-oc.md; its frozen MAP priors are in ``benchmarks/borrowing/``), ``priors``
+  (prior-benchmarks.md: ``bayesdose map`` and ``recommend`` with MAP priors), ``speed`` (runs
   engine and simulation, then writes the index benchmarks.md).
 - ``research``: studies behind a default or a quoted number (the prior calibration, the
   coherence count), not regenerated with the pages.

@@ -194,8 +194,14 @@ def write_config(raw: dict[str, Any], name: str) -> Path:
 
 
 def run_cli(args: list[str]) -> tuple[float, str]:
+    """``bayesdose ARGS`` in a new process: wall time and standard output."""
+    seconds, stdout, _ = run_cli_streams(args)
+    return seconds, stdout
+
+
+def run_cli_streams(args: list[str]) -> tuple[float, str, str]:
     """``bayesdose ARGS`` in a new process (this checkout first on PYTHONPATH, BLAS on one
-    thread): wall time and standard output."""
+    thread): wall time, standard output and standard error."""
     cmd = [str(BIN / "bayesdose"), *args]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=subprocess_env(repo_on_path=True), text=True,
@@ -203,7 +209,7 @@ def run_cli(args: list[str]) -> tuple[float, str]:
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
-    return seconds, proc.stdout
+    return seconds, proc.stdout, proc.stderr
 
 
 def cli_package_file() -> str:

@@ -118,7 +118,7 @@ def test_cli_as_of_json_and_record(tmp_path):
     assert doc["as_of"] == "2025-11-03" and doc["excluded"] == ["XJ-05"]
     assert doc["pending"] == [{"patient_id": "XJ-04", "dose": 3e8, "days_followed": 14,
                                "weight": 0.5}]
-    (record,) = records.iterdir()
+    (record,) = records.glob("*.json")
     assert json.loads(record.read_text())["pending"][0]["patient_id"] == "XJ-04"
     missing = CliRunner().invoke(main, ["recommend", str(XJ), str(DATED)])
     assert missing.exit_code == 2 and "needs --as-of" in missing.output

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from bayesdose import record
 from bayesdose.cli import main
+from bayesdose.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "nbg-2008.toml"
@@ -78,7 +79,7 @@ def test_disk_full_is_a_clear_error_and_damages_nothing(small_disk: Path) -> Non
         assert "Traceback" not in result.output and "No space left" in result.output
         assert len([line for line in result.stderr.splitlines() if line]) == 1
     assert (snapshot(small_disk), snapshot(records)) == before
-    assert all(record.verify_record(p) for p in records.iterdir())
+    assert all(record.verify_record(p) for p in records.glob("*.json"))
 
 
 def test_simulation_on_a_full_disk_keeps_the_old_summary(small_disk: Path) -> None:
@@ -122,18 +123,60 @@ def test_a_failed_write_leaves_no_fragment(monkeypatch: pytest.MonkeyPatch,
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["out.json"]
 
 
+# -- nothing half-done (issue 19, item 3) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [["--html", "no/such/x.html"], ["--plot", "no/such/x.png"],
+                                 ["--json", "no/such/x.json"]])
+def test_a_bad_output_path_writes_nothing(tmp_path: Path, bad: list[str]) -> None:
+    """Every output path is checked before anything is computed: no JSON, no record."""
+    out, records = tmp_path / "o.json", tmp_path / "records"
+    options = ["--json", out, "--record-dir", records, *bad]
+    if bad[0] == "--json":
+        options = options[2:]
+    result = recommend(tmp_path, *options)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "cannot write" in result.output and len(result.output.splitlines()) == 1
+    assert not out.exists() and not records.exists()
+
+
+def test_an_unwritable_record_folder_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "o.json"
+    (tmp_path / "file").write_text("a file, not a folder")
+    result = recommend(tmp_path, "--json", out, "--record-dir", tmp_path / "file" / "records")
+    assert result.exit_code == 2 and "cannot write the record" in result.output, result.output
+    assert not out.exists()
+    result = recommend(tmp_path, "--json", out, "--record-key", tmp_path / "file")
+    assert result.exit_code == 2 and "give --record-dir" in result.output
+    assert not out.exists()
+
+
+def test_the_record_is_written_last(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A failure while writing the HTML (after the checks) leaves no permanent record."""
+    from bayesdose.report import decision
+
+    def broken(*args: object) -> None:
+        raise InputError("x.html", None, "cannot write the HTML report: disk failed")
+
+    monkeypatch.setattr(decision, "write_outputs", broken)
+    records = tmp_path / "records"
+    result = recommend(tmp_path, "--record-dir", records, "--html", tmp_path / "x.html")
+    assert result.exit_code == 2 and not list(records.glob("*.json")), result.output
+
+
 # -- decision records ----------------------------------------------------------------------------
 
 
-def test_a_record_is_never_overwritten(tmp_path: Path) -> None:
-    from datetime import UTC, datetime
-
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    path = record.write_record(tmp_path, {"next_dose": 1.0}, now)
-    original = path.read_bytes()
+def test_a_record_is_never_overwritten(monkeypatch: pytest.MonkeyPatch,
+                                       tmp_path: Path) -> None:
+    """Even if a second record got the first one's file name, it would be refused."""
+    path = record.write_record(tmp_path, {"next_dose": 1.0})
+    original, ledger = path.read_bytes(), (tmp_path / record.LEDGER).read_bytes()
+    monkeypatch.setattr(record, "record_name", lambda document: path.name)
     with pytest.raises(FileExistsError):
-        record.write_record(tmp_path, {"next_dose": 1.0}, now)
-    assert path.read_bytes() == original and list(tmp_path.iterdir()) == [path]
+        record.write_record(tmp_path, {"next_dose": 2.0})
+    assert path.read_bytes() == original and (tmp_path / record.LEDGER).read_bytes() == ledger
+    assert sorted(tmp_path.iterdir()) == sorted([path, tmp_path / record.LEDGER])
 
 
 def test_verify_records(tmp_path: Path) -> None:

@@ -205,3 +205,36 @@ def test_the_report_shows_the_history_the_map_prior_and_the_sensitivity(tmp_path
         assert (f"{flagged[0]} of 3</td>" if flagged else "never</td>") in row
         assert f"{predictive[k, 0]:.3f}" in row
     assert "2 of 3</td>" in rows[0] and "never</td>" in rows[-1]  # 12.5 mg and 150 mg
+
+
+def test_the_ewoc_check_samples_more_while_a_verdict_is_in_doubt(tmp_path, monkeypatch):
+    """exnex_summary doubles the draws while a P(overdose) is within 2 MCSE of the threshold
+    (here: the first two rounds), stops when none is, and says what it did."""
+    import xarray as xr
+
+    from bayesdose.inference import exnex
+
+    design, data, _ = _exnex(tmp_path, "a_exnex_agree")
+    calls = []
+
+    def fake_fit(design, data, seed, draws):
+        calls.append((seed, draws))
+        mcse = 0.04 / (draws / 1000)  # shrinks as the draws grow
+        p_over = np.array([0.0, 0.0, 0.0, 0.05, 0.22, 0.6])  # 100 mg: 0.03 below 0.25
+        summary = xr.Dataset({"p_overdose": ("dose", p_over),
+                              "mcse_p_overdose": ("dose", np.full(6, mcse))},
+                             coords={"dose": list(design.levels)})
+        return summary, {}
+
+    monkeypatch.setattr(exnex, "_fit", fake_fit)
+    _, diagnostics = exnex.exnex_summary(design, data, seed=5)
+    assert calls == [(5, 1000), (6, 2000), (7, 4000)]  # in doubt at MCSE 0.04 and 0.02
+    check = diagnostics["ewoc_check"]
+    assert [r["in_doubt"] for r in check["rounds"]] == [[100.0], [100.0], []]
+    assert check["resolved"]
+    calls.clear()
+    monkeypatch.setattr(exnex, "MAX_DRAWS", 2000)  # the cap: still in doubt, flagged
+    _, diagnostics = exnex.exnex_summary(design, data, seed=5)
+    assert calls == [(5, 1000), (6, 2000)]
+    assert diagnostics["ewoc_check"]["in_doubt"] == [100.0]
+    assert not diagnostics["ewoc_check"]["resolved"]

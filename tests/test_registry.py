@@ -72,4 +72,4 @@ def test_unknown_and_reserved_names_are_refused():
         registry.parse_design_names("blrm,boin12")
     with pytest.raises(InputError, match="benchmark"):
         registry.parse_design_names("optimal")
-    assert registry.parse_design_names(" boin, blrm,boin ") == ["boin", "blrm"]
+    assert registry.parse_design_names(" boin, blrm ") == ["boin", "blrm"]

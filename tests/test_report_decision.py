@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from markupsafe import escape
 
 from bayesdose.cli import main
 
@@ -64,8 +65,9 @@ def test_html_decision_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = page.read_text()
     document = json.loads(js.read_text())
-    assert "Next cohort: 10⁸ viable cells, 3 patients" in html
-    assert document["reason"] in html
+    assert ("Next cohort: 10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
+            in html)
+    assert str(escape(document["reason"])) in html
     assert '<img src="data:image/svg+xml;base64,' in html and "<script" not in html
     for entry in document["doses"]:
         for key in ("mean", "p_underdose", "p_target", "p_overdose"):

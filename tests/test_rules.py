@@ -124,3 +124,41 @@ def test_accelerated_titration(five_doses, n, y, phase, size):
     p_target = np.array([0.0, 0.1, 0.3, 0.5, 0.4])
     d = decide(design, np.array(n), np.array(y), p_target, LOW_RISK, last)
     assert (d.phase, d.cohort_size) == (phase, size)
+
+
+
+def test_the_decision_says_where_it_goes_from_the_last_cohort_and_which_rule_decided():
+    """XJ-MK-002's example: the last cohort had 3e8 cells, EWOC bars it (P(overdosing) 0.268
+    >= 0.25) although its P(target) is higher, so the next cohort goes down to 1e8: the
+    decision says 'de-escalate', the barring rule with its numbers."""
+    from conftest import CONFIGS
+
+    from bayesdose.api import recommend
+    from bayesdose.designs.blrm.recommendation import to_json
+
+    rec = recommend(CONFIGS / "xj-mk-002.toml", CONFIGS / "examples" / "xj-mk-002.csv")
+    decision = rec.decision
+    assert decision.direction == "de-escalate" and decision.current_level == 1
+    assert decision.why_barred[1] == "EWOC: P(overdosing) 0.268 >= 0.25"
+    assert decision.reason.startswith("3e+08 viable cells, with a higher P(target) (0.325), "
+                                      "is barred (EWOC: P(overdosing) 0.268 >= 0.25); ")
+    assert str(rec).splitlines()[-1].startswith(
+        "next: 1e+08 viable cells, cohort of 3: de-escalate from 3e+08 viable cells — ")
+    doc = to_json(rec)
+    assert doc["direction"] == "de-escalate" and doc["current_dose"] == 3e8
+    assert doc["doses"][2]["why_barred"] == "EWOC: P(overdosing) 0.575 >= 0.25"
+
+
+@pytest.mark.parametrize("last, barred_level, text, p_target", [
+    ((1, 1), 2, "coherence: no escalation right after a cohort with a DLT",
+     [0.1, 0.3, 0.5, 0.1, 0.1]),
+    ((1, 0), 0, "coherence: no de-escalation right after a cohort without a DLT",
+     [0.6, 0.3, 0.2, 0.1, 0.1]),
+])
+def test_coherence_reads_as_a_sentence(five_doses, last, barred_level, text, p_target):
+    design = five_doses()
+    n, y = counts([3, 3, 0, 0, 0], [0, last[1], 0, 0, 0])
+    d = decide(design, n, y, np.array(p_target), LOW_RISK, last)
+    assert d.barred_by[barred_level] == "coherence" and d.why_barred[barred_level] == text
+    assert d.direction == "stay" and d.current_level == 1 and d.next_level == 1
+    assert text in d.reason

@@ -64,7 +64,7 @@ def test_bad_scenarios_are_named(p_true: list, message: str) -> None:
 
 
 def test_unknown_design_name() -> None:
-    assert parse_design_names("blrm, 3+3,blrm") == ["blrm", "3+3"]
+    assert parse_design_names("blrm, 3+3") == ["blrm", "3+3"]
     with pytest.raises(InputError, match="unknown design"):
         parse_design_names("blrm,3+4")
     with pytest.raises(InputError, match="benchmark"):
@@ -135,6 +135,48 @@ def test_titration_hand_cases() -> None:
     assert step("3+3", [1, 3, 0, 0, 0], [0, 2, 0, 0, 0], 1, titration=2) == (0, 5, 0, NO_DOSE)
     assert step("3+3", [6, 3, 0, 0, 0], [1, 2, 0, 0, 0], 0, titration=2) == (NO_DOSE, 0, 2, 0)
     assert step("3+3", [6, 3, 0, 0, 0], [2, 2, 0, 0, 0], 0, titration=2) == (NO_DOSE, 0, 1, -1)
+
+
+def make_start(level: float, titration: int = 0):
+    """The 5-dose panel of ``make`` with the first cohort at ``level`` (a dose)."""
+    return design_from_dict({
+        "doses": {"levels": [1, 2, 4, 8, 16]}, "decision": {"target": 0.3},
+        "cohorts": {"size": 3, "start_dose": level, "titration_until_level": titration}})
+
+
+@pytest.mark.parametrize("name", ["3+3", "3+3-deesc"])
+def test_three_plus_three_below_a_higher_start_treats_before_declaring(name: str) -> None:
+    """Issue 19: from start dose 4 (level 2), 2/3 there used to declare the untried 2 mg."""
+    rule = make_design(name, make_start(4))
+    def at(n: list[int], y: list[int], c: int) -> tuple:
+        return rule.decide_one(np.array(n), np.array(y), c)[:4]
+    assert at([0] * 5, [0] * 5, -1) == (2, 3, 0, NO_DOSE)
+    assert at([0, 0, 3, 0, 0], [0, 0, 2, 0, 0], 2) == (1, 3, 0, NO_DOSE)  # treat 2 mg first
+    assert at([0, 3, 3, 0, 0], [0, 0, 2, 0, 0], 1) == (1, 3, 0, NO_DOSE)  # 0/3: six needed
+    assert at([0, 3, 3, 0, 0], [0, 1, 2, 0, 0], 1) == (1, 3, 0, NO_DOSE)  # 1/3: three more
+    assert at([0, 6, 3, 0, 0], [0, 1, 2, 0, 0], 1) == (NO_DOSE, 0, MTD_DECLARED, 1)
+    assert at([0, 6, 3, 0, 0], [0, 2, 2, 0, 0], 1) == (0, 3, 0, NO_DOSE)  # one lower again
+    assert at([0, 3, 3, 0, 0], [0, 2, 2, 0, 0], 1) == (0, 3, 0, NO_DOSE)
+    assert at([3, 3, 3, 0, 0], [2, 2, 2, 0, 0], 0) == (NO_DOSE, 0, SAFETY, NO_DOSE)
+    assert at([0, 0, 6, 0, 0], [0, 0, 2, 0, 0], 2) == (1, 3, 0, NO_DOSE)  # 2/6 at the start
+
+
+@pytest.mark.parametrize("start", [2, 4, 8])
+@pytest.mark.parametrize("name", ["3+3", "3+3-deesc"])
+def test_exact_three_plus_three_never_selects_an_untried_dose(name: str, start: float) -> None:
+    """Issue 19: with p_true [0.2, 0.4, 0.6, 0.7, 0.8] from start 4 the exact results selected
+    an untried dose in 92% (3+3) and 96% (3+3-deesc) of trials; now none, and every dose
+    declared below the start holds six patients with at most one DLT."""
+    space = StateSpace(make_design(name, make_start(start)), 5)
+    final = exact_final_states(space, np.array([0.2, 0.4, 0.6, 0.7, 0.8]))
+    mtd, n, y = space.mtd[final.ids], space.n[final.ids], space.dlt[final.ids]
+    chosen = mtd >= 0
+    rows = np.flatnonzero(chosen)
+    assert np.all(n[rows, mtd[rows]] > 0)
+    below = rows[mtd[rows] < [1, 2, 4, 8, 16].index(start)]
+    assert np.all(n[below, mtd[below]] == 6) and np.all(y[below, mtd[below]] <= 1)
+    assert final.probability.sum() == pytest.approx(1.0, abs=1e-12)
+    assert final.probability[chosen].sum() > 0.5
 
 
 # -- exact 3+3 against the closed form ---------------------------------------------------

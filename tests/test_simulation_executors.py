@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -196,6 +198,78 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(
     written = len(chunk_files(tmp_path))
     assert kill_at <= written < RESUME_TRIALS // RESUME_CHUNK
     assert not (tmp_path / "summary.json").exists() and not (tmp_path / "results.nc").exists()
+    result = simulate(*args, "--resume")
+    assert result.exit_code == 0, result.output
+    assert_same_outputs(uninterrupted, tmp_path)
+
+
+def test_damaged_chunks_are_named_discarded_and_recomputed(
+    two_scenarios: Path, uninterrupted: Path, tmp_path: Path
+) -> None:
+    """A truncated, an empty and an altered chunk file, and the temporary files of writes cut
+    short (14-20 MB each in a real run): --resume names each damaged chunk on one line, and
+    computes it again; nothing stale is left."""
+    shutil.copytree(uninterrupted / "chunks", tmp_path / "chunks")
+    truncated, empty, altered = chunk_files(tmp_path)[3:6]
+    truncated.write_bytes(truncated.read_bytes()[:-50])
+    empty.write_bytes(b"")
+    content = bytearray(altered.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    altered.write_bytes(bytes(content))
+    stale = [tmp_path / ".tmp-summary.part", tmp_path / "chunks" / ".tmp-chunk.part"]
+    for path in stale:
+        path.write_bytes(b"\0" * 1000)
+    result = simulate(*resume_args(two_scenarios, tmp_path), "--resume")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 3, result.stderr
+    for path, words in ((truncated, "not a readable chunk"), (empty, "empty file"),
+                        (altered, "")):
+        assert any(path.name in line and words in line for line in warnings), warnings
+    assert_same_outputs(uninterrupted, tmp_path)
+    assert not any(path.exists() for path in stale)
+
+
+def test_a_fresh_run_removes_stale_temporary_files(tmp_path: Path) -> None:
+    stale = tmp_path / ".tmp-results.part"
+    stale.write_bytes(b"\0" * 1000)
+    result = simulate(CONFIG, "--scenarios", SCENARIOS, "--designs", "3+3", "--method", "exact",
+                      "--out", tmp_path)
+    assert result.exit_code == 0 and not stale.exists(), result.output
+
+
+def interrupt_at(args: list[object], out: Path, when: str) -> subprocess.CompletedProcess:
+    """Start ``bayesdose simulate`` and send it SIGINT (Ctrl-C): while it starts up, after a
+    few chunks, or while the summary is written (every chunk file is there)."""
+    command = [sys.executable, "-m", "bayesdose.cli", "simulate", *map(str, args)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    start = time.monotonic()
+    total = RESUME_TRIALS // RESUME_CHUNK
+    target = {"start": 0, "chunks": 5, "summary": total}[when]
+    while proc.poll() is None and time.monotonic() - start < 120:
+        if when == "start" and time.monotonic() - start > 0.5:
+            break
+        if when != "start" and len(chunk_files(out)) >= target:
+            break
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(command, proc.returncode, "", stderr)
+
+
+@pytest.mark.parametrize("when", ["start", "chunks", "summary", "summary"])
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(
+    when: str, two_scenarios: Path, uninterrupted: Path, tmp_path: Path
+) -> None:
+    args = resume_args(two_scenarios, tmp_path)
+    done = interrupt_at(args, tmp_path, when)
+    assert done.returncode == 130, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted:"), done.stderr
+    if when != "start":
+        assert "run again with --resume" in lines[0]
+    assert not (tmp_path / "summary.json").exists() and not list(tmp_path.glob(".tmp-*"))
     result = simulate(*args, "--resume")
     assert result.exit_code == 0, result.output
     assert_same_outputs(uninterrupted, tmp_path)

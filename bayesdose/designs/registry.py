@@ -108,16 +108,20 @@ def config_sections() -> list[tuple[str, type]]:
 
 
 def parse_design_names(text: str, source: str = "--designs") -> list[str]:
-    """Comma-separated design names, checked; order kept, duplicates dropped."""
-    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    """Comma-separated design names, checked, in the order given; a name given twice is an
+    error (``blrm,blrm`` is a typo, not a request to simulate it twice)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise InputError(source, None, "give at least one design name")
-    for name in names:
+    for i, name in enumerate(names):
+        where = repr(name)  # quoted: a name with a line break cannot forge output lines
+        if name in names[:i]:
+            raise InputError(source, where, "the design is named twice")
         if name == BENCHMARK:
-            raise InputError(source, name, "'optimal' is the benchmark, reported for every run")
+            raise InputError(source, where, "'optimal' is the benchmark, reported for every run")
         if name not in DESIGNS and name not in TIME_AWARE:
             known = sorted([*DESIGNS, *TIME_AWARE])
-            raise InputError(source, name, f"unknown design; expected one of {known}")
+            raise InputError(source, where, f"unknown design; expected one of {known}")
     return names
 
 

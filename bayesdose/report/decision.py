@@ -12,8 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bayesdose.designs.blrm.recommendation import Recommendation, conflict_lines
-from bayesdose.designs.blrm.rules import BARRED_TEXT
+from bayesdose.designs.blrm.recommendation import (
+    Recommendation,
+    conflict_lines,
+    direction_text,
+)
 from bayesdose.designs.registry import colour as design_colour
 from bayesdose.errors import InputError
 
@@ -128,8 +131,7 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
     design, decision = rec.design, rec.decision
     rows = []
     for k, entry in enumerate(document["doses"]):
-        barred = entry["barred_by"]
-        status = "allowed" if barred is None else BARRED_TEXT.get(barred, barred)
+        status = "allowed" if entry["barred_by"] is None else entry["why_barred"]
         if entry["borderline"]:
             status += " (borderline)"
         rows.append({"dose": dose(design, k), "entry": entry, "status": status,
@@ -140,7 +142,8 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
             headline += f": MTD {dose(design, decision.mtd_level)}"
     else:
         headline = (f"Next cohort: {dose(design, decision.next_level)}, "
-                    f"{decision.cohort_size} patient{'s' if decision.cohort_size != 1 else ''}")
+                    f"{decision.cohort_size} patient{'s' if decision.cohort_size != 1 else ''}"
+                    f" ({direction_text(decision, lambda k: dose(design, k))})")
     return render(
         "decision.html", rec=rec, document=document, design=design, decision=decision,
         headline=headline, rows=rows, conflict=conflict_lines(rec),

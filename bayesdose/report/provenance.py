@@ -9,6 +9,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bayesdose import record
+from bayesdose.input_files import read_input
 from bayesdose.record import sha256_hex
 
 REPORT_PACKAGES = ("bayesdose", "numpy", "scipy", "xarray", "matplotlib", "jinja2",
@@ -23,7 +24,7 @@ class InputFile:
 
 
 def input_file(role: str, path: Path) -> InputFile:
-    return InputFile(role, str(path), sha256_hex(path.read_bytes()))
+    return InputFile(role, str(path), sha256_hex(read_input(path)))
 
 
 def package_versions() -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesdose.errors import InputError
+from bayesdose.input_files import read_input
 from bayesdose.schema import Design
 from bayesdose.simulation.scenarios import Scenario, true_mtd
 
@@ -73,11 +74,10 @@ def reuse(folder: Path, design: Design, scenarios: list[Scenario]) -> Study:
 
 
 def read_summary(path: Path) -> dict[str, Any]:
+    raw = read_input(path, missing="file not found (expected the output folder of bayesdose "
+                     "simulate)")
     try:
-        summary = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise InputError(str(path), None, "file not found (expected the output folder of "
-                         "bayesdose simulate)") from None
+        summary = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(str(path), None, f"not a summary.json document: {err}") from None
     if not isinstance(summary, dict) or not summary.get("scenarios") or "method" not in summary:

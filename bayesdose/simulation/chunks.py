@@ -14,7 +14,9 @@ import dataclasses
 import hashlib
 import io
 import json
+import sys
 import zipfile
+import zlib
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bayesdose.errors import InputError
-from bayesdose.record import atomic_write
+from bayesdose.record import atomic_write, remove_temporaries
 from bayesdose.schema import Design, HierarchySection
 from bayesdose.simulation.scenarios import Scenario
 
@@ -131,11 +133,11 @@ class ChunkStore:
         (``resume``), else start empty. A mismatching manifest on resume is an InputError."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            for stale in self.folder.glob(".tmp-*.part"):  # a write cut short by a kill
-                stale.unlink()
+            remove_temporaries(self.folder)  # writes cut short by a kill
             manifest_path = self.folder / MANIFEST
             if resume and manifest_path.exists():
                 self._check(manifest_path)
+                self._discard_damaged()
                 return
             manifest_path.unlink(missing_ok=True)  # first, so old chunks never pass as new
             for old in self.folder.glob("chunk-*.npz"):
@@ -158,6 +160,24 @@ class ChunkStore:
                 "run without --resume to start over",
             )
 
+    def _discard_damaged(self) -> None:
+        """Delete every chunk file that is not a complete chunk of this run (cut short,
+        altered, empty), naming it on one line: it is computed again."""
+        for first, stop in self.ranges:
+            path = self.path(first, stop)
+            problem = path.exists() and chunk_problem(path, self.expected_keys(), stop - first)
+            if problem:
+                print(f"warning: {path}: {problem}; discarded, it is computed again",
+                      file=sys.stderr)
+                path.unlink()
+
+    def expected_keys(self) -> set[str]:
+        """The arrays every chunk file of this run holds (timed runs hold more)."""
+        pairs = [(s, d) for s in range(len(self.manifest["scenarios"]))
+                 for d in range(len(self.manifest["designs"]))]
+        return {f"{record_key(field, s, d)}.npy" for s, d in pairs for field in RECORD_TYPES} \
+            | {f"{optimal_key(s)}.npy" for s in range(len(self.manifest["scenarios"]))}
+
     def missing(self) -> list[tuple[int, int]]:
         """Chunks without a file, in trial order."""
         return [(a, b) for a, b in self.ranges if not self.path(a, b).exists()]
@@ -177,3 +197,28 @@ class ChunkStore:
         for first, stop in self.ranges:
             with np.load(self.path(first, stop)) as chunk:
                 yield first, stop, dict(chunk)
+
+
+def chunk_problem(path: Path, keys: set[str], trials: int) -> str | None:
+    """What is wrong with a chunk file (None if nothing): not a zip archive, a member whose
+    checksum fails, an array missing, or the wrong number of trials."""
+    if path.stat().st_size == 0:
+        return "empty file"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()  # reads every member, checks its CRC
+            if damaged is not None:
+                return f"{damaged} fails its checksum"
+            absent = keys - set(archive.namelist())
+            if absent:
+                return f"{len(absent)} arrays missing, e.g. {min(absent)}"
+            with archive.open(min(keys)) as member:
+                fmt = np.lib.format
+                read_header = (fmt.read_array_header_1_0 if fmt.read_magic(member) == (1, 0)
+                               else fmt.read_array_header_2_0)
+                shape = read_header(member)[0]
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        return f"not a readable chunk ({err})"
+    if shape[:1] != (trials,):
+        return f"{shape[0] if shape else 0} trials where {trials} belong"
+    return None

@@ -17,6 +17,7 @@ from multiprocessing import get_context
 from typing import Any, Protocol
 
 from bayesdose.errors import InputError
+from bayesdose.interrupt import sigint_blocked
 
 SCHEDULER_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up
 IN_FLIGHT_PER_WORKER = 2
@@ -49,7 +50,8 @@ class InProcess:
 
 
 class LocalProcesses:
-    """A pool of ``workers`` local processes (spawned, so nothing leaks in by fork)."""
+    """A pool of ``workers`` local processes (spawned, so nothing leaks in by fork), started
+    with SIGINT blocked: Ctrl-C stops the parent, which shuts the pool down."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -58,8 +60,9 @@ class LocalProcesses:
 
     def imap_unordered[T](self, fn: Callable[..., T], jobs: Iterable[tuple]) -> Iterator[T]:
         todo = iter(jobs)
-        pending: set[Future[T]] = {self.pool.submit(fn, *job) for job in
-                                   islice(todo, self.workers * IN_FLIGHT_PER_WORKER)}
+        with sigint_blocked():  # the workers start now: Ctrl-C is for this process alone
+            pending: set[Future[T]] = {self.pool.submit(fn, *job) for job in
+                                       islice(todo, self.workers * IN_FLIGHT_PER_WORKER)}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:

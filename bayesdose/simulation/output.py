@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from bayesdose import interrupt
 from bayesdose.designs.base import STOP_REASONS
 from bayesdose.record import atomic_write
 from bayesdose.simulation.runner import TrialRecords
@@ -152,6 +153,7 @@ def results_file(path: Path | None, scenarios: list[str], designs: list[str], tr
         with h5py.File(temporary, "r+", rdcc_nbytes=0) as h5:
             yield ResultsWriter(h5)
         _flush_to_disk(temporary)
+        interrupt.check()  # a Ctrl-C swallowed while the file was closed commits nothing
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

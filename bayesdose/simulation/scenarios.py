@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesdose.errors import InputError
+from bayesdose.input_files import unprintable
 from bayesdose.schema import read_toml
 
 TIE_TOLERANCE = 1e-9
@@ -65,6 +66,8 @@ def _scenario(table: Any, index: int, n_doses: int, source: str) -> Scenario:
     name = table.get("name")
     if not isinstance(name, str) or not name:
         raise InputError(source, f"{where} name", "expected a non-empty string")
+    if problem := unprintable(name):  # the name heads lines of simulate's table
+        raise InputError(source, f"{where} name", f"{problem} in {name!r}")
     where = f"scenario {name!r} p_true"
     p = table.get("p_true")
     if not isinstance(p, list):

@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from bayesdose import interrupt
 from bayesdose.defaults import DEFAULT_METHOD
 from bayesdose.designs.base import NO_DOSE
 from bayesdose.designs.registry import BENCHMARK, make_design
+from bayesdose.record import remove_temporaries
 from bayesdose.schema import Design
 from bayesdose.simulation import withtime
 from bayesdose.simulation.chunks import (
@@ -82,6 +84,8 @@ def run_study(design: Design, scenarios: list[Scenario], names: list[str], trial
     earlier run there) and write ``out/results.nc``; without one the chunks go to a temporary
     folder. ``progress`` shows a progress bar on stderr when it is a terminal.
     """
+    if out is not None:
+        remove_temporaries(out)  # of a summary.json or results.nc cut short by a kill
     timed = withtime.is_timed(names)
     if timed:
         withtime.check_timed(design, names, method)
@@ -112,6 +116,7 @@ def study_summary(design: Design, scenarios: list[Scenario], names: list[str], t
                        workers or default_workers(), scheduler=scheduler, out=out,
                        resume=resume, chunk_size=chunk_size, progress=progress)
     summary = dict(result.summary, seed=seed, designs=names, config_sha256=design_sha256(design))
+    interrupt.check()  # a Ctrl-C swallowed on the way commits nothing
     if out is not None:
         write_summary(out / "summary.json", summary)
     return summary
@@ -213,6 +218,7 @@ class SimulatedRun:
                 for first, stop, arrays in executor.imap_unordered(run_chunk, jobs):
                     store.save(first, stop, arrays)
                     bar.update()
+                    interrupt.check()
 
     def summarize(self, store: ChunkStore, results: Path | None) -> StudyResult:
         """Operating characteristics from the chunk files, read once, one at a time (and the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from html import escape
 from importlib.metadata import version
@@ -13,7 +14,7 @@ import xarray as xr
 from bayesdose.conflict import DEFINITION, FLAG_LEVEL, Conflict, prior_conflict
 from bayesdose.data import Patient, TrialData
 from bayesdose.defaults import DEFAULT_SEED
-from bayesdose.designs.blrm.rules import BARRED_TEXT, Decision, decide
+from bayesdose.designs.blrm.rules import Decision, decide
 from bayesdose.inference.exact import ERROR_BOUND
 from bayesdose.inference.exnex import MCSE_MARGIN, exnex_summary
 from bayesdose.posterior import (
@@ -142,18 +143,29 @@ def _under(name: str, design: Design, data: TrialData) -> dict[str, Any]:
 
 
 def _comparison(exact: xr.Dataset, mcmc: xr.Dataset) -> dict[str, Any]:
-    """Largest exact-vs-MCMC differences, also in units of the MCMC's standard errors."""
+    """Largest exact-vs-MCMC differences, also in units of the MCMC's standard errors.
+
+    ``max_difference_in_mcse`` is taken only over the entries whose MCSE is positive and whose
+    difference is not nil (> 1e-9): where no draw (or every draw) falls in an interval, the
+    MCMC's estimate is 0 (or 1) with an MCSE of 0, and a difference of 1e-4 from the exact
+    value is no evidence against it (one draw in 10,000) yet would be "infinitely many" MCSE
+    (it was 1e8 with a floor of 1e-12, on data without DLTs). None when no entry qualifies;
+    ``max_abs_difference`` covers every entry."""
     names = ["mean", "p_underdose", "p_target", "p_overdose"]
     diff = {name: np.abs(exact[name] - mcmc[name]).values for name in names}
-    in_mcse = {
-        name: diff[name] / np.maximum(mcmc[f"mcse_{name}"].values, 1e-12) for name in names
-    }
+    ratios = [ratio for name in names
+              for ratio in _in_mcse(diff[name], mcmc[f"mcse_{name}"].values)]
     return {
         "max_abs_difference": float(max(d.max() for d in diff.values())),
         "max_abs_difference_by_variable": {k: float(v.max()) for k, v in diff.items()},
-        "max_difference_in_mcse": float(max(v[d > 1e-9].max(initial=0.0) for v, d in zip(
-            in_mcse.values(), diff.values(), strict=True))),
+        "max_difference_in_mcse": max(ratios) if ratios else None,
     }
+
+
+def _in_mcse(diff: np.ndarray, mcse: np.ndarray) -> list[float]:
+    """The differences in MCSE units where that is meaningful (MCSE > 0, difference > 1e-9)."""
+    ok = (mcse > 0) & (diff > 1e-9)
+    return [float(r) for r in diff[ok] / mcse[ok]]
 
 
 def _level(design: Design, level: int | None) -> float | None:
@@ -169,6 +181,7 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
             "dose": float(dose), "n": int(rec.data.n[k]), "dlt": int(rec.data.dlt[k]),
             **{name: float(s[name].values[k]) for name in SUMMARY_VARIABLES},
             "allowed": decision.allowed[k], "barred_by": decision.barred_by[k],
+            "why_barred": decision.why_barred[k],
             "borderline": rec.borderline[k],
         }
         for name in ("mcse_p_underdose", "mcse_p_target", "mcse_p_overdose", "mcse_mean"):
@@ -182,6 +195,8 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "next_dose": _level(design, decision.next_level),
         "cohort_size": decision.cohort_size,
         "phase": decision.phase,
+        "current_dose": _level(design, decision.current_level),
+        "direction": decision.direction,
         "stop": decision.stop,
         "stop_reason": decision.stop_reason,
         "mtd": _level(design, decision.mtd_level),
@@ -241,7 +256,7 @@ def _dose_rows(rec: Recommendation) -> list[tuple[tuple[str, ...], str]]:
     rows = []
     for k, dose in enumerate(design.levels):
         barred = decision.barred_by[k]
-        status = "yes" if barred is None else "no: " + BARRED_TEXT[barred]
+        status = "yes" if barred is None else "no: " + decision.why_barred[k]
         if rec.borderline[k]:
             status += " (borderline)"
         cells = (f"{dose:g}", str(int(rec.data.n[k])), str(int(rec.data.dlt[k])),
@@ -277,8 +292,7 @@ def format_table(rec: Recommendation) -> str:
             f"(weight {entry['weight']:.3f}) as of {rec.data.as_of}"
         )
     lines.append("")
-    lines.append(f"{_next_text(rec)}: {decision.reason}" if decision.stop
-                 else f"{_next_text(rec)} — {decision.reason}")
+    lines.append(f"{_next_text(rec)} — {decision.reason}")
     lines.extend(_sensitivity_lines(rec))
     lines.extend(f"note: {note}" for note in rec.notes)
     return "\n".join(lines)
@@ -324,9 +338,19 @@ def _next_text(rec: Recommendation) -> str:
     """The next dose or the stop, without the reason."""
     design, decision = rec.design, rec.decision
     if decision.stop:
-        return f"STOP ({decision.stop_reason})"
-    return (f"next: {design.panel.label(decision.next_level)}, cohort of "
-            f"{decision.cohort_size} ({decision.phase})")
+        return f"STOP ({decision.stop_reason.replace('_', ' ')})"
+    step = (f"next: {design.panel.label(decision.next_level)}, cohort of "
+            f"{decision.cohort_size}: {direction_text(decision, design.panel.label)}")
+    return step + (" (titration)" if decision.phase == "titration" else "")
+
+
+def direction_text(decision: Decision, label: Callable[[int], str]) -> str:
+    """The step from the last cohort's dose: 'escalate from 1 mg', 'stay at 2 mg', ...
+    (``label`` writes a dose level as the output does)."""
+    if decision.current_level is None:
+        return decision.direction
+    preposition = "at" if decision.direction == "stay" else "from"
+    return f"{decision.direction} {preposition} {label(decision.current_level)}"
 
 
 def to_html(rec: Recommendation) -> str:

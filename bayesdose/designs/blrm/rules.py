@@ -28,15 +28,9 @@ from bayesdose.designs.base import (
 from bayesdose.designs.titration import single_patient
 from bayesdose.schema import Design
 
-# Why a dose is barred, in the order they are checked; the first that applies is reported.
-BARRED_TEXT = {
-    "overdose_probability": "P(overdosing) too high (EWOC)",
-    "skipping": "would skip an untried dose",
-    "increment": "above the maximum increment",
-    "coherence": "coherence: the last cohort",
-    "followup": "waiting for complete DLT follow-up",
-}
-BARRED = (None, *BARRED_TEXT)  # codes of ``Decisions.barred``: 0 allowed
+# Why a dose is barred, in the order they are checked (the first that applies is reported;
+# ``_why_barred`` says it in words with its numbers); codes of ``Decisions.barred``: 0 allowed.
+BARRED = (None, "overdose_probability", "skipping", "increment", "coherence", "followup")
 ALLOWED, OVERDOSE, SKIPPING, INCREMENT, COHERENCE, FOLLOWUP = range(len(BARRED))
 
 
@@ -53,6 +47,9 @@ class Decision:
     phase: str  # "titration" | "escalation" | "stopped"
     reason: str
     notes: tuple[str, ...] = ()
+    current_level: int | None = None  # the last cohort's dose (the highest given, aggregated)
+    direction: str = "start"  # "start" | "escalate" | "stay" | "de-escalate" | "stop"
+    why_barred: tuple[str | None, ...] = ()  # per dose: the rule that bars it, with numbers
 
     @property
     def stop(self) -> bool:
@@ -200,25 +197,66 @@ def decide(
     stop = STOP_REASONS[int(one.stop_reason[0])]
     next_level, mtd = int(one.next_level[0]), int(one.mtd_level[0])
     phase = "stopped" if stop != "none" else "titration" if one.titration[0] else "escalation"
+    current = level if level != NO_DOSE else _highest_given(n)
+    why = tuple(_why_barred(design, code, k, p_overdose[k], level, n)
+                for k, code in enumerate(one.barred[0]))
     return Decision(
         None if next_level == NO_DOSE else next_level, int(one.cohort_size[0]),
         None if stop == "none" else stop, None if mtd == NO_DOSE else mtd,
         bool(one.ewoc_met[0]), tuple(BARRED[c] for c in one.barred[0]), phase,
-        _reason(design, n, p_target, p_overdose, one),
+        _reason(design, n, p_target, p_overdose, one, why),
+        current_level=None if current == NO_DOSE else current,
+        direction=_direction(stop != "none", current, next_level), why_barred=why,
     )
 
 
+def _highest_given(n: np.ndarray) -> int:
+    given = np.flatnonzero(n > 0)
+    return int(given[-1]) if given.size else NO_DOSE
+
+
+def _direction(stopped: bool, current: int, next_level: int) -> str:
+    """The step from the current dose (the last cohort's) to the next."""
+    if stopped:
+        return "stop"
+    if current == NO_DOSE:
+        return "start"
+    return ("escalate" if next_level > current else "stay" if next_level == current
+            else "de-escalate")
+
+
+def _why_barred(design: Design, code: int, k: int, p_overdose: float, last_level: int,
+                n: np.ndarray) -> str | None:
+    """The rule that bars dose ``k``, as a sentence with its numbers (None: allowed)."""
+    decision, label = design.decision, design.panel.label
+    if code == ALLOWED:
+        return None
+    if code == OVERDOSE:
+        return (f"EWOC: P(overdosing) {p_overdose:.3f} >= "
+                f"{decision.max_overdose_probability:g}")
+    if code == SKIPPING:
+        return f"no skipping: {label(_highest_given(n) + 1)} is untried"
+    if code == INCREMENT:
+        return (f"increment: more than {1 + decision.max_increment:g} x the highest dose "
+                f"given ({label(_highest_given(n))})")
+    if code == COHERENCE:
+        return ("coherence: no escalation right after a cohort with a DLT" if k > last_level
+                else "coherence: no de-escalation right after a cohort without a DLT")
+    return (f"follow-up: {design.cohorts.min_complete_followup} patient(s) must first "
+            f"complete the DLT window at {label(_highest_given(n))}")
+
+
 def _reason(design: Design, n: np.ndarray, p_target: np.ndarray, p_overdose: np.ndarray,
-            one: Decisions) -> str:
+            one: Decisions, why: tuple[str | None, ...]) -> str:
     """The decision of a one-row batch ``one`` in words."""
     label, stopping = design.panel.label, design.stopping
     stop, level, mtd = int(one.stop_reason[0]), int(one.next_level[0]), int(one.mtd_level[0])
     if n.sum() == 0:
         return f"no patients yet: start at {label(level)}"
     if stop == SAFETY:
-        return (f"stop for safety: P(DLT rate at the lowest dose >= "
+        return (f"the lowest dose is too toxic: P(DLT rate there >= "
                 f"{design.decision.target_interval[1]:g}) = {p_overdose[0]:.3f} > "
-                f"{stopping.safety_probability:g} with {int(n[0])} patients there")
+                f"{stopping.safety_probability:g} with {int(n[0])} patients")
     if stop == MTD_DECLARED:
         return (f"MTD declared: {label(mtd)} has {int(n[mtd])} patients "
                 f"(>= {stopping.mtd_min_patients}) and P(target) = {p_target[mtd]:.3f} "
@@ -229,5 +267,8 @@ def _reason(design: Design, n: np.ndarray, p_target: np.ndarray, p_overdose: np.
     if not one.ewoc_met[0]:
         return (f"no dose meets EWOC; the lowest dose {label(0)} is given, "
                 f"although it does not meet EWOC (P(overdosing) = {p_overdose[0]:.3f})")
-    return (f"{label(level)} has the highest P(target) "
-            f"({p_target[level]:.3f}) among allowed doses")
+    passed_over = [f"{label(k)}, with a higher P(target) ({p_target[k]:.3f}), is barred "
+                   f"({why[k]})" for k in range(len(p_target))
+                   if why[k] is not None and p_target[k] > p_target[level]]
+    return "; ".join([*passed_over, f"{label(level)} has the highest P(target) "
+                      f"({p_target[level]:.3f}) among allowed doses"])

@@ -13,4 +13,5 @@ def describe(design: Design, name: str) -> str:
         return ("3+3 with de-escalation: as 3+3, but when it stops, the dose below is filled "
                 "to six patients before it is declared.")
     return ("3+3 (Storer 1989): 0/3 escalate, 1/3 add three, 1/6 escalate, otherwise stop and "
-            "declare the dose below; ignores the maximum sample size.")
+            "declare the dose below (below a start dose above the lowest, an untried dose "
+            "below is treated first); ignores the maximum sample size.")

@@ -10,7 +10,13 @@ From the current dose c (the last cohort's) and the counts:
 - titration (``[cohorts] titration_until_level`` > 0): single patients until the first DLT or
   past that level; a DLT in a titration patient makes that patient the first of a 3-patient
   cohort at the same dose; a dose holding only its titration patient is filled to 6 before it
-  can be declared (declared with at most 1/6, otherwise the rule looks one dose lower).
+  can be declared (declared with at most 1/6, otherwise the rule looks one dose lower);
+- below a start dose above the lowest (``[cohorts] start_dose``), as protocols do: when the
+  rule looks at a dose below that has no patients, it de-escalates and treats a cohort of 3
+  there, and the 3+3 rules apply there; 0/3 or 1/3 at a dose whose next higher dose was too
+  toxic adds three (the MTD is declared only with at most 1/6), >= 2 DLTs look one dose lower
+  again, and below the lowest dose no dose is selected. So no untried dose is ever declared;
+  from the lowest start dose this never happens and the rule is the classic one above.
 3+3 follows its own rule and ignores ``max_patients``. A dose above c that holds patients marks
 the de-escalation (or filling) phase, so the decision is a function of the state.
 """
@@ -69,6 +75,9 @@ class ThreePlusThree:
                         "at this dose make a cohort of three")
             return self._escalate_to(c + 1, n, dlt, "no DLT in the titration patient")
         if n[c] == 3:
+            if dlt[c] == 0 and above_tried:  # reached by de-escalation below the start dose
+                return (c, 3, CONTINUE, NO_DOSE, f"{seen}, and the dose above was too toxic: "
+                        "three more at this dose before it is declared")
             if dlt[c] == 0:
                 return self._escalate_to(c + 1, n, dlt, seen)
             if dlt[c] == 1:
@@ -94,6 +103,9 @@ class ThreePlusThree:
         """Declare dose j the MTD, after adding patients where the variant requires it."""
         if j < 0:
             return (NO_DOSE, 0, SAFETY, NO_DOSE, f"{seen}: no dose below, stop for safety")
+        if n[j] == 0:  # below a start dose above the lowest: never declare an untried dose
+            return (j, 3, CONTINUE, NO_DOSE, f"{seen}: {candidate} has no patients yet, "
+                    "de-escalate and treat a cohort of three there")
         if n[j] == 1:
             return (j, 5, CONTINUE, NO_DOSE, f"{seen}: {candidate} has only its titration "
                     "patient, five more make six before it is declared")
