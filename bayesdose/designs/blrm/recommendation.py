@@ -259,7 +259,7 @@ def _dose_rows(rec: Recommendation) -> list[tuple[tuple[str, ...], str]]:
         status = "yes" if barred is None else "no: " + decision.why_barred[k]
         if rec.borderline[k]:
             status += " (borderline)"
-        cells = (f"{dose:g}", str(int(rec.data.n[k])), str(int(rec.data.dlt[k])),
+        cells = (design.panel.number(dose), str(int(rec.data.n[k])), str(int(rec.data.dlt[k])),
                  f"{s['mean'].values[k]:.3f}",
                  f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]",
                  f"{s['p_underdose'].values[k]:.3f}", f"{s['p_target'].values[k]:.3f}",
@@ -319,7 +319,7 @@ def conflict_lines(rec: Recommendation) -> list[str]:
         return ["prior-data conflict: no patient with a final outcome yet"]
     how = ("by enumeration" if conflict.mcse is None
            else f"Monte Carlo, standard error {conflict.mcse:.3f}")
-    tails = ", ".join(f"{d.dose:g}: {d.p_upper:.3f}" for d in conflict.per_dose)
+    tails = ", ".join(f"{design.panel.number(d.dose)}: {d.p_upper:.3f}" for d in conflict.per_dose)
     lines = [f"prior-data conflict: overall p = {conflict.overall_p:.3f} (Box's prior "
              f"predictive p-value, {how}); per dose P(DLTs >= observed): {tails}"]
     if conflict.flagged:
