@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from markupsafe import escape
 
 from bayesdose.cli import main
+from bayesdose.doseformat import rich_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "xj-mk-002.toml"
@@ -65,9 +66,11 @@ def test_html_decision_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = page.read_text()
     document = json.loads(js.read_text())
-    assert ("Next cohort: 10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
+    assert ("Next cohort: 1×10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
             in html)
-    assert str(escape(document["reason"])) in html
+    assert "3x10^8" in document["reason"]  # plain text in the JSON, as in the terminal ...
+    assert str(escape(rich_text(document["reason"]))) in html  # ... the same digits in HTML
+    assert "x10^" not in html
     assert '<img src="data:image/svg+xml;base64,' in html and "<script" not in html
     for entry in document["doses"]:
         for key in ("mean", "p_underdose", "p_target", "p_overdose"):

@@ -15,6 +15,7 @@ from bayesdose.conflict import DEFINITION, FLAG_LEVEL, Conflict, prior_conflict
 from bayesdose.data import Patient, TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm.rules import Decision, decide
+from bayesdose.doseformat import rich_text
 from bayesdose.inference.exact import ERROR_BOUND
 from bayesdose.inference.exnex import MCSE_MARGIN, exnex_summary
 from bayesdose.posterior import (
@@ -354,7 +355,8 @@ def direction_text(decision: Decision, label: Callable[[int], str]) -> str:
 
 
 def to_html(rec: Recommendation) -> str:
-    """The table of ``format_table`` as an HTML fragment, every text escaped."""
+    """The table of ``format_table`` as an HTML fragment, every text escaped, doses as HTML
+    writes them (``rich_text``)."""
     design, decision = rec.design, rec.decision
     titles = ("dose" + _unit(design), *COLUMNS[1:], "allowed")
     head = "".join(f"<th>{escape(t)}</th>" for t in titles)
@@ -368,7 +370,7 @@ def to_html(rec: Recommendation) -> str:
         f"<li>pending: {escape(p.patient_id)}, {p.days_followed} of "
         f"{design.cohorts.dlt_window_days} days without DLT</li>"
         for p in rec.data.pending_patients)
-    return (
+    return rich_text(
         f"<div><p>{escape(_title(rec))}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         + "".join(f"<p>{escape(line)}</p>" for line in conflict_lines(rec))
