@@ -93,7 +93,8 @@ def test_decision_figure_scales(k: int) -> None:
     assert marks["x"] == barred and marks["v"] == [rec.decision.next_level]
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "barred" in legend and "next dose" in legend
-    assert fig.get_suptitle().startswith(f"Next cohort: {design.panel.label(rec.decision.next_level, rich=True)}")
+    next_dose = design.panel.label(rec.decision.next_level, rich=True)
+    assert fig.get_suptitle().startswith(f"Next cohort: {next_dose}")
 
 
 def test_decision_figure_of_a_stop_shows_the_stop() -> None:

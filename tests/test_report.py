@@ -356,7 +356,8 @@ def test_pathway_table_prints_in_a_real_browser(browser, deep_report: Path) -> N
         return [s(t.tHead).display, [...t.tBodies[0].rows].map(r => s(r).breakInside),
                 [...t.querySelectorAll('td')].map(td => td.rowSpan),
                 [...t.tBodies[0].rows].map(r => r.cells[0].innerText),
-                [...t.tBodies[0].rows].map(r => [...r.cells].reduce((n, c) => n + c.colSpan, 0))]""")
+                [...t.tBodies[0].rows].map(r => [...r.cells].reduce((n, c) => n + c.colSpan,
+                                                                    0))]""")
     display, breaks, rowspans, first, columns = styles
     assert set(columns) == {6}  # every row has its three cohorts' columns
     assert display == "table-header-group"
