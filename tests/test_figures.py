@@ -227,6 +227,20 @@ def test_report_scenario_figure_axes_read_apart(k: int) -> None:
     assert "true P(DLT) (right axis)" in legend and "target 0.25 (right axis)" in legend
 
 
+@pytest.mark.parametrize("k", DOSES)
+def test_report_prior_figure_labels_apart(k: int) -> None:
+    from bayesdose.report.charts import prior_figure
+    from bayesdose.report.prior import prior_per_dose
+
+    design = panel_design(k, "viable cells", 1e8)
+    fig = prior_figure(design, prior_per_dose(design))
+    renderer = drawn(fig)
+    boxes = label_boxes(fig.axes[0], renderer)
+    assert len(boxes) == k
+    assert_apart(boxes)
+    assert_legend_clear(fig, renderer)
+
+
 def test_labels_too_many_to_stand_are_turned_then_thinned() -> None:
     """The fallback of fit_tick_labels: upright labels, then every second one, never touching."""
     from bayesdose.report.figures import dose_axis, fit_tick_labels, new_figure

@@ -59,6 +59,7 @@ def prior_figure(design: Design, prior: list[PriorDose]) -> Figure:
     dose_axis(ax, _dose_labels(design), design.doses.unit)
     ax.set_title("What the prior implies: P(DLT) per dose before any patient")
     fig.legend(loc="outside right center")
+    fit_tick_labels(fig, ax)
     return fig
 
 
