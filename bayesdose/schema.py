@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bayesdose import doseformat
 from bayesdose.errors import InputError
 from bayesdose.input_files import read_input, unprintable
 from bayesdose.panel import MATCH_REL_TOL, DosePanel, dose_index, indistinct_levels
@@ -42,6 +43,14 @@ class DosesSection:
         "Reference dose d_ref in logit P(DLT|d) = log(alpha) + beta log(d/d_ref); "
         "default: the highest dose level. Within a factor 1000 of the panel.",
         None,
+    )
+    format: str = documented(
+        "How doses are written, the same digits in the terminal, HTML and figures: 'auto' "
+        "(decimals, or powers of ten for every dose when the largest is >= 1e5 or the "
+        "smallest < 1e-3), 'scientific' (3x10^8 in the terminal, 3×10⁸ in HTML), 'plain' "
+        "(decimals: 300000000), or a Python format spec such as '.1e' (3.0x10^8) or ',.0f' "
+        "(300,000,000). Display only: it changes no decision and no simulated run's hash.",
+        "auto",
     )
 
 
@@ -334,7 +343,7 @@ class Design:
 
     @cached_property
     def panel(self) -> DosePanel:
-        return DosePanel(self.levels, self.doses.unit, self.reference_dose)
+        return DosePanel(self.levels, self.doses.unit, self.reference_dose, self.doses.format)
 
     @property
     def reference_dose(self) -> float:
@@ -569,6 +578,8 @@ def _check_rules(s: Design, source: str) -> None:
                 f"([{min(levels) / REFERENCE_FACTOR:g}, {max(levels) * REFERENCE_FACTOR:g}]): "
                 "the prior is stated at the reference dose, and far from the panel it implies "
                 "P(DLT) of 0 or 1 at every dose")
+    problem = doseformat.check(doses.format)
+    require(problem is None, "[doses] format", problem or "")
     _check_model(model, "model", require)
     require(model.prior not in ("map", "exnex") or s.historical.data is not None,
             "[historical] data", f"prior = {model.prior!r} needs the historical trials' CSV")
@@ -592,7 +603,8 @@ def _check_rules(s: Design, source: str) -> None:
             dose_index(levels, cohorts.start_dose)
         except ValueError:
             raise InputError(
-                source, "[cohorts] start_dose", f"{cohorts.start_dose:g} is not a dose level"
+                source, "[cohorts] start_dose",
+                f"{s.panel.number(cohorts.start_dose)} is not a dose level"
             ) from None
     require(
         0 <= cohorts.titration_until_level <= len(levels),

@@ -25,7 +25,7 @@ def run(*args):
 def test_recommend_prints_the_table_and_the_next_dose():
     result = run("recommend", XJ, XJ_DATA)
     assert result.exit_code == 0, result.output
-    assert "next: 1e+08 viable cells, cohort of 3" in result.output
+    assert "next: 1x10^8 viable cells, cohort of 3" in result.output
     assert "no: EWOC: P(overdosing) 0.268 >= 0.25" in result.output
 
 

@@ -219,7 +219,7 @@ def test_the_decision_under_each_alternative_prior(tmp_path):
     assert document["next_dose"] == 1e8
     assert [(e["name"], e["next_dose"]) for e in document["sensitivity"]] == [
         ("tighter slope", 3e8), ("history and vague", 3e8)]
-    assert "under the prior 'tighter slope': next: 3e+08 viable cells, cohort of 3" in (
+    assert "under the prior 'tighter slope': next: 3x10^8 viable cells, cohort of 3" in (
         result.output)
     for name, model in (("tighter", NORMAL_MODEL.replace("[2.0, 1.0]", "[1.0, 0.7]")),
                         ("mixture", TWO)):
