@@ -20,6 +20,7 @@ from bayesdose.errors import InputError
 from bayesdose.inference.exact import (
     ERROR_BOUND,
     BatchSummary,
+    BeyondEngine,
     ExactEngine,
     GridSpec,
     resolving_grid,
@@ -78,21 +79,38 @@ def model_counts(design: Design, data: TrialData) -> tuple[np.ndarray, np.ndarra
 def exact_batch(design: Design, data: TrialData) -> BatchSummary:
     """The exact engine's per-dose summaries of one trial (one row; no quantiles)."""
     n, dlt, pending = model_counts(design, data)
-    return exact_engine(design).batch(n[None], dlt[None],
-                                      None if pending is None else pending[None])
+    try:
+        return exact_engine(design).batch(n[None], dlt[None],
+                                          None if pending is None else pending[None])
+    except BeyondEngine as err:
+        raise _beyond(design, data, err) from None
+
+
+def _beyond(design: Design, data: TrialData, err: BeyondEngine) -> InputError:
+    return InputError(data.source, None, f"{err}: the posterior of these data is too "
+                      "concentrated or too curved for the exact engine; use --engine mcmc")
+
+
+def answering_engine(design: Design, data: TrialData) -> ExactEngine:
+    """The exact engine that answers for a trial: the design's, or one re-gridded for these
+    data when the design's grid does not resolve their posterior (``ExactEngine.for_data``)."""
+    try:
+        return exact_engine(design).for_data(*model_counts(design, data))
+    except BeyondEngine as err:
+        raise _beyond(design, data, err) from None
 
 
 def exact_posterior_on_grid(design: Design, data: TrialData
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The exact engine's posterior of a trial on its grid: (weights, log P(DLT), log(1 -
-    P(DLT))), weights (nodes,) summing to one, the logs (doses, nodes); see
-    ``ExactEngine.posterior_on_grid``."""
-    return exact_engine(design).posterior_on_grid(*model_counts(design, data))
+    """The exact engine's posterior of a trial on the grid that answers for it
+    (``answering_engine``): (weights, log P(DLT), log(1 - P(DLT))), weights (nodes,) summing
+    to one, the logs (doses, nodes); see ``ExactEngine.posterior_on_grid``."""
+    return answering_engine(design, data).posterior_on_grid(*model_counts(design, data))
 
 
 def exact_summary(design: Design, data: TrialData) -> tuple[xr.Dataset, dict[str, Any]]:
-    engine = exact_engine(design)
     batch = exact_batch(design, data)
+    engine = answering_engine(design, data)
     q025, median, q975 = engine.quantiles(*model_counts(design, data))
     values = {
         "mean": batch.mean[0], "sd": batch.sd[0], "q025": q025, "median": median, "q975": q975,
@@ -105,7 +123,8 @@ def exact_summary(design: Design, data: TrialData) -> tuple[xr.Dataset, dict[str
     grid = engine.grid
     diagnostics = {
         "engine": "exact",
-        "grid": {"n_alpha": grid.n_alpha, "n_beta": grid.n_beta, "width_sd": grid.width},
+        "grid": {"n_alpha": grid.n_alpha, "n_beta": grid.n_beta, "width_sd": grid.width,
+                 "frame": "prior" if engine.on_prior_frame else "posterior"},
         "error_bound": ERROR_BOUND,
         "diagnostics_ok": True,
     }

@@ -127,7 +127,7 @@ def rows(rec: Recommendation) -> list[tuple[str, ...]]:
     mcmc = rec.mcmc if beside else rec.summary
     table = []
     for k, dose in enumerate(rec.design.levels):
-        cells = [f"{dose:g}"]
+        cells = [rec.design.panel.number(dose)]
         for name in COMPARED:
             cell = f"{mcmc[name].values[k]:.3f} ({mcmc[f'mcse_{name}'].values[k]:.3f})"
             cells.append(f"{rec.summary[name].values[k]:.3f} | {cell}" if beside else cell)

@@ -16,6 +16,7 @@ from bayesdose.data import Patient, TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm import crosscheck
 from bayesdose.designs.blrm.rules import Decision, decide
+from bayesdose.doseformat import rich_text
 from bayesdose.inference.exact import ERROR_BOUND
 from bayesdose.inference.exnex import MCSE_MARGIN, exnex_summary
 from bayesdose.posterior import (
@@ -252,7 +253,7 @@ def _dose_rows(rec: Recommendation) -> list[tuple[tuple[str, ...], str]]:
         status = "yes" if barred is None else "no: " + decision.why_barred[k]
         if rec.borderline[k]:
             status += " (borderline)"
-        cells = (f"{dose:g}", str(int(rec.data.n[k])), str(int(rec.data.dlt[k])),
+        cells = (design.panel.number(dose), str(int(rec.data.n[k])), str(int(rec.data.dlt[k])),
                  f"{s['mean'].values[k]:.3f}",
                  f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]",
                  f"{s['p_underdose'].values[k]:.3f}", f"{s['p_target'].values[k]:.3f}",
@@ -323,7 +324,8 @@ def _predictive_table(rec: Recommendation) -> Table:
                f"predictive probability ({rec.decided_on} engine)")
     titles = ("dose" + _unit(rec.design),
               *(f"{k} DLT{'' if k == 1 else 's'}" for k in range(size + 1)))
-    rows = [(f"{dose:g}", *(f"{p:.3f}" for p in rec.summary["predictive"].values[k]))
+    rows = [(rec.design.panel.number(dose),
+             *(f"{p:.3f}" for p in rec.summary["predictive"].values[k]))
             for k, dose in enumerate(rec.design.levels)]
     return heading, titles, rows, []
 
@@ -356,7 +358,7 @@ def conflict_lines(rec: Recommendation) -> list[str]:
         return ["prior-data conflict: no patient with a final outcome yet"]
     how = ("by enumeration" if conflict.mcse is None
            else f"Monte Carlo, standard error {conflict.mcse:.3f}")
-    tails = ", ".join(f"{d.dose:g}: {d.p_upper:.3f}" for d in conflict.per_dose)
+    tails = ", ".join(f"{design.panel.number(d.dose)}: {d.p_upper:.3f}" for d in conflict.per_dose)
     lines = [f"prior-data conflict: overall p = {conflict.overall_p:.3f} (Box's prior "
              f"predictive p-value, {how}); per dose P(DLTs >= observed): {tails}"]
     if conflict.flagged:
@@ -391,7 +393,8 @@ def direction_text(decision: Decision, label: Callable[[int], str]) -> str:
 
 
 def to_html(rec: Recommendation) -> str:
-    """The table of ``format_table`` as an HTML fragment, every text escaped."""
+    """The table of ``format_table`` as an HTML fragment, every text escaped, doses as HTML
+    writes them (``rich_text``)."""
     design, decision = rec.design, rec.decision
     titles = ("dose" + _unit(design), *COLUMNS[1:], "allowed")
     head = "".join(f"<th>{escape(t)}</th>" for t in titles)
@@ -406,7 +409,7 @@ def to_html(rec: Recommendation) -> str:
         f"{design.cohorts.dlt_window_days} days without DLT</li>"
         for p in rec.data.pending_patients)
     decided = crosscheck.decided_on(rec)
-    return (
+    return rich_text(
         f"<div><p>{escape(_title(rec))}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         + "".join(f"<p>{escape(line)}</p>" for line in conflict_lines(rec))
