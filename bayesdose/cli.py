@@ -243,6 +243,25 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
         )
 
 
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write lambda_e, lambda_d and both tables as JSON here.")
+@_user_errors
+def boundaries(config: Path, json_path: Path | None) -> None:
+    """BOIN's escalation, de-escalation and elimination boundaries for the protocol in CONFIG,
+    as R's BOIN get.boundary gives them (target, cohort size, max_patients, [designs.boin])."""
+    from bayesdose.designs.boin.boundaries import boundaries_json, format_boundaries
+    from bayesdose.schema import load_design
+
+    _check_outputs(json_path, None, None, None)
+    design = load_design(config)
+    click.echo(format_boundaries(design))
+    if json_path is not None:
+        _write_output(json_path, json.dumps(boundaries_json(design), indent=2) + "\n",
+                      "JSON output")
+
+
 @main.command("map")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
