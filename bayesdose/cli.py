@@ -132,10 +132,10 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     from bayesdose.schema import load_design
     from bayesdose.steps import step_on_data
 
-    if plot_path is not None or html_path is not None:
+    if plot_path is not None:
         from bayesdose.report.decision import check_request
 
-        check_request(plot_path, html_path, design_name)
+        check_request(plot_path)
     _check_outputs(json_path, plot_path, html_path, record_dir)
     if record_key is not None and record_dir is None:
         raise InputError("--record-key", None, "it signs a decision record: give --record-dir")
@@ -165,7 +165,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     if plot_path is not None or html_path is not None:
         from bayesdose.report.decision import write_outputs
 
-        write_outputs(step.recommendation, document, plot_path, html_path)
+        write_outputs(step, design, plot_path, html_path)
     if json_path is not None:
         _write_output(json_path, json.dumps(document, indent=2) + "\n", "JSON output")
     if record_dir is not None:  # last: a record is permanent

@@ -102,7 +102,82 @@ def test_unwritable_output_is_an_input_error(tmp_path: Path, option: str) -> Non
     assert result.exit_code == 2 and "cannot write" in result.output
 
 
-def test_plot_shows_the_blrm_posterior_only(tmp_path: Path) -> None:
-    result = recommend("--design", "3+3", "--plot", tmp_path / "p.png")
-    assert result.exit_code == 2 and "--design blrm" in result.output
-    assert not (tmp_path / "p.png").exists()
+# -- another design's step -------------------------------------------------------------------
+
+
+def test_boin_plot_shows_the_boundaries_and_the_step(tmp_path: Path) -> None:
+    path = tmp_path / "boin.svg"
+    result = recommend("--design", "boin", "--plot", path)
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    for words in ("BOIN: observed DLT rates", "de-escalate above λd = 0.298",
+                  "escalate at or below λe = 0.197", "target 0.25", "observed DLT/n", "1/3",
+                  "current", "next"):
+        assert words in text, words
+
+
+def test_crm_plot_shows_the_skeleton_and_the_model(tmp_path: Path) -> None:
+    path = tmp_path / "crm.svg"
+    result = recommend("--design", "crm", "--plot", path)
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    for words in ("skeleton", "model P(DLT) at the posterior mean", "model 90% interval",
+                  "current, next"):
+        assert words in text, words
+
+
+def test_three_plus_three_plot_marks_the_declared_mtd(tmp_path: Path) -> None:
+    from PIL import Image
+
+    data = tmp_path / "trial.csv"
+    data.write_text("patient_id,cohort,dose,dlt\n1,1,1e8,0\n2,2,3e8,0\n3,2,3e8,0\n4,2,3e8,0\n"
+                    "5,3,6e8,1\n6,3,6e8,1\n7,3,6e8,0\n")
+    svg, png = tmp_path / "p.svg", tmp_path / "p.png"
+    for path in (svg, png):
+        result = CliRunner().invoke(main, ["recommend", str(CONFIG), str(data), "--design",
+                                           "3+3", "--plot", str(path)])
+        assert result.exit_code == 0, result.output
+    assert "MTD" in svg.read_text() and "2/3" in svg.read_text()
+    with Image.open(png) as image:
+        assert image.size[0] > 1000 and len(image.convert("RGB").getcolors(1_000_000)) > 20
+
+
+def test_boin_html_decision_page(tmp_path: Path) -> None:
+    page, js = tmp_path / "boin.html", tmp_path / "boin.json"
+    result = recommend("--design", "boin", "--html", page, "--json", js)
+    assert result.exit_code == 0, result.output
+    html, document = page.read_text(), json.loads(js.read_text())
+    assert ("Next cohort: 10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
+            in html)
+    assert str(escape(document["reason"])) in html
+    assert '<img src="data:image/svg+xml;base64,' in html and "<script" not in html
+    assert "lambda_d 0.298" in html and "no dose is eliminated" in html
+    entry = document["doses"][1]
+    assert (f'data-key="p_above_target" data-value="{entry["p_above_target"]}">'
+            f'{entry["p_above_target"]:.3f}</td>') in html
+    assert document["inputs"]["config_sha256"] in html
+
+
+def test_rule_page_in_a_real_browser(browser, tmp_path: Path) -> None:
+    """The CRM's page in Chromium: self-contained, the figure drawn, the table's numbers those
+    of the JSON."""
+    page, js = tmp_path / "crm.html", tmp_path / "crm.json"
+    result = recommend("--design", "crm", "--html", page, "--json", js)
+    assert result.exit_code == 0, result.output
+    document = json.loads(js.read_text())
+    browser.get(page.as_uri())
+    assert browser.execute_script("return document.readyState") == "complete"
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+    assert browser.execute_script("return document.scripts.length") == 0
+    image = browser.execute_script("""const i = document.images[0], r = i.getBoundingClientRect();
+        return [i.complete, i.naturalWidth, r.width, r.height];""")
+    assert image[0] and image[1] > 0 and image[2] > 300 and image[3] > 100
+    assert browser.execute_script("return document.querySelector('#reason').innerText") == (
+        document["reason"])
+    shown = browser.execute_script("""return [...document.querySelectorAll('td[data-key]')]
+        .map(td => [td.dataset.key, td.innerText])""")
+    expected = [(key, f"{entry[key]:.3f}") for entry in document["doses"]
+                for key in ("skeleton", "p_dlt")]
+    assert [tuple(cell) for cell in shown if cell[0] != "p_dlt_lower"] == expected
+    assert [text for key, text in shown if key == "p_dlt_lower"][0] == (
+        f"[{document['doses'][0]['p_dlt_lower']:.3f}, {document['doses'][0]['p_dlt_upper']:.3f}]")

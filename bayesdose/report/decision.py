@@ -1,4 +1,5 @@
-"""A picture and a page of one decision: ``bayesdose recommend --plot PATH`` and ``--html PATH``.
+"""A picture and a page of one decision: ``bayesdose recommend --plot PATH`` and ``--html PATH``
+(another design's step: ``rule_decision``).
 
 The figure shows the posterior DLT curve (mean and 95% band) with the target interval, and the
 interval probabilities per dose as stacked bars with the EWOC threshold. The page is the
@@ -10,7 +11,7 @@ are: nothing is recomputed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bayesdose.designs.blrm.recommendation import (
     Recommendation,
@@ -19,6 +20,10 @@ from bayesdose.designs.blrm.recommendation import (
 )
 from bayesdose.designs.registry import colour as design_colour
 from bayesdose.errors import InputError
+
+if TYPE_CHECKING:
+    from bayesdose.schema import Design
+    from bayesdose.steps import Step
 
 PLOT_SUFFIXES = {".png": "png", ".svg": "svg"}
 
@@ -31,22 +36,25 @@ def plot_format(path: Path) -> str:
     return fmt
 
 
-def check_request(plot: Path | None, html: Path | None, design_name: str) -> None:
-    """Refuse a bad ``--plot``/``--html`` request before anything is computed."""
-    if (plot is not None or html is not None) and design_name != "blrm":
-        raise InputError("--plot/--html", None, "they show the BLRM posterior: use them with "
-                         "--design blrm")
+def check_request(plot: Path | None) -> None:
+    """Refuse a bad ``--plot`` request before anything is computed."""
     if plot is not None:
         plot_format(plot)
 
 
-def write_outputs(rec: Recommendation, document: dict[str, Any], plot: Path | None,
-                  html: Path | None) -> None:
-    """``recommend --plot`` and ``--html``."""
+def write_outputs(step: Step, design: Design, plot: Path | None, html: Path | None) -> None:
+    """``recommend --plot`` and ``--html``: BLRM-EWOC's posterior, or another design's step
+    (``rule_decision``)."""
+    rec = step.recommendation
+    if rec is None:
+        from bayesdose.report.rule_decision import write_outputs as write_rule_outputs
+
+        write_rule_outputs(step, design, plot, html)
+        return
     if plot is not None:
         write_plot(rec, plot)
     if html is not None:
-        write_html(rec, document, html)
+        write_html(rec, step.document, html)
 
 
 def posterior_figure(rec: Recommendation) -> Any:
