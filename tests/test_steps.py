@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import CONFIGS
-
 from scipy.stats import beta
 
 from bayesdose.cli import main

@@ -67,7 +67,15 @@ def posterior_figure(rec: Recommendation) -> Any:
 def _draw(rec: Recommendation) -> Any:
     import numpy as np
 
-    from bayesdose.report.figures import OVER, TARGET, TARGET_BAND, UNDER, dose_axis, new_figure
+    from bayesdose.report.figures import (
+        OVER,
+        TARGET,
+        TARGET_BAND,
+        UNDER,
+        dose_axis,
+        new_figure,
+        observed_rates,
+    )
     from bayesdose.report.text import number
 
     fig = new_figure(9.0, 3.6)
@@ -84,14 +92,7 @@ def _draw(rec: Recommendation) -> Any:
     curve.fill_between(x, s["q025"].values, s["q975"].values, color=blrm, alpha=0.18,
                        lw=0, label="95% interval")
     curve.plot(x, s["mean"].values, "-o", color=blrm, ms=4, label="posterior mean")
-    given = n > 0
-    if given.any():
-        curve.scatter(x[given], dlt[given] / n[given], s=18 + 10 * n[given], marker="D",
-                      facecolor="white", edgecolor="#333333", zorder=4, clip_on=False,
-                      label="observed DLT/n")
-        for k in np.flatnonzero(given):
-            curve.annotate(f"{dlt[k]}/{n[k]}", (x[k], dlt[k] / n[k]), xytext=(7, -3),
-                           textcoords="offset points", fontsize=7)
+    observed_rates(curve, n, dlt)
     curve.set_ylim(0, 1)
     curve.set_ylabel("P(DLT)")
     curve.set_title("Posterior DLT curve")

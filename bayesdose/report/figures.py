@@ -87,3 +87,20 @@ def dose_axis(ax: Any, labels: list[str], unit: str) -> None:
     ax.set_xticks(range(len(labels)), labels)
     ax.set_xlim(-0.6, len(labels) - 0.4)
     ax.set_xlabel(f"dose ({unit})" if unit else "dose", parse_math=False)
+
+
+def observed_rates(ax: Any, n: Any, dlt: Any) -> None:
+    """The observed DLT rate at each treated dose (a level's index on the x axis): a diamond
+    whose area grows with the number of patients, ``DLTs/n`` beside it."""
+    import numpy as np
+
+    n, dlt = np.asarray(n), np.asarray(dlt)
+    given = np.flatnonzero(n > 0)
+    if given.size == 0:
+        return
+    ax.scatter(given, dlt[given] / n[given], s=18 + 10 * n[given], marker="D",
+               facecolor="white", edgecolor="#333333", zorder=4, clip_on=False,
+               label="observed DLT/n")
+    for k in given:
+        ax.annotate(f"{dlt[k]}/{n[k]}", (k, dlt[k] / n[k]), xytext=(7, -3),
+                    textcoords="offset points", fontsize=7)

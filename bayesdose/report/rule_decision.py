@@ -37,25 +37,17 @@ def rule_figure(design: Design, step: Step) -> Any:
 def _draw(design: Design, step: Step) -> Any:
     import numpy as np
 
-    from bayesdose.report.figures import dose_axis, new_figure
+    from bayesdose.report.figures import dose_axis, new_figure, observed_rates
     from bayesdose.report.text import number
 
     document = step.document
     fig = new_figure(8.0, 3.6)
     ax = fig.subplots()
-    x = np.arange(len(design.levels))
     n = np.array([e["n"] for e in document["doses"]])
     dlt = np.array([e["dlt"] for e in document["doses"]])
     if step.details is not None and step.details.draw is not None:
         step.details.draw(ax)
-    given = n > 0
-    if given.any():
-        ax.scatter(x[given], dlt[given] / n[given], s=18 + 10 * n[given], marker="D",
-                   facecolor="white", edgecolor="#333333", zorder=4, clip_on=False,
-                   label="observed DLT/n")
-        for k in np.flatnonzero(given):
-            ax.annotate(f"{dlt[k]}/{n[k]}", (x[k], dlt[k] / n[k]), xytext=(7, -3),
-                        textcoords="offset points", fontsize=7)
+    observed_rates(ax, n, dlt)
     for k, mark in _marks(design, document).items():
         ax.text(k, 1.02, mark, ha="center", va="bottom", fontsize=7.5,
                 fontweight="bold" if "next" in mark else "normal")

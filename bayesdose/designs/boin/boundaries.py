@@ -85,7 +85,8 @@ def _r_matrix(table: BoundaryTable) -> list[str]:
     """The four rows as R prints a matrix: row names left, each column as wide as its widest
     entry (``NA`` where no count eliminates), in blocks of lines shorter than ``WIDTH``."""
     rows = [table.n, table.escalate, table.deescalate, table.eliminate]
-    columns = [["NA" if v is None else str(v) for v in column] for column in zip(*rows)]
+    columns = [["NA" if v is None else str(v) for v in column]
+               for column in zip(*rows, strict=True)]
     label = max(len(name) for name in ROWS)
     lines: list[str] = []
     start = 0
