@@ -116,6 +116,17 @@ def test_boin_plot_shows_the_boundaries_and_the_step(tmp_path: Path) -> None:
         assert words in text, words
 
 
+def test_boin_plot_shades_the_eliminated_doses(tmp_path: Path) -> None:
+    data, path = tmp_path / "trial.csv", tmp_path / "boin.svg"
+    data.write_text("patient_id,cohort,dose,dlt\n1,1,1e8,0\n2,2,3e8,1\n3,2,3e8,1\n4,2,3e8,1\n")
+    result = CliRunner().invoke(main, ["recommend", str(CONFIG), str(data), "--design", "boin",
+                                       "--plot", str(path)])
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    assert "eliminated" in text and "3/3" in text
+    assert "next: 1e+08 viable cells, cohort of 3: de-escalate from 3e+08 viable cells" in text
+
+
 def test_crm_plot_shows_the_skeleton_and_the_model(tmp_path: Path) -> None:
     path = tmp_path / "crm.svg"
     result = recommend("--design", "crm", "--plot", path)
@@ -137,7 +148,9 @@ def test_three_plus_three_plot_marks_the_declared_mtd(tmp_path: Path) -> None:
         result = CliRunner().invoke(main, ["recommend", str(CONFIG), str(data), "--design",
                                            "3+3", "--plot", str(path)])
         assert result.exit_code == 0, result.output
-    assert "MTD" in svg.read_text() and "2/3" in svg.read_text()
+    text = svg.read_text()
+    assert "STOP (mtd declared): MTD 3e+08 viable cells" in text  # the stop, in the title
+    assert ">current<" in text and ">MTD<" in text and "2/3" in text  # 6e8; 3e8
     with Image.open(png) as image:
         assert image.size[0] > 1000 and len(image.convert("RGB").getcolors(1_000_000)) > 20
 

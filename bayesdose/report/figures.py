@@ -98,9 +98,10 @@ def observed_rates(ax: Any, n: Any, dlt: Any) -> None:
     given = np.flatnonzero(n > 0)
     if given.size == 0:
         return
-    ax.scatter(given, dlt[given] / n[given], s=18 + 10 * n[given], marker="D",
+    area = 18 + 10 * n  # points squared
+    ax.scatter(given, dlt[given] / n[given], s=area[given], marker="D",
                facecolor="white", edgecolor="#333333", zorder=4, clip_on=False,
                label="observed DLT/n")
-    for k in given:
-        ax.annotate(f"{dlt[k]}/{n[k]}", (k, dlt[k] / n[k]), xytext=(7, -3),
+    for k in given:  # beside the marker, however large
+        ax.annotate(f"{dlt[k]}/{n[k]}", (k, dlt[k] / n[k]), xytext=(3 + area[k] ** 0.5 / 2, -3),
                     textcoords="offset points", fontsize=7)

@@ -17,7 +17,7 @@ from typing import Any
 from bayesdose.designs.registry import entry as registry_entry
 from bayesdose.designs.registry import label
 from bayesdose.schema import Design
-from bayesdose.steps import Step, dose_rows, move_text
+from bayesdose.steps import Step, dose_rows, move_text, step_headline
 
 
 def target_line(ax: Any, target: float) -> None:
@@ -48,15 +48,18 @@ def _draw(design: Design, step: Step) -> Any:
     if step.details is not None and step.details.draw is not None:
         step.details.draw(ax)
     observed_rates(ax, n, dlt)
-    for k, mark in _marks(design, document).items():
-        ax.text(k, 1.02, mark, ha="center", va="bottom", fontsize=7.5,
-                fontweight="bold" if "next" in mark else "normal")
+    for k, mark in _marks(design, document).items():  # above the axes, clear of a rate of 1
+        ax.annotate(mark, (k, 1), xycoords=("data", "axes fraction"), xytext=(0, 12),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=7.5,
+                    fontweight="bold" if "next" in mark else "normal")
     ax.set_ylim(0, 1)
     ax.set_ylabel("DLT rate")
-    ax.set_title(f"{label(document['design'])}: observed DLT rates", pad=14)
+    ax.set_title(f"{label(document['design'])}: observed DLT rates", pad=24)
     dose_axis(ax, [number(d) for d in design.levels], design.doses.unit)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.suptitle(f"{design.trial.name}: after {int(n.sum())} patients", parse_math=False,
+    if ax.get_legend_handles_labels()[0]:  # nothing to explain before the first patient (3+3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(f"{design.trial.name}: after {int(n.sum())} patients\n"
+                 f"{step_headline(design, document, design.format_dose)}", parse_math=False,
                  fontsize=10, x=0.01, ha="left")
     return fig
 

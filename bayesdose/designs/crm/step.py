@@ -106,11 +106,12 @@ def _reason(crm: CrmDesign, design: Design, data: TrialData, state: States, fit:
     if int(state.last_level[0]) < 0:
         return f"no patients yet: start at {label(crm.start)}"
     model = int(crm_mtd(fit.ptox, target)) - 1
+    if treated >= crm.max_patients:
+        return (f"{treated} patients treated, the maximum sample size: the MTD is "
+                f"{label(model)}, whose model P(DLT) {fit.ptox[model]:.3f} is the closest to "
+                f"the target {target:g}")
     closest = (f"the model P(DLT) closest to the target {target:g} is {fit.ptox[model]:.3f}, "
                f"at {label(model)}")
-    if treated >= crm.max_patients:
-        return (f"{treated} patients treated, the maximum sample size: the MTD is the dose "
-                f"whose model P(DLT) is closest to the target ({closest})")
     if not tite and crm.titration.continues(state)[0]:
         return "accelerated titration: no DLT yet, one patient at the next dose"
     if tite:
