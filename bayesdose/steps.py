@@ -142,18 +142,8 @@ def step_document(name: str, design: Design, data: TrialData) -> tuple[dict[str,
     document: dict[str, Any] = {"design": name, "trial": design.trial.name,
                                 "unit": design.doses.unit, "current_dose": _dose(design, current),
                                 "direction": None, "reason": None}  # (set last, shown first)
-    if registry_entry(name).complete_cohorts and pending:
-        document.update(next_dose=None, cohort_size=0, stop=False, stop_reason=None, mtd=None,
-                        wait=True)
-    else:
-        actions = simulated.decide(state)
-        stop = STOP_REASONS[int(actions.stop_reason[0])]
-        document.update(
-            next_dose=_dose(design, int(actions.next_level[0])),
-            cohort_size=int(actions.cohort_size[0]), stop=stop != "none",
-            stop_reason=None if stop == "none" else stop,
-            mtd=_dose(design, int(actions.mtd[0])), wait=False,
-        )
+    waits = registry_entry(name).complete_cohorts and bool(pending)
+    document.update(_decided(design, simulated, state, waits))
     document["doses"] = [{"dose": float(d), "n": int(data.n[k]), "dlt": int(data.dlt[k])}
                          for k, d in enumerate(design.levels)]
     details = hook(name, "step_details")(simulated, design, data, state, document)
@@ -170,6 +160,19 @@ def step_document(name: str, design: Design, data: TrialData) -> tuple[dict[str,
     return document, details
 
 
+def _decided(design: Design, simulated: Any, state: States, waits: bool) -> dict[str, Any]:
+    """The step as the design's ``decide`` gives it, or a wait for complete cohorts."""
+    if waits:
+        return dict(next_dose=None, cohort_size=0, stop=False, stop_reason=None, mtd=None,
+                    wait=True)
+    actions = simulated.decide(state)
+    stop = STOP_REASONS[int(actions.stop_reason[0])]
+    return dict(next_dose=_dose(design, int(actions.next_level[0])),
+                cohort_size=int(actions.cohort_size[0]), stop=stop != "none",
+                stop_reason=None if stop == "none" else stop,
+                mtd=_dose(design, int(actions.mtd[0])), wait=False)
+
+
 def _check_decidable(name: str, simulated: Any, data: TrialData) -> None:
     """An InputError for data the design's rule cannot read: a dose holding more patients than
     the design takes in a whole trial, or a last cohort without an evaluable patient."""
@@ -184,8 +187,7 @@ def _check_decidable(name: str, simulated: Any, data: TrialData) -> None:
                          "on the last cohort's outcomes")
 
 
-def step_headline(design: Design, document: dict[str, Any],
-                  dose: Callable[[float], str]) -> str:
+def step_headline(document: dict[str, Any], dose: Callable[[float], str]) -> str:
     """The step without its reason: ``next: 1e+08 viable cells, cohort of 3: de-escalate from
     3e+08 viable cells``, ``STOP (max patients): MTD ...`` or ``wait`` (``dose`` writes a dose
     with its unit as the output does)."""
@@ -226,6 +228,6 @@ def format_step(design: Design, document: dict[str, Any], details: Details) -> s
              *details.lines]
     lines += ["  ".join(f"{cell:>{w}}" for cell, w in zip(row, widths, strict=True))
               for row in (titles, *rows)]
-    lines.append(f"{step_headline(design, document, design.format_dose)} — "
+    lines.append(f"{step_headline(document, design.format_dose)} — "
                  f"{document['reason']}")
     return "\n".join(lines)

@@ -59,7 +59,7 @@ def _draw(design: Design, step: Step) -> Any:
     if ax.get_legend_handles_labels()[0]:  # nothing to explain before the first patient (3+3)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(f"{design.trial.name}: after {int(n.sum())} patients\n"
-                 f"{step_headline(design, document, design.format_dose)}", parse_math=False,
+                 f"{step_headline(document, design.format_dose)}", parse_math=False,
                  fontsize=10, x=0.01, ha="left")
     return fig
 
