@@ -116,3 +116,19 @@ def test_cli_refuses_an_unwritable_json_before_printing(tmp_path: Path) -> None:
                                        "--json", str(tmp_path / "missing" / "b.json")])
     assert result.exit_code == 2 and "cannot write the JSON output" in result.output
     assert "lambda_e" not in result.output
+
+
+def test_a_target_boin_cannot_take_is_an_input_error(tmp_path: Path) -> None:
+    """p.tox = 1.4 x 0.8 > 1: a clear error, for the table and for BOIN's step alike."""
+    config = tmp_path / "high.toml"
+    config.write_text((CONFIGS / "standard-5dose.toml").read_text()
+                      .replace("target = 0.30", "target = 0.80")
+                      .replace("target_interval = [0.20, 0.35]", "target_interval = [0.7, 0.9]"))
+    data = tmp_path / "trial.csv"
+    data.write_text("patient_id,cohort,dose,dlt\n1,1,1,0\n2,1,1,0\n3,1,1,0\n")
+    for args in (["boundaries", str(config)],
+                 ["recommend", str(config), str(data), "--design", "boin"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert ("[decision] target: BOIN needs a target below 1/1.4 = 0.714 (its p.tox is 1.4 "
+                "times the target), got 0.8") in result.output

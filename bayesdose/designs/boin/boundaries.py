@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from bayesdose.designs.boin.core import BoundaryTable, boundary_table
+from bayesdose.errors import InputError
 from bayesdose.schema import Design
 
 ROWS = ("Number of patients treated", "Escalate if # of DLT <=", "Deescalate if # of DLT >=",
@@ -22,12 +23,23 @@ ROWS = ("Number of patients treated", "Escalate if # of DLT <=", "Deescalate if 
 WIDTH = 80  # R's console width: a line stays shorter, wider tables continue in blocks below
 
 
+def design_table(design: Design, max_n: int) -> BoundaryTable:
+    """``core.boundary_table`` to ``max_n`` patients for the design's target and elimination
+    cutoff; an InputError for a target BOIN cannot take (its p.tox = 1.4 target must stay below
+    1; R's get.boundary refuses targets above 0.6)."""
+    target = design.decision.target
+    if 1.4 * target >= 1:
+        raise InputError(design.source, "[decision] target",
+                         f"BOIN needs a target below 1/1.4 = 0.714 (its p.tox is 1.4 times the "
+                         f"target), got {target:g}")
+    return boundary_table(target, max_n, design.designs.boin.elimination_cutoff)
+
+
 def protocol_table(design: Design) -> BoundaryTable:
     """The full table for ``n = 1 .. min(max_patients, n_earlystop)``, as ``get.boundary``'s
     ``full_boundary_tab``."""
-    boin = design.designs.boin
-    most = min(design.stopping.max_patients, boin.n_earlystop)
-    return boundary_table(design.decision.target, most, boin.elimination_cutoff)
+    most = min(design.stopping.max_patients, design.designs.boin.n_earlystop)
+    return design_table(design, most)
 
 
 def boundaries_json(design: Design) -> dict[str, Any]:

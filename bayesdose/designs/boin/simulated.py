@@ -41,7 +41,8 @@ from bayesdose.designs.base import (
     Actions,
     States,
 )
-from bayesdose.designs.boin.core import boundary_table, select_mtd
+from bayesdose.designs.boin.boundaries import design_table
+from bayesdose.designs.boin.core import select_mtd
 from bayesdose.designs.titration import Titration
 from bayesdose.schema import Design
 
@@ -68,7 +69,7 @@ class BoinDesign:
         self.max_patients = design.stopping.max_patients
         self.start = design.start_level
         self.titration = Titration(design)
-        table = boundary_table(self.target, self.max_patients, self.cutoff)
+        table = design_table(design, self.max_patients)
         self.lambda_e, self.lambda_d = table.lambda_e, table.lambda_d
         # lookups by the number of patients at a dose (index 0: no patients, never decided)
         self.escalate = np.array([-1, *table.escalate])
