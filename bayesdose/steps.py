@@ -188,8 +188,8 @@ def _check_decidable(name: str, simulated: Any, data: TrialData) -> None:
 
 
 def step_headline(document: dict[str, Any], dose: Callable[[float], str]) -> str:
-    """The step without its reason: ``next: 1e+08 viable cells, cohort of 3: de-escalate from
-    3e+08 viable cells``, ``STOP (max patients): MTD ...`` or ``wait`` (``dose`` writes a dose
+    """The step without its reason: ``next: 1x10^8 viable cells, cohort of 3: de-escalate from
+    3x10^8 viable cells``, ``STOP (max patients): MTD ...`` or ``wait`` (``dose`` writes a dose
     with its unit as the output does)."""
     if document["wait"]:
         return "wait"
@@ -201,7 +201,7 @@ def step_headline(document: dict[str, Any], dose: Callable[[float], str]) -> str
 
 
 def move_text(document: dict[str, Any], dose: Callable[[float], str]) -> str:
-    """The step from the current dose: ``de-escalate from 3e+08 viable cells``, ``stay at
+    """The step from the current dose: ``de-escalate from 3x10^8 viable cells``, ``stay at
     ...``, ``start``."""
     move = document["direction"]
     if document["current_dose"] is None:
@@ -214,7 +214,7 @@ def dose_rows(design: Design, document: dict[str, Any], details: Details
     """The per-dose table of a step: its titles, and per dose its cells as printed."""
     unit = f" ({design.doses.unit})" if design.doses.unit else ""
     titles = [f"dose{unit}", "n", "DLT", *(c.title for c in details.columns)]
-    rows = [[f"{entry['dose']:g}", str(entry["n"]), str(entry["dlt"]),
+    rows = [[design.panel.number(entry["dose"]), str(entry["n"]), str(entry["dlt"]),
              *(c.cell(entry) for c in details.columns)] for entry in document["doses"]]
     return titles, rows
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from markupsafe import escape
 
 from bayesdose.cli import main
+from bayesdose.doseformat import rich_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "xj-mk-002.toml"
@@ -65,9 +66,11 @@ def test_html_decision_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = page.read_text()
     document = json.loads(js.read_text())
-    assert ("Next cohort: 10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
+    assert ("Next cohort: 1×10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
             in html)
-    assert str(escape(document["reason"])) in html
+    assert "3x10^8" in document["reason"]  # plain text in the JSON, as in the terminal ...
+    assert str(escape(rich_text(document["reason"]))) in html  # ... the same digits in HTML
+    assert "x10^" not in html
     assert '<img src="data:image/svg+xml;base64,' in html and "<script" not in html
     for entry in document["doses"]:
         for key in ("mean", "p_underdose", "p_target", "p_overdose"):
@@ -102,6 +105,56 @@ def test_unwritable_output_is_an_input_error(tmp_path: Path, option: str) -> Non
     assert result.exit_code == 2 and "cannot write" in result.output
 
 
+def test_progress_plot(tmp_path: Path) -> None:
+    path = tmp_path / "progress.svg"
+    result = recommend("--progress-plot", path)
+    assert result.exit_code == 0, result.output
+    text = "".join(ET.parse(path).getroot().itertext())
+    assert "Trial progress: 4 patients, 1 DLT, 2 cohorts" in text
+    assert "next: 1×10⁸ viable cells × 3 (de-escalate)" in text
+
+
+@pytest.mark.parametrize(("design", "decision"), [
+    ("3+3", "next: 3×10⁸ viable cells × 3 (stay)"),
+    ("boin", "next: 1×10⁸ viable cells × 3 (de-escalate)"),
+    ("crm", "next: 3×10⁸ viable cells × 3 (stay)"),
+])
+def test_progress_plot_of_another_design(tmp_path: Path, design: str, decision: str) -> None:
+    """That design's decision, its move as its step's document says (``direction``)."""
+    svg, png = tmp_path / "progress.svg", tmp_path / "progress.png"
+    for path in (svg, png):
+        result = recommend("--design", design, "--progress-plot", path)
+        assert result.exit_code == 0, result.output
+    assert png.read_bytes().startswith(b"\x89PNG")
+    text = "".join(ET.parse(svg).getroot().itertext())
+    assert "Trial progress: 4 patients, 1 DLT, 2 cohorts" in text and decision in text
+
+
+def test_progress_plot_needs_patients_in_order(tmp_path: Path) -> None:
+    aggregated = tmp_path / "counts.csv"
+    aggregated.write_text("dose,n,dlt\n1e8,1,0\n3e8,3,1\n")
+    records = tmp_path / "records"
+    result = CliRunner().invoke(main, ["recommend", str(CONFIG), str(aggregated),
+                                       "--progress-plot", str(tmp_path / "p.png"),
+                                       "--record-dir", str(records)])
+    assert result.exit_code == 2
+    assert "--progress-plot" in result.output and "patient-level data" in result.output
+    assert "next:" not in result.output  # refused before anything is computed
+    assert not (tmp_path / "p.png").exists() and not records.exists()
+    result = recommend("--progress-plot", tmp_path / "p.pdf")
+    assert result.exit_code == 2 and "--progress-plot" in result.output
+    assert ".png or .svg" in result.output and "next:" not in result.output
+
+
+def test_html_page_shows_the_progress_plot(tmp_path: Path) -> None:
+    page = tmp_path / "decision.html"
+    result = recommend("--html", page)
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert html.count('<img src="data:image/svg+xml;base64,') == 2
+    assert 'alt="Trial progress:' in html
+
+
 # -- another design's step -------------------------------------------------------------------
 
 
@@ -124,7 +177,7 @@ def test_boin_plot_shades_the_eliminated_doses(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     text = path.read_text()
     assert "eliminated" in text and "3/3" in text
-    assert "next: 1e+08 viable cells, cohort of 3: de-escalate from 3e+08 viable cells" in text
+    assert "next: 1×10⁸ viable cells, cohort of 3: de-escalate from 3×10⁸ viable cells" in text
 
 
 def test_crm_plot_shows_the_skeleton_and_the_model(tmp_path: Path) -> None:
@@ -149,7 +202,7 @@ def test_three_plus_three_plot_marks_the_declared_mtd(tmp_path: Path) -> None:
                                            "3+3", "--plot", str(path)])
         assert result.exit_code == 0, result.output
     text = svg.read_text()
-    assert "STOP (mtd declared): MTD 3e+08 viable cells" in text  # the stop, in the title
+    assert "STOP (mtd declared): MTD 3×10⁸ viable cells" in text  # the stop, in the title
     assert ">current<" in text and ">MTD<" in text and "2/3" in text  # 6e8; 3e8
     with Image.open(png) as image:
         assert image.size[0] > 1000 and len(image.convert("RGB").getcolors(1_000_000)) > 20
@@ -160,10 +213,13 @@ def test_boin_html_decision_page(tmp_path: Path) -> None:
     result = recommend("--design", "boin", "--html", page, "--json", js)
     assert result.exit_code == 0, result.output
     html, document = page.read_text(), json.loads(js.read_text())
-    assert ("Next cohort: 10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
+    assert ("Next cohort: 1×10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
             in html)
-    assert str(escape(document["reason"])) in html
-    assert '<img src="data:image/svg+xml;base64,' in html and "<script" not in html
+    assert "3x10^8" in document["reason"]  # plain text in the JSON, as in the terminal ...
+    assert str(escape(rich_text(document["reason"]))) in html  # ... the same digits in HTML
+    assert "x10^" not in html
+    assert html.count('<img src="data:image/svg+xml;base64,') == 2  # the rule, the progress
+    assert 'alt="Trial progress:' in html and "<script" not in html
     assert "lambda_d 0.298" in html and "no dose is eliminated" in html
     entry = document["doses"][1]
     assert (f'data-key="p_above_target" data-value="{entry["p_above_target"]}">'
@@ -182,11 +238,14 @@ def test_rule_page_in_a_real_browser(browser, tmp_path: Path) -> None:
     assert browser.execute_script("return document.readyState") == "complete"
     assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
     assert browser.execute_script("return document.scripts.length") == 0
-    image = browser.execute_script("""const i = document.images[0], r = i.getBoundingClientRect();
-        return [i.complete, i.naturalWidth, r.width, r.height];""")
-    assert image[0] and image[1] > 0 and image[2] > 300 and image[3] > 100
-    assert browser.execute_script("return document.querySelector('#reason').innerText") == (
-        document["reason"])
+    images = browser.execute_script("""return [...document.images].map(i => {
+        const r = i.getBoundingClientRect(); return [i.complete, i.naturalWidth, r.width,
+        r.height];});""")
+    assert len(images) == 2  # the rule's figure and the trial's progress
+    for image in images:
+        assert image[0] and image[1] > 0 and image[2] > 300 and image[3] > 100
+    reason = browser.execute_script("return document.querySelector('#reason').innerText")
+    assert reason == rich_text(document["reason"]) and "3×10⁸ viable cells" in reason
     shown = browser.execute_script("""return [...document.querySelectorAll('td[data-key]')]
         .map(td => [td.dataset.key, td.innerText])""")
     expected = [(key, f"{entry[key]:.3f}") for entry in document["doses"]

@@ -46,7 +46,7 @@ def test_three_plus_three_adds_three_after_one_dlt_in_three(xj):
     doc = step("3+3", xj, read_trial_data(DATA, xj))
     assert (doc["next_dose"], doc["cohort_size"], doc["stop"]) == (3e8, 3, False)
     assert (doc["current_dose"], doc["direction"]) == (3e8, "stay")
-    assert doc["reason"] == "1 DLT in 3 at 3e+08 viable cells: three more at this dose"
+    assert doc["reason"] == "1 DLT in 3 at 3x10^8 viable cells: three more at this dose"
 
 
 def test_boin_de_escalates_after_one_dlt_in_three_at_target_025(xj):
@@ -117,7 +117,7 @@ def test_boin_compares_the_rate_at_the_current_dose_with_its_boundaries(xj):
     assert doc["boin"]["at_current_dose"] == {
         "n": 3, "dlt": 1, "dlt_rate": 1 / 3, "escalate_if_dlt_le": 0, "deescalate_if_dlt_ge": 1,
         "eliminate_if_dlt_ge": 3}
-    assert doc["reason"] == ("1 DLT in 3 at 3e+08 viable cells: the DLT rate 0.333 is > "
+    assert doc["reason"] == ("1 DLT in 3 at 3x10^8 viable cells: the DLT rate 0.333 is > "
                              "lambda_d 0.298 (de-escalate with 1 or more DLTs in 3): "
                              "de-escalate")
     # P(DLT rate > 0.25) under the uniform prior: Beta(1 + y, 1 + n - y)
@@ -132,12 +132,12 @@ def test_boin_names_the_eliminated_doses_with_the_posterior_probability(xj, tmp_
     doc, details = step_document("boin", xj, data)
     assert [d["eliminated"] for d in doc["doses"]] == [False, True, True]
     assert doc["doses"][1]["p_above_target"] == pytest.approx(1 - 0.25**4, abs=1e-15)
-    assert details.lines[1] == ("eliminated: 3e+08 viable cells and every dose above (3 DLTs "
-                                "in 3 at 3e+08 viable cells: P(DLT rate > 0.25) = 0.996 > "
+    assert details.lines[1] == ("eliminated: 3x10^8 viable cells and every dose above (3 DLTs "
+                                "in 3 at 3x10^8 viable cells: P(DLT rate > 0.25) = 0.996 > "
                                 "0.95)")
     assert doc["next_dose"] == 1e8
     text = rule_step("boin", xj, data, "exact", 1).text
-    assert "  3e+08  3    3     1.000           0.996         yes" in text
+    assert "  3x10^8  3    3     1.000           0.996         yes" in text
 
 
 def test_boin_says_when_elimination_and_not_the_rate_de_escalates(five_doses, tmp_path):
@@ -160,7 +160,7 @@ def test_boin_between_the_boundaries_stays(xj, tmp_path):
             "8,4,3e8,0\n9,4,3e8,0\n10,4,3e8,0\n")  # 2 DLTs in 9 at 3e8: 0.222
     doc = step("boin", xj, read_trial_data(write(tmp_path, rows), xj))
     assert doc["next_dose"] == 3e8 and doc["direction"] == "stay"
-    assert doc["reason"] == ("2 DLTs in 9 at 3e+08 viable cells: the DLT rate 0.222 is "
+    assert doc["reason"] == ("2 DLTs in 9 at 3x10^8 viable cells: the DLT rate 0.222 is "
                              "between lambda_e 0.197 and lambda_d 0.298 (escalate with at most "
                              "1, de-escalate with 3 or more DLTs in 9): stay")
 
@@ -168,20 +168,20 @@ def test_boin_between_the_boundaries_stays(xj, tmp_path):
 def test_three_plus_three_says_the_rule_with_its_counts(xj, tmp_path):
     cases = {  # data rows -> (design, reason)
         "1,1,1e8,0\n2,2,3e8,0\n3,2,3e8,0\n4,2,3e8,0\n": (
-            "3+3", "0 DLTs in 3 at 3e+08 viable cells: escalate to 6e+08 viable cells, a "
+            "3+3", "0 DLTs in 3 at 3x10^8 viable cells: escalate to 6x10^8 viable cells, a "
             "cohort of three"),
         "1,1,1e8,0\n2,2,3e8,1\n3,2,3e8,0\n4,2,3e8,0\n5,3,3e8,1\n6,3,3e8,0\n7,3,3e8,0\n": (
-            "3+3", "2 DLTs in 6 at 3e+08 viable cells: the dose below, 1e+08 viable cells, has "
+            "3+3", "2 DLTs in 6 at 3x10^8 viable cells: the dose below, 1x10^8 viable cells, has "
             "only its titration patient, five more make six before it is declared"),
         "1,1,1e8,0\n2,2,3e8,0\n3,2,3e8,0\n4,2,3e8,0\n5,3,6e8,1\n6,3,6e8,1\n7,3,6e8,0\n": (
-            "3+3-deesc", "2 DLTs in 3 at 6e+08 viable cells: the dose below, 3e+08 viable "
+            "3+3-deesc", "2 DLTs in 3 at 6x10^8 viable cells: the dose below, 3x10^8 viable "
             "cells, has three, de-escalate: three more there before it is declared"),
     }
     for rows, (name, reason) in cases.items():
         assert step(name, xj, read_trial_data(write(tmp_path, rows), xj))["reason"] == reason
     classic = step("3+3", xj, read_trial_data(write(tmp_path, list(cases)[2]), xj))
     assert classic["stop"] and classic["mtd"] == 3e8
-    assert classic["reason"] == ("2 DLTs in 3 at 6e+08 viable cells: the dose below, 3e+08 "
+    assert classic["reason"] == ("2 DLTs in 3 at 6x10^8 viable cells: the dose below, 3x10^8 "
                                  "viable cells, is declared the MTD")
 
 
@@ -213,17 +213,17 @@ def test_crm_reproduces_dfcrm_on_its_classic_example(tmp_path):
 def test_crm_names_the_restriction_that_applied(xj, tmp_path):
     after_dlt = step("crm", xj, read_trial_data(DATA, xj))  # model 3e8; 1/3 there
     assert after_dlt["reason"] == ("the model P(DLT) closest to the target 0.25 is 0.290, at "
-                                   "3e+08 viable cells")
+                                   "3x10^8 viable cells")
     no_skip = step("crm", xj, read_trial_data(write(tmp_path, "1,1,1e8,0\n"), xj))
     assert no_skip["next_dose"] == 3e8
     assert no_skip["reason"] == ("the model P(DLT) closest to the target 0.25 is 0.224, at "
-                                 "6e+08 viable cells; no skipping: at most one dose above the "
-                                 "last cohort's, 3e+08 viable cells")
+                                 "6x10^8 viable cells; no skipping: at most one dose above the "
+                                 "last cohort's, 3x10^8 viable cells")
     rows = "1,1,1e8,0\n2,2,3e8,0\n3,2,3e8,0\n4,2,3e8,0\n5,3,6e8,0\n6,3,6e8,0\n7,3,6e8,0\n" \
            "8,4,3e8,1\n9,4,3e8,0\n10,4,3e8,0\n"
     held = step("crm", xj, read_trial_data(write(tmp_path, rows), xj))
     assert held["next_dose"] == 3e8 and held["direction"] == "stay"
-    assert held["reason"].endswith("; the last cohort at 3e+08 viable cells had a DLT rate of "
+    assert held["reason"].endswith("; the last cohort at 3x10^8 viable cells had a DLT rate of "
                                    "0.333 >= 0.25: no escalation right after it, stay")
 
 
@@ -231,44 +231,44 @@ def test_the_printed_step_has_the_design_numbers_and_the_reason(xj):
     text = rule_step("crm", xj, read_trial_data(DATA, xj), "exact", 1).text
     assert text.splitlines()[3:5] == [
         "dose (viable cells)  n  DLT  skeleton  model P(DLT)    90% interval",
-        "              1e+08  1    0     0.157         0.191  [0.015, 0.522]"]
+        "             1x10^8  1    0     0.157         0.191  [0.015, 0.522]"]
     assert text.splitlines()[-1] == (
-        "next: 3e+08 viable cells, cohort of 3: stay at 3e+08 viable cells — the model P(DLT) "
-        "closest to the target 0.25 is 0.290, at 3e+08 viable cells")
+        "next: 3x10^8 viable cells, cohort of 3: stay at 3x10^8 viable cells — the model P(DLT) "
+        "closest to the target 0.25 is 0.290, at 3x10^8 viable cells")
 
 
 def test_the_words_name_the_branch_that_decided(xj, tmp_path):
     """The words come from the branch each design's decide took, also where an override wins
     over the rule: titration, the top dose, the lowest dose."""
     start = step("3+3", xj, read_trial_data(write(tmp_path, ""), xj))
-    assert start["reason"] == "no patients yet: start at 1e+08 viable cells"
+    assert start["reason"] == "no patients yet: start at 1x10^8 viable cells"
     assert start["direction"] == "start" and start["current_dose"] is None
     titrated = read_trial_data(write(tmp_path, "1,1,1e8,0\n"), xj)
     assert step("boin", xj, titrated)["reason"] == (
-        "the titration patient at 1e+08 viable cells is the first of a cohort: 2 more there")
+        "the titration patient at 1x10^8 viable cells is the first of a cohort: 2 more there")
     assert step("3+3", xj, titrated)["reason"] == (
-        "no DLT in the titration patient at 1e+08 viable cells: escalate to 3e+08 viable "
+        "no DLT in the titration patient at 1x10^8 viable cells: escalate to 3x10^8 viable "
         "cells, a cohort of three")
     top = read_trial_data(write(tmp_path, "1,1,1e8,0\n2,2,3e8,0\n3,2,3e8,0\n4,2,3e8,0\n"
                                           "5,3,6e8,0\n6,3,6e8,0\n7,3,6e8,0\n"), xj)
     declared = step("3+3", xj, top)
     assert (declared["direction"], declared["mtd"]) == ("stop", 6e8)
-    assert declared["reason"] == ("0 DLTs in 3 at 6e+08 viable cells, and no dose above: the "
-                                  "highest dose, 6e+08 viable cells, is declared the MTD")
+    assert declared["reason"] == ("0 DLTs in 3 at 6x10^8 viable cells, and no dose above: the "
+                                  "highest dose, 6x10^8 viable cells, is declared the MTD")
     assert step("boin", xj, top)["reason"] == (
-        "0 DLTs in 3 at 6e+08 viable cells: the DLT rate 0.000 is <= lambda_e 0.197 (escalate "
+        "0 DLTs in 3 at 6x10^8 viable cells: the DLT rate 0.000 is <= lambda_e 0.197 (escalate "
         "with at most 0 DLTs in 3), but no dose is above: stay")
     lowest = read_trial_data(write(tmp_path, "1,1,1e8,1\n2,1,1e8,1\n3,1,1e8,0\n"), xj)
     assert step("3+3", xj, lowest)["reason"] == (
-        "2 DLTs in 3 at 1e+08 viable cells: no dose below, stop for safety")
+        "2 DLTs in 3 at 1x10^8 viable cells: no dose below, stop for safety")
     assert step("boin", xj, lowest)["reason"] == (
-        "2 DLTs in 3 at 1e+08 viable cells: the DLT rate 0.667 is > lambda_d 0.298 "
+        "2 DLTs in 3 at 1x10^8 viable cells: the DLT rate 0.667 is > lambda_d 0.298 "
         "(de-escalate with 1 or more DLTs in 3), but this is the lowest dose: stay")
     eliminated = read_trial_data(write(tmp_path, "1,1,1e8,1\n2,1,1e8,1\n3,1,1e8,1\n"), xj)
     safety = step("boin", xj, eliminated)
     assert (safety["stop_reason"], safety["mtd"]) == ("safety", None)
     assert safety["reason"] == (
-        "3 DLTs in 3 at 1e+08 viable cells, the lowest dose: P(DLT rate > 0.25) = 0.996 > "
+        "3 DLTs in 3 at 1x10^8 viable cells, the lowest dose: P(DLT rate > 0.25) = 0.996 > "
         "0.95, so it and every dose above are eliminated: stop for safety, no MTD")
 
 
@@ -280,7 +280,7 @@ def test_off_path_counts_are_said_as_they_are(xj, tmp_path):
                             "5,3,1e8,0\n6,3,1e8,0\n7,3,1e8,0\n")
     doc = step("3+3", xj, read_trial_data(toxic, xj))
     assert doc["stop"] and doc["mtd"] == 1e8
-    assert doc["reason"] == ("0 DLTs in 4 at 1e+08 viable cells, and the dose above has "
+    assert doc["reason"] == ("0 DLTs in 4 at 1x10^8 viable cells, and the dose above has "
                              "patients: this dose is declared the MTD")
 
 

@@ -1,12 +1,15 @@
 """A picture and a page of another design's step: ``recommend --design NAME --plot/--html``.
 
 The figure shows the observed DLT rate per dose (marker area by the number of patients, the
-counts written beside it) with the design's own layers (``steps.Details.draw``: BOIN's
+counts written by it) with the design's own layers (``steps.Details.draw``: BOIN's
 boundaries and eliminated doses, the CRM's skeleton and model curve with its interval); the
-current dose (the last cohort's) and the next are marked above the doses. The page is the step,
-the rule that decided it, the design's numbers, the figure and the per-dose table, for the
-escalation meeting's minutes. Both read the step (its JSON document and ``Details``) as it is:
-nothing is recomputed.
+current dose (the last cohort's) and the next are marked above the doses, whose labels are
+turned or thinned as BLRM-EWOC's figure does at many doses (``figures.fit_tick_labels``). The
+page is the step, the rule that decided it, the design's numbers, the figure, the trial-progress
+plot (``report.progress``) and the per-dose table, for the escalation meeting's minutes. Both
+read the step (its JSON document and ``Details``) as it is: nothing is recomputed. Doses are
+written in the panel's ``[doses] format`` as HTML and figures write it (``3×10⁸``); the
+sentences of the document, written as plain text (``3x10^8``), pass the ``rich_doses`` filter.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bayesdose.data import TrialData
 from bayesdose.designs.registry import entry as registry_entry
 from bayesdose.designs.registry import label
 from bayesdose.schema import Design
@@ -37,17 +41,18 @@ def rule_figure(design: Design, step: Step) -> Any:
 def _draw(design: Design, step: Step) -> Any:
     import numpy as np
 
-    from bayesdose.report.figures import dose_axis, new_figure, observed_rates
-    from bayesdose.report.text import number
+    from bayesdose.report.decision import NEXT_INK, STOP_INK
+    from bayesdose.report.figures import dose_axis, fit_tick_labels, new_figure, observed_rates
+    from bayesdose.report.text import dose_number
 
     document = step.document
-    fig = new_figure(8.0, 3.6)
+    fig = new_figure(8.0, 4.2)
     ax = fig.subplots()
     n = np.array([e["n"] for e in document["doses"]])
     dlt = np.array([e["dlt"] for e in document["doses"]])
     if step.details is not None and step.details.draw is not None:
         step.details.draw(ax)
-    observed_rates(ax, n, dlt)
+    handles = ax.get_legend_handles_labels()[0] + observed_rates(ax, n, dlt)
     for k, mark in _marks(design, document).items():  # above the axes, clear of a rate of 1
         ax.annotate(mark, (k, 1), xycoords=("data", "axes fraction"), xytext=(0, 12),
                     textcoords="offset points", ha="center", va="bottom", fontsize=7.5,
@@ -55,12 +60,14 @@ def _draw(design: Design, step: Step) -> Any:
     ax.set_ylim(0, 1)
     ax.set_ylabel("DLT rate")
     ax.set_title(f"{label(document['design'])}: observed DLT rates", pad=24)
-    dose_axis(ax, [number(d) for d in design.levels], design.doses.unit)
-    if ax.get_legend_handles_labels()[0]:  # nothing to explain before the first patient (3+3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    dose_axis(ax, [dose_number(design, d) for d in design.levels], design.doses.unit)
+    if handles:  # nothing to explain before the first patient (3+3)
+        fig.legend(handles=handles, loc="outside lower center", ncols=3)
     fig.suptitle(f"{design.trial.name}: after {int(n.sum())} patients\n"
-                 f"{step_headline(document, design.format_dose)}", parse_math=False,
-                 fontsize=10, x=0.01, ha="left")
+                 f"{step_headline(document, lambda d: design.panel.format(d, rich=True))}",
+                 parse_math=False, fontsize=10, x=0.01, ha="left",
+                 color=STOP_INK if document["stop"] else NEXT_INK)
+    fit_tick_labels(fig, ax)
     return fig
 
 
@@ -74,8 +81,10 @@ def _marks(design: Design, document: dict[str, Any]) -> dict[int, str]:
     return marks
 
 
-def write_outputs(step: Step, design: Design, plot: Path | None, html: Path | None) -> None:
-    """``recommend --design NAME --plot`` and ``--html``."""
+def write_outputs(step: Step, design: Design, data: TrialData, plot: Path | None,
+                  html: Path | None) -> None:
+    """``recommend --design NAME --plot`` and ``--html`` (``data``: the trial, for the page's
+    progress plot)."""
     from bayesdose.report.decision import plot_format
     from bayesdose.report.figures import to_bytes
     from bayesdose.report.render import write
@@ -83,7 +92,7 @@ def write_outputs(step: Step, design: Design, plot: Path | None, html: Path | No
     if plot is not None:
         write(plot, to_bytes(rule_figure(design, step), plot_format(plot)), "plot")
     if html is not None:
-        write(html, rule_html(design, step), "HTML report")
+        write(html, rule_html(design, step, data), "HTML report")
 
 
 def _headline(design: Design, document: dict[str, Any]) -> str:
@@ -96,15 +105,17 @@ def _headline(design: Design, document: dict[str, Any]) -> str:
         return "Wait for the last cohort's DLT follow-up"
     if document["stop"]:
         mtd = document["mtd"]
-        return "Stop the trial" + ("" if mtd is None else f": MTD {written(mtd)}")
+        return (f"Stop the trial ({document['stop_reason'].replace('_', ' ')})"
+                + ("" if mtd is None else f": MTD {written(mtd)}"))
     return (f"Next cohort: {written(document['next_dose'])}, "
             f"{patients(document['cohort_size'])} ({move_text(document, written)})")
 
 
-def rule_html(design: Design, step: Step) -> str:
-    """The one-page report of another design's step."""
+def rule_html(design: Design, step: Step, data: TrialData) -> str:
+    """The one-page report of another design's step on the trial ``data``."""
     from bayesdose.report import provenance
     from bayesdose.report.figures import data_uri
+    from bayesdose.report.progress import progress_figure
     from bayesdose.report.render import render
     from bayesdose.report.text import dlts, dose, patients
 
@@ -123,6 +134,7 @@ def rule_html(design: Design, step: Step) -> str:
         description=registry_entry(document["design"]).describe(design),
         headline=_headline(design, document), titles=titles[3:], rows=cells,
         figure=data_uri(rule_figure(design, step)),
+        progress=data_uri(progress_figure(design, data, document)),
         treated=patients(n), dlts=dlts(sum(e["dlt"] for e in document["doses"])),
         generator=provenance.generator(), generated=provenance.utc_now(),
     )

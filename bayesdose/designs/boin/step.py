@@ -116,7 +116,7 @@ def _eliminated_line(boin: BoinDesign, design: Design, data: TrialData,
 
 
 def _seen(design: Design, n: np.ndarray, y: np.ndarray, k: int) -> str:
-    """``1 DLT in 3 at 3e+08 viable cells``: dose ``k``'s counts."""
+    """``1 DLT in 3 at 3x10^8 viable cells``: dose ``k``'s counts."""
     from bayesdose.report.text import dlts
 
     return f"{dlts(int(y[k]))} in {int(n[k])} at {design.panel.label(k)}"
