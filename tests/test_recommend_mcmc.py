@@ -28,13 +28,17 @@ def recommend(*args: object):
     return CliRunner().invoke(main, ["recommend", str(CONFIG), str(DATA), *map(str, args)])
 
 
+# The doses as the terminal writes them (the config's [doses] format "auto": powers of ten)
+TERMINAL = {1e8: "1x10^8", 3e8: "3x10^8", 6e8: "6x10^8"}
+
+
 def table_row(text: str, dose: float) -> list[str]:
     """The cells of the MCMC table's row of ``dose`` (its lines hold "|" or "(")."""
     for line in text.splitlines():
         cells = re.split(r"\s{2,}", line.strip())
-        if cells[0] == f"{dose:g}" and "(" in line and "[" not in line:
+        if cells[0] == TERMINAL[dose] and "(" in line and "[" not in line:
             return cells[1:]
-    raise AssertionError(f"no MCMC row for {dose:g}")
+    raise AssertionError(f"no MCMC row for {TERMINAL[dose]}")
 
 
 def cell(html: str, key: str, dose_row: int) -> str:
@@ -68,8 +72,8 @@ def test_engine_both_shows_mcmc_beside_exact(tmp_path: Path) -> None:
             f"{sampler['ess_tail_min']:.0f} (at least 400), 0 divergent transitions") in text
     where = comparison["max_difference_in_mcse_at"]
     assert (f"largest in MCSE units {comparison['max_difference_in_mcse']:.2f} "
-            f"({COMPARED[where['variable']]} at {where['dose']:g} viable cells): the engines "
-            "agree") in text
+            f"({COMPARED[where['variable']]} at {TERMINAL[where['dose']]} viable cells): the "
+            "engines agree") in text
     assert "\ndecided on the exact engine's posterior" in text
     html = page.read_text()
     first = doc["doses"][0]
@@ -78,6 +82,11 @@ def test_engine_both_shows_mcmc_beside_exact(tmp_path: Path) -> None:
             in cell(html, "p_overdose", 0))
     assert 'class="small" id="mcmc-diagnostics">MCMC diagnostics passed' in html
     assert 'class="small" id="engine-comparison">exact vs MCMC' in html
+    start = html.index("<tbody>", html.index('id="mcmc-table"'))
+    mcmc_rows = html[start:html.index("</tbody>", start)]
+    assert re.findall(r"<tr><th>([^<]*)</th>", mcmc_rows) == [
+        "1×10⁸ viable cells", "3×10⁸ viable cells", "6×10⁸ viable cells"]
+    assert "x10^" not in html and "e+08" not in html  # the page's one form of a dose
     assert ("Decided on the exact engine&#39;s posterior (grid quadrature, no Monte Carlo "
             "error)") in html
 
@@ -155,9 +164,13 @@ def test_disagreeing_engines_are_a_note_and_strict_exits_3(tmp_path: Path,
     assert comparison["max_difference_in_mcse"] == pytest.approx(10.0)
     exact = doc["doses"][1]["p_overdose"]
     assert doc["mcmc_failures"] == [doc["notes"][0]]
-    assert (f"P(over) at 3e+08 viable cells: exact {exact:.3f}, MCMC {exact + 0.05:.3f} "
+    assert (f"P(over) at 3x10^8 viable cells: exact {exact:.3f}, MCMC {exact + 0.05:.3f} "
             "(MCSE 0.005)") in doc["mcmc_failures"][0]
     assert "the engines DISAGREE (differences beyond 4 MCSE + 0.002)" in result.output
     assert "note: the exact and MCMC engines disagree" in result.output
     assert doc["next_dose"] == 1e8  # the decision stays the exact engine's
-    assert 'class="note" id="engine-comparison">' in page.read_text()
+    html = page.read_text()
+    assert 'class="note" id="engine-comparison">' in html
+    comparison_html = html.split('id="engine-comparison">')[1].split("</p>")[0]
+    assert "viable cells" in comparison_html and "x10^" not in comparison_html
+    assert "×10⁸ viable cells" in comparison_html  # the doses as the page writes them
