@@ -223,6 +223,7 @@ def _write_record(folder: Path, document: dict[str, Any], config_bytes: bytes,
 def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     """Check a design CONFIG (and trial DATA) and say what is wrong."""
     from bayesdose.data import read_trial_data
+    from bayesdose.report.text import dlts, patients
     from bayesdose.schema import load_design
 
     design = load_design(config)
@@ -237,10 +238,8 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     if data is not None:
         trial = read_trial_data(data, design, as_of and as_of.date())
         layout = "patient level" if trial.patient_level else "aggregated"
-        click.echo(
-            f"{data}: valid {layout} data, {trial.total_patients} patients, "
-            f"{int(trial.dlt.sum())} DLTs"
-        )
+        click.echo(f"{data}: valid {layout} data, {patients(trial.total_patients)}, "
+                   f"{dlts(int(trial.dlt.sum()))}")
 
 
 @main.command("map")

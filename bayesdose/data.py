@@ -425,6 +425,6 @@ def _aggregated(header, body, design: Design, source: str, header_where: str) ->
         seen[level] = label
         count, dlt = row.count("n"), row.count("dlt")
         if dlt > count:
-            raise row.fail("dlt", f"{dlt} DLTs is more than n = {count}")
+            raise row.fail("dlt", f"dlt = {dlt} is more than n = {count}")
         n[level], y[level] = count, dlt
     return TrialData(n, y, None, source)

@@ -285,11 +285,14 @@ def test_sim_from_another_design_config_is_refused(tmp_path: Path) -> None:
                  "--sim", sim)
     assert result.exit_code == 2 and "another design config than" in result.output
     summary = json.loads((sim / "summary.json").read_text())
+    summary["config_sha256"] = summary.pop("design_sha256")  # its name before: still read
+    (sim / "summary.json").write_text(json.dumps(summary))
+    assert reuse(sim, design, load_scenarios(SCENARIOS, len(design.levels))).reused
     del summary["config_sha256"]
     (sim / "summary.json").write_text(json.dumps(summary))
     result = run("report", CONFIG, "--scenarios", SCENARIOS, "--out", tmp_path / "no", "--sim",
                  sim)
-    assert result.exit_code == 2 and "config_sha256" in result.output
+    assert result.exit_code == 2 and "design_sha256" in result.output
     assert not (tmp_path / "no" / "report.html").exists()
 
 

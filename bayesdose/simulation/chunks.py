@@ -95,7 +95,7 @@ def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], t
     return {
         "format": FORMAT,
         "bayesdose": _version(),
-        "config_sha256": design_sha256(design),
+        "design_sha256": design_sha256(design),
         "scenarios_sha256": _sha256([[s.name, list(s.p_true)] for s in scenarios]),
         "scenarios": [s.name for s in scenarios],
         "designs": list(names),
@@ -105,7 +105,8 @@ def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], t
     }
 
 
-_HASHED = {"config_sha256": "the design config", "scenarios_sha256": "the scenario set"}
+_HASHED = {"design_sha256": "the design config", "scenarios_sha256": "the scenario set"}
+OLD_KEYS = {"config_sha256": "design_sha256"}  # renamed: manifests written before still resume
 
 
 def _difference(key: str, then: Any, now: Any) -> str:
@@ -151,6 +152,11 @@ class ChunkStore:
             earlier = json.loads(manifest_path.read_text())
         except (OSError, ValueError) as err:
             raise InputError(str(manifest_path), None, f"unreadable manifest: {err}") from None
+        if not isinstance(earlier, dict):
+            raise InputError(str(manifest_path), None, "unreadable manifest: not a JSON object")
+        for old, new in OLD_KEYS.items():
+            if old in earlier and new not in earlier:
+                earlier[new] = earlier.pop(old)
         differ = [key for key in self.manifest if earlier.get(key) != self.manifest[key]]
         if differ:
             what = ", ".join(_difference(k, earlier.get(k), self.manifest[k]) for k in differ)

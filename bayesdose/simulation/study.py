@@ -115,7 +115,7 @@ def study_summary(design: Design, scenarios: list[Scenario], names: list[str], t
     result = run_study(design, scenarios, names, trials, seed, method,
                        workers or default_workers(), scheduler=scheduler, out=out,
                        resume=resume, chunk_size=chunk_size, progress=progress)
-    summary = dict(result.summary, seed=seed, designs=names, config_sha256=design_sha256(design))
+    summary = dict(result.summary, seed=seed, designs=names, design_sha256=design_sha256(design))
     interrupt.check()  # a Ctrl-C swallowed on the way commits nothing
     if out is not None:
         write_summary(out / "summary.json", summary)
