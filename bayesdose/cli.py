@@ -126,7 +126,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     a mistake leaves nothing half-done. The decision and its record come from the same bytes
     of CONFIG and DATA, each read once.
     """
-    from bayesdose.data import read_trial_data
+    from bayesdose.data import over_enrolment, read_trial_data
     from bayesdose.input_files import read_input
     from bayesdose.record import read_key, sha256_hex
     from bayesdose.schema import load_design
@@ -152,6 +152,8 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
                    err=True)
     if design.prior.derived:
         click.echo(f"prior {design.prior.explanation}", err=True)
+    if design_name != "blrm" and (over := over_enrolment(design, trial)) is not None:
+        click.echo(f"note: {over}", err=True)  # the BLRM's output holds it among its notes
     step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)
     document = step.document
@@ -222,7 +224,7 @@ def _write_record(folder: Path, document: dict[str, Any], config_bytes: bytes,
 @_user_errors
 def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     """Check a design CONFIG (and trial DATA) and say what is wrong."""
-    from bayesdose.data import read_trial_data
+    from bayesdose.data import over_enrolment, read_trial_data
     from bayesdose.report.text import dlts, patients
     from bayesdose.schema import load_design
 
@@ -240,6 +242,8 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
         layout = "patient level" if trial.patient_level else "aggregated"
         click.echo(f"{data}: valid {layout} data, {patients(trial.total_patients)}, "
                    f"{dlts(int(trial.dlt.sum()))}")
+        if (over := over_enrolment(design, trial)) is not None:
+            click.echo(f"note: {over}")
 
 
 @main.command("map")

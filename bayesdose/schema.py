@@ -183,8 +183,8 @@ class DecisionSection:
     )
     target: float = documented(
         "Point target DLT rate: the target of CRM and BOIN, and the definition of the true MTD "
-        "in simulations (the dose whose true DLT rate is closest to it). Default 0.25, near the "
-        "middle of the default target interval.",
+        "in simulations (the dose whose true DLT rate is closest to it). It must lie in "
+        "target_interval [a, b). Default 0.25, near the middle of the default target interval.",
         0.25,
     )
 
@@ -431,8 +431,25 @@ def read_toml(path: str | Path, content: bytes | None = None) -> dict[str, Any]:
 
 def load_design(path: str | Path, content: bytes | None = None) -> Design:
     """Read and validate a design config (from ``content`` when the file was read already);
-    every problem names the file and the key."""
-    return design_from_dict(read_toml(path, content), str(path))
+    every problem names the file and the key. Trial data given in its place (the arguments
+    in the wrong order) is named as such."""
+    raw = read_input(path) if content is None else content
+    try:
+        parsed = read_toml(path, raw)
+    except InputError:
+        if looks_like_trial_data(raw):
+            raise InputError(str(path), None, "this is trial data (a CSV), not a design config: "
+                             "give the design config (TOML) first, then the data, as in "
+                             "bayesdose recommend CONFIG DATA") from None
+        raise
+    return design_from_dict(parsed, str(path))
+
+
+def looks_like_trial_data(raw: bytes) -> bool:
+    """Whether a file's first line is a trial data CSV's header (it names dose and dlt)."""
+    first = raw.decode("utf-8-sig", errors="replace").partition("\n")[0]
+    cells = {cell.strip().strip('"').lower() for cell in first.split(",")}
+    return {"dose", "dlt"} <= cells
 
 
 def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:
@@ -571,6 +588,10 @@ def _check_rules(s: Design, source: str) -> None:
     )
     require(decision.max_increment >= 0, "[decision] max_increment", "must be >= 0")
     require(0 < decision.target < 1, "[decision] target", "must be in (0, 1)")
+    require(a <= decision.target < b, "[decision] target",
+            f"{decision.target:g} is outside target_interval [{a:g}, {b:g}): the BLRM aims at "
+            "the interval while CRM, BOIN and the true MTD of simulations use the point "
+            "target, so it must lie in the interval (the default target is 0.25)")
     require(cohorts.size >= 1, "[cohorts] size", "must be >= 1")
     if cohorts.start_dose is not None:
         try:
