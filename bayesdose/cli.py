@@ -276,8 +276,8 @@ def map_prior(config: Path, out_path: Path, seed: int) -> None:
               type=click.Path(dir_okay=False, path_type=Path),
               help="Scenario set (TOML, [[scenario]] name, p_true).")
 @click.option("--designs", default=",".join(DEFAULT_DESIGNS), show_default=True,
-              help=f"Comma-separated design names: {', '.join(DESIGNS)}; with "
-              f"{' or '.join(TIME_AWARE)} every design is simulated in time ([simulation]).")
+              help=f"Comma-separated design names: {', '.join(DESIGNS)}, "
+              f"{', '.join(TIME_AWARE)}.")
 @click.option("--trials", type=click.IntRange(min=2), default=DEFAULT_TRIALS, show_default=True,
               help="Simulated trials per scenario (ignored by exact results).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
@@ -297,13 +297,20 @@ def map_prior(config: Path, out_path: Path, seed: int) -> None:
               help="Continue the simulation whose chunk files are in OUT/chunks (same config, "
               "scenarios, designs, trials and seed); computes only the missing chunks. "
               "Without chunk files it starts afresh.")
+@click.option("--no-time", "no_time", is_flag=True,
+              help="Leave time out when the config states it ([simulation] accrual): no "
+              f"durations. Time is simulated when the config states it or with "
+              f"{' or '.join(TIME_AWARE)}, every design on the same arrivals.")
+@click.option("--verbose", is_flag=True,
+              help="Also each design's selection and allocation per dose.")
 @click.option("--quiet", is_flag=True, help="No progress bar (it is on stderr, on a terminal).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, hidden=True,
               help="Trials per chunk (for tests and debugging).")
 @_user_errors
 def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed: int,
              out_dir: Path, method: str, workers: int | None, scheduler: str | None,
-             resume: bool, quiet: bool, chunk_size: int | None) -> None:
+             resume: bool, no_time: bool, verbose: bool, quiet: bool,
+             chunk_size: int | None) -> None:
     """Operating characteristics of designs in the scenarios of a simulation study.
 
     Simulated runs write each finished chunk of trials to OUT/chunks/, so a run that was
@@ -333,7 +340,7 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
     try:
         summary = study_summary(design, scenarios, names, trials, seed, method, workers,
                                 scheduler=scheduler, out=out_dir, resume=resume,
-                                chunk_size=chunk_size, progress=not quiet)
+                                chunk_size=chunk_size, progress=not quiet, time=not no_time)
     except KeyboardInterrupt:
         raise interrupt.Interrupted(f"finished chunks are kept in {out_dir / 'chunks'}; run "
                                     "again with --resume") from None
@@ -342,7 +349,7 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
     except OSError as err:
         problem = f"cannot write the results: {err.strerror or err}"
         raise InputError(str(out_dir), None, problem) from None
-    click.echo(format_table(summary))
+    click.echo(format_table(summary, verbose))
 
 
 from bayesdose.report.command import report  # noqa: E402  (only click is imported with it)

@@ -251,10 +251,13 @@ DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 
 @dataclass(frozen=True)
 class SimulationSection:
-    accrual: str = documented(
-        "Simulations with time (a tite-* design compared): 'fixed' gaps between arrivals or "
-        "'poisson' arrivals (exponential gaps).",
-        "fixed",
+    accrual: str | None = documented(
+        "Arrivals of simulated patients: 'fixed' gaps between arrivals or 'poisson' arrivals "
+        "(exponential gaps). Setting it (or accrual_gap_days) states time: every design of "
+        "simulate and report then runs in time and reports its trial duration (simulate "
+        "--no-time leaves time out). Unset, time is simulated only when a tite-* design is "
+        "compared, with fixed gaps.",
+        None,
     )
     accrual_rate_per_month: float = documented(
         "Mean arrivals per month of 30.4375 days: the Poisson rate, or fixed gaps of "
@@ -269,6 +272,17 @@ class SimulationSection:
         "'late' (density 2s), s = fraction of the window.",
         "uniform",
     )
+
+    @property
+    def stated(self) -> bool:
+        """Whether the config states time (accrual or fixed gaps): then every design runs
+        in time."""
+        return self.accrual is not None or self.accrual_gap_days is not None
+
+    @property
+    def arrivals(self) -> str:
+        """'fixed' or 'poisson': the accrual simulated (fixed gaps unless stated)."""
+        return self.accrual or "fixed"
 
 
 # Each section's schema; [[sensitivity]] is an array of tables (alternative priors, each with
@@ -624,23 +638,26 @@ def _check_rules(s: Design, source: str) -> None:
         "must be in (0, 1)",
     )
     _check_designs(s.designs, len(levels), decision.target, source)
-    _check_simulation(s.simulation, source)
+    _check_simulation(s.simulation, cohorts.dlt_window_days, source)
 
 
-def _check_simulation(sim: SimulationSection, source: str) -> None:
+def _check_simulation(sim: SimulationSection, window: int, source: str) -> None:
     """Checks of [simulation] (accrual and DLT times of simulations with time)."""
 
     require = requirement(source)
 
-    require(sim.accrual in ("fixed", "poisson"), "[simulation] accrual",
+    require(sim.accrual in (None, "fixed", "poisson"), "[simulation] accrual",
             f"expected 'fixed' or 'poisson', got {sim.accrual!r}")
     require(sim.accrual_rate_per_month > 0, "[simulation] accrual_rate_per_month", "must be > 0")
     if sim.accrual_gap_days is not None:
-        require(sim.accrual == "fixed", "[simulation] accrual_gap_days",
+        require(sim.accrual != "poisson", "[simulation] accrual_gap_days",
                 "applies to accrual = 'fixed' only (Poisson accrual takes the rate)")
         require(sim.accrual_gap_days > 0, "[simulation] accrual_gap_days", "must be > 0")
     require(sim.dlt_time in ("uniform", "early", "late"), "[simulation] dlt_time",
             f"expected 'uniform', 'early' or 'late', got {sim.dlt_time!r}")
+    if sim.stated:
+        require(window >= 1, "[simulation] accrual", "states time, in which every design is "
+                "simulated: it needs a DLT window, [cohorts] dlt_window_days >= 1")
 
 
 def _check_model(model: ModelSection, section: str, require: Any) -> None:

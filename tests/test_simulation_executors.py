@@ -389,7 +389,7 @@ def test_a_worker_imports_only_what_its_designs_need() -> None:
             f"design = load_design({str(CONFIGS / 'xj-mk-002.toml')!r}); "
             "scenario = Scenario('S', (0.05, 0.25, 0.45)); "
             "records = study.run_chunk(design, [scenario], ['tite-blrm', 'blrm', '3+3'], 1, 0, "
-            "50)[2]; assert records['n_0_0'].sum() > 0; "
+            "50, True)[2]; assert records['n_0_0'].sum() > 0; "
             "heavy = ('scipy', 'xarray', 'pandas', 'dask', 'pymc'); "
             "print(sorted(set(heavy) & set(sys.modules))); "
             "study.state_space(design, 'boin'); print(sorted(set(heavy) & set(sys.modules)))")

@@ -80,6 +80,11 @@ def scenario_tables(design: Design, summary: dict[str, Any], entry: dict[str, An
             oc = entry["designs"][name]
             cells.append(_cell(name, key, oc.get(key), oc["se"].get(key), decimals, simulated))
         metrics.append(Row(label, cells))
+    if "timeline" in summary:  # a study in time: durations are always simulated
+        metrics.append(Row("Mean trial duration in days (simulated in time)", [
+            _cell(name, "duration", oc["duration"]["mean"], oc["se"]["duration"]["mean"], 1,
+                  True) if "duration" in oc else _cell(name, "duration", None, None, 1, True)
+            for name, oc in entry["designs"].items()]))
 
     def per_dose(name: str, key: str) -> list[Cell]:
         oc = entry["designs"][name]

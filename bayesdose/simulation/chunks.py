@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from bayesdose.designs.registry import TIME_AWARE
 from bayesdose.errors import InputError
 from bayesdose.record import atomic_write, remove_temporaries
 from bayesdose.schema import Design, HierarchySection
@@ -86,12 +87,14 @@ def design_sha256(design: Design) -> str:
         config["historical"] = dataclasses.asdict(design.historical_trials)
         config["historical"].pop("source")
     config["prior"] = design.prior.as_dict()  # the prior used (derived or given)
+    if config["simulation"]["accrual"] is None:  # its default was 'fixed': older runs match
+        config["simulation"]["accrual"] = "fixed"
     return _sha256(config)
 
 
 def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
-                  seed: int, chunk_size: int) -> dict[str, Any]:
-    """What identifies a simulated run."""
+                  seed: int, chunk_size: int, timed: bool = False) -> dict[str, Any]:
+    """What identifies a simulated run (``timed``: simulated in time)."""
     return {
         "format": FORMAT,
         "bayesdose": _version(),
@@ -102,6 +105,7 @@ def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], t
         "trials": trials,
         "seed": seed,
         "chunk_size": chunk_size,
+        "time": timed,
     }
 
 
@@ -157,6 +161,8 @@ class ChunkStore:
         for old, new in OLD_KEYS.items():
             if old in earlier and new not in earlier:
                 earlier[new] = earlier.pop(old)
+        if "time" not in earlier:  # written before: in time iff a time-aware design ran
+            earlier["time"] = any(n in TIME_AWARE for n in earlier.get("designs", []))
         differ = [key for key in self.manifest if earlier.get(key) != self.manifest[key]]
         if differ:
             what = ", ".join(_difference(k, earlier.get(k), self.manifest[k]) for k in differ)
