@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from bayesdose.cli import main
 from bayesdose.report import pathways
 from bayesdose.report.build import ReportInputs, report_html
-from bayesdose.report.oc import METRICS, PER_DOSE_DECIMALS
+from bayesdose.report.oc import DURATION, METRICS, PER_DOSE_DECIMALS
 from bayesdose.report.prior import prior_per_dose
 from bayesdose.report.simulated_study import Study, report_designs, reuse
 from bayesdose.schema import design_from_dict, load_design, read_toml
@@ -24,7 +24,7 @@ from bayesdose.simulation.scenarios import load_scenarios
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "xj-mk-002.toml"
 SCENARIOS = ROOT / "configs" / "scenarios" / "xj-mk-002.toml"
-DECIMALS = {key: decimals for key, _, decimals in METRICS}
+DECIMALS = {key.split("[")[0]: decimals for key, _, decimals in (*METRICS, DURATION)}
 EVIL = "<script>alert(1)</script>"
 
 
@@ -82,9 +82,12 @@ def page_cells(html: str) -> list[dict]:
 def summary_value(entry: dict, design: str, key: str) -> tuple[float | None, float | None]:
     """(value, standard error) of ``key`` ("pcs" or "select[2]") in a scenario entry."""
     oc = entry["designs"][design]
-    if "[" in key:
+    if "[" in key:  # a dose's entry, or the mean of a duration
         name, k = key[:-1].split("[")
-        return oc[name][int(k)], oc["se"][name][int(k)]
+        if name not in oc:  # the benchmark has no duration
+            return None, None
+        index = int(k) if k.isdigit() else k
+        return oc[name][index], oc["se"][name][index]
     return oc.get(key), oc["se"].get(key)  # the benchmark has no allocation
 
 
@@ -105,7 +108,8 @@ def check_numbers(html: str, summary: dict) -> int:
         assert float(cell["data-se"]) == se
         assert cell["text"] == f"{value:.{decimals}f}"
     expected = sum(
-        len(METRICS) + len(oc["select"]) + 1 + len(oc.get("patients", []))
+        len(METRICS) + ("timeline" in summary) + len(oc["select"]) + 1
+        + len(oc.get("patients", []))
         for e in summary["scenarios"] for oc in e["designs"].values()
     )
     assert len(cells) == expected
