@@ -102,7 +102,7 @@ def run_study(design: Design, scenarios: list[Scenario], names: list[str], trial
             if method == "exact":
                 raise
         if exact is not None and not timed:
-            return exact
+            return _with_doses(design, exact)
     run = SimulatedRun(design, scenarios, names, trials, seed, chunk_size or CHUNK_TRIALS,
                        timed)
     with ExitStack() as stack:
@@ -111,7 +111,13 @@ def run_study(design: Design, scenarios: list[Scenario], names: list[str], trial
         store.start(resume)
         run.simulate(store, workers, scheduler, progress)
         simulated = run.summarize(store, folder / "results.nc" if out is not None else None)
-    return simulated if exact is None else with_durations(exact, simulated)
+    return _with_doses(design, simulated if exact is None else with_durations(exact, simulated))
+
+
+def _with_doses(design: Design, result: StudyResult) -> StudyResult:
+    """The summary with the dose labels, as the table prints them (``doses``)."""
+    labels = [design.panel.label(k) for k in range(len(design.levels))]
+    return StudyResult(dict(result.summary, doses=labels))
 
 
 def with_durations(exact: StudyResult, simulated: StudyResult) -> StudyResult:
@@ -143,8 +149,7 @@ def study_summary(design: Design, scenarios: list[Scenario], names: list[str], t
     result = run_study(design, scenarios, names, trials, seed, method,
                        workers or default_workers(), scheduler=scheduler, out=out,
                        resume=resume, chunk_size=chunk_size, progress=progress, time=time)
-    summary = dict(result.summary, seed=seed, designs=names, design_sha256=design_sha256(design),
-                   doses=[design.panel.label(k) for k in range(len(design.levels))])
+    summary = dict(result.summary, seed=seed, designs=names, design_sha256=design_sha256(design))
     interrupt.check()  # a Ctrl-C swallowed on the way commits nothing
     if out is not None:
         write_summary(out / "summary.json", summary)
