@@ -116,10 +116,15 @@ def main() -> None:
               help="Draw the posterior DLT curve and interval probabilities here (.png or .svg).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the decision as a one-page HTML report here.")
+@click.option("--progress-plot", "progress_path",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the trial so far here (.png or .svg): each patient's dose in order of "
+              "enrolment, DLTs, cohorts and the decision. Needs patient-level data.")
 @_user_errors
 def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path | None,
               record_dir: Path | None, as_of: datetime | None, design_name: str,
-              plot_path: Path | None, html_path: Path | None, record_key: Path | None) -> None:
+              plot_path: Path | None, html_path: Path | None, record_key: Path | None,
+              progress_path: Path | None) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV).
 
     Every output is checked before anything is computed, and the record is written last, so
@@ -136,7 +141,11 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         from bayesdose.report.decision import check_request
 
         check_request(plot_path, html_path, design_name)
-    _check_outputs(json_path, plot_path, html_path, record_dir)
+    if progress_path is not None:
+        from bayesdose.report.decision import plot_format
+
+        plot_format(progress_path, "--progress-plot")
+    _check_outputs(json_path, plot_path, html_path, record_dir, progress_path)
     if record_key is not None and record_dir is None:
         raise InputError("--record-key", None, "it signs a decision record: give --record-dir")
     key = None if record_key is None else read_key(record_key)
@@ -144,6 +153,10 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     design = load_design(config, config_bytes)
     data_bytes = read_input(data)
     trial = read_trial_data(data, design, as_of and as_of.date(), data_bytes)
+    if progress_path is not None:
+        from bayesdose.report.progress import check_data
+
+        check_data(trial)
     fitted = [f"'{name}'" for name, alternative in [("[model]", design), *design.alternatives()]
               if alternative.model.prior in ("map", "exnex")]
     if fitted and design_name == "blrm":
@@ -168,6 +181,10 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         from bayesdose.report.decision import write_outputs
 
         write_outputs(step.recommendation, document, plot_path, html_path)
+    if progress_path is not None:
+        from bayesdose.report.progress import write_progress_plot
+
+        write_progress_plot(design, trial, document, progress_path)
     if json_path is not None:
         _write_output(json_path, json.dumps(document, indent=2) + "\n", "JSON output")
     if record_dir is not None:  # last: a record is permanent
@@ -175,11 +192,12 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
 
 
 def _check_outputs(json_path: Path | None, plot_path: Path | None, html_path: Path | None,
-                   record_dir: Path | None) -> None:
+                   record_dir: Path | None, progress_path: Path | None = None) -> None:
     """Refuse an output that cannot be written before anything is computed or written."""
     from bayesdose.record import chain_so_far, check_can_write
 
-    files = ((json_path, "JSON output"), (plot_path, "plot"), (html_path, "HTML report"))
+    files = ((json_path, "JSON output"), (plot_path, "plot"), (html_path, "HTML report"),
+             (progress_path, "progress plot"))
     for path, what in files:
         if path is None:
             continue
@@ -229,7 +247,7 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     from bayesdose.schema import load_design
 
     design = load_design(config)
-    levels = ", ".join(f"{d:g}" for d in design.levels)
+    levels = ", ".join(design.panel.number(d) for d in design.levels)
     click.echo(f"{config}: valid design '{design.trial.name}' with doses {levels}")
     if design.model.prior in ("map", "exnex"):
         trials = design.historical_trials

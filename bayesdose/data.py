@@ -347,7 +347,7 @@ class CsvRow:
                 raise ValueError(dose)
             return panel.index(dose)
         except ValueError:
-            doses = ", ".join(f"{d:g}" for d in panel.levels)
+            doses = ", ".join(panel.number(d) for d in panel.levels)
             raise self.fail(column, f"dose {self.text(column)} is not in the panel "
                             f"({doses})") from None
 
@@ -457,7 +457,8 @@ def _aggregated(header, body, design: Design, source: str, header_where: str) ->
         row = CsvRow(cells, columns, label, source)
         level = row.dose_level("dose", panel)
         if level in seen:
-            raise row.fail("dose", f"dose {design.levels[level]:g} also in {seen[level]}")
+            raise row.fail("dose", f"dose {panel.number(design.levels[level])} also in "
+                           f"{seen[level]}")
         seen[level] = label
         count, dlt = row.count("n"), row.count("dlt")
         if dlt > count:

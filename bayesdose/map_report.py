@@ -21,7 +21,8 @@ def map_section(design: Design, fit: MapFit, seed: int) -> str:
     header = [
         f"# MAP prior written by bayesdose {version('bayesdose')} (`bayesdose map`, seed {seed})",
         f"# from {trials.source} (sha256 {digest}),",
-        f"# {len(trials.names)} historical trial(s), reference dose {design.reference_dose:g}",
+        f"# {len(trials.names)} historical trial(s), reference dose "
+        f"{design.format_dose(design.reference_dose)}",
         f"# hierarchical model: {_hierarchy_text(design)}",
         f"# {fit.mixture.components} component(s) chosen by {fit.mixture.criterion}"
         + (f"; robustified with weight {fit.robust_weight:g}" if fit.robust_weight else ""),

@@ -10,16 +10,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bayesdose.doseformat import format_number, resolve
+
 MATCH_REL_TOL = 1e-6  # a dose in the data matches a level within this relative tolerance
 
 
 @dataclass(frozen=True)
 class DosePanel:
-    """Dose levels (positive, increasing) in ``unit``, with the model's reference dose."""
+    """Dose levels (positive, increasing) in ``unit``, with the model's reference dose, and
+    how a dose is written (``[doses] format``: see ``doseformat``)."""
 
     levels: tuple[float, ...]
     unit: str
     reference: float
+    number_format: str = "auto"
 
     @property
     def log_dose_ratio(self) -> tuple[float, ...]:
@@ -35,13 +39,18 @@ class DosePanel:
     def dose(self, level: int) -> float:
         return float(self.levels[level])
 
-    def format(self, dose: float) -> str:
-        """A dose with its unit, as printed (``3e+08 viable cells``)."""
-        text = f"{dose:g}"
-        return f"{text} {self.unit}".rstrip()
+    def number(self, dose: float, rich: bool = False) -> str:
+        """A dose without its unit, in the panel's format: ``3x10^8`` as plain text, ``3×10⁸``
+        for HTML and figures (``rich``); every dose of the panel in the same form."""
+        return format_number(dose, resolve(self.number_format, self.levels), rich)
 
-    def label(self, level: int) -> str:
-        return self.format(self.levels[level])
+    def format(self, dose: float, rich: bool = False) -> str:
+        """A dose with its unit (``3x10^8 viable cells``; ``rich``: ``3×10⁸ viable cells``)."""
+        return f"{self.number(dose, rich)} {self.unit}".rstrip()
+
+    def label(self, level: int, rich: bool = False) -> str:
+        """Dose level ``level`` (0-based) with its unit."""
+        return self.format(self.levels[level], rich)
 
 
 def dose_index(levels: tuple[float, ...], dose: float, rel_tol: float = MATCH_REL_TOL) -> int:

@@ -18,6 +18,7 @@ from bayesdose.errors import InputError
 from bayesdose.inference.exact import (
     ERROR_BOUND,
     BatchSummary,
+    BeyondEngine,
     ExactEngine,
     GridSpec,
     resolving_grid,
@@ -75,13 +76,24 @@ def model_counts(design: Design, data: TrialData) -> tuple[np.ndarray, np.ndarra
 def exact_batch(design: Design, data: TrialData) -> BatchSummary:
     """The exact engine's per-dose summaries of one trial (one row; no quantiles)."""
     n, dlt, pending = model_counts(design, data)
-    return exact_engine(design).batch(n[None], dlt[None],
-                                      None if pending is None else pending[None])
+    try:
+        return exact_engine(design).batch(n[None], dlt[None],
+                                          None if pending is None else pending[None])
+    except BeyondEngine as err:
+        raise _beyond(design, data, err) from None
+
+
+def _beyond(design: Design, data: TrialData, err: BeyondEngine) -> InputError:
+    return InputError(data.source, None, f"{err}: the posterior of these data is too "
+                      "concentrated or too curved for the exact engine; use --engine mcmc")
 
 
 def exact_summary(design: Design, data: TrialData) -> tuple[xr.Dataset, dict[str, Any]]:
-    engine = exact_engine(design)
     batch = exact_batch(design, data)
+    try:  # the engine that answers for these data: the design's, or one re-gridded for them
+        engine = exact_engine(design).for_data(*model_counts(design, data))
+    except BeyondEngine as err:
+        raise _beyond(design, data, err) from None
     q025, median, q975 = engine.quantiles(*model_counts(design, data))
     values = {
         "mean": batch.mean[0], "sd": batch.sd[0], "q025": q025, "median": median, "q975": q975,
@@ -92,7 +104,8 @@ def exact_summary(design: Design, data: TrialData) -> tuple[xr.Dataset, dict[str
     grid = engine.grid
     diagnostics = {
         "engine": "exact",
-        "grid": {"n_alpha": grid.n_alpha, "n_beta": grid.n_beta, "width_sd": grid.width},
+        "grid": {"n_alpha": grid.n_alpha, "n_beta": grid.n_beta, "width_sd": grid.width,
+                 "frame": "prior" if engine.on_prior_frame else "posterior"},
         "error_bound": ERROR_BOUND,
         "diagnostics_ok": True,
     }

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bayesdose import doseformat
 from bayesdose.errors import InputError
 from bayesdose.input_files import read_input, unprintable
 from bayesdose.panel import MATCH_REL_TOL, DosePanel, dose_index, indistinct_levels
@@ -40,8 +41,16 @@ class DosesSection:
     unit: str = documented("Dose unit, for display (e.g. 'mg', 'viable cells').", "")
     reference: float | None = documented(
         "Reference dose d_ref in logit P(DLT|d) = log(alpha) + beta log(d/d_ref); "
-        "default: the highest dose level.",
+        "default: the highest dose level. Within a factor 1000 of the panel.",
         None,
+    )
+    format: str = documented(
+        "How doses are written, the same digits in the terminal, HTML and figures: 'auto' "
+        "(decimals, or powers of ten for every dose when the largest is >= 1e5 or the "
+        "smallest < 1e-3), 'scientific' (3x10^8 in the terminal, 3×10⁸ in HTML), 'plain' "
+        "(decimals: 300000000), or a Python format spec such as '.1e' (3.0x10^8) or ',.0f' "
+        "(300,000,000). Display only: it changes no decision and no simulated run's hash.",
+        "auto",
     )
 
 
@@ -117,7 +126,7 @@ class ModelSection:
         None,
     )
     prior_sd: tuple[float, float] | None = documented(
-        "Prior standard deviations of (log alpha, log beta), both > 0.", None
+        "Prior standard deviations of (log alpha, log beta), both >= 1e-6 and <= 50.", None
     )
     prior_correlation: float = documented(
         "Prior correlation of log alpha and log beta, in (-1, 1).", 0.0
@@ -201,7 +210,7 @@ class CohortsSection:
     )
     dlt_window_days: int = documented(
         "DLT observation window in days (0 = outcomes are final when recorded). Dated data "
-        "weight a patient still in follow-up by days followed / window (TITE).",
+        "weight a patient still in follow-up by days followed / window (TITE). At most 365.",
         0,
     )
     followup: str = documented(
@@ -302,6 +311,15 @@ SECTIONS: dict[str, Any] = {
 
 PRIOR_KINDS = ("normal", "mixture", "map", "exnex")
 PRIOR_LIMIT = 50.0  # largest |prior_mean| and prior_sd (log scale) the engine handles
+# smallest prior sd (log scale): 1e-6 on log alpha fixes P(DLT) at the reference dose to about
+# 1e-4 % of its odds, a point mass in all but name; below it the grid's spacing (a fraction of
+# the sd) underflows against the mean (1e-300 crashed the engine: issue 19)
+PRIOR_SD_MIN = 1e-6
+# the reference dose within this factor of the panel (issue 19): with d_ref far outside it every
+# log(d / d_ref) is huge, log alpha and beta are confounded, and the prior's P(DLT) at the panel
+# degenerates to 0 or 1 (a reference of 1e300 derived log alpha ~ 334: every dose looked safe)
+REFERENCE_FACTOR = 1000.0
+MAX_WINDOW_DAYS = 365  # [cohorts] dlt_window_days: memory grows with it for dated data
 
 
 @dataclass(frozen=True)
@@ -339,7 +357,7 @@ class Design:
 
     @cached_property
     def panel(self) -> DosePanel:
-        return DosePanel(self.levels, self.doses.unit, self.reference_dose)
+        return DosePanel(self.levels, self.doses.unit, self.reference_dose, self.doses.format)
 
     @property
     def reference_dose(self) -> float:
@@ -585,6 +603,14 @@ def _check_rules(s: Design, source: str) -> None:
                          f"relative {MATCH_REL_TOL:g}, which cannot tell these apart")
     if doses.reference is not None:
         require(doses.reference > 0, "[doses] reference", "the reference dose must be > 0")
+        require(min(levels) / REFERENCE_FACTOR <= doses.reference
+                <= max(levels) * REFERENCE_FACTOR, "[doses] reference",
+                f"must lie within a factor {REFERENCE_FACTOR:g} of the dose panel "
+                f"([{min(levels) / REFERENCE_FACTOR:g}, {max(levels) * REFERENCE_FACTOR:g}]): "
+                "the prior is stated at the reference dose, and far from the panel it implies "
+                "P(DLT) of 0 or 1 at every dose")
+    problem = doseformat.check(doses.format)
+    require(problem is None, "[doses] format", problem or "")
     _check_model(model, "model", require)
     require(model.prior not in ("map", "exnex") or s.historical.data is not None,
             "[historical] data", f"prior = {model.prior!r} needs the historical trials' CSV")
@@ -612,14 +638,16 @@ def _check_rules(s: Design, source: str) -> None:
             dose_index(levels, cohorts.start_dose)
         except ValueError:
             raise InputError(
-                source, "[cohorts] start_dose", f"{cohorts.start_dose:g} is not a dose level"
+                source, "[cohorts] start_dose",
+                f"{s.panel.number(cohorts.start_dose)} is not a dose level"
             ) from None
     require(
         0 <= cohorts.titration_until_level <= len(levels),
         "[cohorts] titration_until_level",
         f"must be between 0 and the number of levels ({len(levels)})",
     )
-    require(cohorts.dlt_window_days >= 0, "[cohorts] dlt_window_days", "must be >= 0")
+    require(0 <= cohorts.dlt_window_days <= MAX_WINDOW_DAYS, "[cohorts] dlt_window_days",
+            f"must be between 0 and {MAX_WINDOW_DAYS} (days)")
     require(cohorts.followup in ("tite", "complete"), "[cohorts] followup",
             f"expected 'tite' or 'complete', got {cohorts.followup!r}")
     require(cohorts.min_complete_followup >= 0, "[cohorts] min_complete_followup",
@@ -678,7 +706,9 @@ def _check_model(model: ModelSection, section: str, require: Any) -> None:
         "give both prior_mean and prior_sd, or neither (to derive a default prior)",
     )
     if model.prior_sd is not None:
-        require(all(v > 0 for v in model.prior_sd), f"[{section}] prior_sd", "must be > 0")
+        require(all(v >= PRIOR_SD_MIN for v in model.prior_sd), f"[{section}] prior_sd",
+                f"must be >= {PRIOR_SD_MIN:g} (log scale; a smaller sd is a point mass the "
+                "engine's grid cannot resolve)")
         # on the log scale: beyond these, exp(log beta) overflows on the engine's grid
         require(all(v <= PRIOR_LIMIT for v in model.prior_sd), f"[{section}] prior_sd",
                 f"must be <= {PRIOR_LIMIT:g} (log scale)")
@@ -711,8 +741,8 @@ def _check_hierarchy(model: ModelSection, section: str, require: Any) -> None:
     require((h.nex_mean is None) == (h.nex_sd is None), where,
             "give both nex_mean and nex_sd, or neither (to use prior_mean and prior_sd)")
     if h.nex_sd is not None:
-        require(all(0 < v <= PRIOR_LIMIT for v in h.nex_sd), f"{where} nex_sd",
-                f"must be > 0 and <= {PRIOR_LIMIT:g}")
+        require(all(PRIOR_SD_MIN <= v <= PRIOR_LIMIT for v in h.nex_sd), f"{where} nex_sd",
+                f"must be >= {PRIOR_SD_MIN:g} and <= {PRIOR_LIMIT:g}")
     if h.nex_mean is not None:
         require(all(abs(v) <= PRIOR_LIMIT for v in h.nex_mean), f"{where} nex_mean",
                 f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}] (log scale)")
@@ -729,8 +759,8 @@ def _check_components(model: ModelSection, section: str, require: Any) -> None:
     for i, c in enumerate(model.components, start=1):
         where = f"[{section}.components {i}]"
         require(c.weight > 0, f"{where} weight", "must be > 0")
-        require(all(0 < v <= PRIOR_LIMIT for v in c.sd), f"{where} sd",
-                f"must be > 0 and <= {PRIOR_LIMIT:g} (log scale)")
+        require(all(PRIOR_SD_MIN <= v <= PRIOR_LIMIT for v in c.sd), f"{where} sd",
+                f"must be >= {PRIOR_SD_MIN:g} and <= {PRIOR_LIMIT:g} (log scale)")
         require(all(abs(v) <= PRIOR_LIMIT for v in c.mean), f"{where} mean",
                 f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}] (log scale)")
         require(-1 < c.correlation < 1, f"{where} correlation", "must be in (-1, 1)")

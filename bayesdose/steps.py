@@ -171,7 +171,8 @@ def format_step(design: Design, document: dict[str, Any]) -> str:
     lines = [f"{design.trial.name}: the {document['design']} design on the trial so far"]
     for entry in document["doses"]:
         extra = f"  P(DLT) at the estimate {entry['p_dlt']:.3f}" if "p_dlt" in entry else ""
-        lines.append(f"{entry['dose']:>16g} n={entry['n']:<3} DLT={entry['dlt']:<3}{extra}")
+        dose = design.panel.number(entry["dose"])
+        lines.append(f"{dose:>16} n={entry['n']:<3} DLT={entry['dlt']:<3}{extra}")
     if "estimate" in document:
         lines.append(f"CRM parameter estimate (posterior mean): {document['estimate']:.4f}")
     if document["stop"]:

@@ -161,16 +161,16 @@ def test_repr_html_has_the_doses_and_escapes_the_trial_name(tmp_path):
     rec = bayesdose.recommend(config, XJ_DATA)
     html = rec._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
-    for dose in ("1e+08", "3e+08", "6e+08"):
+    for dose in ("1×10⁸", "3×10⁸", "6×10⁸"):  # as HTML writes doses; the text as printed
         assert f"<td>{dose}</td>" in html
     assert html.count("no: EWOC: P(overdosing) 0.268 &gt;= 0.25") == 1
     assert html.count("no: EWOC: P(overdosing) 0.575 &gt;= 0.25") == 1
-    assert ("next: 1e+08 viable cells, cohort of 3: de-escalate from 3e+08 viable cells"
+    assert ("next: 1×10⁸ viable cells, cohort of 3: de-escalate from 3×10⁸ viable cells"
             in html)
     assert "0.268" in html  # P(over) at 3e8
-    assert repr(rec) == ("<Recommendation <script>alert(1)</script> & Co: next: 1e+08 viable "
-                         "cells, cohort of 3: de-escalate from 3e+08 viable cells>")
-    assert str(rec).splitlines()[-1].startswith("next: 1e+08 viable cells")
+    assert repr(rec) == ("<Recommendation <script>alert(1)</script> & Co: next: 1x10^8 viable "
+                         "cells, cohort of 3: de-escalate from 3x10^8 viable cells>")
+    assert str(rec).splitlines()[-1].startswith("next: 1x10^8 viable cells")
 
 
 def test_simulate_exact_matches_cli(tmp_path):

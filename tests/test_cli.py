@@ -25,7 +25,7 @@ def run(*args):
 def test_recommend_prints_the_table_and_the_next_dose():
     result = run("recommend", XJ, XJ_DATA)
     assert result.exit_code == 0, result.output
-    assert "next: 1e+08 viable cells, cohort of 3" in result.output
+    assert "next: 1x10^8 viable cells, cohort of 3" in result.output
     assert "no: EWOC: P(overdosing) 0.268 >= 0.25" in result.output
 
 
@@ -83,7 +83,7 @@ def test_validate():
     ("config_text", "data_text", "expected"),
     [
         ("[doses]\nlevels = [1, 2]\n[model]\nprior_sd = [1, 0]\nprior_mean = [0, 0]\n",
-         "dose,n,dlt\n", "[model] prior_sd: must be > 0"),
+         "dose,n,dlt\n", "[model] prior_sd: must be >= 1e-06"),
         ("[doses]\nlevels = [1, 2]\n", "dose,n,dlt\n3,1,0\n", "row 2, column 'dose'"),
         ("[doses]\nlevels = [1, 2]\n", "", "the file is empty"),
     ],

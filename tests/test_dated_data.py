@@ -113,7 +113,7 @@ def test_cli_as_of_json_and_record(tmp_path):
                                        "2025-11-03", "--json", str(out), "--record-dir",
                                        str(records)])
     assert result.exit_code == 0, result.output
-    assert "pending: XJ-04 at 3e+08 viable cells, 14 of 28 days" in result.output
+    assert "pending: XJ-04 at 3x10^8 viable cells, 14 of 28 days" in result.output
     doc = json.loads(out.read_text())
     assert doc["as_of"] == "2025-11-03" and doc["excluded"] == ["XJ-05"]
     assert doc["pending"] == [{"patient_id": "XJ-04", "dose": 3e8, "days_followed": 14,

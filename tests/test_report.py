@@ -4,6 +4,7 @@ escaping, reuse of a simulation, and the page in a real browser (headless Chromi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -298,6 +299,79 @@ def test_sim_from_another_design_config_is_refused(tmp_path: Path) -> None:
                  sim)
     assert result.exit_code == 2 and "design_sha256" in result.output
     assert not (tmp_path / "no" / "report.html").exists()
+
+
+@pytest.fixture(scope="module")
+def deep_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped report three cohorts deep (the docs' simulation reused): a pathway table
+    longer than a page."""
+    out = tmp_path_factory.mktemp("deep-report")
+    result = run("report", CONFIG, "--scenarios", SCENARIOS, "--out", out,
+                 "--sim", ROOT / "docs" / "examples" / "xj-mk-002" / "simulation",
+                 "--pathway-cohorts", 3)
+    assert result.exit_code == 0, result.output
+    return out / "report.html"
+
+
+def _boxes(box):
+    yield box
+    for child in getattr(box, "children", None) or ():
+        yield from _boxes(child)
+
+
+def _text(box) -> str:
+    return " ".join(b.text for b in _boxes(box) if getattr(b, "text", None)).strip()
+
+
+def test_pdf_pathway_table_reads_on_every_page(deep_report: Path) -> None:
+    """In the PDF's layout (WeasyPrint, the default engine): the table starts on its heading's
+    page, carries its header onto the next page, and every row there names its first cohort
+    (rowspans left the continued rows without their first column)."""
+    weasyprint = pytest.importorskip("weasyprint")
+    document = weasyprint.HTML(string=deep_report.read_text()).render()
+    pages = []
+    for page in document.pages:
+        table = next((b for b in _boxes(page._page_box) if b.element_tag == "table"
+                      and b.element.get("id") == "pathway-table"), None)
+        if table is None:
+            continue
+        rows = [b for b in _boxes(table) if b.element_tag == "tr"]
+        headings = [_text(b) for b in _boxes(page._page_box) if b.element_tag == "h2"]
+        pages.append((headings, rows))
+    assert len(pages) >= 2, "the test needs a table that breaks across pages"
+    assert "5. Dose-transition pathways" in pages[0][0]  # no near-blank page before it
+    for _, rows in pages:
+        header, *body = rows
+        assert [_text(c) for c in header.children][:2] == ["Cohort 1: DLTs", "then"]
+        assert body
+        for row in body:
+            cells = [_text(c) for c in row.children]
+            assert sum(c.colspan for c in row.children) == 6, cells  # 3 cohorts, none missing
+            assert re.fullmatch(r"\d/1 at \S+", cells[0]), cells  # the first (titration) cohort
+            assert cells[1], cells
+    leaves = int(re.search(r"(\d+) pathways in all", deep_report.read_text()).group(1))
+    assert sum(len(rows) - 1 for _, rows in pages) == leaves  # every pathway, none split
+
+
+def test_pathway_table_prints_in_a_real_browser(browser, deep_report: Path) -> None:
+    """In Chromium with print media: the header repeats, rows never split, no cell spans rows,
+    and each row begins with its first cohort."""
+    browser.get(deep_report.as_uri())
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    styles = browser.execute_script("""const t = document.querySelector('#pathway-table');
+        const s = e => getComputedStyle(e);
+        return [s(t.tHead).display, [...t.tBodies[0].rows].map(r => s(r).breakInside),
+                [...t.querySelectorAll('td')].map(td => td.rowSpan),
+                [...t.tBodies[0].rows].map(r => r.cells[0].innerText),
+                [...t.tBodies[0].rows].map(r => [...r.cells].reduce((n, c) => n + c.colSpan,
+                                                                    0))]""")
+    display, breaks, rowspans, first, columns = styles
+    assert set(columns) == {6}  # every row has its three cohorts' columns
+    assert display == "table-header-group"
+    assert set(breaks) == {"avoid"} and set(rowspans) == {1}
+    leaves = int(re.search(r"(\d+) pathways in all", deep_report.read_text()).group(1))
+    assert len(first) == leaves and all(re.fullmatch(r"\d/1 at \S+", t) for t in first)
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 
 
 def test_chromium_prints_a_pdf() -> None:

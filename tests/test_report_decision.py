@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from markupsafe import escape
 
 from bayesdose.cli import main
+from bayesdose.doseformat import rich_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "xj-mk-002.toml"
@@ -65,9 +66,11 @@ def test_html_decision_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = page.read_text()
     document = json.loads(js.read_text())
-    assert ("Next cohort: 10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
+    assert ("Next cohort: 1×10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
             in html)
-    assert str(escape(document["reason"])) in html
+    assert "3x10^8" in document["reason"]  # plain text in the JSON, as in the terminal ...
+    assert str(escape(rich_text(document["reason"]))) in html  # ... the same digits in HTML
+    assert "x10^" not in html
     assert '<img src="data:image/svg+xml;base64,' in html and "<script" not in html
     for entry in document["doses"]:
         for key in ("mean", "p_underdose", "p_target", "p_overdose"):
@@ -106,3 +109,44 @@ def test_plot_shows_the_blrm_posterior_only(tmp_path: Path) -> None:
     result = recommend("--design", "3+3", "--plot", tmp_path / "p.png")
     assert result.exit_code == 2 and "--design blrm" in result.output
     assert not (tmp_path / "p.png").exists()
+
+
+def test_progress_plot(tmp_path: Path) -> None:
+    path = tmp_path / "progress.svg"
+    result = recommend("--progress-plot", path)
+    assert result.exit_code == 0, result.output
+    text = "".join(ET.parse(path).getroot().itertext())
+    assert "Trial progress: 4 patients, 1 DLT, 2 cohorts" in text
+    assert "next: 1×10⁸ viable cells × 3 (de-escalate)" in text
+
+
+def test_progress_plot_of_another_design(tmp_path: Path) -> None:
+    path = tmp_path / "progress.png"
+    result = recommend("--design", "3+3", "--progress-plot", path)
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_progress_plot_needs_patients_in_order(tmp_path: Path) -> None:
+    aggregated = tmp_path / "counts.csv"
+    aggregated.write_text("dose,n,dlt\n1e8,1,0\n3e8,3,1\n")
+    records = tmp_path / "records"
+    result = CliRunner().invoke(main, ["recommend", str(CONFIG), str(aggregated),
+                                       "--progress-plot", str(tmp_path / "p.png"),
+                                       "--record-dir", str(records)])
+    assert result.exit_code == 2
+    assert "--progress-plot" in result.output and "patient-level data" in result.output
+    assert "next:" not in result.output  # refused before anything is computed
+    assert not (tmp_path / "p.png").exists() and not records.exists()
+    result = recommend("--progress-plot", tmp_path / "p.pdf")
+    assert result.exit_code == 2 and "--progress-plot" in result.output
+    assert ".png or .svg" in result.output and "next:" not in result.output
+
+
+def test_html_page_shows_the_progress_plot(tmp_path: Path) -> None:
+    page = tmp_path / "decision.html"
+    result = recommend("--html", page)
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert html.count('<img src="data:image/svg+xml;base64,') == 2
+    assert 'alt="Trial progress:' in html

@@ -140,10 +140,10 @@ def test_the_decision_says_where_it_goes_from_the_last_cohort_and_which_rule_dec
     decision = rec.decision
     assert decision.direction == "de-escalate" and decision.current_level == 1
     assert decision.why_barred[1] == "EWOC: P(overdosing) 0.268 >= 0.25"
-    assert decision.reason.startswith("3e+08 viable cells, with a higher P(target) (0.325), "
+    assert decision.reason.startswith("3x10^8 viable cells, with a higher P(target) (0.325), "
                                       "is barred (EWOC: P(overdosing) 0.268 >= 0.25); ")
     assert str(rec).splitlines()[-1].startswith(
-        "next: 1e+08 viable cells, cohort of 3: de-escalate from 3e+08 viable cells — ")
+        "next: 1x10^8 viable cells, cohort of 3: de-escalate from 3x10^8 viable cells — ")
     doc = to_json(rec)
     assert doc["direction"] == "de-escalate" and doc["current_dose"] == 3e8
     assert doc["doses"][2]["why_barred"] == "EWOC: P(overdosing) 0.575 >= 0.25"

@@ -54,7 +54,7 @@ def bad(raw, where, text):
         ({"doses": {"levels": [1, "2"]}}, "[doses] levels[1]", "expected a number"),
         ({"doses": {"levels": [1, 2], "reference": 0}}, "[doses] reference", "> 0"),
         ({**MINIMAL, "model": {"prior_mean": [0, 0], "prior_sd": [0, 1]}},
-         "[model] prior_sd", "> 0"),
+         "[model] prior_sd", ">= 1e-06"),
         ({**MINIMAL, "model": {"prior_mean": [0, 0]}}, "[model]", "both prior_mean"),
         ({**MINIMAL, "model": {"prior_correlation": 1.0}}, "prior_correlation", "(-1, 1)"),
         ({**MINIMAL, "model": {"prior_mean": [0, 0, 1], "prior_sd": [1, 1]}},

@@ -78,12 +78,12 @@ def test_cli_design_option_writes_json(tmp_path):
 def test_each_step_says_why_in_words(xj):
     data = read_trial_data(DATA, xj)  # 1 at 1e8, then 1 DLT in 3 at 3e8
     three = step_document("3+3", xj, data)["explanation"]
-    assert three == ("1 of 3 patient(s) at 3e+08 viable cells, the last cohort's dose, have had "
-                     "a DLT: 3 more at 3e+08 viable cells (1 DLT(s) in 3: three more at this "
+    assert three == ("1 of 3 patient(s) at 3x10^8 viable cells, the last cohort's dose, have had "
+                     "a DLT: 3 more at 3x10^8 viable cells (1 DLT(s) in 3: three more at this "
                      "dose)")
     boin = step_document("boin", xj, data)["explanation"]
     # target 0.25: lambda_e = 0.197, lambda_d = 0.298, so with 3 patients e = 0, d = 1
-    assert boin.endswith("de-escalate to 1e+08 viable cells (1 DLT(s) in 3 is at least 1, the "
+    assert boin.endswith("de-escalate to 1x10^8 viable cells (1 DLT(s) in 3 is at least 1, the "
                          "de-escalation boundary: de-escalate)")
     assert "closest to the target 0.25" in step_document("crm", xj, data)["explanation"]
 
@@ -98,17 +98,17 @@ def test_the_words_name_the_branch_that_decided(xj, tmp_path):
     """The words come from the branch each design's decide took, also where an override wins
     over the rule: titration, the top dose, the lowest dose."""
     start = step_document("3+3", xj, read_trial_data(write(tmp_path, ""), xj))
-    assert start["explanation"] == "no patients yet: 3+3 starts at 1e+08 viable cells"
+    assert start["explanation"] == "no patients yet: 3+3 starts at 1x10^8 viable cells"
     titrated = read_trial_data(write(tmp_path, "1,1,1e8,0\n"), xj)
     assert step_document("boin", xj, titrated)["explanation"].endswith(
-        "2 more at 1e+08 viable cells (the titration patient is the first of a cohort: 2 more "
+        "2 more at 1x10^8 viable cells (the titration patient is the first of a cohort: 2 more "
         "at this dose)")
     assert step_document("3+3", xj, titrated)["explanation"].endswith(
         "(no DLT in the titration patient: escalate, a cohort of three)")
     top = read_trial_data(write(tmp_path, "1,1,1e8,0\n2,2,3e8,0\n3,2,3e8,0\n4,2,3e8,0\n"
                                           "5,3,6e8,0\n6,3,6e8,0\n7,3,6e8,0\n"), xj)
     assert step_document("3+3", xj, top)["explanation"].endswith(
-        "stop (mtd_declared), MTD 6e+08 viable cells (0 DLT(s) in 3, and no dose above: the "
+        "stop (mtd_declared), MTD 6x10^8 viable cells (0 DLT(s) in 3, and no dose above: the "
         "highest dose is declared the MTD)")
     assert step_document("boin", xj, top)["explanation"].endswith(
         "(0 DLT(s) in 3 is at most 0, the escalation boundary, but no dose is above: stay)")

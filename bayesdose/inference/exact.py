@@ -42,7 +42,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from bayesdose.models.blrm import SingleAgentBlrm
-from bayesdose.models.prior import Prior
+from bayesdose.models.prior import BivariateNormal, Prior
 
 CHUNK = 16  # rows per matrix product; fixed so results never depend on the batch
 
@@ -80,6 +80,22 @@ class GridSpec:
 # about 0.45 rows and 1.05 nodes per sd; these thresholds keep a margin of ~2.5x
 # (tests/test_models.py: accepted cases within 1e-4, a refused one).
 MIN_SPACINGS_PER_SD = (1.25, 2.5)
+
+# A posterior must be resolved as a prior's narrowest part is: at least this many row spacings
+# per posterior sd along z and node spacings per posterior sd along s given z (from the
+# posterior's moments on the grid), with at most MAX_EDGE_MASS of its mass within one sd of
+# the grid's edge (what lies beyond the edge is less: the integral leaves it out).
+# Data sets whose posterior is narrower (hundreds of patients, a tight prior) or lies at the
+# grid's edge are answered on a grid placed on the posterior instead (``ExactEngine.regrid``).
+# Calibration (docs/exact-engine.md): the prior grid's error is set by the spacing along s
+# (about 5e-4 at 2.0 node spacings per sd, 1.2e-3 at 1.5, 2.5e-4 at 2.5), hardly by the row
+# spacing (1e-4 to 2e-4 from 0.9 to 2 rows per sd when s is resolved, NBG panel).
+MIN_POSTERIOR_SPACINGS = (1.0, 2.5)
+MAX_EDGE_MASS = 1e-4
+# The grid placed on a posterior: its normal approximation's standardised coordinates, 8 sds
+# either way; checked against a grid with half its nodes both ways (``_settled``).
+POSTERIOR_GRID = GridSpec(200, 60, 8.0)
+REGRID_STEPS = 4  # re-centrings on a posterior's moments before giving up
 
 # Measured worst-case absolute error of any reported number against brute-force integration
 # (tests/test_exact.py, docs/exact-engine.md); used to flag decisions within it of a threshold.
@@ -193,9 +209,27 @@ def _check_resolution(prior: Prior, grid: GridSpec) -> None:
                 f"GridSpec({field}={needed}) or more")
 
 
+class BeyondEngine(ValueError):
+    """Data whose posterior the exact engine cannot integrate within its error bound."""
+
+
+# Per data set, besides the summaries, the batch computes from the density's row sums: E[z],
+# E[z^2], E[Var(s | z)] (in the grid's frame) and the mass within one sd of the grid's edge: the
+# resolution and coverage checks (``ExactEngine.resolution``).
+N_STATS = 4
+
+
+def _largest_change(a: BatchSummary, b: BatchSummary) -> float:
+    """The largest absolute difference of any interval probability, mean or sd between two
+    answers for the same data."""
+    return max(float(np.max(np.abs(getattr(a, f) - getattr(b, f))))
+               for f in ("p_underdose", "p_target", "p_overdose", "mean", "sd"))
+
+
 class ExactEngine:
     """Posterior summaries of the single-agent BLRM for one dose panel and prior, on a fixed
-    grid sheared to the prior's frame (``Prior.frame``)."""
+    grid sheared to a frame: the prior's (``Prior.frame``) unless ``frame`` is given (a normal
+    approximation of one data set's posterior: ``regrid``)."""
 
     def __init__(
         self,
@@ -204,15 +238,24 @@ class ExactEngine:
         bounds: tuple[float, float],
         grid: GridSpec | None = None,
         window_days: int = 0,
+        frame: BivariateNormal | None = None,
     ) -> None:
         grid = grid or GridSpec()
-        _check_resolution(prior, grid)
+        if frame is None:
+            _check_resolution(prior, grid)
         self.window_days = window_days
         self.model = model
+        self.prior = prior
         self.x = model.covariate
         self.bounds = (float(bounds[0]), float(bounds[1]))
         self.grid = grid
-        frame = prior.frame
+        self.on_prior_frame = frame is None
+        frame = prior.frame if frame is None else frame
+        self.frame = frame
+        self._regridded: dict[bytes, ExactEngine] = {}
+        # set on an engine ``regrid`` made for one data set: its grid's change against the
+        # coarser one (the answer's error estimate); such an engine answers as it is
+        self.error_estimate: float | None = None
         mu = np.asarray(frame.mean, dtype=float)
         cov = np.asarray(frame.cov, dtype=float)
         sd_a, sd_b = np.sqrt(np.diag(cov))
@@ -220,6 +263,7 @@ class ExactEngine:
         z = np.linspace(-grid.width, grid.width, grid.n_beta)
         s = np.linspace(-grid.width, grid.width, grid.n_alpha)
         self._s0, self._h = s[0], s[1] - s[0]
+        self._dz = z[1] - z[0]
         self._beta = np.exp(mu[1] + sd_b * z)  # (rows,)
         self._row_mean = mu[0] + rho * sd_a * z  # conditional frame mean of log alpha
         self._row_sd = sd_a * np.sqrt(1 - rho**2)
@@ -229,13 +273,14 @@ class ExactEngine:
         n_doses = self.x.size
         log_p = -np.logaddexp(0.0, -eta).reshape(n_doses, -1)
         log_q = -np.logaddexp(0.0, eta).reshape(n_doses, -1)
-        # log-likelihood rows: a DLT, a complete follow-up without DLT, and (TITE) a patient
-        # followed k of T days without DLT, weight w = k / T: log(1 - w p) (Cheung & Chappell
-        # 2000), for k = 0 .. T - 1 at every dose (k = 0 carries no information)
-        weights = np.arange(window_days) / max(window_days, 1)
-        tite = np.log1p(-weights[None, :, None] * np.exp(log_p)[:, None, :])
-        self._basis = np.vstack([log_p, log_q, tite.reshape(-1, log_p.shape[1])])
-        self._log_prior = prior.log_density_in_frame(z[:, None], s[None, :]).ravel()
+        # log-likelihood rows: a DLT, a complete follow-up without DLT, and (TITE, built only
+        # when dated data arrive: ``_full_basis``) a patient followed k of T days without DLT
+        self._basis = np.vstack([log_p, log_q])
+        if self.on_prior_frame:
+            self._log_prior = prior.log_density_in_frame(z[:, None], s[None, :]).ravel()
+        else:  # the prior's own density at the nodes, wherever the frame put them
+            theta = np.stack(np.broadcast_arrays(log_alpha, np.log(self._beta)[:, None]), -1)
+            self._log_prior = prior.log_density(theta).ravel()
         self._cumulative = self._cumulative_cell_weights()
         p = np.exp(log_p)
         node = self._node_weights()
@@ -248,6 +293,23 @@ class ExactEngine:
                 (p**2 * node).T,
             ]
         )
+        # row sums along s of the density times 1, s, s^2 and the edge band (|s| > width - 1)
+        along_s = self._cumulative[-1]
+        self._z = z
+        self._row_weights = np.column_stack(
+            [along_s, along_s * s, along_s * s**2, along_s * (np.abs(s) > grid.width - 1)])
+        self._edge_rows = np.abs(z) > grid.width - 1
+
+    @cached_property
+    def _full_basis(self) -> np.ndarray:
+        """The log-likelihood rows with the TITE rows: a patient followed k of T days without a
+        DLT, weight w = k / T: log(1 - w p) (Cheung & Chappell 2000), for k = 0 .. T - 1 at
+        every dose (k = 0 carries no information). Built on the first dated data set, so
+        undated data never hold (doses x T x nodes) of them in memory."""
+        weights = np.arange(self.window_days) / max(self.window_days, 1)
+        n = self.n_doses
+        tite = np.log1p(-weights[None, :, None] * np.exp(self._basis[:n])[:, None, :])
+        return np.vstack([self._basis, tite.reshape(-1, self._basis.shape[1])])
 
     @property
     def n_doses(self) -> int:
@@ -319,13 +381,14 @@ class ExactEngine:
 
         ``n`` counts every treated patient per dose, ``dlt`` the DLTs; ``pending`` (N, doses,
         T), only with a DLT window of T days, counts patients still in follow-up without a DLT
-        by whole days followed (0 .. T - 1); they are part of ``n``.
+        by whole days followed (0 .. T - 1); they are part of ``n``. Without ``pending`` (or
+        a window) only the DLT and complete columns: (N, 2 doses).
         """
         n = np.atleast_2d(np.asarray(n, dtype=float))
         dlt = np.atleast_2d(np.asarray(dlt, dtype=float))
         rows = n.shape[0]
-        if pending is None:
-            pending = np.zeros((rows, self.n_doses, self.window_days))
+        if pending is None or not self.window_days:  # no TITE rows: only DLTs and complete
+            return np.hstack([dlt, n - dlt])
         pending = np.asarray(pending, dtype=float).reshape(rows, self.n_doses, -1)
         complete = n - dlt - pending.sum(axis=2)
         return np.hstack([dlt, complete, pending.reshape(rows, -1)])
@@ -339,8 +402,9 @@ class ExactEngine:
         its relative error stays below 5e-6 (every summary moves by < 1e-7: far below the
         quadrature error). The result is a per-thread buffer, valid until the thread's next
         call (fresh megabyte arrays per chunk cost page faults as much as the arithmetic)."""
-        log_density, single, density = _buffers(counts.shape[0], self._basis.shape[1])
-        np.matmul(counts, self._basis, out=log_density)
+        basis = self._basis if counts.shape[1] == self._basis.shape[0] else self._full_basis
+        log_density, single, density = _buffers(counts.shape[0], basis.shape[1])
+        np.matmul(counts, basis, out=log_density)
         log_density += self._log_prior
         log_density -= log_density.max(axis=1, keepdims=True)
         single[...] = log_density
@@ -359,7 +423,7 @@ class ExactEngine:
         rows = counts.shape[0]
         padded = np.zeros((-(-rows // CHUNK) * CHUNK, counts.shape[1]))
         padded[:rows] = counts
-        out = np.empty((padded.shape[0], self._functionals.shape[1]))
+        out = np.empty((padded.shape[0], self._functionals.shape[1] + N_STATS))
         threads = _threads_per_batch
         groups = np.array_split(np.arange(0, padded.shape[0], CHUNK), threads)
         groups = [group for group in groups if group.size]
@@ -369,14 +433,168 @@ class ExactEngine:
                 list(_threads(os.getpid(), threads).map(self._fill, jobs))
         elif groups:
             self._fill((padded, out, groups[0]))
-        return self._summaries(out[:rows])
+        out = out[:rows]
+        if self.error_estimate is None:
+            for row in np.flatnonzero(self._unresolved(out)):
+                out[row] = self.regrid(counts[row])._functionals_of(counts[row])
+        return self._summaries(out)
+
+    def _functionals_of(self, counts: np.ndarray) -> np.ndarray:
+        """The functionals (unnormalised) and resolution statistics of one data set's
+        observation counts."""
+        density = self._density(counts[None])
+        return np.concatenate([density[0] @ self._functionals, self._stats(density)[0]])
+
+    def _stats(self, density: np.ndarray) -> np.ndarray:
+        """(N, N_STATS): E[z], E[z^2], E[Var(s | z)] and the mass within one frame sd of the
+        grid's edge, of each data set's density (N, nodes) on the grid."""
+        rows = density.shape[0]  # one 2-D product: faster than a stack of small ones
+        sums = (density.reshape(rows * self.grid.n_beta, -1) @ self._row_weights).reshape(
+            rows, self.grid.n_beta, -1)
+        mass, first, second = sums[..., 0], sums[..., 1], sums[..., 2]
+        total = mass.sum(axis=1)
+        safe = np.where(mass > 0, mass, 1.0)
+        within = np.where(mass > 0, second - first**2 / safe, 0.0).sum(axis=1)
+        edge = mass[:, self._edge_rows].sum(axis=1) + sums[..., 3].sum(axis=1)
+        return np.column_stack([mass @ self._z / total, mass @ self._z**2 / total,
+                                within / total, edge / total])
+
+    def _unresolved(self, out: np.ndarray) -> np.ndarray:
+        """(N,) bool: the data sets whose posterior this grid does not resolve
+        (``MIN_POSTERIOR_SPACINGS``) or hold (``MAX_EDGE_MASS``), from ``out`` (N, functionals
+        and statistics)."""
+        spacings, edge = self.resolution(out)
+        return ((spacings[:, 0] < MIN_POSTERIOR_SPACINGS[0])
+                | (spacings[:, 1] < MIN_POSTERIOR_SPACINGS[1])
+                | ~(edge <= MAX_EDGE_MASS) | ~np.isfinite(out).all(axis=1))
+
+    def resolution(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior sd in grid spacings (N, 2: along z in rows; along s given z in nodes,
+        the root of E[Var(s | z)]) and its mass in the band within one frame sd of the grid's
+        edge (N,), from ``out`` (N, functionals and statistics)."""
+        mean_z, second_z, within, edge = out[:, -N_STATS:].T
+        sd_z = np.sqrt(np.maximum(second_z - mean_z**2, 0.0))
+        return np.column_stack([sd_z / self._dz, np.sqrt(np.maximum(within, 0.0)) / self._h]), edge
+
+    def _posterior_normal(self, counts: np.ndarray) -> BivariateNormal:
+        """A normal approximation of one data set's posterior in (log alpha, log beta): the
+        mean and covariance of its density on this grid, each sd at least half a spacing."""
+        density = self._density(counts[None])[0] * np.tile(self._cumulative[-1], self.grid.n_beta)
+        density = density / density.sum()
+        z = np.repeat(self._z, self.grid.n_alpha)
+        s = np.tile(np.linspace(-self.grid.width, self.grid.width, self.grid.n_alpha),
+                    self.grid.n_beta)
+        mean = np.array([density @ z, density @ s])
+        dz, ds = z - mean[0], s - mean[1]
+        cov = np.array([[density @ dz**2, density @ (dz * ds)],
+                        [density @ (dz * ds), density @ ds**2]])
+        floor = (np.array([self._dz, self._h]) / 2) ** 2
+        var = np.maximum(np.diag(cov), floor)
+        corr = np.clip(cov[0, 1] / np.sqrt(var[0] * var[1]), -0.999, 0.999)
+        cov = np.array([[var[0], corr * np.sqrt(var[0] * var[1])],
+                        [corr * np.sqrt(var[0] * var[1]), var[1]]])
+        (mu_a, mu_b), (sd_a, sd_b), rho = self.frame.mean, self.frame.sd, self.frame.correlation
+        # (log alpha, log beta) = centre + L (z, s)
+        lin = np.array([[rho * sd_a, sd_a * math.sqrt(1 - rho**2)], [sd_b, 0.0]])
+        return BivariateNormal.from_covariance(np.array([mu_a, mu_b]) + lin @ mean,
+                                               lin @ cov @ lin.T)
+
+    def _with_frame(self, frame: BivariateNormal | None, grid: GridSpec) -> ExactEngine:
+        return ExactEngine(self.model, self.prior, self.bounds, grid, self.window_days, frame)
+
+    def regrid(self, counts: np.ndarray) -> ExactEngine:
+        """The engine that answers for one data set (its observation counts): this one if its
+        grid resolves and holds the posterior; otherwise a grid whose answer agrees within
+        ``ERROR_BOUND / 2`` on every summary with a grid of half (or twice) its nodes both ways.
+        Tried in turn: a grid placed on the posterior (the standardised coordinates of its
+        normal approximation, re-centred on the moments until it resolves and holds the
+        posterior; ``_settled``), then this grid's frame refined (a posterior curved along a
+        ridge, which no normal frame fits; ``_refined``). A ``BeyondEngine`` error when neither
+        settles within ``MAX_NODES``."""
+        counts = np.asarray(counts, dtype=float)
+        if self.error_estimate is not None:
+            return self
+        out = self._functionals_of(counts)
+        if not self._unresolved(out[None])[0]:
+            return self
+        key = counts.tobytes()
+        if key in self._regridded:
+            return self._regridded[key]
+        answer = self._settled(counts, self._placed(counts)) or self._refined(counts, self)
+        if answer is None:
+            raise BeyondEngine(
+                f"the exact engine's answer for these data does not settle within its error "
+                f"bound {ERROR_BOUND:g} on a grid of up to {MAX_NODES:,} nodes")
+        if len(self._regridded) >= 8:
+            self._regridded.clear()
+        self._regridded[key] = answer
+        return answer
+
+    def _placed(self, counts: np.ndarray) -> ExactEngine | None:
+        """An engine on ``POSTERIOR_GRID`` in a normal approximation of the posterior that
+        resolves and holds it, or None."""
+        engine = self
+        for _ in range(REGRID_STEPS):
+            try:
+                frame = engine._posterior_normal(counts)
+            except (ValueError, FloatingPointError):
+                return None
+            engine = self._with_frame(frame, POSTERIOR_GRID)
+            if not engine._unresolved(engine._functionals_of(counts)[None])[0]:
+                return engine
+        return None
+
+    def _settled(self, counts: np.ndarray, engine: ExactEngine | None) -> ExactEngine | None:
+        """``engine`` (a grid placed on the posterior) once it agrees within ERROR_BOUND / 2
+        with a grid of half its nodes both ways on the same frame (its own error is then far
+        smaller: the quadrature's error falls faster than the spacing); otherwise the refined
+        grid (``_refined``). The coarser check costs a quarter of a finer one."""
+        if engine is None:
+            return None
+        half = GridSpec(engine.grid.n_alpha // 2, engine.grid.n_beta // 2, engine.grid.width)
+        coarse = self._with_frame(engine.frame, half)
+        change = _largest_change(coarse._summaries(coarse._functionals_of(counts)[None]),
+                                 engine._summaries(engine._functionals_of(counts)[None]))
+        if change <= ERROR_BOUND / 2:
+            engine.error_estimate = change
+            return engine
+        return self._refined(counts, engine)
+
+    def _refined(self, counts: np.ndarray, engine: ExactEngine | None) -> ExactEngine | None:
+        """Starting from ``engine``'s grid, the first grid (nodes doubled both ways, 2 sds
+        wider each time) whose answer agrees with the previous one within ERROR_BOUND / 2 and
+        that resolves and holds the posterior; None beyond ``MAX_NODES``."""
+        if engine is None:
+            return None
+        frame = None if engine.on_prior_frame else engine.frame
+        coarse = engine._summaries(engine._functionals_of(counts)[None])
+        grid = engine.grid
+        while True:
+            grid = GridSpec(2 * grid.n_alpha, 2 * grid.n_beta, grid.width + 2.0)
+            if grid.n_alpha * grid.n_beta > MAX_NODES:
+                return None
+            finer = self._with_frame(frame, grid)
+            out = finer._functionals_of(counts)
+            fine = finer._summaries(out[None])
+            change = _largest_change(coarse, fine)
+            if change <= ERROR_BOUND / 2 and not finer._unresolved(out[None])[0]:
+                finer.error_estimate = change
+                return finer
+            coarse = fine
+
+    def for_data(self, n: np.ndarray, dlt: np.ndarray,
+                 pending: np.ndarray | None = None) -> ExactEngine:
+        """The engine that answers for one data set (``regrid``)."""
+        return self.regrid(self.observation_counts(n, dlt, pending)[0])
 
     def _fill(self, job: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         """Functionals of the chunks of ``counts`` starting at rows ``starts``, into ``out``."""
         counts, out, starts = job
+        width = self._functionals.shape[1]
         for start in starts:
-            out[start : start + CHUNK] = self._density(counts[start : start + CHUNK]) @ (
-                self._functionals)
+            density = self._density(counts[start : start + CHUNK])
+            out[start : start + CHUNK, :width] = density @ self._functionals
+            out[start : start + CHUNK, width:] = self._stats(density)
 
     def _summaries(self, out: np.ndarray) -> BatchSummary:
         d = self.n_doses
@@ -384,7 +602,7 @@ class ExactEngine:
         below_low = np.clip(out[:, 1 : 1 + d] / total, 0.0, 1.0)
         below_high = np.maximum(np.clip(out[:, 1 + d : 1 + 2 * d] / total, 0.0, 1.0), below_low)
         mean = out[:, 1 + 2 * d : 1 + 3 * d] / total
-        second = out[:, 1 + 3 * d :] / total
+        second = out[:, 1 + 3 * d : 1 + 4 * d] / total
         sd = np.sqrt(np.maximum(second - mean**2, 0.0))
         return BatchSummary(mean, sd, below_low, below_high - below_low, 1.0 - below_high)
 
@@ -396,7 +614,11 @@ class ExactEngine:
         probs: tuple[float, ...] = (0.025, 0.5, 0.975),
     ) -> np.ndarray:
         """(len(probs), doses): quantiles of P(DLT | d) for one data set, by bisection on the
-        posterior CDF (computed with the same threshold rule as the interval probabilities)."""
+        posterior CDF (computed with the same threshold rule as the interval probabilities),
+        on the grid that answers for these data (``regrid``)."""
+        engine = self.for_data(n, dlt, pending)
+        if engine is not self:
+            return engine.quantiles(n, dlt, pending, probs)
         posterior = self._density(self.observation_counts(n, dlt, pending))[0].copy()
         total = posterior @ self._functionals[:, 0]
         doses = np.tile(np.arange(self.n_doses), len(probs))

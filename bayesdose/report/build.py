@@ -13,19 +13,20 @@ from bayesdose.report.figures import data_uri
 from bayesdose.report.prior import historical_rows, prior_alternatives, prior_per_dose
 from bayesdose.report.render import render
 from bayesdose.report.simulated_study import Study
-from bayesdose.report.text import dose, number, probability
+from bayesdose.report.text import dose, dose_number, number, probability
 from bayesdose.schema import Design
 
 
 @dataclass(frozen=True)
 class PathwayCell:
-    """A pathway table cell as shown: the cohort's outcome and what follows."""
+    """A pathway table cell as shown: the cohort's outcome and what follows (``repeat``: as in
+    the row above, the same step on another pathway)."""
 
     outcome: str
     then: str
     detail: str
     kind: str  # "go", "stop", "safety", "blank"
-    rowspan: int
+    repeat: bool
     colspan: int
 
 
@@ -51,12 +52,12 @@ def pathway_table(design: Design, root: pathways.Step, depth: int) -> list[list[
         cells = []
         for cell in row:
             if cell.step is None:
-                cells.append(PathwayCell("", "", "", "blank", cell.rowspan, 2 * cell.colspan))
+                cells.append(PathwayCell("", "", "", "blank", False, 2 * cell.colspan))
                 continue
             last = cell.step.cohorts[-1]
             then, detail, kind = _then(design, cell.step)
-            outcome = f"{last.dlts}/{last.size} at {number(design.levels[last.level])}"
-            cells.append(PathwayCell(outcome, then, detail, kind, cell.rowspan, 1))
+            outcome = f"{last.dlts}/{last.size} at {dose_number(design, design.levels[last.level])}"
+            cells.append(PathwayCell(outcome, then, detail, kind, cell.repeat, 1))
         rows.append(cells)
     return rows
 
@@ -92,6 +93,7 @@ def report_html(design: Design, study: Study, inputs: ReportInputs,
         "summary": summary,
         "study": study,
         "number": number,
+        "dose_number": lambda x: dose_number(design, x),
         "probability": probability,
         "dose_panel": words.dose_panel(design),
         "trial_items": words.trial_items(design),

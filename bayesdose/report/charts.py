@@ -16,22 +16,24 @@ from bayesdose.report.figures import (
     OVER,
     TARGET_BAND,
     dose_axis,
+    fit_tick_labels,
     new_figure,
     styled,
 )
 from bayesdose.report.pathways import Step
 from bayesdose.report.prior import PriorDose
-from bayesdose.report.text import number
+from bayesdose.report.text import dose_number, number
 from bayesdose.schema import Design
 
-TRUTH = "#111111"
+TRUTH = "#a8322a"  # the true DLT curve and the target: the right-hand axis, in its colour
 SAFETY_FACE = "#f4d0cb"
 NO_EWOC_FACE = "#f7d98b"
 RIGHT_ANSWER = "#fff1c7"
+SIDE_BY_SIDE = 6  # doses up to which selection and allocation sit side by side
 
 
 def _dose_labels(design: Design) -> list[str]:
-    return [number(d) for d in design.levels]
+    return [dose_number(design, d) for d in design.levels]
 
 
 def _target_band(ax: Any, design: Design) -> None:
@@ -57,18 +59,22 @@ def prior_figure(design: Design, prior: list[PriorDose]) -> Figure:
     dose_axis(ax, _dose_labels(design), design.doses.unit)
     ax.set_title("What the prior implies: P(DLT) per dose before any patient")
     fig.legend(loc="outside right center")
+    fit_tick_labels(fig, ax)
     return fig
 
 
 def _twin_truth(ax: Any, x: np.ndarray, p_true: list[float], target: float) -> Any:
-    """The true DLT curve on a right-hand axis."""
+    """The true DLT curve and the target on a right-hand axis drawn in their colour (spine,
+    ticks, label), so neither is read on the left-hand axis of the bars."""
     truth = ax.twinx()
     truth.plot(x, p_true, "-o", color=TRUTH, lw=1.4, ms=4, zorder=5)
-    truth.axhline(target, color=TRUTH, lw=0.8, ls=":")
+    truth.axhline(target, color=TRUTH, lw=0.9, ls=":")
     truth.set_ylim(0, 1)
-    truth.set_ylabel("true P(DLT)")
+    truth.set_ylabel("true P(DLT)", color=TRUTH)
+    truth.tick_params(axis="y", colors=TRUTH)
     truth.grid(False)
     truth.spines["right"].set_visible(True)
+    truth.spines["right"].set_color(TRUTH)
     return truth
 
 
@@ -81,14 +87,19 @@ def _grouped_bars(ax: Any, names: list[str], values: dict[str, list[float]]) -> 
 
 @styled
 def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
-    """Selection (left) and allocation (right) per dose for each design of a scenario entry of
-    the summary, against the scenario's true DLT curve (right-hand axis)."""
+    """Selection and allocation per dose for each design of a scenario entry of the summary,
+    side by side (one above the other beyond ``SIDE_BY_SIDE`` doses), against the scenario's
+    true DLT curve and the target on a right-hand axis in their own colour."""
     names = list(entry["designs"])
     p_true = entry["p_true"]
     mtd = entry["true_mtd"]
     k = len(design.levels)
-    fig = new_figure(7.2, 2.8)
-    left, right = fig.subplots(1, 2, width_ratios=[k + 1, k])
+    if k <= SIDE_BY_SIDE:
+        fig = new_figure(7.2, 2.9)
+        left, right = fig.subplots(1, 2, width_ratios=[k + 1, k])
+    else:
+        fig = new_figure(7.2, 5.6)
+        left, right = fig.subplots(2, 1)
 
     selection = {n: [*entry["designs"][n]["select"], entry["designs"][n]["select_none"]]
                  for n in names}
@@ -98,7 +109,7 @@ def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
     left.set_xlabel(f"selected dose ({design.doses.unit})" if design.doses.unit
                     else "selected dose", parse_math=False)
     left.set_ylim(0, 1)
-    left.set_ylabel("P(selected)")
+    left.set_ylabel("P(selected) (bars)")
     left.set_title("Selection")
     _twin_truth(left, np.arange(k), p_true, design.decision.target)
 
@@ -106,7 +117,7 @@ def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
     allocation = {n: entry["designs"][n]["patients"] for n in treated}
     _grouped_bars(right, treated, allocation)
     dose_axis(right, _dose_labels(design), design.doses.unit)
-    right.set_ylabel("mean patients")
+    right.set_ylabel("mean patients (bars)")
     right.set_title("Allocation")
     _twin_truth(right, np.arange(k), p_true, design.decision.target)
 
@@ -116,10 +127,11 @@ def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
             ax.axvspan(where - 0.5, where + 0.5, color=RIGHT_ANSWER, zorder=0, lw=0)
     handles = [Patch(color=design_colour(n), label=design_label(n)) for n in names]
     target = f"target {number(design.decision.target)}"
-    handles += [Line2D([], [], color=TRUTH, marker="o", ms=4, label="true P(DLT)"),
-                Line2D([], [], color=TRUTH, ls=":", label=target),
+    handles += [Line2D([], [], color=TRUTH, marker="o", ms=4, label="true P(DLT) (right axis)"),
+                Line2D([], [], color=TRUTH, ls=":", label=f"{target} (right axis)"),
                 Patch(color=RIGHT_ANSWER, label="right answer (true MTD)")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=5)
+    fig.legend(handles=handles, loc="outside lower center", ncols=4)
+    fit_tick_labels(fig, left, right)
     return fig
 
 
@@ -150,9 +162,9 @@ def _node_text(design: Design, step: Step) -> str:
     if d.stop_reason == "safety":
         return "STOP: safety"
     if d.stop:
-        mtd = "none" if d.mtd_level is None else number(design.levels[d.mtd_level])
+        mtd = "none" if d.mtd_level is None else dose_number(design, design.levels[d.mtd_level])
         return f"STOP: MTD {mtd}"
-    return f"{number(design.levels[d.next_level])} × {d.cohort_size}"
+    return f"{dose_number(design, design.levels[d.next_level])} × {d.cohort_size}"
 
 
 def _node_colours(design: Design, step: Step) -> tuple[str, str]:

@@ -23,11 +23,11 @@ from bayesdose.errors import InputError
 PLOT_SUFFIXES = {".png": "png", ".svg": "svg"}
 
 
-def plot_format(path: Path) -> str:
+def plot_format(path: Path, option: str = "--plot") -> str:
     """``png`` or ``svg``, from the file name; anything else is the user's mistake."""
     fmt = PLOT_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
-        raise InputError("--plot", str(path), "expected a file name ending in .png or .svg")
+        raise InputError(option, str(path), "expected a file name ending in .png or .svg")
     return fmt
 
 
@@ -49,68 +49,146 @@ def write_outputs(rec: Recommendation, document: dict[str, Any], plot: Path | No
         write_html(rec, document, html)
 
 
+SIDE_BY_SIDE = 6  # up to this many doses the two panels sit side by side, else one above the other
+ALLOWED_INK, BARRED_INK, NEXT_INK, STOP_INK = "#2f7a4f", "#a8322a", "#1f4e79", "#a8322a"
+
+
 def posterior_figure(rec: Recommendation) -> Any:
-    """The two panels of a decision: the DLT curve and the interval probabilities."""
+    """The two panels of a decision: the DLT curve and the interval probabilities, under the
+    decision itself; the legend below them, never over the data."""
     from bayesdose.report.figures import styled
 
     return styled(_draw)(rec)
 
 
 def _draw(rec: Recommendation) -> Any:
+    from bayesdose.report.figures import fit_tick_labels, new_figure
+    from bayesdose.report.text import dose_number
+
+    design = rec.design
+    labels = [dose_number(design, d) for d in design.levels]
+    side_by_side = len(labels) <= SIDE_BY_SIDE
+    fig = new_figure(9.0, 4.4 if side_by_side else 7.6)
+    curve, bars = fig.subplots(1, 2) if side_by_side else fig.subplots(2, 1)
+    handles = [*_draw_curve(curve, rec, labels), *_draw_bars(bars, rec, labels)]
+    fig.suptitle(f"{headline(rec)}\n{design.trial.name}: after {rec.data.total_patients} "
+                 f"patients ({rec.engine} engine)", parse_math=False, fontsize=10, x=0.01,
+                 ha="left", color=STOP_INK if rec.decision.stop else NEXT_INK)
+    fig.legend(handles=handles, loc="outside lower center", ncols=4)
+    fit_tick_labels(fig, curve, bars)
+    return fig
+
+
+def _draw_curve(curve: Any, rec: Recommendation, labels: list[str]) -> list[Any]:
+    """Posterior mean and 95% band of P(DLT), the target interval, the observed DLT/n and the
+    next dose; returns the legend's handles."""
     import numpy as np
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    from bayesdose.report.figures import OVER, TARGET, TARGET_BAND, UNDER, dose_axis, new_figure
-    from bayesdose.report.text import number
+    from bayesdose.report.figures import TARGET_BAND, dose_axis
 
-    fig = new_figure(9.0, 3.6)
     design, s, decision = rec.design, rec.summary, rec.decision
     lo, hi = design.decision.target_interval
-    threshold = design.decision.max_overdose_probability
-    labels = [number(d) for d in design.levels]
     x = np.arange(len(labels))
     n, dlt = rec.data.n, rec.data.dlt
-    curve, bars = fig.subplots(1, 2)
-
-    curve.axhspan(lo, hi, color=TARGET_BAND, alpha=0.13, lw=0, label="target interval")
     blrm = design_colour("blrm")
-    curve.fill_between(x, s["q025"].values, s["q975"].values, color=blrm, alpha=0.18,
-                       lw=0, label="95% interval")
-    curve.plot(x, s["mean"].values, "-o", color=blrm, ms=4, label="posterior mean")
+    curve.axhspan(lo, hi, color=TARGET_BAND, alpha=0.13, lw=0)
+    curve.fill_between(x, s["q025"].values, s["q975"].values, color=blrm, alpha=0.18, lw=0)
+    curve.plot(x, s["mean"].values, "-o", color=blrm, ms=4)
+    handles = [Patch(color=TARGET_BAND, alpha=0.13, label="target interval"),
+               Patch(color=blrm, alpha=0.18, label="95% interval"),
+               Line2D([], [], color=blrm, marker="o", ms=4, label="posterior mean")]
     given = n > 0
     if given.any():
-        curve.scatter(x[given], dlt[given] / n[given], s=18 + 10 * n[given], marker="D",
-                      facecolor="white", edgecolor="#333333", zorder=4, clip_on=False,
-                      label="observed DLT/n")
-        for k in np.flatnonzero(given):
-            curve.annotate(f"{dlt[k]}/{n[k]}", (x[k], dlt[k] / n[k]), xytext=(7, -3),
-                           textcoords="offset points", fontsize=7)
+        rate = dlt[given] / n[given]
+        curve.scatter(x[given], rate, s=18 + 10 * n[given], marker="D", facecolor="white",
+                      edgecolor="#333333", zorder=4, clip_on=False)
+        for k, r in zip(np.flatnonzero(given), rate, strict=True):
+            below = r > 0.85  # at the top, the label goes under the marker
+            curve.annotate(f"{dlt[k]}/{n[k]}", (x[k], r), xytext=(0, -9 if below else 7),
+                           textcoords="offset points", fontsize=7, ha="center",
+                           va="top" if below else "bottom")
+        handles.append(Line2D([], [], ls="", marker="D", mfc="white", mec="#333333",
+                              label="observed DLT/n"))
+    if decision.next_level is not None:
+        curve.axvline(decision.next_level, color=NEXT_INK, ls="--", lw=1.0)
+        handles.append(Line2D([], [], color=NEXT_INK, ls="--", lw=1.0, label="next dose"))
     curve.set_ylim(0, 1)
     curve.set_ylabel("P(DLT)")
     curve.set_title("Posterior DLT curve")
     dose_axis(curve, labels, design.doses.unit)
-    curve.legend(loc="upper left")
+    return handles
 
+
+def _draw_bars(bars: Any, rec: Recommendation, labels: list[str]) -> list[Any]:
+    """The interval probabilities per dose as stacked bars, the EWOC line, and above the bars
+    each dose's status (allowed, barred, next, MTD) by colour; returns the legend's handles."""
+    import numpy as np
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from bayesdose.report.figures import OVER, TARGET, UNDER, dose_axis
+    from bayesdose.report.text import number
+
+    design, s, decision = rec.design, rec.summary, rec.decision
+    threshold = design.decision.max_overdose_probability
+    x = np.arange(len(labels))
     p_over, p_target = s["p_overdose"].values, s["p_target"].values
-    bars.bar(x, p_over, 0.6, color=OVER, label="P(overdosing)")
-    bars.bar(x, p_target, 0.6, bottom=p_over, color=TARGET, label="P(target)")
-    bars.bar(x, s["p_underdose"].values, 0.6, bottom=p_over + p_target, color=UNDER,
-             label="P(under-dosing)")
-    bars.axhline(threshold, color="#111111", ls="--", lw=1.1,
-                 label=f"EWOC: P(overdosing) < {number(threshold)}")
-    for k, allowed in enumerate(decision.allowed):
-        mark = "next" if k == decision.next_level else ("allowed" if allowed else "barred")
-        bars.text(k, 1.02, mark, ha="center", va="bottom", fontsize=7.5,
-                  color="#111111" if allowed else "#a8322a",
-                  fontweight="bold" if k == decision.next_level else "normal")
+    bars.bar(x, p_over, 0.6, color=OVER)
+    bars.bar(x, p_target, 0.6, bottom=p_over, color=TARGET)
+    bars.bar(x, s["p_underdose"].values, 0.6, bottom=p_over + p_target, color=UNDER)
+    bars.axhline(threshold, color="#111111", ls="--", lw=1.1)
+    handles = [Patch(color=OVER, label="P(overdosing)"), Patch(color=TARGET, label="P(target)"),
+               Patch(color=UNDER, label="P(under-dosing)"),
+               Line2D([], [], color="#111111", ls="--", lw=1.1,
+                      label=f"EWOC: P(overdosing) < {number(threshold)}")]
+    marks = {"allowed": ("o", ALLOWED_INK, 4), "barred": ("x", BARRED_INK, 5),
+             "next dose": ("v", NEXT_INK, 7), "MTD": ("*", "#111111", 8)}
+    status = [_status(decision, k) for k in range(len(labels))]
+    for name, (marker, colour, size) in marks.items():
+        where = [k for k, st in enumerate(status) if st == name]
+        if where:
+            bars.plot(where, [1.05] * len(where), ls="", marker=marker, color=colour, ms=size,
+                      clip_on=False)
+            handles.append(Line2D([], [], ls="", marker=marker, color=colour, ms=size,
+                                  label=f"{name} (above the bars)" if name == "allowed"
+                                  else name))
     bars.set_ylim(0, 1.1)
     bars.set_yticks(np.linspace(0, 1, 6))
     bars.set_ylabel("posterior probability")
-    bars.set_title("Interval probabilities and EWOC", pad=14)
+    bars.set_title("Interval probabilities and EWOC")
     dose_axis(bars, labels, design.doses.unit)
-    bars.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.suptitle(f"{design.trial.name}: after {rec.data.total_patients} patients "
-                 f"({rec.engine} engine)", parse_math=False, fontsize=10, x=0.01, ha="left")
-    return fig
+    for k, text in enumerate(bars.get_xticklabels()):
+        if status[k] == "barred":
+            text.set_color(BARRED_INK)
+        elif status[k] in ("next dose", "MTD"):
+            text.set_fontweight("bold")
+    return handles
+
+
+def _status(decision: Any, k: int) -> str:
+    """Dose ``k`` in the decision: the next dose, the MTD of a stop, allowed or barred."""
+    if k == decision.next_level:
+        return "next dose"
+    if decision.stop and k == decision.mtd_level:
+        return "MTD"
+    return "allowed" if decision.allowed[k] else "barred"
+
+
+def headline(rec: Recommendation) -> str:
+    """The decision in one line, as the page's box and the figure's title write it."""
+    from bayesdose.report.text import dose
+
+    design, decision = rec.design, rec.decision
+    if decision.stop:
+        text = f"Stop the trial ({decision.stop_reason.replace('_', ' ')})"
+        if decision.mtd_level is not None:
+            text += f": MTD {dose(design, decision.mtd_level)}"
+        return text
+    return (f"Next cohort: {dose(design, decision.next_level)}, {decision.cohort_size} "
+            f"patient{'s' if decision.cohort_size != 1 else ''} "
+            f"({direction_text(decision, lambda k: dose(design, k))})")
 
 
 def write_plot(rec: Recommendation, path: Path) -> None:
@@ -125,6 +203,7 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
     """The one-page decision report (``document``: the JSON of ``recommend --json``)."""
     from bayesdose.report import provenance
     from bayesdose.report.figures import data_uri
+    from bayesdose.report.progress import progress_figure
     from bayesdose.report.render import render
     from bayesdose.report.text import dose, number, probability
 
@@ -136,18 +215,12 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
             status += " (borderline)"
         rows.append({"dose": dose(design, k), "entry": entry, "status": status,
                      "next": k == decision.next_level, "ess": document["prior"]["ess"][k]})
-    if decision.stop:
-        headline = "Stop the trial"
-        if decision.mtd_level is not None:
-            headline += f": MTD {dose(design, decision.mtd_level)}"
-    else:
-        headline = (f"Next cohort: {dose(design, decision.next_level)}, "
-                    f"{decision.cohort_size} patient{'s' if decision.cohort_size != 1 else ''}"
-                    f" ({direction_text(decision, lambda k: dose(design, k))})")
+    progress = (data_uri(progress_figure(design, rec.data, document))
+                if rec.data.patient_level else None)
     return render(
         "decision.html", rec=rec, document=document, design=design, decision=decision,
-        headline=headline, rows=rows, conflict=conflict_lines(rec),
-        figure=data_uri(posterior_figure(rec)),
+        headline=headline(rec), rows=rows, conflict=conflict_lines(rec),
+        figure=data_uri(posterior_figure(rec)), progress=progress,
         number=number, probability=probability, generator=provenance.generator(),
         generated=provenance.utc_now(),
     )

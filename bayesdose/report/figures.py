@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # never a window, whatever the environment says
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 FORMATS = ("svg", "png")
@@ -60,9 +61,43 @@ def styled[**P, R](draw: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+LABEL_GAP = 2.0  # pixels (at the figure's dpi) between two neighbouring tick labels
+
+
 def new_figure(width: float, height: float) -> Figure:
-    """A figure of ``width`` x ``height`` inches with a constrained layout."""
-    return Figure(figsize=(width, height), layout="constrained")
+    """A figure of ``width`` x ``height`` inches with a constrained layout (on an Agg canvas,
+    whose renderer measures text for ``fit_tick_labels``)."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def overlapping_labels(fig: Figure, ax: Any) -> bool:
+    """Whether two neighbouring x tick labels of ``ax`` (as last drawn) touch."""
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted((t.get_window_extent(renderer) for t in ax.get_xticklabels()
+                    if t.get_visible() and t.get_text()), key=lambda b: b.x0)
+    return any(a.x1 + LABEL_GAP > b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
+
+
+def fit_tick_labels(fig: Figure, *axes: Any) -> None:
+    """Make the x tick labels (doses) of ``axes`` readable at any number of doses: upright
+    when horizontal ones would touch, then only every second, third, ... label when even
+    upright ones would. Measured on the drawn figure, so the font and layout are the real
+    ones."""
+    for ax in axes:
+        fig.draw_without_rendering()
+        if not overlapping_labels(fig, ax):
+            continue
+        ax.tick_params(axis="x", labelrotation=90)
+        labels = [t.get_text() for t in ax.get_xticklabels()]
+        every = 1
+        fig.draw_without_rendering()
+        while overlapping_labels(fig, ax) and every < len(labels):
+            every += 1
+            for i, text in enumerate(ax.get_xticklabels()):
+                text.set_visible(i % every == 0)
+            fig.draw_without_rendering()
 
 
 def to_bytes(fig: Figure, fmt: str) -> bytes:

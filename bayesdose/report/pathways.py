@@ -123,11 +123,12 @@ def pathway_tree(design: Design, depth: int | None = None) -> tuple[Step, int]:
 
 @dataclass(frozen=True)
 class TableCell:
-    """A cell of the pathway table: a step spanning the rows of its end points, or a blank
-    (``step`` None) after a path that stopped early, spanning ``colspan`` cohorts."""
+    """A cell of the pathway table: a step (``repeat`` when the row above shows the same step,
+    one shared by several pathways), or a blank (``step`` None) after a path that stopped
+    early, spanning ``colspan`` cohorts."""
 
     step: Step | None
-    rowspan: int
+    repeat: bool = False
     colspan: int = 1
 
 
@@ -138,14 +139,16 @@ def _first_leaf(step: Step) -> Step:
 
 
 def table_rows(root: Step, depth: int) -> list[list[TableCell]]:
-    """One row per end point of the tree; a step's cell spans the rows of its end points."""
+    """One row per end point of the tree, each with its whole path, so that a row reads alone
+    on any page of the PDF (no cell spans rows: a step shared by several pathways is repeated,
+    marked ``repeat`` after its first row)."""
     rows: list[list[TableCell]] = []
 
     def visit(step: Step, path: list[Step]) -> None:
         if not step.children:
-            row = [TableCell(s, s.leaves) for s in path if _first_leaf(s) is step]
+            row = [TableCell(s, _first_leaf(s) is not step) for s in path]
             if len(path) < depth:
-                row.append(TableCell(None, 1, depth - len(path)))
+                row.append(TableCell(None, False, depth - len(path)))
             rows.append(row)
         for child in step.children:
             visit(child, [*path, child])

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bayesdose.doseformat import rich_text
 from bayesdose.errors import InputError
 from bayesdose.record import atomic_write
 
@@ -34,6 +35,7 @@ def render(template: str, **context: Any) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["rich_doses"] = rich_text  # "3x10^8" in a sentence written as plain text: 3×10⁸
     return env.get_template(template).render(**context)
 
 

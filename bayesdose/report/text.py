@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from bayesdose.doseformat import power_of_ten
 from bayesdose.schema import Design
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def number(x: float) -> str:
-    """A number as a reader writes it: ``3e+08`` becomes ``3×10⁸``, ``0.5`` stays ``0.5``."""
+    """A number that is not a dose as a reader writes it: ``1e-06`` becomes ``1×10⁻⁶``, ``0.5``
+    stays ``0.5`` (doses: ``dose_number``, in the panel's ``[doses] format``)."""
     text = f"{x:g}"
     if "e" not in text:
         return text
     mantissa, exponent = text.split("e")
-    power = "10" + str(int(exponent)).translate(_SUPERSCRIPT)
-    return power if mantissa == "1" else f"{mantissa}×{power}"
+    return power_of_ten(mantissa, int(exponent), rich=True)
+
+
+def dose_number(design: Design, x: float) -> str:
+    """A dose without its unit, as HTML and figures write it (``3×10⁸``)."""
+    return design.panel.number(x, rich=True)
 
 
 def dose(design: Design, level: int) -> str:
-    """Dose level ``level`` (0-based) with its unit."""
-    return f"{number(design.levels[level])} {design.doses.unit}".rstrip()
+    """Dose level ``level`` (0-based) with its unit, as HTML and figures write it."""
+    return design.panel.label(level, rich=True)
 
 
 def probability(x: float | None, digits: int = 3) -> str:

@@ -72,6 +72,7 @@ def design_sha256(design: Design) -> str:
     another folder resumes the same run, and a report can check a reused summary.json."""
     config = dataclasses.asdict(design)
     config.pop("source", None)
+    del config["doses"]["format"]  # how doses are written changes no simulated trial
     for key, default in LATER_MODEL_KEYS.items():  # hashed only when set: older runs match
         if config["model"][key] == default:
             del config["model"][key]

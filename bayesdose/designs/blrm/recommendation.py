@@ -15,6 +15,7 @@ from bayesdose.conflict import DEFINITION, FLAG_LEVEL, Conflict, prior_conflict
 from bayesdose.data import Patient, TrialData, over_enrolment
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm.rules import Decision, decide
+from bayesdose.doseformat import rich_text
 from bayesdose.inference.exact import ERROR_BOUND
 from bayesdose.inference.exnex import MCSE_MARGIN, exnex_summary
 from bayesdose.posterior import (
@@ -259,7 +260,7 @@ def _dose_rows(rec: Recommendation) -> list[tuple[tuple[str, ...], str]]:
         status = "yes" if barred is None else "no: " + decision.why_barred[k]
         if rec.borderline[k]:
             status += " (borderline)"
-        cells = (f"{dose:g}", str(int(rec.data.n[k])), str(int(rec.data.dlt[k])),
+        cells = (design.panel.number(dose), str(int(rec.data.n[k])), str(int(rec.data.dlt[k])),
                  f"{s['mean'].values[k]:.3f}",
                  f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]",
                  f"{s['p_underdose'].values[k]:.3f}", f"{s['p_target'].values[k]:.3f}",
@@ -319,7 +320,7 @@ def conflict_lines(rec: Recommendation) -> list[str]:
         return ["prior-data conflict: no patient with a final outcome yet"]
     how = ("by enumeration" if conflict.mcse is None
            else f"Monte Carlo, standard error {conflict.mcse:.3f}")
-    tails = ", ".join(f"{d.dose:g}: {d.p_upper:.3f}" for d in conflict.per_dose)
+    tails = ", ".join(f"{design.panel.number(d.dose)}: {d.p_upper:.3f}" for d in conflict.per_dose)
     lines = [f"prior-data conflict: overall p = {conflict.overall_p:.3f} (Box's prior "
              f"predictive p-value, {how}); per dose P(DLTs >= observed): {tails}"]
     if conflict.flagged:
@@ -354,7 +355,8 @@ def direction_text(decision: Decision, label: Callable[[int], str]) -> str:
 
 
 def to_html(rec: Recommendation) -> str:
-    """The table of ``format_table`` as an HTML fragment, every text escaped."""
+    """The table of ``format_table`` as an HTML fragment, every text escaped, doses as HTML
+    writes them (``rich_text``)."""
     design, decision = rec.design, rec.decision
     titles = ("dose" + _unit(design), *COLUMNS[1:], "allowed")
     head = "".join(f"<th>{escape(t)}</th>" for t in titles)
@@ -368,7 +370,7 @@ def to_html(rec: Recommendation) -> str:
         f"<li>pending: {escape(p.patient_id)}, {p.days_followed} of "
         f"{design.cohorts.dlt_window_days} days without DLT</li>"
         for p in rec.data.pending_patients)
-    return (
+    return rich_text(
         f"<div><p>{escape(_title(rec))}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         + "".join(f"<p>{escape(line)}</p>" for line in conflict_lines(rec))
