@@ -207,7 +207,9 @@ class SimulationResult:
         return self.table()
 
     def _repr_html_(self) -> str:
-        """The comparison table of ``table()`` as HTML (shown by Jupyter)."""
+        """The comparison table of ``table()`` as HTML (shown by Jupyter), doses as HTML
+        writes them (``rich_text``: 6×10⁸)."""
+        from bayesdose.doseformat import rich_text
         from bayesdose.simulation.output import (
             TABLE_COLUMNS,
             TIME_COLUMNS,
@@ -220,7 +222,7 @@ class SimulationResult:
         head = "".join(f"<th>{escape(title)}</th>" for _, title in columns)
         rows = []
         for entry in s["scenarios"]:
-            mtd = true_mtd_text(s, entry)
+            mtd = rich_text(true_mtd_text(s, entry))
             designs = list(entry["designs"].items())
             for i, (name, oc) in enumerate(designs):
                 cells = "".join(f"<td>{escape(cell_text(key, oc.get(key)))}</td>"
