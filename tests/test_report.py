@@ -129,6 +129,15 @@ def test_report_writes_html_pdf_and_simulation(report_dir: Path) -> None:
                 "6. Reproducibility"]
     positions = [html.index(h) for h in headings]
     assert positions == sorted(positions)
+    words = " ".join(re.sub(r"<[^>]+>", "", html).split())
+    timeline = summary["timeline"]  # the config states accrual: durations simulated in time
+    assert timeline["simulated_trials"] == 10000
+    assert ("Every design also ran in time, on the same simulated arrivals (poisson accrual, 2 "
+            "patients a month, a 28-day DLT window): only the mean trial durations come from "
+            "this simulation (10000 trials per scenario and design, seed 1), with their "
+            "standard errors in parentheses.") in words
+    assert ("<th>Method</th><td>exact (every trial path enumerated); durations simulated in "
+            "time, 10000 trials per scenario and design</td>") in html
 
 
 def test_designs_without_configuration_are_left_out() -> None:
