@@ -113,7 +113,8 @@ def main() -> None:
               type=click.Choice(list(DESIGNS)),
               help="Whose next step: the BLRM's, or another design's on the same data.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Draw the posterior DLT curve and interval probabilities here (.png or .svg).")
+              help="Draw the decision here (.png or .svg): the BLRM's posterior DLT curve and "
+              "interval probabilities, or another design's observed rates with its rule.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the decision as a one-page HTML report here.")
 @click.option("--progress-plot", "progress_path",
@@ -137,14 +138,11 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     from bayesdose.schema import load_design
     from bayesdose.steps import step_on_data
 
-    if plot_path is not None or html_path is not None:
-        from bayesdose.report.decision import check_request
+    for path, option in ((plot_path, "--plot"), (progress_path, "--progress-plot")):
+        if path is not None:
+            from bayesdose.report.decision import plot_format
 
-        check_request(plot_path, html_path, design_name)
-    if progress_path is not None:
-        from bayesdose.report.decision import plot_format
-
-        plot_format(progress_path, "--progress-plot")
+            plot_format(path, option)
     _check_outputs(json_path, plot_path, html_path, record_dir, progress_path)
     if record_key is not None and record_dir is None:
         raise InputError("--record-key", None, "it signs a decision record: give --record-dir")
@@ -180,7 +178,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     if plot_path is not None or html_path is not None:
         from bayesdose.report.decision import write_outputs
 
-        write_outputs(step.recommendation, document, plot_path, html_path)
+        write_outputs(step, design, trial, plot_path, html_path)
     if progress_path is not None:
         from bayesdose.report.progress import write_progress_plot
 
@@ -262,6 +260,25 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
                    f"{dlts(int(trial.dlt.sum()))}")
         if (over := over_enrolment(design, trial)) is not None:
             click.echo(f"note: {over}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write lambda_e, lambda_d and both tables as JSON here.")
+@_user_errors
+def boundaries(config: Path, json_path: Path | None) -> None:
+    """BOIN's escalation, de-escalation and elimination boundaries for the protocol in CONFIG,
+    as R's BOIN get.boundary gives them (target, cohort size, max_patients, [designs.boin])."""
+    from bayesdose.designs.boin.boundaries import boundaries_json, format_boundaries
+    from bayesdose.schema import load_design
+
+    _check_outputs(json_path, None, None, None)
+    design = load_design(config)
+    click.echo(format_boundaries(design))
+    if json_path is not None:
+        _write_output(json_path, json.dumps(boundaries_json(design), indent=2) + "\n",
+                      "JSON output")
 
 
 @main.command("map")

@@ -210,7 +210,7 @@ def test_next_step_is_recommend_design(tmp_path, name):
     expected = cli_json(tmp_path, XJ, XJ_DATA, "--design", name)
     step = bayesdose.next_step(XJ, pd.read_csv(XJ_DATA), name)
     assert json.loads(json.dumps(step.document)) == expected
-    assert str(step).splitlines()[-1].startswith("why: ")
+    assert str(step).splitlines()[-1].endswith(f" — {expected['reason']}")
     assert repr(step).startswith(f"<Step {name} on XJ-MK-002") and "<pre>" in step._repr_html_()
 
 

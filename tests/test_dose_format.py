@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from markupsafe import escape
 
 from bayesdose.cli import main
 from bayesdose.doseformat import format_number, resolve, rich_text
@@ -144,3 +145,24 @@ def test_simulate_writes_the_true_mtd_and_its_summary_in_the_format(
     html = SimulationResult(summary)._repr_html_()
     assert f"safe (true MTD: {rich_text(labels[2])}, level 3)" in html
     assert "x10^" not in html
+
+
+@pytest.mark.parametrize("design", ["boin", "3+3", "crm"])
+def test_another_designs_step_shows_the_same_digits(tmp_path: Path, design: str) -> None:
+    """Its table, reason and headline in the terminal and the JSON; its page, whose reason and
+    numbers are the terminal's sentences as HTML writes doses; its figure."""
+    page, plot, out = tmp_path / "step.html", tmp_path / "step.svg", tmp_path / "step.json"
+    result = run("recommend", with_format(tmp_path, ".1e"), XJ_DATA, "--design", design,
+                 "--html", page, "--plot", plot, "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "e+08" not in result.output
+    printed = set(PLAIN_DOSE.findall(result.output))
+    assert printed == {"1.0x10^8", "3.0x10^8", "6.0x10^8"}
+    reason = json.loads(out.read_text())["reason"]
+    assert "at 3.0x10^8 viable cells" in reason and reason in result.output
+    html = page.read_text()
+    assert "e+08" not in html and "x10^" not in html
+    assert set(RICH_DOSE.findall(html)) == {rich_text(d) for d in printed}
+    assert str(escape(rich_text(reason))) in html
+    svg_text = "".join(ET.parse(plot).getroot().itertext())
+    assert set(RICH_DOSE.findall(svg_text)) == {rich_text(d) for d in printed}

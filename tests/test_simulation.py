@@ -91,16 +91,19 @@ def why(name: str, n: list[int], y: list[int], c: int, titration: int = 0) -> st
 
 def test_three_plus_three_says_which_branch_it_took() -> None:
     assert why("3+3", [3, 3, 3, 3, 3], [0] * 5, 4) == (
-        "0 DLT(s) in 3, and no dose above: the highest dose is declared the MTD")
+        "0 DLTs in 3 at 16, and no dose above: the highest dose, 16, is declared the MTD")
     assert why("3+3", [3, 0, 0, 0, 0], [2, 0, 0, 0, 0], 0) == (
-        "2 DLT(s) in 3: no dose below, stop for safety")
+        "2 DLTs in 3 at 1: no dose below, stop for safety")
     assert why("3+3", [1, 3, 0, 0, 0], [0, 2, 0, 0, 0], 1, titration=2) == (
-        "2 DLT(s) in 3: the dose below has only its titration patient, five more make six "
-        "before it is declared")
+        "2 DLTs in 3 at 2: the dose below, 1, has only its titration patient, five more make "
+        "six before it is declared")
     assert why("3+3", [1, 1, 0, 0, 0], [0] * 5, 1, titration=2) == (
-        "no DLT in the titration patient: escalate, a cohort of three")
+        "no DLT in the titration patient at 2: escalate to 4, a cohort of three")
     assert why("3+3-deesc", [3, 3, 3, 0, 0], [0, 0, 2, 0, 0], 2) == (
-        "2 DLT(s) in 3: the dose below has three, three more before it is declared")
+        "2 DLTs in 3 at 4: the dose below, 2, has three, de-escalate: three more there before "
+        "it is declared")
+    assert why("3+3", [3, 3, 0, 0, 0], [0, 1, 0, 0, 0], 1) == (
+        "1 DLT in 3 at 2: three more at this dose")
 
 
 def test_three_plus_three_hand_cases() -> None:

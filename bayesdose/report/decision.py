@@ -1,4 +1,5 @@
-"""A picture and a page of one decision: ``bayesdose recommend --plot PATH`` and ``--html PATH``.
+"""A picture and a page of one decision: ``bayesdose recommend --plot PATH`` and ``--html PATH``
+(another design's step: ``rule_decision``).
 
 The figure shows the posterior DLT curve (mean and 95% band) with the target interval, and the
 interval probabilities per dose as stacked bars with the EWOC threshold. The page is the
@@ -10,7 +11,7 @@ are: nothing is recomputed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bayesdose.designs.blrm.recommendation import (
     Recommendation,
@@ -19,6 +20,11 @@ from bayesdose.designs.blrm.recommendation import (
 )
 from bayesdose.designs.registry import colour as design_colour
 from bayesdose.errors import InputError
+
+if TYPE_CHECKING:
+    from bayesdose.data import TrialData
+    from bayesdose.schema import Design
+    from bayesdose.steps import Step
 
 PLOT_SUFFIXES = {".png": "png", ".svg": "svg"}
 
@@ -31,22 +37,20 @@ def plot_format(path: Path, option: str = "--plot") -> str:
     return fmt
 
 
-def check_request(plot: Path | None, html: Path | None, design_name: str) -> None:
-    """Refuse a bad ``--plot``/``--html`` request before anything is computed."""
-    if (plot is not None or html is not None) and design_name != "blrm":
-        raise InputError("--plot/--html", None, "they show the BLRM posterior: use them with "
-                         "--design blrm")
-    if plot is not None:
-        plot_format(plot)
-
-
-def write_outputs(rec: Recommendation, document: dict[str, Any], plot: Path | None,
+def write_outputs(step: Step, design: Design, data: TrialData, plot: Path | None,
                   html: Path | None) -> None:
-    """``recommend --plot`` and ``--html``."""
+    """``recommend --plot`` and ``--html``: BLRM-EWOC's posterior, or another design's step
+    (``rule_decision``) on the trial ``data``."""
+    rec = step.recommendation
+    if rec is None:
+        from bayesdose.report.rule_decision import write_outputs as write_rule_outputs
+
+        write_rule_outputs(step, design, data, plot, html)
+        return
     if plot is not None:
         write_plot(rec, plot)
     if html is not None:
-        write_html(rec, document, html)
+        write_html(rec, step.document, html)
 
 
 SIDE_BY_SIDE = 6  # up to this many doses the two panels sit side by side, else one above the other
@@ -86,7 +90,7 @@ def _draw_curve(curve: Any, rec: Recommendation, labels: list[str]) -> list[Any]
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from bayesdose.report.figures import TARGET_BAND, dose_axis
+    from bayesdose.report.figures import TARGET_BAND, dose_axis, observed_rates
 
     design, s, decision = rec.design, rec.summary, rec.decision
     lo, hi = design.decision.target_interval
@@ -99,18 +103,7 @@ def _draw_curve(curve: Any, rec: Recommendation, labels: list[str]) -> list[Any]
     handles = [Patch(color=TARGET_BAND, alpha=0.13, label="target interval"),
                Patch(color=blrm, alpha=0.18, label="95% interval"),
                Line2D([], [], color=blrm, marker="o", ms=4, label="posterior mean")]
-    given = n > 0
-    if given.any():
-        rate = dlt[given] / n[given]
-        curve.scatter(x[given], rate, s=18 + 10 * n[given], marker="D", facecolor="white",
-                      edgecolor="#333333", zorder=4, clip_on=False)
-        for k, r in zip(np.flatnonzero(given), rate, strict=True):
-            below = r > 0.85  # at the top, the label goes under the marker
-            curve.annotate(f"{dlt[k]}/{n[k]}", (x[k], r), xytext=(0, -9 if below else 7),
-                           textcoords="offset points", fontsize=7, ha="center",
-                           va="top" if below else "bottom")
-        handles.append(Line2D([], [], ls="", marker="D", mfc="white", mec="#333333",
-                              label="observed DLT/n"))
+    handles += observed_rates(curve, n, dlt)
     if decision.next_level is not None:
         curve.axvline(decision.next_level, color=NEXT_INK, ls="--", lw=1.0)
         handles.append(Line2D([], [], color=NEXT_INK, ls="--", lw=1.0, label="next dose"))
