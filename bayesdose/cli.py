@@ -137,7 +137,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     of CONFIG and DATA, each read once. With --strict, a failed MCMC check (printed as a
     note) ends the command with exit code 3 before any file is written.
     """
-    from bayesdose.data import read_trial_data
+    from bayesdose.data import over_enrolment, read_trial_data
     from bayesdose.input_files import read_input
     from bayesdose.record import read_key, sha256_hex
     from bayesdose.schema import load_design
@@ -168,6 +168,8 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
                    err=True)
     if design.prior.derived:
         click.echo(f"prior {design.prior.explanation}", err=True)
+    if design_name != "blrm" and (over := over_enrolment(design, trial)) is not None:
+        click.echo(f"note: {over}", err=True)  # the BLRM's output holds it among its notes
     step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)
     document = step.document
@@ -247,7 +249,8 @@ def _write_record(folder: Path, document: dict[str, Any], config_bytes: bytes,
 @_user_errors
 def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     """Check a design CONFIG (and trial DATA) and say what is wrong."""
-    from bayesdose.data import read_trial_data
+    from bayesdose.data import over_enrolment, read_trial_data
+    from bayesdose.report.text import dlts, patients
     from bayesdose.schema import load_design
 
     design = load_design(config)
@@ -262,10 +265,10 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     if data is not None:
         trial = read_trial_data(data, design, as_of and as_of.date())
         layout = "patient level" if trial.patient_level else "aggregated"
-        click.echo(
-            f"{data}: valid {layout} data, {trial.total_patients} patients, "
-            f"{int(trial.dlt.sum())} DLTs"
-        )
+        click.echo(f"{data}: valid {layout} data, {patients(trial.total_patients)}, "
+                   f"{dlts(int(trial.dlt.sum()))}")
+        if (over := over_enrolment(design, trial)) is not None:
+            click.echo(f"note: {over}")
 
 
 @main.command()
@@ -317,8 +320,8 @@ def map_prior(config: Path, out_path: Path, seed: int) -> None:
               type=click.Path(dir_okay=False, path_type=Path),
               help="Scenario set (TOML, [[scenario]] name, p_true).")
 @click.option("--designs", default=",".join(DEFAULT_DESIGNS), show_default=True,
-              help=f"Comma-separated design names: {', '.join(DESIGNS)}; with "
-              f"{' or '.join(TIME_AWARE)} every design is simulated in time ([simulation]).")
+              help=f"Comma-separated design names: {', '.join(DESIGNS)}, "
+              f"{', '.join(TIME_AWARE)}.")
 @click.option("--trials", type=click.IntRange(min=2), default=DEFAULT_TRIALS, show_default=True,
               help="Simulated trials per scenario (ignored by exact results).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
@@ -338,13 +341,20 @@ def map_prior(config: Path, out_path: Path, seed: int) -> None:
               help="Continue the simulation whose chunk files are in OUT/chunks (same config, "
               "scenarios, designs, trials and seed); computes only the missing chunks. "
               "Without chunk files it starts afresh.")
+@click.option("--no-time", "no_time", is_flag=True,
+              help="Leave time out when the config states it ([simulation] accrual): no "
+              f"durations. Time is simulated when the config states it or with "
+              f"{' or '.join(TIME_AWARE)}, every design on the same arrivals.")
+@click.option("--verbose", is_flag=True,
+              help="Also each design's selection and allocation per dose.")
 @click.option("--quiet", is_flag=True, help="No progress bar (it is on stderr, on a terminal).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, hidden=True,
               help="Trials per chunk (for tests and debugging).")
 @_user_errors
 def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed: int,
              out_dir: Path, method: str, workers: int | None, scheduler: str | None,
-             resume: bool, quiet: bool, chunk_size: int | None) -> None:
+             resume: bool, no_time: bool, verbose: bool, quiet: bool,
+             chunk_size: int | None) -> None:
     """Operating characteristics of designs in the scenarios of a simulation study.
 
     Simulated runs write each finished chunk of trials to OUT/chunks/, so a run that was
@@ -374,7 +384,7 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
     try:
         summary = study_summary(design, scenarios, names, trials, seed, method, workers,
                                 scheduler=scheduler, out=out_dir, resume=resume,
-                                chunk_size=chunk_size, progress=not quiet)
+                                chunk_size=chunk_size, progress=not quiet, time=not no_time)
     except KeyboardInterrupt:
         raise interrupt.Interrupted(f"finished chunks are kept in {out_dir / 'chunks'}; run "
                                     "again with --resume") from None
@@ -383,7 +393,7 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
     except OSError as err:
         problem = f"cannot write the results: {err.strerror or err}"
         raise InputError(str(out_dir), None, problem) from None
-    click.echo(format_table(summary))
+    click.echo(format_table(summary, verbose))
 
 
 from bayesdose.report.command import report  # noqa: E402  (only click is imported with it)

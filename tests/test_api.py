@@ -128,7 +128,7 @@ def test_bad_rows_are_named_by_index_label_and_record_position():
          "unexpected column 'grade'"),
         ([{"dose": 1e8, "n": 3, "dlt": 1}, {"dose": 3e8, "n": 2}], "record 1, column 'dlt'",
          "empty value"),
-        ([{"dose": 1e8, "n": 1, "dlt": 2}], "record 0, column 'dlt'", "2 DLTs is more than n = 1"),
+        ([{"dose": 1e8, "n": 1, "dlt": 2}], "record 0, column 'dlt'", "dlt = 2 is more than n = 1"),
         ([{"patient_id": "A", "cohort": 1, "dose": 1e8, "dlt": 0}, "B"], "record 1",
          "expected a dict"),
     ],

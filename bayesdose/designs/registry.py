@@ -73,7 +73,10 @@ REGISTRY: tuple[DesignEntry, ...] = (
                 in_report=False),
     DesignEntry(BENCHMARK, "Optimal", "#9a9a9a", "", in_report=False, description=(
         "Nonparametric optimal benchmark (O'Quigley, Paoletti & Maccario 2002): the selection "
-        "with every patient's outcome known at every dose; a reference, not a design.")),
+        "with every patient's outcome known at every dose, the dose whose complete-information "
+        "DLT rate is closest to the target (of doses equally close, the highest one below the "
+        "target, else the lowest; no dose when the lowest dose's rate exceeds the target by "
+        "more than 0.10); a reference, not a design.")),
 )
 ENTRIES: dict[str, DesignEntry] = {entry.name: entry for entry in REGISTRY}
 # Designs without time (simulated by walking trial states or in lockstep; ``recommend --design``)

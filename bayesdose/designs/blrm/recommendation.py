@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from bayesdose.conflict import DEFINITION, FLAG_LEVEL, Conflict, prior_conflict
-from bayesdose.data import Patient, TrialData
+from bayesdose.data import Patient, TrialData, over_enrolment
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm import crosscheck
 from bayesdose.designs.blrm.rules import Decision, decide
@@ -106,7 +106,7 @@ def _summaries(design: Design, data: TrialData, engine: str, seed: int,
 def _notes(design: Design, data: TrialData, engine: str, diagnostics: dict[str, Any],
            borderline: tuple[bool, ...]) -> tuple[str, ...]:
     """What the statistician must know beside the table."""
-    notes = []
+    notes = [] if (over := over_enrolment(design, data)) is None else [over]
     if not data.patient_level and design.decision.coherence:
         notes.append(
             "aggregated counts: the order of cohorts is unknown, so the coherence rule "
