@@ -38,6 +38,7 @@ from bayesdose.designs.base import NO_DOSE, STOP_REASONS, States, direction
 from bayesdose.designs.registry import entry as registry_entry
 from bayesdose.designs.registry import hook, label, make_design
 from bayesdose.errors import InputError
+from bayesdose.panel import DosePanel
 from bayesdose.schema import Design
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class Step:
 
     document: dict[str, Any]
     text: str
+    panel: DosePanel
     recommendation: Recommendation | None = None
     details: Details | None = None
 
@@ -93,7 +95,7 @@ class Step:
     def __repr__(self) -> str:
         d = self.document
         what = ("wait" if d.get("wait") else f"STOP ({d['stop_reason']})" if d["stop"]
-                else f"next: {d['next_dose']:g} {d['unit']}".rstrip()
+                else f"next: {self.panel.format(d['next_dose'])}"
                 + f", cohort of {d['cohort_size']}")
         return f"<Step {d.get('design', 'blrm')} on {d['trial']}: {what}>"
 
@@ -113,7 +115,8 @@ def rule_step(name: str, design: Design, data: TrialData, engine: str, seed: int
     """A design's own ``decide`` on the trial's state (``engine`` and ``seed`` unused: no
     posterior is sampled)."""
     document, details = step_document(name, design, data)
-    return Step(document, format_step(design, document, details), details=details)
+    return Step(document, format_step(design, document, details), design.panel,
+                details=details)
 
 
 def _state(data: TrialData) -> States:

@@ -433,4 +433,4 @@ def _html_table(heading: str, titles: tuple[str, ...], rows: list[tuple[str, ...
 def blrm_step(name: str, design: Design, data: TrialData, engine: str, seed: int) -> Step:
     """BLRM-EWOC's next step on real data (``recommend``), as every design's step is given."""
     result = recommend(design, data, engine=engine, seed=seed)
-    return Step(to_json(result), format_table(result), result)
+    return Step(to_json(result), format_table(result), design.panel, result)
