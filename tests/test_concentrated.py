@@ -58,7 +58,11 @@ def test_concentrated_posteriors_match_brute_force(name):
     summary = engine.batch(n[None], y[None])
     answering = engine.for_data(n, y)
     assert (answering is engine) == on_prior_grid
-    if not on_prior_grid:
+    if not on_prior_grid and answering.on_prior_frame:  # the prior's frame, finer
+        assert answering.grid.n_alpha > engine.grid.n_alpha
+        counts = answering.observation_counts(n, y)
+        assert not answering._unresolved(answering._functionals_of(counts[0])[None])[0]
+    elif not on_prior_grid:  # placed on the posterior, checked against another grid
         assert answering.error_estimate <= ERROR_BOUND / 2
     ref = reference(prior, n, y, box)
     worst = max(np.max(np.abs(getattr(summary, k)[0] - ref[k])) for k in ref)
@@ -87,7 +91,8 @@ def test_recommend_on_the_issue_data_allows_the_top_dose():
     summary, diagnostics = exact_summary(STANDARD, data)
     assert float(summary.p_overdose[-1]) == pytest.approx(0.2428, abs=1e-4)
     assert float(summary.p_overdose[-1]) < STANDARD.decision.max_overdose_probability
-    assert diagnostics["grid"]["frame"] == "posterior"
+    grid = diagnostics["grid"]  # not the default grid: a finer one on the prior's frame
+    assert grid["frame"] == "prior" and (grid["n_alpha"], grid["n_beta"]) == (800, 240)
     lo, hi = float(summary.q025[-1]), float(summary.q975[-1])
     assert lo < float(summary["median"][-1]) < hi and hi - lo < 0.15
 
@@ -109,6 +114,7 @@ def test_data_beyond_the_engine_are_refused(monkeypatch):
     # no grid can settle: agreement within 1e-14 is never reached before 50,000 nodes
     monkeypatch.setattr(exact, "ERROR_BOUND", 1e-14)
     monkeypatch.setattr(exact, "MAX_NODES", 50_000)
+    monkeypatch.setattr(exact, "FINER_MAX_NODES", 0)  # and no finer grid on the prior's frame
     design = load_design(CONFIGS / "standard-5dose.toml")  # a fresh engine
     data = TrialData(np.array(ISSUE_200[0]), np.array(ISSUE_200[1]), source="issue19.csv")
     from bayesdose import posterior

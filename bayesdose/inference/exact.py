@@ -171,6 +171,9 @@ def _partial_cell_weights(frac: np.ndarray) -> np.ndarray:
     )
 
 
+# The finest prior-frame grid a batch tries for posteriors too narrow for the default grid (a
+# wide prior): 200 x 60 -> 400 x 120 -> 800 x 240 nodes.
+FINER_MAX_NODES = 200_000
 MAX_NODES = 400_000  # a refined grid's size cap (memory: ~90 rows of basis per node with TITE)
 
 
@@ -436,7 +439,11 @@ class ExactEngine:
         (``pending``: see ``observation_counts``). Fixed-size chunks, computed on all cores
         (threads: NumPy releases the GIL; ``set_engine_threads``), each chunk alike on any
         thread."""
-        counts = self.observation_counts(n, dlt, pending)
+        return self._summaries(self.answers(self.observation_counts(n, dlt, pending)))
+
+    def answers(self, counts: np.ndarray) -> np.ndarray:
+        """(N, functionals and statistics): the unnormalised functionals of many data sets'
+        observation counts, each on the grid that answers for it (``_answer_unresolved``)."""
         rows = counts.shape[0]
         padded = np.zeros((-(-rows // CHUNK) * CHUNK, counts.shape[1]))
         padded[:rows] = counts
@@ -452,9 +459,24 @@ class ExactEngine:
             self._fill((padded, out, groups[0]))
         out = out[:rows]
         if self.error_estimate is None:
-            for row in np.flatnonzero(self._unresolved(out)):
-                out[row] = self.regrid(counts[row])._functionals_of(counts[row])
-        return self._summaries(out)
+            self._answer_unresolved(counts, out)
+        return out
+
+    def _answer_unresolved(self, counts: np.ndarray, out: np.ndarray) -> None:
+        """Replace, in ``out``, the rows this grid does not resolve by the answer of the grid
+        that does (``regrid``'s order): posteriors only too narrow for its spacing go, all
+        together, to the same frame with twice the nodes both ways (``finer``: a batch, so a
+        wide prior with many such data sets stays fast); the rest one by one to a grid placed
+        on the posterior."""
+        thin, other = self._triage(out)
+        if thin.any():
+            finer = self.finer
+            if finer is None:
+                other |= thin
+            else:
+                out[thin] = finer.answers(counts[thin])
+        for row in np.flatnonzero(other):
+            out[row] = self._placed_engine(counts[row])._functionals_of(counts[row])
 
     def _functionals_of(self, counts: np.ndarray) -> np.ndarray:
         """The functionals (unnormalised) and resolution statistics of one data set's
@@ -476,14 +498,30 @@ class ExactEngine:
         return np.column_stack([mass @ self._z / total, mass @ self._z**2 / total,
                                 within / total, edge / total])
 
-    def _unresolved(self, out: np.ndarray) -> np.ndarray:
-        """(N,) bool: the data sets whose posterior this grid does not resolve
-        (``MIN_POSTERIOR_SPACINGS``) or hold (``MAX_EDGE_MASS``), from ``out`` (N, functionals
-        and statistics)."""
+    def _triage(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) bool masks of the data sets this grid does not answer: ``thin``, a posterior
+        held by the grid but narrower than its spacing allows (a finer grid on the same
+        frame resolves it), and ``other`` (mass at the edge, or not finite: a grid placed on
+        the posterior)."""
         spacings, edge = self.resolution(out)
-        return ((spacings[:, 0] < MIN_POSTERIOR_SPACINGS[0])
-                | (spacings[:, 1] < MIN_POSTERIOR_SPACINGS[1])
-                | ~(edge <= MAX_EDGE_MASS) | ~np.isfinite(out).all(axis=1))
+        other = ~(edge <= MAX_EDGE_MASS) | ~np.isfinite(out).all(axis=1)
+        thin = ~other & ((spacings[:, 0] < MIN_POSTERIOR_SPACINGS[0])
+                         | (spacings[:, 1] < MIN_POSTERIOR_SPACINGS[1]))
+        return thin, other
+
+    @cached_property
+    def finer(self) -> ExactEngine | None:
+        """This grid's frame with twice the nodes both ways (the prior's frame only), or None
+        beyond ``FINER_MAX_NODES``."""
+        grid = GridSpec(2 * self.grid.n_alpha, 2 * self.grid.n_beta, self.grid.width)
+        if not self.on_prior_frame or grid.n_alpha * grid.n_beta > FINER_MAX_NODES:
+            return None
+        return self._with_frame(None, grid)
+
+    def _unresolved(self, out: np.ndarray) -> np.ndarray:
+        """(N,) bool: the data sets this grid does not answer (``_triage``)."""
+        thin, other = self._triage(out)
+        return thin | other
 
     def resolution(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The posterior sd in grid spacings (N, 2: along z in rows; along s given z in nodes,
@@ -523,17 +561,26 @@ class ExactEngine:
         """The engine that answers for one data set (its observation counts): this one if its
         grid resolves and holds the posterior; otherwise a grid whose answer agrees within
         ``ERROR_BOUND / 2`` on every summary with a grid of half (or twice) its nodes both ways.
-        Tried in turn: a grid placed on the posterior (the standardised coordinates of its
-        normal approximation, re-centred on the moments until it resolves and holds the
-        posterior; ``_settled``), then this grid's frame refined (a posterior curved along a
-        ridge, which no normal frame fits; ``_refined``). A ``BeyondEngine`` error when neither
-        settles within ``MAX_NODES``."""
+        Tried in turn: for a posterior the grid holds but does not resolve, the same frame
+        with twice the nodes both ways (``finer``, up to ``FINER_MAX_NODES``: a wide prior's
+        posteriors after a few patients); a grid placed on the posterior (the standardised
+        coordinates of its normal approximation, re-centred on the moments until it resolves
+        and holds the posterior; ``_settled``), then this grid's frame refined (a posterior
+        curved along a ridge, which no normal frame fits; ``_refined``). A ``BeyondEngine``
+        error when neither settles within ``MAX_NODES``."""
         counts = np.asarray(counts, dtype=float)
         if self.error_estimate is not None:
             return self
-        out = self._functionals_of(counts)
-        if not self._unresolved(out[None])[0]:
+        thin, other = self._triage(self._functionals_of(counts)[None])
+        if not (thin[0] or other[0]):
             return self
+        if thin[0] and self.finer is not None:
+            return self.finer.regrid(counts)
+        return self._placed_engine(counts)
+
+    def _placed_engine(self, counts: np.ndarray) -> ExactEngine:
+        """The engine for one data set this grid does not answer and no finer prior-frame
+        grid resolves: placed on the posterior (``_settled``), else this frame refined."""
         key = counts.tobytes()
         if key in self._regridded:
             return self._regridded[key]
