@@ -302,22 +302,6 @@ _RANDOM_METHOD = click.option(
     "as in Liu & Yuan 2015) or pseudo-uniform (Clertant & O'Quigley 2017).")
 
 
-def _scenario_set(design: Any, path: Path | None, count: int | None, seed: int,
-                  method: str) -> tuple[list[Any], dict[str, Any]]:
-    """The scenarios of --scenarios FILE or --random N (exactly one), and where they came
-    from."""
-    from bayesdose.simulation.random_scenarios import random_scenarios
-    from bayesdose.simulation.scenarios import load_scenarios
-
-    if (path is None) == (count is None):
-        raise InputError("--scenarios/--random", None, "give either a scenario file "
-                         "(--scenarios FILE) or random scenarios (--random N), one of them")
-    if path is not None:
-        return load_scenarios(path, len(design.levels)), {"file": str(path)}
-    scenarios = random_scenarios(count, len(design.levels), design.decision.target, seed, method)
-    return scenarios, {"random": count, "method": method, "seed": seed}
-
-
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @_SCENARIOS
@@ -361,6 +345,7 @@ def simulate(config: Path, scenarios_path: Path | None, random_count: int | None
     from bayesdose.designs.registry import parse_design_names
     from bayesdose.schema import load_design
     from bayesdose.simulation.output import format_table
+    from bayesdose.simulation.random_scenarios import scenario_set
     from bayesdose.simulation.study import study_summary
     from bayesdose.simulation.tree import TreeTooLarge
 
@@ -372,7 +357,7 @@ def simulate(config: Path, scenarios_path: Path | None, random_count: int | None
         click.echo("note: the BLRM under EXNEX is simulated with its MAP equivalent (the MAP "
                    "prior robustified by the NEX prior with weight 1 - ex_probability) and "
                    "the exact engine, not by MCMC per cohort", err=True)
-    scenarios, _ = _scenario_set(design, scenarios_path, random_count, seed, random_method)
+    scenarios, _ = scenario_set(design, scenarios_path, random_count, seed, random_method)
     names = parse_design_names(designs)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -435,16 +420,19 @@ def calibrate(config: Path, scenarios_path: Path | None, random_count: int | Non
     from bayesdose.calibration.knobs import parse_knobs
     from bayesdose.calibration.objective import ScenarioSet
     from bayesdose.calibration.run import calibrate as run
-    from bayesdose.calibration.run import summary_text, write_outputs
+    from bayesdose.calibration.run import check_config_text, summary_text, write_outputs
     from bayesdose.input_files import read_input
     from bayesdose.record import check_can_write
     from bayesdose.schema import load_design
+    from bayesdose.simulation.random_scenarios import scenario_set
     from bayesdose.simulation.tree import TreeTooLarge
 
     config_bytes = read_input(config)
     design = load_design(config, config_bytes)
     knobs = parse_knobs(list(tune), design)
-    scenarios, source = _scenario_set(design, scenarios_path, random_count, seed, random_method)
+    config_text = config_bytes.decode("utf-8-sig")
+    check_config_text(design, knobs, config_text, str(config))
+    scenarios, source = scenario_set(design, scenarios_path, random_count, seed, random_method)
     try:
         check_can_write(out_dir, may_create=True)
     except OSError as err:
@@ -456,7 +444,7 @@ def calibrate(config: Path, scenarios_path: Path | None, random_count: int | Non
     except TreeTooLarge as err:
         raise InputError("--method exact", None, f"{err}; use --method simulate") from None
     try:
-        write_outputs(result, config_bytes.decode("utf-8-sig"), source, out_dir)
+        write_outputs(result, config_text, source, out_dir)
     except OSError as err:
         raise InputError(str(out_dir), None, f"cannot write the results: {err.strerror or err}"
                          ) from None

@@ -27,6 +27,7 @@ from bayesdose.calibration.knobs import (
 from bayesdose.calibration.objective import MEASURES, Evaluator, ScenarioSet
 from bayesdose.calibration.search import CONSTRAINED, Search, Setting
 from bayesdose.calibration.toml_edit import set_keys
+from bayesdose.errors import InputError
 from bayesdose.schema import Design
 
 TUNED = "blrm"
@@ -119,37 +120,53 @@ def calibration_document(c: Calibration, source: dict[str, Any]) -> dict[str, An
 
 def calibrated_toml(c: Calibration, config_text: str) -> str:
     """The input config's text with the chosen values, each with a comment on its origin."""
-    chosen = c.calibrated
-    assert chosen is not None
-    tried = len(c.settings)
+    assert c.calibrated is not None
+    return set_keys(config_text, config_changes(c.design, c.calibrated, c.knobs,
+                                                len(c.settings)))
+
+
+def check_config_text(design: Design, knobs: list[Knob], config_text: str, source: str) -> None:
+    """Refuse, before anything is computed, a config whose keys calibrated.toml could not
+    set in its text (``toml_edit``)."""
+    try:
+        set_keys(config_text, config_changes(design, apply(design, knobs, [
+            value_of(design, k) for k in knobs]), knobs, 0))
+    except ValueError as err:
+        raise InputError(source, None, f"calibrated.toml could not be written: {err}") from None
+
+
+def config_changes(design: Design, chosen: Design, knobs: list[Knob],
+                   tried: int) -> dict[tuple[str, str], tuple[Any, str]]:
+    """Each (table, key) of ``chosen`` to write, with its comment; a derived prior is written
+    out whole (prior_mean and prior_sd) when a knob changes it."""
     changes: dict[tuple[str, str], tuple[Any, str]] = {}
-    for knob in c.knobs:
+    for knob in knobs:
         table, key = ".".join(knob.path[:-1]), knob.path[-1]
         value = key_value(chosen, knob.path)
-        was = value_of(c.design, knob)
         element = "" if knob.index is None else f"[{knob.index}] "
         note = (f"{element}calibrated: best of {tried} settings over [{knob.low:g}, "
-                f"{knob.high:g}] (bayesdose calibrate), was {was:g}")
+                f"{knob.high:g}] (bayesdose calibrate), was {value_of(design, knob):g}")
         old = changes.get((table, key), (value, ""))[1]
         changes[table, key] = (value, f"{old}; {note}" if old else note)
-    if c.design.model.prior_mean is None and any(
-            k.path[0] == "model" and k.path[-1] in PRIOR_KEYS for k in c.knobs):
-        explicit = with_explicit_prior(chosen).model  # a derived prior is written out whole
+    if design.model.prior_mean is None and any(
+            k.path[0] == "model" and k.path[-1] in PRIOR_KEYS for k in knobs):
+        explicit = with_explicit_prior(chosen).model
         for key in ("prior_mean", "prior_sd"):
             if ("model", key) not in changes:
                 changes["model", key] = (getattr(explicit, key), "the prior derived from the "
                                          "dose panel, written out with the calibrated keys")
-    return set_keys(config_text, changes)
+    return changes
 
 
-def write_outputs(c: Calibration, config_text: str, source: dict[str, Any], out: Path) -> None:
-    """calibrated.toml (when a setting was feasible), calibration.json and the figure; each
-    computed before any is written."""
+def write_outputs(c: Calibration, config_text: str | None, source: dict[str, Any],
+                  out: Path) -> None:
+    """calibrated.toml (when a setting was feasible and the config's text is known),
+    calibration.json and the figure; each computed before any is written."""
     from bayesdose.record import atomic_write
     from bayesdose.report.figures import to_bytes
 
     files: dict[str, bytes | str] = {}
-    if c.chosen is not None:
+    if c.chosen is not None and config_text is not None:
         files["calibrated.toml"] = calibrated_toml(c, config_text)
     files["calibration.json"] = json.dumps(calibration_document(c, source), indent=2) + "\n"
     figure = front_figure(c.settings, c.chosen, c.reference, c.against)
@@ -157,14 +174,15 @@ def write_outputs(c: Calibration, config_text: str, source: dict[str, Any], out:
     files["front.svg"] = to_bytes(figure, "svg")
     out.mkdir(parents=True, exist_ok=True)
     stale = out / "calibrated.toml"
-    if c.chosen is None and stale.exists():  # not left from an earlier run, as if this one's
+    if "calibrated.toml" not in files and stale.exists():  # no earlier run's, as if this one's
         stale.unlink()
     for name, content in files.items():
         atomic_write(out / name, content)
 
 
-def summary_text(c: Calibration, out: Path) -> str:
-    """What the command prints: the reference, the input setting and the chosen one."""
+def summary_text(c: Calibration, out: Path | None) -> str:
+    """What the command prints: the reference, the input setting and the chosen one (and the
+    files written to ``out``, if given)."""
     def row(label: str, m: dict[str, float]) -> str:
         return (f"{label:<24} {m['pcs']:>6.3f} {m['select_above_mtd']:>14.3f} "
                 f"{m['p_above_mtd']:>16.3f} {m['n_mean']:>7.1f}")
@@ -176,12 +194,13 @@ def summary_text(c: Calibration, out: Path) -> str:
              f"{'':<24} {'PCS':>6} {'select > MTD':>14} {'patients > MTD':>16} {'mean N':>7}",
              row(c.against, c.reference), row("input config", c.settings[0].measures)]
     if c.chosen is None:
-        lines.append("no setting tried was as safe as the reference: see calibration.json and "
-                     "front.png; no calibrated.toml was written")
+        lines.append("no setting tried was as safe as the reference: nothing calibrated (the "
+                     "front shows what it would cost)")
     else:
         chosen = c.settings[c.chosen]
         lines.append(row(f"chosen (setting {c.chosen})", chosen.measures))
         lines += [f"  {k.name} = {v:g}" for k, v in zip(c.knobs, chosen.values, strict=True)]
-        lines.append(f"wrote {out / 'calibrated.toml'}")
-    lines.append(f"wrote {out / 'calibration.json'}, {out / 'front.png'}, {out / 'front.svg'}")
+    if out is not None:
+        written = [n for n in OUTPUTS if c.chosen is not None or n != "calibrated.toml"]
+        lines.append("wrote " + ", ".join(str(out / n) for n in written))
     return "\n".join(lines)

@@ -93,6 +93,10 @@ def _check(before: str, after: str, changes: dict[tuple[str, str], tuple[Any, st
         for part in table.split("."):
             node = node.setdefault(part, {})
         node[key] = list(value) if isinstance(value, tuple | list) else value
-    if tomllib.loads(after) != expected:
+    try:
+        same = tomllib.loads(after) == expected
+    except tomllib.TOMLDecodeError:
+        same = False
+    if not same:
         raise ValueError("the config sets these keys in a way this editor does not handle "
                          "(a dotted key or an inline table)")

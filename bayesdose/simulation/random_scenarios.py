@@ -16,7 +16,9 @@ the problem. Two generators, each with the target and the number of doses of the
   in the public code of later comparisons (e.g. the toxicity part of ``simprob`` in
   zichen-liu/ModelAssistedPhase12): the MTD position M (0-based, of K doses) is uniform; an
   upper bound B = target + (1 - target) x Beta(max(K - 1 - M, 0.5), 1); the K rates are sorted
-  draws from U(0, B), redrawn until the dose closest to the target is M.
+  draws from U(0, B); B and the rates are redrawn until the dose closest to the target is M
+  (redrawing the rates alone can take forever when B is far above the target and M is the
+  top dose).
 
 Either way the true MTD (``scenarios.true_mtd``) of every curve is its drawn position. Each
 scenario has its own stream, seeded by (seed, index): the first N of ``--random 200`` are
@@ -25,17 +27,37 @@ scenario has its own stream, seeded by (seed, index): the first N of ``--random 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from scipy.special import ndtr, ndtri
 
 from bayesdose.defaults import DEFAULT_RANDOM_METHOD, RANDOM_METHODS
-from bayesdose.simulation.scenarios import Scenario, true_mtd
+from bayesdose.errors import InputError
+from bayesdose.simulation.scenarios import Scenario, load_scenarios, true_mtd
+
+if TYPE_CHECKING:
+    from bayesdose.schema import Design
 
 SIGMA_MTD = 0.05  # sd of the MTD's rate around the target, probit scale
 MU_STEP = 0.55  # mean of e, the square root of a probit step between neighbouring doses
 SIGMA_STEP = 0.35  # its sd
 MAX_REDRAWS = 100_000  # pseudo-uniform: redraws before giving up (a panel of a hundred doses)
 BATCH = 256  # pseudo-uniform: curves drawn at once while redrawing
+
+
+def scenario_set(design: Design, path: str | Path | None, count: int | None, seed: int,
+                 method: str = DEFAULT_RANDOM_METHOD) -> tuple[list[Scenario], dict[str, Any]]:
+    """The scenarios of a scenario file or ``count`` random curves (exactly one of them) for
+    ``design`` (its number of doses and target), and where they came from."""
+    if (path is None) == (count is None):
+        raise InputError("--scenarios/--random", None, "give either a scenario file "
+                         "(--scenarios FILE) or random scenarios (--random N), one of them")
+    if path is not None:
+        return load_scenarios(path, len(design.levels)), {"file": str(path)}
+    scenarios = random_scenarios(count, len(design.levels), design.decision.target, seed, method)
+    return scenarios, {"random": count, "method": method, "seed": seed}
 
 
 def random_scenarios(count: int, doses: int, target: float, seed: int,
@@ -72,10 +94,11 @@ def paoletti_curve(rng: np.random.Generator, mtd: int, doses: int, target: float
 
 def pseudo_uniform_curve(rng: np.random.Generator, mtd: int, doses: int,
                          target: float) -> np.ndarray:
-    """One pseudo-uniform curve (Clertant & O'Quigley 2017) with its MTD at ``mtd``."""
-    bound = target + (1 - target) * rng.beta(max(doses - 1 - mtd, 0.5), 1.0)
+    """One pseudo-uniform curve (Clertant & O'Quigley 2017) with its MTD at ``mtd``: the bound
+    and the rates are drawn together, and redrawn together until the MTD is at ``mtd``."""
     for _ in range(0, MAX_REDRAWS, BATCH):
-        curves = np.sort(rng.uniform(0.0, bound, (BATCH, doses)), axis=1)
+        bound = target + (1 - target) * rng.beta(max(doses - 1 - mtd, 0.5), 1.0, BATCH)
+        curves = np.sort(rng.uniform(0.0, 1.0, (BATCH, doses)), axis=1) * bound[:, None]
         for p in curves:
             if true_mtd(tuple(p), target) == mtd:
                 return p
