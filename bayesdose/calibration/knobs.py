@@ -29,7 +29,10 @@ PRIOR_KEYS = ("prior_mean", "prior_sd", "prior_correlation")
 GRID = 1000  # values per range
 # default search: the prior around the config's (or derived) one, and the MTD declaration
 DEFAULT_PRIOR_SPAN = {("prior_mean", 0): 2.0, ("prior_mean", 1): 1.0}
-DEFAULT_PRIOR_SD = {0: (0.5, 4.0), 1: (0.25, 1.5)}
+# sds up to the derived prior's (2, 1) and a little beyond on log beta: past sd 2 on log alpha
+# the exact engine re-grids posterior after posterior (2.5 took over a minute per setting on
+# the standard 5-dose panel, 2 took 3 s); wider priors can still be named with --tune
+DEFAULT_PRIOR_SD = {0: (0.75, 2.0), 1: (0.35, 1.25)}
 DEFAULT_DECLARATION = {"mtd_min_patients": (3, 12), "mtd_min_p_target": (0.3, 0.7)}
 _SPEC = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+)(?:\[(\d+)\])?$")
 
