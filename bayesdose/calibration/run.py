@@ -94,7 +94,7 @@ def _best_pcs(search: Search) -> float:
 def calibration_document(c: Calibration, source: dict[str, Any]) -> dict[str, Any]:
     """The calibration.json document: the knobs, the reference, every setting, the fronts."""
     def entry(i: int, s: Setting) -> dict[str, Any]:
-        return {"index": i, "stage": s.stage, "method": s.method,
+        return {"index": i, "stage": s.stage, "method": s.method, "seconds": round(s.seconds, 2),
                 "values": dict(zip((k.name for k in c.knobs), s.values, strict=True)),
                 **{m: s.measures[m] for m in MEASURES},
                 "feasible": s.excess(c.reference) == 0}

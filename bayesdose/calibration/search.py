@@ -13,6 +13,7 @@ knob's grid (``knobs``), so a setting met twice is computed once.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ class Setting:
     stage: str  # "input", "space-filling" or "refinement"
     measures: dict[str, float]
     method: str
+    seconds: float = 0.0  # to compute it (the exact engine's cost varies with the prior)
 
     def excess(self, reference: dict[str, float]) -> float:
         """How far the constrained measures exceed the reference's (0: feasible)."""
@@ -90,8 +92,9 @@ class Search:
             return found
         if len(self.settings) >= self.budget:
             raise BudgetSpent
+        started = time.perf_counter()
         measures, method = self.measure(values)
-        setting = Setting(values, stage, measures, method)
+        setting = Setting(values, stage, measures, method, time.perf_counter() - started)
         self.settings[values] = setting
         self.on_setting(setting)
         return setting
