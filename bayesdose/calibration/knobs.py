@@ -1,9 +1,10 @@
 """The design parameters a calibration searches: ``--tune SECTION.KEY[i]=LOW:HIGH``.
 
-A knob is one number of the config (a key of the schema, or one element of a pair such as
-``model.prior_mean[0]``), searched over [LOW, HIGH] on a grid of 1/1000 of the range (whole
-numbers for whole-number keys), so the value written to ``calibrated.toml`` is exactly the one
-whose operating characteristics were computed. Without ``--tune`` the BLRM's normal prior
+A knob is one number of the config that the BLRM decides by (a key of ``[model]``,
+``[decision]`` or ``[stopping]``, or one element of a pair such as ``model.prior_mean[0]``),
+searched over [LOW, HIGH] on a grid of 1/1000 of the range (whole numbers for whole-number
+keys), so the value written to ``calibrated.toml`` is exactly the one whose operating
+characteristics were computed. Without ``--tune`` the BLRM's normal prior
 (means and sds of log alpha and log beta, around the config's own or derived prior) and its
 MTD-declaration rule (``[stopping] mtd_min_patients`` and ``mtd_min_p_target``) are searched;
 the EWOC threshold and the target interval define safety and are searched only when named.
@@ -23,7 +24,7 @@ from typing import Any
 from bayesdose.errors import InputError
 from bayesdose.schema import Design
 
-TUNABLE_SECTIONS = ("model", "decision", "stopping", "designs")
+TUNABLE_SECTIONS = ("model", "decision", "stopping")  # what the BLRM decides by
 FIXED_KEYS = ("decision.target", "stopping.max_patients")  # what the trial is, not its tuning
 PRIOR_KEYS = ("prior_mean", "prior_sd", "prior_correlation")
 GRID = 1000  # values per range
@@ -101,9 +102,9 @@ def parse_knob(spec: str, design: Design) -> Knob:
     if integer and (low != int(low) or high != int(high)):
         raise InputError("--tune", spec, "a whole-number key needs whole-number LOW and HIGH")
     if ".".join(path) in FIXED_KEYS or path[0] not in TUNABLE_SECTIONS:
-        raise InputError("--tune", spec, "defines the trial, not its design: tune keys of "
+        raise InputError("--tune", spec, "not a knob: the BLRM is tuned by the keys of "
                          f"{', '.join(f'[{s}]' for s in TUNABLE_SECTIONS)} other than "
-                         f"{', '.join(FIXED_KEYS)}")
+                         f"{' and '.join(FIXED_KEYS)} (what the trial is)")
     if path[0] == "model" and path[-1] in PRIOR_KEYS:
         _check_normal_prior(design, spec)
     return Knob(path, index, low, high, integer)
