@@ -413,9 +413,10 @@ def calibrate(config: Path, scenarios_path: Path | None, random_count: int | Non
     """Tune the BLRM of CONFIG on many scenarios: the highest mean probability of correct
     selection whose overdosing is no worse than --against's.
 
-    Writes OUT/calibrated.toml (CONFIG with the chosen values, each commented), OUT/
-    calibration.json (every setting tried, the reference, the Pareto fronts) and OUT/front.png
-    and .svg. Exit code 1 when no setting was as safe as the reference (nothing calibrated).
+    Writes OUT/calibrated.toml (CONFIG with the chosen values, each commented),
+    OUT/calibration.json (every setting tried, the reference, the Pareto fronts) and
+    OUT/front.png and .svg. Exit code 1 when no setting was as safe as the reference (nothing
+    calibrated).
     """
     from bayesdose.calibration.knobs import parse_knobs
     from bayesdose.calibration.objective import ScenarioSet
