@@ -149,14 +149,16 @@ def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | 
              designs: Sequence[str] | str = DEFAULT_DESIGNS, trials: int = DEFAULT_TRIALS,
              seed: int = DEFAULT_SEED, method: str = DEFAULT_METHOD, workers: int | None = None, *,
              scheduler: str | None = None, out: str | Path | None = None, resume: bool = False,
-             progress: bool = True, chunk_size: int | None = None) -> SimulationResult:
+             progress: bool = True, chunk_size: int | None = None,
+             time: bool = True) -> SimulationResult:
     """Operating characteristics of ``designs`` in ``scenarios``, as ``bayesdose simulate``.
 
     ``scenarios``: a scenario TOML path or loaded ``Scenario`` objects; ``designs``: names
     (or one comma-separated string); ``method``: "auto", "exact" or "simulate"; ``workers``:
     local processes (default: all cores), or ``scheduler``: a Dask scheduler's address. With
     ``out`` the run writes summary.json, results.nc and its chunks there, as ``--out`` does
-    (``resume`` continues a killed run). The result's ``summary`` is the summary.json document.
+    (``resume`` continues a killed run). ``time=False`` leaves out the time the config states
+    (``simulate --no-time``). The result's ``summary`` is the summary.json document.
     """
     from bayesdose.designs.registry import parse_design_names
     from bayesdose.simulation.scenarios import load_scenarios
@@ -182,7 +184,7 @@ def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | 
     try:
         summary = study_summary(design, scenarios, names, trials, seed, method, workers,
                                 scheduler=scheduler, out=out, resume=resume,
-                                chunk_size=chunk_size, progress=progress)
+                                chunk_size=chunk_size, progress=progress, time=time)
     except TreeTooLarge as err:
         raise InputError("method='exact'", None, f"{err}; use method='simulate'") from None
     return SimulationResult(summary)
@@ -195,11 +197,12 @@ class SimulationResult:
 
     summary: dict
 
-    def table(self) -> str:
-        """The comparison table ``bayesdose simulate`` prints."""
+    def table(self, verbose: bool = False) -> str:
+        """The comparison table ``bayesdose simulate`` prints (``verbose``: with selection and
+        allocation per dose, as ``--verbose``)."""
         from bayesdose.simulation.output import format_table
 
-        return format_table(self.summary)
+        return format_table(self.summary, verbose)
 
     def __repr__(self) -> str:
         s = self.summary
@@ -210,21 +213,28 @@ class SimulationResult:
         return self.table()
 
     def _repr_html_(self) -> str:
-        """The comparison table of ``table()`` as HTML (shown by Jupyter)."""
-        from bayesdose.simulation.output import TABLE_COLUMNS, TIME_COLUMNS, cell_text
+        """The comparison table of ``table()`` as HTML (shown by Jupyter), doses as HTML
+        writes them (``rich_text``: 6×10⁸)."""
+        from bayesdose.doseformat import rich_text
+        from bayesdose.simulation.output import (
+            TABLE_COLUMNS,
+            TIME_COLUMNS,
+            cell_text,
+            true_mtd_text,
+        )
 
         s = self.summary
         columns = TABLE_COLUMNS + (TIME_COLUMNS if "timeline" in s else ())
         head = "".join(f"<th>{escape(title)}</th>" for _, title in columns)
         rows = []
         for entry in s["scenarios"]:
-            mtd = "none" if entry["true_mtd"] is None else entry["true_mtd"]
+            mtd = rich_text(true_mtd_text(s, entry))
             designs = list(entry["designs"].items())
             for i, (name, oc) in enumerate(designs):
                 cells = "".join(f"<td>{escape(cell_text(key, oc.get(key)))}</td>"
                                 for key, _ in columns)
                 first = (f'<th rowspan="{len(designs)}">{escape(entry["name"])} '
-                         f"(true MTD: {escape(str(mtd))})</th>") if i == 0 else ""
+                         f"(true MTD: {escape(mtd)})</th>") if i == 0 else ""
                 rows.append(f"<tr>{first}<td>{escape(name)}</td>{cells}</tr>")
         return (f"<div><p>method: {escape(s['method'])}, seed {escape(str(s.get('seed')))}</p>"
                 f"<table><thead><tr><th>scenario</th><th>design</th>{head}</tr></thead>"

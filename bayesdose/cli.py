@@ -38,6 +38,7 @@ from bayesdose.designs.registry import DESIGNS, TIME_AWARE  # noqa: E402
 from bayesdose.errors import InputError  # noqa: E402
 
 EXIT_INPUT = 2
+EXIT_STRICT = 3  # recommend --strict: an MCMC diagnostic failed or the engines disagree
 
 
 def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -118,38 +119,40 @@ def main() -> None:
               type=click.Choice(list(DESIGNS)),
               help="Whose next step: the BLRM's, or another design's on the same data.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Draw the posterior DLT curve and interval probabilities here (.png or .svg).")
+              help="Draw the decision here (.png or .svg): the BLRM's posterior DLT curve and "
+              "interval probabilities, or another design's observed rates with its rule.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the decision as a one-page HTML report here.")
 @click.option("--progress-plot", "progress_path",
               type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the trial so far here (.png or .svg): each patient's dose in order of "
               "enrolment, DLTs, cohorts and the decision. Needs patient-level data.")
+@click.option("--strict", is_flag=True,
+              help=f"Exit with code {EXIT_STRICT}, writing nothing, when an MCMC diagnostic "
+              "failed or the exact and MCMC engines disagree (--engine mcmc or both, EXNEX).")
 @_user_errors
 def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path | None,
               record_dir: Path | None, as_of: datetime | None, design_name: str,
               plot_path: Path | None, html_path: Path | None, record_key: Path | None,
-              progress_path: Path | None) -> None:
+              progress_path: Path | None, strict: bool) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV).
 
     Every output is checked before anything is computed, and the record is written last, so
     a mistake leaves nothing half-done. The decision and its record come from the same bytes
-    of CONFIG and DATA, each read once.
+    of CONFIG and DATA, each read once. With --strict, a failed MCMC check (printed as a
+    note) ends the command with exit code 3 before any file is written.
     """
-    from bayesdose.data import read_trial_data
+    from bayesdose.data import over_enrolment, read_trial_data
     from bayesdose.input_files import read_input
     from bayesdose.record import read_key, sha256_hex
     from bayesdose.schema import load_design
     from bayesdose.steps import step_on_data
 
-    if plot_path is not None or html_path is not None:
-        from bayesdose.report.decision import check_request
+    for path, option in ((plot_path, "--plot"), (progress_path, "--progress-plot")):
+        if path is not None:
+            from bayesdose.report.decision import plot_format
 
-        check_request(plot_path, html_path, design_name)
-    if progress_path is not None:
-        from bayesdose.report.decision import plot_format
-
-        plot_format(progress_path, "--progress-plot")
+            plot_format(path, option)
     _check_outputs(json_path, plot_path, html_path, record_dir, progress_path)
     if record_key is not None and record_dir is None:
         raise InputError("--record-key", None, "it signs a decision record: give --record-dir")
@@ -170,9 +173,15 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
                    err=True)
     if design.prior.derived:
         click.echo(f"prior {design.prior.explanation}", err=True)
+    if design_name != "blrm" and (over := over_enrolment(design, trial)) is not None:
+        click.echo(f"note: {over}", err=True)  # the BLRM's output holds it among its notes
     step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)
     document = step.document
+    if strict and document.get("mcmc_failures"):
+        click.echo("error: --strict: the MCMC check failed (see the notes above); nothing was "
+                   "written", err=True)
+        sys.exit(EXIT_STRICT)
     document["inputs"] = {
         "config_sha256": sha256_hex(config_bytes),
         "data_sha256": sha256_hex(data_bytes),
@@ -183,7 +192,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     if plot_path is not None or html_path is not None:
         from bayesdose.report.decision import write_outputs
 
-        write_outputs(step.recommendation, document, plot_path, html_path)
+        write_outputs(step, design, trial, plot_path, html_path)
     if progress_path is not None:
         from bayesdose.report.progress import write_progress_plot
 
@@ -245,7 +254,8 @@ def _write_record(folder: Path, document: dict[str, Any], config_bytes: bytes,
 @_user_errors
 def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     """Check a design CONFIG (and trial DATA) and say what is wrong."""
-    from bayesdose.data import read_trial_data
+    from bayesdose.data import over_enrolment, read_trial_data
+    from bayesdose.report.text import dlts, patients
     from bayesdose.schema import load_design
 
     design = load_design(config)
@@ -260,10 +270,29 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     if data is not None:
         trial = read_trial_data(data, design, as_of and as_of.date())
         layout = "patient level" if trial.patient_level else "aggregated"
-        click.echo(
-            f"{data}: valid {layout} data, {trial.total_patients} patients, "
-            f"{int(trial.dlt.sum())} DLTs"
-        )
+        click.echo(f"{data}: valid {layout} data, {patients(trial.total_patients)}, "
+                   f"{dlts(int(trial.dlt.sum()))}")
+        if (over := over_enrolment(design, trial)) is not None:
+            click.echo(f"note: {over}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write lambda_e, lambda_d and both tables as JSON here.")
+@_user_errors
+def boundaries(config: Path, json_path: Path | None) -> None:
+    """BOIN's escalation, de-escalation and elimination boundaries for the protocol in CONFIG,
+    as R's BOIN get.boundary gives them (target, cohort size, max_patients, [designs.boin])."""
+    from bayesdose.designs.boin.boundaries import boundaries_json, format_boundaries
+    from bayesdose.schema import load_design
+
+    _check_outputs(json_path, None, None, None)
+    design = load_design(config)
+    click.echo(format_boundaries(design))
+    if json_path is not None:
+        _write_output(json_path, json.dumps(boundaries_json(design), indent=2) + "\n",
+                      "JSON output")
 
 
 @main.command("map")
@@ -308,8 +337,8 @@ _RANDOM_METHOD = click.option(
 @_RANDOM
 @_RANDOM_METHOD
 @click.option("--designs", default=",".join(DEFAULT_DESIGNS), show_default=True,
-              help=f"Comma-separated design names: {', '.join(DESIGNS)}; with "
-              f"{' or '.join(TIME_AWARE)} every design is simulated in time ([simulation]).")
+              help=f"Comma-separated design names: {', '.join(DESIGNS)}, "
+              f"{', '.join(TIME_AWARE)}.")
 @click.option("--trials", type=click.IntRange(min=2), default=DEFAULT_TRIALS, show_default=True,
               help="Simulated trials per scenario (ignored by exact results).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
@@ -329,13 +358,20 @@ _RANDOM_METHOD = click.option(
               help="Continue the simulation whose chunk files are in OUT/chunks (same config, "
               "scenarios, designs, trials and seed); computes only the missing chunks. "
               "Without chunk files it starts afresh.")
+@click.option("--no-time", "no_time", is_flag=True,
+              help="Leave time out when the config states it ([simulation] accrual): no "
+              f"durations. Time is simulated when the config states it or with "
+              f"{' or '.join(TIME_AWARE)}, every design on the same arrivals.")
+@click.option("--verbose", is_flag=True,
+              help="Also each design's selection and allocation per dose.")
 @click.option("--quiet", is_flag=True, help="No progress bar (it is on stderr, on a terminal).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, hidden=True,
               help="Trials per chunk (for tests and debugging).")
 @_user_errors
 def simulate(config: Path, scenarios_path: Path | None, random_count: int | None,
              random_method: str, designs: str, trials: int, seed: int, out_dir: Path,
-             method: str, workers: int | None, scheduler: str | None, resume: bool, quiet: bool,
+             method: str, workers: int | None, scheduler: str | None, resume: bool,
+             no_time: bool, verbose: bool, quiet: bool,
              chunk_size: int | None) -> None:
     """Operating characteristics of designs in the scenarios of a simulation study.
 
@@ -366,7 +402,7 @@ def simulate(config: Path, scenarios_path: Path | None, random_count: int | None
     try:
         summary = study_summary(design, scenarios, names, trials, seed, method, workers,
                                 scheduler=scheduler, out=out_dir, resume=resume,
-                                chunk_size=chunk_size, progress=not quiet)
+                                chunk_size=chunk_size, progress=not quiet, time=not no_time)
     except KeyboardInterrupt:
         raise interrupt.Interrupted(f"finished chunks are kept in {out_dir / 'chunks'}; run "
                                     "again with --resume") from None
@@ -375,7 +411,7 @@ def simulate(config: Path, scenarios_path: Path | None, random_count: int | None
     except OSError as err:
         problem = f"cannot write the results: {err.strerror or err}"
         raise InputError(str(out_dir), None, problem) from None
-    click.echo(format_table(summary))
+    click.echo(format_table(summary, verbose))
 
 
 @main.command()

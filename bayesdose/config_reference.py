@@ -38,14 +38,19 @@ Two layouts, told apart by the header (column order is free; a UTF-8 byte order 
 A dose must be one of the config's levels (relative tolerance 1e-6, so `3e8` matches
 `300000000`). A header-only file means no patients yet: the answer is the start dose. An empty
 (0-byte) file, a missing or unknown column, a duplicate patient id, a non-integer or negative
-count, `dlt` outside 0/1 or above `n`, a number with an underscore (`1_6`, which Python would
-read as 16), a cell with a control character (a line break in a quoted patient id), and a
-non-UTF-8 file are errors that name the file, the row and the column.
+count, a patient's `dlt` other than 0 or 1 (`yes` is refused: "expected 0 or 1"), `dlt` above
+`n`, a number with an underscore (`1_6`, which Python would read as 16), a cell with a control
+character (a line break in a quoted patient id), and a non-UTF-8 file are errors that name the
+file, the row and the column.
 
 Dated data (late-onset toxicity) add `enrolled` and optionally `dlt_day`, `followup_end` and
 `evaluable`: `dlt_day` and `followup_end` need `enrolled`, and a DLT day must fall within the
 DLT window, before `--as-of` and before follow-up ended. `evaluable` (0 leaves a patient out of
 the model) needs no dates.
+
+Trial data given where the config belongs (or a config given as the data) is named as such:
+the config comes first, then the data. Data holding more patients than `[stopping]
+max_patients` are analysed, with a note saying so (`validate` and `recommend` print it).
 """
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from bayesdose.data import TrialData
 from bayesdose.posterior import exact_engine
+from bayesdose.predictive import binomial_pmf
 from bayesdose.schema import Design
 
 FLAG_LEVEL = 0.05
@@ -75,22 +76,15 @@ class Conflict:
 def prior_conflict(design: Design, data: TrialData) -> Conflict:
     """The prior-data conflict measures of ``data`` under ``design``'s prior."""
     weights, log_p, log_q = exact_engine(design).prior_on_grid
+    p, q = np.exp(log_p), np.exp(log_q)
     n, dlt = data.complete, data.dlt
     treated = np.flatnonzero(n > 0)
-    pmfs = [_binomial(int(n[k]), log_p[k], log_q[k]) for k in treated]
+    pmfs = [binomial_pmf(int(n[k]), p[k], q[k]) for k in treated]
     per_dose = tuple(_dose(float(design.levels[k]), int(n[k]), int(dlt[k]), pmf @ weights)
                      for k, pmf in zip(treated, pmfs, strict=True))
     overall, method, mcse = _box(pmfs, [int(dlt[k]) for k in treated], weights)
     flagged = overall < FLAG_LEVEL or any(d.p_upper < FLAG_LEVEL for d in per_dose)
     return Conflict(per_dose, overall, method, mcse, flagged)
-
-
-def cohort_predictive(design: Design, size: int) -> np.ndarray:
-    """(doses, size + 1): the prior predictive probability of 0 .. size DLTs in a cohort of
-    ``size`` at each dose (no data yet): what the design expects of its first cohort there."""
-    weights, log_p, log_q = exact_engine(design).prior_on_grid
-    return np.stack([_binomial(size, log_p[k], log_q[k]) @ weights
-                     for k in range(len(design.levels))])
 
 
 def conflict_threshold(predictive: np.ndarray) -> int | None:
@@ -99,13 +93,6 @@ def conflict_threshold(predictive: np.ndarray) -> int | None:
     tails = np.cumsum(predictive[::-1])[::-1]  # P(Y >= y), y = 0 .. size
     flagged = np.flatnonzero(tails < FLAG_LEVEL)
     return int(flagged[0]) if flagged.size else None
-
-
-def _binomial(n: int, log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
-    """(n + 1, nodes): Binomial(k; n, p) at every grid node, k = 0 .. n."""
-    k = np.arange(n + 1)[:, None]
-    log_comb = np.log([math.comb(n, j) for j in range(n + 1)])[:, None]
-    return np.exp(log_comb + k * log_p + (n - k) * log_q)
 
 
 def _dose(dose: float, n: int, dlt: int, marginal: np.ndarray) -> DoseConflict:

@@ -17,6 +17,7 @@ import csv
 import io
 import math
 import sys
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -107,8 +108,37 @@ def read_trial_data(path: str | Path, design: Design, as_of: date | None = None,
 
     Dated data (an ``enrolled`` column) needs ``as_of``: the date the decision is made on.
     """
-    header, body = read_csv_rows(path, content)
-    return _parse(header, body, design, str(path), as_of, "row 1")
+    raw = read_input(path) if content is None else content
+    header, body = read_csv_rows(path, raw)
+    try:
+        return _parse(header, body, design, str(path), as_of, "row 1")
+    except InputError:
+        if looks_like_design(raw):
+            raise InputError(str(path), None, "this is a design config (TOML), not trial data: "
+                             "give the design config first, then the data, as in "
+                             "bayesdose recommend CONFIG DATA") from None
+        raise
+
+
+def over_enrolment(design: Design, data: TrialData) -> str | None:
+    """A warning when the data hold more patients than ``[stopping] max_patients``, None
+    otherwise. Not an error: a trial can over-run its sample size (a replaced patient, a cohort
+    enrolled at once), and the committee still needs the analysis of every patient treated."""
+    treated = data.total_patients + len(data.excluded)
+    most = design.stopping.max_patients
+    if treated <= most:
+        return None
+    return (f"the data ({data.source}) hold {treated} patients, more than [stopping] "
+            f"max_patients = {most} of {design.source}: the trial has enrolled past its "
+            "maximum sample size; check the data and the config")
+
+
+def looks_like_design(raw: bytes) -> bool:
+    """Whether a file is a TOML design config (it has a [doses] table)."""
+    try:
+        return "doses" in tomllib.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
 
 
 def read_csv_rows(path: str | Path, content: bytes | None = None,
@@ -288,6 +318,14 @@ class CsvRow:
             raise self.fail(column, f"{len(value)}-digit count: expected at most {MAX_COUNT:,}")
         return number
 
+    def flag(self, column: str) -> int:
+        """0 or 1 (a DLT: no or yes); anything else, "yes" or 2, names the two values."""
+        value = self.text(column)
+        if value.isdecimal() and int(value) in (0, 1):
+            return int(value)
+        shown = value if value.isdecimal() else repr(value)
+        raise self.fail(column, f"expected 0 or 1, got {shown}")
+
     def number(self, column: str) -> float:
         value = self.text(column)
         try:
@@ -348,9 +386,7 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
         seen[pid] = label
         cohort = row.count("cohort")
         level = row.dose_level("dose", panel)
-        dlt = row.count("dlt")
-        if dlt > 1:
-            raise row.fail("dlt", f"expected 0 or 1, got {dlt}")
+        dlt = row.flag("dlt")
         first = cohort_level.setdefault(cohort, (level, label))
         if first[0] != level:
             raise row.fail("dose", f"cohort {cohort} was given another dose in {first[1]}")
@@ -426,6 +462,6 @@ def _aggregated(header, body, design: Design, source: str, header_where: str) ->
         seen[level] = label
         count, dlt = row.count("n"), row.count("dlt")
         if dlt > count:
-            raise row.fail("dlt", f"{dlt} DLTs is more than n = {count}")
+            raise row.fail("dlt", f"dlt = {dlt} is more than n = {count}")
         n[level], y[level] = count, dlt
     return TrialData(n, y, None, source)

@@ -53,7 +53,7 @@ def read_historical(path: str | Path) -> HistoricalTrials:
         name, dose = row.text("trial"), row.positive("dose")
         n, dlt = row.count("n"), row.count("dlt")
         if dlt > n:
-            raise row.fail("dlt", f"{dlt} DLTs is more than n = {n}")
+            raise row.fail("dlt", f"dlt = {dlt} is more than n = {n}")
         if (name, dose) in seen:
             raise row.fail("dose", f"trial {name!r} has dose {dose:g} also in "
                            f"{seen[name, dose]}")

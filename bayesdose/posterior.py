@@ -1,8 +1,10 @@
 """One posterior summary from either engine: an xarray Dataset over the dimension ``dose``.
 
 Variables: ``mean``, ``sd``, ``q025``, ``median``, ``q975`` of P(DLT | dose), and the interval
-probabilities ``p_underdose``, ``p_target``, ``p_overdose``. The MCMC engine adds the Monte Carlo
-standard errors (``mcse_*``). The exact engine is the decision of record: deterministic, so a
+probabilities ``p_underdose``, ``p_target``, ``p_overdose``; ``predictive`` over (``dose``,
+``dlts``): the posterior predictive probability of 0 .. n DLTs in the next cohort of the
+configured size n (``bayesdose.predictive``). The MCMC engine adds the Monte Carlo standard
+errors (``mcse_*``). The exact engine is the decision of record: deterministic, so a
 decision never flips with Monte Carlo noise.
 """
 
@@ -23,6 +25,7 @@ from bayesdose.inference.exact import (
     GridSpec,
     resolving_grid,
 )
+from bayesdose.predictive import grid_predictive
 from bayesdose.schema import Design
 
 if TYPE_CHECKING:
@@ -88,17 +91,33 @@ def _beyond(design: Design, data: TrialData, err: BeyondEngine) -> InputError:
                       "concentrated or too curved for the exact engine; use --engine mcmc")
 
 
-def exact_summary(design: Design, data: TrialData) -> tuple[xr.Dataset, dict[str, Any]]:
-    batch = exact_batch(design, data)
-    try:  # the engine that answers for these data: the design's, or one re-gridded for them
-        engine = exact_engine(design).for_data(*model_counts(design, data))
+def answering_engine(design: Design, data: TrialData) -> ExactEngine:
+    """The exact engine that answers for a trial: the design's, or one re-gridded for these
+    data when the design's grid does not resolve their posterior (``ExactEngine.for_data``)."""
+    try:
+        return exact_engine(design).for_data(*model_counts(design, data))
     except BeyondEngine as err:
         raise _beyond(design, data, err) from None
+
+
+def exact_posterior_on_grid(design: Design, data: TrialData
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exact engine's posterior of a trial on the grid that answers for it
+    (``answering_engine``): (weights, log P(DLT), log(1 - P(DLT))), weights (nodes,) summing
+    to one, the logs (doses, nodes); see ``ExactEngine.posterior_on_grid``."""
+    return answering_engine(design, data).posterior_on_grid(*model_counts(design, data))
+
+
+def exact_summary(design: Design, data: TrialData) -> tuple[xr.Dataset, dict[str, Any]]:
+    batch = exact_batch(design, data)
+    engine = answering_engine(design, data)
     q025, median, q975 = engine.quantiles(*model_counts(design, data))
     values = {
         "mean": batch.mean[0], "sd": batch.sd[0], "q025": q025, "median": median, "q975": q975,
         "p_underdose": batch.p_underdose[0], "p_target": batch.p_target[0],
         "p_overdose": batch.p_overdose[0],
+        "predictive": grid_predictive(design.cohorts.size,
+                                      exact_posterior_on_grid(design, data)),
     }
     summary = _dataset(design, values, "exact")
     grid = engine.grid
@@ -129,6 +148,7 @@ def mcmc_summary(
         bounds=design.decision.target_interval,
         doses=np.array(design.levels),
         seed=seed,
+        cohort_size=design.cohorts.size,
     )
     return summary, diagnostics
 
@@ -155,11 +175,15 @@ def _dataset(design: Design, values: dict[str, np.ndarray], engine: str) -> xr.D
     import pandas as pd
     import xarray as xr
 
+    variables = {
+        name: xr.Variable(("dose",), np.asarray(values[name], dtype=float), fastpath=True)
+        for name in SUMMARY_VARIABLES
+    }
+    variables["predictive"] = xr.Variable(("dose", "dlts"), values["predictive"],
+                                          fastpath=True)
     return xr.Dataset(
-        {
-            name: xr.Variable(("dose",), np.asarray(values[name], dtype=float), fastpath=True)
-            for name in SUMMARY_VARIABLES
-        },
-        coords={"dose": pd.Index(np.array(design.levels, dtype=float), name="dose")},
+        variables,
+        coords={"dose": pd.Index(np.array(design.levels, dtype=float), name="dose"),
+                "dlts": pd.Index(np.arange(design.cohorts.size + 1), name="dlts")},
         attrs={"engine": engine, "unit": design.doses.unit},
     )

@@ -192,8 +192,8 @@ class DecisionSection:
     )
     target: float = documented(
         "Point target DLT rate: the target of CRM and BOIN, and the definition of the true MTD "
-        "in simulations (the dose whose true DLT rate is closest to it). Default 0.25, near the "
-        "middle of the default target interval.",
+        "in simulations (the dose whose true DLT rate is closest to it). It must lie in "
+        "target_interval [a, b). Default 0.25, near the middle of the default target interval.",
         0.25,
     )
 
@@ -260,10 +260,13 @@ DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 
 @dataclass(frozen=True)
 class SimulationSection:
-    accrual: str = documented(
-        "Simulations with time (a tite-* design compared): 'fixed' gaps between arrivals or "
-        "'poisson' arrivals (exponential gaps).",
-        "fixed",
+    accrual: str | None = documented(
+        "Arrivals of simulated patients: 'fixed' gaps between arrivals or 'poisson' arrivals "
+        "(exponential gaps). Setting it (or accrual_gap_days) states time: every design of "
+        "simulate and report then runs in time and reports its trial duration (simulate "
+        "--no-time leaves time out). Unset, time is simulated only when a tite-* design is "
+        "compared, with fixed gaps.",
+        None,
     )
     accrual_rate_per_month: float = documented(
         "Mean arrivals per month of 30.4375 days: the Poisson rate, or fixed gaps of "
@@ -278,6 +281,17 @@ class SimulationSection:
         "'late' (density 2s), s = fraction of the window.",
         "uniform",
     )
+
+    @property
+    def stated(self) -> bool:
+        """Whether the config states time (accrual or fixed gaps): then every design runs
+        in time."""
+        return self.accrual is not None or self.accrual_gap_days is not None
+
+    @property
+    def arrivals(self) -> str:
+        """'fixed' or 'poisson': the accrual simulated (fixed gaps unless stated)."""
+        return self.accrual or "fixed"
 
 
 # Each section's schema; [[sensitivity]] is an array of tables (alternative priors, each with
@@ -449,8 +463,25 @@ def read_toml(path: str | Path, content: bytes | None = None) -> dict[str, Any]:
 
 def load_design(path: str | Path, content: bytes | None = None) -> Design:
     """Read and validate a design config (from ``content`` when the file was read already);
-    every problem names the file and the key."""
-    return design_from_dict(read_toml(path, content), str(path))
+    every problem names the file and the key. Trial data given in its place (the arguments
+    in the wrong order) is named as such."""
+    raw = read_input(path) if content is None else content
+    try:
+        parsed = read_toml(path, raw)
+    except InputError:
+        if looks_like_trial_data(raw):
+            raise InputError(str(path), None, "this is trial data (a CSV), not a design config: "
+                             "give the design config (TOML) first, then the data, as in "
+                             "bayesdose recommend CONFIG DATA") from None
+        raise
+    return design_from_dict(parsed, str(path))
+
+
+def looks_like_trial_data(raw: bytes) -> bool:
+    """Whether a file's first line is a trial data CSV's header (it names dose and dlt)."""
+    first = raw.decode("utf-8-sig", errors="replace").partition("\n")[0]
+    cells = {cell.strip().strip('"').lower() for cell in first.split(",")}
+    return {"dose", "dlt"} <= cells
 
 
 def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:
@@ -597,6 +628,10 @@ def _check_rules(s: Design, source: str) -> None:
     )
     require(decision.max_increment >= 0, "[decision] max_increment", "must be >= 0")
     require(0 < decision.target < 1, "[decision] target", "must be in (0, 1)")
+    require(a <= decision.target < b, "[decision] target",
+            f"{decision.target:g} is outside target_interval [{a:g}, {b:g}): the BLRM aims at "
+            "the interval while CRM, BOIN and the true MTD of simulations use the point "
+            "target, so it must lie in the interval (the default target is 0.25)")
     require(cohorts.size >= 1, "[cohorts] size", "must be >= 1")
     if cohorts.start_dose is not None:
         try:
@@ -631,23 +666,26 @@ def _check_rules(s: Design, source: str) -> None:
         "must be in (0, 1)",
     )
     _check_designs(s.designs, len(levels), decision.target, source)
-    _check_simulation(s.simulation, source)
+    _check_simulation(s.simulation, cohorts.dlt_window_days, source)
 
 
-def _check_simulation(sim: SimulationSection, source: str) -> None:
+def _check_simulation(sim: SimulationSection, window: int, source: str) -> None:
     """Checks of [simulation] (accrual and DLT times of simulations with time)."""
 
     require = requirement(source)
 
-    require(sim.accrual in ("fixed", "poisson"), "[simulation] accrual",
+    require(sim.accrual in (None, "fixed", "poisson"), "[simulation] accrual",
             f"expected 'fixed' or 'poisson', got {sim.accrual!r}")
     require(sim.accrual_rate_per_month > 0, "[simulation] accrual_rate_per_month", "must be > 0")
     if sim.accrual_gap_days is not None:
-        require(sim.accrual == "fixed", "[simulation] accrual_gap_days",
+        require(sim.accrual != "poisson", "[simulation] accrual_gap_days",
                 "applies to accrual = 'fixed' only (Poisson accrual takes the rate)")
         require(sim.accrual_gap_days > 0, "[simulation] accrual_gap_days", "must be > 0")
     require(sim.dlt_time in ("uniform", "early", "late"), "[simulation] dlt_time",
             f"expected 'uniform', 'early' or 'late', got {sim.dlt_time!r}")
+    if sim.stated:
+        require(window >= 1, "[simulation] accrual", "states time, in which every design is "
+                "simulated: it needs a DLT window, [cohorts] dlt_window_days >= 1")
 
 
 def _check_model(model: ModelSection, section: str, require: Any) -> None:

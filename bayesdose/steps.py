@@ -15,12 +15,17 @@ the configured one, restricts escalation).
   what the last cohort showed), so they need patient-level data.
 - Designs that decide on complete cohorts (the registry's ``complete_cohorts``: 3+3, BOIN)
   wait while a patient is still in DLT follow-up.
-- A design with numbers of its own on real data (the registry's ``step_details``: the CRM's
-  estimate and, with dated data, its TITE-CRM dose) adds them to the step.
+- Each design says why, with its own numbers (the registry's ``step_details``, returning
+  ``Details``): BOIN its boundaries against the DLT rate at the current dose and its eliminated
+  doses, 3+3 the rule that applied with the counts, the CRM its skeleton, parameter estimate
+  and model-based DLT rates (and, with dated data, its TITE-CRM dose). ``Details`` also names
+  the per-dose columns of the printed table and of the decision page, and what the design
+  draws on the step's figure (``report.rule_decision``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -29,10 +34,11 @@ import numpy as np
 
 from bayesdose.data import TrialData
 from bayesdose.defaults import DEFAULT_SEED
-from bayesdose.designs.base import NO_DOSE, STOP_REASONS, States
+from bayesdose.designs.base import NO_DOSE, STOP_REASONS, States, direction
 from bayesdose.designs.registry import entry as registry_entry
-from bayesdose.designs.registry import hook, make_design
+from bayesdose.designs.registry import hook, label, make_design
 from bayesdose.errors import InputError
+from bayesdose.panel import DosePanel
 from bayesdose.schema import Design
 
 if TYPE_CHECKING:
@@ -40,14 +46,48 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Column:
+    """A design's own per-dose number: ``key`` in each entry of the document's ``doses``,
+    shown under ``title`` by ``text`` (a probability or rate to three decimals, a dash for
+    None, yes/no for a flag, unless the design says otherwise)."""
+
+    key: str
+    title: str
+    text: Callable[[dict[str, Any]], str] | None = None
+
+    def cell(self, entry: dict[str, Any]) -> str:
+        if self.text is not None:
+            return self.text(entry)
+        value = entry[self.key]
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return "—" if value is None else f"{value:.3f}"
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a design says about its step on real data (its registry row's ``step_details``):
+    the rule that decided, with its numbers (``reason``); its own numbers in words (``lines``)
+    and per dose (``columns``); and ``draw``, which adds its own layers (boundaries, model
+    curves, eliminated doses) to the axes of the step's figure of observed DLT rates."""
+
+    reason: str
+    lines: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = ()
+    draw: Callable[[Any], None] | None = None
+
+
+@dataclass(frozen=True)
 class Step:
     """A design's next step on the trial so far: the JSON document of ``recommend`` (the
-    caller adds the inputs' hashes), the printed answer, and for BLRM-EWOC the recommendation
-    that ``--plot``/``--html`` draw."""
+    caller adds the inputs' hashes), the printed answer, and what ``--plot``/``--html`` draw:
+    BLRM-EWOC's recommendation, or another design's ``Details``."""
 
     document: dict[str, Any]
     text: str
+    panel: DosePanel
     recommendation: Recommendation | None = None
+    details: Details | None = None
 
     def __str__(self) -> str:
         return self.text
@@ -55,7 +95,7 @@ class Step:
     def __repr__(self) -> str:
         d = self.document
         what = ("wait" if d.get("wait") else f"STOP ({d['stop_reason']})" if d["stop"]
-                else f"next: {d['next_dose']:g} {d['unit']}".rstrip()
+                else f"next: {self.panel.format(d['next_dose'])}"
                 + f", cohort of {d['cohort_size']}")
         return f"<Step {d.get('design', 'blrm')} on {d['trial']}: {what}>"
 
@@ -74,8 +114,9 @@ def step_on_data(name: str, design: Design, data: TrialData, engine: str = "exac
 def rule_step(name: str, design: Design, data: TrialData, engine: str, seed: int) -> Step:
     """A design's own ``decide`` on the trial's state (``engine`` and ``seed`` unused: no
     posterior is sampled)."""
-    document = step_document(name, design, data)
-    return Step(document, format_step(design, document))
+    document, details = step_document(name, design, data)
+    return Step(document, format_step(design, document, details), design.panel,
+                details=details)
 
 
 def _state(data: TrialData) -> States:
@@ -87,8 +128,9 @@ def _dose(design: Design, level: int) -> float | None:
     return None if level == NO_DOSE else design.panel.dose(level)
 
 
-def step_document(name: str, design: Design, data: TrialData) -> dict[str, Any]:
-    """The next step of design ``name`` (not ``blrm``), as the JSON document of recommend."""
+def step_document(name: str, design: Design, data: TrialData) -> tuple[dict[str, Any], Details]:
+    """The next step of design ``name`` (not ``blrm``), as the JSON document of recommend,
+    and what the design says about it."""
     if not data.patient_level:
         raise InputError(
             data.source, None,
@@ -99,32 +141,39 @@ def step_document(name: str, design: Design, data: TrialData) -> dict[str, Any]:
     _check_decidable(name, simulated, data)
     state = _state(data)
     pending = data.pending_patients
+    current = int(state.last_level[0])
     document: dict[str, Any] = {"design": name, "trial": design.trial.name,
-                                "unit": design.doses.unit}
-    if registry_entry(name).complete_cohorts and pending:
-        document.update(
-            next_dose=None, cohort_size=0, stop=False, stop_reason=None, mtd=None, wait=True,
-            reason=f"{name} decides on complete cohorts: waiting for {len(pending)} "
-            "patient(s) still in DLT follow-up",
-        )
-    else:
-        actions = simulated.decide(state)
-        level = int(actions.next_level[0])
-        stop = STOP_REASONS[int(actions.stop_reason[0])]
-        document.update(
-            next_dose=_dose(design, level), cohort_size=int(actions.cohort_size[0]),
-            stop=stop != "none", stop_reason=None if stop == "none" else stop,
-            mtd=_dose(design, int(actions.mtd[0])), wait=False,
-            reason=f"the {name} design's rule on the trial so far",
-        )
-    doses = [{"dose": float(d), "n": int(data.n[k]), "dlt": int(data.dlt[k])}
-             for k, d in enumerate(design.levels)]
-    details = hook(name, "step_details")
-    if details is not None:
-        details(simulated, design, data, document, doses)
-    document["explanation"] = _explanation(name, simulated, design, data, state, document)
-    document["doses"] = doses
-    return document
+                                "unit": design.doses.unit, "current_dose": _dose(design, current),
+                                "direction": None, "reason": None}  # (set last, shown first)
+    waits = registry_entry(name).complete_cohorts and bool(pending)
+    document.update(_decided(design, simulated, state, waits))
+    document["doses"] = [{"dose": float(d), "n": int(data.n[k]), "dlt": int(data.dlt[k])}
+                         for k, d in enumerate(design.levels)]
+    details = hook(name, "step_details")(simulated, design, data, state, document)
+    if document["wait"]:
+        from bayesdose.report.text import patients
+
+        document.update(direction="wait", reason=f"{label(name)} decides on complete cohorts: "
+                        f"waiting for {patients(len(pending))} still in DLT follow-up")
+    else:  # after the design's details: with patients in follow-up the CRM's dose is TITE-CRM's
+        nxt = NO_DOSE if document["next_dose"] is None else design.panel.index(
+            document["next_dose"])
+        document.update(direction=direction(document["stop"], current, nxt),
+                        reason=details.reason)
+    return document, details
+
+
+def _decided(design: Design, simulated: Any, state: States, waits: bool) -> dict[str, Any]:
+    """The step as the design's ``decide`` gives it, or a wait for complete cohorts."""
+    if waits:
+        return dict(next_dose=None, cohort_size=0, stop=False, stop_reason=None, mtd=None,
+                    wait=True)
+    actions = simulated.decide(state)
+    stop = STOP_REASONS[int(actions.stop_reason[0])]
+    return dict(next_dose=_dose(design, int(actions.next_level[0])),
+                cohort_size=int(actions.cohort_size[0]), stop=stop != "none",
+                stop_reason=None if stop == "none" else stop,
+                mtd=_dose(design, int(actions.mtd[0])), wait=False)
 
 
 def _check_decidable(name: str, simulated: Any, data: TrialData) -> None:
@@ -141,48 +190,47 @@ def _check_decidable(name: str, simulated: Any, data: TrialData) -> None:
                          "on the last cohort's outcomes")
 
 
-def _explanation(name: str, simulated: Any, design: Design, data: TrialData, state: States,
-                 document: dict[str, Any]) -> str:
-    """The step in words: what the current dose (the last cohort's) has shown, what the rule
-    does with it, and the design's own reason where its row gives one (``explain``)."""
-    label = design.panel.label
-    if not data.patients:
-        return f"no patients yet: {name} starts at {label(design.start_level)}"
-    level, _ = data.last_cohort
-    seen = (f"{int(data.dlt[level])} of {int(data.n[level])} patient(s) at {label(level)}, "
-            "the last cohort's dose, have had a DLT")
+def step_headline(document: dict[str, Any], dose: Callable[[float], str]) -> str:
+    """The step without its reason: ``next: 1x10^8 viable cells, cohort of 3: de-escalate from
+    3x10^8 viable cells``, ``STOP (max patients): MTD ...`` or ``wait`` (``dose`` writes a dose
+    with its unit as the output does)."""
     if document["wait"]:
-        return f"{seen} so far"
+        return "wait"
     if document["stop"]:
-        mtd = "none" if document["mtd"] is None else design.format_dose(document["mtd"])
-        move = f"stop ({document['stop_reason']}), MTD {mtd}"
-    else:
-        nxt = design.panel.index(document["next_dose"])
-        where = label(nxt)
-        move = (f"escalate to {where}" if nxt > level else f"de-escalate to {where}"
-                if nxt < level else f"{document['cohort_size']} more at {where}")
-    own = hook(name, "explain")
-    why = own(simulated, state) if own is not None else ""
-    return f"{seen}: {move}" + (f" ({why})" if why else "")
+        mtd = "none" if document["mtd"] is None else dose(document["mtd"])
+        return f"STOP ({document['stop_reason'].replace('_', ' ')}): MTD {mtd}"
+    return (f"next: {dose(document['next_dose'])}, cohort of {document['cohort_size']}: "
+            f"{move_text(document, dose)}")
 
 
-def format_step(design: Design, document: dict[str, Any]) -> str:
-    """The printed answer of ``recommend --design``."""
-    lines = [f"{design.trial.name}: the {document['design']} design on the trial so far"]
-    for entry in document["doses"]:
-        extra = f"  P(DLT) at the estimate {entry['p_dlt']:.3f}" if "p_dlt" in entry else ""
-        dose = design.panel.number(entry["dose"])
-        lines.append(f"{dose:>16} n={entry['n']:<3} DLT={entry['dlt']:<3}{extra}")
-    if "estimate" in document:
-        lines.append(f"CRM parameter estimate (posterior mean): {document['estimate']:.4f}")
-    if document["stop"]:
-        mtd = document["mtd"]
-        text = "none" if mtd is None else design.format_dose(mtd)
-        lines.append(f"STOP ({document['stop_reason']}): MTD {text}")
-    elif document["wait"]:
-        lines.append(f"wait: {document['reason']}")
-    else:
-        lines.append(f"next: {design.format_dose(document['next_dose'])}, cohort of "
-                     f"{document['cohort_size']} — {document['reason']}")
-    lines.append(f"why: {document['explanation']}")
+def move_text(document: dict[str, Any], dose: Callable[[float], str]) -> str:
+    """The step from the current dose: ``de-escalate from 3x10^8 viable cells``, ``stay at
+    ...``, ``start``."""
+    move = document["direction"]
+    if document["current_dose"] is None:
+        return move
+    return f"{move} {'at' if move == 'stay' else 'from'} {dose(document['current_dose'])}"
+
+
+def dose_rows(design: Design, document: dict[str, Any], details: Details
+              ) -> tuple[list[str], list[list[str]]]:
+    """The per-dose table of a step: its titles, and per dose its cells as printed."""
+    unit = f" ({design.doses.unit})" if design.doses.unit else ""
+    titles = [f"dose{unit}", "n", "DLT", *(c.title for c in details.columns)]
+    rows = [[design.panel.number(entry["dose"]), str(entry["n"]), str(entry["dlt"]),
+             *(c.cell(entry) for c in details.columns)] for entry in document["doses"]]
+    return titles, rows
+
+
+def format_step(design: Design, document: dict[str, Any], details: Details) -> str:
+    """The printed answer of ``recommend --design``: the design's numbers, the per-dose table
+    and the step with the rule that decided it."""
+    titles, rows = dose_rows(design, document, details)
+    widths = [max(len(text) for text in column) for column in zip(titles, *rows, strict=True)]
+    lines = [f"{design.trial.name}: {label(document['design'])} on the trial so far",
+             *details.lines]
+    lines += ["  ".join(f"{cell:>{w}}" for cell, w in zip(row, widths, strict=True))
+              for row in (titles, *rows)]
+    lines.append(f"{step_headline(document, design.format_dose)} — "
+                 f"{document['reason']}")
     return "\n".join(lines)

@@ -70,7 +70,8 @@ PAGE_PACKAGES = ("bayesdose", "numpy", "scipy", "matplotlib")  # versions stampe
 XJ_NOTE = (
     " The designs here decide on complete follow-up (each cohort's DLT window over before the"
     " next); the config's accelerated titration (one patient at the lowest dose) applies. Time"
-    " on study, TITE and waiting are simulated by the time-aware designs, not here."
+    " on study, TITE and waiting are not simulated here (`run_study(..., time=False)`): see"
+    " [XJ-MK-002](xj-mk-002.md)."
 )
 
 
@@ -123,7 +124,8 @@ def run_set(spec: ScenarioSet, method: str, trials: int, seed: int, workers: int
     design = spec.design()
     scenarios = spec.load(design)
     start = time.perf_counter()
-    result = run_study(design, scenarios, NAMES, trials, seed, method, workers)
+    # time=False: the durations XJ-MK-002's [simulation] states are not compared here
+    result = run_study(design, scenarios, NAMES, trials, seed, method, workers, time=False)
     return SetResult(spec, design, result.summary, time.perf_counter() - start)
 
 

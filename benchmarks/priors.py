@@ -44,6 +44,7 @@ from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from bayesdose.report.text import dlts  # noqa: E402
 from bayesdose.schema import read_toml  # noqa: E402
 from benchmarks.borrowing import (  # noqa: E402
     cli_package_file,
@@ -256,7 +257,7 @@ def data_text(path: Path) -> str:
     """'N patients, D DLTs' of a patient-level CSV (one row per patient, a ``dlt`` column)."""
     with (ROOT / path).open(newline="") as f:
         rows = list(csv.DictReader(f))
-    return f"{len(rows)} patients, {sum(int(r['dlt']) for r in rows)} DLT(s)"
+    return f"{len(rows)} patients, {dlts(sum(int(r['dlt']) for r in rows))}"
 
 
 # -- 3. recommend fitting by MCMC -----------------------------------------------------------

@@ -1,6 +1,8 @@
-"""Shared fixtures: paths to the shipped configs and a small design built from a dict."""
+"""Shared fixtures: paths to the shipped configs, a small design built from a dict, and a real
+browser (headless Chromium) for the HTML pages."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,25 @@ def five_doses():
         return design_from_dict(raw, "test.toml")
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """Headless Debian Chromium driven by ChromeDriver (no network, a fresh profile)."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("chromium and chromedriver are not installed here (Debian packages "
+                    "chromium, chromium-driver; .ci/run installs them)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield driver
+    driver.quit()

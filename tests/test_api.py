@@ -128,7 +128,7 @@ def test_bad_rows_are_named_by_index_label_and_record_position():
          "unexpected column 'grade'"),
         ([{"dose": 1e8, "n": 3, "dlt": 1}, {"dose": 3e8, "n": 2}], "record 1, column 'dlt'",
          "empty value"),
-        ([{"dose": 1e8, "n": 1, "dlt": 2}], "record 0, column 'dlt'", "2 DLTs is more than n = 1"),
+        ([{"dose": 1e8, "n": 1, "dlt": 2}], "record 0, column 'dlt'", "dlt = 2 is more than n = 1"),
         ([{"patient_id": "A", "cohort": 1, "dose": 1e8, "dlt": 0}, "B"], "record 1",
          "expected a dict"),
     ],
@@ -210,7 +210,7 @@ def test_next_step_is_recommend_design(tmp_path, name):
     expected = cli_json(tmp_path, XJ, XJ_DATA, "--design", name)
     step = bayesdose.next_step(XJ, pd.read_csv(XJ_DATA), name)
     assert json.loads(json.dumps(step.document)) == expected
-    assert str(step).splitlines()[-1].startswith("why: ")
+    assert str(step).splitlines()[-1].endswith(f" — {expected['reason']}")
     assert repr(step).startswith(f"<Step {name} on XJ-MK-002") and "<pre>" in step._repr_html_()
 
 

@@ -17,7 +17,7 @@ from conftest import CONFIGS
 from bayesdose import input_files
 from bayesdose.cli import main
 from bayesdose.data import read_trial_data
-from bayesdose.designs.blrm.recommendation import _comparison
+from bayesdose.designs.blrm.crosscheck import comparison
 from bayesdose.designs.registry import parse_design_names
 from bayesdose.errors import InputError
 from bayesdose.historical import read_historical
@@ -189,11 +189,16 @@ def test_difference_in_mcse_ignores_degenerate_mcse():
     mcmc = _summary({"mean": [0.05, 0.11], "p_underdose": [0.9, 0.8], "p_target": [0.1, 0.2],
                      "p_overdose": [0.0, 0.0]} | {f"mcse_{n}": [0.0, 0.0] for n in names}
                     | {"mcse_mean": [0.002, 0.004]})
-    comparison = _comparison(exact, mcmc)
-    assert comparison["max_difference_in_mcse"] == pytest.approx(0.01 / 0.004)
-    assert comparison["max_abs_difference"] == pytest.approx(0.01)
-    none = _comparison(exact, mcmc.assign(mcse_mean=("dose", [0.0, 0.0])))
+    result = comparison(exact, mcmc)
+    assert result["max_difference_in_mcse"] == pytest.approx(0.01 / 0.004)
+    assert result["max_abs_difference"] == pytest.approx(0.01)
+    assert result["agree"]  # 0.01 <= 4 x 0.004 + 0.002; 1.2e-4 <= 0 + 0.002
+    none = comparison(exact, mcmc.assign(mcse_mean=("dose", [0.0, 0.0])))
     assert none["max_difference_in_mcse"] is None
+    assert not none["agree"]  # a difference of 0.01 with an MCSE of 0 is beyond the floor
+    assert none["disagreements"] == [{"variable": "mean", "dose": 1.0, "exact": 0.10,
+                                      "mcmc": 0.11, "mcse": 0.0,
+                                      "difference": pytest.approx(0.01)}]
 
 
 HEADER = "patient_id,cohort,dose,dlt,enrolled,dlt_day,followup_end\n"

@@ -76,7 +76,7 @@ def test_decision_record_is_new_hash_stamped_and_verifiable(tmp_path):
 
 def test_validate():
     result = run("validate", XJ, XJ_DATA)
-    assert result.exit_code == 0 and "4 patients, 1 DLTs" in result.output
+    assert result.exit_code == 0 and "4 patients, 1 DLT\n" in result.output
 
 
 @pytest.mark.parametrize(

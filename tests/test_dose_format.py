@@ -3,12 +3,14 @@ terminal, the JSON's sentences, the HTML page and the figures; configurable; dis
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from markupsafe import escape
 
 from bayesdose.cli import main
 from bayesdose.doseformat import format_number, resolve, rich_text
@@ -18,6 +20,7 @@ from bayesdose.simulation.chunks import design_sha256
 ROOT = Path(__file__).resolve().parents[1]
 XJ = ROOT / "configs" / "xj-mk-002.toml"
 XJ_DATA = ROOT / "configs" / "examples" / "xj-mk-002.csv"
+XJ_SCENARIOS = ROOT / "configs" / "scenarios" / "xj-mk-002.toml"
 NBG = ROOT / "configs" / "nbg-2008.toml"
 
 
@@ -115,3 +118,51 @@ def test_plain_doses_stay_plain() -> None:
     assert result.exit_code == 0, result.output
     assert "next: 25 mg, cohort of 3: stay at 25 mg" in result.output
     assert "x10^" not in result.output
+
+
+@pytest.mark.parametrize(("fmt", "doses"), [("auto", ["1x10^8", "3x10^8", "6x10^8"]),
+                                            (".1e", ["1.0x10^8", "3.0x10^8", "6.0x10^8"])])
+def test_simulate_writes_the_true_mtd_and_its_summary_in_the_format(
+        tmp_path: Path, fmt: str, doses: list[str]) -> None:
+    """The simulate table's true MTD and per-dose header, summary.json's dose labels and the
+    Jupyter table: the panel's format, not Python's 6e+08."""
+    from bayesdose.api import SimulationResult
+
+    config = with_format(tmp_path, fmt) if fmt != "auto" else XJ
+    out = tmp_path / "sim"
+    result = run("simulate", config, "--scenarios", XJ_SCENARIOS, "--designs", "3+3",
+                 "--no-time", "--verbose", "--out", out)
+    assert result.exit_code == 0, result.output
+    labels = [f"{d} viable cells" for d in doses]
+    lines = result.output.splitlines()
+    assert f"safe (true MTD: {labels[2]}, level 3)" in lines
+    assert f"middle (true MTD: {labels[1]}, level 2)" in lines
+    assert ("per dose: " + ", ".join(f"level {k + 1} = {label}" for k, label in enumerate(labels))
+            in lines)
+    assert "e+08" not in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["doses"] == labels
+    html = SimulationResult(summary)._repr_html_()
+    assert f"safe (true MTD: {rich_text(labels[2])}, level 3)" in html
+    assert "x10^" not in html
+
+
+@pytest.mark.parametrize("design", ["boin", "3+3", "crm"])
+def test_another_designs_step_shows_the_same_digits(tmp_path: Path, design: str) -> None:
+    """Its table, reason and headline in the terminal and the JSON; its page, whose reason and
+    numbers are the terminal's sentences as HTML writes doses; its figure."""
+    page, plot, out = tmp_path / "step.html", tmp_path / "step.svg", tmp_path / "step.json"
+    result = run("recommend", with_format(tmp_path, ".1e"), XJ_DATA, "--design", design,
+                 "--html", page, "--plot", plot, "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "e+08" not in result.output
+    printed = set(PLAIN_DOSE.findall(result.output))
+    assert printed == {"1.0x10^8", "3.0x10^8", "6.0x10^8"}
+    reason = json.loads(out.read_text())["reason"]
+    assert "at 3.0x10^8 viable cells" in reason and reason in result.output
+    html = page.read_text()
+    assert "e+08" not in html and "x10^" not in html
+    assert set(RICH_DOSE.findall(html)) == {rich_text(d) for d in printed}
+    assert str(escape(rich_text(reason))) in html
+    svg_text = "".join(ET.parse(plot).getroot().itertext())
+    assert set(RICH_DOSE.findall(svg_text)) == {rich_text(d) for d in printed}

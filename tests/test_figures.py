@@ -18,6 +18,7 @@ from bayesdose.designs.blrm.recommendation import recommend
 from bayesdose.report.charts import TRUTH, scenario_figure
 from bayesdose.report.decision import BARRED_INK, posterior_figure
 from bayesdose.report.progress import progress_figure
+from bayesdose.report.rule_decision import rule_figure
 from bayesdose.schema import design_from_dict, load_design
 from bayesdose.steps import step_on_data
 
@@ -126,6 +127,35 @@ def test_nbg_example_labels_read_apart() -> None:
         assert_apart(label_boxes(ax, renderer))
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert not any("allowed" in t or "barred" in t for t in texts)  # status by colour now
+
+
+@pytest.mark.parametrize("name", ["boin", "3+3"])
+@pytest.mark.parametrize("k", DOSES)
+def test_rule_figure_scales(k: int, name: str) -> None:
+    """Another design's figure: every dose named as HTML writes it, labels apart (upright where
+    flat ones would touch), the legend under the panel, the marks above the doses apart, the
+    step in the title."""
+    design = panel_design(k, "viable cells", 1e8)
+    step = step_on_data(name, design, escalated(design, dlts_at_last=1))
+    fig = rule_figure(design, step)
+    renderer = drawn(fig)
+    ax = fig.axes[0]
+    boxes = label_boxes(ax, renderer)
+    assert [text for text, _ in boxes] == [design.panel.number(d, rich=True)
+                                          for d in design.levels]
+    assert_apart(boxes)
+    assert ax.get_xticklabels()[0].get_rotation() == (0 if k <= 5 else 90)
+    assert_legend_clear(fig, renderer)
+    marks = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts
+             if t.get_text() in ("current", "next", "current, next")]
+    assert sorted(text for text, _ in marks) == (["current", "next"] if name == "boin"
+                                                 else ["current, next"])
+    assert_apart(marks)
+    document = step.document
+    assert fig.get_suptitle().endswith(
+        f"{design.panel.format(document['next_dose'], rich=True)}, cohort of 3: "
+        f"{document['direction']} {'at' if document['direction'] == 'stay' else 'from'} "
+        f"{design.panel.format(document['current_dose'], rich=True)}")
 
 
 @pytest.mark.parametrize("k", DOSES)

@@ -37,7 +37,7 @@ def test_several_trials_keep_their_order_and_doses_off_the_panel(tmp_path):
 @pytest.mark.parametrize("text, where, problem", [
     ("trial,dose,n\nA,1,3\n", "row 1", "missing column 'dlt'"),
     ("trial,dose,n,dlt,arm\nA,1,3,0,x\n", "row 1", "unexpected column 'arm'"),
-    ("trial,dose,n,dlt\nA,1,3,4\n", "row 2, column 'dlt'", "4 DLTs is more than n = 3"),
+    ("trial,dose,n,dlt\nA,1,3,4\n", "row 2, column 'dlt'", "dlt = 4 is more than n = 3"),
     ("trial,dose,n,dlt\nA,0,3,0\n", "row 2, column 'dose'", "expected a number > 0"),
     ("trial,dose,n,dlt\nA,ten,3,0\n", "row 2, column 'dose'", "expected a number"),
     ("trial,dose,n,dlt\n,10,3,0\n", "row 2, column 'trial'", "empty value"),

@@ -123,6 +123,15 @@ def test_exnex_by_mcmc_is_oncobayes2s_and_its_ewoc_verdicts_hold(tmp_path):
                 4 * se + 0.005), (dose, name)
     assert rec.diagnostics["p_exchangeable"] == pytest.approx(
         ref["prob_exchangeable_new"]["posterior"], abs=0.03)
+    # the next cohort's predictive probabilities over both curves of every draw: a distribution
+    # with mean n x the posterior mean, near the exact engine's on the MAP equivalent (0.02,
+    # as the interval probabilities above)
+    size = design.cohorts.size
+    predictive = s["predictive"].values
+    np.testing.assert_allclose(predictive.sum(axis=1), 1.0)
+    np.testing.assert_allclose(predictive @ np.arange(size + 1), size * s["mean"].values)
+    map_equivalent, _ = exact_summary(design, data)
+    assert np.abs(predictive - map_equivalent["predictive"].values).max() <= 0.02
     check = rec.diagnostics["ewoc_check"]
     threshold = design.decision.max_overdose_probability
     gaps = np.abs(s["p_overdose"].values - threshold) / s["mcse_p_overdose"].values
@@ -175,7 +184,9 @@ def test_the_report_shows_the_history_the_map_prior_and_the_sensitivity(tmp_path
     many DLTs recommend's conflict measure would flag it), and the sensitivity table."""
     from scipy.stats import beta
 
-    from bayesdose.conflict import FLAG_LEVEL, cohort_predictive
+    from bayesdose.conflict import FLAG_LEVEL
+    from bayesdose.posterior import exact_engine
+    from bayesdose.predictive import grid_predictive
 
     out = tmp_path / "report"
     result = CliRunner().invoke(main, [
@@ -195,7 +206,7 @@ def test_the_report_shows_the_history_the_map_prior_and_the_sensitivity(tmp_path
     assert sensitivity.count("<tr>") == 4  # the header, this design's prior and two others
     assert "no borrowing" in sensitivity and "EXNEX" in sensitivity
     design = load_design(CONFIGS / "drug-a-map.toml")
-    predictive = cohort_predictive(design, 3)
+    predictive = grid_predictive(3, exact_engine(design).prior_on_grid)
     assert np.allclose(predictive.sum(axis=1), 1.0)
     table = html[html.index('id="predictive-table"'):]
     table = table[:table.index("</table>")]

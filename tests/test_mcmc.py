@@ -35,7 +35,7 @@ VARS = ["mean", "sd", "q025", "median", "q975", "p_underdose", "p_target", "p_ov
 def fit(data, prior_cov=PRIOR_COV, seed=2024, **kw):
     prior = BivariateNormal.from_covariance(PRIOR_MEAN, prior_cov)
     return fit_mcmc(SingleAgentBlrm(tuple(X)), prior, **data, bounds=BOUNDS, doses=DOSES,
-                    seed=seed, **kw)
+                    seed=seed, cohort_size=3, **kw)
 
 
 def exact_summary(data, prior_cov=PRIOR_COV, n_grid=600, width=7.0):
@@ -81,7 +81,7 @@ def assert_matches_exact(summary, data, prior_cov=PRIOR_COV):
 
 def test_summary_structure(hist_fit):
     summary, _ = hist_fit
-    assert sorted(summary.data_vars) == sorted(VARS)
+    assert sorted(summary.data_vars) == sorted([*VARS, "predictive"])
     assert summary.attrs == {"engine": "mcmc"}
     np.testing.assert_array_equal(summary["dose"].values, DOSES)
     assert all(summary[v].dtype == np.float64 and summary[v].dims == ("dose",) for v in VARS)
@@ -89,6 +89,18 @@ def test_summary_structure(hist_fit):
     np.testing.assert_allclose(total, 1.0)
     assert np.all((summary["q025"] <= summary["median"]) & (summary["median"] <= summary["q975"]))
     assert np.all(np.diff(summary["mean"].values) > 0)
+
+
+def test_predictive_of_the_next_cohort(hist_fit):
+    """The draws' mixture of binomials for a cohort of 3: probabilities summing to one whose
+    mean is 3 x the draws' mean of P(DLT) (an identity for any weighted atoms; the mean itself
+    is checked against brute force below)."""
+    summary, _ = hist_fit
+    predictive = summary["predictive"].values
+    assert summary["predictive"].dims == ("dose", "dlts") and predictive.shape == (15, 4)
+    np.testing.assert_allclose(predictive.sum(axis=1), 1.0)
+    np.testing.assert_allclose(predictive @ np.arange(4), 3 * summary["mean"].values)
+    assert np.all(np.diff(predictive[:, 0]) < 0)  # fewer cohorts without a DLT as doses rise
 
 
 def test_hist_matches_exact(hist_fit):

@@ -152,7 +152,8 @@ def test_mcmc_takes_a_mixture_prior():
     keep = count > 0
     summary, diagnostics = fit_mcmc(
         MODEL, MIXTURE, dose_index[keep], dlt[keep], np.ones(keep.sum()), count[keep],
-        BOUNDS, np.array(PANEL.levels), seed=11, chains=2, draws=1000, tune=1000)
+        BOUNDS, np.array(PANEL.levels), seed=11, cohort_size=3, chains=2, draws=1000,
+        tune=1000)
     exact = ExactEngine(MODEL, MIXTURE, BOUNDS).batch(N[None], Y[None])
     assert diagnostics["divergences"] == 0 or diagnostics["resampled"]
     for d in (0, 6, 9):

@@ -62,7 +62,8 @@ def test_hooks_resolve_relative_to_the_package_or_by_full_path():
     assert registry.hook("blrm", "on_data") is blrm_step
     assert registry.hook("boin", "on_data") is rule_step
     assert registry.hook("crm", "step_details").__module__ == "bayesdose.designs.crm.step"
-    assert registry.hook("boin", "step_details") is None
+    assert registry.hook("boin", "step_details").__module__ == "bayesdose.designs.boin.step"
+    assert registry.hook("tite-crm", "step_details") is None
 
 
 def test_unknown_and_reserved_names_are_refused():

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from bayesdose.cli import main
 from bayesdose.report import pathways
 from bayesdose.report.build import ReportInputs, report_html
-from bayesdose.report.oc import METRICS, PER_DOSE_DECIMALS
+from bayesdose.report.oc import DURATION, METRICS, PER_DOSE_DECIMALS
 from bayesdose.report.prior import prior_per_dose
 from bayesdose.report.simulated_study import Study, report_designs, reuse
 from bayesdose.schema import design_from_dict, load_design, read_toml
@@ -25,7 +25,7 @@ from bayesdose.simulation.scenarios import load_scenarios
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "xj-mk-002.toml"
 SCENARIOS = ROOT / "configs" / "scenarios" / "xj-mk-002.toml"
-DECIMALS = {key: decimals for key, _, decimals in METRICS}
+DECIMALS = {key.split("[")[0]: decimals for key, _, decimals in (*METRICS, DURATION)}
 EVIL = "<script>alert(1)</script>"
 
 
@@ -83,9 +83,12 @@ def page_cells(html: str) -> list[dict]:
 def summary_value(entry: dict, design: str, key: str) -> tuple[float | None, float | None]:
     """(value, standard error) of ``key`` ("pcs" or "select[2]") in a scenario entry."""
     oc = entry["designs"][design]
-    if "[" in key:
+    if "[" in key:  # a dose's entry, or the mean of a duration
         name, k = key[:-1].split("[")
-        return oc[name][int(k)], oc["se"][name][int(k)]
+        if name not in oc:  # the benchmark has no duration
+            return None, None
+        index = int(k) if k.isdigit() else k
+        return oc[name][index], oc["se"][name][index]
     return oc.get(key), oc["se"].get(key)  # the benchmark has no allocation
 
 
@@ -106,7 +109,8 @@ def check_numbers(html: str, summary: dict) -> int:
         assert float(cell["data-se"]) == se
         assert cell["text"] == f"{value:.{decimals}f}"
     expected = sum(
-        len(METRICS) + len(oc["select"]) + 1 + len(oc.get("patients", []))
+        len(METRICS) + ("timeline" in summary) + len(oc["select"]) + 1
+        + len(oc.get("patients", []))
         for e in summary["scenarios"] for oc in e["designs"].values()
     )
     assert len(cells) == expected
@@ -125,6 +129,15 @@ def test_report_writes_html_pdf_and_simulation(report_dir: Path) -> None:
                 "6. Reproducibility"]
     positions = [html.index(h) for h in headings]
     assert positions == sorted(positions)
+    words = " ".join(re.sub(r"<[^>]+>", "", html).split())
+    timeline = summary["timeline"]  # the config states accrual: durations simulated in time
+    assert timeline["simulated_trials"] == 10000
+    assert ("Every design also ran in time, on the same simulated arrivals (poisson accrual, 2 "
+            "patients a month, a 28-day DLT window): only the mean trial durations come from "
+            "this simulation (10000 trials per scenario and design, seed 1), with their "
+            "standard errors in parentheses.") in words
+    assert ("<th>Method</th><td>exact (every trial path enumerated); durations simulated in "
+            "time, 10000 trials per scenario and design</td>") in html
 
 
 def test_designs_without_configuration_are_left_out() -> None:
@@ -286,11 +299,14 @@ def test_sim_from_another_design_config_is_refused(tmp_path: Path) -> None:
                  "--sim", sim)
     assert result.exit_code == 2 and "another design config than" in result.output
     summary = json.loads((sim / "summary.json").read_text())
+    summary["config_sha256"] = summary.pop("design_sha256")  # its name before: still read
+    (sim / "summary.json").write_text(json.dumps(summary))
+    assert reuse(sim, design, load_scenarios(SCENARIOS, len(design.levels))).reused
     del summary["config_sha256"]
     (sim / "summary.json").write_text(json.dumps(summary))
     result = run("report", CONFIG, "--scenarios", SCENARIOS, "--out", tmp_path / "no", "--sim",
                  sim)
-    assert result.exit_code == 2 and "config_sha256" in result.output
+    assert result.exit_code == 2 and "design_sha256" in result.output
     assert not (tmp_path / "no" / "report.html").exists()
 
 
@@ -379,28 +395,6 @@ def test_chromium_prints_a_pdf() -> None:
 # -- in a real browser ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory):
-    """Headless Debian Chromium driven by ChromeDriver (no network, a fresh profile)."""
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        pytest.skip("chromium and chromedriver are not installed here (Debian packages "
-                    "chromium, chromium-driver; .ci/run installs them)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    yield driver
-    driver.quit()
-
-
 def test_report_in_a_real_browser(browser, report_dir: Path) -> None:
     browser.get((report_dir / "report.html").as_uri())
     assert browser.execute_script("return document.readyState") == "complete"
@@ -452,3 +446,39 @@ def test_escaped_name_shows_as_text_in_the_browser(browser, tmp_path: Path) -> N
     assert browser.execute_script("return document.querySelector('h1').innerText") == EVIL
     assert browser.execute_script("return document.scripts.length") == 0
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_decision_page_with_mcmc_in_a_real_browser(browser, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`recommend --engine both --html`: the page shows the MCMC estimates beside the exact
+    ones and the predictive table with the JSON's numbers, and the failed diagnostics (a real
+    run of 2 chains x 40 draws) as a note, in a real browser."""
+    import functools
+
+    pytest.importorskip("pymc")
+    from bayesdose.designs.blrm.crosscheck import COMPARED
+    from bayesdose.inference import mcmc
+
+    monkeypatch.setattr(mcmc, "fit_mcmc",
+                        functools.partial(mcmc.fit_mcmc, chains=2, draws=40, tune=40))
+    page, out = tmp_path / "decision.html", tmp_path / "decision.json"
+    result = run("recommend", CONFIG, ROOT / "configs" / "examples" / "xj-mk-002.csv",
+                 "--engine", "both", "--html", page, "--json", out)
+    assert result.exit_code == 0, result.output
+    doses = json.loads(out.read_text())["doses"]
+    browser.get(page.as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+    def texts(selector: str) -> list[str]:
+        return browser.execute_script(
+            f"return [...document.querySelectorAll({selector!r})].map(e => e.innerText)")
+
+    assert texts("#mcmc-table td") == [
+        f"{e[n]:.3f} | {e['mcmc'][n]:.3f} ({e['mcmc'][f'mcse_{n}']:.3f})"
+        for e in doses for n in COMPARED]
+    assert texts("#predictive-table td") == [f"{p:.3f}" for e in doses for p in e["predictive"]]
+    diagnostics = browser.find_element("id", "mcmc-diagnostics")
+    assert diagnostics.is_displayed() and diagnostics.text.startswith("MCMC diagnostics FAILED")
+    assert diagnostics.value_of_css_property("background-color") == "rgba(255, 248, 225, 1)"
+    assert browser.find_element("id", "decided-on").text.startswith(
+        "Decided on the exact engine's posterior")

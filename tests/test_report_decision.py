@@ -105,12 +105,6 @@ def test_unwritable_output_is_an_input_error(tmp_path: Path, option: str) -> Non
     assert result.exit_code == 2 and "cannot write" in result.output
 
 
-def test_plot_shows_the_blrm_posterior_only(tmp_path: Path) -> None:
-    result = recommend("--design", "3+3", "--plot", tmp_path / "p.png")
-    assert result.exit_code == 2 and "--design blrm" in result.output
-    assert not (tmp_path / "p.png").exists()
-
-
 def test_progress_plot(tmp_path: Path) -> None:
     path = tmp_path / "progress.svg"
     result = recommend("--progress-plot", path)
@@ -120,11 +114,20 @@ def test_progress_plot(tmp_path: Path) -> None:
     assert "next: 1×10⁸ viable cells × 3 (de-escalate)" in text
 
 
-def test_progress_plot_of_another_design(tmp_path: Path) -> None:
-    path = tmp_path / "progress.png"
-    result = recommend("--design", "3+3", "--progress-plot", path)
-    assert result.exit_code == 0, result.output
-    assert path.read_bytes().startswith(b"\x89PNG")
+@pytest.mark.parametrize(("design", "decision"), [
+    ("3+3", "next: 3×10⁸ viable cells × 3 (stay)"),
+    ("boin", "next: 1×10⁸ viable cells × 3 (de-escalate)"),
+    ("crm", "next: 3×10⁸ viable cells × 3 (stay)"),
+])
+def test_progress_plot_of_another_design(tmp_path: Path, design: str, decision: str) -> None:
+    """That design's decision, its move as its step's document says (``direction``)."""
+    svg, png = tmp_path / "progress.svg", tmp_path / "progress.png"
+    for path in (svg, png):
+        result = recommend("--design", design, "--progress-plot", path)
+        assert result.exit_code == 0, result.output
+    assert png.read_bytes().startswith(b"\x89PNG")
+    text = "".join(ET.parse(svg).getroot().itertext())
+    assert "Trial progress: 4 patients, 1 DLT, 2 cohorts" in text and decision in text
 
 
 def test_progress_plot_needs_patients_in_order(tmp_path: Path) -> None:
@@ -150,3 +153,103 @@ def test_html_page_shows_the_progress_plot(tmp_path: Path) -> None:
     html = page.read_text()
     assert html.count('<img src="data:image/svg+xml;base64,') == 2
     assert 'alt="Trial progress:' in html
+
+
+# -- another design's step -------------------------------------------------------------------
+
+
+def test_boin_plot_shows_the_boundaries_and_the_step(tmp_path: Path) -> None:
+    path = tmp_path / "boin.svg"
+    result = recommend("--design", "boin", "--plot", path)
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    for words in ("BOIN: observed DLT rates", "de-escalate above λd = 0.298",
+                  "escalate at or below λe = 0.197", "target 0.25", "observed DLT/n", "1/3",
+                  "current", "next"):
+        assert words in text, words
+
+
+def test_boin_plot_shades_the_eliminated_doses(tmp_path: Path) -> None:
+    data, path = tmp_path / "trial.csv", tmp_path / "boin.svg"
+    data.write_text("patient_id,cohort,dose,dlt\n1,1,1e8,0\n2,2,3e8,1\n3,2,3e8,1\n4,2,3e8,1\n")
+    result = CliRunner().invoke(main, ["recommend", str(CONFIG), str(data), "--design", "boin",
+                                       "--plot", str(path)])
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    assert "eliminated" in text and "3/3" in text
+    assert "next: 1×10⁸ viable cells, cohort of 3: de-escalate from 3×10⁸ viable cells" in text
+
+
+def test_crm_plot_shows_the_skeleton_and_the_model(tmp_path: Path) -> None:
+    path = tmp_path / "crm.svg"
+    result = recommend("--design", "crm", "--plot", path)
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    for words in ("skeleton", "model P(DLT) at the posterior mean", "model 90% interval",
+                  "current, next"):
+        assert words in text, words
+
+
+def test_three_plus_three_plot_marks_the_declared_mtd(tmp_path: Path) -> None:
+    from PIL import Image
+
+    data = tmp_path / "trial.csv"
+    data.write_text("patient_id,cohort,dose,dlt\n1,1,1e8,0\n2,2,3e8,0\n3,2,3e8,0\n4,2,3e8,0\n"
+                    "5,3,6e8,1\n6,3,6e8,1\n7,3,6e8,0\n")
+    svg, png = tmp_path / "p.svg", tmp_path / "p.png"
+    for path in (svg, png):
+        result = CliRunner().invoke(main, ["recommend", str(CONFIG), str(data), "--design",
+                                           "3+3", "--plot", str(path)])
+        assert result.exit_code == 0, result.output
+    text = svg.read_text()
+    assert "STOP (mtd declared): MTD 3×10⁸ viable cells" in text  # the stop, in the title
+    assert ">current<" in text and ">MTD<" in text and "2/3" in text  # 6e8; 3e8
+    with Image.open(png) as image:
+        assert image.size[0] > 1000 and len(image.convert("RGB").getcolors(1_000_000)) > 20
+
+
+def test_boin_html_decision_page(tmp_path: Path) -> None:
+    page, js = tmp_path / "boin.html", tmp_path / "boin.json"
+    result = recommend("--design", "boin", "--html", page, "--json", js)
+    assert result.exit_code == 0, result.output
+    html, document = page.read_text(), json.loads(js.read_text())
+    assert ("Next cohort: 1×10⁸ viable cells, 3 patients (de-escalate from 3×10⁸ viable cells)"
+            in html)
+    assert "3x10^8" in document["reason"]  # plain text in the JSON, as in the terminal ...
+    assert str(escape(rich_text(document["reason"]))) in html  # ... the same digits in HTML
+    assert "x10^" not in html
+    assert html.count('<img src="data:image/svg+xml;base64,') == 2  # the rule, the progress
+    assert 'alt="Trial progress:' in html and "<script" not in html
+    assert "lambda_d 0.298" in html and "no dose is eliminated" in html
+    entry = document["doses"][1]
+    assert (f'data-key="p_above_target" data-value="{entry["p_above_target"]}">'
+            f'{entry["p_above_target"]:.3f}</td>') in html
+    assert document["inputs"]["config_sha256"] in html
+
+
+def test_rule_page_in_a_real_browser(browser, tmp_path: Path) -> None:
+    """The CRM's page in Chromium: self-contained, the figure drawn, the table's numbers those
+    of the JSON."""
+    page, js = tmp_path / "crm.html", tmp_path / "crm.json"
+    result = recommend("--design", "crm", "--html", page, "--json", js)
+    assert result.exit_code == 0, result.output
+    document = json.loads(js.read_text())
+    browser.get(page.as_uri())
+    assert browser.execute_script("return document.readyState") == "complete"
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+    assert browser.execute_script("return document.scripts.length") == 0
+    images = browser.execute_script("""return [...document.images].map(i => {
+        const r = i.getBoundingClientRect(); return [i.complete, i.naturalWidth, r.width,
+        r.height];});""")
+    assert len(images) == 2  # the rule's figure and the trial's progress
+    for image in images:
+        assert image[0] and image[1] > 0 and image[2] > 300 and image[3] > 100
+    reason = browser.execute_script("return document.querySelector('#reason').innerText")
+    assert reason == rich_text(document["reason"]) and "3×10⁸ viable cells" in reason
+    shown = browser.execute_script("""return [...document.querySelectorAll('td[data-key]')]
+        .map(td => [td.dataset.key, td.innerText])""")
+    expected = [(key, f"{entry[key]:.3f}") for entry in document["doses"]
+                for key in ("skeleton", "p_dlt")]
+    assert [tuple(cell) for cell in shown if cell[0] != "p_dlt_lower"] == expected
+    assert [text for key, text in shown if key == "p_dlt_lower"][0] == (
+        f"[{document['doses'][0]['p_dlt_lower']:.3f}, {document['doses'][0]['p_dlt_upper']:.3f}]")

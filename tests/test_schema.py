@@ -61,6 +61,13 @@ def bad(raw, where, text):
          "[model] prior_mean", "expected 2 numbers"),
         ({**MINIMAL, "decision": {"target_interval": [0.3, 0.2]}}, "target_interval",
          "0 < a < b < 1"),
+        ({**MINIMAL, "decision": {"target": 0.4}}, "[decision] target",
+         "0.4 is outside target_interval [0.16, 0.33)"),
+        ({**MINIMAL, "decision": {"target": 0.33}}, "[decision] target",  # b is overdosing
+         "0.33 is outside target_interval [0.16, 0.33)"),
+        ({**MINIMAL, "decision": {"target_interval": [0.3, 0.4]}}, "[decision] target",
+         "0.25 is outside target_interval [0.3, 0.4): the BLRM aims at the interval while "
+         "CRM, BOIN and the true MTD of simulations use the point target"),
         ({**MINIMAL, "decision": {"allow_skipping": 1}}, "allow_skipping", "true or false"),
         ({**MINIMAL, "decision": {"max_overdose_probability": float("nan")}},
          "max_overdose_probability", "finite"),

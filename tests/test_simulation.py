@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import CONFIGS
 from scipy.stats import binom
 
 from bayesdose.designs.base import MTD_DECLARED, NO_DOSE, SAFETY
@@ -14,9 +15,9 @@ from bayesdose.designs.blrm.rules import decide
 from bayesdose.designs.registry import make_design, parse_design_names
 from bayesdose.errors import InputError
 from bayesdose.inference.exact import ExactEngine
-from bayesdose.schema import design_from_dict
+from bayesdose.schema import design_from_dict, read_toml
 from bayesdose.simulation import study
-from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
+from bayesdose.simulation.optimal import _choose, exact_optimal_selection, optimal_selection
 from bayesdose.simulation.patients import DLTTable, tolerances
 from bayesdose.simulation.runner import simulate_trials
 from bayesdose.simulation.scenarios import Scenario, scenarios_from_dict, true_mtd
@@ -90,16 +91,19 @@ def why(name: str, n: list[int], y: list[int], c: int, titration: int = 0) -> st
 
 def test_three_plus_three_says_which_branch_it_took() -> None:
     assert why("3+3", [3, 3, 3, 3, 3], [0] * 5, 4) == (
-        "0 DLT(s) in 3, and no dose above: the highest dose is declared the MTD")
+        "0 DLTs in 3 at 16, and no dose above: the highest dose, 16, is declared the MTD")
     assert why("3+3", [3, 0, 0, 0, 0], [2, 0, 0, 0, 0], 0) == (
-        "2 DLT(s) in 3: no dose below, stop for safety")
+        "2 DLTs in 3 at 1: no dose below, stop for safety")
     assert why("3+3", [1, 3, 0, 0, 0], [0, 2, 0, 0, 0], 1, titration=2) == (
-        "2 DLT(s) in 3: the dose below has only its titration patient, five more make six "
-        "before it is declared")
+        "2 DLTs in 3 at 2: the dose below, 1, has only its titration patient, five more make "
+        "six before it is declared")
     assert why("3+3", [1, 1, 0, 0, 0], [0] * 5, 1, titration=2) == (
-        "no DLT in the titration patient: escalate, a cohort of three")
+        "no DLT in the titration patient at 2: escalate to 4, a cohort of three")
     assert why("3+3-deesc", [3, 3, 3, 0, 0], [0, 0, 2, 0, 0], 2) == (
-        "2 DLT(s) in 3: the dose below has three, three more before it is declared")
+        "2 DLTs in 3 at 4: the dose below, 2, has three, de-escalate: three more there before "
+        "it is declared")
+    assert why("3+3", [3, 3, 0, 0, 0], [0, 1, 0, 0, 0], 1) == (
+        "1 DLT in 3 at 2: three more at this dose")
 
 
 def test_three_plus_three_hand_cases() -> None:
@@ -303,9 +307,7 @@ def test_exact_optimal_benchmark() -> None:
         for c2 in range(c1, 5):
             prob = (math.comb(4, c1) * math.comb(4 - c1, c2 - c1) * 0.2**c1 * 0.3 ** (c2 - c1)
                     * 0.5 ** (4 - c2))
-            d = np.abs(np.array([c1, c2]) / 4 - 0.3)
-            pick = 2 if c1 / 4 > 0.4 else int(np.argmax(d <= d.min() + 1e-9))
-            want[pick] += prob
+            want[2 if c1 / 4 > 0.4 else tie_rule(np.array([c1, c2]) / 4, 0.3)] += prob
     assert got == pytest.approx(want, abs=1e-12)
     u = tolerances(2, 0, 4000, 4)
     sim = optimal_selection(DLTTable.of(u, p), 4, 0.3)
@@ -355,6 +357,43 @@ def test_binomial_pmf_is_scipys() -> None:
                                rtol=1e-9, atol=1e-300)
 
 
+def tie_rule(p_hat: np.ndarray, target: float) -> int:
+    """The benchmark's pick, written out: the doses closest to the target; of them the highest
+    below the target, else the lowest."""
+    distance = np.abs(p_hat - target)
+    closest = np.flatnonzero(distance <= distance.min() + 1e-9)
+    below = [k for k in closest if p_hat[k] < target]
+    return int(below[-1]) if below else int(closest[0])
+
+
+@pytest.mark.parametrize(("p_hat", "target", "pick"), [
+    ([0.0, 0.0, 0.0], 0.25, 2),  # no DLT anywhere: the highest dose, not the lowest
+    ([0.0, 0.1, 0.1, 0.5], 0.25, 2),  # the highest of the run closest from below
+    ([0.2, 0.4, 0.4], 0.3, 0),  # equally far below and above: the one below
+    ([0.1, 0.4, 0.4], 0.3, 1),  # closest above the target: the lowest of the run
+    ([0.25, 0.25, 0.5], 0.25, 0),  # on the target: the lowest
+    ([0.5, 0.5, 0.5], 0.25, -1),  # the lowest dose exceeds the target by more than 0.10
+])
+def test_optimal_tie_rule_by_hand(p_hat: list[float], target: float, pick: int) -> None:
+    assert _choose(np.array([p_hat]), target, -1).tolist() == [pick]
+
+
+def test_optimal_benchmark_in_the_xj_mk_002_safe_scenario() -> None:
+    """Rates 0.03, 0.06, 0.10 (target 0.25, 16 patients): the right answer is the top dose,
+    which the benchmark now selects unless a dose shows DLTs (P(correct) 0.981, it was 0.468
+    with ties to the lower dose, below 3+3's 0.869); simulated the same within 4 SE."""
+    design = design_from_dict(read_toml(CONFIGS / "xj-mk-002.toml"))
+    scenarios = scenarios_from_dict(read_toml(CONFIGS / "scenarios" / "xj-mk-002.toml"), 3, "")
+    exact = run_study(design, scenarios[:1], ["3+3"], 2, 1, "exact").summary["scenarios"][0]
+    optimal = exact["designs"]["optimal"]
+    assert optimal["pcs"] == pytest.approx(0.98080, abs=1e-5)
+    assert optimal["select"] == pytest.approx([0.00176, 0.01744, 0.98080], abs=1e-5)
+    assert optimal["pcs"] > exact["designs"]["3+3"]["pcs"] == pytest.approx(0.869, abs=1e-3)
+    simulated = run_study(design, scenarios[:1], ["3+3"], 4000, 3, "simulate").summary
+    oc = simulated["scenarios"][0]["designs"]["optimal"]
+    assert abs(oc["pcs"] - optimal["pcs"]) < 4 * oc["se"]["pcs"]
+
+
 def enumerated_optimal(p_true: np.ndarray, patients: int, target: float) -> np.ndarray:
     """The benchmark's selection probabilities by listing every count vector c_1 <= ... <= c_K
     (c_k: patients with tolerance <= p_k) with its multinomial probability."""
@@ -365,15 +404,14 @@ def enumerated_optimal(p_true: np.ndarray, patients: int, target: float) -> np.n
         ways = math.factorial(patients) / math.prod(math.factorial(int(x)) for x in sizes)
         prob = ways * math.prod(q**int(x) for q, x in zip(cells, sizes, strict=True))
         p_hat = np.array(c) / patients
-        distance = np.abs(p_hat - target)
-        pick = int(np.flatnonzero(distance <= distance.min() + 1e-9)[0])
-        out[p_true.size if p_hat[0] > target + 0.10 else pick] += prob
+        out[p_true.size if p_hat[0] > target + 0.10 else tie_rule(p_hat, target)] += prob
     return out
 
 
 @pytest.mark.parametrize(("p_true", "patients", "target"), [
     ([0.05, 0.15, 0.30, 0.45, 0.60], 12, 0.30),
     ([0.10, 0.20, 0.40], 5, 0.30),  # 1/5 and 2/5 are equally far from 0.3: ties to the lower
+    ([0.03, 0.06, 0.10], 16, 0.25),  # XJ-MK-002 "safe": no DLT at all ties, to the highest
     ([0.0, 0.0, 1.0], 6, 0.25),
     ([0.10, 0.10, 0.30, 0.30], 8, 0.25),  # equal rates
     ([0.45, 0.60], 7, 0.30),  # often no dose

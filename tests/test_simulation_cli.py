@@ -85,3 +85,59 @@ def test_one_and_two_workers_identical(tmp_path: Path) -> None:
     with (xr.open_dataset(tmp_path / "1" / "results.nc", engine="h5netcdf") as one,
           xr.open_dataset(tmp_path / "2" / "results.nc", engine="h5netcdf") as two):
         assert one.load().identical(two.load())
+
+
+# -- the terminal table (issue 18, item 9) ----------------------------------------------------
+
+
+def table_lines(output: str) -> list[str]:
+    return output.splitlines()
+
+
+def test_exact_table_names_the_true_mtd_and_explains_its_columns(tmp_path: Path) -> None:
+    result = run(CONFIG, "--scenarios", SCENARIOS, "--designs", "3+3", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    lines = table_lines(result.output)
+    assert lines[0] == "method: exact (no Monte Carlo error)"
+    assert "S1 (true MTD: 4 mg, level 3)" in lines
+    assert not any(line.strip().startswith("(") for line in lines)  # exact: no standard errors
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["doses"] == ["1 mg", "2 mg", "4 mg", "8 mg", "16 mg"]
+    assert "sel>MTD     P(selecting a dose above the true MTD; any dose when none is right)" \
+        in lines
+    assert "pts>MTD     share of the patients treated above the true MTD (all when none is " \
+        "right)" in lines
+    assert "none        P(no dose selected)" in lines
+    assert not any(line.startswith("(...)") for line in lines)
+    del summary["doses"]  # a summary written before the doses were kept: the level only
+    from bayesdose.simulation.output import format_table
+
+    assert "S1 (true MTD: level 3)" in format_table(summary).splitlines()
+
+
+def test_simulated_table_shows_standard_errors_and_verbose_per_dose(tmp_path: Path) -> None:
+    result = run(CONFIG, "--scenarios", SCENARIOS, "--designs", "3+3", "--trials", 400,
+                 "--seed", 4, "--out", tmp_path, "--method", "simulate", "--workers", 1,
+                 "--verbose")
+    assert result.exit_code == 0, result.output
+    lines = table_lines(result.output)
+    assert lines[0] == "method: simulate (400 trials per scenario)"
+    oc = json.loads((tmp_path / "summary.json").read_text())["scenarios"][0]["designs"]["3+3"]
+    row = lines.index("S1 (true MTD: 4 mg, level 3)") + 1
+    assert lines[row].split()[:2] == ["3+3", f"{oc['pcs']:.3f}"]
+    errors = lines[row + 1].split()
+    assert errors[:3] == [f"({oc['se'][k]:.3f})" for k in ("pcs", "select_none",
+                                                           "select_above_mtd")]
+    assert errors[4] == f"({oc['se']['n_mean']:.2f})"
+    assert float(errors[0].strip("()")) == pytest.approx((0.3 * 0.7 / 400) ** 0.5, abs=0.01)
+    assert "(...)       Monte Carlo standard error of the number above" in lines
+    assert ("per dose: level 1 = 1 mg, level 2 = 2 mg, level 3 = 4 mg, level 4 = 8 mg, "
+            "level 5 = 16 mg") in lines
+    select = next(i for i, line in enumerate(lines) if line.startswith("S1         3+3  "))
+    assert lines[select].split()[3:] == [f"{v:.3f}" for v in [*oc["select"], oc["select_none"]]]
+    assert lines[select + 1].split() == [f"({v:.3f})" for v in [*oc["se"]["select"],
+                                                               oc["se"]["select_none"]]]
+    assert lines[select + 2].split()[2:] == [f"{v:.2f}" for v in oc["patients"]]
+    plain = run(CONFIG, "--scenarios", SCENARIOS, "--designs", "3+3", "--trials", 400,
+                "--seed", 4, "--out", tmp_path, "--method", "simulate", "--workers", 1)
+    assert "per dose:" not in plain.output

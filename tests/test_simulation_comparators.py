@@ -46,9 +46,12 @@ SKELETON5 = [0.05, 0.10, 0.20, 0.35, 0.50]
 
 def five_doses(target: float = 0.3, size: int = 3, max_patients: int = 30, titration: int = 0,
                **designs: dict) -> object:
+    decision = {"target": target}
+    if target >= 0.33:  # the point target lies in the target interval (default [0.16, 0.33))
+        decision["target_interval"] = [0.16, target + 0.1]
     return design_from_dict({
         "doses": {"levels": [1, 2, 4, 8, 16]},
-        "decision": {"target": target},
+        "decision": decision,
         "cohorts": {"size": size, "titration_until_level": titration},
         "stopping": {"max_patients": max_patients},
         "designs": {"crm": {"skeleton": SKELETON5}, **designs},

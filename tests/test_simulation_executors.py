@@ -115,7 +115,7 @@ def test_chunk_files_are_compact_and_described(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "chunks" / MANIFEST).read_text())
     assert manifest["trials"] == 50 and manifest["chunk_size"] == 20 and manifest["seed"] == 2
-    assert manifest["designs"] == ["3+3"] and len(manifest["config_sha256"]) == 64
+    assert manifest["designs"] == ["3+3"] and len(manifest["design_sha256"]) == 64
     assert [p.name for p in chunk_files(tmp_path)] == [
         "chunk-0000000000-0000000020.npz", "chunk-0000000020-0000000040.npz",
         "chunk-0000000040-0000000050.npz",
@@ -291,6 +291,28 @@ def test_resume_checks_the_manifest(two_scenarios: Path, tmp_path: Path) -> None
     assert other.exit_code == 0, other.output
 
 
+def test_resume_reads_a_manifest_written_before_the_rename(two_scenarios: Path,
+                                                           tmp_path: Path) -> None:
+    """design_sha256 was called config_sha256: a run begun by an older bayesdose resumes."""
+    args = [CONFIG, "--scenarios", two_scenarios, "--designs", "3+3", "--trials", 60,
+            "--method", "simulate", "--workers", 1, "--chunk-size", 20, "--out", tmp_path]
+    assert simulate(*args).exit_code == 0
+    first = json.loads((tmp_path / "summary.json").read_text())
+    path = tmp_path / "chunks" / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["config_sha256"] = manifest.pop("design_sha256")
+    path.write_text(json.dumps(manifest))
+    chunk_files(tmp_path)[-1].unlink()
+    again = simulate(*args, "--resume")
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "summary.json").read_text()) == first
+    manifest["config_sha256"] = "0" * 64  # another design: refused, named as the design config
+    path.write_text(json.dumps(manifest))
+    refused = simulate(*args, "--resume")
+    assert refused.exit_code == 2 and "differs from the one in the folder in the design " \
+        "config" in refused.output
+
+
 # -- Dask -------------------------------------------------------------------------------------
 
 
@@ -367,7 +389,7 @@ def test_a_worker_imports_only_what_its_designs_need() -> None:
             f"design = load_design({str(CONFIGS / 'xj-mk-002.toml')!r}); "
             "scenario = Scenario('S', (0.05, 0.25, 0.45)); "
             "records = study.run_chunk(design, [scenario], ['tite-blrm', 'blrm', '3+3'], 1, 0, "
-            "50)[2]; assert records['n_0_0'].sum() > 0; "
+            "50, True)[2]; assert records['n_0_0'].sum() > 0; "
             "heavy = ('scipy', 'xarray', 'pandas', 'dask', 'pymc'); "
             "print(sorted(set(heavy) & set(sys.modules))); "
             "study.state_space(design, 'boin'); print(sorted(set(heavy) & set(sys.modules)))")

@@ -99,11 +99,41 @@ def test_time_needs_a_window_and_no_exact_method() -> None:
     raw = read_toml(XJ)
     raw["cohorts"]["dlt_window_days"] = 0
     raw["cohorts"]["min_complete_followup"] = 0
+    with pytest.raises(InputError) as err:  # time stated: every design would run in time
+        design_from_dict(raw, "xj.toml")
+    assert str(err.value) == (
+        "xj.toml, [simulation] accrual: states time, in which every design is simulated: it "
+        "needs a DLT window, [cohorts] dlt_window_days >= 1")
+    del raw["simulation"]
     scenarios = load_scenarios(XJ_SCENARIOS, 3)
     with pytest.raises(InputError, match="needs a DLT window"):
         run_study(design_from_dict(raw), scenarios, ["tite-blrm"], 10, 1)
     with pytest.raises(InputError, match="exact method does not cover"):
         run_study(xj(), scenarios, ["blrm", "tite-crm"], 10, 1, method="exact")
+    with pytest.raises(InputError, match="tite-crm decide.s. with patients in follow-up"):
+        run_study(xj(), scenarios, ["blrm", "tite-crm"], 10, 1, time=False)
+
+
+def test_time_is_stated_by_accrual_or_fixed_gaps() -> None:
+    assert xj(accrual="poisson").simulation.stated and xj(accrual_gap_days=7).simulation.stated
+    unstated = xj(dlt_time="late")
+    assert not unstated.simulation.stated and unstated.simulation.arrivals == "fixed"
+    assert withtime.is_timed(unstated, ["tite-blrm"]) and not withtime.is_timed(unstated, ["3+3"])
+    assert not withtime.is_timed(xj(accrual="fixed"), ["3+3"], time=False)
+
+
+@pytest.mark.parametrize("name", ["blrm", "3+3", "3+3-deesc", "crm", "boin"])
+def test_waiting_designs_decide_in_time_as_without_it(name: str) -> None:
+    """Arrivals faster than the window (6 a month, 28 days): patients queue, but a design that
+    waits decides on complete data, so every trial ends as it does without time (which is why
+    a study of such designs keeps its exact operating characteristics)."""
+    design = xj(accrual="poisson", accrual_rate_per_month=6.0)
+    for p_true in SCENARIOS:
+        run, u = run_timed(design, name, p_true, 300, names=[name])
+        before = simulate_trials(state_space(design, name), DLTTable.of(u, np.array(p_true)))
+        for field in ("selected", "n", "dlt", "stop_reason"):
+            assert np.array_equal(getattr(run.records, field), getattr(before, field)), field
+        assert (run.records.duration > 0).all()
 
 
 # -- designs in time -------------------------------------------------------------------------
@@ -302,6 +332,45 @@ def test_cli_compares_designs_in_time(tmp_path: Path) -> None:
         "simulate", str(XJ), "--scenarios", str(XJ_SCENARIOS), "--designs", "tite-blrm",
         "--out", str(out), "--method", "exact"])
     assert bad.exit_code == 2 and "exact method does not cover" in bad.output
+
+
+def test_stated_time_gives_every_design_a_duration_beside_exact_results(tmp_path: Path) -> None:
+    """XJ-MK-002 states Poisson accrual: blrm and 3+3 run in time. Their operating
+    characteristics stay exact (those of --no-time), the durations come from the simulation in
+    time (the same numbers as --method simulate's), with standard errors."""
+    args = ["simulate", str(XJ), "--scenarios", str(XJ_SCENARIOS), "--designs", "blrm,3+3",
+            "--trials", "300", "--seed", "4", "--workers", "1", "--quiet"]
+    timed = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "t")])
+    assert timed.exit_code == 0, timed.output
+    untimed = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "u"), "--no-time"])
+    assert untimed.exit_code == 0, untimed.output
+    assert "days" in timed.output and "days" not in untimed.output
+    assert "durations simulated in time (300 trials per scenario)" in timed.output
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    plain = json.loads((tmp_path / "u" / "summary.json").read_text())
+    assert summary["method"] == plain["method"] == "exact" and "timeline" not in plain
+    assert summary["timeline"]["simulated_trials"] == 300
+    for entry, other in zip(summary["scenarios"], plain["scenarios"], strict=True):
+        for name, oc in entry["designs"].items():
+            kept = {k: v for k, v in oc.items() if k not in ("duration", "pending_treated", "se")}
+            assert kept == {k: v for k, v in other["designs"][name].items() if k != "se"}
+            if name != "optimal":
+                assert oc["duration"]["mean"] > 100 and oc["se"]["duration"]["mean"] > 0
+                assert oc["pending_treated"] == 0
+    simulated = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "s"), "--method",
+                                          "simulate"])
+    assert simulated.exit_code == 0, simulated.output
+    whole = json.loads((tmp_path / "s" / "summary.json").read_text())
+    for entry, other in zip(summary["scenarios"], whole["scenarios"], strict=True):
+        for name in ("blrm", "3+3"):
+            assert entry["designs"][name]["duration"] == other["designs"][name]["duration"]
+    safe_3 = summary["scenarios"][0]["designs"]["3+3"]
+    assert safe_3["pcs"] == pytest.approx(0.869, abs=1e-3)  # exact, as without time
+    with xr.open_dataset(tmp_path / "t" / "results.nc", engine="h5netcdf") as results:
+        days = results["duration"].sel(scenario="safe", design="3+3").values
+    assert days.mean() == pytest.approx(safe_3["duration"]["mean"])
+    manifest = json.loads((tmp_path / "t" / "chunks" / "manifest.json").read_text())
+    assert manifest["time"] is True
 
 
 WALKTHROUGH = CONFIGS.parent / "docs" / "examples" / "xj-mk-002" / "walkthrough"

@@ -79,6 +79,17 @@ class SimulatedDesign(Protocol):
     def decide(self, states: States) -> Actions: ...
 
 
+def direction(stopped: bool, current: int, next_level: int) -> str:
+    """The step from the current dose (the last cohort's, ``NO_DOSE`` before the first) to the
+    next: ``start``, ``escalate``, ``stay``, ``de-escalate`` or ``stop``."""
+    if stopped:
+        return "stop"
+    if current == NO_DOSE:
+        return "start"
+    return ("escalate" if next_level > current else "stay" if next_level == current
+            else "de-escalate")
+
+
 @dataclass(frozen=True)
 class TimedStates(States):
     """A batch of distinct states on their dates: the counts of ``States`` (DLTs known so far),

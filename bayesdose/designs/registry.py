@@ -7,8 +7,9 @@ so a new design is one package under ``bayesdose/designs/`` plus one row here.
 A row's design package holds its config section and checks (``config``, where it has
 settings), its simulated design (``decide`` over a batch of trial states: the one
 implementation that ``recommend --design`` and ``simulate`` both call), the words that describe
-it in a report (``describe``) and, named by its row, hooks for a step on real data: its rule in
-words (``explain``) and numbers of its own (``step_details``). A design's module is imported
+it in a report (``describe``) and, named by its row, its hook for a step on real data
+(``step_details``: the rule that decided in words, with the design's own numbers, columns and
+picture, as ``bayesdose.steps.Details``). A design's module is imported
 when the design is first made, so a worker process imports only what it runs (CRM and BOIN
 import SciPy).
 """
@@ -39,8 +40,7 @@ class DesignEntry:
     options: dict[str, Any] = field(default_factory=dict)
     time_aware: bool = False  # decides with patients pending: simulated in time only
     complete_cohorts: bool = False  # decides on complete cohorts: waits while anyone is pending
-    step_details: str = ""  # "module:function" adding its own numbers to a next step on data
-    explain: str = ""  # "module:function": its own reason for a step on data, in words
+    step_details: str = ""  # "module:function": its reason and numbers for a step on data
     on_data: str = "bayesdose.steps:rule_step"  # "module:function": its step on real data
     config: str = ""  # "module:Class" of its settings, the table [designs.<package>]
     in_time: str = ""  # "module:function": its own form in a study with time (else it waits)
@@ -58,22 +58,25 @@ REGISTRY: tuple[DesignEntry, ...] = (
     DesignEntry("blrm", "BLRM-EWOC", "#1f4e79", "blrm", "simulated:BlrmDesign",
                 on_data="recommendation:blrm_step", in_time="tite:waiting_blrm"),
     DesignEntry("3+3", "3+3", "#e08a1e", "three_plus_three", "simulated:ThreePlusThree",
-                {"deescalation": False}, complete_cohorts=True, explain="simulated:explain"),
+                {"deescalation": False}, complete_cohorts=True, step_details="step:step_details"),
     DesignEntry("3+3-deesc", "3+3 de-esc.", "#f2c14e", "three_plus_three",
                 "simulated:ThreePlusThree", {"deescalation": True}, complete_cohorts=True,
-                explain="simulated:explain"),
+                step_details="step:step_details"),
     DesignEntry("crm", "CRM", "#3a8d5c", "crm", "simulated:CrmDesign",
-                step_details="step:crm_details", config="config:CrmSection",
-                explain="step:explain"),
+                step_details="step:step_details", config="config:CrmSection"),
     DesignEntry("boin", "BOIN", "#7b4fa0", "boin", "simulated:BoinDesign",
-                complete_cohorts=True, config="config:BoinSection", explain="simulated:explain"),
+                complete_cohorts=True, config="config:BoinSection",
+                step_details="step:step_details"),
     DesignEntry("tite-blrm", "TITE-BLRM", "#555555", "blrm", "tite:TiteBlrm", time_aware=True,
                 in_report=False),
     DesignEntry("tite-crm", "TITE-CRM", "#555555", "crm", "tite:TiteCrm", time_aware=True,
                 in_report=False),
     DesignEntry(BENCHMARK, "Optimal", "#9a9a9a", "", in_report=False, description=(
         "Nonparametric optimal benchmark (O'Quigley, Paoletti & Maccario 2002): the selection "
-        "with every patient's outcome known at every dose; a reference, not a design.")),
+        "with every patient's outcome known at every dose, the dose whose complete-information "
+        "DLT rate is closest to the target (of doses equally close, the highest one below the "
+        "target, else the lowest; no dose when the lowest dose's rate exceeds the target by "
+        "more than 0.10); a reference, not a design.")),
 )
 ENTRIES: dict[str, DesignEntry] = {entry.name: entry for entry in REGISTRY}
 # Designs without time (simulated by walking trial states or in lockstep; ``recommend --design``)

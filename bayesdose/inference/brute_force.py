@@ -51,7 +51,7 @@ class BruteForcePosterior:
         frame = prior.frame
         self.mu = np.asarray(frame.mean, float)
         self.cov = np.asarray(frame.cov, float)
-        self.n = np.asarray(n, float)
+        self.n = np.array(n, float)  # a copy: the pending patients are taken out below
         self.dlt = np.asarray(dlt, float)
         self.pending = list(pending)
         for dose, _ in self.pending:

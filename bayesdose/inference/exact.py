@@ -327,6 +327,23 @@ class ExactEngine:
         n = self.n_doses
         return weights / weights.sum(), self._basis[:n], self._basis[n : 2 * n]
 
+    def posterior_on_grid(self, n: np.ndarray, dlt: np.ndarray,
+                          pending: np.ndarray | None = None
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One data set's posterior as the engine integrates it, as ``prior_on_grid``: the
+        weights are each node's quadrature weight times the posterior density (the data as in
+        ``observation_counts``, one data set). weights @ p is the posterior mean the engine
+        reports; posterior predictive probabilities are computed the same way
+        (``bayesdose.predictive``). On the grid that answers for these data (``regrid``):
+        its nodes may lie in a frame placed on the posterior."""
+        engine = self.for_data(n, dlt, pending)
+        if engine is not self:
+            return engine.posterior_on_grid(n, dlt, pending)
+        weights = self._functionals[:, 0] * self._density(
+            self.observation_counts(n, dlt, pending))[0]
+        d = self.n_doses
+        return weights / weights.sum(), self._basis[:d], self._basis[d : 2 * d]
+
     # -- quadrature weights ---------------------------------------------------------------
 
     def _cell_rule(self) -> np.ndarray:

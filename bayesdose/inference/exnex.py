@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayesdose.models.hierarchy import Hierarchy, binomial_loglik, exchangeable_parameters
+from bayesdose.predictive import cohort_predictive
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -113,7 +114,8 @@ def _fit(design: Design, data: TrialData, seed: int,
 
 def _summarise(post: Any, design: Design) -> xr.Dataset:
     """Rao-Blackwellised per-dose summaries of the current trial's P(DLT) (see the module's
-    docstring), with ArviZ's MCSE of each interval probability's per-draw terms."""
+    docstring), with ArviZ's MCSE of each interval probability's per-draw terms, and the
+    predictive probabilities of the DLTs in a cohort of the configured size."""
     import xarray as xr
 
     c1, c2 = design.decision.target_interval
@@ -139,7 +141,11 @@ def _summarise(post: Any, design: Design) -> xr.Dataset:
     out["mcse_mean"] = _mcse(w * p_ex + (1 - w) * p_nex)
     doses = np.asarray(design.levels, dtype=float)
     data = {k: ("dose", np.asarray(v, dtype=np.float64)) for k, v in out.items()}
-    return xr.Dataset(data, coords={"dose": doses}, attrs={"engine": "exnex"})
+    # every draw's two curves, weighted by their posterior probabilities (w is per draw)
+    data["predictive"] = (("dose", "dlts"), cohort_predictive(
+        design.cohorts.size, weights[:, 0] / p_ex.shape[0] / p_ex.shape[1], atoms.T))
+    return xr.Dataset(data, coords={"dose": doses, "dlts": np.arange(design.cohorts.size + 1)},
+                      attrs={"engine": "exnex"})
 
 
 def _mcse(term: np.ndarray) -> np.ndarray:

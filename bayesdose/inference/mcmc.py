@@ -25,6 +25,7 @@ import xarray as xr
 
 from bayesdose.models.blrm import PARAMETERS, SingleAgentBlrm
 from bayesdose.models.prior import Prior
+from bayesdose.predictive import cohort_predictive
 
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
@@ -32,19 +33,22 @@ ESS_MIN = 400.0
 
 def fit_mcmc(model: SingleAgentBlrm, prior: Prior,
              dose_index: np.ndarray, dlt: np.ndarray, weight: np.ndarray, count: np.ndarray,
-             bounds: tuple[float, float], doses: np.ndarray, seed: int,
+             bounds: tuple[float, float], doses: np.ndarray, seed: int, *, cohort_size: int,
              chains: int = 4, draws: int = 1000, tune: int = 1000, target_accept: float = 0.95,
              ) -> tuple[xr.Dataset, dict]:
     """Sample the BLRM posterior and summarise P(DLT | d) per dose.
 
     ``bounds = (c1, c2)`` split P(DLT) into under-dosing [0, c1), target [c1, c2) and
-    overdosing [c2, 1]. If the convergence checks fail (R-hat > 1.01, bulk or tail ESS < 400,
-    or any divergence), the chains are run once more with twice the draws and tuning steps and
-    seed + 1; the summary and diagnostics then describe that second run (``resampled`` True,
-    with ``seed``, ``draws`` and ``tune`` those of the second run). A failure that persists is
-    reported in ``diagnostics_ok`` and ``messages``, never hidden.
+    overdosing [c2, 1]; ``predictive`` is the posterior predictive distribution of the DLTs in
+    a cohort of ``cohort_size`` at each dose, averaged over the draws. If the convergence
+    checks fail (R-hat > 1.01, bulk or tail ESS < 400, or any divergence), the chains are run
+    once more with twice the draws and tuning steps and seed + 1; the summary and diagnostics
+    then describe that second run (``resampled`` True, with ``seed``, ``draws`` and ``tune``
+    those of the second run). A failure that persists is reported in ``diagnostics_ok`` and
+    ``messages``, never hidden.
 
-    Returns ``(summary, diagnostics)``: a Dataset over dimension "dose" and a JSON-able dict.
+    Returns ``(summary, diagnostics)``: a Dataset over dimensions "dose" (and "dlts") and a
+    JSON-able dict.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -80,7 +84,7 @@ def fit_mcmc(model: SingleAgentBlrm, prior: Prior,
 
     idata, diagnostics = sample_checked(pymc_model, ["theta", "p"], seed, chains, draws, tune,
                                         target_accept)
-    return _summarise(idata.posterior["p"], bounds, doses), diagnostics
+    return _summarise(idata.posterior["p"], bounds, doses, cohort_size), diagnostics
 
 
 def weighted_loglik(eta: Any, y: np.ndarray, w: np.ndarray, n: np.ndarray) -> Any:
@@ -160,8 +164,11 @@ def _check(idata, names: list[str]) -> dict:
             "divergences": divergences, "failures": failures}
 
 
-def _summarise(p: xr.DataArray, bounds: tuple[float, float], doses: np.ndarray) -> xr.Dataset:
-    """Per-dose posterior summary of P(DLT) from draws p (chain, draw, dose).
+def _summarise(p: xr.DataArray, bounds: tuple[float, float], doses: np.ndarray,
+               cohort_size: int) -> xr.Dataset:
+    """Per-dose posterior summary of P(DLT) from draws p (chain, draw, dose), with the
+    predictive probabilities of 0 .. cohort_size DLTs in a cohort (the draws as equally
+    weighted atoms, ``cohort_predictive``).
 
     Interval probabilities are fractions of draws; their Monte Carlo standard errors are ArviZ's
     MCSE of the mean of the 0/1 indicator draws, which accounts for autocorrelation (it is 0
@@ -183,5 +190,9 @@ def _summarise(p: xr.DataArray, bounds: tuple[float, float], doses: np.ndarray) 
     out["mcse_mean"] = az.mcse(p, method="mean")
     data = {k: ("dose", np.asarray(v.transpose("dose").values, dtype=np.float64))
             for k, v in out.items()}
-    return xr.Dataset(data, coords={"dose": np.asarray(doses, dtype=np.float64)},
+    atoms = p.transpose("dose", ...).values.reshape(doses.size, -1)
+    weights = np.full(atoms.shape[1], 1.0 / atoms.shape[1])
+    data["predictive"] = (("dose", "dlts"), cohort_predictive(cohort_size, weights, atoms))
+    return xr.Dataset(data, coords={"dose": np.asarray(doses, dtype=np.float64),
+                                    "dlts": np.arange(cohort_size + 1)},
                       attrs={"engine": "mcmc"})

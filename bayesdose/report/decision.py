@@ -1,24 +1,34 @@
-"""A picture and a page of one decision: ``bayesdose recommend --plot PATH`` and ``--html PATH``.
+"""A picture and a page of one decision: ``bayesdose recommend --plot PATH`` and ``--html PATH``
+(another design's step: ``rule_decision``).
 
 The figure shows the posterior DLT curve (mean and 95% band) with the target interval, and the
 interval probabilities per dose as stacked bars with the EWOC threshold. The page is the
-decision, the figure and the per-dose table of the recommendation, for the escalation meeting's
-minutes. Both read the Recommendation, and the JSON document of ``recommend --json``, as they
-are: nothing is recomputed.
+decision, the figure and the per-dose table of the recommendation, the predictive probabilities
+for the next cohort and, when MCMC ran, its estimates and diagnostics
+(``designs.blrm.crosscheck``), for the escalation meeting's minutes. Both read the
+Recommendation, and the JSON document of ``recommend --json``, as they are: nothing is
+recomputed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bayesdose.designs.blrm import crosscheck
 from bayesdose.designs.blrm.recommendation import (
     Recommendation,
     conflict_lines,
     direction_text,
+    engine_label,
 )
 from bayesdose.designs.registry import colour as design_colour
 from bayesdose.errors import InputError
+
+if TYPE_CHECKING:
+    from bayesdose.data import TrialData
+    from bayesdose.schema import Design
+    from bayesdose.steps import Step
 
 PLOT_SUFFIXES = {".png": "png", ".svg": "svg"}
 
@@ -31,22 +41,20 @@ def plot_format(path: Path, option: str = "--plot") -> str:
     return fmt
 
 
-def check_request(plot: Path | None, html: Path | None, design_name: str) -> None:
-    """Refuse a bad ``--plot``/``--html`` request before anything is computed."""
-    if (plot is not None or html is not None) and design_name != "blrm":
-        raise InputError("--plot/--html", None, "they show the BLRM posterior: use them with "
-                         "--design blrm")
-    if plot is not None:
-        plot_format(plot)
-
-
-def write_outputs(rec: Recommendation, document: dict[str, Any], plot: Path | None,
+def write_outputs(step: Step, design: Design, data: TrialData, plot: Path | None,
                   html: Path | None) -> None:
-    """``recommend --plot`` and ``--html``."""
+    """``recommend --plot`` and ``--html``: BLRM-EWOC's posterior, or another design's step
+    (``rule_decision``) on the trial ``data``."""
+    rec = step.recommendation
+    if rec is None:
+        from bayesdose.report.rule_decision import write_outputs as write_rule_outputs
+
+        write_rule_outputs(step, design, data, plot, html)
+        return
     if plot is not None:
         write_plot(rec, plot)
     if html is not None:
-        write_html(rec, document, html)
+        write_html(rec, step.document, html)
 
 
 SIDE_BY_SIDE = 6  # up to this many doses the two panels sit side by side, else one above the other
@@ -72,7 +80,7 @@ def _draw(rec: Recommendation) -> Any:
     curve, bars = fig.subplots(1, 2) if side_by_side else fig.subplots(2, 1)
     handles = [*_draw_curve(curve, rec, labels), *_draw_bars(bars, rec, labels)]
     fig.suptitle(f"{headline(rec)}\n{design.trial.name}: after {rec.data.total_patients} "
-                 f"patients ({rec.engine} engine)", parse_math=False, fontsize=10, x=0.01,
+                 f"patients ({engine_label(rec.engine)})", parse_math=False, fontsize=10, x=0.01,
                  ha="left", color=STOP_INK if rec.decision.stop else NEXT_INK)
     fig.legend(handles=handles, loc="outside lower center", ncols=4)
     fit_tick_labels(fig, curve, bars)
@@ -86,7 +94,7 @@ def _draw_curve(curve: Any, rec: Recommendation, labels: list[str]) -> list[Any]
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from bayesdose.report.figures import TARGET_BAND, dose_axis
+    from bayesdose.report.figures import TARGET_BAND, dose_axis, observed_rates
 
     design, s, decision = rec.design, rec.summary, rec.decision
     lo, hi = design.decision.target_interval
@@ -99,18 +107,7 @@ def _draw_curve(curve: Any, rec: Recommendation, labels: list[str]) -> list[Any]
     handles = [Patch(color=TARGET_BAND, alpha=0.13, label="target interval"),
                Patch(color=blrm, alpha=0.18, label="95% interval"),
                Line2D([], [], color=blrm, marker="o", ms=4, label="posterior mean")]
-    given = n > 0
-    if given.any():
-        rate = dlt[given] / n[given]
-        curve.scatter(x[given], rate, s=18 + 10 * n[given], marker="D", facecolor="white",
-                      edgecolor="#333333", zorder=4, clip_on=False)
-        for k, r in zip(np.flatnonzero(given), rate, strict=True):
-            below = r > 0.85  # at the top, the label goes under the marker
-            curve.annotate(f"{dlt[k]}/{n[k]}", (x[k], r), xytext=(0, -9 if below else 7),
-                           textcoords="offset points", fontsize=7, ha="center",
-                           va="top" if below else "bottom")
-        handles.append(Line2D([], [], ls="", marker="D", mfc="white", mec="#333333",
-                              label="observed DLT/n"))
+    handles += observed_rates(curve, n, dlt)
     if decision.next_level is not None:
         curve.axvline(decision.next_level, color=NEXT_INK, ls="--", lw=1.0)
         handles.append(Line2D([], [], color=NEXT_INK, ls="--", lw=1.0, label="next dose"))
@@ -220,10 +217,35 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
     return render(
         "decision.html", rec=rec, document=document, design=design, decision=decision,
         headline=headline(rec), rows=rows, conflict=conflict_lines(rec),
+        decided_on=crosscheck.decided_on(rec), mcmc=_mcmc_section(rec, document),
+        engine=engine_label(rec.engine),
         figure=data_uri(posterior_figure(rec)), progress=progress,
         number=number, probability=probability, generator=provenance.generator(),
         generated=provenance.utc_now(),
     )
+
+
+def _mcmc_section(rec: Recommendation, document: dict[str, Any]) -> dict[str, Any] | None:
+    """The page's MCMC table (from the JSON document's numbers, exact beside MCMC with
+    ``both``), its diagnostics and the comparison of the engines; None when MCMC did not run."""
+    from bayesdose.report.text import dose
+
+    sampler = crosscheck.sampler_diagnostics(rec.engine, rec.diagnostics)
+    if sampler is None:
+        return None
+    beside = rec.engine == "both"
+    rows = []
+    for k, entry in enumerate(document["doses"]):
+        mcmc = entry["mcmc"] if beside else entry
+        rows.append({"dose": dose(rec.design, k), "cells": [
+            {"key": name, "exact": entry[name] if beside else None, "mcmc": mcmc[name],
+             "mcse": mcmc[f"mcse_{name}"]} for name in crosscheck.COMPARED]})
+    comparison = (crosscheck.comparison_text(rec.design, rec.diagnostics["comparison"])
+                  if beside else None)
+    return {"heading": crosscheck.heading(rec), "titles": list(crosscheck.COMPARED.values()),
+            "rows": rows, "diagnostics": crosscheck.diagnostics_text(sampler),
+            "diagnostics_ok": sampler["diagnostics_ok"], "comparison": comparison,
+            "agree": not beside or rec.diagnostics["comparison"]["agree"]}
 
 
 def write_html(rec: Recommendation, document: dict[str, Any], path: Path) -> None:

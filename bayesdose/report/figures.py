@@ -122,3 +122,28 @@ def dose_axis(ax: Any, labels: list[str], unit: str) -> None:
     ax.set_xticks(range(len(labels)), labels)
     ax.set_xlim(-0.6, len(labels) - 0.4)
     ax.set_xlabel(f"dose ({unit})" if unit else "dose", parse_math=False)
+
+
+def observed_rates(ax: Any, n: Any, dlt: Any) -> list[Any]:
+    """The observed DLT rate at each treated dose (a level's index on the x axis): a diamond
+    whose area grows with the number of patients, ``DLTs/n`` above it (under it near a rate of
+    1), clear of the marker however large; returns the legend's handle (none before the first
+    patient)."""
+    import numpy as np
+    from matplotlib.lines import Line2D
+
+    n, dlt = np.asarray(n), np.asarray(dlt)
+    given = np.flatnonzero(n > 0)
+    if given.size == 0:
+        return []
+    area = 18 + 10 * n  # points squared
+    ax.scatter(given, dlt[given] / n[given], s=area[given], marker="D",
+               facecolor="white", edgecolor="#333333", zorder=4, clip_on=False)
+    for k in given:
+        rate, clear = dlt[k] / n[k], 3 + area[k] ** 0.5 / 2  # points from the marker's centre
+        below = rate > 0.85  # at the top, the label goes under the marker
+        ax.annotate(f"{dlt[k]}/{n[k]}", (k, rate), xytext=(0, -clear if below else clear),
+                    textcoords="offset points", fontsize=7, ha="center",
+                    va="top" if below else "bottom")
+    return [Line2D([], [], ls="", marker="D", mfc="white", mec="#333333",
+                   label="observed DLT/n")]

@@ -25,6 +25,8 @@ METRICS = (
     ("early_stop", "P(early stop for safety)", 3),
 )
 PER_DOSE_DECIMALS = {"select": 3, "patients": 2}
+# The row of a study in time: the mean duration, always simulated (also beside exact results).
+DURATION = ("duration[mean]", "Mean trial duration in days (simulated in time)", 1)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,12 @@ def scenario_tables(design: Design, summary: dict[str, Any], entry: dict[str, An
             oc = entry["designs"][name]
             cells.append(_cell(name, key, oc.get(key), oc["se"].get(key), decimals, simulated))
         metrics.append(Row(label, cells))
+    if "timeline" in summary:
+        key, label, decimals = DURATION
+        metrics.append(Row(label, [
+            _cell(name, key, oc["duration"]["mean"], oc["se"]["duration"]["mean"], decimals,
+                  True) if "duration" in oc else _cell(name, key, None, None, decimals, True)
+            for name, oc in entry["designs"].items()]))
 
     def per_dose(name: str, key: str) -> list[Cell]:
         oc = entry["designs"][name]

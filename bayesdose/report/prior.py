@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayesdose.conflict import cohort_predictive, conflict_threshold
+from bayesdose.conflict import conflict_threshold
 from bayesdose.data import TrialData
-from bayesdose.posterior import exact_summary, prior_ess
+from bayesdose.posterior import exact_engine, exact_summary, prior_ess
+from bayesdose.predictive import grid_predictive
 from bayesdose.schema import Design
 
 
@@ -41,7 +42,7 @@ def prior_per_dose(design: Design) -> list[PriorDose]:
     summary, _ = exact_summary(design, TrialData(zeros, zeros, patients=(), source="prior"))
     threshold = design.decision.max_overdose_probability
     ess = prior_ess(design)
-    predictive = cohort_predictive(design, design.cohorts.size)
+    predictive = grid_predictive(design.cohorts.size, exact_engine(design).prior_on_grid)
 
     def value(name: str, k: int) -> float:
         return float(summary[name].values[k])

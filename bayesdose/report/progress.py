@@ -15,6 +15,7 @@ from typing import Any
 
 from bayesdose.data import Patient, TrialData
 from bayesdose.errors import InputError
+from bayesdose.report.text import dlts
 from bayesdose.report.text import patients as patients_text
 from bayesdose.schema import Design
 
@@ -55,7 +56,7 @@ def _draw(design: Design, data: TrialData, document: dict[str, Any]) -> Any:
     ax = fig.add_subplot()
     centres = _shade_cohorts(ax, patients)
     handles = _draw_patients(ax, data, patients)
-    handles += _draw_decision(ax, design, data, document, len(patients))
+    handles += _draw_decision(ax, design, document, len(patients))
     ax.set_yticks(range(k), [dose_number(design, d) for d in design.levels])
     ax.set_ylim(-0.6, k - 0.4)
     unit = design.doses.unit
@@ -71,10 +72,10 @@ def _draw(design: Design, data: TrialData, document: dict[str, Any]) -> Any:
     top.set_xticks(list(centres.values()), list(centres))
     top.tick_params(axis="x", length=0, labelsize=7.5, labelcolor="#5b6675")
     top.set_xlabel("cohort (shaded in turn)", fontsize=8, color="#5b6675")
-    dlts = sum(p.dlt for p in patients if p.evaluable)
-    ax.set_title(f"Trial progress: {patients_text(len(patients))}, {dlts} DLT"
-                 f"{'' if dlts == 1 else 's'}, {len(centres) - ('next' in centres)} cohort"
-                 f"{'' if len(centres) - ('next' in centres) == 1 else 's'}", loc="left")
+    cohorts = len(centres) - ("next" in centres)
+    ax.set_title(f"Trial progress: {patients_text(len(patients))}, "
+                 f"{dlts(sum(p.dlt for p in patients if p.evaluable))}, {cohorts} cohort"
+                 f"{'' if cohorts == 1 else 's'}", loc="left")
     fig.suptitle(design.trial.name, parse_math=False, fontsize=10, x=0.01, ha="left")
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5))
     fit_tick_labels(fig, top)
@@ -119,13 +120,13 @@ def _draw_patients(ax: Any, data: TrialData, patients: list[Patient]) -> list[An
     return handles
 
 
-def _draw_decision(ax: Any, design: Design, data: TrialData, document: dict[str, Any],
-                   enrolled: int) -> list[Any]:
+def _draw_decision(ax: Any, design: Design, document: dict[str, Any], enrolled: int
+                   ) -> list[Any]:
     """The decision after the last patient: the next cohort's places at its dose, a stop line
     (and the MTD), or a wait; returns the legend's handles."""
     from matplotlib.lines import Line2D
 
-    text = decision_text(design, data, document)
+    text = decision_text(design, document)
     if document["stop"]:
         ax.axvline(enrolled + 0.5, color=STOP_INK, lw=1.6)
         ax.text(enrolled + 0.6, len(design.levels) - 0.5, "STOP", color=STOP_INK,
@@ -146,24 +147,17 @@ def _draw_decision(ax: Any, design: Design, data: TrialData, document: dict[str,
                    label=text)]
 
 
-def decision_text(design: Design, data: TrialData, document: dict[str, Any]) -> str:
+def decision_text(design: Design, document: dict[str, Any]) -> str:
     """The decision as the plot's legend writes it: 'next: 25 mg × 3 (stay)', 'stop
-    (safety), MTD none', 'wait: ...'."""
-    from bayesdose.report.text import dose_number
-
-    unit = f" {design.doses.unit}".rstrip()
+    (safety), MTD none', 'wait: ...' (the move is the document's ``direction``)."""
     if document["stop"]:
         mtd = document["mtd"]
-        where = "none" if mtd is None else f"{dose_number(design, mtd)}{unit}"
+        where = "none" if mtd is None else design.panel.format(mtd, rich=True)
         return f"stop ({document['stop_reason'].replace('_', ' ')}), MTD {where}"
     if document.get("wait") or document["next_dose"] is None:
         return "wait: patients still in DLT follow-up"
-    level = design.panel.index(document["next_dose"])
-    last = data.last_cohort
-    move = ("start" if last is None else "escalate" if level > last[0]
-            else "stay" if level == last[0] else "de-escalate")
-    return (f"next: {dose_number(design, document['next_dose'])}{unit} × "
-            f"{document['cohort_size']} ({move})")
+    return (f"next: {design.panel.format(document['next_dose'], rich=True)} × "
+            f"{document['cohort_size']} ({document['direction']})")
 
 
 def write_progress_plot(design: Design, data: TrialData, document: dict[str, Any],

@@ -89,12 +89,14 @@ def check_design(summary: dict[str, Any], design: Design, source: str) -> None:
     """The summary must come from this design config (its settings, wherever the file is)."""
     from bayesdose.simulation.chunks import design_sha256
 
-    if "config_sha256" not in summary:
-        raise InputError(source, "config_sha256", "missing: cannot tell which design config "
+    # design_sha256 was called config_sha256 before; both are the hash of the settings
+    key = next((k for k in ("design_sha256", "config_sha256") if k in summary), None)
+    if key is None:
+        raise InputError(source, "design_sha256", "missing: cannot tell which design config "
                          "was simulated (written by an older bayesdose); run bayesdose "
                          "simulate again")
-    if summary["config_sha256"] != design_sha256(design):
-        raise InputError(source, "config_sha256", f"was simulated with another design config "
+    if summary[key] != design_sha256(design):
+        raise InputError(source, key, f"was simulated with another design config "
                          f"than {design.source}; run bayesdose simulate with this config, or "
                          "report without --sim")
 

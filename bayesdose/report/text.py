@@ -33,3 +33,8 @@ def probability(x: float | None, digits: int = 3) -> str:
 
 def patients(count: int) -> str:
     return f"{count} patient" + ("" if count == 1 else "s")
+
+
+def dlts(count: int) -> str:
+    """``1 DLT``, ``2 DLTs``."""
+    return f"{count} DLT" + ("" if count == 1 else "s")

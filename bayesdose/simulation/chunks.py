@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from bayesdose.designs.registry import TIME_AWARE
 from bayesdose.errors import InputError
 from bayesdose.record import atomic_write, remove_temporaries
 from bayesdose.schema import Design, HierarchySection
@@ -87,26 +88,30 @@ def design_sha256(design: Design) -> str:
         config["historical"] = dataclasses.asdict(design.historical_trials)
         config["historical"].pop("source")
     config["prior"] = design.prior.as_dict()  # the prior used (derived or given)
+    if config["simulation"]["accrual"] is None:  # its default was 'fixed': older runs match
+        config["simulation"]["accrual"] = "fixed"
     return _sha256(config)
 
 
 def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
-                  seed: int, chunk_size: int) -> dict[str, Any]:
-    """What identifies a simulated run."""
+                  seed: int, chunk_size: int, timed: bool = False) -> dict[str, Any]:
+    """What identifies a simulated run (``timed``: simulated in time)."""
     return {
         "format": FORMAT,
         "bayesdose": _version(),
-        "config_sha256": design_sha256(design),
+        "design_sha256": design_sha256(design),
         "scenarios_sha256": _sha256([[s.name, list(s.p_true)] for s in scenarios]),
         "scenarios": [s.name for s in scenarios],
         "designs": list(names),
         "trials": trials,
         "seed": seed,
         "chunk_size": chunk_size,
+        "time": timed,
     }
 
 
-_HASHED = {"config_sha256": "the design config", "scenarios_sha256": "the scenario set"}
+_HASHED = {"design_sha256": "the design config", "scenarios_sha256": "the scenario set"}
+OLD_KEYS = {"config_sha256": "design_sha256"}  # renamed: manifests written before still resume
 
 
 def _difference(key: str, then: Any, now: Any) -> str:
@@ -152,6 +157,13 @@ class ChunkStore:
             earlier = json.loads(manifest_path.read_text())
         except (OSError, ValueError) as err:
             raise InputError(str(manifest_path), None, f"unreadable manifest: {err}") from None
+        if not isinstance(earlier, dict):
+            raise InputError(str(manifest_path), None, "unreadable manifest: not a JSON object")
+        for old, new in OLD_KEYS.items():
+            if old in earlier and new not in earlier:
+                earlier[new] = earlier.pop(old)
+        if "time" not in earlier:  # written before: in time iff a time-aware design ran
+            earlier["time"] = any(n in TIME_AWARE for n in earlier.get("designs", []))
         differ = [key for key in self.manifest if earlier.get(key) != self.manifest[key]]
         if differ:
             what = ", ".join(_difference(k, earlier.get(k), self.manifest[k]) for k in differ)

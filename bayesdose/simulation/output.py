@@ -172,20 +172,27 @@ def _flush_to_disk(path: Path) -> None:
         os.close(fd)
 
 
-def format_table(summary: dict) -> str:
-    """One row per scenario and design: the headline operating characteristics."""
+def format_table(summary: dict, verbose: bool = False) -> str:
+    """One row per scenario and design: the headline operating characteristics, with their
+    Monte Carlo standard errors in brackets below the simulated ones, then what the columns
+    mean; with ``verbose``, each design's selection and allocation per dose as well."""
     columns = TABLE_COLUMNS + (TIME_COLUMNS if "timeline" in summary else ())
     head = f"{'scenario':<10} {'design':<10} " + " ".join(f"{t:>10}" for _, t in columns)
-    lines = [f"method: {summary['method']}", head, "-" * len(head)]
+    lines = [f"method: {_method_text(summary)}", head, "-" * len(head)]
     if "timeline" in summary:
         lines.insert(1, _timeline_text(summary["timeline"]))
     for entry in summary["scenarios"]:
-        mtd = entry["true_mtd"]
-        lines.append(f"{entry['name']} (true MTD: {'none' if mtd is None else mtd})")
+        lines.append(f"{entry['name']} (true MTD: {true_mtd_text(summary, entry)})")
         for name, oc in entry["designs"].items():
             cells = " ".join(f"{cell_text(key, oc.get(key)):>10}" for key, _ in columns)
             lines.append(f"{'':<10} {name:<10} " + cells)
-    return "\n".join(lines)
+            errors = [se_text(summary, key, oc) for key, _ in columns]
+            if any(errors):
+                lines.append(f"{'':<21} " + " ".join(f"{e:>10}" for e in errors))
+    lines.extend(legend(summary))
+    if verbose:
+        lines.extend(per_dose_table(summary))
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def cell_text(key: str, value: Any) -> str:
@@ -194,11 +201,100 @@ def cell_text(key: str, value: Any) -> str:
         value = value["mean"]
     if value is None:
         return "-"
-    return f"{value:.2f}" if key in ("n_mean", "duration", "pending_treated") else f"{value:.3f}"
+    return f"{value:.{_decimals(key)}f}"
+
+
+def _decimals(key: str) -> int:
+    return 2 if key in ("n_mean", "duration", "pending_treated", "patients") else 3
+
+
+def se_text(summary: dict, key: str, oc: dict) -> str:
+    """The standard error of a simulated number, in brackets ("" for an exact one)."""
+    simulated = summary["method"] == "simulate" or key in ("duration", "pending_treated")
+    se = oc.get("se", {}).get(key)
+    if isinstance(se, dict):
+        se = se["mean"]
+    if not simulated or se is None or oc.get(key) is None:
+        return ""
+    return f"({se:.{_decimals(key)}f})"
+
+
+def true_mtd_text(summary: dict, entry: dict) -> str:
+    """The true MTD as a dose with its unit and its level (summaries written before the dose
+    labels were kept show the level only)."""
+    mtd = entry["true_mtd"]
+    if mtd is None:
+        return "none"
+    labels = summary.get("doses")
+    return f"{labels[mtd - 1]}, level {mtd}" if labels else f"level {mtd}"
+
+
+def _method_text(summary: dict) -> str:
+    method = summary["method"]
+    if method == "exact":
+        text = "exact (no Monte Carlo error)"
+        timeline = summary.get("timeline")
+        if timeline and "simulated_trials" in timeline:
+            text += (f"; durations simulated in time ({timeline['simulated_trials']} trials per "
+                     "scenario)")
+        return text
+    trials = next(iter(summary["scenarios"][0]["designs"].values())).get("trials")
+    return f"simulate ({trials} trials per scenario)"
+
+
+LEGEND = {
+    "P(correct)": "P(selecting the true MTD, or no dose when none is right); the true MTD is "
+                  "the dose whose true DLT rate is closest to the target",
+    "none": "P(no dose selected)",
+    "sel>MTD": "P(selecting a dose above the true MTD; any dose when none is right)",
+    "pts>MTD": "share of the patients treated above the true MTD (all when none is right)",
+    "N": "mean patients per trial",
+    "DLT rate": "DLTs per patient treated",
+    "early stop": "P(stopped for safety)",
+}
+TIME_LEGEND = {
+    "days": "mean trial duration, from the first dosing to the last patient's outcome",
+    "pend. pts": "mean patients dosed while a patient of an earlier cohort was still in DLT "
+                 "follow-up",
+}
+
+
+def legend(summary: dict) -> list[str]:
+    """What the columns mean, under the table, one line each."""
+    meanings = LEGEND | (TIME_LEGEND if "timeline" in summary else {})
+    if any(se_text(summary, key, oc) for entry in summary["scenarios"]
+           for oc in entry["designs"].values() for key in ("pcs", "duration")):
+        meanings["(...)"] = "Monte Carlo standard error of the number above"
+    return [""] + [f"{title:<10}  {meaning}" for title, meaning in meanings.items()]
+
+
+def per_dose_table(summary: dict) -> list[str]:
+    """``simulate --verbose``: per scenario and design, P(select) at each dose (and no dose)
+    and the mean patients treated at each dose, with standard errors when simulated."""
+    doses = len(summary["scenarios"][0]["p_true"])
+    labels = summary.get("doses") or [f"level {k + 1}" for k in range(doses)]
+    names = ", ".join(f"level {k + 1} = {label}" for k, label in enumerate(labels))
+    head = (f"{'scenario':<10} {'design':<10} {'':<9}"
+            + "".join(f" {f'level {k + 1}':>10}" for k in range(doses)) + f" {'none':>10}")
+    lines = ["", f"per dose: {names}", head, "-" * len(head)]
+    for entry in summary["scenarios"]:
+        scenario = entry["name"]
+        for name, oc in entry["designs"].items():
+            rows = [("select", [*oc["select"], oc["select_none"]],
+                     [*oc["se"]["select"], oc["se"]["select_none"]])]
+            if "patients" in oc:
+                rows.append(("patients", oc["patients"], oc["se"]["patients"]))
+            for what, values, errors in rows:
+                cells = "".join(f" {cell_text(what, v):>10}" for v in values)
+                lines.append(f"{scenario:<10} {name:<10} {what:<9}{cells}")
+                scenario = ""
+                if summary["method"] == "simulate":
+                    brackets = "".join(f" {f'({e:.{_decimals(what)}f})':>10}" for e in errors)
+                    lines.append(f"{'':<31}{brackets}")
+    return lines
 
 
 def _timeline_text(timeline: dict) -> str:
     return (f"time: {timeline['accrual']} accrual, {timeline['arrivals_per_month']:.3g} "
             f"patients/month (mean gap {timeline['mean_gap_days']:.1f} days), "
-            f"{timeline['dlt_window_days']}-day DLT window, {timeline['dlt_time']} DLT times; "
-            "days = mean trial duration, pend. pts = mean patients dosed while others pending")
+            f"{timeline['dlt_window_days']}-day DLT window, {timeline['dlt_time']} DLT times")

@@ -7,12 +7,16 @@ finished chunk is written to ``OUT/chunks/`` at once (see ``chunks``), so a kill
 The summary and ``results.nc`` are then assembled in one pass over the chunk files, one chunk
 in memory at a time: the operating characteristics need only each distinct final record and how
 many trials ended in it (a Tally), so memory is flat in the number of trials. The exact method
-walks each design's state tree instead. A study with a time-aware design (``tite-blrm``,
-``tite-crm``) is simulated in time, every design on the same arrivals (``withtime``).
+walks each design's state tree instead. A study runs in time, every design on the same
+arrivals (``withtime``), when the config states time or a time-aware design (``tite-blrm``,
+``tite-crm``) is compared. Designs that wait for complete follow-up decide in time as without
+it, so a study of them alone keeps its exact operating characteristics where the exact method
+applies and takes only the durations from the simulation in time (``with_durations``).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import tempfile
@@ -76,8 +80,10 @@ def truth_of(design: Design, scenario: Scenario) -> Truth:
 def run_study(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
               seed: int, method: str = "auto", workers: int = 1, *,
               scheduler: str | None = None, out: Path | None = None, resume: bool = False,
-              chunk_size: int | None = None, progress: bool = False) -> StudyResult:
-    """Operating characteristics of ``names`` in every scenario.
+              chunk_size: int | None = None, progress: bool = False,
+              time: bool = True) -> StudyResult:
+    """Operating characteristics of ``names`` in every scenario (in time when the config
+    states it, unless ``time`` is False, or a time-aware design is compared).
 
     Simulated runs use ``workers`` local processes, or the Dask cluster at ``scheduler``; with
     an output folder ``out`` they keep their chunks in ``out/chunks`` (``resume`` continues an
@@ -86,36 +92,64 @@ def run_study(design: Design, scenarios: list[Scenario], names: list[str], trial
     """
     if out is not None:
         remove_temporaries(out)  # of a summary.json or results.nc cut short by a kill
-    timed = withtime.is_timed(names)
-    if timed:
-        withtime.check_timed(design, names, method)
-    if method in ("auto", "exact") and not timed:
+    withtime.check_timed(design, names, method, time)
+    timed = withtime.is_timed(design, names, time)
+    exact = None
+    if method in ("auto", "exact") and not withtime.time_aware(names):
         try:
-            return _exact_study(design, scenarios, names)
+            exact = _exact_study(design, scenarios, names)
         except (TreeTooLarge, MemoryError):
             if method == "exact":
                 raise
-    run = SimulatedRun(design, scenarios, names, trials, seed, chunk_size or CHUNK_TRIALS)
+        if exact is not None and not timed:
+            return _with_doses(design, exact)
+    run = SimulatedRun(design, scenarios, names, trials, seed, chunk_size or CHUNK_TRIALS,
+                       timed)
     with ExitStack() as stack:
         folder = out or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         store = ChunkStore(folder / "chunks", run.manifest())
         store.start(resume)
         run.simulate(store, workers, scheduler, progress)
-        return run.summarize(store, folder / "results.nc" if out is not None else None)
+        simulated = run.summarize(store, folder / "results.nc" if out is not None else None)
+    return _with_doses(design, simulated if exact is None else with_durations(exact, simulated))
+
+
+def _with_doses(design: Design, result: StudyResult) -> StudyResult:
+    """The summary with the dose labels, as the table prints them (``doses``)."""
+    labels = [design.panel.label(k) for k in range(len(design.levels))]
+    return StudyResult(dict(result.summary, doses=labels))
+
+
+def with_durations(exact: StudyResult, simulated: StudyResult) -> StudyResult:
+    """The exact operating characteristics with the durations of the same designs simulated in
+    time (designs that wait decide in time as without it: only the duration needs time)."""
+    summary = copy.deepcopy(exact.summary)
+    first = simulated.summary["scenarios"][0]["designs"]
+    trials = next(oc["trials"] for name, oc in first.items() if name != BENCHMARK)
+    summary["timeline"] = dict(simulated.summary["timeline"], simulated_trials=trials)
+    for entry, timed in zip(summary["scenarios"], simulated.summary["scenarios"], strict=True):
+        for name, oc in entry["designs"].items():
+            if name == BENCHMARK:
+                continue
+            source = timed["designs"][name]
+            for key in withtime.TIMED_RECORD_TYPES:
+                oc[key], oc["se"][key] = source[key], source["se"][key]
+    return StudyResult(summary)
 
 
 def study_summary(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
                   seed: int, method: str = DEFAULT_METHOD, workers: int | None = None, *,
                   scheduler: str | None = None, out: Path | None = None, resume: bool = False,
-                  chunk_size: int | None = None, progress: bool = False) -> dict[str, Any]:
+                  chunk_size: int | None = None, progress: bool = False,
+                  time: bool = True) -> dict[str, Any]:
     """``run_study`` (on all cores unless ``workers`` or ``scheduler`` say otherwise) and its
     summary.json document: the operating characteristics with the seed, the designs and the
     design's hash; written to ``out/summary.json`` when there is an ``out`` folder. What
     ``bayesdose simulate``, ``bayesdose.simulate`` and ``bayesdose report`` run."""
     result = run_study(design, scenarios, names, trials, seed, method,
                        workers or default_workers(), scheduler=scheduler, out=out,
-                       resume=resume, chunk_size=chunk_size, progress=progress)
-    summary = dict(result.summary, seed=seed, designs=names, config_sha256=design_sha256(design))
+                       resume=resume, chunk_size=chunk_size, progress=progress, time=time)
+    summary = dict(result.summary, seed=seed, designs=names, design_sha256=design_sha256(design))
     interrupt.check()  # a Ctrl-C swallowed on the way commits nothing
     if out is not None:
         write_summary(out / "summary.json", summary)
@@ -156,19 +190,20 @@ def _exact_study(design: Design, scenarios: list[Scenario], names: list[str]) ->
 # -- simulation ----------------------------------------------------------------------------
 
 
-def patients_needed(design: Design, names: list[str]) -> int:
-    if withtime.is_timed(names):
+def patients_needed(design: Design, names: list[str], timed: bool = False) -> int:
+    if timed:
         return withtime.patients_needed(design, names)
     most = max(state_space(design, name).design.max_patients for name in names)
     return max(most, design.stopping.max_patients)
 
 
 def run_chunk(design: Design, scenarios: list[Scenario], names: list[str], seed: int,
-              first: int, stop: int) -> tuple[int, int, dict[str, np.ndarray]]:
-    """Records of trials first .. stop - 1 for every scenario and design, and the benchmark's
-    selections, in compact types, named as in a chunk file (``chunks.record_key``)."""
-    u = tolerances(seed, first, stop, patients_needed(design, names))
-    timed = withtime.is_timed(names)
+              first: int, stop: int, timed: bool = False,
+              ) -> tuple[int, int, dict[str, np.ndarray]]:
+    """Records of trials first .. stop - 1 for every scenario and design (in time if
+    ``timed``), and the benchmark's selections, in compact types, named as in a chunk file
+    (``chunks.record_key``)."""
+    u = tolerances(seed, first, stop, patients_needed(design, names, timed))
     clock = withtime.chunk_timeline(design, seed, first, stop, u.shape[1]) if timed else None
     types = {**RECORD_TYPES, **withtime.TIMED_RECORD_TYPES} if timed else RECORD_TYPES
     out: dict[str, np.ndarray] = {}
@@ -197,10 +232,11 @@ class SimulatedRun:
     trials: int
     seed: int
     chunk_size: int
+    timed: bool = False
 
     def manifest(self) -> dict:
         return make_manifest(self.design, self.scenarios, self.names, self.trials, self.seed,
-                             self.chunk_size)
+                             self.chunk_size, self.timed)
 
     def simulate(self, store: ChunkStore, workers: int, scheduler: str | None,
                  progress: bool) -> None:
@@ -208,7 +244,8 @@ class SimulatedRun:
         from tqdm import tqdm
 
         missing = store.missing()
-        jobs = [(self.design, self.scenarios, self.names, self.seed, a, b) for a, b in missing]
+        jobs = [(self.design, self.scenarios, self.names, self.seed, a, b, self.timed)
+                for a, b in missing]
         done = len(store.ranges) - len(missing)
         with tqdm(total=len(store.ranges), initial=done, unit="chunk", desc="simulate",
                   file=sys.stderr, disable=None if progress else True) as bar:
@@ -226,7 +263,7 @@ class SimulatedRun:
         pairs = [(s, d) for s in range(len(self.scenarios)) for d in range(len(self.names))]
         tallies = {pair: Tally() for pair in pairs}
         optimal = [Tally() for _ in self.scenarios]
-        timing = list(withtime.TIMED_RECORD_TYPES) if withtime.is_timed(self.names) else []
+        timing = list(withtime.TIMED_RECORD_TYPES) if self.timed else []
         with results_file(results, [s.name for s in self.scenarios], self.names, self.trials,
                           self.design.levels, self.chunk_size, timed=bool(timing)) as nc:
             for first, stop, arrays in store.read():

@@ -177,8 +177,10 @@ def _records(t: _Trials, cache: TimedCache, window: int) -> TimedRecords:
     dlt = np.bincount(flat[given & t.tox], minlength=size).reshape(-1, n_doses)
     rows = np.arange(ids.size)
     duration = _last_outcome(t, rows, window) - t.dosed[:, 0]
-    return TimedRecords(cache.mtd[ids], n, dlt, cache.stop_reason[ids], duration,
-                        _pending_treated(t, window))
+    # a design that waits never doses while anyone is pending (and the count costs O(N^2))
+    pending = (np.zeros(ids.size, np.int64) if cache.design.waits
+               else _pending_treated(t, window))
+    return TimedRecords(cache.mtd[ids], n, dlt, cache.stop_reason[ids], duration, pending)
 
 
 def _pending_treated(t: _Trials, window: int) -> np.ndarray:

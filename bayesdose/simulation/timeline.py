@@ -46,7 +46,7 @@ class Timeline:
 def mean_gap_days(design: Design) -> float:
     """Mean days between arrivals."""
     sim = design.simulation
-    if sim.accrual == "fixed" and sim.accrual_gap_days is not None:
+    if sim.arrivals == "fixed" and sim.accrual_gap_days is not None:
         return sim.accrual_gap_days
     return DAYS_PER_MONTH / sim.accrual_rate_per_month
 
@@ -54,7 +54,7 @@ def mean_gap_days(design: Design) -> float:
 def arrival_days(design: Design, v: np.ndarray) -> np.ndarray:
     """Arrival days from the lane-1 uniforms ``v`` (trials, patients); column 0 is day 0."""
     mean = mean_gap_days(design)
-    poisson = design.simulation.accrual == "poisson"
+    poisson = design.simulation.arrivals == "poisson"
     gaps = -mean * np.log1p(-v) if poisson else np.full(v.shape, mean)
     gaps[:, 0] = 0.0
     return np.floor(np.cumsum(gaps, axis=1)).astype(np.int64)

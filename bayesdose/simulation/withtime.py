@@ -1,15 +1,20 @@
 """Simulation studies with time: which designs run how, and one chunk of trials.
 
-A study runs in time when it compares a time-aware design (``tite-blrm``, ``tite-crm``); then
-every design of the study does, on the same patients, arrivals and DLT days (``timeline``,
-``[simulation]`` in the config):
+A study runs in time when the config states time (``[simulation] accrual`` or
+``accrual_gap_days``; ``simulate --no-time`` leaves it out) or when it compares a time-aware
+design (``tite-blrm``, ``tite-crm``, which need time); then every design of the study does, on
+the same patients, arrivals and DLT days (``timeline``, ``[simulation]`` in the config):
 
 - ``tite-blrm``: BLRM-EWOC deciding at each cohort's arrival, pending patients weighted by days
   followed (``[cohorts] followup = "tite"``);
 - ``blrm``: BLRM-EWOC waiting for complete follow-up (``followup = "complete"``);
 - ``tite-crm``: dfcrm's TITE-CRM, decided per cohort;
 - ``3+3``, ``3+3-deesc``, ``crm``, ``boin``: wait for complete follow-up.
-The exact method walks trial states without dates, so a study with time is simulated.
+A design that waits decides on complete data only, so in time it makes the decisions it makes
+without time, trial by trial: its operating characteristics but the duration are those without
+time. A study of such designs alone keeps them exact where the exact method applies (the study
+adds the durations of a simulation in time); the exact method walks trial states without dates,
+so a study with a time-aware design is simulated.
 """
 
 from __future__ import annotations
@@ -31,18 +36,30 @@ from bayesdose.simulation.timeline import Timeline, mean_gap_days, timeline
 TIMED_RECORD_TYPES = {"duration": np.int32, "pending_treated": np.int16}
 
 
-def is_timed(names: list[str]) -> bool:
-    """Whether a study of these designs runs in time."""
-    return any(name in TIME_AWARE for name in names)
+def time_aware(names: list[str]) -> list[str]:
+    """The designs of these that decide with patients in follow-up (they need time)."""
+    return [name for name in names if name in TIME_AWARE]
 
 
-def check_timed(design: Design, names: list[str], method: str) -> None:
-    """An InputError when a study with time cannot run as asked."""
-    require_window(design, next(n for n in names if n in TIME_AWARE))
+def is_timed(design: Design, names: list[str], time: bool = True) -> bool:
+    """Whether a study of these designs runs in time: the config states time (unless
+    ``time`` is False), or a time-aware design is compared."""
+    return (time and design.simulation.stated) or bool(time_aware(names))
+
+
+def check_timed(design: Design, names: list[str], method: str, time: bool = True) -> None:
+    """An InputError when a study with time-aware designs cannot run as asked."""
+    aware = time_aware(names)
+    if not aware:
+        return
+    if not time:
+        raise InputError("--no-time", None, f"{', '.join(aware)} decide(s) with patients in "
+                         "follow-up, which needs time: leave out --no-time or the design")
+    require_window(design, aware[0])
     if method == "exact":
         raise InputError("--method exact", None,
-                         f"{', '.join(n for n in names if n in TIME_AWARE)} simulate(s) time, "
-                         "which the exact method does not cover; use --method simulate")
+                         f"{', '.join(aware)} simulate(s) time, which the exact method does "
+                         "not cover; use --method simulate")
 
 
 def timed_design(design: Design, name: str) -> TimedDesign:
@@ -76,9 +93,10 @@ def simulate_chunk_design(design: Design, name: str, p_true: np.ndarray, u: np.n
 
 
 def timeline_summary(design: Design) -> dict:
-    """The assumptions of a study with time, for summary.json."""
+    """The assumptions of a study with time, for summary.json (the study adds which numbers
+    are simulated)."""
     sim = design.simulation
     gap = mean_gap_days(design)
-    return {"accrual": sim.accrual, "mean_gap_days": gap,
+    return {"accrual": sim.arrivals, "mean_gap_days": gap,
             "arrivals_per_month": DAYS_PER_MONTH / gap, "dlt_time": sim.dlt_time,
             "dlt_window_days": design.cohorts.dlt_window_days}

@@ -12,8 +12,9 @@ import numpy as np
 import xarray as xr
 
 from bayesdose.conflict import DEFINITION, FLAG_LEVEL, Conflict, prior_conflict
-from bayesdose.data import Patient, TrialData
+from bayesdose.data import Patient, TrialData, over_enrolment
 from bayesdose.defaults import DEFAULT_SEED
+from bayesdose.designs.blrm import crosscheck
 from bayesdose.designs.blrm.rules import Decision, decide
 from bayesdose.doseformat import rich_text
 from bayesdose.inference.exact import ERROR_BOUND
@@ -43,6 +44,12 @@ class Recommendation:
     mcmc: xr.Dataset | None = None  # with engine "both": the MCMC summary beside the exact one
     notes: tuple[str, ...] = field(default=())
     sensitivity: tuple[dict[str, Any], ...] = ()  # the decision under each [[sensitivity]] prior
+    failures: tuple[str, ...] = ()  # failed MCMC diagnostics, disagreeing engines (crosscheck)
+
+    @property
+    def decided_on(self) -> str:
+        """The engine whose numbers made the decision: "exact", "mcmc" or "exnex"."""
+        return "exact" if self.engine == "both" else self.engine
 
     def __repr__(self) -> str:
         return f"<Recommendation {self.design.trial.name}: {_next_text(self)}>"
@@ -71,9 +78,10 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
     sensitivity = tuple(_under(name, alternative, data)
                         for name, alternative in design.alternatives())
     ess = tuple(float(e) for e in prior_ess(design))
+    failures = crosscheck.failures(design, engine, diagnostics)
+    notes = (*failures, *_notes(design, data, engine, diagnostics, borderline))
     return Recommendation(design, data, engine, summary, decision, diagnostics, borderline,
-                          ess, prior_conflict(design, data), mcmc,
-                          _notes(design, data, engine, diagnostics, borderline), sensitivity)
+                          ess, prior_conflict(design, data), mcmc, notes, sensitivity, failures)
 
 
 def _summaries(design: Design, data: TrialData, engine: str, seed: int,
@@ -82,7 +90,8 @@ def _summaries(design: Design, data: TrialData, engine: str, seed: int,
     if design.model.prior == "exnex":  # MCMC is the decision of record (no exact engine)
         summary, diagnostics = exnex_summary(design, data, seed)
         if engine == "both":  # the exact engine on the equivalent robust MAP prior beside it
-            diagnostics["map_equivalent"] = _comparison(exact_summary(design, data)[0], summary)
+            diagnostics["map_equivalent"] = crosscheck.comparison(exact_summary(design, data)[0],
+                                                                  summary)
         return "exnex", summary, diagnostics, None
     if engine == "mcmc":
         return engine, *mcmc_summary(design, data, seed), None
@@ -91,13 +100,13 @@ def _summaries(design: Design, data: TrialData, engine: str, seed: int,
         return engine, summary, diagnostics, None
     mcmc, mcmc_diagnostics = mcmc_summary(design, data, seed)
     return engine, summary, {"exact": diagnostics, "mcmc": mcmc_diagnostics,
-                             "comparison": _comparison(summary, mcmc)}, mcmc
+                             "comparison": crosscheck.comparison(summary, mcmc)}, mcmc
 
 
 def _notes(design: Design, data: TrialData, engine: str, diagnostics: dict[str, Any],
            borderline: tuple[bool, ...]) -> tuple[str, ...]:
     """What the statistician must know beside the table."""
-    notes = []
+    notes = [] if (over := over_enrolment(design, data)) is None else [over]
     if not data.patient_level and design.decision.coherence:
         notes.append(
             "aggregated counts: the order of cohorts is unknown, so the coherence rule "
@@ -110,8 +119,6 @@ def _notes(design: Design, data: TrialData, engine: str, diagnostics: dict[str, 
     if data.excluded:
         ids = ", ".join(p.patient_id for p in data.excluded)
         notes.append(f"not evaluable, left out of the model: {ids}")
-    if engine in ("mcmc", "exnex") and not diagnostics.get("diagnostics_ok", False):
-        notes.append("MCMC diagnostics failed: " + "; ".join(diagnostics.get("messages", [])))
     if engine == "exnex":
         check = diagnostics["ewoc_check"]
         notes.append(
@@ -143,32 +150,6 @@ def _under(name: str, design: Design, data: TrialData) -> dict[str, Any]:
             "mtd": _level(design, decision.mtd_level)}
 
 
-def _comparison(exact: xr.Dataset, mcmc: xr.Dataset) -> dict[str, Any]:
-    """Largest exact-vs-MCMC differences, also in units of the MCMC's standard errors.
-
-    ``max_difference_in_mcse`` is taken only over the entries whose MCSE is positive and whose
-    difference is not nil (> 1e-9): where no draw (or every draw) falls in an interval, the
-    MCMC's estimate is 0 (or 1) with an MCSE of 0, and a difference of 1e-4 from the exact
-    value is no evidence against it (one draw in 10,000) yet would be "infinitely many" MCSE
-    (it was 1e8 with a floor of 1e-12, on data without DLTs). None when no entry qualifies;
-    ``max_abs_difference`` covers every entry."""
-    names = ["mean", "p_underdose", "p_target", "p_overdose"]
-    diff = {name: np.abs(exact[name] - mcmc[name]).values for name in names}
-    ratios = [ratio for name in names
-              for ratio in _in_mcse(diff[name], mcmc[f"mcse_{name}"].values)]
-    return {
-        "max_abs_difference": float(max(d.max() for d in diff.values())),
-        "max_abs_difference_by_variable": {k: float(v.max()) for k, v in diff.items()},
-        "max_difference_in_mcse": max(ratios) if ratios else None,
-    }
-
-
-def _in_mcse(diff: np.ndarray, mcse: np.ndarray) -> list[float]:
-    """The differences in MCSE units where that is meaningful (MCSE > 0, difference > 1e-9)."""
-    ok = (mcse > 0) & (diff > 1e-9)
-    return [float(r) for r in diff[ok] / mcse[ok]]
-
-
 def _level(design: Design, level: int | None) -> float | None:
     return None if level is None else design.panel.dose(level)
 
@@ -188,8 +169,11 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         for name in ("mcse_p_underdose", "mcse_p_target", "mcse_p_overdose", "mcse_mean"):
             if name in s:
                 entry[name] = float(s[name].values[k])
+        entry["predictive"] = [float(p) for p in s["predictive"].values[k]]
         if rec.mcmc is not None:
-            entry["mcmc"] = {name: float(rec.mcmc[name].values[k]) for name in rec.mcmc}
+            entry["mcmc"] = {name: float(rec.mcmc[name].values[k]) for name in rec.mcmc
+                             if name != "predictive"}
+            entry["mcmc"]["predictive"] = [float(p) for p in rec.mcmc["predictive"].values[k]]
         doses.append(entry)
     return {
         "trial": design.trial.name,
@@ -205,12 +189,15 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
         "reason": decision.reason,
         "notes": list(rec.notes),
         "engine": rec.engine,
+        "decided_on": rec.decided_on,
+        "mcmc_failures": list(rec.failures),
         "unit": design.doses.unit,
         "prior": {**design.prior.as_dict(), "kind": _prior_kind(design), "ess": list(rec.ess),
                   "conflict": _conflict_json(rec.conflict)},
         "as_of": None if rec.data.as_of is None else rec.data.as_of.isoformat(),
         "pending": [_pending_entry(design, p) for p in rec.data.pending_patients],
         "excluded": [p.patient_id for p in rec.data.excluded],
+        "predictive_cohort_size": design.cohorts.size,
         "doses": doses,
         "sensitivity": list(rec.sensitivity),
         "diagnostics": rec.diagnostics,
@@ -245,9 +232,15 @@ COLUMNS = ("dose", "n", "DLT", "mean", "95% interval", "P(under)", "P(target)", 
 WIDTHS = (16, 3, 3, 6, 15, 8, 9, 8, 9)  # of the printed table; then "allowed"
 
 
+def engine_label(engine: str) -> str:
+    """The engine a recommendation ran, as the outputs name it ("both": the exact engine
+    decides, MCMC is shown beside it)."""
+    return "exact engine, MCMC beside it" if engine == "both" else f"{engine} engine"
+
+
 def _title(rec: Recommendation) -> str:
     lo, hi = rec.design.decision.target_interval
-    return (f"{rec.design.trial.name}: posterior ({rec.engine} engine), target interval "
+    return (f"{rec.design.trial.name}: posterior ({engine_label(rec.engine)}), target interval "
             f"[{lo:g}, {hi:g}), EWOC P(over) < {rec.design.decision.max_overdose_probability:g}")
 
 
@@ -292,11 +285,56 @@ def format_table(rec: Recommendation) -> str:
             f"{patient.days_followed} of {design.cohorts.dlt_window_days} days without DLT "
             f"(weight {entry['weight']:.3f}) as of {rec.data.as_of}"
         )
+    for heading, titles, rows, remarks in _tables(rec):
+        lines += ["", heading, *_aligned(titles, rows), *remarks]
     lines.append("")
+    decided = crosscheck.decided_on(rec)
+    if decided is not None:
+        lines.append(decided)
     lines.append(f"{_next_text(rec)} — {decision.reason}")
     lines.extend(_sensitivity_lines(rec))
     lines.extend(f"note: {note}" for note in rec.notes)
     return "\n".join(lines)
+
+
+Table = tuple[str, tuple[str, ...], list[tuple[str, ...]], list[str]]
+
+
+def _tables(rec: Recommendation) -> list[Table]:
+    """The tables under the posterior, each (heading, column titles, rows, lines under it):
+    the predictive probabilities for the next cohort and, when MCMC ran, its estimates."""
+    tables = [_predictive_table(rec)]
+    sampler = crosscheck.sampler_diagnostics(rec.engine, rec.diagnostics)
+    if sampler is not None:
+        remarks = [crosscheck.diagnostics_text(sampler)]
+        if rec.engine == "both":
+            remarks.append(crosscheck.comparison_text(rec.design,
+                                                      rec.diagnostics["comparison"]))
+        titles = ("dose" + _unit(rec.design), *crosscheck.COMPARED.values())
+        tables.append((crosscheck.heading(rec), titles, crosscheck.rows(rec), remarks))
+    return tables
+
+
+def _predictive_table(rec: Recommendation) -> Table:
+    """Per dose, the posterior predictive probability of 0 .. n DLTs in a next cohort of the
+    configured size n (whatever the next cohort's size: with titration it is 1), from the
+    posterior the decision was made on."""
+    size = rec.design.cohorts.size
+    heading = (f"DLTs in a cohort of {size} ([cohorts] size) at each dose: posterior "
+               f"predictive probability ({rec.decided_on} engine)")
+    titles = ("dose" + _unit(rec.design),
+              *(f"{k} DLT{'' if k == 1 else 's'}" for k in range(size + 1)))
+    rows = [(rec.design.panel.number(dose),
+             *(f"{p:.3f}" for p in rec.summary["predictive"].values[k]))
+            for k, dose in enumerate(rec.design.levels)]
+    return heading, titles, rows, []
+
+
+def _aligned(titles: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """A table as lines of text, each column right-aligned to its widest cell."""
+    widths = [max(len(cell) for cell in column) for column in zip(titles, *rows, strict=True)]
+    return ["  ".join(f"{cell:>{w}}" for cell, w in zip(line, widths, strict=True))
+            for line in (titles, *rows)]
 
 
 def _sensitivity_lines(rec: Recommendation) -> list[str]:
@@ -370,16 +408,29 @@ def to_html(rec: Recommendation) -> str:
         f"<li>pending: {escape(p.patient_id)}, {p.days_followed} of "
         f"{design.cohorts.dlt_window_days} days without DLT</li>"
         for p in rec.data.pending_patients)
+    decided = crosscheck.decided_on(rec)
     return rich_text(
         f"<div><p>{escape(_title(rec))}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         + "".join(f"<p>{escape(line)}</p>" for line in conflict_lines(rec))
+        + "".join(_html_table(*table) for table in _tables(rec))
+        + (f"<p>{escape(decided)}</p>" if decided is not None else "")
         + f"<p><b>{escape(_next_text(rec))}</b> — {escape(decision.reason)}</p>"
         + (f"<ul>{pending}{notes}</ul>" if pending or notes else "") + "</div>"
     )
 
 
+def _html_table(heading: str, titles: tuple[str, ...], rows: list[tuple[str, ...]],
+                remarks: list[str]) -> str:
+    """One of ``_tables`` as HTML, every text escaped."""
+    head = "".join(f"<th>{escape(t)}</th>" for t in titles)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return (f"<p>{escape(heading)}</p><table><thead><tr>{head}</tr></thead><tbody>{body}"
+            "</tbody></table>" + "".join(f"<p>{escape(r)}</p>" for r in remarks))
+
+
 def blrm_step(name: str, design: Design, data: TrialData, engine: str, seed: int) -> Step:
     """BLRM-EWOC's next step on real data (``recommend``), as every design's step is given."""
     result = recommend(design, data, engine=engine, seed=seed)
-    return Step(to_json(result), format_table(result), result)
+    return Step(to_json(result), format_table(result), design.panel, result)

@@ -24,6 +24,7 @@ from bayesdose.designs.base import (
     NO_DOSE,
     SAFETY,
     STOP_REASONS,
+    direction,
 )
 from bayesdose.designs.titration import single_patient
 from bayesdose.schema import Design
@@ -206,23 +207,13 @@ def decide(
         bool(one.ewoc_met[0]), tuple(BARRED[c] for c in one.barred[0]), phase,
         _reason(design, n, p_target, p_overdose, one, why),
         current_level=None if current == NO_DOSE else current,
-        direction=_direction(stop != "none", current, next_level), why_barred=why,
+        direction=direction(stop != "none", current, next_level), why_barred=why,
     )
 
 
 def _highest_given(n: np.ndarray) -> int:
     given = np.flatnonzero(n > 0)
     return int(given[-1]) if given.size else NO_DOSE
-
-
-def _direction(stopped: bool, current: int, next_level: int) -> str:
-    """The step from the current dose (the last cohort's) to the next."""
-    if stopped:
-        return "stop"
-    if current == NO_DOSE:
-        return "start"
-    return ("escalate" if next_level > current else "stay" if next_level == current
-            else "de-escalate")
 
 
 def _why_barred(design: Design, code: int, k: int, p_overdose: float, last_level: int,

@@ -1,5 +1,6 @@
-"""BOIN (R's BOIN 2.7.2): statistics (``core``), settings (``config``, ``[designs.boin]``) and
-the simulated design (``simulated``)."""
+"""BOIN (R's BOIN 2.7.2): statistics (``core``), settings (``config``, ``[designs.boin]``), the
+simulated design (``simulated``), its reasons on real data (``step``) and the protocol's
+boundary table (``boundaries``, ``bayesdose boundaries``)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,10 @@ selection (``select.mtd``). Conventions of the R code reproduced here:
 
 * ``lambda_e``/``lambda_d`` are the closed forms of Liu & Yuan (2015, eq. 2) with
   ``p.saf = 0.6 target`` and ``p.tox = 1.4 target``; for ``n`` patients the escalation count is
-  ``floor(lambda_e n)`` (escalate if ``ntox <= e_n``) and the de-escalation count is
-  ``ceiling(lambda_d n)`` (de-escalate if ``ntox >= d_n``), the latter capped at the elimination
-  count.
+  ``floor(lambda_e n)`` (escalate if ``ntox <= e_n``: the DLT rate is at most lambda_e) and the
+  de-escalation count is the smallest integer above ``lambda_d n`` (de-escalate if
+  ``ntox >= d_n``: the rate exceeds lambda_d; get.boundary takes ``ceiling`` except where
+  ``lambda_d n`` is an integer to 1e-12), the latter capped at the elimination count.
 * A dose is eliminated when ``n >= 3`` and ``1 - pbeta(target, y + 1, n - y + 1) > cutoff.eli``
   (strict ``>``, uniform Beta(1, 1) prior); it and every higher dose are eliminated.
 * ``select.mtd`` uses the Beta(0.05, 0.05) posterior mean ``(y + 0.05) / (n + 0.1)``, PAVA
@@ -119,20 +120,29 @@ def boundary_table(
 ) -> BoundaryTable:
     """R's ``get.boundary(...)$full_boundary_tab`` for n = 1..``max_n`` (Liu & Yuan 2015).
 
-    Escalate if ntox <= floor(lambda_e n); de-escalate if ntox >= ceiling(lambda_d n), capped at
-    the elimination count when that exists; eliminate if ntox >= :func:`elimination_count`.
-    (``get.boundary(ncohort, cohortsize)`` has ``max_n = ncohort * cohortsize``; its
-    ``n.earlystop`` truncation is not reproduced.)
+    Escalate if ntox <= floor(lambda_e n); de-escalate if ntox >= :func:`deescalation_count`,
+    capped at the elimination count when that exists; eliminate if ntox >=
+    :func:`elimination_count`. (``get.boundary(ncohort, cohortsize, n.earlystop)`` has
+    ``max_n = min(ncohort * cohortsize, n.earlystop)``.)
     """
     lambda_e, lambda_d = boin_boundaries(target, p_saf, p_tox)
     ns = tuple(range(1, max_n + 1))
     eliminate = tuple(elimination_count(target, n, cutoff_eli) for n in ns)
     escalate = tuple(math.floor(lambda_e * n) for n in ns)
     deescalate = tuple(
-        math.ceil(lambda_d * n) if elim is None else min(math.ceil(lambda_d * n), elim)
+        deescalation_count(lambda_d, n) if elim is None
+        else min(deescalation_count(lambda_d, n), elim)
         for n, elim in zip(ns, eliminate, strict=True)
     )
     return BoundaryTable(ns, escalate, deescalate, eliminate, lambda_e, lambda_d)
+
+
+def deescalation_count(lambda_d: float, npts: int) -> int:
+    """The fewest DLTs in ``npts`` whose rate exceeds ``lambda_d``, as R's ``get.boundary``:
+    ``ceiling(lambda_d n)``, or ``lambda_d n + 1`` where that product is an integer (to 1e-12)."""
+    product = lambda_d * npts
+    nearest = round(product)
+    return nearest + 1 if abs(nearest - product) < 1e-12 else math.ceil(product)
 
 
 def pava(x: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray | None = None

@@ -41,30 +41,17 @@ from bayesdose.designs.base import (
     Actions,
     States,
 )
-from bayesdose.designs.boin.core import boundary_table, select_mtd
+from bayesdose.designs.boin.boundaries import design_table
+from bayesdose.designs.boin.core import select_mtd
 from bayesdose.designs.titration import Titration
 from bayesdose.schema import Design
 
 _NEVER = 1 << 30  # a DLT count no dose reaches: "no elimination" in the lookup tables
-# Which branch decided a step (``BoinDesign._plan``), in words.
-WHY = (
-    "the start dose",
-    "titration: one patient a dose until the first DLT",
-    "the titration patient is the first of a cohort: {size} more at this dose",
-    "the maximum sample size is reached",
-    "the lowest dose is eliminated (P(DLT rate > target) > {cutoff:g}): stop",
-    "{n} patients here reach n_earlystop ({stop}) where the rule stays: stop",
-    "{y} DLT(s) in {n} is at most {e}, the escalation boundary: escalate",
-    "{y} DLT(s) in {n} is at most {e}, the escalation boundary, but no dose is above: stay",
-    "{y} DLT(s) in {n} is at most {e}, the escalation boundary, but the dose above is "
-    "eliminated: stay",
-    "{y} DLT(s) in {n} is at least {d}, the de-escalation boundary: de-escalate",
-    "{y} DLT(s) in {n} is at least {d}, the de-escalation boundary, but this is the lowest "
-    "dose: stay",
-    "{y} DLT(s) in {n} is between the boundaries ({e} to escalate, {d} to de-escalate): stay",
-)
+# Which branch decided a step (``BoinDesign.plan``); in words in ``step.WHY``.
+BRANCHES = ("start", "titration", "fill", "full", "eliminated", "early_stop", "escalate",
+            "no_higher", "higher_eliminated", "deescalate", "lowest", "stay")
 (START, TITRATION, FILL, FULL, ELIMINATED, EARLY_STOP, ESCALATE, NO_HIGHER, HIGHER_ELIMINATED,
- DEESCALATE, LOWEST, STAY) = range(len(WHY))
+ DEESCALATE, LOWEST, STAY) = range(len(BRANCHES))
 
 
 class BoinDesign:
@@ -82,7 +69,8 @@ class BoinDesign:
         self.max_patients = design.stopping.max_patients
         self.start = design.start_level
         self.titration = Titration(design)
-        table = boundary_table(self.target, self.max_patients, self.cutoff)
+        table = design_table(design, self.max_patients)
+        self.lambda_e, self.lambda_d = table.lambda_e, table.lambda_d
         # lookups by the number of patients at a dose (index 0: no patients, never decided)
         self.escalate = np.array([-1, *table.escalate])
         self.deescalate = np.array([_NEVER, *table.deescalate])
@@ -96,12 +84,12 @@ class BoinDesign:
     def decide(self, states: States) -> Actions:
         """BOIN's rule, overridden in turn by the first cohort, titration, the cohort completing
         the last titration dose, and the end at ``max_patients``."""
-        level, size, reason, _ = self._plan(states)
+        level, size, reason, _ = self.plan(states)
         return self._actions(states, level, size, reason)
 
-    def _plan(self, states: States) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def plan(self, states: States) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per state: next level, cohort size, stop reason, and which branch decided it (an
-        index into ``WHY``)."""
+        index into ``BRANCHES``)."""
         first = states.last_level < 0
         titrate = self.titration.continues(states)
         fill = self.titration.last_was_titration(states) & ~titrate & (self.cohort > 1)
@@ -159,12 +147,3 @@ def _selected(target: float, cutoff: float, n: tuple[int, ...], y: tuple[int, ..
     """``select.mtd`` (0-based, -1 for none), cached by counts: final states share them."""
     picked = select_mtd(target, np.array(n), np.array(y), cutoff)
     return NO_DOSE if picked is None else picked - 1
-
-
-def explain(boin: BoinDesign, states: States) -> str:
-    """The branch BOIN takes on one state (``_plan``), in words with its boundaries."""
-    _, size, _, why = (int(v[0]) for v in boin._plan(states))
-    c = max(int(states.last_level[0]), 0)
-    n, y = int(states.n[0, c]), int(states.dlt[0, c])
-    return WHY[why].format(y=y, n=n, e=boin.escalate[n], d=boin.deescalate[n], size=size,
-                           stop=boin.n_earlystop, cutoff=boin.cutoff)

@@ -89,6 +89,12 @@ class CrmDesign:
         """The model's dose for the states selected by ``rows`` (those with patients)."""
         return self.recommended(states.n[rows], states.dlt[rows])
 
+    def last_cohort_rate(self, states: States) -> np.ndarray:
+        """The last cohort's DLT rate as the restriction reads it: its DLTs over the configured
+        cohort size (a titration patient is a cohort of one)."""
+        size = np.where(self.titration.last_was_titration(states), 1, self.cohort)
+        return states.last_dlt / size
+
     def decide(self, states: States) -> Actions:
         """The model's dose, restricted, overridden by the first cohort and titration; at
         ``max_patients`` the end, with the model's (unrestricted) dose as the MTD."""
@@ -100,8 +106,7 @@ class CrmDesign:
             level[~first] = self.model_levels(states, ~first)
         done = treated >= self.max_patients
         mtd = np.where(done, level, NO_DOSE)  # the final MTD: from all patients, unrestricted
-        last_size = np.where(self.titration.last_was_titration(states), 1, self.cohort)
-        level = restrict(level, states.last_level, states.last_dlt / last_size, self.target)
+        level = restrict(level, states.last_level, self.last_cohort_rate(states), self.target)
         level[first] = self.start
         level[titrate] = states.last_level[titrate] + 1
         single = titrate | (first & self.titration.starts)

@@ -1,4 +1,5 @@
-"""3+3 and 3+3 with de-escalation (``simulated``); no settings of their own."""
+"""3+3 and 3+3 with de-escalation (``simulated``), the rule that applied on real data (``step``);
+no settings of their own."""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from bayesdose.designs.base import (
     States,
 )
 from bayesdose.designs.titration import single_patient
+from bayesdose.report.text import dlts
 from bayesdose.schema import Design
 
 _Action = tuple[int, int, int, int, str]  # next level, cohort size, stop reason, mtd, why
@@ -51,6 +52,7 @@ class ThreePlusThree:
         self.max_patients = 6 * self.n_doses
         self.start = design.start_level
         self.titration_until = design.cohorts.titration_until_level
+        self.label = design.panel.label  # a dose level in the rule's words
 
     def decide(self, states: States) -> Actions:
         actions = Actions.empty(len(states))
@@ -66,14 +68,15 @@ class ThreePlusThree:
         """The step from the current dose ``c`` (the last cohort's), with the rule in words."""
         if c < 0:
             return (*self._escalate_to(self.start, n, dlt, "no patients yet")[:4],
-                    "the start dose")
+                    f"no patients yet: start at {self.label(self.start)}")
         above_tried = c + 1 < self.n_doses and n[c + 1] > 0
-        seen = f"{dlt[c]} DLT(s) in {n[c]}"
+        seen = f"{dlts(int(dlt[c]))} in {n[c]} at {self.label(c)}"
         if n[c] == 1:  # titration patient
             if dlt[c]:
-                return (c, 2, CONTINUE, NO_DOSE, "a DLT in the titration patient: two more "
-                        "at this dose make a cohort of three")
-            return self._escalate_to(c + 1, n, dlt, "no DLT in the titration patient")
+                return (c, 2, CONTINUE, NO_DOSE, f"a DLT in the titration patient at "
+                        f"{self.label(c)}: two more at this dose make a cohort of three")
+            return self._escalate_to(c + 1, n, dlt, "no DLT in the titration patient at "
+                                     f"{self.label(c)}")
         if n[c] == 3:
             if dlt[c] == 0 and above_tried:  # reached by de-escalation below the start dose
                 return (c, 3, CONTINUE, NO_DOSE, f"{seen}, and the dose above was too toxic: "
@@ -96,13 +99,14 @@ class ThreePlusThree:
                                       "the highest dose")
         single = single_patient(int(dlt.sum()), level, self.titration_until)
         return (level, 1 if single else 3, CONTINUE, NO_DOSE,
-                f"{seen}: escalate, " + ("one patient (titration)" if single
-                                         else "a cohort of three"))
+                f"{seen}: escalate to {self.label(level)}, "
+                + ("one patient (titration)" if single else "a cohort of three"))
 
     def _declare_from(self, j: int, n: np.ndarray, seen: str, candidate: str) -> _Action:
         """Declare dose j the MTD, after adding patients where the variant requires it."""
         if j < 0:
             return (NO_DOSE, 0, SAFETY, NO_DOSE, f"{seen}: no dose below, stop for safety")
+        candidate = f"{candidate}, {self.label(j)},"
         if n[j] == 0:  # below a start dose above the lowest: never declare an untried dose
             return (j, 3, CONTINUE, NO_DOSE, f"{seen}: {candidate} has no patients yet, "
                     "de-escalate and treat a cohort of three there")
@@ -110,15 +114,10 @@ class ThreePlusThree:
             return (j, 5, CONTINUE, NO_DOSE, f"{seen}: {candidate} has only its titration "
                     "patient, five more make six before it is declared")
         if n[j] == 3 and self.deescalation:
-            return (j, 3, CONTINUE, NO_DOSE, f"{seen}: {candidate} has three, three more "
-                    "before it is declared")
+            return (j, 3, CONTINUE, NO_DOSE, f"{seen}: {candidate} has three, de-escalate: "
+                    "three more there before it is declared")
         return (*_declared(j), f"{seen}: {candidate} is declared the MTD")
 
 
 def _declared(level: int) -> tuple[int, int, int, int]:
     return (NO_DOSE, 0, MTD_DECLARED, level)
-
-
-def explain(rule: ThreePlusThree, states: States) -> str:
-    """The branch of the 3+3 rule that ``decide_one`` takes on one state, in words."""
-    return rule.decide_one(states.n[0], states.dlt[0], int(states.last_level[0]))[4]
