@@ -10,13 +10,14 @@ The notebook API, with the command line's defaults (see ``bayesdose.api``)::
     conflict = bayesdose.prior_conflict(design, "configs/examples/xj-mk-002.csv")
     study = bayesdose.simulate("configs/standard-5dose.toml",
                                "configs/scenarios/standard-5dose.toml", trials=2000)
+    tuned = bayesdose.calibrate("configs/standard-5dose.toml", random=200, budget=50)
 
 These names are imported on first use, so ``import bayesdose`` (done by the command line and
 by every simulation worker process) loads no numerical library.
 """
 
-__all__ = ["load_design", "map_prior", "next_step", "prior_conflict", "read_data", "recommend",
-           "simulate"]
+__all__ = ["calibrate", "load_design", "map_prior", "next_step", "prior_conflict", "read_data",
+           "recommend", "simulate"]
 
 
 def __getattr__(name: str):

@@ -1,7 +1,8 @@
 """The notebook API: the command line's steps as functions, with the CLI's defaults.
 
 ``bayesdose.load_design``, ``bayesdose.recommend``, ``bayesdose.next_step``,
-``bayesdose.prior_conflict``, ``bayesdose.map_prior`` and ``bayesdose.simulate`` are these
+``bayesdose.prior_conflict``, ``bayesdose.map_prior``, ``bayesdose.simulate`` and
+``bayesdose.calibrate`` are these
 functions (imported on first use, so ``import bayesdose`` stays cheap). The same arguments give
 the same numbers as ``bayesdose recommend`` and ``bayesdose simulate``.
 """
@@ -17,8 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bayesdose.defaults import (
+    CALIBRATION_BUDGET,
+    CALIBRATION_TRIALS,
+    DEFAULT_AGAINST,
     DEFAULT_DESIGNS,
     DEFAULT_METHOD,
+    DEFAULT_RANDOM_METHOD,
     DEFAULT_SEED,
     DEFAULT_TRIALS,
     ENGINES,
@@ -27,6 +32,7 @@ from bayesdose.defaults import (
 from bayesdose.errors import InputError
 
 if TYPE_CHECKING:
+    from bayesdose.calibration.run import Calibration
     from bayesdose.conflict import Conflict
     from bayesdose.data import TrialData
     from bayesdose.designs.blrm.recommendation import Recommendation
@@ -233,6 +239,80 @@ class SimulationResult:
         return (f"<div><p>method: {escape(s['method'])}, seed {escape(str(s.get('seed')))}</p>"
                 f"<table><thead><tr><th>scenario</th><th>design</th>{head}</tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def calibrate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | Path | None = None,
+              *, random: int | None = None, random_method: str = DEFAULT_RANDOM_METHOD,
+              seed: int = DEFAULT_SEED, tune: Sequence[str] = (),
+              against: str = DEFAULT_AGAINST, budget: int = CALIBRATION_BUDGET,
+              method: str = DEFAULT_METHOD, trials: int = CALIBRATION_TRIALS,
+              out: str | Path | None = None, progress: bool = True) -> CalibrationResult:
+    """Tune the BLRM on many scenarios, as ``bayesdose calibrate``: the highest mean PCS whose
+    mean selection above the MTD and share of patients above it are no higher than
+    ``against``'s.
+
+    ``scenarios``: a scenario TOML path or ``Scenario`` objects, or ``random``: that many random
+    curves (``random_method`` "paoletti" or "pseudo-uniform", drawn with ``seed``); ``tune``:
+    ``"SECTION.KEY=LOW:HIGH"`` specs (default: the prior's means and sds and the
+    MTD-declaration rule). With ``out`` the outputs of ``--out`` are written there. The result's
+    ``document`` is calibration.json, ``toml`` calibrated.toml's text (None without a feasible
+    setting, or for a ``Design`` not read from a file) and ``design`` the calibrated design.
+    """
+    from bayesdose.calibration.knobs import parse_knobs
+    from bayesdose.calibration.objective import ScenarioSet
+    from bayesdose.calibration.run import calibrate as run
+    from bayesdose.calibration.run import (
+        calibrated_toml,
+        calibration_document,
+        check_config_text,
+        write_outputs,
+    )
+    from bayesdose.designs.registry import DESIGNS
+    from bayesdose.simulation.random_scenarios import scenario_set
+
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+    if against not in DESIGNS or against == "blrm":
+        raise ValueError(f"against: expected one of {[d for d in DESIGNS if d != 'blrm']}, "
+                         f"got {against!r}")
+    if budget < 1 or trials < 2:
+        raise ValueError("expected budget >= 1 and trials >= 2")
+    design = _design(design)
+    source_file = Path(design.source)
+    text = source_file.read_text("utf-8-sig") if source_file.is_file() else None
+    knobs = parse_knobs(list(tune), design)
+    if text is not None:
+        check_config_text(design, knobs, text, design.source)
+    if scenarios is not None and not isinstance(scenarios, str | Path):
+        chosen, source = list(scenarios), {"given": len(scenarios)}
+        if random is not None:
+            raise ValueError("give either scenarios or random, not both")
+    else:
+        chosen, source = scenario_set(design, scenarios, random, seed, random_method)
+    result = run(design, ScenarioSet.of(chosen, design.decision.target), knobs, against,
+                 budget, seed, method, trials, progress)
+    if out is not None:
+        write_outputs(result, text, source, Path(out))
+    toml = None if text is None or result.chosen is None else calibrated_toml(result, text)
+    return CalibrationResult(calibration_document(result, source), toml, result.calibrated,
+                             result)
+
+
+@dataclass
+class CalibrationResult:
+    """A calibration: ``document`` (calibration.json), ``toml`` (calibrated.toml's text, or
+    None), ``design`` (the calibrated Design, or None when no setting was feasible) and
+    ``calibration`` (every setting tried, as objects)."""
+
+    document: dict
+    toml: str | None
+    design: Design | None
+    calibration: Calibration
+
+    def __str__(self) -> str:
+        from bayesdose.calibration.run import summary_text
+
+        return summary_text(self.calibration, None)
 
 
 def _design(design: Design | str | Path) -> Design:

@@ -22,12 +22,17 @@ if __name__ == "__main__" or Path(sys.argv[0]).name == "bayesdose":  # the progr
 import click  # noqa: E402
 
 from bayesdose.defaults import (  # noqa: E402
+    CALIBRATION_BUDGET,
+    CALIBRATION_TRIALS,
+    DEFAULT_AGAINST,
     DEFAULT_DESIGNS,
     DEFAULT_METHOD,
+    DEFAULT_RANDOM_METHOD,
     DEFAULT_SEED,
     DEFAULT_TRIALS,
     ENGINES,
     METHODS,
+    RANDOM_METHODS,
 )
 from bayesdose.designs.registry import DESIGNS, TIME_AWARE  # noqa: E402
 from bayesdose.errors import InputError  # noqa: E402
@@ -314,11 +319,23 @@ def map_prior(config: Path, out_path: Path, seed: int) -> None:
     click.echo(f"wrote {out_path}")
 
 
+_SCENARIOS = click.option("--scenarios", "scenarios_path",
+                          type=click.Path(dir_okay=False, path_type=Path),
+                          help="Scenario set (TOML, [[scenario]] name, p_true).")
+_RANDOM = click.option("--random", "random_count", type=click.IntRange(min=1), default=None,
+                       help="Instead of --scenarios: this many random dose-toxicity curves "
+                       "around the config's target, drawn with --seed.")
+_RANDOM_METHOD = click.option(
+    "--random-method", type=click.Choice(RANDOM_METHODS), default=DEFAULT_RANDOM_METHOD,
+    show_default=True, help="How --random draws its curves: paoletti (Paoletti et al. 2004, "
+    "as in Liu & Yuan 2015) or pseudo-uniform (Clertant & O'Quigley 2017).")
+
+
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--scenarios", "scenarios_path", required=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Scenario set (TOML, [[scenario]] name, p_true).")
+@_SCENARIOS
+@_RANDOM
+@_RANDOM_METHOD
 @click.option("--designs", default=",".join(DEFAULT_DESIGNS), show_default=True,
               help=f"Comma-separated design names: {', '.join(DESIGNS)}, "
               f"{', '.join(TIME_AWARE)}.")
@@ -351,9 +368,10 @@ def map_prior(config: Path, out_path: Path, seed: int) -> None:
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, hidden=True,
               help="Trials per chunk (for tests and debugging).")
 @_user_errors
-def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed: int,
-             out_dir: Path, method: str, workers: int | None, scheduler: str | None,
-             resume: bool, no_time: bool, verbose: bool, quiet: bool,
+def simulate(config: Path, scenarios_path: Path | None, random_count: int | None,
+             random_method: str, designs: str, trials: int, seed: int, out_dir: Path,
+             method: str, workers: int | None, scheduler: str | None, resume: bool,
+             no_time: bool, verbose: bool, quiet: bool,
              chunk_size: int | None) -> None:
     """Operating characteristics of designs in the scenarios of a simulation study.
 
@@ -363,7 +381,7 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
     from bayesdose.designs.registry import parse_design_names
     from bayesdose.schema import load_design
     from bayesdose.simulation.output import format_table
-    from bayesdose.simulation.scenarios import load_scenarios
+    from bayesdose.simulation.random_scenarios import scenario_set
     from bayesdose.simulation.study import study_summary
     from bayesdose.simulation.tree import TreeTooLarge
 
@@ -375,7 +393,7 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
         click.echo("note: the BLRM under EXNEX is simulated with its MAP equivalent (the MAP "
                    "prior robustified by the NEX prior with weight 1 - ex_probability) and "
                    "the exact engine, not by MCMC per cohort", err=True)
-    scenarios = load_scenarios(scenarios_path, len(design.levels))
+    scenarios, _ = scenario_set(design, scenarios_path, random_count, seed, random_method)
     names = parse_design_names(designs)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -394,6 +412,82 @@ def simulate(config: Path, scenarios_path: Path, designs: str, trials: int, seed
         problem = f"cannot write the results: {err.strerror or err}"
         raise InputError(str(out_dir), None, problem) from None
     click.echo(format_table(summary, verbose))
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@_SCENARIOS
+@_RANDOM
+@_RANDOM_METHOD
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Fixes the random scenarios, the space-filling design and any simulated "
+              "patient.")
+@click.option("--tune", "tune", multiple=True, metavar="SECTION.KEY=LOW:HIGH",
+              help="A design parameter to search, over [LOW, HIGH] (repeat the option; "
+              "model.prior_mean[0] names one element of a pair). Default: the BLRM prior's "
+              "means and sds and the MTD-declaration rule ([stopping] mtd_min_patients, "
+              "mtd_min_p_target).")
+@click.option("--against", default=DEFAULT_AGAINST, show_default=True,
+              type=click.Choice([d for d in DESIGNS if d != "blrm"]),
+              help="The reference design: the calibrated BLRM may select above the MTD and "
+              "treat patients above it no more than it does.")
+@click.option("--budget", type=click.IntRange(min=1), default=CALIBRATION_BUDGET,
+              show_default=True, help="Settings computed, the input config's included.")
+@click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD,
+              show_default=True,
+              help="exact: walk the tree of trial states; simulate: Monte Carlo with common "
+              "random numbers; auto: exact when the tree is small enough.")
+@click.option("--trials", type=click.IntRange(min=2), default=CALIBRATION_TRIALS,
+              show_default=True, help="Simulated trials per scenario (simulation only).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for calibrated.toml, calibration.json and front.png/.svg.")
+@click.option("--quiet", is_flag=True, help="No progress bar (it is on stderr, on a terminal).")
+@_user_errors
+def calibrate(config: Path, scenarios_path: Path | None, random_count: int | None,
+              random_method: str, seed: int, tune: tuple[str, ...], against: str, budget: int,
+              method: str, trials: int, out_dir: Path, quiet: bool) -> None:
+    """Tune the BLRM of CONFIG on many scenarios: the highest mean probability of correct
+    selection whose overdosing is no worse than --against's.
+
+    Writes OUT/calibrated.toml (CONFIG with the chosen values, each commented),
+    OUT/calibration.json (every setting tried, the reference, the Pareto fronts) and
+    OUT/front.png and .svg. Exit code 1 when no setting was as safe as the reference (nothing
+    calibrated).
+    """
+    from bayesdose.calibration.knobs import parse_knobs
+    from bayesdose.calibration.objective import ScenarioSet
+    from bayesdose.calibration.run import calibrate as run
+    from bayesdose.calibration.run import check_config_text, summary_text, write_outputs
+    from bayesdose.input_files import read_input
+    from bayesdose.record import check_can_write
+    from bayesdose.schema import load_design
+    from bayesdose.simulation.random_scenarios import scenario_set
+    from bayesdose.simulation.tree import TreeTooLarge
+
+    config_bytes = read_input(config)
+    design = load_design(config, config_bytes)
+    knobs = parse_knobs(list(tune), design)
+    config_text = config_bytes.decode("utf-8-sig")
+    check_config_text(design, knobs, config_text, str(config))
+    scenarios, source = scenario_set(design, scenarios_path, random_count, seed, random_method)
+    try:
+        check_can_write(out_dir, may_create=True)
+    except OSError as err:
+        raise InputError(str(out_dir), None, f"cannot write there: {err.strerror or err}") from None
+    scenario_set = ScenarioSet.of(scenarios, design.decision.target)
+    try:
+        result = run(design, scenario_set, knobs, against, budget, seed, method, trials,
+                     progress=not quiet)
+    except TreeTooLarge as err:
+        raise InputError("--method exact", None, f"{err}; use --method simulate") from None
+    try:
+        write_outputs(result, config_text, source, out_dir)
+    except OSError as err:
+        raise InputError(str(out_dir), None, f"cannot write the results: {err.strerror or err}"
+                         ) from None
+    click.echo(summary_text(result, out_dir))
+    if result.chosen is None:
+        sys.exit(1)
 
 
 from bayesdose.report.command import report  # noqa: E402  (only click is imported with it)

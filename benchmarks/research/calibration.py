@@ -26,6 +26,7 @@ CONFIG = ROOT / "configs" / "standard-5dose.toml"
 CALIBRATION = ROOT / "configs" / "scenarios" / "calibration-5dose.toml"
 REPORTED = ROOT / "configs" / "scenarios" / "standard-5dose.toml"
 PAGE = ROOT / "docs" / "calibration.md"
+KEPT = "\n## The `calibrate` command"  # written by hand from a run; kept when regenerating
 CANDIDATES = [
     (p_low, p_high, sd_a)
     for p_low in (0.05, 0.10)
@@ -148,7 +149,9 @@ chosen one keeps the share of patients above the MTD well below 3+3's.
 {_row("BLRM-EWOC (default prior)", final["blrm"])}
 {_row("3+3", final["3+3"])}
 """
-    write_atomically(PAGE, page)
+    old = PAGE.read_text() if PAGE.exists() else ""
+    kept = old[old.index(KEPT):] if KEPT in old else ""  # the calibrate command's section
+    write_atomically(PAGE, page + kept)
     print(page)
 
 
