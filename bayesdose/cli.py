@@ -255,6 +255,7 @@ def _write_record(folder: Path, document: dict[str, Any], config_bytes: bytes,
 def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     """Check a design CONFIG (and trial DATA) and say what is wrong."""
     from bayesdose.data import over_enrolment, read_trial_data
+    from bayesdose.designs.blrm.reachability import reachability_note
     from bayesdose.report.text import dlts, patients
     from bayesdose.schema import load_design
 
@@ -265,8 +266,11 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
         trials = design.historical_trials
         click.echo(f"prior {design.model.prior}: from {len(trials.names)} historical trial(s) "
                    f"in {trials.source} (fitted by MCMC when used; `bayesdose map` fixes it)")
-    elif design.prior.derived:
-        click.echo(f"prior {design.prior.explanation}")
+    else:
+        if design.prior.derived:
+            click.echo(f"prior {design.prior.explanation}")
+        if (reach := reachability_note(design)) is not None:
+            click.echo(f"note: {reach}")
     if data is not None:
         trial = read_trial_data(data, design, as_of and as_of.date())
         layout = "patient level" if trial.patient_level else "aggregated"

@@ -15,6 +15,7 @@ from bayesdose.conflict import DEFINITION, FLAG_LEVEL, Conflict, prior_conflict
 from bayesdose.data import Patient, TrialData, over_enrolment
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.blrm import crosscheck
+from bayesdose.designs.blrm.reachability import reachability_note
 from bayesdose.designs.blrm.rules import Decision, decide
 from bayesdose.doseformat import rich_text
 from bayesdose.inference.exact import ERROR_BOUND
@@ -107,6 +108,8 @@ def _notes(design: Design, data: TrialData, engine: str, diagnostics: dict[str, 
            borderline: tuple[bool, ...]) -> tuple[str, ...]:
     """What the statistician must know beside the table."""
     notes = [] if (over := over_enrolment(design, data)) is None else [over]
+    if engine != "exnex" and (reach := reachability_note(design)) is not None:
+        notes.append(reach)
     if not data.patient_level and design.decision.coherence:
         notes.append(
             "aggregated counts: the order of cohorts is unknown, so the coherence rule "
