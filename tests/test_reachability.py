@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -113,3 +114,15 @@ def test_recommend_keeps_the_note_in_the_json(tmp_path: Path) -> None:
     assert STANDARD_NOTE in json.loads(out.read_text())["notes"]
     quiet = CliRunner().invoke(main, ["recommend", str(wide(tmp_path)), str(data)])
     assert quiet.exit_code == 0 and "note:" not in quiet.output
+
+
+def test_the_check_stops_at_what_a_trial_can_treat() -> None:
+    """n is at most max_patients, and beyond 60 patients at a dose there is no check (the fuzzer's
+    mtd_min_patients = 184231170745 tried to allocate 1.34 TiB)."""
+    design = load_design(STANDARD)
+    few = replace(design, stopping=replace(design.stopping, mtd_min_patients=9, max_patients=3))
+    assert target_reachability(few).patients == 3
+    huge = replace(design, stopping=replace(design.stopping, mtd_min_patients=184231170745))
+    assert target_reachability(huge).patients == 30  # max_patients
+    many = replace(design, stopping=replace(huge.stopping, max_patients=1000))
+    assert reachability_note(many) is None

@@ -29,6 +29,15 @@ class Reachability:
     patients: int
 
 
+MAX_CHECKED_PATIENTS = 60
+
+
+def checked_patients(design: Design) -> int:
+    """n of ``target_reachability``: ``[stopping] mtd_min_patients``, but no more than a trial
+    can treat (``max_patients``)."""
+    return min(design.stopping.mtd_min_patients, design.stopping.max_patients)
+
+
 def target_reachability(design: Design) -> Reachability:
     """For each dose d of the panel: with n = ``[stopping] mtd_min_patients`` patients at d
     only (no other data) and their DLTs ~ Binomial(n, ``[decision] target``), the probability
@@ -36,7 +45,7 @@ def target_reachability(design: Design) -> Reachability:
     posterior P(overdosing) at d is >= ``[decision] max_overdose_probability``; the largest
     over doses. One batch of the exact engine ((n + 1) x doses data sets), under the design's
     prior (not for ``[model] prior = "exnex"``, whose decisions come from MCMC)."""
-    n = design.stopping.mtd_min_patients
+    n = checked_patients(design)
     doses = len(design.levels)
     outcomes = np.arange(n + 1)
     counts = np.zeros((doses, n + 1, doses))  # (dose d, DLTs, panel)
@@ -54,7 +63,11 @@ def target_reachability(design: Design) -> Reachability:
 
 def reachability_note(design: Design) -> str | None:
     """The note of ``validate`` and ``recommend`` when EWOC bars a dose whose true DLT rate is
-    the target in more than half of trials (``target_reachability``), None otherwise."""
+    the target in more than half of trials (``target_reachability``), None otherwise; not
+    checked beyond ``MAX_CHECKED_PATIENTS`` at the dose (the batch grows with n, and with that
+    many patients the interval's room above the target is rarely what bars a dose)."""
+    if checked_patients(design) > MAX_CHECKED_PATIENTS:
+        return None
     reach = target_reachability(design)
     if reach.p_barred <= WARN_ABOVE:
         return None
