@@ -559,10 +559,11 @@ class ExactEngine:
 
     def regrid(self, counts: np.ndarray) -> ExactEngine:
         """The engine that answers for one data set (its observation counts): this one if its
-        grid resolves and holds the posterior; otherwise a grid whose answer agrees within
-        ``ERROR_BOUND / 2`` on every summary with a grid of half (or twice) its nodes both ways.
-        Tried in turn: for a posterior the grid holds but does not resolve, the same frame
-        with twice the nodes both ways (``finer``, up to ``FINER_MAX_NODES``: a wide prior's
+        grid resolves and holds the posterior; otherwise a finer grid that does, or a grid
+        whose answer agrees within ``ERROR_BOUND / 2`` on every summary with a grid of half
+        (or twice) its nodes both ways, in the batch's order (``_answer_unresolved``). Tried
+        in turn: for a posterior the grid holds but does not resolve, the same frame with
+        twice the nodes both ways (``finer``, up to ``FINER_MAX_NODES``: a wide prior's
         posteriors after a few patients); a grid placed on the posterior (the standardised
         coordinates of its normal approximation, re-centred on the moments until it resolves
         and holds the posterior; ``_settled``), then this grid's frame refined (a posterior
