@@ -7,7 +7,9 @@ Two layouts, told apart by the header:
   to the DLT), ``followup_end`` (ISO date follow-up ended, empty while ongoing) and
   ``evaluable`` (1 by default; 0 leaves the patient out of the model). With dates, a patient
   followed d days without a DLT so far, of a window of T, counts with weight min(d / T, 1)
-  (Cheung & Chappell 2000), as of a date the caller gives (never today's clock);
+  (Cheung & Chappell 2000), as of a date the caller gives (never today's clock). An optional
+  ``response`` column holds efficacy (0/1, empty while not yet assessed): counted per dose
+  beside the DLTs, it changes no toxicity decision;
 - aggregated, ``dose,n,dlt``: one row per dose; the order of cohorts is unknown.
 """
 
@@ -33,6 +35,7 @@ from bayesdose.schema import Design
 
 PATIENT_COLUMNS = ("patient_id", "cohort", "dose", "dlt")
 DATE_COLUMNS = ("enrolled", "dlt_day", "followup_end", "evaluable")
+EFFICACY_COLUMNS = ("response",)
 AGGREGATED_COLUMNS = ("dose", "n", "dlt")
 MAX_COUNT = 1_000_000  # no count of a trial (patients, cohorts, days) comes near this
 
@@ -45,6 +48,7 @@ class Patient:
     dlt: int
     days_followed: int | None = None  # None: no dates, the outcome is complete
     evaluable: bool = True
+    response: int | None = None  # efficacy 0/1; None: not assessed (yet), or no such column
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,10 @@ class TrialData:
     """Per-dose counts of evaluable patients (``n``) and DLTs (``dlt``), plus patients when
     known. With dates: ``pending`` (doses, T) counts patients still in follow-up without a DLT
     by whole days followed; ``complete`` counts patients whose outcome is final (a DLT, or the
-    whole window followed); ``excluded`` lists non-evaluable patients."""
+    whole window followed); ``excluded`` lists non-evaluable patients. With a ``response``
+    column: per dose ``responses`` and ``assessed`` (patients whose response is recorded,
+    evaluable for DLT or not: a patient's DLT evaluability says nothing of its response);
+    None without the column."""
 
     n: np.ndarray
     dlt: np.ndarray
@@ -61,6 +68,27 @@ class TrialData:
     pending: np.ndarray | None = None
     excluded: tuple[Patient, ...] = field(default=())
     as_of: date | None = None
+    responses: np.ndarray | None = None
+    assessed: np.ndarray | None = None
+
+    @property
+    def has_responses(self) -> bool:
+        """Whether the data have a ``response`` column (even with no response recorded yet)."""
+        return self.responses is not None
+
+    def response_counts(self, level: int) -> dict[str, int]:
+        """``responses`` and ``assessed`` at a 0-based dose level, as a document's per-dose
+        entry holds them; empty without a ``response`` column."""
+        if not self.has_responses:
+            return {}
+        return {"responses": int(self.responses[level]), "assessed": int(self.assessed[level])}
+
+    @property
+    def not_assessed(self) -> list[Patient]:
+        """Patients without a recorded response, when the data have a ``response`` column."""
+        if not self.has_responses:
+            return []
+        return [p for p in self.patients if p.response is None]
 
     @property
     def complete(self) -> np.ndarray:
@@ -362,7 +390,8 @@ def _no_underscore(value: str) -> str:
 
 def _patient_level(header, body, design: Design, source: str, as_of: date | None,
                    header_where: str) -> TrialData:
-    columns = check_columns(header, PATIENT_COLUMNS, source, header_where, DATE_COLUMNS)
+    columns = check_columns(header, PATIENT_COLUMNS, source, header_where,
+                            DATE_COLUMNS + EFFICACY_COLUMNS)
     dated = "enrolled" in columns
     undated = [name for name in ("dlt_day", "followup_end") if name in columns]
     if undated and not dated:
@@ -391,8 +420,33 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
         if first[0] != level:
             raise row.fail("dose", f"cohort {cohort} was given another dose in {first[1]}")
         days = _days_followed(row, dlt, window, as_of) if dated else None
-        patients.append(Patient(pid, cohort, level, dlt, days, _evaluable(row, dated)))
-    return _counts(patients, design, source, window if dated else 0, as_of)
+        response = _response(row, design, as_of if dated else None)
+        patients.append(Patient(pid, cohort, level, dlt, days, _evaluable(row, dated),
+                                response))
+    return _counts(patients, design, source, window if dated else 0, as_of,
+                   "response" in columns)
+
+
+def _response(row: CsvRow, design: Design, as_of: date | None) -> int | None:
+    """The patient's response (0/1), None while not assessed. With dates (``as_of``), a
+    response recorded fewer than ``[efficacy] assessment_days`` after dosing is an error, not
+    a warning: it cannot have been known yet, so it is a mistake in the data (a wrong date, a
+    wrong patient, an assessment outside the protocol), and the count of responses at a dose
+    may open it to backfill; a protocol that reads responses earlier says so in the config."""
+    value = row.optional("response")
+    if not value:
+        return None
+    if value not in ("0", "1"):
+        raise row.fail("response", f"expected 0 or 1 (empty while not yet assessed), got "
+                       f"{value!r}")
+    response = int(value)
+    wait = design.efficacy.assessment_days
+    if as_of is not None and (days := (as_of - row.date("enrolled")).days) < wait:
+        raise row.fail("response", f"a response is recorded {days} day(s) after dosing (as of "
+                       f"--as-of {as_of}), before it can be known: [efficacy] "
+                       f"assessment_days = {wait} in {design.source}; leave it empty until "
+                       "then, or check the dates")
+    return response
 
 
 def _evaluable(row: CsvRow, dated: bool) -> bool:
@@ -431,10 +485,16 @@ def _days_followed(row: CsvRow, dlt: int, window: int, as_of: date) -> int:
 
 
 def _counts(patients: list[Patient], design: Design, source: str, window: int,
-            as_of: date | None) -> TrialData:
+            as_of: date | None, efficacy: bool = False) -> TrialData:
     doses = len(design.levels)
     n = np.zeros(doses, dtype=np.int64)
     y = np.zeros_like(n)
+    responses = np.zeros_like(n) if efficacy else None
+    assessed = np.zeros_like(n) if efficacy else None
+    for p in patients:
+        if efficacy and p.response is not None:
+            assessed[p.level] += 1
+            responses[p.level] += p.response
     pending = np.zeros((doses, window), dtype=np.int64) if window else None
     for p in patients:
         if not p.evaluable:
@@ -444,7 +504,8 @@ def _counts(patients: list[Patient], design: Design, source: str, window: int,
         if pending is not None and p.dlt == 0 and p.days_followed < window:
             pending[p.level, p.days_followed] += 1
     excluded = tuple(p for p in patients if not p.evaluable)
-    return TrialData(n, y, tuple(patients), source, pending, excluded, as_of)
+    return TrialData(n, y, tuple(patients), source, pending, excluded, as_of, responses,
+                     assessed)
 
 
 def _aggregated(header, body, design: Design, source: str, header_where: str) -> TrialData:

@@ -294,6 +294,49 @@ class SimulationSection:
         return self.accrual or "fixed"
 
 
+ENDPOINTS = ("increment", "cci", "ppr")  # [efficacy.response] endpoint: bayesdose.endpoints
+
+
+@dataclass(frozen=True)
+class ResponseRuleSection:
+    endpoint: str = documented(
+        "What `bayesdose endpoints` reads a response from: 'increment' (platelet count minus "
+        "the baseline count, x10^9/L), 'cci' (corrected count increment) or 'ppr' (percent "
+        "platelet recovery); formulas in docs/efficacy.md. Default 'increment': the change "
+        "from baseline is XJ-MK-002's secondary endpoint (CCI and PPR are exploratory).",
+        "increment",
+    )
+    threshold: float = documented(
+        "A response is endpoint >= threshold at the time point (increment in x10^9/L, CCI in "
+        "x10^9/L m^2 per 10^11 cells or platelets given, PPR in %). Default 10: the increment "
+        "ASCO's platelet transfusion guideline (Schiffer et al. 2001) takes as a satisfactory "
+        "response to one apheresis unit in an average adult.",
+        10.0,
+    )
+    time: str = documented(
+        "The time point after dosing the response is read at, as written in the counts' "
+        "`time` column: hours ('1h', '24h') or days ('7d'). Default '7d': XJ-MK-002's day-7 "
+        "count, the first of its scheduled counts a week after the infusion, when cells that "
+        "make platelets in vivo have had time to do so.",
+        "7d",
+    )
+
+
+@dataclass(frozen=True)
+class EfficacySection:
+    assessment_days: int = documented(
+        "Whole days after dosing at which a patient's response (the trial data's `response` "
+        "column) is known; with dated data a response recorded before then is an error. 0: a "
+        "response counts as soon as it is recorded. At most 365.",
+        0,
+    )
+    response: ResponseRuleSection = documented(
+        "The rule of `bayesdose endpoints` that turns platelet counts into a response "
+        "([efficacy.response]).",
+        ResponseRuleSection(),
+    )
+
+
 # Each section's schema; [[sensitivity]] is an array of tables (alternative priors, each with
 # the keys of [model] and a name: recommend gives the decision under each beside its own).
 SECTIONS: dict[str, Any] = {
@@ -306,6 +349,7 @@ SECTIONS: dict[str, Any] = {
     "designs": DesignsSection,
     "simulation": SimulationSection,
     "historical": HistoricalSection,
+    "efficacy": EfficacySection,
     "sensitivity": tuple[SensitivitySection, ...],
 }
 
@@ -339,6 +383,7 @@ class Design:
     designs: DesignsSection
     simulation: SimulationSection
     historical: HistoricalSection = HistoricalSection()
+    efficacy: EfficacySection = EfficacySection()
     sensitivity: tuple[SensitivitySection, ...] = ()
     source: str = "<design>"
 
@@ -667,6 +712,38 @@ def _check_rules(s: Design, source: str) -> None:
     )
     _check_designs(s.designs, len(levels), decision.target, source)
     _check_simulation(s.simulation, cohorts.dlt_window_days, source)
+    _check_efficacy(s.efficacy, source)
+
+
+def _check_efficacy(efficacy: EfficacySection, source: str) -> None:
+    """Checks of [efficacy] and its response rule."""
+    require = requirement(source)
+    require(0 <= efficacy.assessment_days <= MAX_WINDOW_DAYS, "[efficacy] assessment_days",
+            f"must be between 0 and {MAX_WINDOW_DAYS} (days)")
+    rule = efficacy.response
+    require(rule.endpoint in ENDPOINTS, "[efficacy.response] endpoint",
+            f"expected one of {', '.join(map(repr, ENDPOINTS))}, got {rule.endpoint!r}")
+    if problem := time_point_problem(rule.time):
+        raise InputError(source, "[efficacy.response] time", problem)
+
+
+def time_point_hours(text: str) -> float:
+    """Hours after dosing of a time point written '4h' or '7d' (a ValueError otherwise)."""
+    if problem := time_point_problem(text):
+        raise ValueError(problem)
+    return float(text[:-1]) * (24 if text[-1] == "d" else 1)
+
+
+def time_point_problem(text: str) -> str | None:
+    """Why ``text`` is not a time point after dosing ('1h', '24h', '7d'), or None."""
+    number, unit = text[:-1], text[-1:]
+    if unit in ("h", "d") and number.isascii() and number.isdigit():
+        hours = int(number) * (24 if unit == "d" else 1)
+        if 0 < hours <= 24 * MAX_WINDOW_DAYS:
+            return None
+        return f"{text!r} is not within a year after dosing (1h to {MAX_WINDOW_DAYS}d)"
+    return (f"expected a time after dosing in whole hours or days, such as '1h', '24h' or "
+            f"'7d', got {text!r}")
 
 
 def _check_simulation(sim: SimulationSection, window: int, source: str) -> None:

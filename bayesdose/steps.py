@@ -26,7 +26,7 @@ the configured one, restricts escalation).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,24 @@ class Column:
         if isinstance(value, bool):
             return "yes" if value else "no"
         return "—" if value is None else f"{value:.3f}"
+
+
+RESPONSES = Column("responses", "responses",
+                   lambda entry: f"{entry['responses']}/{entry['assessed']}")
+"""The per-dose efficacy column, when the data have a ``response`` column: responders over
+patients assessed. It is shown beside every design's decision and changes none."""
+
+
+def response_note(design: Design, data: TrialData) -> str | None:
+    """What the responses column counts, and who is not assessed yet; None without it."""
+    if not data.has_responses:
+        return None
+    wait = design.efficacy.assessment_days
+    when = (f"is known {wait} days after dosing" if wait else "counts when recorded")
+    waiting = ", ".join(p.patient_id for p in data.not_assessed) or "none"
+    return (f"responses = responders / patients assessed; a response {when} ([efficacy] "
+            f"assessment_days = {wait}); not yet assessed: {waiting}; responses change no "
+            "toxicity decision")
 
 
 @dataclass(frozen=True)
@@ -147,9 +165,12 @@ def step_document(name: str, design: Design, data: TrialData) -> tuple[dict[str,
                                 "direction": None, "reason": None}  # (set last, shown first)
     waits = registry_entry(name).complete_cohorts and bool(pending)
     document.update(_decided(design, simulated, state, waits))
-    document["doses"] = [{"dose": float(d), "n": int(data.n[k]), "dlt": int(data.dlt[k])}
-                         for k, d in enumerate(design.levels)]
+    document["doses"] = [{"dose": float(d), "n": int(data.n[k]), "dlt": int(data.dlt[k]),
+                          **data.response_counts(k)} for k, d in enumerate(design.levels)]
     details = hook(name, "step_details")(simulated, design, data, state, document)
+    if data.has_responses:
+        details = replace(details, columns=(RESPONSES, *details.columns),
+                          lines=(*details.lines, response_note(design, data)))
     if document["wait"]:
         from bayesdose.report.text import patients
 

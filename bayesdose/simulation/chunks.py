@@ -27,7 +27,7 @@ import numpy as np
 from bayesdose.designs.registry import TIME_AWARE
 from bayesdose.errors import InputError
 from bayesdose.record import atomic_write, remove_temporaries
-from bayesdose.schema import Design, HierarchySection
+from bayesdose.schema import Design, EfficacySection, HierarchySection
 from bayesdose.simulation.scenarios import Scenario
 
 MANIFEST = "manifest.json"
@@ -82,6 +82,8 @@ def design_sha256(design: Design) -> str:
                 del alternative[key]
     if not config["sensitivity"]:
         del config["sensitivity"]
+    if design.efficacy == EfficacySection():  # hashed only when set: older runs match
+        del config["efficacy"]
     if config["historical"]["data"] is None:
         del config["historical"]
     else:  # the trials themselves, not only the file's name

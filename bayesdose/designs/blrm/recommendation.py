@@ -28,7 +28,7 @@ from bayesdose.posterior import (
     prior_ess,
 )
 from bayesdose.schema import Design
-from bayesdose.steps import Step
+from bayesdose.steps import RESPONSES, Step, response_note
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,7 @@ def to_json(rec: Recommendation) -> dict[str, Any]:
     for k, dose in enumerate(design.levels):
         entry = {
             "dose": float(dose), "n": int(rec.data.n[k]), "dlt": int(rec.data.dlt[k]),
+            **rec.data.response_counts(k),
             **{name: float(s[name].values[k]) for name in SUMMARY_VARIABLES},
             "allowed": decision.allowed[k], "barred_by": decision.barred_by[k],
             "why_barred": decision.why_barred[k],
@@ -233,6 +234,17 @@ def _pending_entry(design: Design, patient: Patient) -> dict[str, Any]:
 COLUMNS = ("dose", "n", "DLT", "mean", "95% interval", "P(under)", "P(target)", "P(over)",
            "prior ESS")
 WIDTHS = (16, 3, 3, 6, 15, 8, 9, 8, 9)  # of the printed table; then "allowed"
+AFTER_DLT = 3  # where the responses column goes, when the data have one (steps.RESPONSES)
+
+
+def _layout(rec: Recommendation) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The printed table's column titles and widths (before "allowed"): ``COLUMNS``, and the
+    responses column after DLT when the data have a ``response`` column."""
+    titles, widths = ("dose" + _unit(rec.design), *COLUMNS[1:]), WIDTHS
+    if rec.data.has_responses:
+        titles = (*titles[:AFTER_DLT], RESPONSES.title, *titles[AFTER_DLT:])
+        widths = (*widths[:AFTER_DLT], len(RESPONSES.title), *widths[AFTER_DLT:])
+    return titles, widths
 
 
 def engine_label(engine: str) -> str:
@@ -261,6 +273,9 @@ def _dose_rows(rec: Recommendation) -> list[tuple[tuple[str, ...], str]]:
                  f"[{s['q025'].values[k]:.3f}, {s['q975'].values[k]:.3f}]",
                  f"{s['p_underdose'].values[k]:.3f}", f"{s['p_target'].values[k]:.3f}",
                  f"{s['p_overdose'].values[k]:.3f}", f"{rec.ess[k]:.1f}")
+        if rec.data.has_responses:
+            cell = RESPONSES.cell(rec.data.response_counts(k))
+            cells = (*cells[:AFTER_DLT], cell, *cells[AFTER_DLT:])
         rows.append((cells, status))
     return rows
 
@@ -272,12 +287,14 @@ def _unit(design: Design) -> str:
 def format_table(rec: Recommendation) -> str:
     """The per-dose table and the recommendation, as printed by ``bayesdose recommend``."""
     design, decision = rec.design, rec.decision
-    titles = ("dose" + _unit(design), *COLUMNS[1:])
-    header = " ".join(f"{t:>{w}}" for t, w in zip(titles, WIDTHS, strict=True)) + "  allowed"
+    titles, widths = _layout(rec)
+    header = " ".join(f"{t:>{w}}" for t, w in zip(titles, widths, strict=True)) + "  allowed"
     lines = [_title(rec), header]
     for cells, status in _dose_rows(rec):
-        row = " ".join(f"{c:>{w}}" for c, w in zip(cells, WIDTHS, strict=True))
+        row = " ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
         lines.append(f"{row}  {status}")
+    if (responses := response_note(design, rec.data)) is not None:
+        lines.append(responses)
     if design.prior.explanation:  # derived from the panel, or a mixture
         lines.append(f"prior: {design.prior.explanation}")
     lines.extend(conflict_lines(rec))
@@ -399,14 +416,16 @@ def to_html(rec: Recommendation) -> str:
     """The table of ``format_table`` as an HTML fragment, every text escaped, doses as HTML
     writes them (``rich_text``)."""
     design, decision = rec.design, rec.decision
-    titles = ("dose" + _unit(design), *COLUMNS[1:], "allowed")
+    titles = (*_layout(rec)[0], "allowed")
     head = "".join(f"<th>{escape(t)}</th>" for t in titles)
     rows = []
     for cells, status in _dose_rows(rec):
         row = "".join(f"<td>{escape(c)}</td>" for c in (*cells, status))
         rows.append(f"<tr>{row}</tr>" if status.startswith("yes")
                     else f'<tr class="barred">{row}</tr>')
-    notes = "".join(f"<li>{escape(n)}</li>" for n in (*_sensitivity_lines(rec), *rec.notes))
+    responses = response_note(design, rec.data)
+    notes = "".join(f"<li>{escape(n)}</li>" for n in (*_sensitivity_lines(rec), *rec.notes,
+                                                      *filter(None, [responses])))
     pending = "".join(
         f"<li>pending: {escape(p.patient_id)}, {p.days_followed} of "
         f"{design.cohorts.dlt_window_days} days without DLT</li>"
