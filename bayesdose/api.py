@@ -1,9 +1,8 @@
 """The notebook API: the command line's steps as functions, with the CLI's defaults.
 
 ``bayesdose.load_design``, ``bayesdose.recommend``, ``bayesdose.next_step``,
-``bayesdose.prior_conflict``, ``bayesdose.map_prior``, ``bayesdose.simulate`` and
-``bayesdose.calibrate`` are these
-functions (imported on first use, so ``import bayesdose`` stays cheap). The same arguments give
+``bayesdose.endpoints``, ``bayesdose.prior_conflict``, ``bayesdose.map_prior``,
+``bayesdose.simulate`` and ``bayesdose.calibrate`` are these functions (imported on first use, so ``import bayesdose`` stays cheap). The same arguments give
 the same numbers as ``bayesdose recommend`` and ``bayesdose simulate``.
 """
 
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from bayesdose.conflict import Conflict
     from bayesdose.data import TrialData
     from bayesdose.designs.blrm.recommendation import Recommendation
+    from bayesdose.endpoints import Endpoints
     from bayesdose.models.map_prior import MapFit
     from bayesdose.schema import Design
     from bayesdose.simulation.scenarios import Scenario
@@ -100,6 +100,17 @@ def recommend(design: Design | str | Path, data: Any, engine: str = "exact",
         raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
     design = _design(design)
     return run(design, read_data(data, design, as_of), engine=engine, seed=seed)
+
+
+def endpoints(design: Design | str | Path, counts: str | Path) -> list[Endpoints]:
+    """Each patient's platelet increment, CCI and PPR by time point and the response by the
+    design's ``[efficacy.response]`` rule, from a long CSV of platelet counts (as ``bayesdose
+    endpoints``; ``endpoints.endpoints_csv`` writes them as its CSV)."""
+    from bayesdose.endpoints import endpoints as patient_endpoints
+    from bayesdose.endpoints import read_counts
+
+    design = _design(design)
+    return [patient_endpoints(c, design.efficacy.response) for c in read_counts(counts, design)]
 
 
 def prior_conflict(design: Design | str | Path, data: Any,

@@ -1,4 +1,5 @@
-"""The ``bayesdose`` command line: recommend, validate, simulate, report, verify-records.
+"""The ``bayesdose`` command line: recommend, validate, endpoints, simulate, report,
+verify-records.
 
 A user's mistake (a bad file, a bad option) is reported on one line naming the file, the row or
 key and what was expected, with exit code 2 and no traceback; nothing is half-written.
@@ -274,10 +275,47 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     if data is not None:
         trial = read_trial_data(data, design, as_of and as_of.date())
         layout = "patient level" if trial.patient_level else "aggregated"
+        responses = (f", {int(trial.responses.sum())} response(s) of "
+                     f"{int(trial.assessed.sum())} assessed" if trial.has_responses else "")
         click.echo(f"{data}: valid {layout} data, {patients(trial.total_patients)}, "
-                   f"{dlts(int(trial.dlt.sum()))}")
+                   f"{dlts(int(trial.dlt.sum()))}{responses}")
         if (over := over_enrolment(design, trial)) is not None:
             click.echo(f"note: {over}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("counts", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the CSV here (one row per patient) instead of printing it.")
+@_user_errors
+def endpoints(config: Path, counts: Path, out_path: Path | None) -> None:
+    """Platelet increment, CCI, PPR and the response of each patient, from COUNTS.
+
+    COUNTS is a CSV with a row per patient and time point: patient_id,time,platelets (x10^9/L;
+    time 'baseline' before dosing, then '1h', '24h', '7d', ...) and the patient's dose,bsa_m2,
+    weight_kg (on one row or repeated). The response is [efficacy.response] of CONFIG:
+    endpoint >= threshold at its time point, empty while that count is missing. Formulas:
+    docs/efficacy.md.
+    """
+    from bayesdose.endpoints import endpoints as patient_endpoints
+    from bayesdose.endpoints import endpoints_csv, read_counts, rule_note, rule_text
+    from bayesdose.schema import load_design
+
+    if out_path is not None:
+        _check_outputs(out_path, None, None, None)
+    design = load_design(config)
+    results = [patient_endpoints(c, design.efficacy.response) for c in read_counts(counts, design)]
+    if (note := rule_note(design)) is not None:
+        click.echo(f"note: {note}", err=True)
+    table = endpoints_csv(results)
+    if out_path is None:
+        click.echo(table, nl=False)
+        return
+    _write_output(out_path, table, "endpoints CSV")
+    assessed = [r.response for r in results if r.response is not None]
+    click.echo(f"{out_path}: {len(results)} patients, {sum(assessed)} responses of "
+               f"{len(assessed)} assessed ({rule_text(design)})")
 
 
 @main.command()
