@@ -2,8 +2,9 @@
 
 ``bayesdose.load_design``, ``bayesdose.recommend``, ``bayesdose.next_step``,
 ``bayesdose.endpoints``, ``bayesdose.prior_conflict``, ``bayesdose.map_prior``,
-``bayesdose.simulate`` and ``bayesdose.calibrate`` are these functions (imported on first use, so ``import bayesdose`` stays cheap). The same arguments give
-the same numbers as ``bayesdose recommend`` and ``bayesdose simulate``.
+``bayesdose.simulate`` and ``bayesdose.calibrate`` are these functions (imported on first use,
+so ``import bayesdose`` stays cheap). The same arguments give the same numbers as ``bayesdose
+recommend`` and ``bayesdose simulate``.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
     from bayesdose.conflict import Conflict
     from bayesdose.data import TrialData
     from bayesdose.designs.blrm.recommendation import Recommendation
-    from bayesdose.endpoints import Endpoints
     from bayesdose.models.map_prior import MapFit
+    from bayesdose.platelets import Endpoints
     from bayesdose.schema import Design
     from bayesdose.simulation.scenarios import Scenario
     from bayesdose.steps import Step
@@ -105,9 +106,9 @@ def recommend(design: Design | str | Path, data: Any, engine: str = "exact",
 def endpoints(design: Design | str | Path, counts: str | Path) -> list[Endpoints]:
     """Each patient's platelet increment, CCI and PPR by time point and the response by the
     design's ``[efficacy.response]`` rule, from a long CSV of platelet counts (as ``bayesdose
-    endpoints``; ``endpoints.endpoints_csv`` writes them as its CSV)."""
-    from bayesdose.endpoints import endpoints as patient_endpoints
-    from bayesdose.endpoints import read_counts
+    endpoints``; ``platelets.endpoints_csv`` writes them as its CSV)."""
+    from bayesdose.platelets import endpoints as patient_endpoints
+    from bayesdose.platelets import read_counts
 
     design = _design(design)
     return [patient_endpoints(c, design.efficacy.response) for c in read_counts(counts, design)]

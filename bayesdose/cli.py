@@ -298,8 +298,8 @@ def endpoints(config: Path, counts: Path, out_path: Path | None) -> None:
     endpoint >= threshold at its time point, empty while that count is missing. Formulas:
     docs/efficacy.md.
     """
-    from bayesdose.endpoints import endpoints as patient_endpoints
-    from bayesdose.endpoints import endpoints_csv, read_counts, rule_note, rule_text
+    from bayesdose.platelets import endpoints as patient_endpoints
+    from bayesdose.platelets import endpoints_csv, read_counts, rule_note, rule_text
     from bayesdose.schema import load_design
 
     if out_path is not None:

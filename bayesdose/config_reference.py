@@ -48,6 +48,13 @@ Dated data (late-onset toxicity) add `enrolled` and optionally `dlt_day`, `follo
 DLT window, before `--as-of` and before follow-up ended. `evaluable` (0 leaves a patient out of
 the model) needs no dates.
 
+Patient-level data may add `response` (efficacy: 0 or 1, empty while not yet assessed;
+anything else is an error). It is counted per dose (responders / patients assessed, whether
+evaluable for DLT or not) and shown beside the decision, which it does not change. With dates,
+a response recorded fewer than `[efficacy] assessment_days` after dosing (as of `--as-of`) is
+an error: it cannot have been known yet. `bayesdose endpoints` derives it from platelet counts
+(docs/efficacy.md). Aggregated data have no response column.
+
 Trial data given where the config belongs (or a config given as the data) is named as such:
 the config comes first, then the data. Data holding more patients than `[stopping]
 max_patients` are analysed, with a note saying so (`validate` and `recommend` print it).

@@ -294,7 +294,7 @@ class SimulationSection:
         return self.accrual or "fixed"
 
 
-ENDPOINTS = ("increment", "cci", "ppr")  # [efficacy.response] endpoint: bayesdose.endpoints
+ENDPOINTS = ("increment", "cci", "ppr")  # [efficacy.response] endpoint: bayesdose.platelets
 
 
 @dataclass(frozen=True)
