@@ -208,3 +208,23 @@ def test_efficacy_is_hashed_only_when_set(xj):
     assert design_sha256(registered) == design_sha256(
         design_from_dict({**raw, "efficacy": {}}, str(XJ)))
     assert design_sha256(xj) != design_sha256(registered)
+
+
+@pytest.mark.parametrize("name", ["blrm", "boin"])
+def test_decision_pages_show_responses_in_a_real_browser(browser, tmp_path, name):
+    page, js = tmp_path / "decision.html", tmp_path / "decision.json"
+    result = CliRunner().invoke(main, ["recommend", str(XJ_EFFICACY), str(RESPONSES),
+                                       "--as-of", "2025-12-01", "--design", name,
+                                       "--html", str(page), "--json", str(js)])
+    assert result.exit_code == 0, result.output
+    doses = json.loads(js.read_text())["doses"]
+    browser.get(page.as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+    headers = browser.execute_script(
+        "return [...document.querySelectorAll('thead th')].map(th => th.innerText)")
+    assert headers[3].lower() == "responses"
+    shown = browser.execute_script("""return [...document.querySelectorAll(
+        'td[data-key="responses"]')].map(td => td.innerText)""")
+    assert shown == [f"{d['responses']}/{d['assessed']}" for d in doses] == ["0/1", "2/3", "2/2"]
+    text = browser.execute_script("return document.body.innerText")
+    assert "not yet assessed: XJ-07" in text

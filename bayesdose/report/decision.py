@@ -24,6 +24,7 @@ from bayesdose.designs.blrm.recommendation import (
 )
 from bayesdose.designs.registry import colour as design_colour
 from bayesdose.errors import InputError
+from bayesdose.steps import response_note
 
 if TYPE_CHECKING:
     from bayesdose.data import TrialData
@@ -218,6 +219,7 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
         "decision.html", rec=rec, document=document, design=design, decision=decision,
         headline=headline(rec), rows=rows, conflict=conflict_lines(rec),
         decided_on=crosscheck.decided_on(rec), mcmc=_mcmc_section(rec, document),
+        responses=response_note(design, rec.data),
         engine=engine_label(rec.engine),
         figure=data_uri(posterior_figure(rec)), progress=progress,
         number=number, probability=probability, generator=provenance.generator(),
