@@ -292,9 +292,9 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
 def endpoints(config: Path, counts: Path, out_path: Path | None) -> None:
     """Platelet increment, CCI, PPR and the response of each patient, from COUNTS.
 
-    COUNTS is a CSV with a row per patient and time point: patient_id,time,platelets (x10^9/L;
-    time 'baseline' before dosing, then '1h', '24h', '7d', ...) and the patient's dose,bsa_m2,
-    weight_kg (on one row or repeated). The response is [efficacy.response] of CONFIG:
+    COUNTS is a CSV with a row per patient and time point: columns patient_id, time, platelets
+    (x10^9/L; time 'baseline' before dosing, then '1h', '24h', '7d', ...) and the patient's
+    dose, bsa_m2 and weight_kg (on one of its rows, or repeated). The response is [efficacy.response] of CONFIG:
     endpoint >= threshold at its time point, empty while that count is missing. Formulas:
     docs/efficacy.md.
     """
