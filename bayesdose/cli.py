@@ -294,9 +294,9 @@ def endpoints(config: Path, counts: Path, out_path: Path | None) -> None:
 
     COUNTS is a CSV with a row per patient and time point: columns patient_id, time, platelets
     (x10^9/L; time 'baseline' before dosing, then '1h', '24h', '7d', ...) and the patient's
-    dose, bsa_m2 and weight_kg (on one of its rows, or repeated). The response is [efficacy.response] of CONFIG:
-    endpoint >= threshold at its time point, empty while that count is missing. Formulas:
-    docs/efficacy.md.
+    dose, bsa_m2 and weight_kg (on one of its rows, or repeated). The response is
+    [efficacy.response] of CONFIG: endpoint >= threshold at its time point, empty while that
+    count is missing. Formulas: docs/efficacy.md.
     """
     from bayesdose.platelets import endpoints as patient_endpoints
     from bayesdose.platelets import endpoints_csv, read_counts, rule_note, rule_text
