@@ -75,8 +75,11 @@ class BfBoin:
 
     def decide(self, states: States) -> Actions:
         actions = Actions.empty(len(states))
+        calls = self.calls(states.n, states.dlt)  # once for the batch
+        meets = states.dlt >= self.boin.eliminate[np.maximum(states.n, 1)]
         for i in range(len(states)):
-            level, reason = self.step(states.n[i], states.dlt[i], int(states.last_level[i]))
+            level, reason = self.step(states.n[i], states.dlt[i], int(states.last_level[i]),
+                                      calls[i], meets[i])
             actions.stop_reason[i] = reason
             if reason == CONTINUE:
                 actions.next_level[i], actions.cohort_size[i] = level, self.boin.cohort
@@ -86,13 +89,15 @@ class BfBoin:
                                                     states.last_dlt[i : i + 1]))[0]
         return actions
 
-    def step(self, n: np.ndarray, y: np.ndarray, c: int) -> tuple[int, int]:
-        """(next level, stop reason) after a cohort at dose c, as bfboin."""
+    def step(self, n: np.ndarray, y: np.ndarray, c: int, call: np.ndarray | None = None,
+             meets: np.ndarray | None = None) -> tuple[int, int]:
+        """(next level, stop reason) after a cohort at dose c, as bfboin (``call`` and
+        ``meets``, BOIN's calls and the elimination rule per dose, when already known)."""
         if c < 0:
             return self.boin.start, CONTINUE
-        call = self.calls(n, y)
-        lower, here = call[:c], call[c]
-        meets = y >= self.boin.eliminate[np.maximum(n, 1)]
+        call = self.calls(n, y) if call is None else call
+        meets = y >= self.boin.eliminate[np.maximum(n, 1)] if meets is None else meets
+        lower, here = call[:c], int(call[c])
         top = n.size - 1
         can_escalate = c < top and not meets[c + 1 :].any()
         if here == ELIMINATE and c == 0:

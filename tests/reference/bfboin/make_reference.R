@@ -8,7 +8,7 @@
 # (set.seed(seed); purrr::map_df(1:ntrial, sim.one.trial, ...)), so the means equal get.oc.bf's;
 # the per-trial values give the standard deviations as well.
 library(bfboin)
-ntrial <- 4000
+ntrial <- 1000
 seed <- 2024
 dlt <- list(c(0.25, 0.41, 0.45, 0.49, 0.53), c(0.12, 0.25, 0.42, 0.49, 0.55),
             c(0.04, 0.12, 0.25, 0.43, 0.63), c(0.02, 0.06, 0.1, 0.25, 0.4),
@@ -42,15 +42,9 @@ run <- function(p, r) {
        totaln = mean(total), totaln_sd = sd(total),
        duration = mean(months), duration_sd = sd(months))
 }
-out <- list()
-for (s in seq_along(dlt)) {
-  out[[s]] <- list(scenario = s, p_true = dlt[[s]], p_response = response[[s]],
-                   bf_boin = run(dlt[[s]], response[[s]]),
-                   no_response = run(dlt[[s]], rep(0, 5)))
-  cat("scenario", s, "done\n")
-}
-doc <- list(
-  package = paste("bfboin", packageVersion("bfboin"), "(openpharma/bfboin commit 03a1b83), BOIN",
+write_doc <- function(out) {  # after each scenario: the scenarios done so far
+  doc <- list(
+    package = paste("bfboin", packageVersion("bfboin"), "(openpharma/bfboin commit 03a1b83), BOIN",
                   packageVersion("BOIN")),
   r = R.version.string, ntrial = ntrial, seed = seed,
   call = paste("set.seed(seed); purrr::map_df(1:ntrial, bfboin::sim.one.trial, target = 0.25,",
@@ -62,5 +56,15 @@ doc <- list(
                "with R = p_response (bf_boin) or rep(0, 5) (no_response); as get.oc.bf"),
   units = "selpercent and percentstop in %; npatients, ntox per dose; duration in months",
   scenarios = out)
-writeLines(jsonlite::toJSON(doc, auto_unbox = TRUE, digits = NA, pretty = TRUE),
+  writeLines(jsonlite::toJSON(doc, auto_unbox = TRUE, digits = NA, pretty = TRUE),
            "tests/reference/bfboin/get_oc_bf_table3.json")
+}
+out <- list()
+for (s in seq_along(dlt)) {
+  out[[s]] <- list(scenario = s, p_true = dlt[[s]], p_response = response[[s]],
+                   bf_boin = run(dlt[[s]], response[[s]]),
+                   no_response = run(dlt[[s]], rep(0, 5)))
+  cat("scenario", s, "done\n")
+  write_doc(out)
+}
+
