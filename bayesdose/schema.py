@@ -337,6 +337,39 @@ class EfficacySection:
     )
 
 
+@dataclass(frozen=True)
+class BackfillSection:
+    enabled: bool = documented(
+        "Backfill cohorts: while the escalation cohort is in DLT follow-up, a new patient "
+        "joins the highest open dose below the escalation dose. Designs named NAME+backfill "
+        "(e.g. boin+backfill = BF-BOIN) need it true, so the settings below are stated.",
+        False,
+    )
+    max_per_dose: int = documented(
+        "At most this many patients (escalation and backfill) at a dose open to backfill.", 12
+    )
+    require_response: bool = documented(
+        "Backfill only a dose where at least one response is known ([efficacy] "
+        "assessment_days after dosing).",
+        True,
+    )
+    close_on_dlt_rate: float | None = documented(
+        "Besides the design's de-escalation rule: close a dose (and every dose above) to "
+        "backfill when its observed DLT rate among complete patients exceeds this.",
+        None,
+    )
+
+
+@dataclass(frozen=True)
+class OptimisationSection:
+    utility: tuple[float, ...] = documented(
+        "Utility of (response without DLT, response with DLT, neither, DLT without "
+        "response), 0..100: BOIN12's default table (Lin, Zhou & Yuan 2020). The optimal "
+        "biological dose maximises the expected utility among doses at or below the MTD.",
+        (100.0, 60.0, 40.0, 0.0),
+    )
+
+
 # Each section's schema; [[sensitivity]] is an array of tables (alternative priors, each with
 # the keys of [model] and a name: recommend gives the decision under each beside its own).
 SECTIONS: dict[str, Any] = {
@@ -351,6 +384,8 @@ SECTIONS: dict[str, Any] = {
     "historical": HistoricalSection,
     "efficacy": EfficacySection,
     "sensitivity": tuple[SensitivitySection, ...],
+    "backfill": BackfillSection,
+    "optimisation": OptimisationSection,
 }
 
 PRIOR_KINDS = ("normal", "mixture", "map", "exnex")
@@ -385,6 +420,9 @@ class Design:
     historical: HistoricalSection = HistoricalSection()
     efficacy: EfficacySection = EfficacySection()
     sensitivity: tuple[SensitivitySection, ...] = ()
+    efficacy: EfficacySection = EfficacySection()
+    backfill: BackfillSection = BackfillSection()
+    optimisation: OptimisationSection = OptimisationSection()
     source: str = "<design>"
 
     def __post_init__(self) -> None:
@@ -713,6 +751,7 @@ def _check_rules(s: Design, source: str) -> None:
     _check_designs(s.designs, len(levels), decision.target, source)
     _check_simulation(s.simulation, cohorts.dlt_window_days, source)
     _check_efficacy(s.efficacy, source)
+    _check_backfill(s, source)
 
 
 def _check_efficacy(efficacy: EfficacySection, source: str) -> None:
@@ -763,6 +802,18 @@ def _check_simulation(sim: SimulationSection, window: int, source: str) -> None:
     if sim.stated:
         require(window >= 1, "[simulation] accrual", "states time, in which every design is "
                 "simulated: it needs a DLT window, [cohorts] dlt_window_days >= 1")
+
+
+def _check_backfill(s: Design, source: str) -> None:
+    """Checks of [backfill] and [optimisation]."""
+    require = requirement(source)
+    backfill = s.backfill
+    require(backfill.max_per_dose >= 1, "[backfill] max_per_dose", "must be >= 1")
+    rate = backfill.close_on_dlt_rate
+    require(rate is None or 0 < rate < 1, "[backfill] close_on_dlt_rate", "must be in (0, 1)")
+    utility = s.optimisation.utility
+    require(len(utility) == 4 and all(0 <= u <= 100 for u in utility),
+            "[optimisation] utility", "expected four utilities in [0, 100]")
 
 
 def _check_model(model: ModelSection, section: str, require: Any) -> None:

@@ -44,6 +44,7 @@ class DesignEntry:
     on_data: str = "bayesdose.steps:rule_step"  # "module:function": its step on real data
     config: str = ""  # "module:Class" of its settings, the table [designs.<package>]
     in_time: str = ""  # "module:function": its own form in a study with time (else it waits)
+    backfill: str = ""  # "module:Class": its rule with backfill cohorts (``designs.backfill``)
     in_report: bool = True  # compared in a design report (when the config allows it)
     description: str = ""  # fixed words for a report (else the package's ``describe``)
 
@@ -66,7 +67,7 @@ REGISTRY: tuple[DesignEntry, ...] = (
                 step_details="step:step_details", config="config:CrmSection"),
     DesignEntry("boin", "BOIN", "#7b4fa0", "boin", "simulated:BoinDesign",
                 complete_cohorts=True, config="config:BoinSection",
-                step_details="step:step_details"),
+                step_details="step:step_details", backfill="backfill:BfBoin"),
     DesignEntry("tite-blrm", "TITE-BLRM", "#555555", "blrm", "tite:TiteBlrm", time_aware=True,
                 in_report=False),
     DesignEntry("tite-crm", "TITE-CRM", "#555555", "crm", "tite:TiteCrm", time_aware=True,

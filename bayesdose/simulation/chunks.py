@@ -27,7 +27,13 @@ import numpy as np
 from bayesdose.designs.registry import TIME_AWARE
 from bayesdose.errors import InputError
 from bayesdose.record import atomic_write, remove_temporaries
-from bayesdose.schema import Design, EfficacySection, HierarchySection
+from bayesdose.schema import (
+    BackfillSection,
+    Design,
+    EfficacySection,
+    HierarchySection,
+    OptimisationSection,
+)
 from bayesdose.simulation.scenarios import Scenario
 
 MANIFEST = "manifest.json"
@@ -63,6 +69,8 @@ def _version() -> str:
 # too, is hashed only when given; its tables leave out the keys added after it).
 LATER_SENSITIVITY_KEYS: dict[str, Any] = {"elicitation": (), "robust_weight": 0.0,
                                           "hierarchy": dataclasses.asdict(HierarchySection())}
+LATER_SECTIONS = {"efficacy": EfficacySection, "backfill": BackfillSection,
+                  "optimisation": OptimisationSection}
 LATER_MODEL_KEYS: dict[str, Any] = {"prior": "normal", "components": (),
                                     **LATER_SENSITIVITY_KEYS}
 
@@ -82,8 +90,9 @@ def design_sha256(design: Design) -> str:
                 del alternative[key]
     if not config["sensitivity"]:
         del config["sensitivity"]
-    if design.efficacy == EfficacySection():  # hashed only when set: older runs match
-        del config["efficacy"]
+    for section, cls in LATER_SECTIONS.items():  # hashed only when set: older runs match
+        if config[section] == dataclasses.asdict(cls()):
+            del config[section]
     if config["historical"]["data"] is None:
         del config["historical"]
     else:  # the trials themselves, not only the file's name

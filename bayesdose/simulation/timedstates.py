@@ -104,8 +104,12 @@ class TimedCache:
             ids[new] = self._add(rows[first[new]])
         return ids[inverse.ravel()]
 
+    def states_of(self, keys: np.ndarray) -> TimedStates:
+        """The states of key rows, as the design reads them."""
+        return decode(keys, self.n_doses, self.window)
+
     def _add(self, keys: np.ndarray) -> np.ndarray:
-        actions = self.design.decide(decode(keys, self.n_doses, self.window))
+        actions = self.design.decide(self.states_of(keys))
         start, stop = self.size, self.size + keys.shape[0]
         if stop > self._actions.shape[0]:
             grown = np.zeros((max(stop, 2 * self._actions.shape[0]), 4), np.int64)

@@ -1,0 +1,128 @@
+"""Backfill: a behaviour that wraps a design (``NAME+backfill``; ``boin+backfill`` is BF-BOIN,
+Zhao, Yuan, Korn & Freidlin 2024, Clin Cancer Res 30:673, as R's bfboin 0.1.1 runs it).
+
+The escalation is the design's own, in cohorts that wait for complete follow-up. While the
+escalation cohort is full and in DLT follow-up, a newly arriving patient joins the highest dose
+open to backfill, or is not enrolled (referred away, as in bfboin and the publication). A dose
+b is open on day t when
+
+- it is below the current escalation dose (the trial has escalated beyond it);
+- with ``[backfill] require_response``, a response at b is known by day t (``[efficacy]
+  assessment_days`` after its patient's dosing);
+- it holds fewer than ``[backfill] max_per_dose`` patients (escalation and backfill);
+- the design's backfill rule does not close it: a dose whose complete data cross the design's
+  de-escalation rule closes, with every dose above it (``unsafe`` of the design's rule); with
+  ``[backfill] close_on_dlt_rate``, also a dose whose observed DLT rate among complete patients
+  exceeds that rate.
+
+Every decision reads the complete data of all patients, escalation and backfill alike (a
+backfill patient's DLT counts from the day it is known, the patient from the day the outcome is
+final), and backfill closes when the escalation ends. ``[stopping] max_patients`` counts the
+escalation patients; backfill patients come on top.
+
+A design takes backfill when its registry row names its backfill rule (``backfill``): an object
+built from the config with ``decide(states)`` (the escalation on pooled data), ``select(states)``
+(the MTD when the escalation patients are used up) and ``unsafe(n, dlt, level)``. Only BOIN has
+one so far (``bayesdose.designs.boin.backfill``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayesdose.designs.base import CONTINUE, MAX_PATIENTS, NO_DOSE, Actions, States
+from bayesdose.designs.registry import ENTRIES, hook
+from bayesdose.errors import InputError
+from bayesdose.schema import Design
+
+SUFFIX = "+backfill"
+
+
+def base_name(name: str) -> str:
+    """The wrapped design of ``NAME+backfill`` (the name itself otherwise)."""
+    return name.removesuffix(SUFFIX)
+
+
+def is_backfill(name: str) -> bool:
+    return name.endswith(SUFFIX)
+
+
+def backfill_names() -> tuple[str, ...]:
+    """The designs that take backfill, as ``NAME+backfill``."""
+    return tuple(f"{row.name}{SUFFIX}" for row in ENTRIES.values() if row.backfill)
+
+
+@dataclass(frozen=True)
+class BackfillStates(States):
+    """A trial on its decision date: the complete data of every patient (``n``, ``dlt``), the
+    escalation dose and its last cohort's DLTs, and ``escalated``, the escalation patients so
+    far (what ``max_patients`` counts)."""
+
+    escalated: np.ndarray
+
+
+class Backfill:
+    """A design with backfill cohorts (see the module)."""
+
+    waits = True
+
+    def __init__(self, design: Design, name: str) -> None:
+        base = base_name(name)
+        rule = hook(base, "backfill") if base in ENTRIES else None
+        if rule is None:
+            raise InputError("--designs", repr(name), "backfill is available for "
+                             f"{', '.join(backfill_names())} only")
+        if not design.backfill.enabled:
+            raise InputError(design.source, "[backfill] enabled",
+                             f"{name} needs backfill enabled in the config (and its settings)")
+        if design.cohorts.titration_until_level > 0:
+            raise InputError(design.source, "[cohorts] titration_until_level",
+                             "backfill designs start with full cohorts: set it to 0")
+        self.name = name
+        self.settings = design.backfill
+        self.rule = rule(design)
+        self.max_patients = design.stopping.max_patients
+        self.max_cohort_size = design.cohorts.size
+        self.responded_days = int(np.ceil(design.efficacy.assessment_days))
+
+    def decide(self, states: BackfillStates) -> Actions:
+        """The design's escalation on the pooled complete data; a stop with the design's MTD
+        once ``max_patients`` escalation patients are treated; the last cohort cut to fit."""
+        actions = self.rule.decide(states)
+        full = states.escalated >= self.max_patients
+        if full.any():
+            actions.stop_reason[full] = MAX_PATIENTS
+            actions.next_level[full], actions.cohort_size[full] = NO_DOSE, 0
+            actions.mtd[full] = self.rule.select(_rows(states, full))
+        going = actions.stop_reason == CONTINUE
+        left = self.max_patients - states.escalated
+        actions.cohort_size[going] = np.minimum(actions.cohort_size[going], left[going])
+        return actions
+
+    def open_doses(self, n: np.ndarray, dlt: np.ndarray, treated: np.ndarray,
+                   responded: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """(S, K) doses open to backfill: ``n``, ``dlt`` complete patients and their DLTs,
+        ``treated`` all patients, ``responded`` whether a response is known, per dose;
+        ``level`` the escalation dose."""
+        below = np.arange(n.shape[1]) < level[:, None]
+        unsafe = self.rule.unsafe(n, dlt, level)
+        rate = self.settings.close_on_dlt_rate
+        if rate is not None:
+            unsafe |= dlt > rate * n
+        closed = np.logical_or.accumulate(unsafe, axis=1)
+        ok = below & ~closed & (treated < self.settings.max_per_dose)
+        return ok & responded if self.settings.require_response else ok
+
+
+def _rows(states: BackfillStates, rows: np.ndarray) -> BackfillStates:
+    return BackfillStates(states.n[rows], states.dlt[rows], states.last_level[rows],
+                          states.last_dlt[rows], states.escalated[rows])
+
+
+def highest(open_doses: np.ndarray) -> np.ndarray:
+    """Per row, the highest open dose (``NO_DOSE`` when none is open)."""
+    k = open_doses.shape[1]
+    top = k - 1 - np.argmax(open_doses[:, ::-1], axis=1)
+    return np.where(open_doses.any(axis=1), top, NO_DOSE)

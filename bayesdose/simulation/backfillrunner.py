@@ -1,0 +1,224 @@
+"""Simulated trials with backfill cohorts, in time, all advancing in lockstep: step i handles
+arrival i of every running trial (``bayesdose.designs.backfill`` states the rules).
+
+Arrival i of a trial (day ``arrival[:, i]``, tolerance ``u[:, i]``, DLT day, response uniform
+``v[:, i]``) is, in this order:
+
+- the next patient of the escalation cohort, while the cohort has room;
+- else, when every patient of the cohort has a final outcome, the patient on whose arrival the
+  design decides, on the complete data of that day: a stop ends the trial (the arrival is not
+  enrolled), otherwise the patient is the first of the next cohort;
+- else (the cohort is full and in follow-up) a backfill patient at the highest open dose, or
+  referred away (not enrolled) when no dose is open.
+Unlike ``timedrunner``, where patients queue for the next cohort, a patient who cannot be
+treated on arrival is lost, as in bfboin and the BF-BOIN publication.
+
+A patient at dose k has a DLT iff u <= p_true[k] and a response iff v <= p_response[k] (common
+random numbers, as ``patients``: the response uniform is lane 3 of the trial's Philox stream).
+The trial ends when the escalation stops; its duration is the last escalation patient's final
+outcome day minus the first dosing day. Backfill patients still in follow-up then are treated
+(and counted) but their outcomes are not in the final selection (``late``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from functools import lru_cache
+
+from bayesdose.designs.backfill import Backfill, BackfillStates, highest
+from bayesdose.designs.base import CONTINUE, NO_DOSE
+from bayesdose.schema import Design
+from bayesdose.simulation.patients import lane_uniforms, tolerances
+from bayesdose.simulation.timedstates import TimedCache
+from bayesdose.simulation.timeline import Timeline, mean_gap_days, timeline
+
+RESPONSE_LANE = 3
+
+
+@dataclass(frozen=True)
+class BackfillRecords:
+    """Per trial: selected MTD (0-based, -1 none); per dose ``n`` (all treated),
+    ``n_backfill``, ``dlt`` and ``response`` (all treated patients); stop reason; ``duration``
+    (days); ``late`` (backfill patients in follow-up when the escalation ended); and
+    ``enrolled_day`` of each patient (-1: referred away) for checks."""
+
+    selected: np.ndarray
+    n: np.ndarray
+    n_backfill: np.ndarray
+    dlt: np.ndarray
+    response: np.ndarray
+    stop_reason: np.ndarray
+    duration: np.ndarray
+    late: np.ndarray
+
+
+class BackfillCache(TimedCache):
+    """Escalation decisions by state: key rows ``n, dlt, level, last_dlt, escalated``."""
+
+    def __init__(self, design: Backfill, n_doses: int, window: int) -> None:
+        super().__init__(design, n_doses, window)  # type: ignore[arg-type]
+
+    def states_of(self, keys: np.ndarray) -> BackfillStates:  # type: ignore[override]
+        k = self.n_doses
+        rows = keys.astype(np.int64)
+        return BackfillStates(rows[:, :k], rows[:, k : 2 * k], rows[:, 2 * k],
+                              rows[:, 2 * k + 1], rows[:, 2 * k + 2])
+
+
+@lru_cache(maxsize=16)
+def backfill_cache(design: Design, name: str) -> BackfillCache:
+    """The decision cache of ``NAME+backfill`` (one per process, reused by every chunk)."""
+    return BackfillCache(Backfill(design, name), len(design.levels),
+                         design.cohorts.dlt_window_days)
+
+
+def arrivals_needed(design: Design) -> int:
+    """Arrivals drawn per trial: the escalation patients, and per cohort the arrivals of
+    four DLT windows and ten more (Poisson arrivals exceed this with negligible
+    probability; a trial that needs more is an error, never a silent cut)."""
+    cohorts = -(-design.stopping.max_patients // design.cohorts.size)
+    per_window = design.cohorts.dlt_window_days / mean_gap_days(design)
+    return design.stopping.max_patients + cohorts * (int(np.ceil(4 * per_window)) + 10)
+
+
+def run_backfill(design: Design, name: str, p_true: np.ndarray, p_response: np.ndarray,
+                 seed: int, first: int, stop: int) -> BackfillRecords:
+    """Trials first .. stop - 1 of ``NAME+backfill`` in one scenario, on the common random
+    numbers of the seed (tolerances lane 0, arrivals and DLT days lanes 1 and 2, responses
+    lane 3)."""
+    arrivals = arrivals_needed(design)
+    u = tolerances(seed, first, stop, arrivals)
+    v = lane_uniforms(seed, first, stop, arrivals, RESPONSE_LANE)
+    clock = timeline(design, seed, first, stop, arrivals)
+    return simulate_backfill(backfill_cache(design, name), np.asarray(p_true, float),
+                             np.asarray(p_response, float), u, v, clock)
+
+
+class _Trials:
+    """The mutable arrays of a run: per patient (trials, capacity) and per trial."""
+
+    def __init__(self, trials: int, capacity: int) -> None:
+        self.level = np.full((trials, capacity), NO_DOSE, np.int64)
+        self.resolved = np.zeros((trials, capacity), np.int64)  # day the outcome is final
+        self.tox = np.zeros((trials, capacity), bool)
+        self.response = np.zeros((trials, capacity), bool)
+        self.backfill = np.zeros((trials, capacity), bool)
+        self.dosed = np.zeros((trials, capacity), np.int64)
+        self.dose = np.full(trials, NO_DOSE, np.int64)  # escalation dose
+        self.room = np.zeros(trials, np.int64)  # places left in the escalation cohort
+        self.ready = np.zeros(trials, np.int64)  # the cohort's outcomes are final from then
+        self.cohort_dlt = np.zeros(trials, np.int64)
+        self.escalated = np.zeros(trials, np.int64)
+        self.selected = np.full(trials, NO_DOSE, np.int64)
+        self.stop_reason = np.zeros(trials, np.int64)
+        self.end = np.zeros(trials, np.int64)
+
+
+def simulate_backfill(cache: BackfillCache, p_true: np.ndarray, p_response: np.ndarray,
+                      u: np.ndarray, v: np.ndarray, clock: Timeline) -> BackfillRecords:
+    """Run one trial per row of ``u`` (trials, arrivals); see the module."""
+    trials, capacity = u.shape
+    design: Backfill = cache.design  # type: ignore[assignment]
+    cache.trim()
+    t = _Trials(trials, capacity)
+    draws = _Draws(p_true, p_response, u, v, clock)
+    running = np.arange(trials)
+    for i in range(capacity):
+        if not running.size:
+            break
+        day = clock.arrival[running, i]
+        free = t.room[running] == 0
+        rows, today = running[free], day[free]
+        n, dlt = _complete(t, rows, today, i, cache.n_doses)
+        due = today >= t.ready[rows]
+        stopped = _decide(cache, t, rows[due], n[due], dlt[due])
+        going = rows[due][~stopped]
+        cohort = np.concatenate([running[~free], going])
+        _treat(t, draws, cohort, i, t.dose[cohort],
+               np.concatenate([day[~free], today[due][~stopped]]), backfill=False)
+        _backfill(design, t, draws, rows[~due], today[~due], n[~due], dlt[~due], i)
+        running = np.setdiff1d(running, rows[due][stopped], assume_unique=True)
+    if running.size:
+        raise RuntimeError("a backfill trial needs more arrivals than were drawn for it")
+    return _records(t, cache.n_doses)
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """What the scenario and the random numbers fix about every arrival."""
+
+    p_true: np.ndarray
+    p_response: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    clock: Timeline
+
+
+def _complete(t: _Trials, rows: np.ndarray, day: np.ndarray, i: int,
+              k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Complete patients and their DLTs per dose on ``day`` (among the first i arrivals)."""
+    level = t.level[rows, :i]
+    done = (level >= 0) & (t.resolved[rows, :i] <= day[:, None])
+    return _per_dose(level, done, k), _per_dose(level, done & t.tox[rows, :i], k)
+
+
+def _per_dose(level: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    """(rows, k): patients in ``mask`` per dose."""
+    flat = np.arange(level.shape[0])[:, None] * k + np.maximum(level, 0)
+    return np.bincount(flat[mask], minlength=level.shape[0] * k).reshape(-1, k)
+
+
+def _decide(cache: BackfillCache, t: _Trials, rows: np.ndarray, n: np.ndarray,
+            dlt: np.ndarray) -> np.ndarray:
+    """The escalation decision of ``rows``; returns which stopped (their records are set)."""
+    keys = np.column_stack([n, dlt, t.dose[rows], t.cohort_dlt[rows], t.escalated[rows]])
+    ids = cache.lookup(keys.astype(np.int16))
+    stop = cache.stop_reason[ids] != CONTINUE
+    done, go = rows[stop], rows[~stop]
+    t.selected[done], t.stop_reason[done] = cache.mtd[ids[stop]], cache.stop_reason[ids[stop]]
+    t.end[done] = t.ready[done]
+    t.dose[go], t.room[go] = cache.next_level[ids[~stop]], cache.cohort_size[ids[~stop]]
+    t.ready[go], t.cohort_dlt[go] = 0, 0
+    return stop
+
+
+def _treat(t: _Trials, draws: _Draws, rows: np.ndarray, i: int, level: np.ndarray,
+           day: np.ndarray, backfill: bool) -> None:
+    """Dose arrival i of ``rows`` at ``level`` on ``day`` (an escalation patient fills the
+    cohort and moves its last outcome day)."""
+    tox = draws.u[rows, i] <= draws.p_true[level]
+    resolved = day + np.where(tox, draws.clock.dlt_day[rows, i], draws.clock.window)
+    t.level[rows, i], t.dosed[rows, i], t.tox[rows, i] = level, day, tox
+    t.resolved[rows, i] = resolved
+    t.response[rows, i] = draws.v[rows, i] <= draws.p_response[level]
+    t.backfill[rows, i] = backfill
+    if not backfill:
+        t.room[rows] -= 1
+        t.escalated[rows] += 1
+        t.cohort_dlt[rows] += tox
+        t.ready[rows] = np.maximum(t.ready[rows], resolved)
+
+
+def _backfill(design: Backfill, t: _Trials, draws: _Draws, rows: np.ndarray, day: np.ndarray,
+              n: np.ndarray, dlt: np.ndarray, i: int) -> None:
+    """Arrival i of ``rows`` (their cohorts in follow-up) to the highest open dose, if any."""
+    k = n.shape[1]
+    level = t.level[rows, :i]
+    treated = _per_dose(level, level >= 0, k)
+    known = t.response[rows, :i] & (t.dosed[rows, :i] + design.responded_days <= day[:, None])
+    responded = _per_dose(level, known, k) > 0
+    target = highest(design.open_doses(n, dlt, treated, responded, t.dose[rows]))
+    going = target >= 0
+    _treat(t, draws, rows[going], i, target[going], day[going], backfill=True)
+
+
+def _records(t: _Trials, k: int) -> BackfillRecords:
+    given = t.level >= 0
+    late = (t.backfill & given & (t.resolved > t.end[:, None])).sum(axis=1)
+    return BackfillRecords(
+        t.selected, _per_dose(t.level, given, k), _per_dose(t.level, t.backfill & given, k),
+        _per_dose(t.level, given & t.tox, k), _per_dose(t.level, given & t.response, k),
+        t.stop_reason, t.end - t.dosed[:, 0], late)
