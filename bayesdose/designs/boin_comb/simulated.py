@@ -44,8 +44,8 @@ class BoinComb:
     name = "boin-comb"
 
     def __init__(self, design: Design) -> None:
-        panel = design.pair_panel
         check_r_shape(design, self.name)
+        panel = design.pair_panel
         self.rows, self.cols = panel.shape
         self.target = design.decision.target
         self.size = design.cohorts.size
@@ -150,7 +150,11 @@ class BoinComb:
 
 
 def check_r_shape(design: Design, name: str) -> None:
-    """R's combination designs need the first drug to have no more levels than the second."""
+    """R's combination designs are for two drugs, the first with no more levels than the
+    second."""
+    if not design.is_combination:
+        raise InputError(design.source, "[drugs]", f"{name} is a two-drug design: the config "
+                         "needs [drugs] names and each drug's [doses.<name>]")
     rows, cols = design.pair_panel.shape
     if rows > cols:
         raise InputError(design.source, "[drugs] names",

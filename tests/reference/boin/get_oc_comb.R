@@ -8,7 +8,7 @@ scenarios <- list(
   "boin-example" = matrix(c(0.01,0.03,0.10,0.20,0.30,
                             0.03,0.05,0.15,0.30,0.60,
                             0.08,0.10,0.30,0.60,0.75), byrow = TRUE, ncol = 5),
-  "lin-yin-1" = matrix(c(0.05,0.10,0.20,0.30,0.50,
+  "staircase" = matrix(c(0.05,0.10,0.20,0.30,0.50,
                          0.10,0.20,0.30,0.50,0.60,
                          0.20,0.30,0.50,0.60,0.70), byrow = TRUE, ncol = 5))
 out <- list(version = as.character(packageVersion("BOIN")), r = R.version.string,
