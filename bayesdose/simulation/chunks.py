@@ -80,6 +80,15 @@ def design_sha256(design: Design) -> str:
     another folder resumes the same run, and a report can check a reused summary.json."""
     config = dataclasses.asdict(design)
     config.pop("source", None)
+    if design.is_combination:
+        for doses in config["drug_doses"]:
+            del doses["format"]
+        config.pop("doses")
+        return _sha256(config)  # its model's priors are not simulated yet
+    for key in ("drugs", "drug_doses"):  # two drugs' keys: older single-agent runs match
+        config.pop(key)
+    if config["designs"].get("waterfall") == dataclasses.asdict(type(design.designs.waterfall)()):
+        del config["designs"]["waterfall"]  # a two-drug design's settings, likewise
     del config["doses"]["format"]  # how doses are written changes no simulated trial
     for key, default in LATER_MODEL_KEYS.items():  # hashed only when set: older runs match
         if config["model"][key] == default:
