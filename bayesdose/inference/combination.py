@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 from scipy.stats import qmc
 
 from bayesdose.inference.exact import BatchSummary
@@ -46,14 +46,15 @@ from bayesdose.models.combination import CombinationBlrm, Covariates, log_likeli
 SOBOL_SEED = 20240615  # fixed: the point set is part of the method, not a random choice
 DF = 5  # the t proposal's degrees of freedom
 SCALE = 1.2  # the proposal's scale over the Laplace covariance's
-POINTS = 2**13
+POINTS = 2**15
 MAX_POINTS = 2**16
 MIN_ESS_FRACTION = 0.3
 CHUNK = 8  # data sets per vectorised block; each data set's numbers do not depend on it
 NEWTON_STEPS = 60
-# Measured worst-case absolute error against the oracle (tests/test_combination_engine.py,
+# Measured worst-case absolute error of an interval probability against the oracle at POINTS
+# (5.1e-3 over six data sets; the issue asks 3e-3: not yet met, tests/test_combination_engine.py,
 # docs/combination.md), for flagging decisions within it of a threshold.
-ERROR_BOUND = 3e-3
+ERROR_BOUND = 6e-3
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ class CombinationEngine:
             "bi,ij,bj->b", d, self.prior_precision, d)
         if not derivatives:
             return value, None, None
-        p = 1 / (1 + np.exp(-lp))
+        p = special.expit(lp)
         grad = np.einsum("bp,bpk->bk", dlt - n * p, jac) - d @ self.prior_precision
         hess = np.einsum("bpk,bp,bpl->bkl", jac, n * p * (1 - p), jac) + self.prior_precision
         return value, grad, hess
@@ -185,7 +186,7 @@ class CombinationEngine:
         w = np.exp(log_w - log_w.max())
         w /= w.sum()
         ess = 1 / (w @ w)
-        p = 1 / (1 + np.exp(-lp))
+        p = special.expit(lp)
         mean = w @ p
         sd = np.sqrt(np.maximum(w @ (p * p) - mean**2, 0.0))
         under = w @ (lp < self.cut[0])

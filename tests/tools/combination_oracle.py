@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 OUT = Path(__file__).resolve().parents[1] / "reference" / "combination_oracle.json"
 DRAWS = 2**22
@@ -71,13 +71,15 @@ CASES = {
             (25, 0.5, 3, 0), (50, 0.5, 3, 0), (50, 1, 6, 1), (80, 1, 6, 2), (80, 3, 3, 2),
             (0, 1, 3, 0), (50, 0, 3, 0)])),
     "strong_interaction_linear": dict(
-        prior_a=NORMAL_A, prior_b=NORMAL_B, interaction={"form": "linear", "mean": 0.5, "sd": 1.0},
+        prior_a=NORMAL_A, prior_b=NORMAL_B,
+        interaction={"form": "linear", "mean": 0.5, "sd": 1.0},
         data=_data([(25, 0.5, 3, 1), (50, 0.5, 3, 2), (50, 0, 6, 0), (0, 1, 6, 0),
                     (25, 1, 3, 2)])),
     "monotherapy_only": dict(prior_a=MAP_A, prior_b=MAP_B, interaction=VIGNETTE_ETA, data=_data([
         (25, 0, 3, 0), (50, 0, 6, 1), (80, 0, 6, 2), (0, 1, 3, 0), (0, 3, 6, 1)])),
     "large_correlated": dict(
-        prior_a=_normal([-1.5, 0.2], [1.2, 0.8], -0.3), prior_b=_normal([-2.5, -0.3], [1.0, 0.7], 0.2),
+        prior_a=_normal([-1.5, 0.2], [1.2, 0.8], -0.3),
+        prior_b=_normal([-2.5, -0.3], [1.0, 0.7], 0.2),
         interaction={"form": "saturating", "mean": 0.3, "sd": 0.8}, data=_data([
             (25, 0.5, 6, 0), (50, 0.5, 9, 1), (50, 1, 12, 2), (80, 1, 12, 4), (80, 3, 6, 3),
             (100, 0.5, 9, 3), (25, 3, 6, 1)])),
@@ -92,7 +94,8 @@ class Posterior:
         self.eta = stats.norm(case["interaction"]["mean"], case["interaction"]["sd"])
         pairs = np.array(PAIRS)
         x = (pairs[:, 0] / REFERENCE[0]) * (pairs[:, 1] / REFERENCE[1])
-        self.g = {"linear": x, "saturating": 2 * x / (1 + x), "none": 0 * x}[case["interaction"]["form"]]
+        forms = {"linear": x, "saturating": 2 * x / (1 + x), "none": 0 * x}
+        self.g = forms[case["interaction"]["form"]]
         self.pairs = pairs
         self.n, self.y = (np.array(case["data"][k], dtype=float) for k in ("n", "dlt"))
 
@@ -131,8 +134,8 @@ class Posterior:
         p1 = single(th[:, 0], th[:, 1], self.pairs[:, 0], REFERENCE[0])
         p2 = single(th[:, 2], th[:, 3], self.pairs[:, 1], REFERENCE[1])
         p0 = 1 - (1 - p1) * (1 - p2)
-        e = np.exp(th[:, 4:5] * self.g)  # odds(p) = odds(p0) e, written without odds
-        return p0 * e / ((1 - p0) + p0 * e)
+        with np.errstate(divide="ignore"):  # logit p = logit p0 + eta g; p0 may be 0 or 1
+            return special.expit(np.log(p0) - np.log1p(-p0) + th[:, 4:5] * self.g)
 
     def log_lik(self, th):
         p = np.clip(self.p_dlt(th), 1e-300, 1 - 1e-16)
@@ -163,7 +166,7 @@ def run_case(case):
         best = optimize.minimize(neg, best.x, method="BFGS")
         cov = np.linalg.inv(_numerical_hessian(neg, best.x)) * 1.5**2
         proposal = stats.multivariate_t(best.x, cov, df=3)
-    for start in range(0, DRAWS, CHUNK):
+    for _ in range(0, DRAWS, CHUNK):
         if has_data:
             th = proposal.rvs(size=CHUNK, random_state=rng)
             log_w = post.log_lik(th) + post.log_prior(th) - proposal.logpdf(th)

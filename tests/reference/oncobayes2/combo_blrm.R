@@ -20,7 +20,7 @@ here <- local({
 })
 source(file.path(here, "common.R"))
 
-mc <- mc_settings(iter_default = 100000, warmup_default = 1000)
+mc <- mc_settings(iter_default = 20000, warmup_default = 1000)
 set_mc_options(mc)
 
 dref <- c(A = 80, B = 1)
