@@ -2,7 +2,8 @@
 posterior and per batch of data sets (200 here; the cost is linear in the batch), on the
 4 x 3 grid of OncoBayes2's MAP vignette (drug A 25-100 mg, drug B 0.5-3 mg, with the
 monotherapy pairs: 19 pairs) under its MAP mixtures. The data sets are random trial
-states: 1-10 cohorts of 3 at random pairs of the grid, DLTs at P(DLT) 0.1-0.4. Run: PYTHONPATH=. python benchmarks/combination_engine.py
+states: 1-10 cohorts of 3 at random pairs of the grid, DLTs at P(DLT) 0.1-0.4.
+Run: PYTHONPATH=. python benchmarks/combination_engine.py
 """
 
 from __future__ import annotations
