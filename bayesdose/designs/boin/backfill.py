@@ -38,7 +38,8 @@ from bayesdose.designs.base import (
     Actions,
     States,
 )
-from bayesdose.designs.boin.simulated import BoinDesign, _selected
+from bayesdose.designs.boin.core import select_mtd_levels
+from bayesdose.designs.boin.simulated import BoinDesign
 from bayesdose.schema import Design
 
 ESCALATE, STAY, DEESCALATE, ELIMINATE = range(4)
@@ -69,9 +70,7 @@ class BfBoin:
 
     def select(self, states: States) -> np.ndarray:
         """select.mtd on the pooled data of each state (0-based, -1 for none)."""
-        b = self.boin
-        return np.array([_selected(b.target, b.cutoff, tuple(n.tolist()), tuple(y.tolist()))
-                         for n, y in zip(states.n, states.dlt, strict=True)], np.int64)
+        return select_mtd_levels(self.boin.target, states.n, states.dlt, self.boin.cutoff)
 
     def decide(self, states: States) -> Actions:
         actions = Actions.empty(len(states))
