@@ -167,10 +167,19 @@ def _closed(design: Design, data: TrialData, cond: Conditions, closure: Closure,
 
 
 def backfill_lines(design: Design, section: dict[str, Any] | None) -> list[str]:
-    """The printed lines of a ``backfill_section``: where a new patient goes and the rule,
-    then one line per dose."""
+    """The printed lines of a ``backfill_section``: ``backfill_rule``, then one line per
+    dose."""
     if section is None:
         return []
+    lines = [backfill_rule(design, section)]
+    for entry in section["doses"]:
+        state = "open" if entry["open"] else "closed: " + "; ".join(entry["reasons"])
+        lines.append(f"backfill at {design.format_dose(entry['dose'])}: {state}")
+    return lines
+
+
+def backfill_rule(design: Design, section: dict[str, Any]) -> str:
+    """Where a new patient goes today, and when a dose is open."""
     settings = design.backfill
     escalation = section["escalation_dose"]
     target = section["next_backfill_dose"]
@@ -189,8 +198,4 @@ def backfill_lines(design: Design, section: dict[str, Any] | None) -> list[str]:
         rate = ("" if settings.close_on_dlt_rate is None else
                 f", or its DLT rate exceeds {settings.close_on_dlt_rate:g}")
         rule.append(f"no dose at or below it is closed ({section['closure_rule']}{rate})")
-    lines = [f"{head}. A dose is open when {', '.join(rule[:-1])} and {rule[-1]}"]
-    for entry in section["doses"]:
-        state = "open" if entry["open"] else "closed: " + "; ".join(entry["reasons"])
-        lines.append(f"backfill at {design.format_dose(entry['dose'])}: {state}")
-    return lines
+    return f"{head}. A dose is open when {', '.join(rule[:-1])} and {rule[-1]}"
