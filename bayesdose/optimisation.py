@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayesdose.designs.base import NO_DOSE
-from bayesdose.designs.boin.core import isotonic_estimates
 
 if TYPE_CHECKING:
     from bayesdose.data import TrialData
@@ -64,6 +63,8 @@ def dose_utilities(n: np.ndarray, dlt: np.ndarray, assessed: np.ndarray,
     """(p, q, U) over the doses given (every array over the same doses, each with patients):
     the isotonic DLT rates of ``dlt`` of ``n``, response rates of ``responses`` of
     ``assessed``, and the expected utility."""
+    from bayesdose.designs.boin.core import isotonic_estimates  # SciPy: only when estimating
+
     p = isotonic_estimates(np.asarray(n), np.asarray(dlt))
     q = isotonic_estimates(np.asarray(assessed), np.asarray(responses))
     return p, q, expected_utility(p, q, utility)
