@@ -21,6 +21,9 @@ the configured one, restricts escalation).
   and model-based DLT rates (and, with dated data, its TITE-CRM dose). ``Details`` also names
   the per-dose columns of the printed table and of the decision page, and what the design
   draws on the step's figure (``report.rule_decision``).
+- Every design's step, BLRM-EWOC's included, gains from ``add_efficacy`` which doses are open
+  for backfill today (``[backfill] enabled``; ``backfill_today``) and, when the data have
+  responses, the optimal biological dose so far (``optimisation.obd_on_data``).
 """
 
 from __future__ import annotations
