@@ -153,12 +153,14 @@ def study_summary(design: Design, scenarios: list[Scenario], names: list[str], t
                   scheduler: str | None = None, out: Path | None = None, resume: bool = False,
                   chunk_size: int | None = None, progress: bool = False,
                   time: bool = True) -> dict[str, Any]:
-    """``run_study`` (on all cores unless ``workers`` or ``scheduler`` say otherwise) and its
-    summary.json document: the operating characteristics with the seed, the designs and the
+    """``run_study`` (on ``default_workers`` unless ``workers`` or ``scheduler`` say
+    otherwise) and its summary.json document: the operating characteristics with the seed, the designs and the
     design's hash; written to ``out/summary.json`` when there is an ``out`` folder. What
     ``bayesdose simulate``, ``bayesdose.simulate`` and ``bayesdose report`` run."""
     result = run_study(design, scenarios, names, trials, seed, method,
-                       workers or default_workers(), scheduler=scheduler, out=out,
+                       workers or default_workers(trials, len(scenarios), len(names),
+                                                  withtime.is_timed(design, names, time)),
+                       scheduler=scheduler, out=out,
                        resume=resume, chunk_size=chunk_size, progress=progress, time=time)
     summary = dict(result.summary, seed=seed, designs=names, design_sha256=design_sha256(design))
     interrupt.check()  # a Ctrl-C swallowed on the way commits nothing
@@ -383,5 +385,16 @@ def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows[first], np.bincount(group, minlength=first.size)
 
 
-def default_workers() -> int:
+# A run of at most this many trial-simulations (trials x scenarios x designs), without time,
+# stays in this process by default: a worker process imports bayesdose and decides every
+# state it meets itself (about 0.5-1 s before its first trial), more than it saves on a run
+# that one process finishes in about a second or two (docs/simulation-benchmarks.md).
+IN_PROCESS_TRIALS = 1_000_000
+
+
+def default_workers(trials: int, scenarios: int, designs: int, timed: bool) -> int:
+    """Local processes for a run when ``--workers`` is not given: all cores, or this process
+    alone for a small run without time (``IN_PROCESS_TRIALS``)."""
+    if not timed and trials * scenarios * designs <= IN_PROCESS_TRIALS:
+        return 1
     return os.cpu_count() or 1
