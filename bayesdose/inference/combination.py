@@ -124,9 +124,8 @@ def _cell_integrals(f: np.ndarray, h: float) -> np.ndarray:
 def _below(lp: np.ndarray, cut: float, cumulative: np.ndarray, padded: np.ndarray,
            h: float) -> np.ndarray:
     """Per line and pair, the integral of the density along the line over logit p < ``cut``:
-    lp (..., nodes, pairs) increasing along the nodes; returns (..., pairs)."""
-    nodes = lp.shape[-2]
-    lp = np.swapaxes(lp, -1, -2)  # (..., pairs, nodes)
+    lp (..., pairs, nodes) increasing along the nodes; returns (..., pairs)."""
+    nodes = lp.shape[-1]
     count = (lp < cut).sum(axis=-1)
     cell = np.clip(count - 1, 0, nodes - 2)
     stencil = np.clip(cell - 1, 0, nodes - 4)[..., None] + np.arange(4)
@@ -281,11 +280,11 @@ class CombinationEngine:
         line_mass = cumulative[..., -1]  # (data sets, lines)
         total = line_mass.sum(axis=1)
         p = special.expit(lp)
-        node_mass = f[..., None] * self.h
-        mean = (node_mass * p).sum(axis=(1, 2)) / total[:, None]
-        second = (node_mass * p * p).sum(axis=(1, 2)) / total[:, None]
+        mean = np.einsum("bli,blip->bp", f, p) * self.h / total[:, None]
+        second = np.einsum("bli,blip->bp", f, p * p) * self.h / total[:, None]
         sd = np.sqrt(np.maximum(second - mean**2, 0.0))
-        under, below_b = (_below(lp, c, cumulative, padded, self.h).sum(axis=1)
+        along = np.ascontiguousarray(np.swapaxes(lp, -1, -2))  # (data sets, lines, pairs, nodes)
+        under, below_b = (_below(along, c, cumulative, padded, self.h).sum(axis=1)
                           / total[:, None] for c in self.cut)
         ess = total**2 / (line_mass**2).sum(axis=1)
         edge = np.abs(self.r) > WIDTH - 1
