@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import CONFIGS
 
+from bayesdose.inference import combination
 from bayesdose.inference.combination import ERROR_BOUND, CombinationEngine
 from bayesdose.models.combination import CombinationBlrm, Interaction
 from bayesdose.models.prior import BivariateNormal, mixture_of
@@ -174,3 +175,15 @@ def test_bad_pairs_and_counts_are_refused():
         engine.summarise([3, 0], [4, 0])
     with pytest.raises(ValueError, match="2 columns"):
         engine.summarise([3], [0])
+
+
+def test_a_data_set_short_of_the_checks_gets_more_lines_and_is_flagged(monkeypatch):
+    """The fallback: the frame moves to the posterior's moments and the lines double up to
+    MAX_LINES; a data set still short of the ESS check is flagged, its numbers still good."""
+    monkeypatch.setattr(combination, "MIN_ESS_FRACTION", 0.99)  # no frame reaches it
+    case = ORACLE["cases"]["weak_map"]
+    summary, diagnostics = _engine(case).summarise(case["data"]["n"], case["data"]["dlt"])
+    assert diagnostics.lines[0] == combination.MAX_LINES and not diagnostics.resolved[0]
+    assert 0.5 * combination.MAX_LINES < diagnostics.ess[0] < 0.99 * combination.MAX_LINES
+    for key in INTERVALS:
+        assert np.abs(getattr(summary, key)[0] - case["result"][key]).max() <= ERROR_BOUND

@@ -6,19 +6,23 @@ randomised quasi-Monte Carlo importance sampling, per data set:
 
 1. Laplace: the posterior mode under each drug's moment-matched normal prior (its prior's
    frame) by Gauss-Newton (Hessian J' diag(n p (1 - p)) J + prior precision, J the gradient of
-   the log-odds; always negative definite, so every step with backtracking goes uphill), with
-   covariance Sigma = the inverse of that Hessian times ``SCALE^2``.
-2. Lines: the inner direction u = (sd log alpha_A, 0, sd log alpha_B, 0, sd eta) (sds from
-   Sigma). Along u every pair's P(DLT) is strictly increasing: log alpha_A and log alpha_B
+   the log-odds; always negative definite, so every step with backtracking goes uphill).
+2. Frame: the posterior's mean and covariance computed as below on 2^``PRE_M`` lines around
+   the mode (covariance: the inverse Hessian times ``SCALE^2``); the answer is computed in
+   the frame of that mean and ``SCALE^2`` times that covariance (the Laplace mode alone is
+   too far off where the posterior is skewed: docs/combination.md).
+3. Lines: the inner direction u = (sd log alpha_A, 0, sd log alpha_B, 0, sd eta) (sds of the
+   frame). Along u every pair's P(DLT) is strictly increasing: log alpha_A and log alpha_B
    raise each drug's log-odds, eta raises the interaction's (g >= 0), log beta is left alone
-   (its effect changes sign with the dose). In Sigma's whitened coordinates the four
-   directions orthogonal to u (a Householder reflection) carry the outer variables z, and
-   theta = mode + A z + v r, with v parallel to u and r the coordinate along the line.
-3. Outer points: the first 2^m points of a scrambled Sobol sequence in 5 dimensions with a
-   fixed seed, mapped to a standard 4-variate t with ``DF`` degrees of freedom (the fifth
-   coordinate the chi-square radius): the same points for every data set and every run, so
-   the numbers never change, with no seed to give. Each point z_k is a line.
-4. Inner rule: ``NODES`` equally spaced nodes r_i in [-``WIDTH``, ``WIDTH``] along each line,
+   (its effect changes sign at the reference dose). In the frame's whitened coordinates the
+   four directions orthogonal to u (a Householder reflection) carry the outer variables z,
+   ordered by how much they move the log-odds (principal components of J A, J at the
+   frame's centre): theta = centre + A z + v r, with v parallel to u and r the coordinate
+   along the line, r ~ N(0, 1) given z under the frame.
+4. Outer points: the first 2^m points of a scrambled Sobol sequence in 4 dimensions with a
+   fixed seed, mapped to normals: the same points for every data set and every run, so the
+   numbers never change, with no seed to give. Each point z_k is a line.
+5. Inner rule: ``NODES`` equally spaced nodes r_i in [-``WIDTH``, ``WIDTH``] along each line,
    the exact posterior density (the prior's own, a mixture's too) at every node. A smooth
    integral along a line uses the cell rule h (-f[i-1] + 13 f[i] + 13 f[i+1] - f[i+2]) / 24
    (spectrally accurate on these smooth, fast-decaying integrands). An interval probability
@@ -27,20 +31,19 @@ randomised quasi-Monte Carlo importance sampling, per data set:
    r* by the cubic through its four nearest nodes up to r*, r* itself by inverse cubic
    interpolation of the log-odds at the nodes (the single-agent engine's partial-cell rule,
    ``bayesdose.inference.exact``).
-5. Outer sum: every line's integrals are weighted by 1 / q(z_k) (q the t's density) and the
-   summaries are ratios of weighted sums (self-normalised importance sampling). What the
-   outer rule integrates is now smooth in z (the crossing moves smoothly with z), so the
-   quasi-Monte Carlo error falls about as fast as for the posterior means, where indicators
-   integrated by points fell only as N^-1/2.
-6. Check: the effective sample size (ESS) of the line weights must reach
+6. Outer sum: every line's integrals are weighted by 1 / phi(z_k) and the summaries are
+   ratios of weighted sums (self-normalised importance sampling). What the outer rule
+   integrates is smooth in z (the crossing moves smoothly with z), so the quasi-Monte Carlo
+   error of interval probabilities falls about as 1 / lines, as for the posterior means,
+   where indicators integrated at points fell only as N^-1/2.
+7. Check: the effective sample size (ESS) of the line weights must reach
    ``MIN_ESS_FRACTION`` of the lines and at most ``MAX_EDGE_MASS`` of the mass may lie within
    one unit of the lines' ends; otherwise the frame moves to the weighted mean and covariance
    and the lines double (up to ``MAX_LINES``); a data set still short is flagged
    ``resolved = False``.
 
-The posterior's tails are Gaussian (normal priors times a likelihood <= 1), the t's heavier,
-so the outer weights are bounded. Accuracy against a high-precision oracle
-(tests/tools/combination_oracle.py) and cost: ``ERROR_BOUND``, docs/combination.md.
+Accuracy against a high-precision oracle (tests/tools/combination_oracle.py) and cost:
+``ERROR_BOUND``, docs/combination.md.
 """
 
 from __future__ import annotations
@@ -57,8 +60,7 @@ from bayesdose.inference.exact import BatchSummary, _partial_cell_weights
 from bayesdose.models.combination import CombinationBlrm, Covariates, log_likelihood
 
 SOBOL_SEED = 20240615  # fixed: the point set is part of the method, not a random choice
-DF = 5  # the outer t proposal's degrees of freedom
-SCALE = 1.2  # the frame's scale over the Laplace covariance's
+SCALE = 1.2  # the frame's scale over the posterior's (Laplace, then moment) covariance
 LINES = 2**10
 PRE_M = 8  # 2^8 lines for the posterior's moments (the frame)
 MAX_LINES = 2**12
@@ -69,8 +71,9 @@ MIN_ESS_FRACTION = 0.3
 MAX_EDGE_MASS = 1e-4
 CHUNK = 4  # data sets per vectorised block; each data set's numbers do not depend on it
 NEWTON_STEPS = 60
-# Measured worst-case absolute error against the oracle at the defaults: see
-# docs/combination.md; used to flag decisions within it of a threshold.
+# The issue's accuracy for interval probabilities, which the defaults meet against the oracle
+# (worst 2.5e-3; means 8.5e-4: docs/combination.md); for flagging decisions within it of a
+# threshold.
 ERROR_BOUND = 3e-3
 
 
@@ -109,7 +112,7 @@ def line_frames(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return chol @ h[..., 1:], (chol @ e[..., None])[..., 0]
 
 
-def _cell_integrals(f: np.ndarray, h: float) -> np.ndarray:
+def _cell_integrals(f: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative integrals of ``f`` (..., nodes) from the first node to each node by the cell
     rule (zero beyond the ends), and the zero-padded ``f`` (..., nodes + 3)."""
     padded = np.zeros(f.shape[:-1] + (f.shape[-1] + 3,))
@@ -163,7 +166,6 @@ class CombinationEngine:
         self.cov: Covariates = model.covariates(pairs)
         self.cut = np.log([a / (1 - a), b / (1 - b)])
         self.m = int(math.log2(lines))
-        self.pre_m = PRE_M
         self.prior_mean, prior_cov = model.prior_moments()
         self.prior_precision = np.linalg.inv(prior_cov)
         self.r = np.linspace(-WIDTH, WIDTH, NODES)
@@ -232,7 +234,7 @@ class CombinationEngine:
         """One chunk: every data set on ``LINES`` lines at once, then those that fail the
         checks one by one on moved frames with more lines."""
         mode, hess = self.laplace(n, dlt)
-        mode, cov = self._moments(n, dlt, mode, np.linalg.inv(hess) * SCALE**2, self.pre_m)
+        mode, cov = self._moments(n, dlt, mode, np.linalg.inv(hess) * SCALE**2, PRE_M)
         cov *= SCALE**2
         result = list(self._integrate(n, dlt, mode, cov, self.m))
         lines = np.full(n.shape[0], 2**self.m)
