@@ -1,0 +1,146 @@
+"""The speed a user gets: ``bayesdose simulate`` from the command line, cold, in a new process.
+
+What issue 17 measures: for each design, the time of ``bayesdose simulate`` at 200,000 trials
+minus its time at 2,000 (5 doses, 30 patients, one scenario, ``--method simulate``), so the
+rate is what a longer run costs beyond start-up (imports, the config, the states a short run
+already decides); the exact operating characteristics of the BLRM beyond those of 3+3 (whose
+exact run is the same start-up and output with a trivial tree); and R's BOIN ``get.oc`` where
+R and BOIN are installed (``R_LIBS``, default ``/tmp/rlib``: ``../shared/r/install.sh``).
+
+The commands run as a user runs them: the installed ``bayesdose`` script, this environment
+without the benchmarks' BLAS pinning, default workers. ``python -m benchmarks.simulation``
+puts this section first on ``docs/simulation-benchmarks.md``; on its own,
+``python -m benchmarks.cli_speed`` prints it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT, THREAD_VARIABLES, fmt_rate
+
+CONFIG = ROOT / "configs" / "standard-5dose.toml"
+SCENARIO = '[[scenario]]\nname = "S1"\np_true = [0.05, 0.15, 0.30, 0.45, 0.60]\n'
+SHORT, LONG = 2_000, 200_000
+DESIGNS = ("blrm", "crm", "boin", "3+3")
+TARGETS = {"blrm": 400_000, "crm": 400_000, "boin": 800_000, "3+3": 800_000}
+EXACT_TARGET = 0.3  # seconds beyond start-up, the BLRM's exact OCs
+R_TRIALS = 10_000
+R_CALL = ("library(BOIN); t <- system.time(get.oc(target = 0.3, p.true = c(0.05, 0.15, 0.3, "
+          "0.45, 0.6), ncohort = 10, cohortsize = 3, ntrial = {trials}, seed = 1))[['elapsed']]; "
+          "cat(t)")
+
+
+def bayesdose_script() -> str:
+    """The ``bayesdose`` entry point beside this Python (the venv's), else on PATH."""
+    beside = Path(sys.executable).with_name("bayesdose")
+    return str(beside) if beside.exists() else "bayesdose"
+
+
+def user_env() -> dict[str, str]:
+    """This environment without the BLAS pinning the benchmark harness sets for itself."""
+    return {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+
+
+def run_seconds(args: list[str]) -> float:
+    """Wall time of one ``bayesdose`` command in a new process (its output discarded)."""
+    start = time.perf_counter()
+    subprocess.run([bayesdose_script(), *args], env=user_env(), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def simulate_args(folder: Path, design: str, trials: int, method: str) -> list[str]:
+    out = folder / f"{design}-{trials}-{method}"
+    shutil.rmtree(out, ignore_errors=True)
+    return ["simulate", str(CONFIG), "--scenarios", str(folder / "s1.toml"), "--designs",
+            design, "--trials", str(trials), "--method", method, "--out", str(out), "--quiet"]
+
+
+def median_seconds(folder: Path, design: str, trials: int, method: str, repeats: int) -> float:
+    return statistics.median(run_seconds(simulate_args(folder, design, trials, method))
+                             for _ in range(repeats))
+
+
+def r_boin_rate() -> float | None:
+    """Trials per second of R's BOIN ``get.oc`` (inside R, ``system.time``), or None."""
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return None
+    env = dict(os.environ, R_LIBS=os.environ.get("R_LIBS", "/tmp/rlib"))
+    done = subprocess.run([rscript, "-e", R_CALL.format(trials=R_TRIALS)], env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        return None
+    return R_TRIALS / float(done.stdout.strip().split()[-1])
+
+
+def measure(repeats: int = 3) -> dict:
+    """Every figure of the section, with the load average before and after."""
+    load_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        (folder / "s1.toml").write_text(SCENARIO)
+        rows = {}
+        for design in DESIGNS:
+            short = median_seconds(folder, design, SHORT, "simulate", repeats)
+            long = median_seconds(folder, design, LONG, "simulate", repeats)
+            rows[design] = (short, long, (LONG - SHORT) / max(long - short, 1e-9))
+        exact_blrm = median_seconds(folder, "blrm", SHORT, "exact", repeats)
+        exact_base = median_seconds(folder, "3+3", SHORT, "exact", repeats)
+    return {"rows": rows, "exact": (exact_blrm, exact_base), "r_boin": r_boin_rate(),
+            "repeats": repeats, "load": (load_start, os.getloadavg()[0])}
+
+
+def section(result: dict) -> str:
+    """The page's leading section, in Markdown."""
+    short_n, long_n = fmt_rate(SHORT), fmt_rate(LONG)
+    load_start, load_end = result["load"]
+    lines = [
+        "`bayesdose simulate` as a user runs it: the installed command, cold, in a new process, "
+        "default workers, no BLAS pinning; `configs/standard-5dose.toml` (5 doses, cohorts of "
+        f"3, 30 patients), scenario S1, `--method simulate`. Rate = {fmt_rate(LONG - SHORT)} / "
+        f"(time at {long_n} trials - time at {short_n}): what a longer run costs beyond "
+        f"start-up. Median of {result['repeats']} runs each; load average (1 min) "
+        f"{load_start:.2f} at start, {load_end:.2f} at end.",
+        "",
+        f"| design | {short_n} trials | {long_n} trials | trials/s beyond start-up "
+        "| issue 17 target |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for design, (short, long, rate) in result["rows"].items():
+        lines.append(f"| `{design}` | {short:.2f} s | {long:.2f} s | {fmt_rate(rate)} "
+                     f"| {fmt_rate(TARGETS[design])} |")
+    blrm, base = result["exact"]
+    lines += [
+        "",
+        f"Exact operating characteristics of the BLRM (`--method exact`): {blrm:.2f} s, against "
+        f"{base:.2f} s for 3+3's (the same start-up and output, a trivial tree): "
+        f"{blrm - base:.2f} s beyond start-up (target < {EXACT_TARGET} s).",
+        "",
+    ]
+    r_rate = result["r_boin"]
+    if r_rate is None:
+        lines.append("R's BOIN: not measured (Rscript or the BOIN package not found).")
+    else:
+        boin = result["rows"]["boin"][2]
+        lines.append(
+            f"R's BOIN 2.7.2 `get.oc` on the same curve (10 cohorts of 3, "
+            f"{fmt_rate(R_TRIALS)} trials, timed inside R): {fmt_rate(r_rate)} trials/s; "
+            f"`bayesdose simulate` runs BOIN {boin / r_rate:,.0f} times as fast beyond start-up.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    print(section(measure()))
+
+
+if __name__ == "__main__":
+    main()
