@@ -8,7 +8,7 @@ import pytest
 
 from bayesdose.designs.backfill import Backfill, highest
 from bayesdose.designs.base import CONTINUE, MTD_DECLARED, NO_DOSE, SAFETY
-from bayesdose.designs.boin.backfill import BfBoin
+from bayesdose.designs.boin.backfill import DEESCALATE, ELIMINATE, ESCALATE, STAY, BfBoin
 from bayesdose.errors import InputError
 from bayesdose.schema import load_design
 from bayesdose.simulation.backfillrunner import run_backfill
@@ -27,16 +27,20 @@ def test_bf_boin_steps_by_hand(design) -> None:
     """Target 0.25: n = 3 escalates with 0 DLTs, de-escalates with >= 1, eliminates with 3;
     n = 6: <= 1, >= 2, >= 4; n = 9: <= 1, >= 3, >= 5; n = 12: <= 2, >= 4, >= 6."""
     rule = BfBoin(design)
-    a = np.array
-    assert rule.step(a([3, 3, 0, 0, 0]), a([0, 0, 0, 0, 0]), 1) == (2, CONTINUE)
+
+    def step(n: list[int], y: list[int], c: int) -> tuple[int, int]:
+        level, reason = rule.steps(np.array([n]), np.array([y]), np.array([c]))
+        return int(level[0]), int(reason[0])
+
+    assert step([3, 3, 0, 0, 0], [0, 0, 0, 0, 0], 1) == (2, CONTINUE)
     # conflict: 2/6 at dose 1 de-escalates, 0/3 at dose 3 escalates; pooled 2/12 escalates
-    assert rule.step(a([6, 3, 3, 0, 0]), a([2, 0, 0, 0, 0]), 2) == (3, CONTINUE)
+    assert step([6, 3, 3, 0, 0], [2, 0, 0, 0, 0], 2) == (3, CONTINUE)
     # pooled 4/12 de-escalates; no dose is safe cumulatively (3/6, 3/9, 4/12), and dose 1
     # (3/6) is not eliminated: stay at the lowest dose
-    assert rule.step(a([6, 3, 3, 0, 0]), a([3, 0, 1, 0, 0]), 2) == (0, CONTINUE)
+    assert step([6, 3, 3, 0, 0], [3, 0, 1, 0, 0], 2) == (0, CONTINUE)
     # 2/9 stays, with nine patients there: stop and select (n_earlystop = 9)
-    assert rule.step(a([3, 9, 0, 0, 0]), a([0, 2, 0, 0, 0]), 1) == (1, MTD_DECLARED)
-    assert rule.step(a([3, 0, 0, 0, 0]), a([3, 0, 0, 0, 0]), 0) == (NO_DOSE, SAFETY)
+    assert step([3, 9, 0, 0, 0], [0, 2, 0, 0, 0], 1) == (1, MTD_DECLARED)
+    assert step([3, 0, 0, 0, 0], [3, 0, 0, 0, 0], 0) == (NO_DOSE, SAFETY)
 
 
 def test_backfill_closure_and_open_doses(design) -> None:
@@ -85,3 +89,56 @@ def test_trials_depend_on_the_seed_and_index_alone(design) -> None:
     for field in ("selected", "n", "n_backfill", "duration", "late"):
         joined = np.concatenate([getattr(p, field) for p in parts])
         assert np.array_equal(getattr(whole, field), joined)
+
+
+def _bfboin_step(rule: BfBoin, n: np.ndarray, y: np.ndarray, c: int) -> tuple[int, int]:
+    """bfboin's ``sim.one.trial`` step for one state, written as R's code reads (one branch
+    after another): the oracle of the vectorised ``BfBoin.steps``."""
+    b = rule.boin
+    if c < 0:
+        return b.start, CONTINUE
+    call, meets = rule.calls(n, y), y >= b.eliminate[np.maximum(n, 1)]
+    lower, here, top = call[:c], int(call[c]), n.size - 1
+    can_escalate = c < top and not meets[c + 1 :].any()
+
+    def stay() -> tuple[int, int]:
+        return (c, MTD_DECLARED) if n[c] >= b.n_earlystop else (c, CONTINUE)
+
+    def up_or_stay(can: bool) -> tuple[int, int]:
+        return (c + 1, CONTINUE) if can else stay()
+
+    if here == ELIMINATE and c == 0:
+        return NO_DOSE, SAFETY
+    if here == ESCALATE and np.all(lower == ESCALATE):
+        return up_or_stay(can_escalate)
+    if here != ESCALATE and np.all(lower <= STAY):
+        return stay() if here == STAY or (here == DEESCALATE and c == 0) else (c - 1, CONTINUE)
+    conflict = (lower != ESCALATE) if here == ESCALATE else (lower >= DEESCALATE)
+    s = int(np.flatnonzero(conflict).max())
+    y_pool, n_pool = int(y[s : c + 1].sum()), int(n[s : c + 1].sum())
+    if y_pool <= b.escalate[n_pool]:
+        return up_or_stay(can_escalate and here != ELIMINATE)
+    if y_pool < b.deescalate[n_pool]:
+        return stay()
+    safe = np.cumsum(y[s : c + 1]) < b.deescalate[np.cumsum(n[s : c + 1])]
+    if not safe.any():
+        if s > 0:
+            return s - 1, CONTINUE
+        return (NO_DOSE, SAFETY) if y[0] >= b.eliminate[n[0]] else (0, CONTINUE)
+    j = s + int(np.flatnonzero(safe).max())
+    return stay() if j == c else (j, CONTINUE)
+
+
+def test_vectorised_steps_equal_the_sequential_rule(design) -> None:
+    """5,000 random states (counts up to 12 per dose, some doses untreated, every current
+    dose): the batch decides each state as the branch-by-branch rule does."""
+    rule = BfBoin(design)
+    rng = np.random.default_rng(3)
+    n = rng.integers(0, 13, (5000, 5))
+    n[rng.random(n.shape) < 0.3] = 0
+    y = rng.binomial(n, rng.random((5000, 1)) * 0.6)
+    last = rng.integers(-1, 5, 5000)
+    level, reason = rule.steps(n, y, last)
+    expected = [_bfboin_step(rule, n[i], y[i], int(last[i])) for i in range(5000)]
+    assert list(zip(level.tolist(), reason.tolist(), strict=True)) == expected
+    assert {r for _, r in expected} == {CONTINUE, SAFETY, MTD_DECLARED}  # every outcome met

@@ -13,8 +13,10 @@ from bayesdose.designs.boin.core import (
     boundary_table,
     elimination_count,
     isotonic_estimates,
+    isotonic_rows,
     pava,
     select_mtd,
+    select_mtd_rows,
 )
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
@@ -97,6 +99,30 @@ def test_select_mtd_matches_every_reference_case() -> None:
     assert len(cases) == 100
     got = [_r_mtd(select_mtd(c["target"], c["npts"], c["ntox"])) for c in cases]
     assert got == [c["MTD"] for c in cases]
+
+
+def test_select_mtd_rows_matches_every_reference_case() -> None:
+    """The batch form, one row per case of R's."""
+    for c in SELECT_MTD["cases"]:
+        picked = select_mtd_rows(c["target"], np.array([c["npts"]]), np.array([c["ntox"]]))
+        assert int(picked[0]) + 1 == (c["MTD"] if c["MTD"] != 99 else 0)
+
+
+def test_batch_forms_equal_the_one_row_forms() -> None:
+    """20,000 random count rows with untreated doses among them: every isotonic estimate
+    bit for bit, and the same MTD."""
+    rng = np.random.default_rng(1)
+    n = rng.integers(0, 13, (20000, 6))
+    y = np.minimum(rng.integers(0, 7, n.shape), n)
+    used = n > 0
+    rows = isotonic_rows(n, y, used)
+    for i in range(n.shape[0]):
+        expected = isotonic_estimates(n[i][used[i]], y[i][used[i]])
+        assert np.array_equal(rows[i][used[i]], expected)
+        assert np.isnan(rows[i][~used[i]]).all()
+    expected = [select_mtd(0.3, n[i], y[i]) for i in range(n.shape[0])]
+    assert select_mtd_rows(0.3, n, y).tolist() == [-1 if m is None else m - 1 for m in expected]
+    assert -1 in select_mtd_rows(0.3, n, y)  # some rows select no dose
 
 
 def test_select_mtd_with_bound_mtd_matches_every_reference_case() -> None:

@@ -237,3 +237,64 @@ def select_mtd(
         # phat is non-decreasing, so the doses below lambda_d are a prefix of `admissible`.
         phat = phat[below]
     return int(admissible[np.argmin(np.abs(phat - target))]) + 1
+
+
+def pava_rows(x: np.ndarray, weights: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """:func:`pava` on every row of ``x`` (S, K) at once, over the columns ``used`` of each
+    row (the others are returned as NaN), pooling in the same order with the same sums, so
+    each row equals :func:`pava` on its used values (the simulators decide thousands of
+    states per step)."""
+    order = np.argsort(~used, axis=1, kind="stable")  # used columns first, in dose order
+    kept = np.take_along_axis(used, order, axis=1)
+    values = np.where(kept, np.take_along_axis(np.asarray(x, float), order, axis=1), np.inf)
+    wt = np.take_along_axis(np.asarray(weights, float), order, axis=1)
+    label = np.broadcast_to(np.arange(x.shape[1]), x.shape).copy()
+    for _ in range(x.shape[1]):  # each pass pools one violation per row: at most K - 1
+        with np.errstate(invalid="ignore"):  # inf - inf past the used columns: no violation
+            violation = np.diff(values, axis=1) < 0
+        rows = np.flatnonzero(violation.any(axis=1))
+        if rows.size == 0:
+            break
+        first = np.argmax(violation[rows], axis=1)
+        sets = label[rows]
+        pooled = (sets == sets[np.arange(rows.size), first][:, None]) | (
+            sets == sets[np.arange(rows.size), first + 1][:, None])
+        mean = _row_sum(values[rows] * wt[rows], pooled) / _row_sum(wt[rows], pooled)
+        values[rows] = np.where(pooled, mean[:, None], values[rows])
+        label[rows] = np.where(pooled, sets[np.arange(rows.size), first][:, None], sets)
+    out = np.full(x.shape, np.nan)
+    np.put_along_axis(out, order, np.where(kept, values, np.nan), axis=1)
+    return out
+
+
+def _row_sum(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Sum of each row's masked entries, left to right (as ``np.sum`` of a short vector)."""
+    total = np.zeros(x.shape[0])
+    for j in range(x.shape[1]):
+        total = np.where(mask[:, j], total + x[:, j], total)
+    return total
+
+
+def isotonic_rows(npts: np.ndarray, ntox: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """:func:`isotonic_estimates` of every row (S, K) over its columns ``used`` (NaN
+    elsewhere)."""
+    y = np.asarray(ntox, float)
+    n = np.asarray(npts, float)
+    phat = (y + 0.05) / (n + 0.1)
+    phat_var = (y + 0.05) * (n - y + 0.05) / ((n + 0.1) ** 2 * (n + 0.1 + 1))
+    return pava_rows(phat, 1 / phat_var, used)
+
+
+def select_mtd_rows(target: float, npts: np.ndarray, ntox: np.ndarray,
+                    cutoff_eli: float = 0.95) -> np.ndarray:
+    """:func:`select_mtd` (without ``boundMTD`` and ``extrasafe``) of every row (S, K) at
+    once: the MTD, 0-based, -1 for none."""
+    n, y = np.asarray(npts, int), np.asarray(ntox, int)
+    meets = (n >= 3) & (prob_overdose(target, y, n) > cutoff_eli)
+    eliminated = np.logical_or.accumulate(meets, axis=1)
+    admissible = (n != 0) & ~eliminated
+    phat = isotonic_rows(n, y, admissible)
+    rank = np.cumsum(admissible, axis=1)  # k for the k-th admissible dose
+    distance = np.where(admissible, np.abs(phat + rank * 1e-10 - target), np.inf)
+    best = np.argmin(distance, axis=1)
+    return np.where(eliminated[:, 0] | ~admissible.any(axis=1), -1, best)

@@ -22,13 +22,10 @@ y DLTs in the n patients there:
   level; then, as get.oc, the last titration patient is the first of a full cohort at his dose
   (``size - 1`` more patients there) before the rule decides.
 
-Decisions are vectorised over the batch of distinct states; ``select.mtd`` runs once per final
-counts.
+Decisions are vectorised over the batch of distinct states; ``select.mtd`` too.
 """
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 
@@ -42,7 +39,7 @@ from bayesdose.designs.base import (
     States,
 )
 from bayesdose.designs.boin.boundaries import design_table
-from bayesdose.designs.boin.core import select_mtd
+from bayesdose.designs.boin.core import select_mtd_rows
 from bayesdose.designs.titration import Titration
 from bayesdose.schema import Design
 
@@ -127,13 +124,16 @@ class BoinDesign:
                      DEESCALATE, LOWEST], STAY)
         return level, reason, why
 
+    def select(self, n: np.ndarray, dlt: np.ndarray) -> np.ndarray:
+        """``select.mtd`` of every row of counts (0-based, -1 for none)."""
+        return select_mtd_rows(self.target, n, dlt, self.cutoff)
+
     def _actions(self, states: States, level: np.ndarray, size: np.ndarray,
                  reason: np.ndarray) -> Actions:
         stop = reason != CONTINUE
         mtd = np.full(len(states), NO_DOSE)
-        for i in np.flatnonzero(stop & (reason != SAFETY)):
-            mtd[i] = _selected(self.target, self.cutoff, tuple(states.n[i].tolist()),
-                               tuple(states.dlt[i].tolist()))
+        chosen = stop & (reason != SAFETY)
+        mtd[chosen] = self.select(states.n[chosen], states.dlt[chosen])
         return Actions(
             next_level=np.where(stop, NO_DOSE, level).astype(np.int64),
             cohort_size=np.where(stop, 0, size).astype(np.int64),
@@ -141,9 +141,3 @@ class BoinDesign:
             mtd=mtd.astype(np.int64),
         )
 
-
-@functools.lru_cache(maxsize=1 << 16)
-def _selected(target: float, cutoff: float, n: tuple[int, ...], y: tuple[int, ...]) -> int:
-    """``select.mtd`` (0-based, -1 for none), cached by counts: final states share them."""
-    picked = select_mtd(target, np.array(n), np.array(y), cutoff)
-    return NO_DOSE if picked is None else picked - 1
