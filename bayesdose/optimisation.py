@@ -3,7 +3,7 @@ toxicity and efficacy among the doses with acceptable toxicity.
 
 - Acceptable toxicity: the treated doses at or below the MTD the design selected (no MTD, no
   OBD), so every design's own toxicity rule bounds the choice.
-- Estimates per dose: BOIN's isotonic estimates (``boin.core.isotonic_estimates``: Beta(0.05,
+- Estimates per dose: BOIN's isotonic estimates (``boin.core.isotonic_rows``: Beta(0.05,
   0.05) posterior means pooled by weighted pool-adjacent-violators into a non-decreasing
   curve) of the DLT rate p and, the same way, of the response rate q: efficacy is assumed not
   to fall with dose (it may plateau), as toxicity.
@@ -19,12 +19,10 @@ below the true MTD.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
-
 import numpy as np
 
 from bayesdose.designs.base import NO_DOSE
-from bayesdose.designs.boin.core import isotonic_estimates
+from bayesdose.designs.boin.core import isotonic_rows
 
 BOIN12_UTILITY = (100.0, 60.0, 40.0, 0.0)
 TIE = 1e-12
@@ -53,17 +51,20 @@ def true_obd(p_true: Sequence[float], p_response: Sequence[float], mtd: int | No
     return best_dose(values)
 
 
-@lru_cache(maxsize=1 << 16)
-def estimated_obd(n: tuple[int, ...], dlt: tuple[int, ...], response: tuple[int, ...],
-                  mtd: int, utility: tuple[float, ...] = BOIN12_UTILITY) -> int:
+def estimated_obd(n: Sequence[int], dlt: Sequence[int], response: Sequence[int], mtd: int,
+                  utility: Sequence[float] = BOIN12_UTILITY) -> int:
     """A trial's OBD (0-based; -1 when no MTD was selected) from its patients, DLTs and
     responses per dose and its selected MTD."""
-    if mtd < 0:
-        return NO_DOSE
-    npts = np.asarray(n[: mtd + 1])
-    doses = np.flatnonzero(npts > 0)
-    if doses.size == 0:
-        return NO_DOSE
-    p = isotonic_estimates(npts[doses], np.asarray(dlt)[doses])
-    q = isotonic_estimates(npts[doses], np.asarray(response)[doses])
-    return int(doses[best_dose(expected_utility(p, q, utility))])
+    rows = [np.asarray([v]) for v in (n, dlt, response)]
+    return int(estimated_obd_rows(*rows, np.asarray([mtd]), utility)[0])
+
+
+def estimated_obd_rows(n: np.ndarray, dlt: np.ndarray, response: np.ndarray, mtd: np.ndarray,
+                       utility: Sequence[float] = BOIN12_UTILITY) -> np.ndarray:
+    """``estimated_obd`` of every trial at once: rows of patients, DLTs and responses per
+    dose (trials, K) and the selected MTDs (trials,)."""
+    used = (n > 0) & (np.arange(n.shape[1]) <= mtd[:, None])
+    p, q = isotonic_rows(n, dlt, used), isotonic_rows(n, response, used)
+    values = np.where(used, expected_utility(p, q, utility), -np.inf)
+    best = np.argmax(values >= values.max(axis=1, keepdims=True) - TIE, axis=1)
+    return np.where(used.any(axis=1), best, NO_DOSE)

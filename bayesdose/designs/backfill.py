@@ -33,25 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesdose.designs.base import CONTINUE, MAX_PATIENTS, NO_DOSE, Actions, States
-from bayesdose.designs.registry import ENTRIES, hook
+from bayesdose.designs.registry import BACKFILL_DESIGNS, ENTRIES, base_name, hook
 from bayesdose.errors import InputError
 from bayesdose.schema import Design
-
-SUFFIX = "+backfill"
-
-
-def base_name(name: str) -> str:
-    """The wrapped design of ``NAME+backfill`` (the name itself otherwise)."""
-    return name.removesuffix(SUFFIX)
-
-
-def is_backfill(name: str) -> bool:
-    return name.endswith(SUFFIX)
-
-
-def backfill_names() -> tuple[str, ...]:
-    """The designs that take backfill, as ``NAME+backfill``."""
-    return tuple(f"{row.name}{SUFFIX}" for row in ENTRIES.values() if row.backfill)
 
 
 @dataclass(frozen=True)
@@ -73,7 +57,7 @@ class Backfill:
         rule = hook(base, "backfill") if base in ENTRIES else None
         if rule is None:
             raise InputError("--designs", repr(name), "backfill is available for "
-                             f"{', '.join(backfill_names())} only")
+                             f"{', '.join(BACKFILL_DESIGNS)} only")
         if not design.backfill.enabled:
             raise InputError(design.source, "[backfill] enabled",
                              f"{name} needs backfill enabled in the config (and its settings)")

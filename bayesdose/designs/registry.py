@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bayesdose.schema import Design
 
 BENCHMARK = "optimal"
+BACKFILL = "+backfill"  # NAME+backfill: design NAME with backfill cohorts (designs.backfill)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,17 @@ DESIGNS = tuple(e.name for e in REGISTRY if e.simulated and not e.time_aware)
 # Designs that decide with patients still in follow-up: simulated in time only.
 TIME_AWARE = tuple(e.name for e in REGISTRY if e.time_aware)
 REPORT_DESIGNS = tuple(e.name for e in REGISTRY if e.in_report)
+# Designs with backfill cohorts: NAME+backfill for every row naming its backfill rule.
+BACKFILL_DESIGNS = tuple(f"{e.name}{BACKFILL}" for e in REGISTRY if e.backfill)
+
+
+def base_name(name: str) -> str:
+    """The wrapped design of ``NAME+backfill`` (the name itself otherwise)."""
+    return name.removesuffix(BACKFILL)
+
+
+def is_backfill(name: str) -> bool:
+    return name.endswith(BACKFILL)
 
 
 def entry(name: str) -> DesignEntry:
@@ -92,6 +104,9 @@ def entry(name: str) -> DesignEntry:
 
 
 def label(name: str) -> str:
+    """A design's label; ``NAME+backfill``'s is its design's with "+ backfill"."""
+    if is_backfill(name) and base_name(name) in ENTRIES:
+        return f"{ENTRIES[base_name(name)].label} + backfill"
     return ENTRIES[name].label if name in ENTRIES else name
 
 
@@ -123,8 +138,11 @@ def parse_design_names(text: str, source: str = "--designs") -> list[str]:
             raise InputError(source, where, "the design is named twice")
         if name == BENCHMARK:
             raise InputError(source, where, "'optimal' is the benchmark, reported for every run")
-        if name not in DESIGNS and name not in TIME_AWARE:
-            known = sorted([*DESIGNS, *TIME_AWARE])
+        if is_backfill(name) and name not in BACKFILL_DESIGNS:
+            raise InputError(source, where, "backfill is available for "
+                             f"{', '.join(BACKFILL_DESIGNS)} only")
+        if name not in DESIGNS and name not in TIME_AWARE and name not in BACKFILL_DESIGNS:
+            known = sorted([*DESIGNS, *TIME_AWARE, *BACKFILL_DESIGNS])
             raise InputError(source, where, f"unknown design; expected one of {known}")
     return names
 
