@@ -52,7 +52,7 @@ def test_backfill_names_come_from_the_registry() -> None:
     assert "boin+backfill" in BACKFILL_DESIGNS
     assert parse_design_names("boin,boin+backfill") == ["boin", "boin+backfill"]
     assert label("boin+backfill") == "BOIN + backfill"
-    with pytest.raises(InputError, match="backfill is available for boin\\+backfill"):
+    with pytest.raises(InputError, match="backfill is available for blrm\\+backfill"):
         parse_design_names("tite-crm+backfill")
     with pytest.raises(InputError, match="unknown design"):
         parse_design_names("boin+backfil")

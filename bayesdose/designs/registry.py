@@ -45,7 +45,8 @@ class DesignEntry:
     on_data: str = "bayesdose.steps:rule_step"  # "module:function": its step on real data
     config: str = ""  # "module:Class" of its settings, the table [designs.<package>]
     in_time: str = ""  # "module:function": its own form in a study with time (else it waits)
-    backfill: str = ""  # "module:Class": its rule with backfill cohorts (``designs.backfill``)
+    backfill: str = ""  # "module:Class": its rule with backfill cohorts (``designs.backfill``),
+    # made with the config and ``options``; NAME+backfill is then a design name
     in_report: bool = True  # compared in a design report (when the config allows it)
     description: str = ""  # fixed words for a report (else the package's ``describe``)
 
@@ -58,14 +59,17 @@ class DesignEntry:
 
 REGISTRY: tuple[DesignEntry, ...] = (
     DesignEntry("blrm", "BLRM-EWOC", "#1f4e79", "blrm", "simulated:BlrmDesign",
-                on_data="recommendation:blrm_step", in_time="tite:waiting_blrm"),
+                on_data="recommendation:blrm_step", in_time="tite:waiting_blrm",
+                backfill="backfill:BlrmBackfill"),
     DesignEntry("3+3", "3+3", "#e08a1e", "three_plus_three", "simulated:ThreePlusThree",
-                {"deescalation": False}, complete_cohorts=True, step_details="step:step_details"),
+                {"deescalation": False}, complete_cohorts=True, step_details="step:step_details",
+                backfill="backfill:ThreePlusThreeBackfill"),
     DesignEntry("3+3-deesc", "3+3 de-esc.", "#f2c14e", "three_plus_three",
                 "simulated:ThreePlusThree", {"deescalation": True}, complete_cohorts=True,
-                step_details="step:step_details"),
+                step_details="step:step_details", backfill="backfill:ThreePlusThreeBackfill"),
     DesignEntry("crm", "CRM", "#3a8d5c", "crm", "simulated:CrmDesign",
-                step_details="step:step_details", config="config:CrmSection"),
+                step_details="step:step_details", config="config:CrmSection",
+                backfill="backfill:CrmBackfill"),
     DesignEntry("boin", "BOIN", "#7b4fa0", "boin", "simulated:BoinDesign",
                 complete_cohorts=True, config="config:BoinSection",
                 step_details="step:step_details", backfill="backfill:BfBoin"),

@@ -227,6 +227,8 @@ def _treat(t: _Trials, draws: _Draws, rows: np.ndarray, i: int, level: np.ndarra
 def _backfill(design: Backfill, t: _Trials, draws: _Draws, rows: np.ndarray, day: np.ndarray,
               n: np.ndarray, dlt: np.ndarray, i: int) -> None:
     """Arrival i of ``rows`` (their cohorts in follow-up) to the highest open dose, if any."""
+    if not rows.size:
+        return
     responded = t.response_known[rows] <= day[:, None]
     target = highest(design.open_doses(n, dlt, t.count[rows], responded, t.dose[rows]))
     going = target >= 0

@@ -32,15 +32,9 @@ from bayesdose import interrupt
 from bayesdose.defaults import DEFAULT_METHOD
 from bayesdose.designs.base import NO_DOSE
 from bayesdose.designs.registry import BENCHMARK, is_backfill, make_design
-from bayesdose.optimisation import true_obd
 from bayesdose.record import remove_temporaries
 from bayesdose.schema import Design
 from bayesdose.simulation import withtime
-from bayesdose.simulation.backfilloc import (
-    BackfillOutcomes,
-    backfill_characteristics,
-    chunk_records,
-)
 from bayesdose.simulation.chunks import (
     BACKFILL_RECORD_TYPES,
     OPTIMAL_TYPE,
@@ -169,6 +163,8 @@ def _scenario_entry(design: Design, scenario: Scenario) -> dict:
     entry = {"name": scenario.name, "p_true": list(scenario.p_true),
              "true_mtd": None if mtd is None else mtd + 1}
     if scenario.p_response is not None:
+        from bayesdose.optimisation import true_obd  # SciPy: a worker imports it only if used
+
         obd = true_obd(scenario.p_true, scenario.p_response, mtd, design.optimisation.utility)
         entry |= {"p_response": list(scenario.p_response),
                   "true_obd": None if obd < 0 else obd + 1}
@@ -238,6 +234,8 @@ def run_chunk(design: Design, scenarios: list[Scenario], names: list[str], seed:
         patients = DLTTable.of(u, p_true)
         for d, name in enumerate(names):
             if is_backfill(name):
+                from bayesdose.simulation.backfilloc import chunk_records  # SciPy: only if used
+
                 records = chunk_records(design, name, p_true, np.array(scenario.p_response),
                                         seed, first, stop)
             elif timed:
@@ -332,6 +330,7 @@ class SimulatedRun:
                             columns.get("pending_treated"))
         if not is_backfill(name):
             return operating_characteristics(outcomes, truth, self.trials)
+        from bayesdose.simulation.backfilloc import BackfillOutcomes, backfill_characteristics
         extra = BackfillOutcomes(*(columns[field] for field in BACKFILL_RECORD_TYPES))
         assert scenario.p_response is not None  # require_responses checked it
         return backfill_characteristics(self.design, outcomes, extra, truth,

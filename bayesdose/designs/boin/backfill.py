@@ -48,6 +48,7 @@ class BfBoin:
     """BOIN's escalation, conflict resolution and backfill closure with backfill data."""
 
     def __init__(self, design: Design) -> None:
+        self.max_patients = design.stopping.max_patients
         most = design.stopping.max_patients + len(design.levels) * design.backfill.max_per_dose
         widened = dataclasses.replace(
             design, stopping=dataclasses.replace(design.stopping, max_patients=most))
