@@ -393,7 +393,9 @@ _RANDOM_METHOD = click.option(
               help="exact: walk the tree of trial states; simulate: Monte Carlo; auto: exact "
               "when the tree is small enough.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Local worker processes for simulation (default: all cores).")
+              help="Local worker processes for simulation (default: all cores, or this "
+                   "process alone for a run of at most 1,000,000 trials x scenarios x designs "
+                   "without time).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Run the simulation on the Dask cluster of this scheduler (e.g. "
               "tcp://host:8786) instead of local processes; same results.")
@@ -433,6 +435,10 @@ def simulate(config: Path, scenarios_path: Path | None, random_count: int | None
         raise InputError("--workers", None, "give either --workers (local processes) or "
                          "--scheduler (a Dask cluster), not both")
     design = load_design(config)
+    if design.is_combination:
+        _simulate_combination(design, scenarios_path, designs, trials, seed, out_dir, workers,
+                              verbose, chunk_size)
+        return
     if design.model.prior == "exnex":
         click.echo("note: the BLRM under EXNEX is simulated with its MAP equivalent (the MAP "
                    "prior robustified by the NEX prior with weight 1 - ex_probability) and "
@@ -457,6 +463,35 @@ def simulate(config: Path, scenarios_path: Path | None, random_count: int | None
         problem = f"cannot write the results: {err.strerror or err}"
         raise InputError(str(out_dir), None, problem) from None
     click.echo(format_table(summary, verbose))
+
+
+def _simulate_combination(design: Any, scenarios_path: Path | None, designs: str, trials: int,
+                          seed: int, out_dir: Path, workers: int | None, verbose: bool,
+                          chunk_size: int | None) -> None:
+    """``simulate`` of a two-drug config: matrix scenarios, BOIN-comb and the waterfall."""
+    from bayesdose.designs.registry import make_design, parse_design_names
+    from bayesdose.simulation.combination.scenarios import load_matrix_scenarios
+    from bayesdose.simulation.combination.study import (
+        CHUNK_TRIALS,
+        combination_summary,
+        format_combination_table,
+    )
+
+    if scenarios_path is None:
+        raise InputError("--scenarios", None, "a two-drug config needs a scenario file of "
+                         "p_true matrices (random scenarios are for one drug)")
+    names = parse_design_names(designs, combination=True)
+    for name in names:
+        make_design(name, design)  # its config errors before any simulation
+    scenarios = load_matrix_scenarios(scenarios_path, design.pair_panel.shape,
+                                      design.drugs.names)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(str(out_dir), None, f"cannot create the folder: {err.strerror}") from None
+    summary = combination_summary(design, scenarios, names, trials, seed, workers, out_dir,
+                                  chunk_size or CHUNK_TRIALS)
+    click.echo(format_combination_table(summary, verbose))
 
 
 @main.command()

@@ -71,3 +71,70 @@ def indistinct_levels(levels: tuple[float, ...],
         if abs(b - a) <= 2 * rel_tol * max(abs(a), abs(b)):
             return a, b
     return None
+
+
+@dataclass(frozen=True)
+class PairPanel:
+    """Two drugs' dose pairs: every level of the first drug with every level of the second.
+
+    A pair is a flat 0-based index ``a * columns + b``, rows (``a``) the first drug's levels and
+    columns (``b``) the second's, so per-pair arrays are the grid read row by row and code that
+    walks doses by index (counts per dose, DLT tables of simulated patients) walks pairs.
+    """
+
+    names: tuple[str, str]
+    drugs: tuple[DosePanel, DosePanel]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(levels of the first drug, levels of the second)."""
+        return len(self.drugs[0].levels), len(self.drugs[1].levels)
+
+    @property
+    def size(self) -> int:
+        rows, cols = self.shape
+        return rows * cols
+
+    def index(self, a: int, b: int) -> int:
+        """Flat index of levels (a, b), 0-based."""
+        rows, cols = self.shape
+        if not (0 <= a < rows and 0 <= b < cols):
+            raise IndexError((a, b))
+        return a * cols + b
+
+    def pair(self, index: int) -> tuple[int, int]:
+        """Levels (a, b) of a flat index."""
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        return divmod(index, self.shape[1])
+
+    def index_of_doses(self, doses: dict[str, float]) -> int:
+        """Flat index of the doses ``{name: dose}`` of both drugs; a ValueError naming the
+        drug whose dose is not one of its levels."""
+        levels = []
+        for name, panel in zip(self.names, self.drugs, strict=True):
+            try:
+                levels.append(panel.index(doses[name]))
+            except ValueError:
+                raise ValueError(name) from None
+        return self.index(*levels)
+
+    def doses(self, index: int) -> dict[str, float]:
+        """The pair's dose of each drug, by name."""
+        return {name: panel.dose(level) for name, panel, level
+                in zip(self.names, self.drugs, self.pair(index), strict=True)}
+
+    def neighbours(self, index: int) -> dict[str, list[int]]:
+        """The pairs one level up (``up``) and down (``down``) in one drug, first drug first."""
+        a, b = self.pair(index)
+        rows, cols = self.shape
+        up = [self.index(a + 1, b)] if a + 1 < rows else []
+        up += [self.index(a, b + 1)] if b + 1 < cols else []
+        down = [self.index(a - 1, b)] if a > 0 else []
+        down += [self.index(a, b - 1)] if b > 0 else []
+        return {"up": up, "down": down}
+
+    def label(self, index: int, rich: bool = False) -> str:
+        """``A 2 mg + B 1 mg``: each drug's name and dose with its unit."""
+        return " + ".join(f"{name} {panel.label(level, rich)}" for name, panel, level
+                          in zip(self.names, self.drugs, self.pair(index), strict=True))

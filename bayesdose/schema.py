@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 import types
 import typing
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from bayesdose import doseformat
 from bayesdose.errors import InputError
 from bayesdose.input_files import read_input, unprintable
-from bayesdose.panel import MATCH_REL_TOL, DosePanel, dose_index, indistinct_levels
+from bayesdose.panel import MATCH_REL_TOL, DosePanel, PairPanel, dose_index, indistinct_levels
 from bayesdose.schema_fields import REQUIRED, documented, requirement
 
 if TYPE_CHECKING:  # the models import NumPy: imported when a design is made, not by the CLI
@@ -31,6 +32,17 @@ if TYPE_CHECKING:  # the models import NumPy: imported when a design is made, no
 @dataclass(frozen=True)
 class TrialSection:
     name: str = documented("Trial name, shown in outputs and reports.", "Unnamed trial")
+
+
+@dataclass(frozen=True)
+class DrugsSection:
+    names: tuple[str, ...] = documented(
+        "Two-drug combination trials: the two drugs' names (e.g. [\"A\", \"B\"]; a letter, "
+        "then letters, digits or _), each with its own [doses.<name>] table holding the keys "
+        "of [doses]; the pairs are every level of the first drug with every level of the "
+        "second (rows the first drug). [cohorts] start_dose is then a table {A = ..., B = "
+        "...} and [decision] max_increment applies to each drug. Empty: a single-agent trial.",
+        ())
 
 
 @dataclass(frozen=True)
@@ -201,8 +213,9 @@ class DecisionSection:
 @dataclass(frozen=True)
 class CohortsSection:
     size: int = documented("Patients per cohort.", 3)
-    start_dose: float | None = documented(
-        "Dose of the first cohort; default: the lowest level.", None)
+    start_dose: float | dict[str, float] | None = documented(
+        "Dose of the first cohort; default: the lowest level. Two drugs: a table of each "
+        "drug's dose, {A = 1.0, B = 2.0}; default: both lowest levels.", None)
     titration_until_level: int = documented(
         "Accelerated titration: single-patient cohorts up to this 1-based level, ended early "
         "by the first DLT (0 = none).",
@@ -374,6 +387,7 @@ class OptimisationSection:
 # the keys of [model] and a name: recommend gives the decision under each beside its own).
 SECTIONS: dict[str, Any] = {
     "trial": TrialSection,
+    "drugs": DrugsSection,
     "doses": DosesSection,
     "model": ModelSection,
     "decision": DecisionSection,
@@ -410,7 +424,7 @@ class Design:
     the panel, prior and model are derived once per design."""
 
     trial: TrialSection
-    doses: DosesSection
+    doses: DosesSection | None  # None for two drugs: their doses are in drug_doses
     model: ModelSection
     decision: DecisionSection
     cohorts: CohortsSection
@@ -420,12 +434,16 @@ class Design:
     historical: HistoricalSection = HistoricalSection()
     efficacy: EfficacySection = EfficacySection()
     sensitivity: tuple[SensitivitySection, ...] = ()
-    efficacy: EfficacySection = EfficacySection()
     backfill: BackfillSection = BackfillSection()
     optimisation: OptimisationSection = OptimisationSection()
+    drugs: DrugsSection = DrugsSection()
+    drug_doses: tuple[DosesSection, ...] = ()  # [doses.<name>] of each of [drugs] names
     source: str = "<design>"
 
     def __post_init__(self) -> None:
+        if self.is_combination:
+            _check_combination(self, self.source)
+            return  # the combination model's priors are [model.<drug>]'s (a next step)
         _check_rules(self, self.source)
         # a default prior needs two doses and historical data must be readable: raise now,
         # not later (a MAP prior's fit waits until the prior is used)
@@ -435,8 +453,31 @@ class Design:
             self.historical_trials  # noqa: B018
 
     @property
+    def is_combination(self) -> bool:
+        """Whether the trial escalates two drugs ([drugs] names)."""
+        return bool(self.drugs.names)
+
+    @property
     def levels(self) -> tuple[float, ...]:
+        if self.doses is None:
+            raise InputError(self.source, "[drugs]", "a two-drug config: this command works "
+                             "on one drug's levels (two drugs: bayesdose simulate with "
+                             "--designs boin-comb,waterfall)")
         return self.doses.levels
+
+    @cached_property
+    def pair_panel(self) -> PairPanel:
+        """The two drugs' dose pairs (a two-drug config only)."""
+        panels = tuple(DosePanel(d.levels, d.unit, d.levels[-1] if d.reference is None
+                                 else d.reference, d.format) for d in self.drug_doses)
+        return PairPanel(self.drugs.names, panels)  # type: ignore[arg-type]
+
+    @property
+    def start_pair(self) -> int:
+        """Flat index of the start pair (a two-drug config): [cohorts] start_dose, else both
+        lowest levels."""
+        start = self.cohorts.start_dose
+        return self.pair_panel.index_of_doses(start) if isinstance(start, dict) else 0
 
     @cached_property
     def panel(self) -> DosePanel:
@@ -576,11 +617,51 @@ def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:
         )
     if "doses" not in raw:
         raise InputError(source, "[doses]", "missing section (it must give 'levels')")
+    drugs = _section(DrugsSection, "drugs", raw.get("drugs", {}), source)
+    per_drug = drugs.names and _drug_doses(drugs, raw["doses"], source)
     sections = {
         name: _tables(_table_array(cls), name, raw.get(name, []), source) if _table_array(cls)
         else _section(cls, name, raw.get(name, {}), source) for name, cls in SECTIONS.items()
+        if not (name == "doses" and per_drug)
     }
+    if per_drug:
+        sections.update(doses=None, drug_doses=per_drug)
     return Design(**sections, source=source)
+
+
+class DoseTable(dict):
+    """A table of each drug's dose as the config gives it (``{A = 10, B = 1}``), hashable so
+    that a Design stays a value (designs key caches); never changed after loading."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+
+DRUG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
+
+
+def _drug_doses(drugs: DrugsSection, values: Any, source: str) -> tuple[DosesSection, ...]:
+    """Each drug's ``[doses.<name>]`` table, in the order of [drugs] names."""
+    names = drugs.names
+    if len(names) != 2 or names[0] == names[1]:
+        raise InputError(source, "[drugs] names", f"expected two different names, got "
+                         f"{list(names)!r}")
+    for name in names:
+        if not DRUG_NAME.fullmatch(name):
+            raise InputError(source, "[drugs] names", f"{name!r}: expected a letter, then "
+                             "letters, digits or _ (at most 32): it names the data's "
+                             f"dose_<name> column")
+    if not isinstance(values, dict):
+        raise InputError(source, "[doses]", "expected a table [doses.<name>] per drug")
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise InputError(source, f"[doses] {unknown[0]}", f"with [drugs] names, [doses] holds "
+                         f"one table per drug: expected {', '.join(f'[doses.{n}]' for n in names)}")
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise InputError(source, f"[doses.{missing[0]}]", "missing table (it must give "
+                         "'levels')")
+    return tuple(_section(DosesSection, f"doses.{n}", values[n], source) for n in names)
 
 
 def _section(cls: type, name: str, values: Any, source: str) -> Any:
@@ -626,8 +707,13 @@ def _coerce(value: Any, hint: Any, source: str, where: str) -> Any:
     """Check ``value`` against a field's type hint; return it in the field's type."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        inner = next(a for a in args if a is not type(None))
+        options = [a for a in args if a is not type(None)]
+        tables = [a for a in options if typing.get_origin(a) is dict]
+        inner = tables[0] if tables and isinstance(value, dict) else options[0]
         return _coerce(value, inner, source, where)
+    if origin is dict:
+        return DoseTable({str(k): _coerce(v, args[1], source, f"{where}.{k}")
+                          for k, v in value.items()})
     if origin is tuple:
         return _coerce_tuple(value, args, source, where)
     if hint is bool:
@@ -669,32 +755,16 @@ def _coerce_tuple(value: Any, args: tuple, source: str, where: str) -> tuple:
 def _check_rules(s: Design, source: str) -> None:
     """Checks that involve values, not just types."""
     doses, model, decision = s.doses, s.model, s.decision
-    cohorts, stopping = s.cohorts, s.stopping
+    cohorts = s.cohorts
 
     require = requirement(source)
 
+    _check_doses(doses, "doses", source)
     levels = doses.levels
-    require(all(d > 0 for d in levels), "[doses] levels", "doses must be positive")
-    require(
-        all(a < b for a, b in zip(levels, levels[1:], strict=False)),
-        "[doses] levels",
-        "doses must be strictly increasing",
-    )
-    if close := indistinct_levels(levels):
-        raise InputError(source, "[doses] levels", f"doses {close[0]:.12g} and {close[1]:.12g} are "
-                         f"too close: doses in the data are matched to a level within a "
-                         f"relative {MATCH_REL_TOL:g}, which cannot tell these apart")
-    if doses.reference is not None:
-        require(doses.reference > 0, "[doses] reference", "the reference dose must be > 0")
-        require(min(levels) / REFERENCE_FACTOR <= doses.reference
-                <= max(levels) * REFERENCE_FACTOR, "[doses] reference",
-                f"must lie within a factor {REFERENCE_FACTOR:g} of the dose panel "
-                f"([{min(levels) / REFERENCE_FACTOR:g}, {max(levels) * REFERENCE_FACTOR:g}]): "
-                "the prior is stated at the reference dose, and far from the panel it implies "
-                "P(DLT) of 0 or 1 at every dose")
-    problem = doseformat.check(doses.format)
-    require(problem is None, "[doses] format", problem or "")
     _check_model(model, "model", require)
+    if isinstance(cohorts.start_dose, dict):
+        raise InputError(source, "[cohorts] start_dose", "a table of each drug's dose is for "
+                         "two-drug trials ([drugs] names): give one dose")
     require(model.prior not in ("map", "exnex") or s.historical.data is not None,
             "[historical] data", f"prior = {model.prior!r} needs the historical trials' CSV")
     for i, alternative in enumerate(s.sensitivity, start=1):
@@ -702,20 +772,8 @@ def _check_rules(s: Design, source: str) -> None:
         require(bool(alternative.name), f"[{section}] name", "give the alternative prior a name")
         _check_model(alternative, section, require)
         s.prior_of(alternative, section)  # an elicited prior's statements are met, or an error
-    a, b = decision.target_interval
-    require(0 < a < b < 1, "[decision] target_interval", "expected [a, b] with 0 < a < b < 1")
-    require(
-        0 < decision.max_overdose_probability < 1,
-        "[decision] max_overdose_probability",
-        "must be in (0, 1)",
-    )
-    require(decision.max_increment >= 0, "[decision] max_increment", "must be >= 0")
-    require(0 < decision.target < 1, "[decision] target", "must be in (0, 1)")
-    require(a <= decision.target < b, "[decision] target",
-            f"{decision.target:g} is outside target_interval [{a:g}, {b:g}): the BLRM aims at "
-            "the interval while CRM, BOIN and the true MTD of simulations use the point "
-            "target, so it must lie in the interval (the default target is 0.25)")
-    require(cohorts.size >= 1, "[cohorts] size", "must be >= 1")
+    _check_decision(decision, source)
+    _check_cohorts_stopping(s, source)
     if cohorts.start_dose is not None:
         try:
             dose_index(levels, cohorts.start_dose)
@@ -729,6 +787,94 @@ def _check_rules(s: Design, source: str) -> None:
         "[cohorts] titration_until_level",
         f"must be between 0 and the number of levels ({len(levels)})",
     )
+    _check_designs(s.designs, len(levels), decision.target, source)
+    _check_simulation(s.simulation, cohorts.dlt_window_days, source)
+    _check_efficacy(s.efficacy, source)
+    _check_backfill(s, source)
+
+
+def _check_doses(doses: DosesSection, section: str, source: str) -> None:
+    """Checks of one drug's dose levels, reference and format (``[doses]`` or
+    ``[doses.<name>]``)."""
+    require = requirement(source)
+    levels = doses.levels
+    require(all(d > 0 for d in levels), f"[{section}] levels", "doses must be positive")
+    require(
+        all(a < b for a, b in zip(levels, levels[1:], strict=False)),
+        f"[{section}] levels",
+        "doses must be strictly increasing",
+    )
+    if close := indistinct_levels(levels):
+        raise InputError(source, f"[{section}] levels", f"doses {close[0]:.12g} and "
+                         f"{close[1]:.12g} are too close: doses in the data are matched to a "
+                         f"level within a relative {MATCH_REL_TOL:g}, which cannot tell these "
+                         "apart")
+    if doses.reference is not None:
+        require(doses.reference > 0, f"[{section}] reference", "the reference dose must be > 0")
+        require(min(levels) / REFERENCE_FACTOR <= doses.reference
+                <= max(levels) * REFERENCE_FACTOR, f"[{section}] reference",
+                f"must lie within a factor {REFERENCE_FACTOR:g} of the dose panel "
+                f"([{min(levels) / REFERENCE_FACTOR:g}, {max(levels) * REFERENCE_FACTOR:g}]): "
+                "the prior is stated at the reference dose, and far from the panel it implies "
+                "P(DLT) of 0 or 1 at every dose")
+    problem = doseformat.check(doses.format)
+    require(problem is None, f"[{section}] format", problem or "")
+
+
+def _check_combination(s: Design, source: str) -> None:
+    """Checks of a two-drug config: each drug's doses, the start pair, the shared rules."""
+    require = requirement(source)
+    for name, doses in zip(s.drugs.names, s.drug_doses, strict=True):
+        _check_doses(doses, f"doses.{name}", source)
+    start = s.cohorts.start_dose
+    if start is not None:
+        require(isinstance(start, dict) and set(start) == set(s.drugs.names),
+                "[cohorts] start_dose", "two drugs: expected a table of each drug's dose, "
+                "{" + ", ".join(f"{n} = ..." for n in s.drugs.names) + "}")
+        try:
+            s.pair_panel.index_of_doses(start)
+        except ValueError as err:
+            raise InputError(source, f"[cohorts] start_dose.{err.args[0]}",
+                             f"{start[err.args[0]]:g} is not one of the drug's levels") from None
+    require(s.cohorts.titration_until_level == 0, "[cohorts] titration_until_level",
+            "accelerated titration is for one drug")
+    require(not s.historical.data and not s.sensitivity, "[historical]",
+            "historical trials and alternative priors are for one drug (the combination "
+            "model's priors come next)")
+    _check_model(s.model, "model", require)
+    _check_decision(s.decision, source)
+    _check_cohorts_stopping(s, source)
+    _check_designs(s.designs, s.pair_panel.size, s.decision.target, source)
+    _check_simulation(s.simulation, s.cohorts.dlt_window_days, source)
+    require(not s.simulation.stated, "[simulation] accrual",
+            "two-drug trials are simulated without time")
+    require(not s.backfill.enabled, "[backfill] enabled", "backfill is for one drug")
+    _check_efficacy(s.efficacy, source)
+
+
+def _check_decision(decision: DecisionSection, source: str) -> None:
+    """Checks of [decision]."""
+    require = requirement(source)
+    a, b = decision.target_interval
+    require(0 < a < b < 1, "[decision] target_interval", "expected [a, b] with 0 < a < b < 1")
+    require(
+        0 < decision.max_overdose_probability < 1,
+        "[decision] max_overdose_probability",
+        "must be in (0, 1)",
+    )
+    require(decision.max_increment >= 0, "[decision] max_increment", "must be >= 0")
+    require(0 < decision.target < 1, "[decision] target", "must be in (0, 1)")
+    require(a <= decision.target < b, "[decision] target",
+            f"{decision.target:g} is outside target_interval [{a:g}, {b:g}): the BLRM aims at "
+            "the interval while CRM, BOIN and the true MTD of simulations use the point "
+            "target, so it must lie in the interval (the default target is 0.25)")
+
+
+def _check_cohorts_stopping(s: Design, source: str) -> None:
+    """Checks of [cohorts] (but the start dose and titration) and [stopping]."""
+    require = requirement(source)
+    cohorts, stopping = s.cohorts, s.stopping
+    require(cohorts.size >= 1, "[cohorts] size", "must be >= 1")
     require(0 <= cohorts.dlt_window_days <= MAX_WINDOW_DAYS, "[cohorts] dlt_window_days",
             f"must be between 0 and {MAX_WINDOW_DAYS} (days)")
     require(cohorts.followup in ("tite", "complete"), "[cohorts] followup",
@@ -748,10 +894,6 @@ def _check_rules(s: Design, source: str) -> None:
         "[stopping] safety_probability",
         "must be in (0, 1)",
     )
-    _check_designs(s.designs, len(levels), decision.target, source)
-    _check_simulation(s.simulation, cohorts.dlt_window_days, source)
-    _check_efficacy(s.efficacy, source)
-    _check_backfill(s, source)
 
 
 def _check_efficacy(efficacy: EfficacySection, source: str) -> None:

@@ -30,8 +30,10 @@ def test_the_command_line_offers_the_registered_designs():
 
 
 def test_every_design_is_made_and_described_from_its_row():
-    design = load_design("configs/xj-mk-002.toml")  # has a CRM skeleton and a DLT window
+    single = load_design("configs/xj-mk-002.toml")  # has a CRM skeleton and a DLT window
+    two = load_design("configs/combination-3x5.toml")
     for row in registry.REGISTRY:
+        design = two if row.combination else single
         words = row.describe(design)
         assert len(words) > 40, row.name
         if row.simulated:
@@ -50,10 +52,12 @@ def test_the_report_compares_the_registered_designs_the_config_allows():
 def test_the_designs_section_of_the_config_is_built_from_the_registry():
     from bayesdose.designs.boin.config import BoinSection
     from bayesdose.designs.crm.config import CrmSection
+    from bayesdose.designs.waterfall.config import WaterfallSection
     from bayesdose.schema import DesignsSection
 
-    assert registry.config_sections() == [("crm", CrmSection), ("boin", BoinSection)]
-    assert [f.name for f in dataclasses.fields(DesignsSection)] == ["crm", "boin"]
+    assert registry.config_sections() == [("crm", CrmSection), ("boin", BoinSection),
+                                          ("waterfall", WaterfallSection)]
+    assert [f.name for f in dataclasses.fields(DesignsSection)] == ["crm", "boin", "waterfall"]
     design = load_design("configs/xj-mk-002.toml")
     assert design.designs.crm.halfwidth == 0.05 and design.designs.boin == BoinSection()
 

@@ -49,6 +49,7 @@ class DesignEntry:
     # made with the config and ``options``; NAME+backfill is then a design name
     in_report: bool = True  # compared in a design report (when the config allows it)
     description: str = ""  # fixed words for a report (else the package's ``describe``)
+    combination: bool = False  # two drugs: simulated on dose pairs (simulation.combination)
 
     def describe(self, design: Design) -> str:
         """What the design is, in words, for a report."""
@@ -77,6 +78,10 @@ REGISTRY: tuple[DesignEntry, ...] = (
                 in_report=False),
     DesignEntry("tite-crm", "TITE-CRM", "#555555", "crm", "tite:TiteCrm", time_aware=True,
                 in_report=False),
+    DesignEntry("boin-comb", "BOIN-comb", "#7b4fa0", "boin_comb", "simulated:BoinComb",
+                combination=True, in_report=False),
+    DesignEntry("waterfall", "Waterfall", "#3a8d5c", "waterfall", "simulated:Waterfall",
+                config="config:WaterfallSection", combination=True, in_report=False),
     DesignEntry(BENCHMARK, "Optimal", "#9a9a9a", "", in_report=False, description=(
         "Nonparametric optimal benchmark (O'Quigley, Paoletti & Maccario 2002): the selection "
         "with every patient's outcome known at every dose, the dose whose complete-information "
@@ -86,10 +91,13 @@ REGISTRY: tuple[DesignEntry, ...] = (
 )
 ENTRIES: dict[str, DesignEntry] = {entry.name: entry for entry in REGISTRY}
 # Designs without time (simulated by walking trial states or in lockstep; ``recommend --design``)
-DESIGNS = tuple(e.name for e in REGISTRY if e.simulated and not e.time_aware)
+DESIGNS = tuple(e.name for e in REGISTRY
+                if e.simulated and not e.time_aware and not e.combination)
 # Designs that decide with patients still in follow-up: simulated in time only.
 TIME_AWARE = tuple(e.name for e in REGISTRY if e.time_aware)
 REPORT_DESIGNS = tuple(e.name for e in REGISTRY if e.in_report)
+# Two-drug designs (a config with [drugs] names), simulated on dose pairs.
+COMBINATION = tuple(e.name for e in REGISTRY if e.combination)
 # Designs with backfill cohorts: NAME+backfill for every row naming its backfill rule.
 BACKFILL_DESIGNS = tuple(f"{e.name}{BACKFILL}" for e in REGISTRY if e.backfill)
 
@@ -130,9 +138,11 @@ def config_sections() -> list[tuple[str, type]]:
     return sections
 
 
-def parse_design_names(text: str, source: str = "--designs") -> list[str]:
+def parse_design_names(text: str, source: str = "--designs",
+                       combination: bool = False) -> list[str]:
     """Comma-separated design names, checked, in the order given; a name given twice is an
-    error (``blrm,blrm`` is a typo, not a request to simulate it twice)."""
+    error (``blrm,blrm`` is a typo, not a request to simulate it twice). ``combination``: the
+    names of two-drug designs, for a two-drug config."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise InputError(source, None, "give at least one design name")
@@ -142,12 +152,15 @@ def parse_design_names(text: str, source: str = "--designs") -> list[str]:
             raise InputError(source, where, "the design is named twice")
         if name == BENCHMARK:
             raise InputError(source, where, "'optimal' is the benchmark, reported for every run")
-        if is_backfill(name) and name not in BACKFILL_DESIGNS:
+        if is_backfill(name) and name not in BACKFILL_DESIGNS and not combination:
             raise InputError(source, where, "backfill is available for "
                              f"{', '.join(BACKFILL_DESIGNS)} only")
-        if name not in DESIGNS and name not in TIME_AWARE and name not in BACKFILL_DESIGNS:
-            known = sorted([*DESIGNS, *TIME_AWARE, *BACKFILL_DESIGNS])
-            raise InputError(source, where, f"unknown design; expected one of {known}")
+        known = (sorted(COMBINATION) if combination
+                 else sorted([*DESIGNS, *TIME_AWARE, *BACKFILL_DESIGNS]))
+        if name not in known:
+            kind = "a two-drug" if combination else "a single-agent"
+            other = "" if name not in ENTRIES else f" ({name} is not for {kind} config)"
+            raise InputError(source, where, f"unknown design{other}; expected one of {known}")
     return names
 
 

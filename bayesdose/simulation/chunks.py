@@ -83,6 +83,15 @@ def design_sha256(design: Design) -> str:
     another folder resumes the same run, and a report can check a reused summary.json."""
     config = dataclasses.asdict(design)
     config.pop("source", None)
+    if design.is_combination:
+        for doses in config["drug_doses"]:
+            del doses["format"]
+        config.pop("doses")
+        return _sha256(config)  # its model's priors are not simulated yet
+    for key in ("drugs", "drug_doses"):  # two drugs' keys: older single-agent runs match
+        config.pop(key)
+    if config["designs"].get("waterfall") == dataclasses.asdict(type(design.designs.waterfall)()):
+        del config["designs"]["waterfall"]  # a two-drug design's settings, likewise
     del config["doses"]["format"]  # how doses are written changes no simulated trial
     for key, default in LATER_MODEL_KEYS.items():  # hashed only when set: older runs match
         if config["model"][key] == default:
@@ -229,9 +238,10 @@ class ChunkStore:
                     np.lib.format.write_array(member, value)
         atomic_write(self.path(first, stop), buffer.getvalue())
 
-    def read(self) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-        """Every chunk's arrays, in trial order, one chunk in memory at a time."""
-        for first, stop in self.ranges:
+    def read(self, ranges: list[tuple[int, int]]) -> Iterator[tuple[int, int,
+                                                                   dict[str, np.ndarray]]]:
+        """The arrays of the chunks ``ranges``, one chunk in memory at a time."""
+        for first, stop in ranges:
             with np.load(self.path(first, stop)) as chunk:
                 yield first, stop, dict(chunk)
 

@@ -38,6 +38,7 @@ from bayesdose.designs.base import (
     Actions,
     States,
 )
+from bayesdose.designs.boin.core import select_mtd_levels
 from bayesdose.designs.boin.simulated import BoinDesign
 from bayesdose.schema import Design
 
@@ -68,9 +69,22 @@ class BfBoin:
         y_up = np.hstack([dlt[:, 1:] + dlt[:, :-1], dlt[:, -1:]])
         return own & (y_up >= d[np.maximum(n_up, 1)])
 
+    closes = ("closed where BOIN calls de-escalation (DLTs >= d_n) on its complete data, "
+              "alone and pooled with the dose above (BF-BOIN)")
+
+    def explain(self, n: np.ndarray, dlt: np.ndarray, k: int) -> str:
+        """Why ``unsafe`` closes dose ``k`` (counts per dose of one trial), with the numbers."""
+        d = self.boin.deescalate
+        text = f"BOIN de-escalates: {dlt[k]}/{n[k]} DLTs >= d = {d[max(n[k], 1)]}"
+        if k + 1 < n.size:
+            pooled_n, pooled_y = n[k] + n[k + 1], dlt[k] + dlt[k + 1]
+            text += (f", and with the dose above {pooled_y}/{pooled_n} >= "
+                     f"d = {d[max(pooled_n, 1)]}")
+        return text
+
     def select(self, states: States) -> np.ndarray:
         """select.mtd on the pooled data of each state (0-based, -1 for none)."""
-        return self.boin.select(states.n, states.dlt)
+        return select_mtd_levels(self.boin.target, states.n, states.dlt, self.boin.cutoff)
 
     def decide(self, states: States) -> Actions:
         """bfboin's step after a cohort, for every state at once (see the module)."""
@@ -79,7 +93,9 @@ class BfBoin:
         going, declared = reason == CONTINUE, reason == MTD_DECLARED
         actions.stop_reason[:] = reason
         actions.next_level[going], actions.cohort_size[going] = level[going], self.boin.cohort
-        actions.mtd[declared] = self.boin.select(states.n[declared], states.dlt[declared])
+        actions.mtd[declared] = self.select(States(states.n[declared], states.dlt[declared],
+                                                   states.last_level[declared],
+                                                   states.last_dlt[declared]))
         return actions
 
     def steps(self, n: np.ndarray, y: np.ndarray, last: np.ndarray,

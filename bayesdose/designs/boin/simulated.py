@@ -22,7 +22,8 @@ y DLTs in the n patients there:
   level; then, as get.oc, the last titration patient is the first of a full cohort at his dose
   (``size - 1`` more patients there) before the rule decides.
 
-Decisions are vectorised over the batch of distinct states; ``select.mtd`` too.
+Decisions are vectorised over the batch of distinct states; ``select.mtd`` runs once per final
+counts.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from bayesdose.designs.base import (
     States,
 )
 from bayesdose.designs.boin.boundaries import design_table
-from bayesdose.designs.boin.core import select_mtd_rows
+from bayesdose.designs.boin.core import select_mtd_levels
 from bayesdose.designs.titration import Titration
 from bayesdose.schema import Design
 
@@ -124,20 +125,16 @@ class BoinDesign:
                      DEESCALATE, LOWEST], STAY)
         return level, reason, why
 
-    def select(self, n: np.ndarray, dlt: np.ndarray) -> np.ndarray:
-        """``select.mtd`` of every row of counts (0-based, -1 for none)."""
-        return select_mtd_rows(self.target, n, dlt, self.cutoff)
-
     def _actions(self, states: States, level: np.ndarray, size: np.ndarray,
                  reason: np.ndarray) -> Actions:
         stop = reason != CONTINUE
         mtd = np.full(len(states), NO_DOSE)
-        chosen = stop & (reason != SAFETY)
-        mtd[chosen] = self.select(states.n[chosen], states.dlt[chosen])
+        final = np.flatnonzero(stop & (reason != SAFETY))
+        mtd[final] = select_mtd_levels(self.target, states.n[final], states.dlt[final],
+                                       self.cutoff)
         return Actions(
             next_level=np.where(stop, NO_DOSE, level).astype(np.int64),
             cohort_size=np.where(stop, 0, size).astype(np.int64),
             stop_reason=reason.astype(np.int64),
             mtd=mtd.astype(np.int64),
         )
-

@@ -37,6 +37,14 @@ class CrmBackfill:
         """The model's dose on the pooled data."""
         return self.crm.recommended(states.n, states.dlt)
 
+    closes = ("closed above the CRM's dose on the complete data (the dose whose DLT probability "
+              "at the posterior mean is closest to the target)")
+
+    def explain(self, n: np.ndarray, dlt: np.ndarray, k: int) -> str:
+        """Why ``unsafe`` closes dose ``k`` (counts per dose of one trial), 1-based levels."""
+        model = int(self.crm.recommended(n[None], dlt[None])[0])
+        return f"above the CRM's dose on the complete data (level {model + 1})"
+
     def unsafe(self, n: np.ndarray, dlt: np.ndarray, level: np.ndarray) -> np.ndarray:
         """(S, K) doses above the model's dose."""
         return np.arange(n.shape[1]) > self.crm.recommended(n, dlt)[:, None]

@@ -26,9 +26,15 @@ class ThreePlusThreeBackfill:
         self.rule = ThreePlusThree(design, deescalation)
         self.max_patients = self.rule.max_patients
 
+    closes = "closed where the 3+3 de-escalates: two or more DLTs among its complete patients"
+
     def unsafe(self, n: np.ndarray, dlt: np.ndarray, level: np.ndarray) -> np.ndarray:
         """(S, K) doses with two or more DLTs."""
         return dlt >= TOO_TOXIC
+
+    def explain(self, n: np.ndarray, dlt: np.ndarray, k: int) -> str:
+        """Why ``unsafe`` closes dose ``k`` (counts per dose of one trial)."""
+        return f"the 3+3 de-escalates: {dlt[k]}/{n[k]} DLTs >= {TOO_TOXIC}"
 
     def decide(self, states: States) -> Actions:
         actions = self.rule.decide(states)
