@@ -5,8 +5,8 @@ toxicity and efficacy among the doses with acceptable toxicity.
   OBD), so every design's own toxicity rule bounds the choice.
 - Estimates per dose: BOIN's isotonic estimates (``boin.core.isotonic_estimates``, for many
   trials ``isotonic_rows``: Beta(0.05, 0.05) posterior means fitted by weighted isotonic
-  regression into a non-decreasing curve) of the DLT rate p and, the same way, of the response rate q: efficacy is assumed not
-  to fall with dose (it may plateau), as toxicity.
+  regression into a non-decreasing curve) of the DLT rate p and, the same way, of the
+  response rate q: efficacy is assumed not to fall with dose (it may plateau), as toxicity.
 - Utility (Lin, Zhou & Yuan 2020, BOIN12, JCO Precision Oncology 4:16-26): u = (response
   without DLT, response with DLT, neither, DLT without response), default (100, 60, 40, 0);
   with toxicity and response independent given the dose, the expected utility is

@@ -103,7 +103,7 @@ def test_summary_is_the_trials_records(two: Path) -> None:
     assert oc["p_select_obd"] == pytest.approx(np.mean(obd == 0))
     assert oc["select_obd"] == pytest.approx([np.mean(obd == k) for k in range(5)])
     assert oc["se"]["p_select_obd"] == pytest.approx(np.std(obd == 0, ddof=1) / np.sqrt(300))
-    assert 0 < oc["backfill_mean"] and "p_select_obd" not in entry["designs"]["boin"]
+    assert oc["backfill_mean"] > 0 and "p_select_obd" not in entry["designs"]["boin"]
 
 
 def test_same_results_across_chunking_workers_and_resume(two: Path, tmp_path: Path) -> None:
@@ -170,7 +170,8 @@ def test_the_table_shows_backfill_columns(two: Path, tmp_path: Path) -> None:
       "standard-5dose.toml"], "scenario 'S1' p_response: missing"),
     (["--designs", "boin+backfill", "--no-time"], "needs time"),
     (["--designs", "boin+backfill", "--method", "exact"], "exact method does not cover"),
-    (["--designs", "boin+backfill", "--random", 2], "--random (DLT rates only), scenario 'random-1' p_response"),
+    (["--designs", "boin+backfill", "--random", 2],
+     "--random (DLT rates only), scenario 'random-1' p_response"),
 ])
 def test_errors_exit_2(args: list[object], message: str, tmp_path: Path) -> None:
     if "--scenarios" not in args and "--random" not in args:

@@ -23,7 +23,6 @@ outcome day minus the first dosing day. Backfill patients still in follow-up the
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from functools import lru_cache
 
 import numpy as np

@@ -59,7 +59,8 @@ def check_timed(design: Design, names: list[str], method: str, time: bool = True
         return
     if not time:
         raise InputError("--no-time", None, f"{', '.join(aware)} decide(s) or dose(s) with "
-                         "patients in follow-up, which needs time: leave out --no-time or the design")
+                         "patients in follow-up, which needs time: leave out --no-time or "
+                         "the design")
     require_window(design, aware[0])
     for name in filter(is_backfill, aware):
         backfill_cache(design, name)  # the design's checks, before any worker starts
