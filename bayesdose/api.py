@@ -174,7 +174,7 @@ def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | 
     (``simulate --no-time``). The result's ``summary`` is the summary.json document.
     """
     from bayesdose.designs.registry import parse_design_names
-    from bayesdose.simulation.scenarios import load_scenarios
+    from bayesdose.simulation.scenarios import load_scenarios, require_responses
     from bayesdose.simulation.study import study_summary
     from bayesdose.simulation.tree import TreeTooLarge
 
@@ -186,11 +186,13 @@ def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | 
         raise ValueError("give either workers (local processes) or scheduler (a Dask "
                          "cluster), not both")
     design = _design(design)
+    source = str(scenarios) if isinstance(scenarios, str | Path) else "scenarios"
     if isinstance(scenarios, str | Path):
         scenarios = load_scenarios(scenarios, len(design.levels))
     scenarios = list(scenarios)
     names = parse_design_names(designs if isinstance(designs, str) else ",".join(designs),
                                "designs")
+    require_responses(scenarios, names, source)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from bayesdose.data import TrialData
-from bayesdose.designs.backfill import Conditions, backfill_conditions, backfill_names, highest
+from bayesdose.designs.backfill import Conditions, backfill_conditions, highest
 from bayesdose.designs.base import NO_DOSE
-from bayesdose.designs.registry import hook, label
+from bayesdose.designs.registry import BACKFILL_DESIGNS, hook, label
 from bayesdose.schema import Design
 
 
@@ -128,7 +128,7 @@ def _reasons(name: str, design: Design, data: TrialData, cond: Conditions,
         return ["the escalation has ended: backfill closes with it"]
     if closure is None:
         return [f"the {label(name)} design has no backfill rule (backfill is available for "
-                f"{', '.join(backfill_names())})"]
+                f"{', '.join(BACKFILL_DESIGNS)})"]
     reasons = []
     if j == level:
         reasons.append("the escalation dose")

@@ -35,7 +35,7 @@ from bayesdose.defaults import (  # noqa: E402
     METHODS,
     RANDOM_METHODS,
 )
-from bayesdose.designs.registry import DESIGNS, TIME_AWARE  # noqa: E402
+from bayesdose.designs.registry import BACKFILL_DESIGNS, DESIGNS, TIME_AWARE  # noqa: E402
 from bayesdose.errors import InputError  # noqa: E402
 
 EXIT_INPUT = 2
@@ -380,7 +380,8 @@ _RANDOM_METHOD = click.option(
 @_RANDOM_METHOD
 @click.option("--designs", default=",".join(DEFAULT_DESIGNS), show_default=True,
               help=f"Comma-separated design names: {', '.join(DESIGNS)}, "
-              f"{', '.join(TIME_AWARE)}.")
+              f"{', '.join(TIME_AWARE)}, {', '.join(BACKFILL_DESIGNS)} (with [backfill] in "
+              "the config and p_response in the scenarios).")
 @click.option("--trials", type=click.IntRange(min=2), default=DEFAULT_TRIALS, show_default=True,
               help="Simulated trials per scenario (ignored by exact results).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
@@ -426,6 +427,7 @@ def simulate(config: Path, scenarios_path: Path | None, random_count: int | None
     from bayesdose.schema import load_design
     from bayesdose.simulation.output import format_table
     from bayesdose.simulation.random_scenarios import scenario_set
+    from bayesdose.simulation.scenarios import require_responses
     from bayesdose.simulation.study import study_summary
     from bayesdose.simulation.tree import TreeTooLarge
 
@@ -443,6 +445,7 @@ def simulate(config: Path, scenarios_path: Path | None, random_count: int | None
                    "the exact engine, not by MCMC per cohort", err=True)
     scenarios, _ = scenario_set(design, scenarios_path, random_count, seed, random_method)
     names = parse_design_names(designs)
+    require_responses(scenarios, names, str(scenarios_path or "--random (DLT rates only)"))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:

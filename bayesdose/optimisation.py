@@ -3,10 +3,10 @@ toxicity and efficacy among the doses with acceptable toxicity.
 
 - Acceptable toxicity: the treated doses at or below the MTD the design selected (no MTD, no
   OBD), so every design's own toxicity rule bounds the choice.
-- Estimates per dose: BOIN's isotonic estimates (``boin.core.isotonic_estimates``: Beta(0.05,
-  0.05) posterior means pooled by weighted pool-adjacent-violators into a non-decreasing
-  curve) of the DLT rate p and, the same way, of the response rate q: efficacy is assumed not
-  to fall with dose (it may plateau), as toxicity.
+- Estimates per dose: BOIN's isotonic estimates (``boin.core.isotonic_estimates``, for many
+  trials ``isotonic_rows``: Beta(0.05, 0.05) posterior means fitted by weighted isotonic
+  regression into a non-decreasing curve) of the DLT rate p and, the same way, of the
+  response rate q: efficacy is assumed not to fall with dose (it may plateau), as toxicity.
 - Utility (Lin, Zhou & Yuan 2020, BOIN12, JCO Precision Oncology 4:16-26): u = (response
   without DLT, response with DLT, neither, DLT without response), default (100, 60, 40, 0);
   with toxicity and response independent given the dose, the expected utility is
@@ -19,7 +19,6 @@ below the true MTD.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,21 +69,25 @@ def dose_utilities(n: np.ndarray, dlt: np.ndarray, assessed: np.ndarray,
     return p, q, expected_utility(p, q, utility)
 
 
-@lru_cache(maxsize=1 << 16)
-def estimated_obd(n: tuple[int, ...], dlt: tuple[int, ...], response: tuple[int, ...],
-                  mtd: int, utility: tuple[float, ...] = BOIN12_UTILITY) -> int:
+def estimated_obd(n: Sequence[int], dlt: Sequence[int], response: Sequence[int], mtd: int,
+                  utility: Sequence[float] = BOIN12_UTILITY) -> int:
     """A trial's OBD (0-based; -1 when no MTD was selected) from its patients, DLTs and
     responses per dose and its selected MTD."""
-    if mtd < 0:
-        return NO_DOSE
-    npts = np.asarray(n[: mtd + 1])
-    doses = np.flatnonzero(npts > 0)
-    if doses.size == 0:
-        return NO_DOSE
-    given = npts[doses]
-    values = dose_utilities(given, np.asarray(dlt)[doses], given,
-                            np.asarray(response)[doses], utility)[2]
-    return int(doses[best_dose(values)])
+    rows = [np.asarray([v]) for v in (n, dlt, response)]
+    return int(estimated_obd_rows(*rows, np.asarray([mtd]), utility)[0])
+
+
+def estimated_obd_rows(n: np.ndarray, dlt: np.ndarray, response: np.ndarray, mtd: np.ndarray,
+                       utility: Sequence[float] = BOIN12_UTILITY) -> np.ndarray:
+    """``estimated_obd`` of every trial at once: rows of patients, DLTs and responses per
+    dose (trials, K) and the selected MTDs (trials,)."""
+    from bayesdose.designs.boin.core import isotonic_rows  # SciPy: only when estimating
+
+    used = (n > 0) & (np.arange(n.shape[1]) <= mtd[:, None])
+    p, q = isotonic_rows(n, dlt, used), isotonic_rows(n, response, used)
+    values = np.where(used, expected_utility(p, q, utility), -np.inf)
+    best = np.argmax(values >= values.max(axis=1, keepdims=True) - TIE, axis=1)
+    return np.where(used.any(axis=1), best, NO_DOSE)
 
 
 def obd_on_data(design: Design, data: TrialData, top: int, basis: str) -> dict[str, Any] | None:

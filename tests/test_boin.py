@@ -14,6 +14,7 @@ from bayesdose.designs.boin.core import (
     elimination_count,
     is_eliminated,
     isotonic_estimates,
+    isotonic_rows,
     pava,
     select_mtd,
     select_mtd_levels,
@@ -99,6 +100,20 @@ def test_select_mtd_matches_every_reference_case() -> None:
     assert len(cases) == 100
     got = [_r_mtd(select_mtd(c["target"], c["npts"], c["ntox"])) for c in cases]
     assert got == [c["MTD"] for c in cases]
+
+
+def test_isotonic_rows_equal_the_one_row_form() -> None:
+    """20,000 random count rows with untreated doses among them: every isotonic estimate (to
+    rounding: the max-min formula against pool-adjacent-violators)."""
+    rng = np.random.default_rng(1)
+    n = rng.integers(0, 13, (20000, 6))
+    y = np.minimum(rng.integers(0, 7, n.shape), n)
+    used = n > 0
+    rows = isotonic_rows(n, y, used)
+    for i in range(n.shape[0]):
+        expected = isotonic_estimates(n[i][used[i]], y[i][used[i]])
+        assert rows[i][used[i]] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+        assert np.isnan(rows[i][~used[i]]).all()
 
 
 def test_select_mtd_with_bound_mtd_matches_every_reference_case() -> None:

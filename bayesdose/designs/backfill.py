@@ -21,9 +21,13 @@ final), and backfill closes when the escalation ends. ``[stopping] max_patients`
 escalation patients; backfill patients come on top.
 
 A design takes backfill when its registry row names its backfill rule (``backfill``): an object
-built from the config with ``decide(states)`` (the escalation on pooled data), ``select(states)``
-(the MTD when the escalation patients are used up) and ``unsafe(n, dlt, level)``. Only BOIN has
-one so far (``bayesdose.designs.boin.backfill``).
+built from the config (and the row's options) with ``max_patients`` (escalation patients),
+``decide(states)`` (the escalation on pooled data), ``select(states)`` (the MTD when the
+escalation patients are used up) and ``unsafe(n, dlt, level)`` (the doses whose complete data
+cross the design's de-escalation rule). Each rule's module states it: BOIN (BF-BOIN,
+``designs.boin.backfill``), BLRM-EWOC (EWOC applies: P(overdosing) at or above the threshold,
+``designs.blrm.backfill``), 3+3 (two DLTs, ``designs.three_plus_three.backfill``) and the CRM
+(above the model's dose, ``designs.crm.backfill``).
 """
 
 from __future__ import annotations
@@ -33,25 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesdose.designs.base import CONTINUE, MAX_PATIENTS, NO_DOSE, Actions, States
-from bayesdose.designs.registry import ENTRIES, hook
+from bayesdose.designs.registry import BACKFILL_DESIGNS, ENTRIES, base_name, hook
 from bayesdose.errors import InputError
 from bayesdose.schema import BackfillSection, Design
-
-SUFFIX = "+backfill"
-
-
-def base_name(name: str) -> str:
-    """The wrapped design of ``NAME+backfill`` (the name itself otherwise)."""
-    return name.removesuffix(SUFFIX)
-
-
-def is_backfill(name: str) -> bool:
-    return name.endswith(SUFFIX)
-
-
-def backfill_names() -> tuple[str, ...]:
-    """The designs that take backfill, as ``NAME+backfill``."""
-    return tuple(f"{row.name}{SUFFIX}" for row in ENTRIES.values() if row.backfill)
 
 
 @dataclass(frozen=True)
@@ -73,7 +61,7 @@ class Backfill:
         rule = hook(base, "backfill") if base in ENTRIES else None
         if rule is None:
             raise InputError("--designs", repr(name), "backfill is available for "
-                             f"{', '.join(backfill_names())} only")
+                             f"{', '.join(BACKFILL_DESIGNS)} only")
         if not design.backfill.enabled:
             raise InputError(design.source, "[backfill] enabled",
                              f"{name} needs backfill enabled in the config (and its settings)")
@@ -82,8 +70,8 @@ class Backfill:
                              "backfill designs start with full cohorts: set it to 0")
         self.name = name
         self.settings = design.backfill
-        self.rule = rule(design)
-        self.max_patients = design.stopping.max_patients
+        self.rule = rule(design, **ENTRIES[base].options)
+        self.max_patients = self.rule.max_patients  # escalation patients (3+3: its own bound)
         self.max_cohort_size = design.cohorts.size
         self.responded_days = int(np.ceil(design.efficacy.assessment_days))
 

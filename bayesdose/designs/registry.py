@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bayesdose.schema import Design
 
 BENCHMARK = "optimal"
+BACKFILL = "+backfill"  # NAME+backfill: design NAME with backfill cohorts (designs.backfill)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class DesignEntry:
     on_data: str = "bayesdose.steps:rule_step"  # "module:function": its step on real data
     config: str = ""  # "module:Class" of its settings, the table [designs.<package>]
     in_time: str = ""  # "module:function": its own form in a study with time (else it waits)
-    backfill: str = ""  # "module:Class": its rule with backfill cohorts (``designs.backfill``)
+    backfill: str = ""  # "module:Class": its rule with backfill cohorts (``designs.backfill``),
+    # made with the config and ``options``; NAME+backfill is then a design name
     in_report: bool = True  # compared in a design report (when the config allows it)
     description: str = ""  # fixed words for a report (else the package's ``describe``)
     combination: bool = False  # two drugs: simulated on dose pairs (simulation.combination)
@@ -58,14 +60,17 @@ class DesignEntry:
 
 REGISTRY: tuple[DesignEntry, ...] = (
     DesignEntry("blrm", "BLRM-EWOC", "#1f4e79", "blrm", "simulated:BlrmDesign",
-                on_data="recommendation:blrm_step", in_time="tite:waiting_blrm"),
+                on_data="recommendation:blrm_step", in_time="tite:waiting_blrm",
+                backfill="backfill:BlrmBackfill"),
     DesignEntry("3+3", "3+3", "#e08a1e", "three_plus_three", "simulated:ThreePlusThree",
-                {"deescalation": False}, complete_cohorts=True, step_details="step:step_details"),
+                {"deescalation": False}, complete_cohorts=True, step_details="step:step_details",
+                backfill="backfill:ThreePlusThreeBackfill"),
     DesignEntry("3+3-deesc", "3+3 de-esc.", "#f2c14e", "three_plus_three",
                 "simulated:ThreePlusThree", {"deescalation": True}, complete_cohorts=True,
-                step_details="step:step_details"),
+                step_details="step:step_details", backfill="backfill:ThreePlusThreeBackfill"),
     DesignEntry("crm", "CRM", "#3a8d5c", "crm", "simulated:CrmDesign",
-                step_details="step:step_details", config="config:CrmSection"),
+                step_details="step:step_details", config="config:CrmSection",
+                backfill="backfill:CrmBackfill"),
     DesignEntry("boin", "BOIN", "#7b4fa0", "boin", "simulated:BoinDesign",
                 complete_cohorts=True, config="config:BoinSection",
                 step_details="step:step_details", backfill="backfill:BfBoin"),
@@ -93,6 +98,17 @@ TIME_AWARE = tuple(e.name for e in REGISTRY if e.time_aware)
 REPORT_DESIGNS = tuple(e.name for e in REGISTRY if e.in_report)
 # Two-drug designs (a config with [drugs] names), simulated on dose pairs.
 COMBINATION = tuple(e.name for e in REGISTRY if e.combination)
+# Designs with backfill cohorts: NAME+backfill for every row naming its backfill rule.
+BACKFILL_DESIGNS = tuple(f"{e.name}{BACKFILL}" for e in REGISTRY if e.backfill)
+
+
+def base_name(name: str) -> str:
+    """The wrapped design of ``NAME+backfill`` (the name itself otherwise)."""
+    return name.removesuffix(BACKFILL)
+
+
+def is_backfill(name: str) -> bool:
+    return name.endswith(BACKFILL)
 
 
 def entry(name: str) -> DesignEntry:
@@ -100,6 +116,9 @@ def entry(name: str) -> DesignEntry:
 
 
 def label(name: str) -> str:
+    """A design's label; ``NAME+backfill``'s is its design's with "+ backfill"."""
+    if is_backfill(name) and base_name(name) in ENTRIES:
+        return f"{ENTRIES[base_name(name)].label} + backfill"
     return ENTRIES[name].label if name in ENTRIES else name
 
 
@@ -133,7 +152,11 @@ def parse_design_names(text: str, source: str = "--designs",
             raise InputError(source, where, "the design is named twice")
         if name == BENCHMARK:
             raise InputError(source, where, "'optimal' is the benchmark, reported for every run")
-        known = sorted(COMBINATION) if combination else sorted([*DESIGNS, *TIME_AWARE])
+        if is_backfill(name) and name not in BACKFILL_DESIGNS and not combination:
+            raise InputError(source, where, "backfill is available for "
+                             f"{', '.join(BACKFILL_DESIGNS)} only")
+        known = (sorted(COMBINATION) if combination
+                 else sorted([*DESIGNS, *TIME_AWARE, *BACKFILL_DESIGNS]))
         if name not in known:
             kind = "a two-drug" if combination else "a single-agent"
             other = "" if name not in ENTRIES else f" ({name} is not for {kind} config)"

@@ -1,23 +1,27 @@
-"""Operating characteristics of a design with backfill in one scenario (``simulate`` with a
-``NAME+backfill`` design, and the BF-BOIN reproduction).
+"""Designs with backfill (``NAME+backfill``) in a simulation study: a chunk's per-trial records
+and the operating characteristics they add.
 
-Besides the usual ones (``metrics.operating_characteristics``: selection, patients and DLTs,
-duration), per dose: escalation and backfill patients, responses; ``late``, the backfill
-patients still in follow-up when the escalation ended; and dose optimisation: the OBD selected
-(``optimisation.estimated_obd``) per dose and P(selecting the true OBD).
+A chunk stores, besides the usual fields (selection, patients and DLTs per dose, stop reason,
+duration; ``pending_treated``: the backfill patients, every one dosed while the escalation
+cohort was in follow-up), per dose the backfill patients and responses, ``late`` (backfill
+patients still in follow-up when the escalation ended) and the OBD the trial selects
+(``optimisation.estimated_obd_rows``). The operating characteristics add, per dose, escalation
+and backfill patients, responses and OBD selections; per trial the mean backfill patients,
+responses and ``late``; and P(selecting the scenario's true OBD), or no OBD when the scenario
+has no true MTD (as P(correct) counts no dose then).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from bayesdose.optimisation import estimated_obd, true_obd
+from bayesdose.optimisation import estimated_obd_rows, true_obd
 from bayesdose.schema import Design
 from bayesdose.simulation.backfillrunner import BackfillRecords, run_backfill
 from bayesdose.simulation.metrics import Outcomes, Truth, _Estimator, operating_characteristics
-from bayesdose.simulation.scenarios import true_mtd
 
 CHUNK = 5000
 
@@ -34,35 +38,51 @@ def simulate_backfill_design(design: Design, name: str, p_true: list[float],
                              for f in BackfillRecords.__dataclass_fields__))
 
 
-def backfill_oc(design: Design, records: BackfillRecords, p_true: list[float],
-                p_response: list[float]) -> dict[str, Any]:
-    """The summary entry of a backfill design in one scenario."""
-    trials = records.selected.size
-    target = design.decision.target
-    mtd = true_mtd(p_true, target)
-    truth = Truth(np.asarray(p_true), target, design.decision.target_interval, mtd)
-    weight = np.full(trials, 1.0 / trials)
-    oc = operating_characteristics(
-        Outcomes(records.selected, weight, records.n, records.dlt, records.stop_reason,
-                 records.duration, records.late), truth, trials)
-    oc["late"], oc["se"]["late"] = oc.pop("pending_treated"), oc["se"].pop("pending_treated")
-    est = _Estimator(weight, trials)
+def chunk_records(design: Design, name: str, p_true: np.ndarray, p_response: np.ndarray,
+                  seed: int, first: int, stop: int) -> dict[str, np.ndarray]:
+    """Trials first .. stop - 1 of ``NAME+backfill`` as a study's chunk stores them."""
+    rec = run_backfill(design, name, p_true, p_response, seed, first, stop)
+    obd = estimated_obd_rows(rec.n, rec.dlt, rec.response, rec.selected,
+                             design.optimisation.utility)
+    return {"selected": rec.selected, "n": rec.n, "dlt": rec.dlt,
+            "stop_reason": rec.stop_reason, "duration": rec.duration,
+            "pending_treated": rec.n_backfill.sum(axis=1), "n_backfill": rec.n_backfill,
+            "response": rec.response, "late": rec.late, "obd": obd}
 
-    def put(key: str, values: list[tuple[float, float]]) -> None:
+
+@dataclass(frozen=True)
+class BackfillOutcomes:
+    """The backfill fields of the rows of ``metrics.Outcomes`` (same rows, same weights)."""
+
+    n_backfill: np.ndarray
+    response: np.ndarray
+    late: np.ndarray
+    obd: np.ndarray
+
+
+def backfill_characteristics(design: Design, out: Outcomes, extra: BackfillOutcomes,
+                             truth: Truth, p_response: tuple[float, ...],
+                             trials: int) -> dict[str, Any]:
+    """The summary entry of a backfill design in one scenario."""
+    oc = operating_characteristics(out, truth, trials)
+    est = _Estimator(out.weight, trials)
+
+    def put(key: str, value: tuple[float | None, float]) -> None:
+        oc[key], oc["se"][key] = value
+
+    def per_dose(key: str, values: list[tuple[float, float]]) -> None:
         oc[key], oc["se"][key] = [m for m, _ in values], [s for _, s in values]
 
-    k = records.n.shape[1]
-    put("patients_backfill", [est.mean(records.n_backfill[:, j]) for j in range(k)])
-    put("patients_escalation", [est.mean(records.n[:, j] - records.n_backfill[:, j])
-                                for j in range(k)])
-    put("responses", [est.mean(records.response[:, j]) for j in range(k)])
-    utility = tuple(design.optimisation.utility)
-    obd = np.array([estimated_obd(tuple(n), tuple(y), tuple(r), int(m), utility)
-                    for n, y, r, m in zip(records.n.tolist(), records.dlt.tolist(),
-                                          records.response.tolist(),
-                                          records.selected.tolist(), strict=True)])
-    put("select_obd", [est.mean(obd == j) for j in range(k)])
-    best = true_obd(p_true, p_response, mtd, utility)
-    oc["true_obd"] = None if best < 0 else best + 1
-    oc["p_select_obd"], oc["se"]["p_select_obd"] = est.mean(obd == best)
+    assert out.n is not None
+    doses = range(out.n.shape[1])
+    per_dose("patients_escalation", [est.mean(out.n[:, j] - extra.n_backfill[:, j])
+                                     for j in doses])
+    per_dose("patients_backfill", [est.mean(extra.n_backfill[:, j]) for j in doses])
+    per_dose("responses", [est.mean(extra.response[:, j]) for j in doses])
+    per_dose("select_obd", [est.mean(extra.obd == j) for j in doses])
+    put("backfill_mean", est.mean(extra.n_backfill.sum(axis=1)))
+    put("responses_mean", est.mean(extra.response.sum(axis=1)))
+    put("late", est.mean(extra.late))
+    best = true_obd(truth.p_true, p_response, truth.mtd, design.optimisation.utility)
+    put("p_select_obd", est.mean(extra.obd == best))  # no OBD when no dose is right
     return oc

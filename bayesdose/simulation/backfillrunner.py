@@ -23,10 +23,9 @@ outcome day minus the first dosing day. Backfill patients still in follow-up the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-
-from functools import lru_cache
 
 from bayesdose.designs.backfill import Backfill, BackfillStates, highest
 from bayesdose.designs.base import CONTINUE, NO_DOSE
@@ -36,6 +35,7 @@ from bayesdose.simulation.timedstates import TimedCache
 from bayesdose.simulation.timeline import Timeline, mean_gap_days, timeline
 
 RESPONSE_LANE = 3
+NEVER = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,16 @@ def run_backfill(design: Design, name: str, p_true: np.ndarray, p_response: np.n
 class _Trials:
     """The mutable arrays of a run: per patient (trials, capacity) and per trial."""
 
-    def __init__(self, trials: int, capacity: int) -> None:
+    def __init__(self, trials: int, capacity: int, doses: int) -> None:
         self.level = np.full((trials, capacity), NO_DOSE, np.int64)
         self.resolved = np.zeros((trials, capacity), np.int64)  # day the outcome is final
         self.tox = np.zeros((trials, capacity), bool)
         self.response = np.zeros((trials, capacity), bool)
         self.backfill = np.zeros((trials, capacity), bool)
         self.dosed = np.zeros((trials, capacity), np.int64)
+        self.count = np.zeros((trials, doses), np.int64)  # patients treated per dose
+        self.count_dlt = np.zeros((trials, doses), np.int64)  # their DLTs, known or not
+        self.response_known = np.full((trials, doses), NEVER)  # first day a response is known
         self.dose = np.full(trials, NO_DOSE, np.int64)  # escalation dose
         self.room = np.zeros(trials, np.int64)  # places left in the escalation cohort
         self.ready = np.zeros(trials, np.int64)  # the cohort's outcomes are final from then
@@ -123,16 +126,17 @@ def simulate_backfill(cache: BackfillCache, p_true: np.ndarray, p_response: np.n
     trials, capacity = u.shape
     design: Backfill = cache.design  # type: ignore[assignment]
     cache.trim()
-    t = _Trials(trials, capacity)
-    draws = _Draws(p_true, p_response, u, v, clock)
+    t = _Trials(trials, capacity, cache.n_doses)
+    draws = _Draws(p_true, p_response, u, v, clock, design.responded_days)
     running = np.arange(trials)
+    lag = settled_lag(clock.arrival, clock.window)
     for i in range(capacity):
         if not running.size:
             break
         day = clock.arrival[running, i]
         free = t.room[running] == 0
         rows, today = running[free], day[free]
-        n, dlt = _complete(t, rows, today, i, cache.n_doses)
+        n, dlt = _complete(t, rows, today, max(i - lag + 1, 0), i)
         due = today >= t.ready[rows]
         stopped = _decide(cache, t, rows[due], n[due], dlt[due])
         going = rows[due][~stopped]
@@ -155,14 +159,27 @@ class _Draws:
     u: np.ndarray
     v: np.ndarray
     clock: Timeline
+    responded_days: int
 
 
-def _complete(t: _Trials, rows: np.ndarray, day: np.ndarray, i: int,
-              k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Complete patients and their DLTs per dose on ``day`` (among the first i arrivals)."""
-    level = t.level[rows, :i]
-    done = (level >= 0) & (t.resolved[rows, :i] <= day[:, None])
-    return _per_dose(level, done, k), _per_dose(level, done & t.tox[rows, :i], k)
+def settled_lag(arrival: np.ndarray, window: int) -> int:
+    """The fewest arrivals L such that in every trial arrival i - L came a whole ``window``
+    or more before arrival i: from then on its outcome is final."""
+    lag = 1
+    while lag < arrival.shape[1] and (arrival[:, lag:] - arrival[:, :-lag] < window).any():
+        lag += 1
+    return lag
+
+
+def _complete(t: _Trials, rows: np.ndarray, day: np.ndarray, lo: int,
+              i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Complete patients and their DLTs per dose on ``day`` (among the first i arrivals;
+    those before ``lo`` are all complete): all treated less those still pending."""
+    level = t.level[rows, lo:i]
+    pending = (level >= 0) & (t.resolved[rows, lo:i] > day[:, None])
+    k = t.count.shape[1]
+    return (t.count[rows] - _per_dose(level, pending, k),
+            t.count_dlt[rows] - _per_dose(level, pending & t.tox[rows, lo:i], k))
 
 
 def _per_dose(level: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
@@ -195,6 +212,10 @@ def _treat(t: _Trials, draws: _Draws, rows: np.ndarray, i: int, level: np.ndarra
     t.resolved[rows, i] = resolved
     t.response[rows, i] = draws.v[rows, i] <= draws.p_response[level]
     t.backfill[rows, i] = backfill
+    t.count[rows, level] += 1
+    t.count_dlt[rows, level] += tox
+    known = np.where(t.response[rows, i], day + draws.responded_days, NEVER)
+    t.response_known[rows, level] = np.minimum(t.response_known[rows, level], known)
     if not backfill:
         t.room[rows] -= 1
         t.escalated[rows] += 1
@@ -205,12 +226,10 @@ def _treat(t: _Trials, draws: _Draws, rows: np.ndarray, i: int, level: np.ndarra
 def _backfill(design: Backfill, t: _Trials, draws: _Draws, rows: np.ndarray, day: np.ndarray,
               n: np.ndarray, dlt: np.ndarray, i: int) -> None:
     """Arrival i of ``rows`` (their cohorts in follow-up) to the highest open dose, if any."""
-    k = n.shape[1]
-    level = t.level[rows, :i]
-    treated = _per_dose(level, level >= 0, k)
-    known = t.response[rows, :i] & (t.dosed[rows, :i] + design.responded_days <= day[:, None])
-    responded = _per_dose(level, known, k) > 0
-    target = highest(design.open_doses(n, dlt, treated, responded, t.dose[rows]))
+    if not rows.size:
+        return
+    responded = t.response_known[rows] <= day[:, None]
+    target = highest(design.open_doses(n, dlt, t.count[rows], responded, t.dose[rows]))
     going = target >= 0
     _treat(t, draws, rows[going], i, target[going], day[going], backfill=True)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bayesdose.designs.registry import TIME_AWARE
+from bayesdose.designs.registry import TIME_AWARE, is_backfill
 from bayesdose.errors import InputError
 from bayesdose.record import atomic_write, remove_temporaries
 from bayesdose.schema import (
@@ -41,6 +41,9 @@ FORMAT = 1
 
 # Per-trial record fields and their stored types (selected: 0-based dose, -1 for none).
 RECORD_TYPES = {"selected": np.int16, "n": np.int16, "dlt": np.int16, "stop_reason": np.int8}
+# A backfill design's fields besides (``backfilloc``; its ``pending_treated``: backfill patients).
+BACKFILL_RECORD_TYPES = {"n_backfill": np.int16, "response": np.int16, "late": np.int16,
+                         "obd": np.int16}
 OPTIMAL_TYPE = np.int16
 
 
@@ -120,7 +123,7 @@ def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], t
         "format": FORMAT,
         "bayesdose": _version(),
         "design_sha256": design_sha256(design),
-        "scenarios_sha256": _sha256([[s.name, list(s.p_true)] for s in scenarios]),
+        "scenarios_sha256": _sha256([_scenario_key(s) for s in scenarios]),
         "scenarios": [s.name for s in scenarios],
         "designs": list(names),
         "trials": trials,
@@ -128,6 +131,13 @@ def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], t
         "chunk_size": chunk_size,
         "time": timed,
     }
+
+
+def _scenario_key(scenario: Scenario) -> list:
+    """What a scenario's hash covers (its response rates only when it has them: a run
+    without them resumes as before)."""
+    key = [scenario.name, list(scenario.p_true)]
+    return key if scenario.p_response is None else [*key, list(scenario.p_response)]
 
 
 _HASHED = {"design_sha256": "the design config", "scenarios_sha256": "the scenario set"}
@@ -208,8 +218,11 @@ class ChunkStore:
         """The arrays every chunk file of this run holds (timed runs hold more)."""
         pairs = [(s, d) for s in range(len(self.manifest["scenarios"]))
                  for d in range(len(self.manifest["designs"]))]
-        return {f"{record_key(field, s, d)}.npy" for s, d in pairs for field in RECORD_TYPES} \
-            | {f"{optimal_key(s)}.npy" for s in range(len(self.manifest["scenarios"]))}
+        designs = self.manifest["designs"]
+        return {f"{record_key(field, s, d)}.npy" for s, d in pairs
+                for field in [*RECORD_TYPES,
+                              *(BACKFILL_RECORD_TYPES if is_backfill(designs[d]) else ())]
+                } | {f"{optimal_key(s)}.npy" for s in range(len(self.manifest["scenarios"]))}
 
     def missing(self) -> list[tuple[int, int]]:
         """Chunks without a file, in trial order."""

@@ -18,7 +18,6 @@ import numpy as np
 from bayesdose import interrupt
 from bayesdose.designs.base import STOP_REASONS
 from bayesdose.record import atomic_write
-from bayesdose.simulation.runner import TrialRecords
 
 TABLE_COLUMNS = (
     ("pcs", "P(correct)"), ("select_none", "none"), ("select_above_mtd", "sel>MTD"),
@@ -26,6 +25,8 @@ TABLE_COLUMNS = (
     ("early_stop", "early stop"),
 )
 TIME_COLUMNS = (("duration", "days"), ("pending_treated", "pend. pts"))  # studies with time
+BACKFILL_COLUMNS = (("backfill_mean", "backfill"), ("responses_mean", "responses"),
+                    ("p_select_obd", "P(OBD)"))  # with a backfill design
 
 
 def _clean(value: Any) -> Any:
@@ -46,24 +47,24 @@ def write_summary(path: Path, summary: dict) -> None:
 class _NoResults:
     """Stands in for the results file of a run without an output folder."""
 
-    def put_records(self, scenario: int, design: int, trials: slice,
-                    records: TrialRecords) -> None:
+    def put(self, scenario: int, design: int, trials: slice,
+            values: dict[str, np.ndarray]) -> None:
         pass
 
     def put_optimal(self, scenario: int, trials: slice, selected: np.ndarray) -> None:
         pass
 
-    def put_timing(self, scenario: int, design: int, trials: slice, duration: np.ndarray,
-                   pending_treated: np.ndarray) -> None:
-        pass
-
 
 def _create_results_layout(path: Path, scenarios: list[str], designs: list[str], trials: int,
-                           levels: tuple[float, ...], block: int, timed: bool = False) -> None:
+                           levels: tuple[float, ...], block: int, timed: bool = False,
+                           backfill: bool = False) -> None:
     """The netCDF layout of ``results.nc`` (dimensions, coordinates, empty variables with their
     attributes), written by h5netcdf. Per trial: the selected dose level (1-based, 0 = none),
-    patients and DLTs per dose, stop reason; and the optimal benchmark's selection. Compressed
-    (gzip) in HDF5 chunks of ``block`` trials; xarray reads it with ``engine="h5netcdf"``."""
+    patients and DLTs per dose, stop reason; and the optimal benchmark's selection; with time,
+    duration and patients dosed while others were pending; with a backfill design, its backfill
+    patients and responses per dose, late backfill patients and the OBD (the fill value -1,
+    missing to xarray, for the other designs). Compressed (gzip) in HDF5 chunks of ``block``
+    trials; xarray reads it with ``engine="h5netcdf"``."""
     import h5netcdf
     import h5py
 
@@ -79,12 +80,13 @@ def _create_results_layout(path: Path, scenarios: list[str], designs: list[str],
         for first in range(0, trials, block):  # block by block: memory flat in trials
             trial[first : first + block] = np.arange(first, min(first + block, trials))
 
-        def variable(name: str, dims: tuple[str, ...], dtype: str, **attrs: Any) -> None:
+        def variable(name: str, dims: tuple[str, ...], dtype: str, fill: int | None = None,
+                     **attrs: Any) -> None:
             chunks = tuple(block if d == "trial" else 1 for d in dims)
             if dims[-1] == "dose":
                 chunks = (*chunks[:-1], len(levels))
             var = nc.create_variable(name, dims, dtype=dtype, chunks=chunks, compression="gzip",
-                                     compression_opts=1, shuffle=True)
+                                     compression_opts=1, shuffle=True, fillvalue=fill)
             var.attrs.update(attrs)
 
         per_trial = ("scenario", "design", "trial")
@@ -102,37 +104,42 @@ def _create_results_layout(path: Path, scenarios: list[str], designs: list[str],
                      description="first dosing to the last patient's final DLT outcome")
             variable("pending_treated", per_trial, "i2", description="patients dosed while a "
                      "patient of an earlier cohort was still in DLT follow-up")
+        if backfill:
+            variable("n_backfill", (*per_trial, "dose"), "i2", -1,
+                     description="backfill patients (missing: a design without backfill)")
+            variable("response", (*per_trial, "dose"), "i2", -1,
+                     description="responses (missing: a design without backfill)")
+            variable("late", per_trial, "i2", -1, description="backfill patients still in "
+                     "follow-up when the escalation ended (missing: a design without backfill)")
+            variable("obd_selected", per_trial, "i2", -1, description="optimal biological dose "
+                     "selected, 1-based; 0 = none (missing: a design without backfill)")
 
 
 class ResultsWriter(_NoResults):
     """Fills the variables of ``results.nc`` a range of trials at a time, straight through h5py
     (h5netcdf's own writes cost more than the compression)."""
 
-    def __init__(self, h5: Any) -> None:
-        self.selected, self.n, self.dlt = h5["selected"], h5["n"], h5["dlt"]
-        self.stop_reason, self.optimal = h5["stop_reason"], h5["optimal_selected"]
-        self.timing = (h5["duration"], h5["pending_treated"]) if "duration" in h5 else None
+    ONE_BASED = {"selected": "selected", "obd": "obd_selected"}  # field: 1-based variable
 
-    def put_records(self, scenario: int, design: int, trials: slice,
-                    records: TrialRecords) -> None:
-        self.selected[scenario, design, trials] = records.selected + 1
-        self.n[scenario, design, trials, :] = records.n
-        self.dlt[scenario, design, trials, :] = records.dlt
-        self.stop_reason[scenario, design, trials] = records.stop_reason
+    def __init__(self, h5: Any) -> None:
+        self.h5 = h5
+
+    def put(self, scenario: int, design: int, trials: slice,
+            values: dict[str, np.ndarray]) -> None:
+        """A design's per-trial fields (as a chunk holds them) for ``trials``."""
+        for field, value in values.items():
+            if field in self.ONE_BASED:
+                field, value = self.ONE_BASED[field], value + 1
+            self.h5[field][scenario, design, trials] = value
 
     def put_optimal(self, scenario: int, trials: slice, selected: np.ndarray) -> None:
-        self.optimal[scenario, trials] = selected + 1
-
-    def put_timing(self, scenario: int, design: int, trials: slice, duration: np.ndarray,
-                   pending_treated: np.ndarray) -> None:
-        for variable, values in zip(self.timing, (duration, pending_treated), strict=True):
-            variable[scenario, design, trials] = values
+        self.h5["optimal_selected"][scenario, trials] = selected + 1
 
 
 @contextmanager
 def results_file(path: Path | None, scenarios: list[str], designs: list[str], trials: int,
-                 levels: tuple[float, ...], block: int,
-                 timed: bool = False) -> Iterator[_NoResults]:
+                 levels: tuple[float, ...], block: int, timed: bool = False,
+                 backfill: bool = False) -> Iterator[_NoResults]:
     """A ResultsWriter for ``path`` with HDF5 chunks of ``block`` trials (the simulation's
     chunk size, so each write fills whole HDF5 chunks), written to a temporary file in the
     same folder and renamed into place when the block ends without an error (nothing for
@@ -147,7 +154,7 @@ def results_file(path: Path | None, scenarios: list[str], designs: list[str], tr
     temporary = Path(name)
     try:
         _create_results_layout(temporary, scenarios, designs, trials, levels,
-                               max(min(trials, block), 1), timed)
+                               max(min(trials, block), 1), timed, backfill)
         # Each write fills whole HDF5 chunks: no chunk cache (HDF5 would keep up to 8 MB per
         # variable, which makes memory grow with trials up to that bound).
         with h5py.File(temporary, "r+", rdcc_nbytes=0) as h5:
@@ -177,18 +184,20 @@ def format_table(summary: dict, verbose: bool = False) -> str:
     Monte Carlo standard errors in brackets below the simulated ones, then what the columns
     mean; with ``verbose``, each design's selection and allocation per dose as well."""
     columns = TABLE_COLUMNS + (TIME_COLUMNS if "timeline" in summary else ())
-    head = f"{'scenario':<10} {'design':<10} " + " ".join(f"{t:>10}" for _, t in columns)
+    columns += BACKFILL_COLUMNS if _backfilled(summary) else ()
+    w = _name_width(summary)
+    head = f"{'scenario':<10} {'design':<{w}} " + " ".join(f"{t:>10}" for _, t in columns)
     lines = [f"method: {_method_text(summary)}", head, "-" * len(head)]
     if "timeline" in summary:
         lines.insert(1, _timeline_text(summary["timeline"]))
     for entry in summary["scenarios"]:
-        lines.append(f"{entry['name']} (true MTD: {true_mtd_text(summary, entry)})")
+        lines.append(f"{entry['name']} ({_truth_text(summary, entry)})")
         for name, oc in entry["designs"].items():
             cells = " ".join(f"{cell_text(key, oc.get(key)):>10}" for key, _ in columns)
-            lines.append(f"{'':<10} {name:<10} " + cells)
+            lines.append(f"{'':<10} {name:<{w}} " + cells)
             errors = [se_text(summary, key, oc) for key, _ in columns]
             if any(errors):
-                lines.append(f"{'':<21} " + " ".join(f"{e:>10}" for e in errors))
+                lines.append(f"{'':<{w + 11}} " + " ".join(f"{e:>10}" for e in errors))
     lines.extend(legend(summary))
     if verbose:
         lines.extend(per_dose_table(summary))
@@ -205,7 +214,20 @@ def cell_text(key: str, value: Any) -> str:
 
 
 def _decimals(key: str) -> int:
-    return 2 if key in ("n_mean", "duration", "pending_treated", "patients") else 3
+    counts = ("n_mean", "duration", "pending_treated", "patients", "backfill_mean",
+              "responses_mean", "late", "backfill", "responses")
+    return 2 if key in counts else 3
+
+
+def _backfilled(summary: dict) -> bool:
+    """Whether a design with backfill is in the summary."""
+    return any("p_select_obd" in oc for entry in summary["scenarios"]
+               for oc in entry["designs"].values())
+
+
+def _name_width(summary: dict) -> int:
+    """The design column's width: 10, or the longest name (``boin+backfill``)."""
+    return max(10, *(len(name) for name in summary["scenarios"][0]["designs"]))
 
 
 def se_text(summary: dict, key: str, oc: dict) -> str:
@@ -217,6 +239,17 @@ def se_text(summary: dict, key: str, oc: dict) -> str:
     if not simulated or se is None or oc.get(key) is None:
         return ""
     return f"({se:.{_decimals(key)}f})"
+
+
+def _truth_text(summary: dict, entry: dict) -> str:
+    """The scenario's true MTD, and its true OBD when it has response rates."""
+    text = f"true MTD: {true_mtd_text(summary, entry)}"
+    if "true_obd" in entry:
+        obd = entry["true_obd"]
+        labels = summary.get("doses")
+        text += "; true OBD: " + ("none" if obd is None else f"{labels[obd - 1]}, level {obd}"
+                                  if labels else f"level {obd}")
+    return text
 
 
 def true_mtd_text(summary: dict, entry: dict) -> str:
@@ -252,6 +285,12 @@ LEGEND = {
     "DLT rate": "DLTs per patient treated",
     "early stop": "P(stopped for safety)",
 }
+BACKFILL_LEGEND = {
+    "backfill": "mean backfill patients per trial (on top of the escalation's)",
+    "responses": "mean responses per trial",
+    "P(OBD)": "P(selecting the true optimal biological dose: BOIN12's utility at or below the "
+              "MTD; no dose when none is right)",
+}
 TIME_LEGEND = {
     "days": "mean trial duration, from the first dosing to the last patient's outcome",
     "pend. pts": "mean patients dosed while a patient of an earlier cohort was still in DLT "
@@ -262,19 +301,27 @@ TIME_LEGEND = {
 def legend(summary: dict) -> list[str]:
     """What the columns mean, under the table, one line each."""
     meanings = LEGEND | (TIME_LEGEND if "timeline" in summary else {})
+    meanings |= BACKFILL_LEGEND if _backfilled(summary) else {}
     if any(se_text(summary, key, oc) for entry in summary["scenarios"]
            for oc in entry["designs"].values() for key in ("pcs", "duration")):
         meanings["(...)"] = "Monte Carlo standard error of the number above"
     return [""] + [f"{title:<10}  {meaning}" for title, meaning in meanings.items()]
 
 
+PER_DOSE_BACKFILL = (("patients_backfill", "backfill"), ("responses", "responses"),
+                     ("select_obd", "OBD"))
+
+
 def per_dose_table(summary: dict) -> list[str]:
     """``simulate --verbose``: per scenario and design, P(select) at each dose (and no dose)
-    and the mean patients treated at each dose, with standard errors when simulated."""
+    and the mean patients treated at each dose (for a backfill design also its backfill
+    patients, responses and P(selecting it as the OBD)), with standard errors when
+    simulated."""
     doses = len(summary["scenarios"][0]["p_true"])
     labels = summary.get("doses") or [f"level {k + 1}" for k in range(doses)]
     names = ", ".join(f"level {k + 1} = {label}" for k, label in enumerate(labels))
-    head = (f"{'scenario':<10} {'design':<10} {'':<9}"
+    w = _name_width(summary)
+    head = (f"{'scenario':<10} {'design':<{w}} {'':<9}"
             + "".join(f" {f'level {k + 1}':>10}" for k in range(doses)) + f" {'none':>10}")
     lines = ["", f"per dose: {names}", head, "-" * len(head)]
     for entry in summary["scenarios"]:
@@ -284,13 +331,15 @@ def per_dose_table(summary: dict) -> list[str]:
                      [*oc["se"]["select"], oc["se"]["select_none"]])]
             if "patients" in oc:
                 rows.append(("patients", oc["patients"], oc["se"]["patients"]))
+            rows += [(what, oc[key], oc["se"][key]) for key, what in PER_DOSE_BACKFILL
+                     if key in oc]
             for what, values, errors in rows:
                 cells = "".join(f" {cell_text(what, v):>10}" for v in values)
-                lines.append(f"{scenario:<10} {name:<10} {what:<9}{cells}")
+                lines.append(f"{scenario:<10} {name:<{w}} {what:<9}{cells}")
                 scenario = ""
                 if summary["method"] == "simulate":
                     brackets = "".join(f" {f'({e:.{_decimals(what)}f})':>10}" for e in errors)
-                    lines.append(f"{'':<31}{brackets}")
+                    lines.append(f"{'':<{w + 21}}{brackets}")
     return lines
 
 

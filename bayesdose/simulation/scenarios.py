@@ -1,7 +1,10 @@
 """Scenario sets: the true DLT rate of every dose, read from TOML, and the true MTD.
 
-A scenario file holds ``[[scenario]]`` tables, each with ``name`` and ``p_true`` (one rate per
-dose, in [0, 1], non-decreasing with dose).
+A scenario file holds ``[[scenario]]`` tables, each with ``name``, ``p_true`` (one rate per
+dose, in [0, 1], non-decreasing with dose) and, optionally, ``p_response`` (the true response
+rate per dose, in [0, 1], in any order: efficacy may plateau or fall), which designs with
+backfill (``NAME+backfill``) need: their patients respond, and their operating characteristics
+include the optimal biological dose.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bayesdose.designs.registry import is_backfill
 from bayesdose.errors import InputError
 from bayesdose.input_files import unprintable
 from bayesdose.schema import read_toml
@@ -23,6 +27,18 @@ NO_DOSE_MARGIN = 0.10
 class Scenario:
     name: str
     p_true: tuple[float, ...]
+    p_response: tuple[float, ...] | None = None
+
+
+def require_responses(scenarios: list[Scenario], names: list[str], source: str) -> None:
+    """An InputError when a design with backfill is simulated in a scenario without
+    ``p_response`` (``source``: where the scenarios come from)."""
+    backfilled = [name for name in names if is_backfill(name)]
+    missing = next((s for s in scenarios if s.p_response is None), None)
+    if backfilled and missing is not None:
+        raise InputError(source, f"scenario {missing.name!r} p_response",
+                         f"missing: {', '.join(backfilled)} need(s) the true response rate "
+                         "of every dose in every scenario (p_response = [0, ...] for none)")
 
 
 def true_mtd(p_true: tuple[float, ...] | list[float], target: float) -> int | None:
@@ -60,16 +76,31 @@ def _scenario(table: Any, index: int, n_doses: int, source: str) -> Scenario:
     where = f"[[scenario]] #{index + 1}"
     if not isinstance(table, dict):
         raise InputError(source, where, "expected a table with name and p_true")
-    unknown = sorted(set(table) - {"name", "p_true"})
+    unknown = sorted(set(table) - {"name", "p_true", "p_response"})
     if unknown:
-        raise InputError(source, f"{where} {unknown[0]}", "unknown key; expected name, p_true")
+        raise InputError(source, f"{where} {unknown[0]}",
+                         "unknown key; expected name, p_true, p_response")
     name = table.get("name")
     if not isinstance(name, str) or not name:
         raise InputError(source, f"{where} name", "expected a non-empty string")
     if problem := unprintable(name):  # the name heads lines of simulate's table
         raise InputError(source, f"{where} name", f"{problem} in {name!r}")
     where = f"scenario {name!r} p_true"
-    p = table.get("p_true")
+    p = _rates(table.get("p_true"), n_doses, source, where)
+    for k in range(1, n_doses):
+        if p[k] < p[k - 1]:
+            raise InputError(
+                source, f"{where}[{k}]",
+                f"DLT rates must not decrease with dose ({p[k]:g} < {p[k - 1]:g})",
+            )
+    response = table.get("p_response")
+    if response is not None:
+        response = _rates(response, n_doses, source, f"scenario {name!r} p_response")
+    return Scenario(name, p, response)
+
+
+def _rates(p: Any, n_doses: int, source: str, where: str) -> tuple[float, ...]:
+    """A list of one probability per dose, checked."""
     if not isinstance(p, list):
         raise InputError(source, where, "missing or not a list of probabilities")
     if len(p) != n_doses:
@@ -81,10 +112,4 @@ def _scenario(table: Any, index: int, n_doses: int, source: str) -> Scenario:
         if not ok or not 0 <= v <= 1:
             problem = f"expected a probability in [0, 1], got {v!r}"
             raise InputError(source, f"{where}[{k}]", problem)
-    for k in range(1, n_doses):
-        if p[k] < p[k - 1]:
-            raise InputError(
-                source, f"{where}[{k}]",
-                f"DLT rates must not decrease with dose ({p[k]:g} < {p[k - 1]:g})",
-            )
-    return Scenario(name, tuple(float(v) for v in p))
+    return tuple(float(v) for v in p)

@@ -32,11 +32,12 @@ import numpy as np
 from bayesdose import interrupt
 from bayesdose.defaults import DEFAULT_METHOD
 from bayesdose.designs.base import NO_DOSE
-from bayesdose.designs.registry import BENCHMARK, make_design
+from bayesdose.designs.registry import BENCHMARK, is_backfill, make_design
 from bayesdose.record import remove_temporaries
 from bayesdose.schema import Design
 from bayesdose.simulation import withtime
 from bayesdose.simulation.chunks import (
+    BACKFILL_RECORD_TYPES,
     OPTIMAL_TYPE,
     RECORD_TYPES,
     ChunkStore,
@@ -50,7 +51,7 @@ from bayesdose.simulation.metrics import Outcomes, Truth, operating_characterist
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
 from bayesdose.simulation.output import results_file, write_summary
 from bayesdose.simulation.patients import DLTTable, tolerances
-from bayesdose.simulation.runner import TrialRecords, simulate_trials
+from bayesdose.simulation.runner import simulate_trials
 from bayesdose.simulation.scenarios import Scenario, true_mtd
 from bayesdose.simulation.statespace import StateSpace
 from bayesdose.simulation.tree import MAX_STATES, TreeTooLarge, exact_final_states
@@ -170,9 +171,17 @@ def study_summary(design: Design, scenarios: list[Scenario], names: list[str], t
 
 
 def _scenario_entry(design: Design, scenario: Scenario) -> dict:
+    """A scenario's truth (1-based levels); with response rates, its OBD as well."""
     mtd = true_mtd(scenario.p_true, design.decision.target)
-    return {"name": scenario.name, "p_true": list(scenario.p_true),
-            "true_mtd": None if mtd is None else mtd + 1, "designs": {}}
+    entry = {"name": scenario.name, "p_true": list(scenario.p_true),
+             "true_mtd": None if mtd is None else mtd + 1}
+    if scenario.p_response is not None:
+        from bayesdose.optimisation import true_obd  # SciPy: a worker imports it only if used
+
+        obd = true_obd(scenario.p_true, scenario.p_response, mtd, design.optimisation.utility)
+        entry |= {"p_response": list(scenario.p_response),
+                  "true_obd": None if obd < 0 else obd + 1}
+    return entry | {"designs": {}}
 
 
 # -- exact -------------------------------------------------------------------------------
@@ -210,26 +219,46 @@ def patients_needed(design: Design, names: list[str], timed: bool = False) -> in
     return max(most, design.stopping.max_patients)
 
 
+def record_fields(name: str, timed: bool) -> list[str]:
+    """The per-trial fields of a design in a study's chunks (and tallies), in order."""
+    fields = list(RECORD_TYPES)
+    if timed:
+        fields += list(withtime.TIMED_RECORD_TYPES)
+    if is_backfill(name):
+        fields += list(BACKFILL_RECORD_TYPES)
+    return fields
+
+
+FIELD_TYPES = RECORD_TYPES | withtime.TIMED_RECORD_TYPES | BACKFILL_RECORD_TYPES
+PER_DOSE = ("n", "dlt", "n_backfill", "response")  # fields with one column per dose
+
+
 def run_chunk(design: Design, scenarios: list[Scenario], names: list[str], seed: int,
               first: int, stop: int, timed: bool = False,
               ) -> tuple[int, int, dict[str, np.ndarray]]:
     """Records of trials first .. stop - 1 for every scenario and design (in time if
-    ``timed``), and the benchmark's selections, in compact types, named as in a chunk file
-    (``chunks.record_key``)."""
+    ``timed``; a backfill design on its own arrivals, ``backfillrunner``), and the benchmark's
+    selections, in compact types, named as in a chunk file (``chunks.record_key``)."""
     u = tolerances(seed, first, stop, patients_needed(design, names, timed))
     clock = withtime.chunk_timeline(design, seed, first, stop, u.shape[1]) if timed else None
-    types = {**RECORD_TYPES, **withtime.TIMED_RECORD_TYPES} if timed else RECORD_TYPES
     out: dict[str, np.ndarray] = {}
     for s, scenario in enumerate(scenarios):
         p_true = np.array(scenario.p_true)
         patients = DLTTable.of(u, p_true)
         for d, name in enumerate(names):
-            if timed:
-                records = withtime.simulate_chunk_design(design, name, p_true, u, clock)
+            if is_backfill(name):
+                from bayesdose.simulation.backfilloc import chunk_records  # SciPy: only if used
+
+                records = chunk_records(design, name, p_true, np.array(scenario.p_response),
+                                        seed, first, stop)
+            elif timed:
+                timed_records = withtime.simulate_chunk_design(design, name, p_true, u, clock)
+                records = {key: getattr(timed_records, key) for key in record_fields(name, True)}
             else:
-                records = simulate_trials(state_space(design, name), patients)
-            for key, dtype in types.items():
-                out[record_key(key, s, d)] = getattr(records, key).astype(dtype)
+                trial_records = simulate_trials(state_space(design, name), patients)
+                records = {key: getattr(trial_records, key) for key in RECORD_TYPES}
+            for key in record_fields(name, timed):
+                out[record_key(key, s, d)] = records[key].astype(FIELD_TYPES[key])
         bench = optimal_selection(patients, design.stopping.max_patients, design.decision.target)
         out[optimal_key(s)] = bench.astype(OPTIMAL_TYPE)
     return first, stop, out
@@ -283,7 +312,8 @@ class SimulatedRun:
         """A RunSummary writing per-trial records into ``results`` (a file only when the
         block ends without an error)."""
         with results_file(results, [s.name for s in self.scenarios], self.names, self.trials,
-                          self.design.levels, self.chunk_size, timed=self.timed) as nc:
+                          self.design.levels, self.chunk_size, timed=self.timed,
+                          backfill=any(map(is_backfill, self.names))) as nc:
             yield RunSummary(self, nc)
 
 
@@ -296,21 +326,15 @@ class RunSummary:
         self.pairs = [(s, d) for s in range(len(run.scenarios)) for d in range(len(run.names))]
         self.tallies = {pair: Tally() for pair in self.pairs}
         self.optimal = [Tally() for _ in run.scenarios]
-        self.timing = list(withtime.TIMED_RECORD_TYPES) if run.timed else []
+        self.fields = [record_fields(name, run.timed) for name in run.names]
 
     def add(self, first: int, stop: int, arrays: dict[str, np.ndarray]) -> None:
         """Count the trials first .. stop - 1 of a chunk (and write their records)."""
         trials = slice(first, stop)
         for s, d in self.pairs:
-            records = TrialRecords(**{field: arrays[record_key(field, s, d)]
-                                      for field in RECORD_TYPES})
-            self.nc.put_records(s, d, trials, records)
-            times = [arrays[record_key(field, s, d)] for field in self.timing]
-            if times:
-                self.nc.put_timing(s, d, trials, *times)
-            self.tallies[s, d].add(np.column_stack(
-                [records.selected, records.n, records.dlt, records.stop_reason, *times]
-            ))
+            values = {field: arrays[record_key(field, s, d)] for field in self.fields[d]}
+            self.nc.put(s, d, trials, values)
+            self.tallies[s, d].add(np.column_stack(list(values.values())))
         for s, tally in enumerate(self.optimal):
             bench = arrays[optimal_key(s)]
             self.nc.put_optimal(s, trials, bench)
@@ -318,25 +342,50 @@ class RunSummary:
 
     def result(self) -> StudyResult:
         """The operating characteristics of every scenario and design, and the benchmark."""
-        run, timing = self.run, self.timing
+        run = self.run
         summary: dict = {"scenarios": [], "method": "simulate"}
-        if timing:
+        if run.timed:
             summary["timeline"] = withtime.timeline_summary(run.design)
-        k = len(run.design.levels)
         for s, scenario in enumerate(run.scenarios):
             entry = _scenario_entry(run.design, scenario)
             truth = truth_of(run.design, scenario)
             for d, name in enumerate(run.names):
-                rows, weight = self.tallies[s, d].rows, self.tallies[s, d].weight()
-                outcomes = Outcomes(rows[:, 0], weight, rows[:, 1 : k + 1],
-                                    rows[:, k + 1 : 2 * k + 1], rows[:, 2 * k + 1],
-                                    *(rows[:, 2 * k + 2 + i] for i in range(len(timing))))
-                entry["designs"][name] = operating_characteristics(outcomes, truth, run.trials)
+                entry["designs"][name] = self._characteristics(self.tallies[s, d],
+                                                               self.fields[d], truth, scenario,
+                                                               name)
             entry["designs"][BENCHMARK] = operating_characteristics(
                 Outcomes(self.optimal[s].rows[:, 0], self.optimal[s].weight()), truth,
                 run.trials)
             summary["scenarios"].append(entry)
         return StudyResult(summary)
+
+    def _characteristics(self, tally: Tally, fields: list[str], truth: Truth,
+                         scenario: Scenario, name: str) -> dict[str, Any]:
+        """The operating characteristics of a design from its tally of final records."""
+        run = self.run
+        columns = split_columns(tally.rows, fields, len(run.design.levels))
+        outcomes = Outcomes(columns["selected"], tally.weight(), columns["n"], columns["dlt"],
+                            columns["stop_reason"], columns.get("duration"),
+                            columns.get("pending_treated"))
+        if not is_backfill(name):
+            return operating_characteristics(outcomes, truth, run.trials)
+        from bayesdose.simulation.backfilloc import BackfillOutcomes, backfill_characteristics
+
+        extra = BackfillOutcomes(*(columns[field] for field in BACKFILL_RECORD_TYPES))
+        assert scenario.p_response is not None  # require_responses checked it
+        return backfill_characteristics(run.design, outcomes, extra, truth,
+                                        scenario.p_response, run.trials)
+
+
+def split_columns(rows: np.ndarray, fields: list[str], doses: int) -> dict[str, np.ndarray]:
+    """The fields of tallied rows, by name (a per-dose field is ``doses`` columns wide)."""
+    columns, at = {}, 0
+    for field in fields:
+        if field in PER_DOSE:
+            columns[field], at = rows[:, at : at + doses], at + doses
+        else:
+            columns[field], at = rows[:, at], at + 1
+    return columns
 
 
 class Tally:

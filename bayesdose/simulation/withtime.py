@@ -9,7 +9,10 @@ the same patients, arrivals and DLT days (``timeline``, ``[simulation]`` in the 
   followed (``[cohorts] followup = "tite"``);
 - ``blrm``: BLRM-EWOC waiting for complete follow-up (``followup = "complete"``);
 - ``tite-crm``: dfcrm's TITE-CRM, decided per cohort;
-- ``3+3``, ``3+3-deesc``, ``crm``, ``boin``: wait for complete follow-up.
+- ``3+3``, ``3+3-deesc``, ``crm``, ``boin``: wait for complete follow-up;
+- ``NAME+backfill``: the design's escalation with backfill patients at cleared doses while
+  its cohort is in follow-up (``backfillrunner``, on its own draws of the same seed: arrivals
+  a patient at a time, referred away when no dose is open), which needs time too.
 A design that waits decides on complete data only, so in time it makes the decisions it makes
 without time, trial by trial: its operating characteristics but the duration are those without
 time. A study of such designs alone keeps them exact where the exact method applies (the study
@@ -24,10 +27,11 @@ from functools import lru_cache
 import numpy as np
 
 from bayesdose.designs.base import TimedDesign, require_window
-from bayesdose.designs.registry import TIME_AWARE, hook, make_design
+from bayesdose.designs.registry import TIME_AWARE, hook, is_backfill, make_design
 from bayesdose.designs.waiting import Waiting
 from bayesdose.errors import InputError
 from bayesdose.schema import DAYS_PER_MONTH, Design
+from bayesdose.simulation.backfillrunner import backfill_cache
 from bayesdose.simulation.timedrunner import TimedRecords, simulate_timed
 from bayesdose.simulation.timedstates import TimedCache
 from bayesdose.simulation.timeline import Timeline, mean_gap_days, timeline
@@ -37,8 +41,9 @@ TIMED_RECORD_TYPES = {"duration": np.int32, "pending_treated": np.int16}
 
 
 def time_aware(names: list[str]) -> list[str]:
-    """The designs of these that decide with patients in follow-up (they need time)."""
-    return [name for name in names if name in TIME_AWARE]
+    """The designs of these that decide or dose with patients in follow-up (they need time):
+    the time-aware ones and those with backfill."""
+    return [name for name in names if name in TIME_AWARE or is_backfill(name)]
 
 
 def is_timed(design: Design, names: list[str], time: bool = True) -> bool:
@@ -53,9 +58,12 @@ def check_timed(design: Design, names: list[str], method: str, time: bool = True
     if not aware:
         return
     if not time:
-        raise InputError("--no-time", None, f"{', '.join(aware)} decide(s) with patients in "
-                         "follow-up, which needs time: leave out --no-time or the design")
+        raise InputError("--no-time", None, f"{', '.join(aware)} decide(s) or dose(s) with "
+                         "patients in follow-up, which needs time: leave out --no-time or "
+                         "the design")
     require_window(design, aware[0])
+    for name in filter(is_backfill, aware):
+        backfill_cache(design, name)  # the design's checks, before any worker starts
     if method == "exact":
         raise InputError("--method exact", None,
                          f"{', '.join(aware)} simulate(s) time, which the exact method does "
@@ -78,8 +86,10 @@ def timed_cache(design: Design, name: str) -> TimedCache:
 
 
 def patients_needed(design: Design, names: list[str]) -> int:
-    most = max(timed_cache(design, name).design.max_patients for name in names)
-    return max(most, design.stopping.max_patients)
+    """Patients drawn per trial for the designs (a backfill design draws its own arrivals)."""
+    most = [timed_cache(design, name).design.max_patients for name in names
+            if not is_backfill(name)]
+    return max([*most, design.stopping.max_patients])
 
 
 def chunk_timeline(design: Design, seed: int, first: int, stop: int, patients: int) -> Timeline:

@@ -83,12 +83,14 @@ class BlrmDesign:
         self._engine = exact_engine(design)
         self._cache = SummaryCache(len(design.levels))
 
-    def decide(self, states: States) -> Actions:
+    def summaries(self, n: np.ndarray, dlt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P(target) and P(overdosing) per dose (S, K) of each row of counts (cached)."""
         keys = [np.concatenate([a, b]).astype(np.int16).tobytes()
-                for a, b in zip(states.n, states.dlt, strict=True)]
-        rows = self._cache.rows(keys, lambda where: self._engine.batch(states.n[where],
-                                                                       states.dlt[where]))
-        return actions_of(decide_batch(
-            self.design, states.n, states.dlt, self._cache.p_target[rows],
-            self._cache.p_overdose[rows], states.last_level, states.last_dlt,
-        ))
+                for a, b in zip(n, dlt, strict=True)]
+        rows = self._cache.rows(keys, lambda where: self._engine.batch(n[where], dlt[where]))
+        return self._cache.p_target[rows], self._cache.p_overdose[rows]
+
+    def decide(self, states: States) -> Actions:
+        p_target, p_overdose = self.summaries(states.n, states.dlt)
+        return actions_of(decide_batch(self.design, states.n, states.dlt, p_target, p_overdose,
+                                       states.last_level, states.last_dlt))

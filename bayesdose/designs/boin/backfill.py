@@ -49,6 +49,7 @@ class BfBoin:
     """BOIN's escalation, conflict resolution and backfill closure with backfill data."""
 
     def __init__(self, design: Design) -> None:
+        self.max_patients = design.stopping.max_patients
         most = design.stopping.max_patients + len(design.levels) * design.backfill.max_per_dose
         widened = dataclasses.replace(
             design, stopping=dataclasses.replace(design.stopping, max_patients=most))
@@ -86,65 +87,67 @@ class BfBoin:
         return select_mtd_levels(self.boin.target, states.n, states.dlt, self.boin.cutoff)
 
     def decide(self, states: States) -> Actions:
+        """bfboin's step after a cohort, for every state at once (see the module)."""
+        level, reason = self.steps(states.n, states.dlt, states.last_level)
         actions = Actions.empty(len(states))
-        calls = self.calls(states.n, states.dlt)  # once for the batch
-        meets = states.dlt >= self.boin.eliminate[np.maximum(states.n, 1)]
-        for i in range(len(states)):
-            level, reason = self.step(states.n[i], states.dlt[i], int(states.last_level[i]),
-                                      calls[i], meets[i])
-            actions.stop_reason[i] = reason
-            if reason == CONTINUE:
-                actions.next_level[i], actions.cohort_size[i] = level, self.boin.cohort
-            elif reason == MTD_DECLARED:
-                actions.mtd[i] = self.select(States(states.n[i : i + 1], states.dlt[i : i + 1],
-                                                    states.last_level[i : i + 1],
-                                                    states.last_dlt[i : i + 1]))[0]
+        going, declared = reason == CONTINUE, reason == MTD_DECLARED
+        actions.stop_reason[:] = reason
+        actions.next_level[going], actions.cohort_size[going] = level[going], self.boin.cohort
+        actions.mtd[declared] = self.select(States(states.n[declared], states.dlt[declared],
+                                                   states.last_level[declared],
+                                                   states.last_dlt[declared]))
         return actions
 
-    def step(self, n: np.ndarray, y: np.ndarray, c: int, call: np.ndarray | None = None,
-             meets: np.ndarray | None = None) -> tuple[int, int]:
-        """(next level, stop reason) after a cohort at dose c, as bfboin (``call`` and
-        ``meets``, BOIN's calls and the elimination rule per dose, when already known)."""
-        if c < 0:
-            return self.boin.start, CONTINUE
-        call = self.calls(n, y) if call is None else call
-        meets = y >= self.boin.eliminate[np.maximum(n, 1)] if meets is None else meets
-        lower, here = call[:c], int(call[c])
-        top = n.size - 1
-        can_escalate = c < top and not meets[c + 1 :].any()
-        if here == ELIMINATE and c == 0:
-            return NO_DOSE, SAFETY
-        if here == ESCALATE and np.all(lower == ESCALATE):
-            return self._up_or_stay(n, c, can_escalate)
-        if here != ESCALATE and np.all(lower <= STAY):  # every dose below escalates or stays
-            if here == STAY or (here == DEESCALATE and c == 0):
-                return self._stay(n, c)
-            return c - 1, CONTINUE  # de-escalate; elimination also closes c and above
-        conflict = (lower != ESCALATE) if here == ESCALATE else (lower >= DEESCALATE)
-        b_star = int(np.flatnonzero(conflict).max())
-        return self._pooled(n, y, b_star, c, can_escalate and here != ELIMINATE)
+    def steps(self, n: np.ndarray, y: np.ndarray, last: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """(next level, stop reason) of each state after a cohort at dose ``last``."""
+        b, rows, cols = self.boin, np.arange(n.shape[0]), np.arange(n.shape[1])
+        c = np.maximum(last, 0)
+        calls = self.calls(n, y)
+        here = calls[rows, c]
+        below = cols < c[:, None]
+        meets = y >= b.eliminate[np.maximum(n, 1)]
+        can_escalate = (c < cols[-1]) & ~(meets & (cols > c[:, None])).any(axis=1)
+        stay_reason = np.where(n[rows, c] >= b.n_earlystop, MTD_DECLARED, CONTINUE)
+        eliminated_lowest = (c == 0) & (here == ELIMINATE)
+        clear_up = (here == ESCALATE) & ((calls == ESCALATE) | ~below).all(axis=1)
+        clear_down = (here != ESCALATE) & ((calls <= STAY) | ~below).all(axis=1)
+        clear_stays = (here == STAY) | ((here == DEESCALATE) & (c == 0))
+        pooled = ~eliminated_lowest & ~clear_up & ~clear_down
+        up, stay, to, safety = self._pooled(n, y, c, calls, here, pooled,
+                                            can_escalate & (here != ELIMINATE))
+        up |= clear_up & can_escalate
+        stay |= (clear_up & ~can_escalate) | (clear_down & clear_stays)
+        down = clear_down & ~clear_stays & ~eliminated_lowest
+        safety |= eliminated_lowest
+        level = np.select([safety, up, stay, down, pooled], [NO_DOSE, c + 1, c, c - 1, to])
+        reason = np.select([safety, stay], [SAFETY, stay_reason], CONTINUE)
+        start = last < 0
+        level[start], reason[start] = b.start, CONTINUE
+        return level, reason
 
-    def _up_or_stay(self, n: np.ndarray, c: int, can_escalate: bool) -> tuple[int, int]:
-        return (c + 1, CONTINUE) if can_escalate else self._stay(n, c)
-
-    def _stay(self, n: np.ndarray, c: int) -> tuple[int, int]:
-        return (c, MTD_DECLARED) if n[c] >= self.boin.n_earlystop else (c, CONTINUE)
-
-    def _pooled(self, n: np.ndarray, y: np.ndarray, b_star: int, c: int,
-                can_escalate: bool) -> tuple[int, int]:
-        """BF-BOIN's decision on the data of doses b* .. c pooled."""
-        b = self.boin
-        y_pool, n_pool = int(y[b_star : c + 1].sum()), int(n[b_star : c + 1].sum())
-        if y_pool <= b.escalate[n_pool]:
-            return self._up_or_stay(n, c, can_escalate)
-        if y_pool < b.deescalate[n_pool]:
-            return self._stay(n, c)
-        safe = np.cumsum(y[b_star : c + 1]) < b.deescalate[np.cumsum(n[b_star : c + 1])]
-        if not safe.any():
-            if b_star > 0:
-                return b_star - 1, CONTINUE
-            if y[0] >= b.eliminate[n[0]]:
-                return NO_DOSE, SAFETY
-            return 0, CONTINUE
-        j = b_star + int(np.flatnonzero(safe).max())
-        return self._stay(n, c) if j == c else (j, CONTINUE)
+    def _pooled(self, n: np.ndarray, y: np.ndarray, c: np.ndarray, calls: np.ndarray,
+                here: np.ndarray, conflict_rows: np.ndarray, can_escalate: np.ndarray,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """BF-BOIN's decision on the data of doses b* .. c pooled, in the rows of a conflict:
+        masks (escalate, stay, safety stop) and the dose to go to otherwise."""
+        b, rows, cols = self.boin, np.arange(n.shape[0]), np.arange(n.shape[1])
+        conflict = (cols < c[:, None]) & np.where((here == ESCALATE)[:, None],
+                                                   calls != ESCALATE, calls >= DEESCALATE)
+        b_star = cols[-1] - np.argmax(conflict[:, ::-1], axis=1)
+        window = (cols >= b_star[:, None]) & (cols <= c[:, None])
+        y_cum = np.cumsum(np.where(window, y, 0), axis=1)
+        n_cum = np.cumsum(np.where(window, n, 0), axis=1)
+        y_pool, n_pool = y_cum[rows, c], n_cum[rows, c]
+        escalate = y_pool <= b.escalate[n_pool]
+        deescalate = ~escalate & (y_pool >= b.deescalate[n_pool])
+        safe = window & (y_cum < b.deescalate[n_cum])
+        any_safe = safe.any(axis=1)
+        j = cols[-1] - np.argmax(safe[:, ::-1], axis=1)
+        up = conflict_rows & escalate & can_escalate
+        stay = conflict_rows & ((escalate & ~can_escalate) | (~escalate & ~deescalate)
+                                | (deescalate & any_safe & (j == c)))
+        lowest_eliminated = y[:, 0] >= b.eliminate[n[:, 0]]
+        safety = conflict_rows & deescalate & ~any_safe & (b_star == 0) & lowest_eliminated
+        to = np.where(any_safe, j, np.maximum(b_star - 1, 0))
+        return up, stay, to, safety

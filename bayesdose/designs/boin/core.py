@@ -267,3 +267,13 @@ def _isotonic(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     later, earlier = np.tril_indices(k, -1)
     upper[:, later, earlier] = -np.inf  # [j, i] with j > i: only j <= i counts
     return upper.max(axis=1)
+
+
+def isotonic_rows(npts: np.ndarray, ntox: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """:func:`isotonic_estimates` of every row (S, K) over its columns ``used`` (NaN
+    elsewhere), by the max-min formula (``_isotonic``)."""
+    y = np.asarray(ntox, float)
+    n = np.asarray(npts, float)
+    phat = (y + 0.05) / (n + 0.1)
+    variance = (y + 0.05) * (n - y + 0.05) / ((n + 0.1) ** 2 * (n + 0.1 + 1))
+    return np.where(used, _isotonic(phat, np.where(used, 1 / variance, 0.0)), np.nan)

@@ -85,24 +85,24 @@ class ThreePlusThree:
                 return self._escalate_to(c + 1, n, dlt, seen)
             if dlt[c] == 1:
                 return (c, 3, CONTINUE, NO_DOSE, f"{seen}: three more at this dose")
-            return self._declare_from(c - 1, n, seen, "the dose below")
+            return self.declare_from(c - 1, n, seen, "the dose below")
         if dlt[c] <= 1:  # six patients at c (or any count off the 3+3 path)
             if above_tried:
                 return (*_declared(c), f"{seen}, and the dose above has patients: this dose "
                         "is declared the MTD")
             return self._escalate_to(c + 1, n, dlt, seen)
-        return self._declare_from(c - 1, n, seen, "the dose below")
+        return self.declare_from(c - 1, n, seen, "the dose below")
 
     def _escalate_to(self, level: int, n: np.ndarray, dlt: np.ndarray, seen: str) -> _Action:
         if level >= self.n_doses:
-            return self._declare_from(self.n_doses - 1, n, f"{seen}, and no dose above",
+            return self.declare_from(self.n_doses - 1, n, f"{seen}, and no dose above",
                                       "the highest dose")
         single = single_patient(int(dlt.sum()), level, self.titration_until)
         return (level, 1 if single else 3, CONTINUE, NO_DOSE,
                 f"{seen}: escalate to {self.label(level)}, "
                 + ("one patient (titration)" if single else "a cohort of three"))
 
-    def _declare_from(self, j: int, n: np.ndarray, seen: str, candidate: str) -> _Action:
+    def declare_from(self, j: int, n: np.ndarray, seen: str, candidate: str) -> _Action:
         """Declare dose j the MTD, after adding patients where the variant requires it."""
         if j < 0:
             return (NO_DOSE, 0, SAFETY, NO_DOSE, f"{seen}: no dose below, stop for safety")

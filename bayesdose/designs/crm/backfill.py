@@ -1,0 +1,50 @@
+"""The CRM with backfill cohorts (``crm+backfill``).
+
+The escalation is the CRM's own (``simulated.CrmDesign``: dfcrm's ``crmsim`` with its
+restrictions) on the complete data of every patient, escalation and backfill alike; when the
+escalation patients are used up, the MTD is the model's dose on those data. A dose closes to
+backfill, with every dose above it, when the model's dose on the complete data is below it: the
+CRM would de-escalate from it. (The CRM has no separate de-escalation margin: its one rule is the
+dose whose DLT probability at the posterior mean is closest to the target, so a dose above that
+one is where the model says it would not treat.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from bayesdose.designs.base import Actions, States
+from bayesdose.designs.crm.simulated import CrmDesign
+from bayesdose.schema import Design
+
+
+class CrmBackfill:
+    """The CRM's escalation, MTD and closure on pooled data."""
+
+    def __init__(self, design: Design) -> None:
+        self.max_patients = design.stopping.max_patients
+        most = self.max_patients + len(design.levels) * design.backfill.max_per_dose
+        widened = dataclasses.replace(  # the wrapper stops at max_patients escalation patients
+            design, stopping=dataclasses.replace(design.stopping, max_patients=most))
+        self.crm = CrmDesign(widened)
+
+    def decide(self, states: States) -> Actions:
+        return self.crm.decide(states)
+
+    def select(self, states: States) -> np.ndarray:
+        """The model's dose on the pooled data."""
+        return self.crm.recommended(states.n, states.dlt)
+
+    closes = ("closed above the CRM's dose on the complete data (the dose whose DLT probability "
+              "at the posterior mean is closest to the target)")
+
+    def explain(self, n: np.ndarray, dlt: np.ndarray, k: int) -> str:
+        """Why ``unsafe`` closes dose ``k`` (counts per dose of one trial), 1-based levels."""
+        model = int(self.crm.recommended(n[None], dlt[None])[0])
+        return f"above the CRM's dose on the complete data (level {model + 1})"
+
+    def unsafe(self, n: np.ndarray, dlt: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """(S, K) doses above the model's dose."""
+        return np.arange(n.shape[1]) > self.crm.recommended(n, dlt)[:, None]

@@ -1,0 +1,56 @@
+"""The 3+3 with backfill cohorts (``3+3+backfill``, ``3+3-deesc+backfill``).
+
+A dose closes to backfill, with every dose above it, when the 3+3 would de-escalate from it:
+two or more DLTs among its complete patients (at 3 or 6 patients the 3+3's own rule, and the
+rule it applies to any other count). The escalation is the 3+3's own on the pooled complete
+data, except that a dose below the current one that backfill DLTs close is treated as the 3+3
+treats a current dose with two DLTs: the trial stops escalating and the MTD is sought from the
+dose below it (three more there first in ``3+3-deesc``). The 3+3 ignores ``max_patients``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayesdose.designs.base import Actions, States
+from bayesdose.designs.three_plus_three.simulated import ThreePlusThree
+from bayesdose.schema import Design
+
+TOO_TOXIC = 2  # DLTs at a dose from which the 3+3 de-escalates
+
+
+class ThreePlusThreeBackfill:
+    """The 3+3's steps on pooled data, de-escalating from a dose closed by backfill DLTs."""
+
+    def __init__(self, design: Design, deescalation: bool = False) -> None:
+        self.rule = ThreePlusThree(design, deescalation)
+        self.max_patients = self.rule.max_patients
+
+    closes = "closed where the 3+3 de-escalates: two or more DLTs among its complete patients"
+
+    def unsafe(self, n: np.ndarray, dlt: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """(S, K) doses with two or more DLTs."""
+        return dlt >= TOO_TOXIC
+
+    def explain(self, n: np.ndarray, dlt: np.ndarray, k: int) -> str:
+        """Why ``unsafe`` closes dose ``k`` (counts per dose of one trial)."""
+        return f"the 3+3 de-escalates: {dlt[k]}/{n[k]} DLTs >= {TOO_TOXIC}"
+
+    def decide(self, states: States) -> Actions:
+        actions = self.rule.decide(states)
+        closed = self.unsafe(states.n, states.dlt, states.last_level)
+        first = np.where(closed.any(axis=1), np.argmax(closed, axis=1), states.n.shape[1])
+        for i in np.flatnonzero(first < states.last_level):
+            level, size, reason, mtd, _ = self.rule.declare_from(
+                int(first[i]) - 1, states.n[i], "DLTs in backfill", "the dose below")
+            actions.next_level[i], actions.cohort_size[i] = level, size
+            actions.stop_reason[i], actions.mtd[i] = reason, mtd
+        return actions
+
+    def select(self, states: States) -> np.ndarray:
+        """The highest treated dose below the first closed one (-1: none)."""
+        closed = np.logical_or.accumulate(self.unsafe(states.n, states.dlt, states.last_level),
+                                          axis=1)
+        given = (states.n > 0) & ~closed
+        top = given.shape[1] - 1 - np.argmax(given[:, ::-1], axis=1)
+        return np.where(given.any(axis=1), top, -1)
