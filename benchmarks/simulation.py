@@ -769,7 +769,8 @@ def render(ctx: dict) -> str:
         f"patients, target 0.30); {crm_note()}. Designs measured: "
         + ", ".join(f"`{n}`" for n in names) + " (all of `registry.DESIGNS` at run time).",
         f"- Scenario: `{SCENARIOS}` {SCENARIO}, p_true = {list(scenario.p_true)} (true MTD: "
-        "dose 3). Seed " + str(SEED) + "; chunks of an eighth of the trials, 5,000 to 25,000 (`study.chunk_trials`).",
+        "dose 3). Seed " + str(SEED) + "; chunks of an eighth of the trials, 5,000 to 25,000 "
+        "(`study.chunk_trials`).",
         "- Rate = trials / wall time of one `run_study(..., method=\"simulate\", workers=1)` "
         "call in this process: tolerances, every trial, the optimal benchmark and the "
         "operating characteristics, beyond process start-up and imports.",

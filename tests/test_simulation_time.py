@@ -110,7 +110,8 @@ def test_time_needs_a_window_and_no_exact_method() -> None:
         run_study(design_from_dict(raw), scenarios, ["tite-blrm"], 10, 1)
     with pytest.raises(InputError, match="exact method does not cover"):
         run_study(xj(), scenarios, ["blrm", "tite-crm"], 10, 1, method="exact")
-    with pytest.raises(InputError, match="tite-crm decide.s. or dose.s. with patients in follow-up"):
+    with pytest.raises(InputError,
+                       match="tite-crm decide.s. or dose.s. with patients in follow-up"):
         run_study(xj(), scenarios, ["blrm", "tite-crm"], 10, 1, time=False)
 
 

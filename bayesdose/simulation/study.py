@@ -155,9 +155,10 @@ def study_summary(design: Design, scenarios: list[Scenario], names: list[str], t
                   chunk_size: int | None = None, progress: bool = False,
                   time: bool = True) -> dict[str, Any]:
     """``run_study`` (on ``default_workers`` unless ``workers`` or ``scheduler`` say
-    otherwise) and its summary.json document: the operating characteristics with the seed, the designs and the
-    design's hash; written to ``out/summary.json`` when there is an ``out`` folder. What
-    ``bayesdose simulate``, ``bayesdose.simulate`` and ``bayesdose report`` run."""
+    otherwise) and its summary.json document: the operating characteristics with the seed,
+    the designs and the design's hash; written to ``out/summary.json`` when there is an
+    ``out`` folder. What ``bayesdose simulate``, ``bayesdose.simulate`` and ``bayesdose
+    report`` run."""
     result = run_study(design, scenarios, names, trials, seed, method,
                        workers or default_workers(trials, len(scenarios), len(names),
                                                   withtime.is_timed(design, names, time)),
