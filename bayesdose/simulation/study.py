@@ -44,6 +44,7 @@ from bayesdose.simulation.chunks import (
     optimal_key,
     record_key,
 )
+from bayesdose.simulation.distinct import distinct_rows
 from bayesdose.simulation.executors import open_executor
 from bayesdose.simulation.metrics import Outcomes, Truth, operating_characteristics
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
@@ -327,25 +328,6 @@ class Tally:
     def weight(self) -> np.ndarray:
         """The share of the trials in each row."""
         return self.counts / self.counts.sum()
-
-
-_ROW_MIX = (np.random.default_rng(20240601).integers(1, 2**62, 256) | 1).astype(np.int64)
-
-
-def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of an int64 array (in no particular order) and how often each occurs.
-
-    A chunk's thousands of trials end in a few hundred distinct records: group them by a
-    wrapping linear hash of the row (one int64 per row, a fast 1-D ``unique``), then check that
-    every row equals its group's first; if two distinct rows ever share a hash, every row is
-    returned with count 1 and the caller's sort merges them."""
-    if rows.shape[1] > _ROW_MIX.size:
-        return rows, np.ones(rows.shape[0], np.int64)
-    hashed = rows @ _ROW_MIX[: rows.shape[1]]
-    _, first, group = np.unique(hashed, return_index=True, return_inverse=True)
-    if np.any(rows != rows[first][group]):
-        return rows, np.ones(rows.shape[0], np.int64)
-    return rows[first], np.bincount(group, minlength=first.size)
 
 
 def default_workers() -> int:
