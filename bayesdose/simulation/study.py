@@ -20,6 +20,7 @@ import copy
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import lru_cache
@@ -242,21 +243,9 @@ class SimulatedRun:
     def simulate(self, store: ChunkStore, workers: int, scheduler: str | None,
                  progress: bool) -> None:
         """Compute the chunks without a file, writing each as it finishes."""
-        from tqdm import tqdm
-
-        missing = store.missing()
-        jobs = [(self.design, self.scenarios, self.names, self.seed, a, b, self.timed)
-                for a, b in missing]
-        done = len(store.ranges) - len(missing)
-        with tqdm(total=len(store.ranges), initial=done, unit="chunk", desc="simulate",
-                  file=sys.stderr, disable=None if progress else True) as bar:
-            if not jobs:
-                return
-            with open_executor(workers if len(jobs) > 1 else 1, scheduler) as executor:
-                for first, stop, arrays in executor.imap_unordered(run_chunk, jobs):
-                    store.save(first, stop, arrays)
-                    bar.update()
-                    interrupt.check()
+        compute_chunks(store, run_chunk, [
+            (self.design, self.scenarios, self.names, self.seed, a, b, self.timed)
+            for a, b in store.missing()], workers, scheduler, progress)
 
     def summarize(self, store: ChunkStore, results: Path | None) -> StudyResult:
         """Operating characteristics from the chunk files, read once, one at a time (and the
@@ -301,6 +290,27 @@ class SimulatedRun:
             )
             summary["scenarios"].append(entry)
         return StudyResult(summary)
+
+
+def compute_chunks(store: ChunkStore, chunk: Callable[..., tuple[int, int, dict]],
+                   jobs: list[tuple], workers: int, scheduler: str | None,
+                   progress: bool) -> None:
+    """Run ``chunk(*job)`` for the missing chunks of ``store`` (``jobs``, one each) on
+    ``workers`` local processes or the Dask cluster at ``scheduler``, saving each chunk's
+    (first, stop, arrays) as it finishes, under a progress bar on stderr (``progress``, on a
+    terminal). A Ctrl-C stops between chunks: the saved ones stay for --resume."""
+    from tqdm import tqdm
+
+    done = len(store.ranges) - len(jobs)
+    with tqdm(total=len(store.ranges), initial=done, unit="chunk", desc="simulate",
+              file=sys.stderr, disable=None if progress else True) as bar:
+        if not jobs:
+            return
+        with open_executor(workers if len(jobs) > 1 else 1, scheduler) as executor:
+            for first, stop, arrays in executor.imap_unordered(chunk, jobs):
+                store.save(first, stop, arrays)
+                bar.update()
+                interrupt.check()
 
 
 class Tally:
