@@ -253,4 +253,8 @@ def test_shape_r_requires(tmp_path):
 
     with pytest.raises(InputError, match="name the drug with fewer levels first"):
         make_design("boin-comb", design)
-
+    wide = design_from_dict({"drugs": {"names": ["A", "B"]},
+                             "doses": {"A": {"levels": list(range(1, 8))},
+                                       "B": {"levels": list(range(1, 11))}}}, "x.toml")
+    with pytest.raises(InputError, match="at most 63 dose pairs.*7 x 10"):
+        make_design("waterfall", wide)

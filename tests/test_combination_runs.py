@@ -20,6 +20,7 @@ from bayesdose.schema import load_design
 from bayesdose.simulation.chunks import optimal_key, record_key
 from bayesdose.simulation.combination.scenarios import load_matrix_scenarios
 from bayesdose.simulation.combination.study import simulate_records
+from bayesdose.simulation.metrics import _Estimator
 
 CONFIG = CONFIGS / "combination-3x5.toml"
 SCENARIOS = CONFIGS / "scenarios" / "combination-3x5.toml"
@@ -64,6 +65,11 @@ def test_results_hold_every_trial(uninterrupted: Path) -> None:
     assert waterfall["n_mean"] == pytest.approx(n.sum(axis=1).mean(), abs=1e-12)
     assert waterfall["se"]["n_mean"] == pytest.approx(
         n.sum(axis=1).std(ddof=1) / np.sqrt(TRIALS), rel=1e-12)
+    # a ratio and its delta-method error as the one-drug estimator computes them per trial
+    per_trial = _Estimator(np.full(TRIALS, 1 / TRIALS), TRIALS)
+    rate, se = per_trial.ratio(records[record_key("dlt", 0, 1)].sum(axis=1), n.sum(axis=1))
+    assert waterfall["dlt_rate"] == pytest.approx(rate, rel=1e-12)
+    assert waterfall["se"]["dlt_rate"] == pytest.approx(se, rel=1e-9)
 
 
 def test_chunk_size_and_workers_change_nothing(uninterrupted: Path, tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from bayesdose.simulation.patients import DLTTable
 
 R_MAX_PATIENTS = 100  # get.oc.comb's boundary table stops at 100 patients
+MAX_PAIRS = 63  # selections are bit masks in int64
 
 
 class BoinComb:
@@ -155,6 +156,10 @@ def check_r_shape(design: Design, name: str) -> None:
         raise InputError(design.source, "[drugs]", f"{name} is a two-drug design: the config "
                          "needs [drugs] names and each drug's [doses.<name>]")
     rows, cols = design.pair_panel.shape
+    if rows * cols > MAX_PAIRS:
+        raise InputError(design.source, "[drugs] names",
+                         f"{name} simulates at most {MAX_PAIRS} dose pairs (a trial's selected "
+                         f"pairs are one 64-bit mask); this grid has {rows} x {cols}")
     if rows > cols:
         raise InputError(design.source, "[drugs] names",
                          f"{name} follows R's get.oc.comb, which needs the first drug to have "

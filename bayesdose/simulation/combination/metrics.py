@@ -89,8 +89,11 @@ class Moments:
         return int(c @ self.sums)
 
     def _cross(self, a: np.ndarray, b: np.ndarray) -> float:
-        """The sample covariance of the combinations a.x and b.x (exact until the division)."""
+        """The sample covariance of the combinations a.x and b.x (exact until the division;
+        0 for one trial)."""
         t = self.trials
+        if t < 2:
+            return 0.0
         numerator = t * int(a @ self.products @ b) - self._sum(a) * self._sum(b)
         return numerator / (t * (t - 1))
 
