@@ -298,7 +298,7 @@ def compute_chunks(store: ChunkStore, chunk: Callable[..., tuple[int, int, dict]
     """Run ``chunk(*job)`` for the missing chunks of ``store`` (``jobs``, one each) on
     ``workers`` local processes or the Dask cluster at ``scheduler``, saving each chunk's
     (first, stop, arrays) as it finishes, under a progress bar on stderr (``progress``, on a
-    terminal). A Ctrl-C stops between chunks: the saved ones stay for --resume."""
+    terminal). After a Ctrl-C or a kill the saved chunks stay for --resume."""
     from tqdm import tqdm
 
     done = len(store.ranges) - len(jobs)
