@@ -167,7 +167,8 @@ def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | 
 
     ``scenarios``: a scenario TOML path or loaded ``Scenario`` objects; ``designs``: names
     (or one comma-separated string); ``method``: "auto", "exact" or "simulate"; ``workers``:
-    local processes (default: all cores), or ``scheduler``: a Dask scheduler's address. With
+    local processes (default: all cores, or this process for a small run:
+    ``study.default_workers``), or ``scheduler``: a Dask scheduler's address. With
     ``out`` the run writes summary.json, results.nc and its chunks there, as ``--out`` does
     (``resume`` continues a killed run). ``time=False`` leaves out the time the config states
     (``simulate --no-time``). The result's ``summary`` is the summary.json document.

@@ -392,7 +392,9 @@ _RANDOM_METHOD = click.option(
               help="exact: walk the tree of trial states; simulate: Monte Carlo; auto: exact "
               "when the tree is small enough.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Local worker processes for simulation (default: all cores).")
+              help="Local worker processes for simulation (default: all cores, or this "
+                   "process alone for a run of at most 1,000,000 trials x scenarios x designs "
+                   "without time).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Run the simulation on the Dask cluster of this scheduler (e.g. "
               "tcp://host:8786) instead of local processes; same results.")
@@ -476,7 +478,6 @@ def _simulate_combination(design: Any, scenarios_path: Path | None, random_count
     from bayesdose.designs.registry import make_design, parse_design_names
     from bayesdose.simulation.combination.scenarios import load_matrix_scenarios
     from bayesdose.simulation.combination.study import (
-        CHUNK_TRIALS,
         combination_summary,
         format_combination_table,
     )
@@ -494,7 +495,7 @@ def _simulate_combination(design: Any, scenarios_path: Path | None, random_count
                                       design.drugs.names)
     summary = _write_study(out_dir, lambda: combination_summary(
         design, scenarios, names, trials, seed, workers, scheduler=scheduler, out=out_dir,
-        resume=resume, chunk_size=chunk_size or CHUNK_TRIALS, progress=not quiet))
+        resume=resume, chunk_size=chunk_size, progress=not quiet))
     click.echo(format_combination_table(summary, verbose))
 
 

@@ -21,6 +21,9 @@ the configured one, restricts escalation).
   and model-based DLT rates (and, with dated data, its TITE-CRM dose). ``Details`` also names
   the per-dose columns of the printed table and of the decision page, and what the design
   draws on the step's figure (``report.rule_decision``).
+- Every design's step, BLRM-EWOC's included, gains from ``add_efficacy`` which doses are open
+  for backfill today (``[backfill] enabled``; ``backfill_today``) and, when the data have
+  responses, the optimal biological dose so far (``optimisation.obd_on_data``).
 """
 
 from __future__ import annotations
@@ -32,12 +35,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bayesdose.backfill_today import (
+    Closure,
+    backfill_lines,
+    backfill_section,
+    escalation_level,
+    rule_closure,
+)
 from bayesdose.data import TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.base import NO_DOSE, STOP_REASONS, States, direction
 from bayesdose.designs.registry import entry as registry_entry
 from bayesdose.designs.registry import hook, label, make_design
 from bayesdose.errors import InputError
+from bayesdose.optimisation import obd_line, obd_on_data
 from bayesdose.panel import DosePanel
 from bayesdose.schema import Design
 
@@ -68,6 +79,36 @@ RESPONSES = Column("responses", "responses",
                    lambda entry: f"{entry['responses']}/{entry['assessed']}")
 """The per-dose efficacy column, when the data have a ``response`` column: responders over
 patients assessed. It is shown beside every design's decision and changes none."""
+
+
+def add_efficacy(name: str, design: Design, data: TrialData, document: dict[str, Any],
+                 closure: Closure | None) -> list[str]:
+    """Put in a step's document which doses are open for backfill (``backfill``, with
+    ``[backfill] enabled``; ``closure``: the design's, from ``backfill_today``) and the
+    optimal biological dose on the data so far (``obd``, when the data have responses), and
+    return their printed lines. The OBD is sought up to the MTD on a stop, else up to the dose
+    the design gives next (or, while it waits, the current dose): the dose of acceptable
+    toxicity as the design judges it today."""
+    backfill = backfill_section(name, design, data, escalation_level(design, document),
+                                closure)
+    if backfill is not None:
+        document["backfill"] = backfill
+    top, basis = _toxicity_bound(design, document)
+    obd = obd_on_data(design, data, top, basis)
+    if obd is not None:
+        document["obd"] = obd
+    return [*backfill_lines(design, backfill), *obd_line(design, obd)]
+
+
+def _toxicity_bound(design: Design, document: dict[str, Any]) -> tuple[int, str]:
+    """(0-based dose or ``NO_DOSE``, what it is) up to which the OBD is sought."""
+    if document["stop"]:
+        dose, what = document["mtd"], "the MTD"
+    elif document.get("wait"):
+        dose, what = document["current_dose"], "the current dose"
+    else:
+        dose, what = document["next_dose"], "the next dose"
+    return (NO_DOSE if dose is None else design.panel.index(dose)), what
 
 
 def response_note(design: Design, data: TrialData) -> str | None:
@@ -133,8 +174,11 @@ def rule_step(name: str, design: Design, data: TrialData, engine: str, seed: int
     """A design's own ``decide`` on the trial's state (``engine`` and ``seed`` unused: no
     posterior is sampled)."""
     document, details = step_document(name, design, data)
-    return Step(document, format_step(design, document, details), design.panel,
-                details=details)
+    closure = (rule_closure(name, design, data, escalation_level(design, document))
+               if design.backfill.enabled else None)
+    extra = add_efficacy(name, design, data, document, closure)
+    text = "\n".join([format_step(design, document, details), *extra])
+    return Step(document, text, design.panel, details=details)
 
 
 def _state(data: TrialData) -> States:

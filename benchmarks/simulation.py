@@ -102,7 +102,7 @@ def clear_caches() -> None:
 
 def chunk_ranges(trials: int) -> list[tuple[int, int]]:
     """The chunks of a run, as ``run_study`` cuts them."""
-    size = getattr(study, "CHUNK_TRIALS", 5000)
+    size = study.chunk_trials(trials)
     return [(a, min(a + size, trials)) for a in range(0, trials, size)]
 
 
@@ -769,7 +769,7 @@ def render(ctx: dict) -> str:
         f"patients, target 0.30); {crm_note()}. Designs measured: "
         + ", ".join(f"`{n}`" for n in names) + " (all of `registry.DESIGNS` at run time).",
         f"- Scenario: `{SCENARIOS}` {SCENARIO}, p_true = {list(scenario.p_true)} (true MTD: "
-        "dose 3). Seed " + str(SEED) + f"; chunks of {study.CHUNK_TRIALS:,} trials.",
+        "dose 3). Seed " + str(SEED) + "; chunks of an eighth of the trials, 5,000 to 25,000 (`study.chunk_trials`).",
         "- Rate = trials / wall time of one `run_study(..., method=\"simulate\", workers=1)` "
         "call in this process: tolerances, every trial, the optimal benchmark and the "
         "operating characteristics, beyond process start-up and imports.",

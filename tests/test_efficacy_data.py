@@ -136,6 +136,7 @@ def test_responses_change_no_rule_decision(xj, tmp_path, name):
                                                      AS_OF)).document
     assert [e.pop("responses") for e in with_column["doses"]] == [0, 2, 2]
     assert [e.pop("assessed") for e in with_column["doses"]] == [1, 3, 2]
+    assert with_column.pop("obd")["dose"] == 3e8  # beside the decision (test_backfill_recommend)
     assert with_column == without
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from bayesdose.designs.base import CONTINUE, MAX_PATIENTS, NO_DOSE, Actions, States
 from bayesdose.designs.registry import ENTRIES, hook
 from bayesdose.errors import InputError
-from bayesdose.schema import Design
+from bayesdose.schema import BackfillSection, Design
 
 SUFFIX = "+backfill"
 
@@ -106,14 +106,43 @@ class Backfill:
         """(S, K) doses open to backfill: ``n``, ``dlt`` complete patients and their DLTs,
         ``treated`` all patients, ``responded`` whether a response is known, per dose;
         ``level`` the escalation dose."""
-        below = np.arange(n.shape[1]) < level[:, None]
         unsafe = self.rule.unsafe(n, dlt, level)
-        rate = self.settings.close_on_dlt_rate
-        if rate is not None:
-            unsafe |= dlt > rate * n
-        closed = np.logical_or.accumulate(unsafe, axis=1)
-        ok = below & ~closed & (treated < self.settings.max_per_dose)
-        return ok & responded if self.settings.require_response else ok
+        return backfill_conditions(self.settings, n, dlt, treated, responded, level,
+                                   unsafe).open
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """(S, K) per dose, each condition of the backfill rule (see the module): ``below`` the
+    escalation dose; ``room`` (fewer than ``max_per_dose`` treated); ``responded`` (a response
+    known, or not required); ``unsafe`` (the design's de-escalation rule at the dose, on its
+    complete data), ``over_rate`` (``close_on_dlt_rate`` exceeded) and ``closed`` (either at
+    the dose or at a dose below it)."""
+
+    below: np.ndarray
+    room: np.ndarray
+    responded: np.ndarray
+    unsafe: np.ndarray
+    over_rate: np.ndarray
+    closed: np.ndarray
+
+    @property
+    def open(self) -> np.ndarray:
+        return self.below & self.room & self.responded & ~self.closed
+
+
+def backfill_conditions(settings: BackfillSection, n: np.ndarray, dlt: np.ndarray,
+                        treated: np.ndarray, responded: np.ndarray, level: np.ndarray,
+                        unsafe: np.ndarray) -> Conditions:
+    """The rule's conditions per dose (arrays as ``Backfill.open_doses``; ``unsafe``, the
+    design's de-escalation rule per dose): the one home of the rule, read by the simulator
+    (``open``) and by ``recommend``, which says why a dose is not open."""
+    below = np.arange(n.shape[1]) < level[:, None]
+    rate = settings.close_on_dlt_rate
+    over_rate = dlt > rate * n if rate is not None else np.zeros(n.shape, bool)
+    closed = np.logical_or.accumulate(unsafe | over_rate, axis=1)
+    known = responded if settings.require_response else np.ones(n.shape, bool)
+    return Conditions(below, treated < settings.max_per_dose, known, unsafe, over_rate, closed)
 
 
 def _rows(states: BackfillStates, rows: np.ndarray) -> BackfillStates:

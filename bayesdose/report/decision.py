@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bayesdose.backfill_today import backfill_rule
 from bayesdose.designs.blrm import crosscheck
 from bayesdose.designs.blrm.recommendation import (
     Recommendation,
@@ -220,11 +221,18 @@ def decision_html(rec: Recommendation, document: dict[str, Any]) -> str:
         headline=headline(rec), rows=rows, conflict=conflict_lines(rec),
         decided_on=crosscheck.decided_on(rec), mcmc=_mcmc_section(rec, document),
         responses=response_note(design, rec.data),
+        backfill_text=backfill_text(design, document),
         engine=engine_label(rec.engine),
         figure=data_uri(posterior_figure(rec)), progress=progress,
         number=number, probability=probability, generator=provenance.generator(),
         generated=provenance.utc_now(),
     )
+
+
+def backfill_text(design: Design, document: dict[str, Any]) -> str:
+    """The backfill section's rule on a decision page ("" without a ``backfill`` entry)."""
+    section = document.get("backfill")
+    return "" if section is None else backfill_rule(design, section)
 
 
 def _mcmc_section(rec: Recommendation, document: dict[str, Any]) -> dict[str, Any] | None:

@@ -114,6 +114,7 @@ def _headline(design: Design, document: dict[str, Any]) -> str:
 def rule_html(design: Design, step: Step, data: TrialData) -> str:
     """The one-page report of another design's step on the trial ``data``."""
     from bayesdose.report import provenance
+    from bayesdose.report.decision import backfill_text
     from bayesdose.report.figures import data_uri
     from bayesdose.report.progress import progress_figure
     from bayesdose.report.render import render
@@ -133,6 +134,7 @@ def rule_html(design: Design, step: Step, data: TrialData) -> str:
         name=label(document["design"]),
         description=registry_entry(document["design"]).describe(design),
         headline=_headline(design, document), titles=titles[3:], rows=cells,
+        backfill_text=backfill_text(design, document),
         figure=data_uri(rule_figure(design, step)),
         progress=data_uri(progress_figure(design, data, document)),
         treated=patients(n), dlts=dlts(sum(e["dlt"] for e in document["doses"])),

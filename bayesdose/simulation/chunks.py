@@ -225,9 +225,10 @@ class ChunkStore:
                     np.lib.format.write_array(member, value)
         atomic_write(self.path(first, stop), buffer.getvalue())
 
-    def read(self) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-        """Every chunk's arrays, in trial order, one chunk in memory at a time."""
-        for first, stop in self.ranges:
+    def read(self, ranges: list[tuple[int, int]]) -> Iterator[tuple[int, int,
+                                                                   dict[str, np.ndarray]]]:
+        """The arrays of the chunks ``ranges``, one chunk in memory at a time."""
+        for first, stop in ranges:
             with np.load(self.path(first, stop)) as chunk:
                 yield first, stop, dict(chunk)
 

@@ -20,8 +20,8 @@ import copy
 import os
 import sys
 import tempfile
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -56,7 +56,17 @@ from bayesdose.simulation.scenarios import Scenario, true_mtd
 from bayesdose.simulation.statespace import StateSpace
 from bayesdose.simulation.tree import MAX_STATES, TreeTooLarge, exact_final_states
 
-CHUNK_TRIALS = 5000
+# Trials per chunk: an eighth of the run, at least 5,000 (a short run still spreads over the
+# cores) and at most 25,000 (memory: every scenario and design of a chunk is held at once).
+# Each chunk costs a file, an HDF5 write per variable and a merge of the tallies: 200,000
+# trials in 8 chunks instead of 40 run in 0.6 s instead of 1.0 s (BOIN, one process).
+CHUNK_TRIALS = (5_000, 25_000)
+
+
+def chunk_trials(trials: int) -> int:
+    """The chunk size of a run of ``trials`` trials (it depends on nothing else, so a run
+    resumes with any number of workers)."""
+    return min(max(trials // 8, CHUNK_TRIALS[0]), CHUNK_TRIALS[1])
 
 
 @dataclass
@@ -105,14 +115,14 @@ def run_study(design: Design, scenarios: list[Scenario], names: list[str], trial
                 raise
         if exact is not None and not timed:
             return _with_doses(design, exact)
-    run = SimulatedRun(design, scenarios, names, trials, seed, chunk_size or CHUNK_TRIALS,
-                       timed)
+    run = SimulatedRun(design, scenarios, names, trials, seed,
+                       chunk_size or chunk_trials(trials), timed)
     with ExitStack() as stack:
         folder = out or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         store = ChunkStore(folder / "chunks", run.manifest())
         store.start(resume)
-        run.simulate(store, workers, scheduler, progress)
-        simulated = run.summarize(store, folder / "results.nc" if out is not None else None)
+        simulated = run.run(store, workers, scheduler, progress,
+                            folder / "results.nc" if out is not None else None)
     return _with_doses(design, simulated if exact is None else with_durations(exact, simulated))
 
 
@@ -144,12 +154,14 @@ def study_summary(design: Design, scenarios: list[Scenario], names: list[str], t
                   scheduler: str | None = None, out: Path | None = None, resume: bool = False,
                   chunk_size: int | None = None, progress: bool = False,
                   time: bool = True) -> dict[str, Any]:
-    """``run_study`` (on all cores unless ``workers`` or ``scheduler`` say otherwise) and its
-    summary.json document: the operating characteristics with the seed, the designs and the
+    """``run_study`` (on ``default_workers`` unless ``workers`` or ``scheduler`` say
+    otherwise) and its summary.json document: the operating characteristics with the seed, the designs and the
     design's hash; written to ``out/summary.json`` when there is an ``out`` folder. What
     ``bayesdose simulate``, ``bayesdose.simulate`` and ``bayesdose report`` run."""
     result = run_study(design, scenarios, names, trials, seed, method,
-                       workers or default_workers(), scheduler=scheduler, out=out,
+                       workers or default_workers(trials, len(scenarios), len(names),
+                                                  withtime.is_timed(design, names, time)),
+                       scheduler=scheduler, out=out,
                        resume=resume, chunk_size=chunk_size, progress=progress, time=time)
     summary = dict(result.summary, seed=seed, designs=names, design_sha256=design_sha256(design))
     interrupt.check()  # a Ctrl-C swallowed on the way commits nothing
@@ -240,77 +252,101 @@ class SimulatedRun:
         return make_manifest(self.design, self.scenarios, self.names, self.trials, self.seed,
                              self.chunk_size, self.timed)
 
-    def simulate(self, store: ChunkStore, workers: int, scheduler: str | None,
-                 progress: bool) -> None:
-        """Compute the chunks without a file, writing each as it finishes."""
-        compute_chunks(store, run_chunk, [
-            (self.design, self.scenarios, self.names, self.seed, a, b, self.timed)
-            for a, b in store.missing()], workers, scheduler, progress)
+    def run(self, store: ChunkStore, workers: int, scheduler: str | None, progress: bool,
+            results: Path | None) -> StudyResult:
+        """Compute the missing chunks, writing each to ``store`` as it finishes, and the
+        operating characteristics of all of them (and the per-trial records copied into
+        ``results``, if given)."""
+        jobs = [(self.design, self.scenarios, self.names, self.seed, a, b, self.timed)
+                for a, b in store.missing()]
+        with self._summary(results) as summary:
+            run_chunks(store, run_chunk, jobs, summary.add, workers, scheduler, progress)
+        return summary.result()
 
-    def summarize(self, store: ChunkStore, results: Path | None) -> StudyResult:
-        """Operating characteristics from the chunk files, read once, one at a time (and the
-        per-trial records copied into ``results``, if given)."""
-        pairs = [(s, d) for s in range(len(self.scenarios)) for d in range(len(self.names))]
-        tallies = {pair: Tally() for pair in pairs}
-        optimal = [Tally() for _ in self.scenarios]
-        timing = list(withtime.TIMED_RECORD_TYPES) if self.timed else []
+    @contextmanager
+    def _summary(self, results: Path | None) -> Iterator[RunSummary]:
+        """A RunSummary writing per-trial records into ``results`` (a file only when the
+        block ends without an error)."""
         with results_file(results, [s.name for s in self.scenarios], self.names, self.trials,
-                          self.design.levels, self.chunk_size, timed=bool(timing)) as nc:
-            for first, stop, arrays in store.read():
-                trials = slice(first, stop)
-                for s, d in pairs:
-                    records = TrialRecords(**{field: arrays[record_key(field, s, d)]
-                                              for field in RECORD_TYPES})
-                    nc.put_records(s, d, trials, records)
-                    times = [arrays[record_key(field, s, d)] for field in timing]
-                    if times:
-                        nc.put_timing(s, d, trials, *times)
-                    tallies[s, d].add(np.column_stack(
-                        [records.selected, records.n, records.dlt, records.stop_reason, *times]
-                    ))
-                for s, tally in enumerate(optimal):
-                    bench = arrays[optimal_key(s)]
-                    nc.put_optimal(s, trials, bench)
-                    tally.add(bench[:, None])
+                          self.design.levels, self.chunk_size, timed=self.timed) as nc:
+            yield RunSummary(self, nc)
+
+
+class RunSummary:
+    """The operating characteristics of a simulated run, counted chunk by chunk in any order
+    (``Tally``), and its per-trial records written to the results file as they come."""
+
+    def __init__(self, run: SimulatedRun, nc: Any) -> None:
+        self.run, self.nc = run, nc
+        self.pairs = [(s, d) for s in range(len(run.scenarios)) for d in range(len(run.names))]
+        self.tallies = {pair: Tally() for pair in self.pairs}
+        self.optimal = [Tally() for _ in run.scenarios]
+        self.timing = list(withtime.TIMED_RECORD_TYPES) if run.timed else []
+
+    def add(self, first: int, stop: int, arrays: dict[str, np.ndarray]) -> None:
+        """Count the trials first .. stop - 1 of a chunk (and write their records)."""
+        trials = slice(first, stop)
+        for s, d in self.pairs:
+            records = TrialRecords(**{field: arrays[record_key(field, s, d)]
+                                      for field in RECORD_TYPES})
+            self.nc.put_records(s, d, trials, records)
+            times = [arrays[record_key(field, s, d)] for field in self.timing]
+            if times:
+                self.nc.put_timing(s, d, trials, *times)
+            self.tallies[s, d].add(np.column_stack(
+                [records.selected, records.n, records.dlt, records.stop_reason, *times]
+            ))
+        for s, tally in enumerate(self.optimal):
+            bench = arrays[optimal_key(s)]
+            self.nc.put_optimal(s, trials, bench)
+            tally.add(bench[:, None])
+
+    def result(self) -> StudyResult:
+        """The operating characteristics of every scenario and design, and the benchmark."""
+        run, timing = self.run, self.timing
         summary: dict = {"scenarios": [], "method": "simulate"}
         if timing:
-            summary["timeline"] = withtime.timeline_summary(self.design)
-        k = len(self.design.levels)
-        for s, scenario in enumerate(self.scenarios):
-            entry = _scenario_entry(self.design, scenario)
-            truth = truth_of(self.design, scenario)
-            for d, name in enumerate(self.names):
-                rows, weight = tallies[s, d].rows, tallies[s, d].weight()
+            summary["timeline"] = withtime.timeline_summary(run.design)
+        k = len(run.design.levels)
+        for s, scenario in enumerate(run.scenarios):
+            entry = _scenario_entry(run.design, scenario)
+            truth = truth_of(run.design, scenario)
+            for d, name in enumerate(run.names):
+                rows, weight = self.tallies[s, d].rows, self.tallies[s, d].weight()
                 outcomes = Outcomes(rows[:, 0], weight, rows[:, 1 : k + 1],
                                     rows[:, k + 1 : 2 * k + 1], rows[:, 2 * k + 1],
                                     *(rows[:, 2 * k + 2 + i] for i in range(len(timing))))
-                entry["designs"][name] = operating_characteristics(outcomes, truth, self.trials)
+                entry["designs"][name] = operating_characteristics(outcomes, truth, run.trials)
             entry["designs"][BENCHMARK] = operating_characteristics(
-                Outcomes(optimal[s].rows[:, 0], optimal[s].weight()), truth, self.trials
-            )
+                Outcomes(self.optimal[s].rows[:, 0], self.optimal[s].weight()), truth,
+                run.trials)
             summary["scenarios"].append(entry)
         return StudyResult(summary)
 
 
-def compute_chunks(store: ChunkStore, chunk: Callable[..., tuple[int, int, dict]],
-                   jobs: list[tuple], workers: int, scheduler: str | None,
-                   progress: bool) -> None:
-    """Run ``chunk(*job)`` for the missing chunks of ``store`` (``jobs``, one each) on
-    ``workers`` local processes or the Dask cluster at ``scheduler``, saving each chunk's
-    (first, stop, arrays) as it finishes, under a progress bar on stderr (``progress``, on a
-    terminal). After a Ctrl-C or a kill the saved chunks stay for --resume."""
+def run_chunks(store: ChunkStore, chunk: Callable[..., tuple[int, int, dict]],
+               jobs: list[tuple], add: Callable[[int, int, dict], None], workers: int,
+               scheduler: str | None, progress: bool) -> None:
+    """Count every chunk of ``store`` with ``add(first, stop, arrays)``: the chunks of an
+    earlier run (``--resume``) read once, then the missing ones computed (``chunk(*job)`` for
+    each of ``jobs``) on ``workers`` local processes or the Dask cluster at ``scheduler``,
+    each saved as it finishes and counted as it arrives, while the workers compute the next
+    ones; a progress bar on stderr (``progress``, on a terminal). After a Ctrl-C or a kill
+    the saved chunks stay for --resume."""
     from tqdm import tqdm
 
-    done = len(store.ranges) - len(jobs)
-    with tqdm(total=len(store.ranges), initial=done, unit="chunk", desc="simulate",
-              file=sys.stderr, disable=None if progress else True) as bar:
-        if not jobs:
-            return
-        with open_executor(workers if len(jobs) > 1 else 1, scheduler) as executor:
-            for first, stop, arrays in executor.imap_unordered(chunk, jobs):
-                store.save(first, stop, arrays)
-                bar.update()
-                interrupt.check()
+    missing = store.missing()
+    with tqdm(total=len(store.ranges), initial=len(store.ranges) - len(missing), unit="chunk",
+              desc="simulate", file=sys.stderr, disable=None if progress else True) as bar:
+        for first, stop, arrays in store.read([r for r in store.ranges if r not in missing]):
+            add(first, stop, arrays)
+        if jobs:
+            with open_executor(workers if len(jobs) > 1 else 1, scheduler) as executor:
+                for first, stop, arrays in executor.imap_unordered(chunk, jobs):
+                    store.save(first, stop, arrays)
+                    add(first, stop, arrays)
+                    bar.update()
+                    interrupt.check()
 
 
 class Tally:
@@ -340,5 +376,16 @@ class Tally:
         return self.counts / self.counts.sum()
 
 
-def default_workers() -> int:
+# A run of at most this many trial-simulations (trials x scenarios x designs), without time,
+# stays in this process by default: a worker process imports bayesdose and decides every
+# state it meets itself (about 0.5-1 s before its first trial), more than it saves on a run
+# that one process finishes in about a second or two (docs/simulation-benchmarks.md).
+IN_PROCESS_TRIALS = 1_000_000
+
+
+def default_workers(trials: int, scenarios: int, designs: int, timed: bool) -> int:
+    """Local processes for a run when ``--workers`` is not given: all cores, or this process
+    alone for a small run without time (``IN_PROCESS_TRIALS``)."""
+    if not timed and trials * scenarios * designs <= IN_PROCESS_TRIALS:
+        return 1
     return os.cpu_count() or 1

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayesdose.backfill_today import ewoc_closure
 from bayesdose.conflict import DEFINITION, FLAG_LEVEL, Conflict, prior_conflict
 from bayesdose.data import Patient, TrialData, over_enrolment
 from bayesdose.defaults import DEFAULT_SEED
@@ -28,7 +29,7 @@ from bayesdose.posterior import (
     prior_ess,
 )
 from bayesdose.schema import Design
-from bayesdose.steps import RESPONSES, Step, response_note
+from bayesdose.steps import RESPONSES, Step, add_efficacy, response_note
 
 
 @dataclass(frozen=True)
@@ -455,4 +456,7 @@ def _html_table(heading: str, titles: tuple[str, ...], rows: list[tuple[str, ...
 def blrm_step(name: str, design: Design, data: TrialData, engine: str, seed: int) -> Step:
     """BLRM-EWOC's next step on real data (``recommend``), as every design's step is given."""
     result = recommend(design, data, engine=engine, seed=seed)
-    return Step(to_json(result), format_table(result), design.panel, result)
+    document = to_json(result)
+    closure = ewoc_closure(design, result.summary["p_overdose"].values)
+    extra = add_efficacy(name, design, data, document, closure)
+    return Step(document, "\n".join([format_table(result), *extra]), design.panel, result)

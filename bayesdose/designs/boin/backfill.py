@@ -38,7 +38,8 @@ from bayesdose.designs.base import (
     Actions,
     States,
 )
-from bayesdose.designs.boin.simulated import BoinDesign, _selected
+from bayesdose.designs.boin.core import select_mtd_levels
+from bayesdose.designs.boin.simulated import BoinDesign
 from bayesdose.schema import Design
 
 ESCALATE, STAY, DEESCALATE, ELIMINATE = range(4)
@@ -67,11 +68,22 @@ class BfBoin:
         y_up = np.hstack([dlt[:, 1:] + dlt[:, :-1], dlt[:, -1:]])
         return own & (y_up >= d[np.maximum(n_up, 1)])
 
+    closes = ("closed where BOIN calls de-escalation (DLTs >= d_n) on its complete data, "
+              "alone and pooled with the dose above (BF-BOIN)")
+
+    def explain(self, n: np.ndarray, dlt: np.ndarray, k: int) -> str:
+        """Why ``unsafe`` closes dose ``k`` (counts per dose of one trial), with the numbers."""
+        d = self.boin.deescalate
+        text = f"BOIN de-escalates: {dlt[k]}/{n[k]} DLTs >= d = {d[max(n[k], 1)]}"
+        if k + 1 < n.size:
+            pooled_n, pooled_y = n[k] + n[k + 1], dlt[k] + dlt[k + 1]
+            text += (f", and with the dose above {pooled_y}/{pooled_n} >= "
+                     f"d = {d[max(pooled_n, 1)]}")
+        return text
+
     def select(self, states: States) -> np.ndarray:
         """select.mtd on the pooled data of each state (0-based, -1 for none)."""
-        b = self.boin
-        return np.array([_selected(b.target, b.cutoff, tuple(n.tolist()), tuple(y.tolist()))
-                         for n, y in zip(states.n, states.dlt, strict=True)], np.int64)
+        return select_mtd_levels(self.boin.target, states.n, states.dlt, self.boin.cutoff)
 
     def decide(self, states: States) -> Actions:
         actions = Actions.empty(len(states))

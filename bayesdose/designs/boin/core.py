@@ -169,18 +169,6 @@ def pava(x: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray 
         level_set[pooled] = level_set[i]
 
 
-def _eliminated_doses(
-    target: float, npts: np.ndarray, ntox: np.ndarray, cutoff_eli: float
-) -> np.ndarray:
-    """Boolean mask: the lowest dose meeting the elimination rule and all doses above it."""
-    eliminated = np.zeros(npts.size, dtype=bool)
-    for k in range(npts.size):
-        if is_eliminated(target, int(ntox[k]), int(npts[k]), cutoff_eli):
-            eliminated[k:] = True
-            break
-    return eliminated
-
-
 def isotonic_estimates(npts: np.ndarray, ntox: np.ndarray) -> np.ndarray:
     """``select.mtd``'s PAVA-smoothed Beta(0.05, 0.05) posterior means (treated doses only).
 
@@ -205,35 +193,77 @@ def select_mtd(
     offset: float = 0.05,
 ) -> int | None:
     """End-of-trial MTD (1-based level) as R's BOIN ``select.mtd``; None where R gives 99.
+    One trial's ``select_mtd_levels``."""
+    n = np.asarray(npts, dtype=int)
+    y = np.asarray(ntox, dtype=int)
+    if n.shape != y.shape or n.ndim != 1:
+        raise ValueError("npts and ntox must be 1-d and of equal length")
+    level = int(select_mtd_levels(target, n[None], y[None], cutoff_eli, boundMTD, p_tox,
+                                  extrasafe, offset)[0])
+    return None if level < 0 else level + 1
+
+
+def select_mtd_levels(
+    target: float,
+    npts: np.ndarray,
+    ntox: np.ndarray,
+    cutoff_eli: float = 0.95,
+    boundMTD: bool = False,
+    p_tox: float | None = None,
+    extrasafe: bool = False,
+    offset: float = 0.05,
+) -> np.ndarray:
+    """R's BOIN ``select.mtd`` for many trials at once: (S,) 0-based levels, -1 where R gives
+    99, from (S, K) patients ``npts`` and DLTs ``ntox``.
 
     1. Elimination: the lowest dose with n >= 3 and Pr(p > target) > ``cutoff_eli`` (uniform
        prior) and all higher doses are eliminated. ``extrasafe`` also eliminates everything when
        the lowest dose has n >= 3 and Pr(p_1 > target) > ``cutoff_eli - offset``.
     2. None if the lowest dose is eliminated or no non-eliminated dose was treated.
-    3. Over treated (n > 0), non-eliminated doses: :func:`isotonic_estimates`, plus ``k * 1e-10``
-       for the k-th of those doses (k = 1, 2, ...), so ties resolve to the higher dose below the
-       target and to the lower dose above it.
+    3. Over treated (n > 0), non-eliminated doses: :func:`isotonic_estimates` (here by the
+       max-min formula, ``_isotonic``: the same unique fit as R's pool-adjacent-violators), plus
+       ``k * 1e-10`` for the k-th of those doses (k = 1, 2, ...), so ties resolve to the higher
+       dose below the target and to the lower dose above it (the offsets dwarf any rounding
+       difference between the two ways of computing the fit).
     4. ``boundMTD``: keep only doses whose estimate is < lambda_d (from ``p_tox``, default
        1.4 target); None if there are none.
     5. The first dose minimising |phat - target| (R's stable ``sort(..., index.return=TRUE)``).
     """
-    n = np.asarray(npts, dtype=int)
-    y = np.asarray(ntox, dtype=int)
-    if n.shape != y.shape or n.ndim != 1:
-        raise ValueError("npts and ntox must be 1-d and of equal length")
-    eliminated = _eliminated_doses(target, n, y, cutoff_eli)
-    if extrasafe and is_eliminated(target, int(y[0]), int(n[0]), cutoff_eli - offset):
-        eliminated[:] = True
-    if eliminated[0] or n[~eliminated].sum() == 0:
-        return None
-    admissible = np.flatnonzero((n != 0) & ~eliminated)
-    phat = isotonic_estimates(n[admissible], y[admissible])
-    phat = phat + np.arange(1, phat.size + 1) * 1e-10
+    n = np.asarray(npts, dtype=float)
+    y = np.asarray(ntox, dtype=float)
+    unsafe = (n >= 3) & (prob_overdose(target, y, n) > cutoff_eli)
+    eliminated = np.logical_or.accumulate(unsafe, axis=1)
+    if extrasafe:
+        first_unsafe = (n[:, 0] >= 3) & (prob_overdose(target, y[:, 0], n[:, 0])
+                                          > cutoff_eli - offset)
+        eliminated |= first_unsafe[:, None]
+    admissible = (n > 0) & ~eliminated
+    phat = (y + 0.05) / (n + 0.1)
+    variance = (y + 0.05) * (n - y + 0.05) / ((n + 0.1) ** 2 * (n + 0.1 + 1))
+    fit = _isotonic(phat, np.where(admissible, 1 / variance, 0.0))
+    fit = fit + np.cumsum(admissible, axis=1) * 1e-10
     if boundMTD:
-        _, lambda_d = boin_boundaries(target, p_tox=p_tox)
-        below = phat < lambda_d
-        if not below.any():
-            return None
-        # phat is non-decreasing, so the doses below lambda_d are a prefix of `admissible`.
-        phat = phat[below]
-    return int(admissible[np.argmin(np.abs(phat - target))]) + 1
+        admissible &= fit < boin_boundaries(target, p_tox=p_tox)[1]
+    distance = np.where(admissible, np.abs(fit - target), np.inf)
+    level = np.argmin(distance, axis=1)
+    return np.where(eliminated[:, 0] | ~admissible.any(axis=1), -1, level)
+
+
+def _isotonic(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(S, K): the weighted non-decreasing fit of each row of ``x`` at the entries of positive
+    weight (others are ignored and get any value): fit_i = max over j <= i of min over l >= i
+    of the weighted mean of entries j..l (Barlow et al. 1972, the max-min formula; all window
+    means at once, for the few doses of a trial)."""
+    rows, k = x.shape
+    cum_w = np.concatenate([np.zeros((rows, 1)), np.cumsum(weights, axis=1)], axis=1)
+    cum_x = np.concatenate([np.zeros((rows, 1)), np.cumsum(weights * x, axis=1)], axis=1)
+    start, end = np.triu_indices(k)
+    window = np.full((rows, k, k), np.inf)  # [j, l]: mean of j..l (l >= j)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        window[:, start, end] = ((cum_x[:, end + 1] - cum_x[:, start])
+                                 / (cum_w[:, end + 1] - cum_w[:, start]))
+    window = np.where(np.isnan(window), np.inf, window)  # windows of no weight
+    upper = np.minimum.accumulate(window[:, :, ::-1], axis=2)[:, :, ::-1]  # min over l >= i
+    later, earlier = np.tril_indices(k, -1)
+    upper[:, later, earlier] = -np.inf  # [j, i] with j > i: only j <= i counts
+    return upper.max(axis=1)

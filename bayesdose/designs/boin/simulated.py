@@ -28,8 +28,6 @@ counts.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from bayesdose.designs.base import (
@@ -42,7 +40,7 @@ from bayesdose.designs.base import (
     States,
 )
 from bayesdose.designs.boin.boundaries import design_table
-from bayesdose.designs.boin.core import select_mtd
+from bayesdose.designs.boin.core import select_mtd_levels
 from bayesdose.designs.titration import Titration
 from bayesdose.schema import Design
 
@@ -131,19 +129,12 @@ class BoinDesign:
                  reason: np.ndarray) -> Actions:
         stop = reason != CONTINUE
         mtd = np.full(len(states), NO_DOSE)
-        for i in np.flatnonzero(stop & (reason != SAFETY)):
-            mtd[i] = _selected(self.target, self.cutoff, tuple(states.n[i].tolist()),
-                               tuple(states.dlt[i].tolist()))
+        final = np.flatnonzero(stop & (reason != SAFETY))
+        mtd[final] = select_mtd_levels(self.target, states.n[final], states.dlt[final],
+                                       self.cutoff)
         return Actions(
             next_level=np.where(stop, NO_DOSE, level).astype(np.int64),
             cohort_size=np.where(stop, 0, size).astype(np.int64),
             stop_reason=reason.astype(np.int64),
             mtd=mtd.astype(np.int64),
         )
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _selected(target: float, cutoff: float, n: tuple[int, ...], y: tuple[int, ...]) -> int:
-    """``select.mtd`` (0-based, -1 for none), cached by counts: final states share them."""
-    picked = select_mtd(target, np.array(n), np.array(y), cutoff)
-    return NO_DOSE if picked is None else picked - 1

@@ -327,9 +327,42 @@ def crm_posterior_mean(
     ntox = np.asarray(ntox, dtype=float)
     counts = np.concatenate([npts, ntox], axis=-1).reshape(-1, 2 * dosescaled.size)
     unique, inverse = np.unique(counts, axis=0, return_inverse=True)  # trials share counts
-    n, y = np.split(unique, 2, axis=1)
-    mean, _ = _moments(log_weights + y @ log_p + (n - y) @ log_q, nodes, with_var=False)
+    n, y = np.split(unique.astype(np.int64), 2, axis=1)
+    tables = (tuple(dosescaled.tolist()), model, intcpt, float(np.sqrt(prior_var)))
+    density = np.exp(log_weights - log_weights.max()) * np.ones((n.shape[0], 1))
+    rows, doses = np.nonzero(n)
+    for row, dose, patients, dlts in zip(rows.tolist(), doses.tolist(), n[rows, doses].tolist(),
+                                         y[rows, doses].tolist(), strict=True):
+        density[row] *= _likelihood_table(tables, dose, patients, dlts)
+    low = np.flatnonzero(density.max(axis=1) < _TABLE_FLOOR)  # far from every table's peak
+    density[low] = np.exp(_log_density(log_weights, log_p, log_q, n[low], y[low]))
+    mean = (density @ nodes) / density.sum(axis=1)
     return mean[inverse.ravel()].reshape(npts.shape[:-1])
+
+
+# A product of likelihood tables whose maximum falls below this is recomputed in logs.
+_TABLE_FLOOR = 1e-250
+
+
+@functools.lru_cache(maxsize=4096)
+def _likelihood_table(tables: tuple, dose: int, patients: int, dlts: int) -> np.ndarray:
+    """The likelihood of ``dlts`` DLTs in ``patients`` at ``dose`` on the quadrature nodes of
+    ``_tables(*tables)``, scaled to maximum 1: a posterior of per-dose counts is the prior
+    weights times one such table per dose with patients, a few multiplications per node
+    instead of an exponential (cached: simulated trials share them)."""
+    _, _, log_p, log_q = _tables(*tables)
+    log_l = dlts * log_p[dose] + (patients - dlts) * log_q[dose]
+    table = np.exp(log_l - log_l.max())
+    table.flags.writeable = False
+    return table
+
+
+def _log_density(log_weights: np.ndarray, log_p: np.ndarray, log_q: np.ndarray,
+                 n: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(rows, nodes): log(weight x prior x likelihood) of per-dose counts, each row shifted
+    to maximum 0."""
+    log_density = log_weights + y @ log_p + (n - y) @ log_q
+    return log_density - log_density.max(axis=1, keepdims=True)
 
 
 def crm_tite_posterior_mean(

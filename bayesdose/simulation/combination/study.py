@@ -58,10 +58,10 @@ from bayesdose.simulation.output import (
 )
 from bayesdose.simulation.patients import DLTTable, lane_uniforms, tolerances
 from bayesdose.simulation.runner import TrialRecords
-from bayesdose.simulation.study import compute_chunks
+from bayesdose.simulation.study import chunk_trials, run_chunks
 
 COIN_LANE = 3  # lanes 0-2: tolerances, arrival and DLT days
-CHUNK_TRIALS = 5000
+IN_PROCESS_TRIALS = 50_000  # at 10,000-70,000 trials/s: a few seconds in one process
 # Stored per trial: as for one drug, but a selection is a bit mask over the flat pairs.
 STORED_TYPES = {**RECORD_TYPES, "selected": np.int64}
 
@@ -109,7 +109,7 @@ def run_chunk(design: Design, scenarios: list[MatrixScenario], names: list[str],
 
 
 def simulate_records(design: Design, scenarios: list[MatrixScenario], names: list[str],
-                     trials: int, seed: int, chunk_size: int = CHUNK_TRIALS,
+                     trials: int, seed: int, chunk_size: int = 5000,
                      ) -> dict[str, np.ndarray]:
     """Every trial's records in memory, chunk by chunk in this process (tests and
     benchmarks; ``combination_summary`` keeps them in chunk files)."""
@@ -121,31 +121,38 @@ def simulate_records(design: Design, scenarios: list[MatrixScenario], names: lis
 def combination_summary(design: Design, scenarios: list[MatrixScenario], names: list[str],
                         trials: int, seed: int, workers: int | None = None, *,
                         scheduler: str | None = None, out: Path | None = None,
-                        resume: bool = False, chunk_size: int = CHUNK_TRIALS,
+                        resume: bool = False, chunk_size: int | None = None,
                         progress: bool = False) -> dict[str, Any]:
-    """The summary.json document of a two-drug study, its chunks computed on ``workers``
-    local processes (all cores by default) or the Dask cluster at ``scheduler``. With an
-    output folder ``out``: chunks in ``out/chunks`` (``resume`` continues an earlier run),
+    """The summary.json document of a two-drug study, its chunks (``chunk_size`` trials, by
+    default the one-drug run's ``study.chunk_trials``) computed on ``workers`` local processes
+    (by default ``default_workers``) or the Dask cluster at ``scheduler``. With an output
+    folder ``out``: chunks in ``out/chunks`` (``resume`` continues an earlier run),
     ``out/results.nc`` and ``out/summary.json``; without one the chunks go to a temporary
     folder."""
     if out is not None:
         remove_temporaries(out)  # of a summary.json or results.nc cut short by a kill
+    chunk_size = chunk_size or chunk_trials(trials)
     manifest = make_manifest(design, scenarios, names, trials, seed, chunk_size)
     with ExitStack() as stack:
         folder = out or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         store = ChunkStore(folder / "chunks", manifest)
         store.start(resume)
         jobs = [(design, scenarios, names, seed, a, b) for a, b in store.missing()]
-        compute_chunks(store, run_chunk, jobs, workers or os.cpu_count() or 1, scheduler,
-                       progress)
-        entries = _summarize(design, scenarios, names, store,
-                             folder / "results.nc" if out is not None else None)
-    panel = design.pair_panel
+        panel = design.pair_panel
+        pairs = panel.shape[0] * panel.shape[1]
+        with results_file(folder / "results.nc" if out is not None else None,
+                          [s.name for s in scenarios], names, trials,
+                          tuple(tuple(panel.doses(k).values()) for k in range(pairs)),
+                          chunk_size, drugs=panel.names) as nc:
+            counted = CountedRun(design, scenarios, names, nc)
+            run_chunks(store, run_chunk, jobs, counted.add,
+                       workers or default_workers(trials, len(scenarios), len(names)),
+                       scheduler, progress)
     summary = {
         "method": "simulate", "combination": True, "drugs": list(panel.names),
         "doses": {name: [p.label(k) for k in range(len(p.levels))]
                   for name, p in zip(panel.names, panel.drugs, strict=True)},
-        "scenarios": entries, "seed": seed, "designs": names,
+        "scenarios": counted.entries(), "seed": seed, "designs": names,
         "design_sha256": design_sha256(design)}
     interrupt.check()  # a Ctrl-C swallowed on the way commits nothing
     if out is not None:
@@ -153,44 +160,59 @@ def combination_summary(design: Design, scenarios: list[MatrixScenario], names: 
     return summary
 
 
-def _summarize(design: Design, scenarios: list[MatrixScenario], names: list[str],
-               store: ChunkStore, results: Path | None) -> list[dict[str, Any]]:
-    """The scenario entries of the summary from the chunk files, read once, one at a time
-    (and the per-trial records copied into ``results``, if given)."""
-    panel = design.pair_panel
-    target = design.decision.target
-    masks = [truth_masks(s.matrix, target) for s in scenarios]
-    moments = {(s, d): Moments() for s in range(len(scenarios)) for d in range(len(names) + 1)}
-    pairs = panel.shape[0] * panel.shape[1]
-    doses = tuple(tuple(panel.doses(k).values()) for k in range(pairs))
-    with results_file(results, [s.name for s in scenarios], names, store.manifest["trials"],
-                      doses, store.manifest["chunk_size"], drugs=panel.names) as nc:
-        for first, stop, arrays in store.read():
-            trials = slice(first, stop)
-            for s, d in moments:
-                if d == len(names):
-                    bench = arrays[optimal_key(s)]
-                    nc.put_optimal(s, trials, pair_flags(bench, pairs).astype(np.int8))
-                    moments[s, d].add(trial_columns(bench, masks[s]))
-                    continue
-                records = TrialRecords(**{field: arrays[record_key(field, s, d)]
-                                          for field in STORED_TYPES})
-                nc.put_records(s, d, trials, TrialRecords(
-                    pair_flags(records.selected, pairs).astype(np.int8), records.n, records.dlt,
-                    records.stop_reason))
-                moments[s, d].add(trial_columns(records.selected, masks[s], records.n,
-                                                records.dlt, records.stop_reason))
-    entries = []
-    for s, scenario in enumerate(scenarios):
-        entry: dict[str, Any] = {
-            "name": scenario.name, "p_true": [list(r) for r in scenario.p_true],
-            "true_mtd_set": _pairs(masks[s]["mtd"], panel.shape[1]),
-            "true_contour": _pairs(masks[s]["contour"], panel.shape[1]), "designs": {}}
-        for d, name in enumerate([*names, BENCHMARK]):
-            entry["designs"][name] = operating_characteristics(moments[s, d], scenario.matrix,
-                                                               target)
-        entries.append(entry)
-    return entries
+def default_workers(trials: int, scenarios: int, designs: int) -> int:
+    """Local processes when ``--workers`` is not given: all cores, or this process alone for
+    a run of at most ``IN_PROCESS_TRIALS`` trial-simulations (a worker process costs about a
+    second before its first trial: imports and numba's cached fit)."""
+    return 1 if trials * scenarios * designs <= IN_PROCESS_TRIALS else os.cpu_count() or 1
+
+
+class CountedRun:
+    """The operating characteristics of a two-drug run, counted chunk by chunk in any order
+    (exact integer ``Moments``), and its per-trial records written to the results file
+    ``nc`` as they come."""
+
+    def __init__(self, design: Design, scenarios: list[MatrixScenario], names: list[str],
+                 nc: Any) -> None:
+        self.design, self.scenarios, self.names, self.nc = design, scenarios, names, nc
+        target = design.decision.target
+        self.masks = [truth_masks(s.matrix, target) for s in scenarios]
+        self.pairs = design.pair_panel.shape[0] * design.pair_panel.shape[1]
+        self.moments = {(s, d): Moments() for s in range(len(scenarios))
+                        for d in range(len(names) + 1)}  # the last: the benchmark
+
+    def add(self, first: int, stop: int, arrays: dict[str, np.ndarray]) -> None:
+        """Count the trials first .. stop - 1 of a chunk (and write their records)."""
+        trials = slice(first, stop)
+        for s, d in self.moments:
+            if d == len(self.names):
+                bench = arrays[optimal_key(s)]
+                self.nc.put_optimal(s, trials, pair_flags(bench, self.pairs).astype(np.int8))
+                self.moments[s, d].add(trial_columns(bench, self.masks[s]))
+                continue
+            records = TrialRecords(**{field: arrays[record_key(field, s, d)]
+                                      for field in STORED_TYPES})
+            flags = pair_flags(records.selected, self.pairs).astype(np.int8)
+            self.nc.put_records(s, d, trials, TrialRecords(flags, records.n, records.dlt,
+                                                           records.stop_reason))
+            self.moments[s, d].add(trial_columns(records.selected, self.masks[s], records.n,
+                                                 records.dlt, records.stop_reason))
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The summary's scenario entries: truths, and each design's and the benchmark's
+        operating characteristics."""
+        cols = self.design.pair_panel.shape[1]
+        entries = []
+        for s, scenario in enumerate(self.scenarios):
+            entry: dict[str, Any] = {
+                "name": scenario.name, "p_true": [list(r) for r in scenario.p_true],
+                "true_mtd_set": _pairs(self.masks[s]["mtd"], cols),
+                "true_contour": _pairs(self.masks[s]["contour"], cols), "designs": {}}
+            for d, name in enumerate([*self.names, BENCHMARK]):
+                entry["designs"][name] = operating_characteristics(
+                    self.moments[s, d], scenario.matrix, self.design.decision.target)
+            entries.append(entry)
+        return entries
 
 
 def _pairs(mask: np.ndarray, cols: int) -> list[list[int]]:
