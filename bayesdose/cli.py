@@ -394,7 +394,7 @@ _RANDOM_METHOD = click.option(
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local worker processes for simulation (default: all cores, or this "
                    "process alone for a run of at most 1,000,000 trials x scenarios x designs "
-                   "without time).")
+                   "without time; 50,000 for two drugs).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Run the simulation on the Dask cluster of this scheduler (e.g. "
               "tcp://host:8786) instead of local processes; same results.")
