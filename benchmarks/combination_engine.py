@@ -1,5 +1,6 @@
 """Cost of the combination engine (bayesdose.inference.combination): milliseconds per
-posterior and per batch of data sets (200 here; the cost is linear in the batch), on the
+posterior and seconds per 1,000 data sets (a batch of 200 here; the cost is linear in the
+batch), with the load average (the machine is shared), on the
 4 x 3 grid of OncoBayes2's MAP vignette (drug A 25-100 mg, drug B 0.5-3 mg, with the
 monotherapy pairs: 19 pairs) under its MAP mixtures. The data sets are random trial
 states: 1-10 cohorts of 3 at random pairs of the grid, DLTs at P(DLT) 0.1-0.4.
@@ -8,6 +9,7 @@ Run: PYTHONPATH=. python benchmarks/combination_engine.py
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,8 +41,10 @@ def main() -> None:
     t0 = time.perf_counter()
     _, diagnostics = engine.summarise(n, dlt)
     seconds = time.perf_counter() - t0
-    print(f"{BATCH} data sets: {seconds:.1f} s ({1000 * seconds / BATCH:.1f} ms per posterior); "
-          f"points used: {np.unique(diagnostics.points, return_counts=True)}; "
+    lines, count = np.unique(diagnostics.lines, return_counts=True)
+    print(f"{BATCH} data sets: {seconds:.1f} s ({1000 * seconds / BATCH:.1f} ms per posterior, "
+          f"{1000 * seconds / BATCH:.0f} s per 1,000); load average {os.getloadavg()[0]:.1f}; "
+          f"lines used: {dict(zip(lines.tolist(), count.tolist(), strict=True))}; "
           f"unresolved: {int((~diagnostics.resolved).sum())}; "
           f"median ESS {np.median(diagnostics.ess):.0f}")
 

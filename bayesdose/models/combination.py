@@ -21,8 +21,9 @@ each drug's (log alpha_i, log beta_i) through ``bayesdose.models.prior`` (a biva
 mixture, e.g. a MAP prior), independent of each other and of eta ~ N(mean, sd^2).
 
 Computation is on the log-odds scale: with l_i the linear predictors, log(1 - p0) =
--softplus(l_A) - softplus(l_B) = -S, so logit p0 = log(-expm1(-S)) + S, with log S summed in
-log space: stable at both ends (p0 near 0 or 1).
+-softplus(l_A) - softplus(l_B) = -S, so logit p0 = log(-expm1(-S)) + S, stable at both ends
+(p0 near 0 or 1; where S underflows, log S is summed in log space). Each drug's softplus is
+computed once per dose level and shared by the pairs that contain it.
 """
 
 from __future__ import annotations
@@ -72,11 +73,16 @@ class Interaction:
 @dataclass(frozen=True)
 class Covariates:
     """What the model needs of dose pairs (pairs on the last axis): each drug's log dose
-    ratio (0 where absent), whether it is present, and the interaction covariate g."""
+    ratio (0 where absent), whether it is present, and the interaction covariate g; and, per
+    drug, its distinct log dose ratios (``levels``) and each pair's index into them
+    (``level_of``; the number of levels where the drug is absent), so that a drug's
+    log-odds are computed once per level, not once per pair."""
 
     log_ratio: np.ndarray  # (2, pairs)
     present: np.ndarray  # (2, pairs) bool
     g: np.ndarray  # (pairs,)
+    levels: tuple[np.ndarray, np.ndarray]
+    level_of: tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -105,36 +111,54 @@ class CombinationBlrm:
         ratio = doses / np.asarray(self.reference)
         present = (ratio > 0).T
         log_ratio = np.where(present, np.log(np.where(present, ratio.T, 1.0)), 0.0)
-        return Covariates(log_ratio, present, self.interaction.g(ratio[:, 0] * ratio[:, 1]))
+        levels, level_of = [], []
+        for i in range(2):
+            values, index = np.unique(log_ratio[i][present[i]], return_inverse=True)
+            where = np.full(len(doses), len(values))
+            where[present[i]] = index
+            levels.append(values)
+            level_of.append(where)
+        return Covariates(log_ratio, present, self.interaction.g(ratio[:, 0] * ratio[:, 1]),
+                          tuple(levels), tuple(level_of))
 
     def log_odds(self, theta: np.ndarray, cov: Covariates) -> np.ndarray:
         """logit P(DLT) at parameter vectors ``theta`` (..., 5) and the pairs of ``cov``:
-        shape (..., pairs)."""
-        return self.log_odds_and_gradient(theta, cov, gradient=False)[0]
+        shape (..., pairs). S = softplus(l_A) + softplus(l_B) (each drug's term once per dose
+        level, 0 where absent) and logit p0 = S + log(1 - e^-S); where S underflows (a linear
+        predictor below about -700) the same in logs."""
+        theta = np.asarray(theta, dtype=float)
+        lin = [self._linear(theta, cov, i) for i in range(2)]
+        s = sum(_per_pair(np.logaddexp(0.0, lin[i]), cov, i) for i in range(2))
+        with np.errstate(divide="ignore"):
+            lp = s + np.log(-np.expm1(-s))
+        tiny = s < 1e-300
+        if tiny.any():
+            log_s = np.logaddexp(*(_per_pair(_log_softplus(lin[i]), cov, i, -np.inf)[tiny]
+                                   for i in range(2)))
+            lp[tiny] = log_s
+        return lp + theta[..., 4][..., None] * cov.g
 
-    def log_odds_and_gradient(self, theta: np.ndarray, cov: Covariates,
-                              gradient: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-        """logit P(DLT) (..., pairs) and, if asked, its gradient in theta (..., pairs, 5):
+    @staticmethod
+    def _linear(theta: np.ndarray, cov: Covariates, i: int) -> np.ndarray:
+        """Drug i's linear predictor at its dose levels: (..., levels)."""
+        return theta[..., 2 * i][..., None] + np.exp(theta[..., 2 * i + 1])[..., None] * (
+            cov.levels[i])
+
+    def log_odds_and_gradient(self, theta: np.ndarray, cov: Covariates
+                              ) -> tuple[np.ndarray, np.ndarray]:
+        """logit P(DLT) (..., pairs) and its gradient in theta (..., pairs, 5):
         d/dl_i = p_i / p0 (l_i drug i's linear predictor), d/deta = g."""
         theta = np.asarray(theta, dtype=float)
-        log_s = np.full(theta.shape[:-1] + cov.g.shape, -np.inf)
-        linear = []
-        for i in range(2):
-            slope = np.exp(theta[..., 2 * i + 1])[..., None]
-            lin = theta[..., 2 * i][..., None] + slope * cov.log_ratio[i]
-            log_s = np.logaddexp(log_s, np.where(cov.present[i], _log_softplus(lin), -np.inf))
-            linear.append((lin, slope))
-        s = np.exp(log_s)
-        # log p0 = log(1 - exp(-S)); near S = 0, log S - S / 2 (error below S^2 / 24)
-        log_p0 = np.where(s < 1e-8, log_s - s / 2, np.log(-np.expm1(-np.maximum(s, 1e-8))))
-        lp = log_p0 + s + theta[..., 4][..., None] * cov.g
-        if not gradient:
-            return lp, None
+        lp = self.log_odds(theta, cov)
+        eta_g = theta[..., 4][..., None] * cov.g
+        log_p0 = -np.logaddexp(0.0, eta_g - lp)  # log p0 = -softplus(-logit p0)
         grad = np.empty(lp.shape + (5,))
-        for i, (lin, slope) in enumerate(linear):
-            dl = np.where(cov.present[i], np.exp(-np.logaddexp(0.0, -lin) - log_p0), 0.0)
+        for i in range(2):
+            log_p = -np.logaddexp(0.0, -self._linear(theta, cov, i))
+            dl = np.exp(_per_pair(log_p, cov, i, -np.inf) - log_p0)
             grad[..., 2 * i] = dl
-            grad[..., 2 * i + 1] = dl * slope * cov.log_ratio[i]
+            grad[..., 2 * i + 1] = dl * np.exp(theta[..., 2 * i + 1])[..., None] * (
+                cov.log_ratio[i])
         grad[..., 4] = cov.g
         return lp, grad
 
@@ -158,6 +182,14 @@ class CombinationBlrm:
         return mean, cov
 
 
+def _per_pair(values: np.ndarray, cov: Covariates, i: int, absent: float = 0.0
+              ) -> np.ndarray:
+    """Drug i's per-level ``values`` (..., levels) at each pair (..., pairs), ``absent``
+    where the drug is not given."""
+    padded = np.concatenate([values, np.full(values.shape[:-1] + (1,), absent)], axis=-1)
+    return np.take(padded, cov.level_of[i], axis=-1)
+
+
 def _log_softplus(x: np.ndarray) -> np.ndarray:
     """log(log(1 + e^x)), exact to double precision also where e^x underflows."""
     return np.where(x < -30, x, np.log(np.logaddexp(0.0, np.maximum(x, -30))))
@@ -165,5 +197,11 @@ def _log_softplus(x: np.ndarray) -> np.ndarray:
 
 def log_likelihood(log_odds: np.ndarray, n: np.ndarray, dlt: np.ndarray) -> np.ndarray:
     """Binomial log-likelihood (without the binomial coefficients) summed over pairs (last
-    axis): sum y log p + (n - y) log(1 - p) = sum y l - n softplus(l), l = logit p."""
-    return (dlt * log_odds - n * np.logaddexp(0.0, log_odds)).sum(axis=-1)
+    axis): sum y l - n softplus(l), l = logit p. Pairs without patients in any data set are
+    skipped (they add exactly 0, so a data set's value does not depend on its batch)."""
+    n, dlt = np.broadcast_arrays(n, dlt)
+    total = np.zeros(np.broadcast_shapes(log_odds.shape, n.shape)[:-1])
+    for j in np.flatnonzero(n.reshape(-1, n.shape[-1]).any(axis=0)):
+        lp = log_odds[..., j]
+        total += dlt[..., j] * lp - n[..., j] * np.logaddexp(0.0, lp)
+    return total
