@@ -395,7 +395,7 @@ _RANDOM_METHOD = click.option(
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local worker processes for simulation (default: all cores, or this "
                    "process alone for a run of at most 1,000,000 trials x scenarios x designs "
-                   "without time).")
+                   "without time; 50,000 for two drugs).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Run the simulation on the Dask cluster of this scheduler (e.g. "
               "tcp://host:8786) instead of local processes; same results.")
@@ -436,8 +436,8 @@ def simulate(config: Path, scenarios_path: Path | None, random_count: int | None
                          "--scheduler (a Dask cluster), not both")
     design = load_design(config)
     if design.is_combination:
-        _simulate_combination(design, scenarios_path, designs, trials, seed, out_dir, workers,
-                              verbose, chunk_size)
+        _simulate_combination(design, scenarios_path, random_count, designs, trials, seed,
+                              out_dir, workers, scheduler, resume, quiet, verbose, chunk_size)
         return
     if design.model.prior == "exnex":
         click.echo("note: the BLRM under EXNEX is simulated with its MAP equivalent (the MAP "
@@ -447,36 +447,47 @@ def simulate(config: Path, scenarios_path: Path | None, random_count: int | None
     names = parse_design_names(designs)
     require_responses(scenarios, names, str(scenarios_path or "--random (DLT rates only)"))
     try:
+        summary = _write_study(out_dir, lambda: study_summary(
+            design, scenarios, names, trials, seed, method, workers, scheduler=scheduler,
+            out=out_dir, resume=resume, chunk_size=chunk_size, progress=not quiet,
+            time=not no_time))
+    except TreeTooLarge as err:
+        raise InputError("--method exact", None, f"{err}; use --method simulate") from None
+    click.echo(format_table(summary, verbose))
+
+
+def _write_study(out_dir: Path, study: Callable[[], dict]) -> dict:
+    """``study()``, which writes into ``out_dir`` (created first): Ctrl-C says how to resume,
+    a failed write is an InputError on the folder."""
+    try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(str(out_dir), None, f"cannot create the folder: {err.strerror}") from None
     try:
-        summary = study_summary(design, scenarios, names, trials, seed, method, workers,
-                                scheduler=scheduler, out=out_dir, resume=resume,
-                                chunk_size=chunk_size, progress=not quiet, time=not no_time)
+        return study()
     except KeyboardInterrupt:
         raise interrupt.Interrupted(f"finished chunks are kept in {out_dir / 'chunks'}; run "
                                     "again with --resume") from None
-    except TreeTooLarge as err:
-        raise InputError("--method exact", None, f"{err}; use --method simulate") from None
     except OSError as err:
         problem = f"cannot write the results: {err.strerror or err}"
         raise InputError(str(out_dir), None, problem) from None
-    click.echo(format_table(summary, verbose))
 
 
-def _simulate_combination(design: Any, scenarios_path: Path | None, designs: str, trials: int,
-                          seed: int, out_dir: Path, workers: int | None, verbose: bool,
-                          chunk_size: int | None) -> None:
+def _simulate_combination(design: Any, scenarios_path: Path | None, random_count: int | None,
+                          designs: str, trials: int, seed: int, out_dir: Path,
+                          workers: int | None, scheduler: str | None, resume: bool,
+                          quiet: bool, verbose: bool, chunk_size: int | None) -> None:
     """``simulate`` of a two-drug config: matrix scenarios, BOIN-comb and the waterfall."""
     from bayesdose.designs.registry import make_design, parse_design_names
     from bayesdose.simulation.combination.scenarios import load_matrix_scenarios
     from bayesdose.simulation.combination.study import (
-        CHUNK_TRIALS,
         combination_summary,
         format_combination_table,
     )
 
+    if random_count is not None:
+        raise InputError("--random", None, "random scenarios are for one drug; a two-drug "
+                         "config needs --scenarios, a file of p_true matrices")
     if scenarios_path is None:
         raise InputError("--scenarios", None, "a two-drug config needs a scenario file of "
                          "p_true matrices (random scenarios are for one drug)")
@@ -485,12 +496,9 @@ def _simulate_combination(design: Any, scenarios_path: Path | None, designs: str
         make_design(name, design)  # its config errors before any simulation
     scenarios = load_matrix_scenarios(scenarios_path, design.pair_panel.shape,
                                       design.drugs.names)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(str(out_dir), None, f"cannot create the folder: {err.strerror}") from None
-    summary = combination_summary(design, scenarios, names, trials, seed, workers, out_dir,
-                                  chunk_size or CHUNK_TRIALS)
+    summary = _write_study(out_dir, lambda: combination_summary(
+        design, scenarios, names, trials, seed, workers, scheduler=scheduler, out=out_dir,
+        resume=resume, chunk_size=chunk_size, progress=not quiet))
     click.echo(format_combination_table(summary, verbose))
 
 

@@ -1,17 +1,22 @@
 """Trials per second of the two-drug designs BOIN-comb and waterfall (issue 15's target:
->= 50,000 trials/s beyond start-up), one process, 3 x 5 grid, cohorts of 3, and R's rate.
+>= 50,000 trials/s beyond start-up), one process, 3 x 5 grid, cohorts of 3, beside R's.
 
     PYTHONPATH=. python -m benchmarks.combination [TRIALS]
 
-Start-up (imports, numba's compiled isotonic fit from its cache, the designs' tables) is timed
-apart by a first small run; the rate is of a second run of TRIALS trials per scenario over the
-scenarios of configs/scenarios/combination-3x5.toml. R's rate is get.oc.comb's, from the time
-of tests/reference/boin/get_oc_comb.R when R is installed (R_LIBS=/tmp/rlib), else omitted.
+Start-up (imports, numba's compiled isotonic fit loaded from its on-disk cache, the designs'
+tables) is timed apart by a first small run; the rate is of a second run of TRIALS trials per
+scenario over the scenarios of configs/scenarios/combination-3x5.toml, in wall-clock and in
+CPU seconds (the machine is shared: its load average is printed). numba compiles the fit at
+first use and caches it on disk (``cache=True``): the compile is timed in a fresh process with
+an empty cache (NUMBA_CACHE_DIR), beside a fresh process with the cache. R's rate is
+get.oc.comb's on the same grid and settings (the package's example scenario; R_LIBS=/tmp/rlib),
+when R is installed.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -24,44 +29,65 @@ from bayesdose.simulation.combination.scenarios import load_matrix_scenarios
 from bayesdose.simulation.combination.study import simulate_records
 
 ROOT = Path(__file__).resolve().parent.parent
+R_CALL = {"boin-comb": "ncohort = 20", "waterfall": "ncohort = c(10, 5, 5), mtd.contour = TRUE"}
 
 
-def python_rate(name: str, trials: int) -> tuple[float, float]:
-    """(start-up seconds, trials per second) of one design on one process."""
+def python_rate(name: str, trials: int) -> tuple[float, float, float]:
+    """(start-up seconds, trials per wall-clock second, trials per CPU second) of one design
+    on one process."""
     design = load_design(ROOT / "configs" / "combination-3x5.toml")
     scenarios = load_matrix_scenarios(ROOT / "configs" / "scenarios" / "combination-3x5.toml",
                                       design.pair_panel.shape, design.drugs.names)
     start = time.perf_counter()
-    simulate_records(design, scenarios[:1], [name], 100, 1, workers=1)
+    simulate_records(design, scenarios[:1], [name], 100, 1)
     startup = time.perf_counter() - start
-    start = time.perf_counter()
-    simulate_records(design, scenarios, [name], trials, 2, workers=1, chunk_size=trials)
-    return startup, trials * len(scenarios) / (time.perf_counter() - start)
+    start, cpu = time.perf_counter(), time.process_time()
+    simulate_records(design, scenarios, [name], trials, 2, chunk_size=5000)
+    total = trials * len(scenarios)
+    return startup, total / (time.perf_counter() - start), total / (time.process_time() - cpu)
 
 
-def r_rate(trials: int) -> float | None:
-    """Trials per second of R's get.oc.comb (both designs, 2 scenarios), or None."""
+def first_fit_seconds(cache: str | None) -> float:
+    """Seconds for a fresh process to import the isotonic fit and fit once (numba's cache in
+    ``cache``, or where numba keeps it by default)."""
+    code = ("import time; t = time.perf_counter(); import numpy as np; "
+            "from bayesdose.designs.boin_comb.isotonic import biviso; "
+            "biviso(np.ones((2, 2)), np.ones((2, 2))); print(time.perf_counter() - t)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)} | ({"NUMBA_CACHE_DIR": cache} if cache else {})
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True)
+    return float(done.stdout)
+
+
+def r_rate(name: str, trials: int) -> float | None:
+    """Trials per second of R's get.oc.comb for one design (the package's example), or None."""
     if shutil.which("Rscript") is None:
         return None
-    script = ROOT / "tests" / "reference" / "boin" / "get_oc_comb.R"
-    with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
-        done = subprocess.run(["Rscript", str(script), str(trials)], cwd=folder,
-                              env={**os.environ, "R_LIBS": "/tmp/rlib"}, capture_output=True)
-        seconds = time.perf_counter() - start
-    return None if done.returncode else 4 * trials / seconds  # 2 scenarios x 2 designs
+    code = ("suppressMessages(library(BOIN)); p <- matrix(c(0.01,0.03,0.10,0.20,0.30, "
+            "0.03,0.05,0.15,0.30,0.60, 0.08,0.10,0.30,0.60,0.75), byrow = TRUE, ncol = 5); "
+            "cat(system.time(get.oc.comb(target = 0.3, p.true = p, cohortsize = 3, "
+            f"n.earlystop = 12, startdose = c(1, 1), ntrial = {trials}, seed = 6, "
+            f"{R_CALL[name]}))[['elapsed']])")
+    done = subprocess.run(["Rscript", "-e", code], env={**os.environ, "R_LIBS": "/tmp/rlib"},
+                          capture_output=True, text=True)
+    return None if done.returncode else trials / float(done.stdout)
 
 
 def main() -> None:
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+    print(f"load average {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as empty:
+        compiled = first_fit_seconds(empty)
+    print(f"first fit in a fresh process: {first_fit_seconds(None):.2f} s with numba's cache, "
+          f"{compiled:.2f} s compiling (empty cache)")
     for name in ("boin-comb", "waterfall"):
-        startup, rate = python_rate(name, trials)
-        print(f"{name:<10} start-up {startup:5.2f} s, {rate:9,.0f} trials/s "
-              f"({trials} trials x 3 scenarios)")
-    rate = r_rate(500)
-    if rate is not None:
-        print(f"R BOIN 2.7.2 get.oc.comb: {rate:,.0f} trials/s (500 trials x 2 scenarios x "
-              "2 designs, both designs together)")
+        startup, wall, cpu = python_rate(name, trials)
+        r = r_rate(name, 1000)
+        beside = f"; R get.oc.comb {r:,.0f} trials/s" if r else ""
+        print(f"{name:<10} start-up {startup:5.2f} s, {wall:7,.0f} trials/s wall, "
+              f"{cpu:7,.0f} trials/s CPU ({trials} trials x 3 scenarios){beside}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory {peak:.0f} MB")
 
 
 if __name__ == "__main__":

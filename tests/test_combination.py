@@ -16,7 +16,8 @@ from bayesdose.designs.boin_comb.isotonic import biviso
 from bayesdose.designs.boin_comb.selection import select_mtd_comb
 from bayesdose.errors import InputError
 from bayesdose.schema import design_from_dict, load_design
-from bayesdose.simulation.combination.metrics import operating_characteristics
+from bayesdose.simulation.chunks import optimal_key, record_key
+from bayesdose.simulation.combination.metrics import trial_characteristics
 from bayesdose.simulation.combination.scenarios import (
     load_matrix_scenarios,
     true_contour,
@@ -148,14 +149,14 @@ def test_chunking_and_workers_change_nothing():
     design = load_design(CONFIG)
     scenarios = load_matrix_scenarios(SCENARIOS, (3, 5), ("A", "B"))[:1]
     names = ["boin-comb", "waterfall"]
-    one = simulate_records(design, scenarios, names, 300, 7, workers=1, chunk_size=300)
-    many = simulate_records(design, scenarios, names, 300, 7, workers=1, chunk_size=70)
+    one = simulate_records(design, scenarios, names, 300, 7, chunk_size=300)
+    many = simulate_records(design, scenarios, names, 300, 7, chunk_size=70)
     assert one.keys() == many.keys()
     for key in one:
         assert np.array_equal(one[key], many[key]), key
     # the same patients: the benchmark does not depend on the designs compared
     alone = simulate_records(design, scenarios, ["waterfall"], 300, 7, chunk_size=300)
-    assert np.array_equal(alone["optimal/0"], one["optimal/0"])
+    assert np.array_equal(alone[optimal_key(0)], one[optimal_key(0)])
 
 
 def test_metrics_by_hand():
@@ -165,7 +166,7 @@ def test_metrics_by_hand():
     n = np.array([[3, 3, 0, 3], [3, 3, 3, 3], [3, 0, 0, 0]])
     dlt = np.array([[0, 1, 0, 2], [0, 1, 1, 2], [3, 0, 0, 0]])
     stop = np.array([3, 3, 1])
-    oc = operating_characteristics(selected, p, 0.3, n, dlt, stop)
+    oc = trial_characteristics(selected, p, 0.3, n, dlt, stop)
     assert oc["select"] == [[0, pytest.approx(1 / 3)], [0, pytest.approx(1 / 3)]]
     assert oc["pcs"] == pytest.approx(1 / 3) and oc["select_none"] == pytest.approx(1 / 3)
     assert oc["select_above_mtd"] == pytest.approx(1 / 3)
@@ -201,17 +202,17 @@ def test_operating_characteristics_agree_with_r(scenario):
     p = scenarios[0].matrix
     for d, name in enumerate(names):
         ref = r[name]
-        selected = records[f"selected/0/{d}"]
+        selected = records[record_key("selected", 0, d)]
         chosen = (selected[:, None] >> np.arange(15)) & 1
         share = chosen.mean(axis=0)
         _agree(100 * share, np.array(ref["selpercent"]).ravel(),
                100 * np.sqrt(share * (1 - share)) + 1, trials, r_trials, 0.005)
-        n = records[f"kept_n/0/{d}"] if name == "waterfall" else records[f"n/0/{d}"]
+        n = records[record_key("kept_n" if name == "waterfall" else "n", 0, d)]
         _agree(n.mean(axis=0), np.array(ref["npatients"]).ravel(), n.std(axis=0) + 0.1,
                trials, r_trials, 0.005)
         _agree(n.sum(axis=1).mean(), ref["totaln"], n.sum(axis=1).std(), trials, r_trials,
                0.05)
-        oc = operating_characteristics(selected, p, 0.3, n, n, n[:, 0])
+        oc = trial_characteristics(selected, p, 0.3, n, n, n[:, 0])
         key, ours = (("pcs", oc["pcs"]) if name == "boin-comb"
                      else ("pcs_contour", oc["pcs_contour"]))
         expected = float(ref[key].strip(" %")) / 100
@@ -252,4 +253,8 @@ def test_shape_r_requires(tmp_path):
 
     with pytest.raises(InputError, match="name the drug with fewer levels first"):
         make_design("boin-comb", design)
-
+    wide = design_from_dict({"drugs": {"names": ["A", "B"]},
+                             "doses": {"A": {"levels": list(range(1, 8))},
+                                       "B": {"levels": list(range(1, 11))}}}, "x.toml")
+    with pytest.raises(InputError, match="at most 63 dose pairs.*7 x 10"):
+        make_design("waterfall", wide)

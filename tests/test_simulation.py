@@ -16,7 +16,7 @@ from bayesdose.designs.registry import make_design, parse_design_names
 from bayesdose.errors import InputError
 from bayesdose.inference.exact import ExactEngine
 from bayesdose.schema import design_from_dict, read_toml
-from bayesdose.simulation import study
+from bayesdose.simulation import distinct, study
 from bayesdose.simulation.optimal import _choose, exact_optimal_selection, optimal_selection
 from bayesdose.simulation.patients import DLTTable, tolerances
 from bayesdose.simulation.runner import simulate_trials
@@ -321,7 +321,7 @@ def test_tally_counts_distinct_records_whatever_the_chunks(monkeypatch, mix: str
     """The tally equals a plain count of equal rows, in lexicographic order, also when every row
     shares one hash (the fallback) and however the rows arrive in chunks."""
     if mix == "collide":
-        monkeypatch.setattr(study, "_ROW_MIX", np.zeros(256, np.int64))
+        monkeypatch.setattr(distinct, "_ROW_MIX", np.zeros(256, np.int64))
     rng = np.random.default_rng(4)
     rows = rng.integers(-1, 3, (3000, 6))
     want_rows, want_counts = np.unique(rows, axis=0, return_counts=True)

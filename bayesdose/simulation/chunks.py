@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from bayesdose.schema import (
     OptimisationSection,
 )
 from bayesdose.simulation.scenarios import Scenario
+
+if TYPE_CHECKING:
+    from bayesdose.simulation.combination.scenarios import MatrixScenario
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -133,11 +136,12 @@ def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], t
     }
 
 
-def _scenario_key(scenario: Scenario) -> list:
+def _scenario_key(scenario: Scenario | MatrixScenario) -> list:
     """What a scenario's hash covers (its response rates only when it has them: a run
     without them resumes as before)."""
     key = [scenario.name, list(scenario.p_true)]
-    return key if scenario.p_response is None else [*key, list(scenario.p_response)]
+    response = getattr(scenario, "p_response", None)  # a two-drug scenario has none
+    return key if response is None else [*key, list(response)]
 
 
 _HASHED = {"design_sha256": "the design config", "scenarios_sha256": "the scenario set"}

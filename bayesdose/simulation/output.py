@@ -56,26 +56,34 @@ class _NoResults:
 
 
 def _create_results_layout(path: Path, scenarios: list[str], designs: list[str], trials: int,
-                           levels: tuple[float, ...], block: int, timed: bool = False,
-                           backfill: bool = False) -> None:
+                           levels: tuple, block: int, timed: bool = False,
+                           backfill: bool = False, drugs: tuple[str, ...] = ()) -> None:
     """The netCDF layout of ``results.nc`` (dimensions, coordinates, empty variables with their
     attributes), written by h5netcdf. Per trial: the selected dose level (1-based, 0 = none),
     patients and DLTs per dose, stop reason; and the optimal benchmark's selection; with time,
     duration and patients dosed while others were pending; with a backfill design, its backfill
     patients and responses per dose, late backfill patients and the OBD (the fill value -1,
-    missing to xarray, for the other designs). Compressed (gzip) in HDF5 chunks of ``block``
-    trials; xarray reads it with ``engine="h5netcdf"``."""
+    missing to xarray, for the other designs). Two ``drugs``: ``levels`` are the dose pairs,
+    dimension ``pair`` with each drug's dose (``dose_<name>``), and a selection is a 0/1 flag
+    per pair (a contour has several). Compressed (gzip) in HDF5 chunks of ``block`` trials;
+    xarray reads it with ``engine="h5netcdf"``."""
     import h5netcdf
     import h5py
 
+    dose = "pair" if drugs else "dose"
     with h5netcdf.File(path, "w") as nc:
         nc.dimensions = {"scenario": len(scenarios), "design": len(designs), "trial": trials,
-                         "dose": len(levels)}
+                         dose: len(levels)}
         for name, values in (("scenario", scenarios), ("design", designs)):
             nc.create_variable(name, (name,), dtype=h5py.string_dtype())[:] = np.array(
                 values, dtype=object
             )
-        nc.create_variable("dose", ("dose",), dtype="f8")[:] = np.asarray(levels, float)
+        for i, name in enumerate(drugs):
+            doses = nc.create_variable(f"dose_{name}", ("pair",), dtype="f8")
+            doses[:] = np.array([pair[i] for pair in levels], float)
+            doses.attrs["description"] = f"{name}'s dose in each pair"
+        if not drugs:
+            nc.create_variable("dose", ("dose",), dtype="f8")[:] = np.asarray(levels, float)
         trial = nc.create_variable("trial", ("trial",), dtype="i8", chunks=(block,))
         for first in range(0, trials, block):  # block by block: memory flat in trials
             trial[first : first + block] = np.arange(first, min(first + block, trials))
@@ -83,22 +91,32 @@ def _create_results_layout(path: Path, scenarios: list[str], designs: list[str],
         def variable(name: str, dims: tuple[str, ...], dtype: str, fill: int | None = None,
                      **attrs: Any) -> None:
             chunks = tuple(block if d == "trial" else 1 for d in dims)
-            if dims[-1] == "dose":
+            if dims[-1] == dose:
                 chunks = (*chunks[:-1], len(levels))
             var = nc.create_variable(name, dims, dtype=dtype, chunks=chunks, compression="gzip",
                                      compression_opts=1, shuffle=True, fillvalue=fill)
+            if "pair" in dims:  # each pair's doses as coordinates (xarray, CF)
+                attrs["coordinates"] = " ".join(f"dose_{drug}" for drug in drugs)
             var.attrs.update(attrs)
 
         per_trial = ("scenario", "design", "trial")
-        variable("selected", per_trial, "i2",
-                 description="selected dose level, 1-based; 0 = no dose")
-        variable("n", (*per_trial, "dose"), "i2", description="patients")
-        variable("dlt", (*per_trial, "dose"), "i2", description="DLTs")
+        if drugs:
+            variable("selected", (*per_trial, dose), "i1",
+                     description="1 if the pair is selected, else 0")
+        else:
+            variable("selected", per_trial, "i2",
+                     description="selected dose level, 1-based; 0 = no dose")
+        variable("n", (*per_trial, dose), "i2", description="patients")
+        variable("dlt", (*per_trial, dose), "i2", description="DLTs")
         variable("stop_reason", per_trial, "i1",
                  flag_values=np.arange(len(STOP_REASONS), dtype=np.int8),
                  flag_meanings=" ".join(STOP_REASONS))
-        variable("optimal_selected", ("scenario", "trial"), "i2",
-                 description="nonparametric optimal benchmark, 1-based")
+        if drugs:
+            variable("optimal_selected", ("scenario", "trial", dose), "i1",
+                     description="nonparametric optimal benchmark: 1 at its pair")
+        else:
+            variable("optimal_selected", ("scenario", "trial"), "i2",
+                     description="nonparametric optimal benchmark, 1-based")
         if timed:
             variable("duration", per_trial, "i4", units="days",
                      description="first dosing to the last patient's final DLT outcome")
@@ -123,23 +141,24 @@ class ResultsWriter(_NoResults):
 
     def __init__(self, h5: Any) -> None:
         self.h5 = h5
+        self.shift = 0 if "pair" in h5 else 1  # 1-based levels; pairs' 0/1 flags as they are
 
     def put(self, scenario: int, design: int, trials: slice,
             values: dict[str, np.ndarray]) -> None:
         """A design's per-trial fields (as a chunk holds them) for ``trials``."""
         for field, value in values.items():
             if field in self.ONE_BASED:
-                field, value = self.ONE_BASED[field], value + 1
+                field, value = self.ONE_BASED[field], value + self.shift
             self.h5[field][scenario, design, trials] = value
 
     def put_optimal(self, scenario: int, trials: slice, selected: np.ndarray) -> None:
-        self.h5["optimal_selected"][scenario, trials] = selected + 1
+        self.h5["optimal_selected"][scenario, trials] = selected + self.shift
 
 
 @contextmanager
 def results_file(path: Path | None, scenarios: list[str], designs: list[str], trials: int,
-                 levels: tuple[float, ...], block: int, timed: bool = False,
-                 backfill: bool = False) -> Iterator[_NoResults]:
+                 levels: tuple, block: int, timed: bool = False, backfill: bool = False,
+                 drugs: tuple[str, ...] = ()) -> Iterator[_NoResults]:
     """A ResultsWriter for ``path`` with HDF5 chunks of ``block`` trials (the simulation's
     chunk size, so each write fills whole HDF5 chunks), written to a temporary file in the
     same folder and renamed into place when the block ends without an error (nothing for
@@ -154,7 +173,7 @@ def results_file(path: Path | None, scenarios: list[str], designs: list[str], tr
     temporary = Path(name)
     try:
         _create_results_layout(temporary, scenarios, designs, trials, levels,
-                               max(min(trials, block), 1), timed, backfill)
+                               max(min(trials, block), 1), timed, backfill, drugs)
         # Each write fills whole HDF5 chunks: no chunk cache (HDF5 would keep up to 8 MB per
         # variable, which makes memory grow with trials up to that bound).
         with h5py.File(temporary, "r+", rdcc_nbytes=0) as h5:

@@ -20,7 +20,7 @@ import copy
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +46,7 @@ from bayesdose.simulation.chunks import (
     optimal_key,
     record_key,
 )
+from bayesdose.simulation.distinct import distinct_rows
 from bayesdose.simulation.executors import open_executor
 from bayesdose.simulation.metrics import Outcomes, Truth, operating_characteristics
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
@@ -160,8 +161,9 @@ def study_summary(design: Design, scenarios: list[Scenario], names: list[str], t
     ``out`` folder. What ``bayesdose simulate``, ``bayesdose.simulate`` and ``bayesdose
     report`` run."""
     result = run_study(design, scenarios, names, trials, seed, method,
-                       workers or default_workers(trials, len(scenarios), len(names),
-                                                  withtime.is_timed(design, names, time)),
+                       workers or default_workers(
+                           trials * len(scenarios) * len(names),
+                           0 if withtime.is_timed(design, names, time) else IN_PROCESS_TRIALS),
                        scheduler=scheduler, out=out,
                        resume=resume, chunk_size=chunk_size, progress=progress, time=time)
     summary = dict(result.summary, seed=seed, designs=names, design_sha256=design_sha256(design))
@@ -285,27 +287,11 @@ class SimulatedRun:
             results: Path | None) -> StudyResult:
         """Compute the missing chunks, writing each to ``store`` as it finishes, and the
         operating characteristics of all of them (and the per-trial records copied into
-        ``results``, if given). A chunk is counted as it arrives, while the workers compute
-        the next ones; chunks of an earlier run (``--resume``) are read once."""
-        from tqdm import tqdm
-
-        missing = store.missing()
+        ``results``, if given)."""
         jobs = [(self.design, self.scenarios, self.names, self.seed, a, b, self.timed)
-                for a, b in missing]
-        with (self._summary(results) as summary,
-              tqdm(total=len(store.ranges), initial=len(store.ranges) - len(missing),
-                   unit="chunk", desc="simulate", file=sys.stderr,
-                   disable=None if progress else True) as bar):
-            for first, stop, arrays in store.read([r for r in store.ranges
-                                                   if r not in missing]):
-                summary.add(first, stop, arrays)
-            if jobs:
-                with open_executor(workers if len(jobs) > 1 else 1, scheduler) as executor:
-                    for first, stop, arrays in executor.imap_unordered(run_chunk, jobs):
-                        store.save(first, stop, arrays)
-                        summary.add(first, stop, arrays)
-                        bar.update()
-                        interrupt.check()
+                for a, b in store.missing()]
+        with self._summary(results) as summary:
+            run_chunks(store, run_chunk, jobs, summary.add, workers, scheduler, progress)
         return summary.result()
 
     @contextmanager
@@ -389,6 +375,31 @@ def split_columns(rows: np.ndarray, fields: list[str], doses: int) -> dict[str, 
     return columns
 
 
+def run_chunks(store: ChunkStore, chunk: Callable[..., tuple[int, int, dict]],
+               jobs: list[tuple], add: Callable[[int, int, dict], None], workers: int,
+               scheduler: str | None, progress: bool) -> None:
+    """Count every chunk of ``store`` with ``add(first, stop, arrays)``: the chunks of an
+    earlier run (``--resume``) read once, then the missing ones computed (``chunk(*job)`` for
+    each of ``jobs``) on ``workers`` local processes or the Dask cluster at ``scheduler``,
+    each saved as it finishes and counted as it arrives, while the workers compute the next
+    ones; a progress bar on stderr (``progress``, on a terminal). After a Ctrl-C or a kill
+    the saved chunks stay for --resume."""
+    from tqdm import tqdm
+
+    missing = store.missing()
+    with tqdm(total=len(store.ranges), initial=len(store.ranges) - len(missing), unit="chunk",
+              desc="simulate", file=sys.stderr, disable=None if progress else True) as bar:
+        for first, stop, arrays in store.read([r for r in store.ranges if r not in missing]):
+            add(first, stop, arrays)
+        if jobs:
+            with open_executor(workers if len(jobs) > 1 else 1, scheduler) as executor:
+                for first, stop, arrays in executor.imap_unordered(chunk, jobs):
+                    store.save(first, stop, arrays)
+                    add(first, stop, arrays)
+                    bar.update()
+                    interrupt.check()
+
+
 class Tally:
     """Distinct rows of per-trial integers (a trial's final record) and how many trials ended
     in each. Operating characteristics need no more, and there are no more distinct final
@@ -416,25 +427,6 @@ class Tally:
         return self.counts / self.counts.sum()
 
 
-_ROW_MIX = (np.random.default_rng(20240601).integers(1, 2**62, 256) | 1).astype(np.int64)
-
-
-def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of an int64 array (in no particular order) and how often each occurs.
-
-    A chunk's thousands of trials end in a few hundred distinct records: group them by a
-    wrapping linear hash of the row (one int64 per row, a fast 1-D ``unique``), then check that
-    every row equals its group's first; if two distinct rows ever share a hash, every row is
-    returned with count 1 and the caller's sort merges them."""
-    if rows.shape[1] > _ROW_MIX.size:
-        return rows, np.ones(rows.shape[0], np.int64)
-    hashed = rows @ _ROW_MIX[: rows.shape[1]]
-    _, first, group = np.unique(hashed, return_index=True, return_inverse=True)
-    if np.any(rows != rows[first][group]):
-        return rows, np.ones(rows.shape[0], np.int64)
-    return rows[first], np.bincount(group, minlength=first.size)
-
-
 # A run of at most this many trial-simulations (trials x scenarios x designs), without time,
 # stays in this process by default: a worker process imports bayesdose and decides every
 # state it meets itself (about 0.5-1 s before its first trial), more than it saves on a run
@@ -442,9 +434,8 @@ def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 IN_PROCESS_TRIALS = 1_000_000
 
 
-def default_workers(trials: int, scenarios: int, designs: int, timed: bool) -> int:
-    """Local processes for a run when ``--workers`` is not given: all cores, or this process
-    alone for a small run without time (``IN_PROCESS_TRIALS``)."""
-    if not timed and trials * scenarios * designs <= IN_PROCESS_TRIALS:
-        return 1
-    return os.cpu_count() or 1
+def default_workers(simulations: int, in_process: int = IN_PROCESS_TRIALS) -> int:
+    """Local processes for a run of ``simulations`` trial-simulations (trials x scenarios x
+    designs) when ``--workers`` is not given: this process alone up to ``in_process`` of them,
+    else all cores."""
+    return 1 if simulations <= in_process else os.cpu_count() or 1

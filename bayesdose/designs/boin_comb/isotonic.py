@@ -43,61 +43,69 @@ def biviso_many(y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 @njit(cache=True)
 def _fit_all(y: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+    rows, cols = y.shape[1], y.shape[2]
+    a1 = np.empty((rows, cols))  # row corrections
+    a2 = np.empty((rows, cols))  # column corrections
+    scratch = np.empty((6, max(rows, cols)))  # a line's values, weights, fit; PAV's own
+    blocks = np.empty(max(rows, cols), np.int64)
     for m in range(y.shape[0]):
-        out[m] = _fit(y[m], w[m])
+        _fit(y[m], w[m], out[m], a1, a2, scratch, blocks)
 
 
 @njit(cache=True)
-def _fit(x: np.ndarray, wt: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """AS 206's SMOOTH: cycles of row and column passes, restarted twice to choose which
-    comes first (the pass whose corrections were larger, DELR vs DELC)."""
-    rows, cols = x.shape
+def _fit(x: np.ndarray, wt: np.ndarray, g: np.ndarray, a1: np.ndarray, a2: np.ndarray,
+         scratch: np.ndarray, blocks: np.ndarray) -> None:  # pragma: no cover - compiled
+    """AS 206's SMOOTH into ``g``: cycles of row and column passes, restarted twice to choose
+    which comes first (the pass whose corrections were larger, DELR vs DELC). Work arrays
+    are the caller's: a fit allocates nothing (allocation was most of its time)."""
     del_r = 0.0
     del_c = 0.0
     flag = 0
     tic = 0
-    g = x.copy()
     while True:  # label 8: (re)start the cycles
         tic += 1
-        g = x.copy()
-        a1 = np.zeros((rows, cols))  # row corrections
-        a2 = np.zeros((rows, cols))  # column corrections
+        g[:, :] = x
+        a1[:, :] = 0.0
+        a2[:, :] = 0.0
         count = 0
         rows_next = not (flag == 1 or (tic == 3 and del_c > del_r))
         while True:
             if rows_next:
-                unchanged = _smooth_rows(g, a1, wt)
+                unchanged = _smooth_rows(g, a1, wt, scratch, blocks)
                 count += 1
                 if count == 2 and flag == 1:
                     del_r = _dist(a1)
                     flag += 1
                 if count == 2 and flag == 2 and tic == 2:
                     break  # restart
-                if count != 1 and (count == NCYCLE or unchanged == rows):
-                    return g
+                if count != 1 and (count == NCYCLE or unchanged == g.shape[0]):
+                    return
                 rows_next = False
             else:
-                unchanged = _smooth_columns(g, a2, wt)
+                unchanged = _smooth_columns(g, a2, wt, scratch, blocks)
                 count += 1
                 if count == 2 and flag == 0:
                     del_c = _dist(a2)
                     flag += 1
                 if count == 2 and flag == 1:
                     break  # restart
-                if count != 1 and (unchanged == cols or count == NCYCLE):
-                    return g
+                if count != 1 and (unchanged == g.shape[1] or count == NCYCLE):
+                    return
                 rows_next = True
-    return g
 
 
 @njit(cache=True)
-def _smooth_rows(g: np.ndarray, a1: np.ndarray, w: np.ndarray) -> int:  # pragma: no cover
+def _smooth_rows(g: np.ndarray, a1: np.ndarray, w: np.ndarray, scratch: np.ndarray,
+                 blocks: np.ndarray) -> int:  # pragma: no cover - compiled
     """One pass over the rows (AS 206's loop 50); the number of rows left unchanged."""
     rows, cols = g.shape
+    b1, weights, fitted = scratch[0], scratch[1], scratch[2]
     unchanged = 0
     for i in range(rows):
-        b1 = g[i] - a1[i]
-        fitted = pav(b1, w[i].copy())
+        for j in range(cols):
+            b1[j] = g[i, j] - a1[i, j]
+            weights[j] = w[i, j]
+        _pav(b1, weights, cols, fitted, scratch, blocks)
         same = 0
         for j in range(cols):
             a1[i, j] = fitted[j] - b1[j]
@@ -110,14 +118,18 @@ def _smooth_rows(g: np.ndarray, a1: np.ndarray, w: np.ndarray) -> int:  # pragma
 
 
 @njit(cache=True)
-def _smooth_columns(g: np.ndarray, a2: np.ndarray, w: np.ndarray) -> int:  # pragma: no cover
+def _smooth_columns(g: np.ndarray, a2: np.ndarray, w: np.ndarray, scratch: np.ndarray,
+                    blocks: np.ndarray) -> int:  # pragma: no cover - compiled
     """One pass over the columns (AS 206's loop 80); the number of columns left unchanged."""
     rows, cols = g.shape
+    b2, weights, fitted = scratch[0], scratch[1], scratch[2]
     unchanged = 0
     for j in range(cols):
         for i in range(rows):
             a2[i, j] = g[i, j] - a2[i, j]
-        fitted = pav(a2[:, j].copy(), w[:, j].copy())
+            b2[i] = a2[i, j]
+            weights[i] = w[i, j]
+        _pav(b2, weights, rows, fitted, scratch, blocks)
         same = 0
         for i in range(rows):
             a2[i, j] = fitted[i] - a2[i, j]
@@ -141,14 +153,17 @@ def _dist(a: np.ndarray) -> float:  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def pav(x: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """AS 206.1: weighted pool-adjacent-violators (increasing), pooling only violations
-    larger than ``EPS2``, in the Fortran's order (a pass pools forward, then repeats)."""
-    k = x.size
-    fx = x.copy()
-    pw = w * x
-    w1 = w.copy()
-    nw = np.ones(k, np.int64)
+def _pav(x: np.ndarray, w: np.ndarray, k: int, out: np.ndarray, scratch: np.ndarray,
+         nw: np.ndarray) -> None:  # pragma: no cover - compiled
+    """AS 206.1 into ``out[:k]``: weighted pool-adjacent-violators (increasing) of
+    ``x[:k]``, pooling only violations larger than ``EPS2``, in the Fortran's order (a pass
+    pools forward, then repeats); rows 3-5 of ``scratch`` and ``nw`` are its work space."""
+    fx, pw, w1 = scratch[3], scratch[4], scratch[5]
+    for i in range(k):
+        fx[i] = x[i]
+        pw[i] = w[i] * x[i]
+        w1[i] = w[i]
+        nw[i] = 1
     below = k - 1  # IBEL: blocks - 1
     while True:
         i = 0
@@ -172,10 +187,8 @@ def pav(x: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no cover - compi
                 ordered = False
         if below <= 0 or ordered:
             break
-    out = np.empty(k)
     at = 0
     for b in range(below + 1):
         for _ in range(nw[b]):
             out[at] = fx[b]
             at += 1
-    return out

@@ -30,12 +30,14 @@ from bayesdose.designs.base import MAX_PATIENTS, MTD_DECLARED, SAFETY
 from bayesdose.designs.boin_comb.rules import CombinationRecords, RuleArrays, target_probability
 from bayesdose.designs.boin_comb.selection import select_many
 from bayesdose.errors import InputError
+from bayesdose.simulation.distinct import group_rows
 
 if TYPE_CHECKING:
     from bayesdose.schema import Design
     from bayesdose.simulation.patients import DLTTable
 
 R_MAX_PATIENTS = 100  # get.oc.comb's boundary table stops at 100 patients
+MAX_PAIRS = 63  # selections are bit masks in int64
 
 
 class BoinComb:
@@ -138,14 +140,12 @@ class BoinComb:
     def _select(self, n: np.ndarray, y: np.ndarray, stop: np.ndarray) -> np.ndarray:
         """Each trial's selected pair as a bit mask (0: none, and after a safety stop),
         computed once per distinct final record."""
-        keys = np.concatenate([n, y], axis=1)
-        records, inverse = np.unique(keys, axis=0, return_inverse=True)
-        pairs = self.rows * self.cols
+        first, group = group_rows(np.concatenate([n, y], axis=1))
         shape = (-1, self.rows, self.cols)
-        flat = select_many(self.target, records[:, :pairs].reshape(shape),
-                           records[:, pairs:].reshape(shape), self.cutoff)
+        flat = select_many(self.target, n[first].reshape(shape), y[first].reshape(shape),
+                           self.cutoff)
         masks = np.where(flat >= 0, np.left_shift(1, np.maximum(flat, 0)), 0)
-        selected = masks[inverse.reshape(-1)]
+        selected = masks[group]
         return np.where(stop == SAFETY, 0, selected)
 
 
@@ -156,6 +156,10 @@ def check_r_shape(design: Design, name: str) -> None:
         raise InputError(design.source, "[drugs]", f"{name} is a two-drug design: the config "
                          "needs [drugs] names and each drug's [doses.<name>]")
     rows, cols = design.pair_panel.shape
+    if rows * cols > MAX_PAIRS:
+        raise InputError(design.source, "[drugs] names",
+                         f"{name} simulates at most {MAX_PAIRS} dose pairs (a trial's selected "
+                         f"pairs are one 64-bit mask); this grid has {rows} x {cols}")
     if rows > cols:
         raise InputError(design.source, "[drugs] names",
                          f"{name} follows R's get.oc.comb, which needs the first drug to have "

@@ -1,5 +1,6 @@
 """The waterfall design (Zhang & Yuan 2016) as R's BOIN 2.7.2 ``get.oc.comb(mtd.contour =
-TRUE)`` runs it, the trials of a chunk in lockstep within each round of subtrials.
+TRUE)`` runs it, the trials of a chunk in lockstep: a round runs one subtrial of every
+trial still going, and the moves between rounds are array operations too.
 
 A subtrial is a one-drug BOIN along a path of pairs: the first climbs the first column (the
 first drug alone escalating, second drug at its lowest level) then along the last row; each
@@ -32,6 +33,7 @@ from bayesdose.designs.boin.core import select_mtd
 from bayesdose.designs.boin_comb.rules import CombinationRecords, RuleArrays
 from bayesdose.designs.boin_comb.selection import waterfall_many
 from bayesdose.designs.boin_comb.simulated import check_r_shape
+from bayesdose.simulation.distinct import group_rows
 
 if TYPE_CHECKING:
     from bayesdose.schema import Design
@@ -39,16 +41,44 @@ if TYPE_CHECKING:
 
 R_TABLE_PATIENTS = 150  # the waterfall's get.boundary(ncohort = 150, cohortsize = 1)
 
+FIRST, ROW_AFTER_COLUMN, ROW = 0, 1, 2  # kinds of subtrial
+
 
 @dataclass
-class _Trial:
-    """One trial between subtrials: where the next subtrial walks and what is kept."""
+class _Round:
+    """The subtrials of one round, one per trial ``ids``: its kind, the row it walks (FIRST:
+    the first column and the last row), its start on its path, its index into the subtrial
+    cohorts, and (ROW_AFTER_COLUMN) the first subtrial's MTD it falls back on."""
 
-    path: list[int]
-    start: int
-    subtrial: int  # 0-based index into the subtrial cohorts
-    kind: str  # "first", "row-after-column" or "row"
-    fallback: int = -1  # row-after-column: the first subtrial's MTD (flat)
+    ids: np.ndarray
+    kind: np.ndarray
+    row: np.ndarray
+    start: np.ndarray
+    subtrial: np.ndarray
+    fallback: np.ndarray
+
+
+@dataclass
+class _Subtrials:
+    """What the subtrials of a round did, per trial: counts and eliminations along the path
+    (padded), its MTD (flat pair, -1 none), whether that MTD's count would escalate, and
+    whether it stopped for toxicity at its first dose."""
+
+    n: np.ndarray
+    y: np.ndarray
+    elim: np.ndarray
+    mtd: np.ndarray
+    escalate: np.ndarray
+    early: np.ndarray
+
+
+@dataclass
+class _Kept:
+    """Per trial and pair, the counts as R keeps them and the eliminations."""
+
+    n: np.ndarray
+    y: np.ndarray
+    elim: np.ndarray
 
 
 class Waterfall:
@@ -76,76 +106,84 @@ class Waterfall:
         self.rules = RuleArrays.of(self.target, max(R_TABLE_PATIENTS, self.budget),
                                    self.cutoff)
         self.max_patients = self.budget
-        self._subtrial_mtd: dict[bytes, tuple[int, bool]] = {}
+        self._subtrial_mtd: dict[bytes, tuple[int, int]] = {}
 
     def simulate(self, patients: DLTTable, coins: np.ndarray) -> CombinationRecords:
         trials = patients.counts.shape[2]
         pairs = self.rows * self.cols
         n = np.zeros((trials, pairs), np.int64)  # every patient treated
         y = np.zeros((trials, pairs), np.int64)
-        kept_n = np.zeros((trials, pairs), np.int64)  # as R keeps them
-        kept_y = np.zeros((trials, pairs), np.int64)
-        elim = np.zeros((trials, pairs), bool)
+        kept = _Kept(np.zeros((trials, pairs), np.int64), np.zeros((trials, pairs), np.int64),
+                     np.zeros((trials, pairs), bool))  # as R keeps them
         treated = np.zeros(trials, np.int64)
         stop = np.full(trials, MAX_PATIENTS, np.int8)
-        first_path = [r * self.cols for r in range(self.rows - 1)]
-        first_path += [(self.rows - 1) * self.cols + c for c in range(self.cols)]
-        plan = {t: _Trial(first_path, 0, 0, "first") for t in range(trials)}
-        while plan:
-            ids = np.array(sorted(plan))
-            runs = self._subtrials(patients, [plan[t] for t in ids], ids, treated)
-            following = {}
-            for t, (sn, sy, selm, mtd, escalate, early) in zip(ids, runs, strict=True):
-                step = plan[t]
-                path = step.path
-                n[t, path] += sn
-                y[t, path] += sy
-                if mtd < 0 and step.kind != "row-after-column":
-                    stop[t] = SAFETY if early else stop[t]
-                    continue  # R breaks before keeping this subtrial's counts
-                kept_n[t, path], kept_y[t, path], elim[t, path] = sn, sy, selm
-                nxt = self._next(t, step, mtd, escalate, elim, kept_n)
-                if nxt is not None:
-                    following[t] = nxt
-            plan = following
-        selected = self._contours(kept_n, kept_y, elim)
-        return CombinationRecords(selected, n, y, stop, kept_n, kept_y)
+        zeros = np.zeros(trials, np.int64)
+        step = _Round(np.arange(trials), np.full(trials, FIRST), zeros, zeros, zeros,
+                      np.full(trials, -1))
+        while step.ids.size:
+            paths, length = self._paths(step)
+            done = self._subtrials(patients, step, paths, length, treated)
+            valid = paths >= 0
+            t = np.broadcast_to(step.ids[:, None], paths.shape)[valid]
+            n[t, paths[valid]] += done.n[valid]
+            y[t, paths[valid]] += done.y[valid]
+            ends = (done.mtd < 0) & (step.kind != ROW_AFTER_COLUMN)
+            stop[step.ids[ends & done.early]] = SAFETY
+            keep = valid & ~ends[:, None]  # R breaks before keeping an ending subtrial
+            t = np.broadcast_to(step.ids[:, None], paths.shape)[keep]
+            kept.n[t, paths[keep]] = done.n[keep]
+            kept.y[t, paths[keep]] = done.y[keep]
+            kept.elim[t, paths[keep]] = done.elim[keep]
+            step = self._next(step, done, ~ends, kept)
+        selected = self._contours(kept.n, kept.y, kept.elim)
+        return CombinationRecords(selected, n, y, stop, kept.n, kept.y)
 
-    def _next(self, t: int, step: _Trial, mtd: int, escalate: bool, elim: np.ndarray,
-              kept_n: np.ndarray) -> _Trial | None:
-        """The subtrial after ``step`` (None: the trial ends), R's outer loop."""
+    def _paths(self, step: _Round) -> tuple[np.ndarray, np.ndarray]:
+        """Each subtrial's path of flat pairs (padded with -1) and its length: FIRST climbs
+        the first column and then the last row, the others walk columns 2..K of their row."""
+        first = np.array([r * self.cols for r in range(self.rows - 1)]
+                         + [(self.rows - 1) * self.cols + c for c in range(self.cols)])
+        is_first = step.kind == FIRST
+        paths = np.full((step.ids.size, first.size), -1, np.int64)
+        paths[:, : self.cols - 1] = step.row[:, None] * self.cols + np.arange(1, self.cols)
+        paths[is_first] = first
+        if not is_first.any():
+            paths = paths[:, : self.cols - 1]
+        return paths, np.where(is_first, first.size, self.cols - 1)
+
+    def _next(self, step: _Round, done: _Subtrials, going: np.ndarray, kept: _Kept) -> _Round:
+        """R's outer loop: the subtrial after each of ``step`` whose trial is ``going``
+        (trials without one end). A first subtrial whose MTD is in the first column, row
+        i < J, eliminates the rows above i and, if that MTD would escalate, walks row i;
+        else the next row down is walked from the MTD's column, the pairs right of the MTD
+        eliminated, unless the MTD is in the first row or the kept patients fill the budget."""
         cols = self.cols
-        if step.kind == "row-after-column":
-            mtd = step.fallback if mtd < 0 else mtd
-        di, dj = divmod(mtd, cols)
-        subtrial = step.subtrial
-        if step.kind == "first" and dj == 0 and di < self.rows - 1:
-            elim[t, (di + 1) * cols:] = True
-            if escalate:
-                return _Trial([di * cols + c for c in range(1, cols)], 0, subtrial + 1,
-                              "row-after-column", fallback=mtd)
-        if di == 0:
-            return None
-        if dj < cols - 1:
-            elim[t, di * cols + dj + 1:(di + 1) * cols] = True
-        if kept_n[t].sum() >= self.budget:
-            return None
-        start = dj if dj < cols - 1 else cols - 2  # R's startdose dj (1-based) on columns 2..K
-        return _Trial([(di - 1) * cols + c for c in range(1, cols)], start, subtrial + 1, "row")
+        mtd = np.where((step.kind == ROW_AFTER_COLUMN) & (done.mtd < 0), step.fallback,
+                       done.mtd)
+        di, dj = np.divmod(mtd, cols)
+        flat = np.arange(self.rows * cols)[None, :]
+        column = going & (step.kind == FIRST) & (dj == 0) & (di < self.rows - 1)
+        again = column & done.escalate
+        down = going & ~again & (di > 0)
+        right = (down & (dj < cols - 1))[:, None] & (flat > mtd[:, None]) & (
+            flat < (di[:, None] + 1) * cols)
+        above = column[:, None] & (flat >= (di[:, None] + 1) * cols)
+        kept.elim[step.ids] |= right | above
+        down &= kept.n[step.ids].sum(axis=1) < self.budget
+        # R's startdose dj (1-based) on columns 2..K
+        start = np.where(again, 0, np.minimum(dj, cols - 2))
+        more = again | down
+        return _Round(step.ids[more], np.where(again, ROW_AFTER_COLUMN, ROW)[more],
+                      np.where(again, di, di - 1)[more], start[more], step.subtrial[more] + 1,
+                      np.where(again, mtd, -1)[more])
 
-    def _subtrials(self, patients: DLTTable, steps: list[_Trial], ids: np.ndarray,
-                   treated: np.ndarray) -> list[tuple]:
-        """Run one subtrial of each trial ``ids`` in lockstep; per trial its counts, its
-        eliminations, its MTD (flat pair, -1 none), whether that MTD would escalate, and
-        whether it stopped for toxicity at its first dose."""
-        m = len(steps)
-        width = max(len(s.path) for s in steps)
-        path = np.full((m, width), -1, np.int64)
-        length = np.array([len(s.path) for s in steps])
-        for i, s in enumerate(steps):
-            path[i, : len(s.path)] = s.path
-        cohorts = np.array([self.cohorts[s.subtrial] for s in steps])
-        d = np.array([s.start for s in steps])
+    def _subtrials(self, patients: DLTTable, step: _Round, path: np.ndarray,
+                   length: np.ndarray, treated: np.ndarray) -> _Subtrials:
+        """Run one subtrial of each trial of ``step`` along its path, in lockstep."""
+        m, width = path.shape
+        ids = step.ids
+        cohorts = np.array(self.cohorts)[step.subtrial]
+        d = step.start.copy()
         sn = np.zeros((m, width), np.int64)
         sy = np.zeros((m, width), np.int64)
         selm = np.zeros((m, width), bool)
@@ -174,39 +212,42 @@ class Waterfall:
             d[i] = np.where(stopped, at, new)
             full = (sn[i, d[i]] >= self.n_earlystop) | (sn[i].sum(axis=1) >= cohorts[i] * size)
             running[i[stopped | full]] = False
-        out = []
-        for k in range(m):
-            span = slice(0, length[k])
-            if early[k]:
-                out.append((sn[k, span], sy[k, span], np.ones(length[k], bool), -1, False, True))
-                continue
-            pick, escalate = self._mtd(sn[k, span], sy[k, span])
-            mtd = -1 if pick < 0 else int(path[k, pick])
-            out.append((sn[k, span], sy[k, span], selm[k, span], mtd, escalate, False))
-        return out
+        on_path = positions[None, :] < length[:, None]
+        selm = np.where(early[:, None], on_path, selm & on_path)
+        pick, escalate = self._mtds(sn, sy, length)
+        mtd = np.where(early | (pick < 0), -1, path[np.arange(m), np.maximum(pick, 0)])
+        return _Subtrials(sn, sy, selm, mtd, escalate & ~early, early)
 
-    def _mtd(self, n: np.ndarray, y: np.ndarray) -> tuple[int, bool]:
-        """A subtrial's MTD on its path (-1 none; R's waterfall.subtrial.mtd) and whether its
-        count would escalate; cached by the counts."""
-        key = n.tobytes() + y.tobytes()
+    def _mtds(self, n: np.ndarray, y: np.ndarray, length: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Each subtrial's MTD as a position on its path (-1 none; R's
+        waterfall.subtrial.mtd) and whether its count would escalate: once per distinct
+        record of the round, and cached across rounds and chunks (a few thousand records)."""
+        keys = np.column_stack([length, n, y])
+        first, group = group_rows(keys)
+        found = np.array([self._mtd(keys[k]) for k in first], np.int64).reshape(-1, 2)
+        pick, escalate = found[group].T
+        return pick, escalate.astype(bool)
+
+    def _mtd(self, record: np.ndarray) -> tuple[int, int]:
+        """(position, escalates) of one record (its length, then n and y padded)."""
+        key = record.tobytes()
         if key not in self._subtrial_mtd:
+            k = int(record[0])
+            width = (record.size - 1) // 2
+            n, y = record[1 : 1 + k], record[1 + width : 1 + width + k]
             level = select_mtd(self.target, n, y, self.cutoff)
-            if level is None:
-                self._subtrial_mtd[key] = (-1, False)
-            else:
-                k = level - 1
-                self._subtrial_mtd[key] = (k, bool(y[k] <= self.rules.escalate[n[k]]))
+            self._subtrial_mtd[key] = ((-1, 0) if level is None else
+                                       (level - 1, int(y[level - 1]
+                                                       <= self.rules.escalate[n[level - 1]])))
         return self._subtrial_mtd[key]
 
     def _contours(self, n: np.ndarray, y: np.ndarray, elim: np.ndarray) -> np.ndarray:
         """Each trial's final MTD contour as a bit mask, once per distinct record."""
-        keys = np.concatenate([n, y, elim], axis=1)
-        records, inverse = np.unique(keys, axis=0, return_inverse=True)
-        pairs = self.rows * self.cols
+        first, group = group_rows(np.concatenate([n, y, elim], axis=1))
         shape = (-1, self.rows, self.cols)
-        picks = waterfall_many(self.target, records[:, :pairs].reshape(shape),
-                               records[:, pairs:2 * pairs].reshape(shape),
-                               records[:, 2 * pairs:].astype(bool).reshape(shape))
+        picks = waterfall_many(self.target, n[first].reshape(shape), y[first].reshape(shape),
+                               elim[first].reshape(shape))
         flat = np.arange(self.rows)[None, :] * self.cols + picks
         bits = np.where(picks >= 0, np.left_shift(1, np.maximum(flat, 0)), 0)
-        return bits.sum(axis=1)[inverse.reshape(-1)]
+        return bits.sum(axis=1)[group]

@@ -8,31 +8,64 @@ The complete-information benchmark (``simulation.optimal``) runs over the flat p
 pair's rate estimated from the same first max_patients patients, the pair closest to the
 target selected (ties to the highest flat index below the target, else the lowest; none when
 the lowest pair's estimate exceeds the target by more than 0.10).
+
+As for one drug (``simulation.study``), every finished chunk is written to ``OUT/chunks/``
+(``chunks.ChunkStore``: manifest, ``--resume``), then the summary (from exact integer
+moments, ``metrics.Moments``) and ``results.nc`` (per-trial records, a 0/1 flag per selected
+pair) are assembled in one pass over the chunk files, one chunk in memory at a time.
 """
 
 from __future__ import annotations
 
-import os
+import tempfile
+from contextlib import ExitStack
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bayesdose import interrupt
 from bayesdose.designs.base import NO_DOSE
 from bayesdose.designs.registry import BENCHMARK, make_design
+from bayesdose.record import remove_temporaries
 from bayesdose.schema import Design
-from bayesdose.simulation.chunks import chunk_ranges, design_sha256
-from bayesdose.simulation.combination.metrics import operating_characteristics, truth_masks
+from bayesdose.simulation.chunks import (
+    RECORD_TYPES,
+    ChunkStore,
+    chunk_ranges,
+    design_sha256,
+    make_manifest,
+    optimal_key,
+    record_key,
+)
+from bayesdose.simulation.combination.metrics import (
+    Moments,
+    operating_characteristics,
+    pair_flags,
+    trial_columns,
+    truth_masks,
+)
 from bayesdose.simulation.combination.scenarios import MatrixScenario
-from bayesdose.simulation.executors import open_executor
 from bayesdose.simulation.optimal import optimal_selection
-from bayesdose.simulation.output import TABLE_COLUMNS, cell_text, se_text, write_summary
+from bayesdose.simulation.output import (
+    TABLE_COLUMNS,
+    cell_text,
+    results_file,
+    se_text,
+    write_summary,
+)
 from bayesdose.simulation.patients import DLTTable, lane_uniforms, tolerances
+from bayesdose.simulation.runner import TrialRecords
+from bayesdose.simulation.study import chunk_trials, default_workers, run_chunks
 
 COIN_LANE = 3  # lanes 0-2: tolerances, arrival and DLT days
-CHUNK_TRIALS = 5000
-FIELDS = ("selected", "n", "dlt", "stop_reason")
+# A two-drug run of at most this many trial-simulations stays in this process by default
+# (``study.default_workers``): at 10,000-70,000 trials/s, a few seconds; a worker process
+# costs about a second before its first trial (imports and numba's cached fit).
+IN_PROCESS_TRIALS = 50_000
+# Stored per trial: as for one drug, but a selection is a bit mask over the flat pairs.
+STORED_TYPES = {**RECORD_TYPES, "selected": np.int64}
 
 
 @lru_cache(maxsize=16)
@@ -46,10 +79,13 @@ def patients_needed(design: Design, names: list[str]) -> int:
     return max(most, design.stopping.max_patients)
 
 
-def run_chunk(design: Design, scenarios: list[MatrixScenario], names: list[str], seed: int,
-              first: int, stop: int) -> tuple[int, dict[str, np.ndarray]]:
-    """Records of trials first .. stop - 1 of every scenario and design, and the benchmark's
-    selections, keyed ``field/scenario/design``."""
+def chunk_records(design: Design, scenarios: list[MatrixScenario], names: list[str],
+                  seed: int, first: int, stop: int,
+                  types: dict[str, type] | None = None) -> dict[str, np.ndarray]:
+    """Records of trials first .. stop - 1 of every scenario and design and the benchmark's
+    selections as bit masks, named as in a chunk file (``chunks.record_key``,
+    ``chunks.optimal_key``): with ``types`` those fields in those types, else every field
+    of the records (R's kept counts too, ``kept_n``, where the design has them)."""
     u = tolerances(seed, first, stop, patients_needed(design, names))
     out: dict[str, np.ndarray] = {}
     for s, scenario in enumerate(scenarios):
@@ -58,61 +94,121 @@ def run_chunk(design: Design, scenarios: list[MatrixScenario], names: list[str],
             sim = combination_design(design, name)
             coins = lane_uniforms(seed, first, stop, sim.draws, COIN_LANE)
             records = sim.simulate(patients, coins)
-            for field in FIELDS:
-                out[f"{field}/{s}/{d}"] = getattr(records, field)
-            if records.kept_n is not None:
-                out[f"kept_n/{s}/{d}"] = records.kept_n
+            for field in types or (*STORED_TYPES, "kept_n"):
+                value = getattr(records, field)
+                if value is not None:
+                    out[record_key(field, s, d)] = value.astype(types[field]) if types else value
         best = optimal_selection(patients, design.stopping.max_patients, design.decision.target)
-        out[f"optimal/{s}"] = np.where(best == NO_DOSE, 0, np.left_shift(1, np.maximum(best, 0)))
-    return first, out
+        out[optimal_key(s)] = np.where(best == NO_DOSE, 0, np.left_shift(1, np.maximum(best, 0)))
+    return out
+
+
+def run_chunk(design: Design, scenarios: list[MatrixScenario], names: list[str], seed: int,
+              first: int, stop: int) -> tuple[int, int, dict[str, np.ndarray]]:
+    """A chunk file's arrays: the stored fields in compact types."""
+    return first, stop, chunk_records(design, scenarios, names, seed, first, stop,
+                                      STORED_TYPES)
 
 
 def simulate_records(design: Design, scenarios: list[MatrixScenario], names: list[str],
-                     trials: int, seed: int, workers: int = 1,
-                     chunk_size: int = CHUNK_TRIALS) -> dict[str, np.ndarray]:
-    """Every chunk's records, joined in trial order (chunking and workers change nothing)."""
-    jobs = [(design, scenarios, names, seed, a, b) for a, b in chunk_ranges(trials, chunk_size)]
-    parts: dict[int, dict[str, np.ndarray]] = {}
-    with open_executor(workers if len(jobs) > 1 else 1) as executor:
-        for first, arrays in executor.imap_unordered(run_chunk, jobs):
-            parts[first] = arrays
-    ordered = [parts[k] for k in sorted(parts)]
-    return {key: np.concatenate([p[key] for p in ordered]) for key in ordered[0]}
+                     trials: int, seed: int, chunk_size: int = 5000,
+                     ) -> dict[str, np.ndarray]:
+    """Every trial's records in memory, chunk by chunk in this process (tests and
+    benchmarks; ``combination_summary`` keeps them in chunk files)."""
+    parts = [chunk_records(design, scenarios, names, seed, a, b)
+             for a, b in chunk_ranges(trials, chunk_size)]
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
 def combination_summary(design: Design, scenarios: list[MatrixScenario], names: list[str],
-                        trials: int, seed: int, workers: int | None = None,
-                        out: Path | None = None,
-                        chunk_size: int = CHUNK_TRIALS) -> dict[str, Any]:
-    """The summary.json document of a two-drug study (written to ``out/summary.json``)."""
-    records = simulate_records(design, scenarios, names, trials, seed,
-                               workers or os.cpu_count() or 1, chunk_size)
-    panel = design.pair_panel
-    target = design.decision.target
-    entries = []
-    for s, scenario in enumerate(scenarios):
-        p = scenario.matrix
-        masks = truth_masks(p, target)
-        entry: dict[str, Any] = {
-            "name": scenario.name, "p_true": [list(r) for r in scenario.p_true],
-            "true_mtd_set": _pairs(masks["mtd"], panel.shape[1]),
-            "true_contour": _pairs(masks["contour"], panel.shape[1]), "designs": {}}
-        for d, name in enumerate(names):
-            entry["designs"][name] = operating_characteristics(
-                records[f"selected/{s}/{d}"], p, target, records[f"n/{s}/{d}"],
-                records[f"dlt/{s}/{d}"], records[f"stop_reason/{s}/{d}"])
-        entry["designs"][BENCHMARK] = operating_characteristics(records[f"optimal/{s}"], p,
-                                                                target)
-        entries.append(entry)
+                        trials: int, seed: int, workers: int | None = None, *,
+                        scheduler: str | None = None, out: Path | None = None,
+                        resume: bool = False, chunk_size: int | None = None,
+                        progress: bool = False) -> dict[str, Any]:
+    """The summary.json document of a two-drug study, its chunks (``chunk_size`` trials, by
+    default the one-drug run's ``study.chunk_trials``) computed on ``workers`` local processes
+    (by default ``default_workers``) or the Dask cluster at ``scheduler``. With an output
+    folder ``out``: chunks in ``out/chunks`` (``resume`` continues an earlier run),
+    ``out/results.nc`` and ``out/summary.json``; without one the chunks go to a temporary
+    folder."""
+    if out is not None:
+        remove_temporaries(out)  # of a summary.json or results.nc cut short by a kill
+    chunk_size = chunk_size or chunk_trials(trials)
+    manifest = make_manifest(design, scenarios, names, trials, seed, chunk_size)
+    with ExitStack() as stack:
+        folder = out or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        store = ChunkStore(folder / "chunks", manifest)
+        store.start(resume)
+        jobs = [(design, scenarios, names, seed, a, b) for a, b in store.missing()]
+        panel = design.pair_panel
+        pairs = panel.shape[0] * panel.shape[1]
+        with results_file(folder / "results.nc" if out is not None else None,
+                          [s.name for s in scenarios], names, trials,
+                          tuple(tuple(panel.doses(k).values()) for k in range(pairs)),
+                          chunk_size, drugs=panel.names) as nc:
+            counted = CountedRun(design, scenarios, names, nc)
+            run_chunks(store, run_chunk, jobs, counted.add,
+                       workers or default_workers(trials * len(scenarios) * len(names),
+                                                  IN_PROCESS_TRIALS),
+                       scheduler, progress)
     summary = {
         "method": "simulate", "combination": True, "drugs": list(panel.names),
         "doses": {name: [p.label(k) for k in range(len(p.levels))]
                   for name, p in zip(panel.names, panel.drugs, strict=True)},
-        "scenarios": entries, "seed": seed, "designs": names,
+        "scenarios": counted.entries(), "seed": seed, "designs": names,
         "design_sha256": design_sha256(design)}
+    interrupt.check()  # a Ctrl-C swallowed on the way commits nothing
     if out is not None:
         write_summary(out / "summary.json", summary)
     return summary
+
+
+class CountedRun:
+    """The operating characteristics of a two-drug run, counted chunk by chunk in any order
+    (exact integer ``Moments``), and its per-trial records written to the results file
+    ``nc`` as they come."""
+
+    def __init__(self, design: Design, scenarios: list[MatrixScenario], names: list[str],
+                 nc: Any) -> None:
+        self.design, self.scenarios, self.names, self.nc = design, scenarios, names, nc
+        target = design.decision.target
+        self.masks = [truth_masks(s.matrix, target) for s in scenarios]
+        self.pairs = design.pair_panel.shape[0] * design.pair_panel.shape[1]
+        self.moments = {(s, d): Moments() for s in range(len(scenarios))
+                        for d in range(len(names) + 1)}  # the last: the benchmark
+
+    def add(self, first: int, stop: int, arrays: dict[str, np.ndarray]) -> None:
+        """Count the trials first .. stop - 1 of a chunk (and write their records)."""
+        trials = slice(first, stop)
+        for s, d in self.moments:
+            if d == len(self.names):
+                bench = arrays[optimal_key(s)]
+                self.nc.put_optimal(s, trials, pair_flags(bench, self.pairs).astype(np.int8))
+                self.moments[s, d].add(trial_columns(bench, self.masks[s]))
+                continue
+            records = TrialRecords(**{field: arrays[record_key(field, s, d)]
+                                      for field in STORED_TYPES})
+            flags = pair_flags(records.selected, self.pairs).astype(np.int8)
+            self.nc.put(s, d, trials, {"selected": flags, "n": records.n, "dlt": records.dlt,
+                                       "stop_reason": records.stop_reason})
+            self.moments[s, d].add(trial_columns(records.selected, self.masks[s], records.n,
+                                                 records.dlt, records.stop_reason))
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The summary's scenario entries: truths, and each design's and the benchmark's
+        operating characteristics."""
+        cols = self.design.pair_panel.shape[1]
+        entries = []
+        for s, scenario in enumerate(self.scenarios):
+            entry: dict[str, Any] = {
+                "name": scenario.name, "p_true": [list(r) for r in scenario.p_true],
+                "true_mtd_set": _pairs(self.masks[s]["mtd"], cols),
+                "true_contour": _pairs(self.masks[s]["contour"], cols), "designs": {}}
+            for d, name in enumerate([*self.names, BENCHMARK]):
+                entry["designs"][name] = operating_characteristics(
+                    self.moments[s, d], scenario.matrix, self.design.decision.target)
+            entries.append(entry)
+        return entries
 
 
 def _pairs(mask: np.ndarray, cols: int) -> list[list[int]]:
