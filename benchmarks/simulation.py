@@ -5,7 +5,9 @@ Run from the repository root::
     .venv/bin/python -m benchmarks.simulation            # the full run, about 6-7 minutes
     .venv/bin/python -m benchmarks.simulation --quick    # one repeat, for checking the script
 
-Every rate is trials per second of ``bayesdose.simulation.study.run_study`` (the ``simulate``
+The page leads with the speed a user gets from the command line (``benchmarks.cli_speed``:
+``bayesdose simulate`` cold in a new process, as a user runs it). Every other rate is trials
+per second of ``bayesdose.simulation.study.run_study`` (the ``simulate``
 method: tolerances, every trial, the optimal benchmark and the operating characteristics) in
 this process, i.e. beyond process start-up and imports. "Cold" clears the per-process caches
 first (each design's state space and the exact engine), so the run also builds every trial state
@@ -49,6 +51,7 @@ from bayesdose.simulation.optimal import optimal_selection  # noqa: E402
 from bayesdose.simulation.patients import DLTTable, philox_key, tolerances  # noqa: E402
 from bayesdose.simulation.runner import simulate_trials  # noqa: E402
 from bayesdose.simulation.scenarios import Scenario, load_scenarios  # noqa: E402
+from benchmarks import cli_speed  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     NUMPY_WAS_IMPORTED,
     ROOT,
@@ -763,6 +766,13 @@ def render(ctx: dict) -> str:
         "work may share the machine; each figure is the median of "
         f"{repeats} run{'s' if repeats > 1 else ''} (`time.perf_counter`).",
         "",
+        "## The speed a user gets: `bayesdose simulate` from the command line",
+        "",
+        cli_speed.section(ctx["cli"]),
+        "",
+        "The sections below measure the simulator inside one process (warm and cold), where "
+        "the parts of a run can be told apart.",
+        "",
         "## Set-up",
         "",
         f"- Design: `{CONFIG}` (5 doses 1-16 mg, cohorts of 3 from the lowest dose, at most 30 "
@@ -896,6 +906,7 @@ def main(argv: list[str] | None = None) -> None:
         "memory_counts": memory_counts,
     }
     sections: list[tuple[str, Callable[[], object]]] = [
+        ("cli", lambda: cli_speed.measure(repeats)),
         ("trials", lambda: bench_trials(names, repeats, trial_counts, errors)),
         ("sweep", lambda: bench_sweep(names, repeats, sweep_trials, errors,
                                       [(d, 30) for d in DOSE_COUNTS]
