@@ -160,6 +160,10 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     key = None if record_key is None else read_key(record_key)
     config_bytes = read_input(config)
     design = load_design(config, config_bytes)
+    if design.is_combination:  # before the data are read
+        from bayesdose.designs.blrm_comb.recommendation import check_options
+
+        check_options(design_name, engine, plot_path, progress_path)
     data_bytes = read_input(data)
     trial = read_trial_data(data, design, as_of and as_of.date(), data_bytes)
     if progress_path is not None:
@@ -172,11 +176,16 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         click.echo(f"note: the prior of {', '.join(fitted)} is fitted by MCMC from the "
                    "historical trials (a minute or less; `bayesdose map` fixes a MAP prior)",
                    err=True)
-    if design.prior.derived:
+    if not design.is_combination and design.prior.derived:  # two drugs: in the table
         click.echo(f"prior {design.prior.explanation}", err=True)
     if design_name != "blrm" and (over := over_enrolment(design, trial)) is not None:
         click.echo(f"note: {over}", err=True)  # the BLRM's output holds it among its notes
-    step = step_on_data(design_name, design, trial, engine, seed)
+    if design.is_combination:  # (the BLRM's own module would load what two drugs never use)
+        from bayesdose.designs.blrm_comb.recommendation import combination_step
+
+        step = combination_step(design, trial, engine)
+    else:
+        step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)
     document = step.document
     if strict and document.get("mcmc_failures"):
