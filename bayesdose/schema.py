@@ -186,7 +186,7 @@ class InteractionSection:
         "eta)).", "saturating")
     prior_mean: float = documented("Prior mean of eta (normal prior).", 0.0)
     prior_sd: float = documented(
-        "Prior sd of eta, > 0 and <= 50; default log(9) / 1.96 (OncoBayes2's vignette: the "
+        "Prior sd of eta, >= 1e-6 and <= 50; default log(9) / 1.96 (OncoBayes2's vignette: the "
         "interaction's odds multiplier within [1/9, 9] with probability 0.95).",
         math.log(9) / 1.96)
 
@@ -690,7 +690,7 @@ def _drug_doses(drugs: DrugsSection, values: Any, source: str) -> tuple[DosesSec
     """Each drug's ``[doses.<name>]`` table, in the order of [drugs] names."""
     names = drugs.names
     if len(names) != 2 or names[0].lower() == names[1].lower():
-        raise InputError(source, "[drugs] names", f"expected two names that differ (also in "
+        raise InputError(source, "[drugs] names", f"expected two different names (also in "
                          f"case: they name the data's dose_<name> columns), got "
                          f"{list(names)!r}")
     for name in names:
