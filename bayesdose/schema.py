@@ -483,8 +483,8 @@ class Design:
     def levels(self) -> tuple[float, ...]:
         if self.doses is None:
             raise InputError(self.source, "[drugs]", "a two-drug config: this command works "
-                             "on one drug's levels (two drugs: bayesdose simulate with "
-                             "--designs boin-comb,waterfall)")
+                             "on one drug's levels (two drugs: bayesdose validate, "
+                             "recommend, and simulate with --designs boin-comb,waterfall)")
         return self.doses.levels
 
     @cached_property

@@ -5,6 +5,7 @@ document, the decision record and the HTML page in a real browser."""
 
 from __future__ import annotations
 
+import base64
 import json
 import tomllib
 from pathlib import Path
@@ -393,5 +394,22 @@ def test_the_html_page_in_a_real_browser(browser, tmp_path):
     assert marked == ["80", "0.5"]
     engine = browser.execute_script("return document.querySelector('#engine').innerText")
     assert engine.startswith("combination engine (deterministic): resolved")
-    svg = page.read_text()
-    assert "P(overdosing)" in svg or "data:image/svg+xml;base64," in svg
+    encoded = page.read_text().split("data:image/svg+xml;base64,", 1)[1].split('"', 1)[0]
+    svg = base64.b64decode(encoded).decode()
+    assert ">P(overdosing)<" in svg and ">P(target)<" in svg
+    barred = sum(not entry["allowed"] for entry in document["doses"])
+    assert svg.count(">×<") == 2 * barred  # a cross on every barred pair of both maps
+    assert svg.count(">0.691<") == 1  # the next pair's P(target), as the JSON has it
+
+
+def test_validate_names_the_grid_the_priors_and_the_data():
+    result = CliRunner().invoke(main, ["validate", str(CONFIG), str(DATA)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{CONFIG}: valid two-drug design 'Combination A + B (MAP priors)': A at 25, 50, 80, "
+        "100 by B at 0.5, 1, 2, 3",
+        "prior of A: mixture of 2 bivariate normals, weights 0.562068, 0.437932",
+        "prior of B: mixture of 3 bivariate normals, weights 0.377487, 0.371308, 0.251205",
+        "interaction: saturating, eta ~ N(0, 1.12^2)",
+        f"{DATA}: valid patient level data, 30 patients, 5 DLTs",
+    ]
