@@ -160,6 +160,10 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     key = None if record_key is None else read_key(record_key)
     config_bytes = read_input(config)
     design = load_design(config, config_bytes)
+    if design.is_combination:  # before the data are read
+        from bayesdose.designs.blrm_comb.recommendation import check_options
+
+        check_options(design_name, engine, plot_path, progress_path)
     data_bytes = read_input(data)
     trial = read_trial_data(data, design, as_of and as_of.date(), data_bytes)
     if progress_path is not None:
@@ -172,11 +176,16 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         click.echo(f"note: the prior of {', '.join(fitted)} is fitted by MCMC from the "
                    "historical trials (a minute or less; `bayesdose map` fixes a MAP prior)",
                    err=True)
-    if design.prior.derived:
+    if not design.is_combination and design.prior.derived:  # two drugs: in the table
         click.echo(f"prior {design.prior.explanation}", err=True)
     if design_name != "blrm" and (over := over_enrolment(design, trial)) is not None:
         click.echo(f"note: {over}", err=True)  # the BLRM's output holds it among its notes
-    step = step_on_data(design_name, design, trial, engine, seed)
+    if design.is_combination:  # (the BLRM's own module would load what two drugs never use)
+        from bayesdose.designs.blrm_comb.recommendation import combination_step
+
+        step = combination_step(design, trial, engine)
+    else:
+        step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)
     document = step.document
     if strict and document.get("mcmc_failures"):
@@ -256,11 +265,34 @@ def _write_record(folder: Path, document: dict[str, Any], config_bytes: bytes,
 def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
     """Check a design CONFIG (and trial DATA) and say what is wrong."""
     from bayesdose.data import over_enrolment, read_trial_data
-    from bayesdose.designs.blrm.reachability import reachability_note
     from bayesdose.report.text import dlts, patients
     from bayesdose.schema import load_design
 
     design = load_design(config)
+    if design.is_combination:
+        from bayesdose.designs.blrm_comb.recommendation import prior_lines
+
+        grid = " by ".join(f"{name} at {', '.join(p.number(d) for d in p.levels)}" for name, p
+                           in zip(design.drugs.names, design.pair_panel.drugs, strict=True))
+        click.echo(f"{config}: valid two-drug design '{design.trial.name}': {grid}")
+        click.echo("\n".join(prior_lines(design)))
+    else:
+        _validate_single_agent(config, design)
+    if data is not None:
+        trial = read_trial_data(data, design, as_of and as_of.date())
+        layout = "patient level" if trial.patient_level else "aggregated"
+        responses = (f", {int(trial.responses.sum())} response(s) of "
+                     f"{int(trial.assessed.sum())} assessed" if trial.has_responses else "")
+        click.echo(f"{data}: valid {layout} data, {patients(trial.total_patients)}, "
+                   f"{dlts(int(trial.dlt.sum()))}{responses}")
+        if (over := over_enrolment(design, trial)) is not None:
+            click.echo(f"note: {over}")
+
+
+def _validate_single_agent(config: Path, design: Any) -> None:
+    """``validate``'s lines on a single-agent design: its doses and its prior."""
+    from bayesdose.designs.blrm.reachability import reachability_note
+
     levels = ", ".join(design.panel.number(d) for d in design.levels)
     click.echo(f"{config}: valid design '{design.trial.name}' with doses {levels}")
     if design.model.prior in ("map", "exnex"):
@@ -272,15 +304,6 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
             click.echo(f"prior {design.prior.explanation}")
         if (reach := reachability_note(design)) is not None:
             click.echo(f"note: {reach}")
-    if data is not None:
-        trial = read_trial_data(data, design, as_of and as_of.date())
-        layout = "patient level" if trial.patient_level else "aggregated"
-        responses = (f", {int(trial.responses.sum())} response(s) of "
-                     f"{int(trial.assessed.sum())} assessed" if trial.has_responses else "")
-        click.echo(f"{data}: valid {layout} data, {patients(trial.total_patients)}, "
-                   f"{dlts(int(trial.dlt.sum()))}{responses}")
-        if (over := over_enrolment(design, trial)) is not None:
-            click.echo(f"note: {over}")
 
 
 @main.command()

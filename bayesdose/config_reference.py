@@ -10,7 +10,7 @@ import dataclasses
 import typing
 
 from bayesdose.data import AGGREGATED_COLUMNS, PATIENT_COLUMNS
-from bayesdose.schema import REQUIRED, SECTIONS, _table_array
+from bayesdose.schema import REQUIRED, SECTIONS, InteractionSection, _table_array
 
 INTRO = """# Config reference
 
@@ -54,6 +54,13 @@ evaluable for DLT or not) and shown beside the decision, which it does not chang
 a response recorded fewer than `[efficacy] assessment_days` after dosing (as of `--as-of`) is
 an error: it cannot have been known yet. `bayesdose endpoints` derives it from platelet counts
 (docs/efficacy.md). Aggregated data have no response column.
+
+Two drugs: a column `dose_<name>` per drug in place of `dose` (`patient_id,cohort,dose_A,
+dose_B,dlt` or `dose_A,dose_B,n,dlt`; the names as `[drugs] names` spells them, in any case).
+A row is a pair of the grid, or one drug alone with the other's dose 0 (monotherapy rows: in the
+model, not escalated); a dose neither one of the drug's levels nor 0, or both doses 0, is an
+error naming the row and the column. Dates, `evaluable` and `response` are read for one drug
+only (an error for two).
 
 Trial data given where the config belongs (or a config given as the data) is named as such:
 the config comes first, then the data. Data holding more patients than `[stopping]
@@ -116,12 +123,22 @@ SENSITIVITY = ("Alternative priors: `recommend` gives the decision under each be
                "`[[sensitivity.components]]`).")
 
 
+TWO_DRUG_MODEL = ("Two drugs ([drugs] names): `[model]` holds a `[model.<name>]` table per drug "
+                  "(the keys of `[model]` above with `prior = 'normal'` or `'mixture'`, e.g. "
+                  "`[[model.A.components]]` for a MAP mixture; a drug without a table gets the "
+                  "prior derived from its levels) and `[model.interaction]`. The model: "
+                  "docs/combination.md.")
+
+
 def config_reference_markdown() -> str:
     parts = [INTRO]
     for name, cls in SECTIONS.items():
         table = _table_array(cls)
         parts.extend(_section_markdown(name, table, SENSITIVITY, True) if table
                      else _section_markdown(name, cls))
+        if name == "model":
+            parts.extend(_section_markdown("model.interaction", InteractionSection,
+                                           TWO_DRUG_MODEL))
     parts.append(DATA)
     return "\n".join(parts)
 

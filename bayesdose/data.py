@@ -11,6 +11,12 @@ Two layouts, told apart by the header:
   ``response`` column holds efficacy (0/1, empty while not yet assessed): counted per dose
   beside the DLTs, it changes no toxicity decision;
 - aggregated, ``dose,n,dlt``: one row per dose; the order of cohorts is unknown.
+
+A two-drug trial ([drugs] names) has a column ``dose_<name>`` per drug in place of ``dose``
+(``patient_id,cohort,dose_A,dose_B,dlt`` or ``dose_A,dose_B,n,dlt``): a row is a pair of the
+grid, or one drug alone (the other's dose 0, monotherapy). Its counts are per arm
+(``PairPanel.arms``: the pairs, then each drug's levels alone); dates and responses are read
+for one drug only.
 """
 
 from __future__ import annotations
@@ -268,7 +274,9 @@ def _parse(header_cells: list[str], body: list[tuple[str, list[str]]], design: D
     and named by its label ("row 7", "record 3") in every error."""
     if not any(cell.strip() for cell in header_cells):
         raise InputError(source, header_where, "missing header line")
-    header = [cell.strip().lower() for cell in header_cells]
+    doses = dose_columns(design)
+    spelled = {name.lower(): name for name in doses}  # dose_A as the config names the drug
+    header = [spelled.get(cell.strip().lower(), cell.strip().lower()) for cell in header_cells]
     body = [(label, row) for label, row in body if any(c.strip() for c in row)]
     if "patient_id" in header:
         return _patient_level(header, body, design, source, as_of, header_where)
@@ -278,8 +286,53 @@ def _parse(header_cells: list[str], body: list[tuple[str, list[str]]], design: D
         source,
         header_where,
         f"unrecognised header {','.join(header)!r}; expected "
-        f"{','.join(PATIENT_COLUMNS)!r} or {','.join(AGGREGATED_COLUMNS)!r}",
+        f"{','.join(_layout(PATIENT_COLUMNS, doses))!r} or "
+        f"{','.join(_layout(AGGREGATED_COLUMNS, doses))!r}",
     )
+
+
+def dose_columns(design: Design) -> tuple[str, ...]:
+    """The data's dose columns: ``dose``, or ``dose_<name>`` of each of two drugs."""
+    if design.is_combination:
+        return tuple(f"dose_{name}" for name in design.drugs.names)
+    return ("dose",)
+
+
+def _layout(columns: tuple[str, ...], doses: tuple[str, ...]) -> tuple[str, ...]:
+    """A layout's columns with the design's dose columns in place of ``dose``."""
+    at = columns.index("dose")
+    return (*columns[:at], *doses, *columns[at + 1:])
+
+
+def _arms(design: Design) -> int:
+    """How many doses (one drug) or arms (two drugs: ``PairPanel.arms``) data count."""
+    return design.pair_panel.arms if design.is_combination else len(design.levels)
+
+
+def _arm_text(design: Design, arm: int) -> str:
+    """A dose (one drug) or an arm (two drugs) as an error names it."""
+    if design.is_combination:
+        return design.pair_panel.arm_label(arm)
+    return design.panel.number(design.levels[arm])
+
+
+def _arm_of(row: CsvRow, design: Design) -> int:
+    """The row's dose level (one drug) or arm (two drugs: a pair, or one drug alone)."""
+    if not design.is_combination:
+        return row.dose_level("dose", design.panel)
+    pairs = design.pair_panel
+    doses = {name: row.dose_or_absent(f"dose_{name}") for name in pairs.names}
+    try:
+        return pairs.arm_index(doses)
+    except ValueError as err:
+        name = err.args[0]
+        if name is None:
+            raise row.fail(f"dose_{pairs.names[0]}", "both doses are 0: each patient gets at "
+                           "least one drug") from None
+        panel = pairs.drugs[pairs.names.index(name)]
+        levels = ", ".join(panel.number(d) for d in panel.levels)
+        raise row.fail(f"dose_{name}", f"dose {row.text(f'dose_{name}')} is not one of "
+                       f"{name}'s levels ({levels}) nor 0 (not given)") from None
 
 
 def check_columns(
@@ -368,6 +421,14 @@ class CsvRow:
             raise self.fail(column, f"expected a number > 0, got {self.text(column)!r}")
         return number
 
+    def dose_or_absent(self, column: str) -> float:
+        """A finite dose >= 0 (two drugs: 0 is the drug not given)."""
+        dose = self.number(column)
+        if not (math.isfinite(dose) and dose >= 0):
+            raise self.fail(column, f"expected a dose >= 0 (0: not given), got "
+                            f"{self.text(column)!r}")
+        return dose
+
     def dose_level(self, column: str, panel: DosePanel) -> int:
         dose = self.number(column)
         try:
@@ -390,8 +451,13 @@ def _no_underscore(value: str) -> str:
 
 def _patient_level(header, body, design: Design, source: str, as_of: date | None,
                    header_where: str) -> TrialData:
-    columns = check_columns(header, PATIENT_COLUMNS, source, header_where,
-                            DATE_COLUMNS + EFFICACY_COLUMNS)
+    if design.is_combination and (later := [c for c in header if c in DATE_COLUMNS
+                                            + EFFICACY_COLUMNS]):
+        raise InputError(source, f"column {later[0]!r}", "dated data and responses are read "
+                         "for one drug only: a two-drug trial's data have patient_id, cohort, "
+                         f"{', '.join(dose_columns(design))}, dlt")
+    columns = check_columns(header, _layout(PATIENT_COLUMNS, dose_columns(design)), source,
+                            header_where, DATE_COLUMNS + EFFICACY_COLUMNS)
     dated = "enrolled" in columns
     undated = [name for name in ("dlt_day", "followup_end") if name in columns]
     if undated and not dated:
@@ -406,7 +472,6 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
     patients: list[Patient] = []
     seen: dict[str, str] = {}
     cohort_level: dict[int, tuple[int, str]] = {}
-    panel = design.panel
     for label, cells in body:
         row = CsvRow(cells, columns, label, source)
         pid = row.text("patient_id")
@@ -414,11 +479,12 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
             raise row.fail("patient_id", f"duplicate patient id {pid!r} (also in {seen[pid]})")
         seen[pid] = label
         cohort = row.count("cohort")
-        level = row.dose_level("dose", panel)
+        level = _arm_of(row, design)
         dlt = row.flag("dlt")
         first = cohort_level.setdefault(cohort, (level, label))
         if first[0] != level:
-            raise row.fail("dose", f"cohort {cohort} was given another dose in {first[1]}")
+            raise row.fail(dose_columns(design)[0], f"cohort {cohort} was given another dose "
+                           f"in {first[1]}")
         days = _days_followed(row, dlt, window, as_of) if dated else None
         response = _response(row, design, as_of if dated else None)
         patients.append(Patient(pid, cohort, level, dlt, days, _evaluable(row, dated),
@@ -486,7 +552,7 @@ def _days_followed(row: CsvRow, dlt: int, window: int, as_of: date) -> int:
 
 def _counts(patients: list[Patient], design: Design, source: str, window: int,
             as_of: date | None, efficacy: bool = False) -> TrialData:
-    doses = len(design.levels)
+    doses = _arms(design)
     n = np.zeros(doses, dtype=np.int64)
     y = np.zeros_like(n)
     responses = np.zeros_like(n) if efficacy else None
@@ -509,16 +575,16 @@ def _counts(patients: list[Patient], design: Design, source: str, window: int,
 
 
 def _aggregated(header, body, design: Design, source: str, header_where: str) -> TrialData:
-    columns = check_columns(header, AGGREGATED_COLUMNS, source, header_where)
-    n = np.zeros(len(design.levels), dtype=np.int64)
+    doses = dose_columns(design)
+    columns = check_columns(header, _layout(AGGREGATED_COLUMNS, doses), source, header_where)
+    n = np.zeros(_arms(design), dtype=np.int64)
     y = np.zeros_like(n)
     seen: dict[int, str] = {}
-    panel = design.panel
     for label, cells in body:
         row = CsvRow(cells, columns, label, source)
-        level = row.dose_level("dose", panel)
+        level = _arm_of(row, design)
         if level in seen:
-            raise row.fail("dose", f"dose {panel.number(design.levels[level])} also in "
+            raise row.fail(doses[0], f"dose {_arm_text(design, level)} also in "
                            f"{seen[level]}")
         seen[level] = label
         count, dlt = row.count("n"), row.count("dlt")

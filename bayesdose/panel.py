@@ -138,3 +138,53 @@ class PairPanel:
         """``A 2 mg + B 1 mg``: each drug's name and dose with its unit."""
         return " + ".join(f"{name} {panel.label(level, rich)}" for name, panel, level
                           in zip(self.names, self.drugs, self.pair(index), strict=True))
+
+    # Arms: the pairs of the grid, then each drug alone at each of its levels (monotherapy,
+    # the other drug's dose 0), as trial data count patients: index < size is a pair.
+
+    @property
+    def arms(self) -> int:
+        """Pairs of the grid plus each drug's levels alone."""
+        rows, cols = self.shape
+        return self.size + rows + cols
+
+    def arm_doses(self, arm: int) -> dict[str, float]:
+        """Each drug's dose in an arm, by name (0: the drug is not given)."""
+        if 0 <= arm < self.size:
+            return self.doses(arm)
+        rows = self.shape[0]
+        drug, level = (0, arm - self.size) if arm < self.size + rows else (
+            1, arm - self.size - rows)
+        if not 0 <= level < len(self.drugs[drug].levels):
+            raise IndexError(arm)
+        doses = dict.fromkeys(self.names, 0.0)
+        doses[self.names[drug]] = self.drugs[drug].dose(level)
+        return doses
+
+    def arm_index(self, doses: dict[str, float]) -> int:
+        """The arm of each drug's dose ``{name: dose}`` (0: not given); a ValueError naming
+        the drug whose dose is not one of its levels (nor 0), or ``None`` when neither drug
+        is given."""
+        given = [name for name in self.names if doses[name] != 0]
+        if not given:
+            raise ValueError(None)
+        if len(given) == 2:
+            return self.index_of_doses(doses)
+        drug = self.names.index(given[0])
+        try:
+            level = self.drugs[drug].index(doses[given[0]])
+        except ValueError:
+            raise ValueError(given[0]) from None
+        return self.size + (level if drug == 0 else self.shape[0] + level)
+
+    def arm_label(self, arm: int, rich: bool = False) -> str:
+        """A pair's label, or ``A 25 mg alone``."""
+        if arm < self.size:
+            return self.label(arm, rich)
+        name, dose = next((n, d) for n, d in self.arm_doses(arm).items() if d)
+        return f"{name} {self.drugs[self.names.index(name)].format(dose, rich)} alone"
+
+    def format(self, doses: dict[str, float], rich: bool = False) -> str:
+        """Each drug's dose with its unit, ``A 2 mg + B 1 mg`` (a drug at 0 left out)."""
+        return " + ".join(f"{name} {panel.format(doses[name], rich)}" for name, panel
+                          in zip(self.names, self.drugs, strict=True) if doses[name])

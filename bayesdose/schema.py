@@ -27,6 +27,7 @@ from bayesdose.schema_fields import REQUIRED, documented, requirement
 if TYPE_CHECKING:  # the models import NumPy: imported when a design is made, not by the CLI
     from bayesdose.historical import HistoricalTrials
     from bayesdose.models.blrm import SingleAgentBlrm
+    from bayesdose.models.combination import CombinationBlrm
     from bayesdose.models.prior import BivariateNormal, Prior
 
 @dataclass(frozen=True)
@@ -170,6 +171,24 @@ class ModelSection:
 @dataclass(frozen=True)
 class SensitivitySection(ModelSection):
     name: str = documented("Name of the alternative prior, shown with its decision.", "")
+
+
+INTERACTION_FORMS = ("none", "linear", "saturating")  # models.combination.FORMS (no NumPy here)
+
+
+@dataclass(frozen=True)
+class InteractionSection:
+    form: str = documented(
+        "Two drugs: how the interaction changes the odds of a DLT, odds(p_AB) = odds(p0) "
+        "exp(eta g(x)), x = (d_A / d*_A)(d_B / d*_B), p0 = 1 - (1 - p_A)(1 - p_B): 'none' "
+        "(g = 0), 'linear' (g = x) or 'saturating' (g = 2x / (1 + x), OncoBayes2's "
+        "blrm_formula_saturating; the same exp(eta) at the reference pair, at most exp(2 "
+        "eta)).", "saturating")
+    prior_mean: float = documented("Prior mean of eta (normal prior).", 0.0)
+    prior_sd: float = documented(
+        "Prior sd of eta, >= 1e-6 and <= 50; default log(9) / 1.96 (OncoBayes2's vignette: the "
+        "interaction's odds multiplier within [1/9, 9] with probability 0.95).",
+        math.log(9) / 1.96)
 
 
 @dataclass(frozen=True)
@@ -438,12 +457,15 @@ class Design:
     optimisation: OptimisationSection = OptimisationSection()
     drugs: DrugsSection = DrugsSection()
     drug_doses: tuple[DosesSection, ...] = ()  # [doses.<name>] of each of [drugs] names
+    drug_models: tuple[ModelSection, ...] = ()  # [model.<name>] of each of [drugs] names
+    interaction: InteractionSection = InteractionSection()  # [model.interaction], two drugs
     source: str = "<design>"
 
     def __post_init__(self) -> None:
         if self.is_combination:
             _check_combination(self, self.source)
-            return  # the combination model's priors are [model.<drug>]'s (a next step)
+            self.drug_priors  # noqa: B018  (a default or elicited prior's error: now)
+            return
         _check_rules(self, self.source)
         # a default prior needs two doses and historical data must be readable: raise now,
         # not later (a MAP prior's fit waits until the prior is used)
@@ -461,8 +483,8 @@ class Design:
     def levels(self) -> tuple[float, ...]:
         if self.doses is None:
             raise InputError(self.source, "[drugs]", "a two-drug config: this command works "
-                             "on one drug's levels (two drugs: bayesdose simulate with "
-                             "--designs boin-comb,waterfall)")
+                             "on one drug's levels (two drugs: bayesdose validate, "
+                             "recommend, and simulate with --designs boin-comb,waterfall)")
         return self.doses.levels
 
     @cached_property
@@ -499,12 +521,15 @@ class Design:
             return map_prior(self).prior
         return self.prior_of(self.model, "model")
 
-    def prior_of(self, model: ModelSection, section: str) -> Prior:
-        """The prior a ``[model]``-like section gives on this design's panel: its mixture, or
-        its normal prior (given, elicited or derived; with 'map' and 'exnex' the prior of the
-        trials' mean mu); an InputError naming ``[section]`` if there is none."""
+    def prior_of(self, model: ModelSection, section: str,
+                 panel: DosePanel | None = None) -> Prior:
+        """The prior a ``[model]``-like section gives on this design's panel (or ``panel``:
+        one drug's of two): its mixture, or its normal prior (given, elicited or derived;
+        with 'map' and 'exnex' the prior of the trials' mean mu); an InputError naming
+        ``[section]`` if there is none."""
         from bayesdose.models.prior import BivariateNormal, derive_prior, mixture_prior
 
+        panel = self.panel if panel is None else panel
         if model.prior == "mixture":
             return mixture_prior(model.components)
         if model.prior_mean is not None and model.prior_sd is not None:
@@ -513,14 +538,32 @@ class Design:
             from bayesdose.models.elicitation import normal_from_quantiles  # SciPy: only here
 
             try:
-                return normal_from_quantiles(self.panel, model.elicitation,
-                                             model.prior_correlation)
+                return normal_from_quantiles(panel, model.elicitation, model.prior_correlation)
             except ValueError as err:
                 raise InputError(self.source, f"[[{section}.elicitation]]", str(err)) from None
-        if len(self.levels) < 2:
+        if len(panel.levels) < 2:
             raise InputError(self.source, f"[{section}]",
                              "a default prior needs at least two doses: give prior_mean/sd")
-        return derive_prior(self.levels, self.reference_dose, model.prior_correlation)
+        return derive_prior(panel.levels, panel.reference, model.prior_correlation)
+
+    @cached_property
+    def drug_priors(self) -> tuple[Prior, ...]:
+        """Two drugs: each drug's prior of (log alpha, log beta), from its ``[model.<name>]``
+        (given, a mixture, elicited, or derived from that drug's levels)."""
+        return tuple(self.prior_of(model, f"model.{name}", panel) for name, model, panel
+                     in zip(self.drugs.names, self.drug_models, self.pair_panel.drugs,
+                            strict=True))
+
+    @cached_property
+    def combination_model(self) -> CombinationBlrm:
+        """Two drugs: the combination BLRM (each drug's reference dose and prior, the
+        interaction of ``[model.interaction]``)."""
+        from bayesdose.models.combination import CombinationBlrm, Interaction
+
+        i = self.interaction
+        reference = tuple(panel.reference for panel in self.pair_panel.drugs)
+        return CombinationBlrm(reference, *self.drug_priors,  # type: ignore[arg-type]
+                               Interaction(i.form, i.prior_mean, i.prior_sd))
 
     @cached_property
     def mean_prior(self) -> BivariateNormal:
@@ -602,10 +645,11 @@ def load_design(path: str | Path, content: bytes | None = None) -> Design:
 
 
 def looks_like_trial_data(raw: bytes) -> bool:
-    """Whether a file's first line is a trial data CSV's header (it names dose and dlt)."""
+    """Whether a file's first line is a trial data CSV's header (it names dlt and a dose
+    column: ``dose``, or ``dose_<name>`` of two drugs)."""
     first = raw.decode("utf-8-sig", errors="replace").partition("\n")[0]
     cells = {cell.strip().strip('"').lower() for cell in first.split(",")}
-    return {"dose", "dlt"} <= cells
+    return "dlt" in cells and any(c == "dose" or c.startswith("dose_") for c in cells)
 
 
 def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:
@@ -622,10 +666,12 @@ def design_from_dict(raw: dict[str, Any], source: str = "<design>") -> Design:
     sections = {
         name: _tables(_table_array(cls), name, raw.get(name, []), source) if _table_array(cls)
         else _section(cls, name, raw.get(name, {}), source) for name, cls in SECTIONS.items()
-        if not (name == "doses" and per_drug)
+        if not (name in ("doses", "model") and per_drug)
     }
     if per_drug:
-        sections.update(doses=None, drug_doses=per_drug)
+        models, interaction = _drug_models(drugs.names, raw.get("model", {}), source)
+        sections.update(doses=None, drug_doses=per_drug, model=ModelSection(),
+                        drug_models=models, interaction=interaction)
     return Design(**sections, source=source)
 
 
@@ -643,8 +689,9 @@ DRUG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 def _drug_doses(drugs: DrugsSection, values: Any, source: str) -> tuple[DosesSection, ...]:
     """Each drug's ``[doses.<name>]`` table, in the order of [drugs] names."""
     names = drugs.names
-    if len(names) != 2 or names[0] == names[1]:
-        raise InputError(source, "[drugs] names", f"expected two different names, got "
+    if len(names) != 2 or names[0].lower() == names[1].lower():
+        raise InputError(source, "[drugs] names", f"expected two different names (also in "
+                         f"case: they name the data's dose_<name> columns), got "
                          f"{list(names)!r}")
     for name in names:
         if not DRUG_NAME.fullmatch(name):
@@ -662,6 +709,25 @@ def _drug_doses(drugs: DrugsSection, values: Any, source: str) -> tuple[DosesSec
         raise InputError(source, f"[doses.{missing[0]}]", "missing table (it must give "
                          "'levels')")
     return tuple(_section(DosesSection, f"doses.{n}", values[n], source) for n in names)
+
+
+def _drug_models(names: tuple[str, ...], values: Any, source: str
+                 ) -> tuple[tuple[ModelSection, ...], InteractionSection]:
+    """Two drugs' ``[model]``: a ``[model.<name>]`` table per drug (the keys of a single
+    agent's ``[model]``; a drug without one gets the prior derived from its levels) and
+    ``[model.interaction]``."""
+    if not isinstance(values, dict):
+        raise InputError(source, "[model]", "expected a table")
+    tables = {*names, "interaction"}
+    unknown = sorted(set(values) - tables)
+    if unknown:
+        expected = ", ".join(f"[model.{n}]" for n in (*names, "interaction"))
+        raise InputError(source, f"[model] {unknown[0]}", f"with [drugs] names, [model] holds "
+                         f"one table per drug and the interaction: expected {expected}")
+    models = tuple(_section(ModelSection, f"model.{n}", values.get(n, {}), source)
+                   for n in names)
+    return models, _section(InteractionSection, "model.interaction",
+                            values.get("interaction", {}), source)
 
 
 def _section(cls: type, name: str, values: Any, source: str) -> Any:
@@ -839,9 +905,15 @@ def _check_combination(s: Design, source: str) -> None:
     require(s.cohorts.titration_until_level == 0, "[cohorts] titration_until_level",
             "accelerated titration is for one drug")
     require(not s.historical.data and not s.sensitivity, "[historical]",
-            "historical trials and alternative priors are for one drug (the combination "
-            "model's priors come next)")
-    _check_model(s.model, "model", require)
+            "historical trials and alternative priors are for one drug (two drugs: give each "
+            "drug's MAP prior as its [model.<name>] mixture, as `bayesdose map` writes it)")
+    for name, model in zip(s.drugs.names, s.drug_models, strict=True):
+        require(model.prior in ("normal", "mixture"), f"[model.{name}] prior",
+                f"expected 'normal' or 'mixture' for a drug of two, got {model.prior!r} (a "
+                "MAP prior: fit it on one drug's config with `bayesdose map` and give its "
+                "mixture here)")
+        _check_model(model, f"model.{name}", require)
+    _check_interaction(s.interaction, require)
     _check_decision(s.decision, source)
     _check_cohorts_stopping(s, source)
     _check_designs(s.designs, s.pair_panel.size, s.decision.target, source)
@@ -850,6 +922,18 @@ def _check_combination(s: Design, source: str) -> None:
             "two-drug trials are simulated without time")
     require(not s.backfill.enabled, "[backfill] enabled", "backfill is for one drug")
     _check_efficacy(s.efficacy, source)
+
+
+def _check_interaction(interaction: InteractionSection, require: Any) -> None:
+    """Checks of [model.interaction]."""
+    where = "[model.interaction]"
+    require(interaction.form in INTERACTION_FORMS, f"{where} form",
+            f"expected one of {', '.join(map(repr, INTERACTION_FORMS))}, got "
+            f"{interaction.form!r}")
+    require(abs(interaction.prior_mean) <= PRIOR_LIMIT, f"{where} prior_mean",
+            f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}]")
+    require(PRIOR_SD_MIN <= interaction.prior_sd <= PRIOR_LIMIT, f"{where} prior_sd",
+            f"must be >= {PRIOR_SD_MIN:g} and <= {PRIOR_LIMIT:g}")
 
 
 def _check_decision(decision: DecisionSection, source: str) -> None:

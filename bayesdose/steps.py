@@ -49,11 +49,12 @@ from bayesdose.designs.registry import entry as registry_entry
 from bayesdose.designs.registry import hook, label, make_design
 from bayesdose.errors import InputError
 from bayesdose.optimisation import obd_line, obd_on_data
-from bayesdose.panel import DosePanel
+from bayesdose.panel import DosePanel, PairPanel
 from bayesdose.schema import Design
 
 if TYPE_CHECKING:
     from bayesdose.designs.blrm.recommendation import Recommendation
+    from bayesdose.designs.blrm_comb.recommendation import ComboRecommendation
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,8 @@ class Step:
 
     document: dict[str, Any]
     text: str
-    panel: DosePanel
-    recommendation: Recommendation | None = None
+    panel: DosePanel | PairPanel  # two drugs: the pairs (``blrm_comb.recommendation``)
+    recommendation: Recommendation | ComboRecommendation | None = None
     details: Details | None = None
 
     def __str__(self) -> str:

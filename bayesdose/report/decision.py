@@ -48,6 +48,12 @@ def write_outputs(step: Step, design: Design, data: TrialData, plot: Path | None
     """``recommend --plot`` and ``--html``: BLRM-EWOC's posterior, or another design's step
     (``rule_decision``) on the trial ``data``."""
     rec = step.recommendation
+    if design.is_combination:  # --plot is refused for two drugs (blrm_comb.check_options)
+        from bayesdose.report.combination_decision import write_html as write_pairs
+
+        if html is not None:
+            write_pairs(rec, step.document, html)
+        return
     if rec is None:
         from bayesdose.report.rule_decision import write_outputs as write_rule_outputs
 

@@ -89,10 +89,11 @@ def design_sha256(design: Design) -> str:
     if design.is_combination:
         for doses in config["drug_doses"]:
             del doses["format"]
-        config.pop("doses")
+        for key in ("doses", "drug_models", "interaction"):
+            config.pop(key)
         return _sha256(config)  # its model's priors are not simulated yet
-    for key in ("drugs", "drug_doses"):  # two drugs' keys: older single-agent runs match
-        config.pop(key)
+    for key in ("drugs", "drug_doses", "drug_models", "interaction"):  # two drugs' keys:
+        config.pop(key)  # older single-agent runs match
     if config["designs"].get("waterfall") == dataclasses.asdict(type(design.designs.waterfall)()):
         del config["designs"]["waterfall"]  # a two-drug design's settings, likewise
     del config["doses"]["format"]  # how doses are written changes no simulated trial

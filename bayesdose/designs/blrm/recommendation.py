@@ -454,7 +454,12 @@ def _html_table(heading: str, titles: tuple[str, ...], rows: list[tuple[str, ...
 
 
 def blrm_step(name: str, design: Design, data: TrialData, engine: str, seed: int) -> Step:
-    """BLRM-EWOC's next step on real data (``recommend``), as every design's step is given."""
+    """BLRM-EWOC's next step on real data (``recommend``), as every design's step is given
+    (two drugs: the combination BLRM's, ``designs.blrm_comb.recommendation``)."""
+    if design.is_combination:
+        from bayesdose.designs.blrm_comb.recommendation import combination_step
+
+        return combination_step(design, data, engine)
     result = recommend(design, data, engine=engine, seed=seed)
     document = to_json(result)
     closure = ewoc_closure(design, result.summary["p_overdose"].values)

@@ -11,7 +11,11 @@ first rule that applies, in this order (``BARRED``):
 3. skipping: a drug's level more than one above the highest level of that drug given so far
    (in any pair), unless ``allow_skipping``;
 4. both escalated: drug A and drug B both above the current pair's levels, unless
-   ``escalate_both``.
+   ``escalate_both``;
+5. coherence (Cheung 2005, with ``coherence`` and the last cohort's DLTs known): no
+   escalation (a pair at or above the current pair in both drugs) right after a cohort with a
+   DLT, no de-escalation (at or below it in both) right after one without, unless EWOC bars
+   the current pair. A pair with one drug up and the other down is neither.
 
 De-escalation of either drug is never barred by 2-4. The next pair is the allowed pair with the
 highest P(target); ties go to the pair with the lower sum of level indices i + j, then the
@@ -28,8 +32,9 @@ import numpy as np
 
 from bayesdose.designs.base import NO_DOSE
 
-BARRED = (None, "overdose_probability", "increment", "skipping", "both_escalated")
-ALLOWED, OVERDOSE, INCREMENT, SKIPPING, BOTH = range(len(BARRED))
+BARRED = (None, "overdose_probability", "increment", "skipping", "both_escalated",
+          "coherence")
+ALLOWED, OVERDOSE, INCREMENT, SKIPPING, BOTH, COHERENCE = range(len(BARRED))
 
 
 @dataclass(frozen=True)
@@ -40,13 +45,16 @@ class ComboRules:
     max_increment: float = 1.0
     allow_skipping: bool = False
     escalate_both: bool = False
+    coherence: bool = False
 
 
 def barred_codes(rules: ComboRules, levels_a: np.ndarray, levels_b: np.ndarray,
-                 p_overdose: np.ndarray, n: np.ndarray, current: np.ndarray) -> np.ndarray:
+                 p_overdose: np.ndarray, n: np.ndarray, current: np.ndarray,
+                 last_dlt: np.ndarray | None = None) -> np.ndarray:
     """(..., rows, columns): the first rule that bars each pair (a ``BARRED`` code), 0 if it
     may be given next. ``n`` counts patients per pair; ``current`` (..., 2) holds the current
-    pair's (row, column), the last cohort's."""
+    pair's (row, column), the last cohort's; ``last_dlt`` (...) its DLTs (None: the order of
+    cohorts is unknown, and coherence does not apply)."""
     p_overdose, n = np.asarray(p_overdose, dtype=float), np.asarray(n)
     current = np.asarray(current)
     if (current < 0).any():
@@ -68,6 +76,15 @@ def barred_codes(rules: ComboRules, levels_a: np.ndarray, levels_b: np.ndarray,
         codes = _bar(codes, (i > top_a + 1) | (j > top_b + 1), SKIPPING)
     if not rules.escalate_both:
         codes = _bar(codes, (i > ci) & (j > cj), BOTH)
+    if rules.coherence and last_dlt is not None:
+        same = (i == ci) & (j == cj)
+        up, down = (i >= ci) & (j >= cj) & ~same, (i <= ci) & (j <= cj) & ~same
+        flat = codes.reshape(*codes.shape[:-2], rows * cols)
+        at_current = np.take_along_axis(flat, (current[..., 0] * cols + current[..., 1])[
+            ..., None], axis=-1)[..., 0]
+        had = (np.asarray(last_dlt) > 0)[..., None, None]
+        still = (at_current == ALLOWED)[..., None, None]
+        codes = _bar(codes, (had & up) | (~had & still & down), COHERENCE)
     return codes
 
 

@@ -1,0 +1,286 @@
+"""``bayesdose recommend`` on a two-drug config: the combination BLRM's posterior per pair (its
+deterministic engine, ``inference.combination``), the rules and the next step
+(``blrm_comb.decision``), as text and as the JSON document.
+
+The engine summarises every pair of the grid and each monotherapy arm that holds patients
+(their rows are in the likelihood; their summaries are shown, no decision is made on them).
+The JSON has one entry per pair under ``doses``, each ``dose`` an object of both drugs' doses
+(``{"A": 2.0, "B": 1.0}``) beside the single-agent fields; ``next_dose``, ``current_dose`` and
+``mtd`` likewise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayesdose.data import TrialData, over_enrolment
+from bayesdose.designs.blrm_comb.decision import (
+    TIE_RULE,
+    ComboDecision,
+    current_pair,
+    decide_pairs,
+)
+from bayesdose.errors import InputError
+from bayesdose.inference.combination import ERROR_BOUND, CombinationEngine, Diagnostics
+from bayesdose.inference.exact import BatchSummary
+from bayesdose.schema import Design
+from bayesdose.steps import Step
+
+SUMMARIES = ("mean", "sd", "p_underdose", "p_target", "p_overdose")
+
+
+@dataclass(frozen=True)
+class ComboRecommendation:
+    """The posterior per arm (``arms``: the pairs of the grid, then the monotherapy arms with
+    patients; ``summary`` and ``diagnostics`` of the engine, one data set), the decision on
+    the grid, which pairs' P(overdosing) lies within the engine's error of the EWOC threshold
+    (``borderline``), and the notes."""
+
+    design: Design
+    data: TrialData
+    arms: tuple[int, ...]
+    summary: BatchSummary
+    diagnostics: Diagnostics
+    decision: ComboDecision
+    borderline: tuple[bool, ...]
+    notes: tuple[str, ...]
+
+    def table(self, name: str) -> np.ndarray:
+        """A summary over the grid (rows: drug A's levels)."""
+        pairs = self.design.pair_panel
+        return getattr(self.summary, name)[0, :pairs.size].reshape(pairs.shape)
+
+    def __str__(self) -> str:
+        return format_table(self)
+
+
+def recommend_combination(design: Design, data: TrialData) -> ComboRecommendation:
+    """The combination BLRM's posterior and next step on the trial so far."""
+    pairs = design.pair_panel
+    arms = (*range(pairs.size), *(int(k) for k in np.flatnonzero(data.n) if k >= pairs.size))
+    doses = [[pairs.arm_doses(k)[name] for name in pairs.names] for k in arms]
+    engine = CombinationEngine(design.combination_model, np.array(doses),
+                               design.decision.target_interval)
+    summary, diagnostics = engine.summarise(data.n[list(arms)], data.dlt[list(arms)])
+    grid = data.n[:pairs.size].reshape(pairs.shape)
+    current, last_dlt = current_pair(pairs, data)
+    decision = decide_pairs(
+        design, grid, data.total_patients, summary.p_target[0, :pairs.size].reshape(pairs.shape),
+        summary.p_overdose[0, :pairs.size].reshape(pairs.shape), current, last_dlt)
+    p_over = summary.p_overdose[0, :pairs.size]
+    borderline = tuple(bool(b) for b in
+                       np.abs(p_over - design.decision.max_overdose_probability) <= ERROR_BOUND)
+    return ComboRecommendation(design, data, arms, summary, diagnostics, decision, borderline,
+                               _notes(design, data, diagnostics, borderline, last_dlt))
+
+
+def _notes(design: Design, data: TrialData, diagnostics: Diagnostics,
+           borderline: tuple[bool, ...], last_dlt: int | None) -> tuple[str, ...]:
+    """What the statistician must know beside the table."""
+    notes = [] if (over := over_enrolment(design, data)) is None else [over]
+    if not bool(diagnostics.resolved[0]):
+        notes.append(f"the engine did not resolve this posterior (ESS "
+                     f"{diagnostics.ess[0]:.0f} of {int(diagnostics.lines[0])} lines, mass "
+                     f"near the lines' ends {diagnostics.edge_mass[0]:.1e}): its numbers may "
+                     f"be off by more than {ERROR_BOUND:g}")
+    if design.decision.coherence and data.total_patients and last_dlt is None:
+        notes.append("aggregated counts: the order of cohorts is unknown, so the coherence "
+                     "rule (which reads the last cohort) was not applied, and the current pair "
+                     "is the pair given with the highest sum of levels")
+    if any(borderline):
+        close = [design.pair_panel.label(k) for k, b in enumerate(borderline) if b]
+        notes.append("P(overdosing) is within the engine's error of the EWOC threshold at "
+                     + ", ".join(close))
+    return tuple(notes)
+
+
+def combination_step(design: Design, data: TrialData, engine: str) -> Step:
+    """``recommend`` on a two-drug config, as every design's step is given."""
+    check_options("blrm", engine, None, None)
+    rec = recommend_combination(design, data)
+    return Step(to_json(rec), format_table(rec), design.pair_panel, rec)
+
+
+def check_options(design_name: str, engine: str, plot_path: Path | None,
+                  progress_path: Path | None) -> None:
+    """Refuse what ``recommend`` does not yet do for two drugs (``--design``, ``--engine``,
+    ``--plot``, ``--progress-plot``), before anything is computed."""
+    if design_name != "blrm":
+        raise InputError(f"--design {design_name}", None, "two drugs: only the combination "
+                         "BLRM recommends on a two-drug config (BOIN-comb and the waterfall "
+                         "are simulated)")
+    if engine != "exact":
+        raise InputError(f"--engine {engine}", None, "two drugs: only the exact "
+                         "(deterministic) combination engine is built; its MCMC cross-check "
+                         "(mcmc, both) is not yet")
+    for path, option in ((plot_path, "--plot"), (progress_path, "--progress-plot")):
+        if path is not None:
+            raise InputError(option, None, "not built for two drugs: --html draws the "
+                             "heatmaps of P(overdosing) and P(target) over the grid")
+
+
+def _doses(design: Design, arm: int | None) -> dict[str, float] | None:
+    return None if arm is None else design.pair_panel.arm_doses(arm)
+
+
+def to_json(rec: ComboRecommendation) -> dict[str, Any]:
+    """The JSON document of ``recommend --json`` (inputs' hashes are added by the caller)."""
+    design, decision, pairs = rec.design, rec.decision, rec.design.pair_panel
+    entries = []
+    for column, arm in enumerate(rec.arms):
+        entry = {"dose": pairs.arm_doses(arm), "n": int(rec.data.n[arm]),
+                 "dlt": int(rec.data.dlt[arm]),
+                 **{name: float(getattr(rec.summary, name)[0, column]) for name in SUMMARIES}}
+        if arm < pairs.size:
+            entry.update(level=[v + 1 for v in pairs.pair(arm)],
+                         allowed=decision.allowed[arm], barred_by=decision.barred_by[arm],
+                         why_barred=decision.why_barred[arm], borderline=rec.borderline[arm])
+        entries.append(entry)
+    p_target, p_over = rec.table("p_target"), rec.table("p_overdose")
+    mtd_set = [None if column is None else {
+        "dose": pairs.doses(pairs.index(row, column)), "p_target": float(p_target[row, column]),
+        "p_overdose": float(p_over[row, column])} for row, column in enumerate(decision.contour)]
+    d = rec.diagnostics
+    return {
+        "trial": design.trial.name,
+        "drugs": list(pairs.names),
+        "next_dose": _doses(design, decision.next_pair),
+        "cohort_size": decision.cohort_size,
+        "phase": "stopped" if decision.stop else "escalation",
+        "current_dose": _doses(design, decision.current_pair),
+        "direction": decision.direction,
+        "stop": decision.stop,
+        "stop_reason": decision.stop_reason,
+        "mtd": _doses(design, decision.mtd_pair),
+        "mtd_set": mtd_set,
+        "ewoc_met": decision.ewoc_met,
+        "reason": decision.reason,
+        "tie_rule": TIE_RULE.format(a=pairs.names[0]),
+        "notes": list(rec.notes),
+        "engine": "exact",
+        "decided_on": "exact",
+        "mcmc_failures": [],
+        "unit": {name: panel.unit for name, panel in zip(pairs.names, pairs.drugs, strict=True)},
+        "prior": _prior_json(design),
+        "as_of": None,
+        "pending": [],
+        "excluded": [],
+        "doses": entries[:pairs.size],
+        "monotherapy": entries[pairs.size:],
+        "diagnostics": {"engine": "combination (deterministic)", "resolved": bool(d.resolved[0]),
+                        "ess": float(d.ess[0]), "lines": int(d.lines[0]),
+                        "edge_mass": float(d.edge_mass[0]), "error_bound": ERROR_BOUND},
+        "version": version("bayesdose"),
+    }
+
+
+def _prior_json(design: Design) -> dict[str, Any]:
+    """Each drug's prior (its family and parameters) and the interaction's."""
+    i = design.interaction
+    return {**{name: prior.as_dict() for name, prior
+               in zip(design.drugs.names, design.drug_priors, strict=True)},
+            "interaction": {"form": i.form, "prior_mean": i.prior_mean, "prior_sd": i.prior_sd}}
+
+
+def engine_line(rec: ComboRecommendation) -> str:
+    """The engine, whether it resolved this posterior, and its error bound."""
+    d = rec.diagnostics
+    state = "resolved" if d.resolved[0] else "NOT resolved"
+    return (f"combination engine (deterministic): {state}, ESS {d.ess[0]:.0f} of "
+            f"{int(d.lines[0]):,} lines, mass near the lines' ends {d.edge_mass[0]:.1e}; "
+            f"error bound {ERROR_BOUND:g} on interval probabilities")
+
+
+def title(rec: ComboRecommendation) -> str:
+    lo, hi = rec.design.decision.target_interval
+    return (f"{rec.design.trial.name}: posterior per pair, target interval [{lo:g}, {hi:g}), "
+            f"EWOC P(over) < {rec.design.decision.max_overdose_probability:g}")
+
+
+def pair_rows(rec: ComboRecommendation) -> tuple[list[str], list[list[str]]]:
+    """The per-arm table as printed: titles, and per arm its cells (the pairs, each with
+    whether or why not it may be given, then the monotherapy arms)."""
+    pairs = rec.design.pair_panel
+    titles = [*(f"{name}{f' ({p.unit})' if p.unit else ''}" for name, p
+                in zip(pairs.names, pairs.drugs, strict=True)),
+              "n", "DLT", "mean", "sd", "P(under)", "P(target)", "P(over)", "allowed"]
+    rows = []
+    for column, arm in enumerate(rec.arms):
+        doses = pairs.arm_doses(arm)
+        cells = [*(p.number(doses[name]) if doses[name] else "-" for name, p
+                   in zip(pairs.names, pairs.drugs, strict=True)),
+                 str(int(rec.data.n[arm])), str(int(rec.data.dlt[arm])),
+                 *(f"{getattr(rec.summary, name)[0, column]:.3f}" for name in SUMMARIES)]
+        rows.append([*cells, _status(rec, arm)])
+    return titles, rows
+
+
+def _status(rec: ComboRecommendation, arm: int) -> str:
+    """"yes", "no: <rule>" (with "(borderline)"), or "monotherapy" for a drug alone."""
+    if arm >= rec.design.pair_panel.size:
+        return "monotherapy (data only)"
+    why = rec.decision.why_barred[arm]
+    status = "yes" if why is None else f"no: {why}"
+    return status + (" (borderline)" if rec.borderline[arm] else "")
+
+
+def next_text(rec: ComboRecommendation) -> str:
+    """The next pair or the stop, without the reason."""
+    decision, pairs = rec.decision, rec.design.pair_panel
+    if decision.stop:
+        mtd = "none" if decision.mtd_pair is None else pairs.label(decision.mtd_pair)
+        return f"STOP ({decision.stop_reason.replace('_', ' ')}): MTD {mtd}"
+    move = decision.direction
+    if decision.current_pair is not None:
+        move += f" {'at' if move == 'stay' else 'from'} {pairs.label(decision.current_pair)}"
+    return f"next: {pairs.label(decision.next_pair)}, cohort of {decision.cohort_size}: {move}"
+
+
+def mtd_set_lines(rec: ComboRecommendation) -> list[str]:
+    """The MTD set: per level of drug A, the EWOC-allowed pair with the highest P(target)."""
+    pairs = rec.design.pair_panel
+    a, b = pairs.names
+    p_target, p_over = rec.table("p_target"), rec.table("p_overdose")
+    lines = [f"MTD set (per level of {a}, the pair with the highest P(target) among those EWOC "
+             "allows):"]
+    for row, column in enumerate(rec.decision.contour):
+        level = f"{a} {pairs.drugs[0].label(row)}"
+        lines.append(f"  {level}: none allowed" if column is None else
+                     f"  {level}: {b} {pairs.drugs[1].label(column)}, P(target) "
+                     f"{p_target[row, column]:.3f}, P(over) {p_over[row, column]:.3f}")
+    return lines
+
+
+def prior_lines(design: Design) -> list[str]:
+    """Each drug's prior, as it was derived or given, and the interaction's."""
+    lines = [f"prior of {name}: {prior.explanation or _prior_text(prior)}" for name, prior
+             in zip(design.drugs.names, design.drug_priors, strict=True)]
+    i = design.interaction
+    return [*lines, f"interaction: {i.form}, eta ~ N({i.prior_mean:g}, {i.prior_sd:.3g}^2)"]
+
+
+def _prior_text(prior: Any) -> str:
+    """A normal prior given in the config, in words (a mixture and a derived prior explain
+    themselves)."""
+    return (f"log alpha ~ N({prior.mean[0]:g}, {prior.sd[0]:g}^2), log beta ~ "
+            f"N({prior.mean[1]:g}, {prior.sd[1]:g}^2), correlation {prior.correlation:g}")
+
+
+def format_table(rec: ComboRecommendation) -> str:
+    """The per-pair table and the recommendation, as printed by ``bayesdose recommend``."""
+    titles, rows = pair_rows(rec)
+    widths = [max(len(c) for c in column) for column in zip(titles, *rows, strict=True)]
+    widths[-1] = 0  # the last column is left-aligned text
+    lines = [title(rec), engine_line(rec)]
+    lines += ["  ".join(f"{c:>{w}}" for c, w in zip(row, widths, strict=True)).rstrip()
+              for row in (titles, *rows)]
+    lines += ["", *mtd_set_lines(rec), "", *prior_lines(rec.design), ""]
+    lines.append(f"{next_text(rec)} — {rec.decision.reason}")
+    lines.append(f"tie rule: {TIE_RULE.format(a=rec.design.pair_panel.names[0])}")
+    lines.extend(f"note: {note}" for note in rec.notes)
+    return "\n".join(lines)
