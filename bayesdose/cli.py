@@ -131,11 +131,15 @@ def main() -> None:
 @click.option("--strict", is_flag=True,
               help=f"Exit with code {EXIT_STRICT}, writing nothing, when an MCMC diagnostic "
               "failed or the exact and MCMC engines disagree (--engine mcmc or both, EXNEX).")
+@click.option("--pathway-cohorts", type=click.IntRange(min=1, max=3), default=None,
+              help="Two drugs: also the dose-transition pathways, the next pair after each "
+              "outcome of the next 1-3 cohorts (each cohort deeper costs (cohort size + 1) "
+              "times the posteriors of the one before).")
 @_user_errors
 def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path | None,
               record_dir: Path | None, as_of: datetime | None, design_name: str,
               plot_path: Path | None, html_path: Path | None, record_key: Path | None,
-              progress_path: Path | None, strict: bool) -> None:
+              progress_path: Path | None, strict: bool, pathway_cohorts: int | None) -> None:
     """Posterior per dose, allowed doses and the next dose, from CONFIG (TOML) and DATA (CSV).
 
     Every output is checked before anything is computed, and the record is written last, so
@@ -164,6 +168,10 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
         from bayesdose.designs.blrm_comb.recommendation import check_options
 
         check_options(design_name, engine, plot_path, progress_path)
+    elif pathway_cohorts is not None:
+        raise InputError("--pathway-cohorts", None, "two drugs only: a single agent's "
+                         "pathways are in its design report (bayesdose report "
+                         "--pathway-cohorts)")
     data_bytes = read_input(data)
     trial = read_trial_data(data, design, as_of and as_of.date(), data_bytes)
     if progress_path is not None:
@@ -183,7 +191,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     if design.is_combination:  # (the BLRM's own module would load what two drugs never use)
         from bayesdose.designs.blrm_comb.recommendation import combination_step
 
-        step = combination_step(design, trial, engine)
+        step = combination_step(design, trial, engine, pathway_cohorts)
     else:
         step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)

@@ -11,7 +11,8 @@ The JSON has one entry per pair under ``doses``, each ``dose`` an object of both
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -61,12 +62,34 @@ class ComboRecommendation:
 
 def recommend_combination(design: Design, data: TrialData) -> ComboRecommendation:
     """The combination BLRM's posterior and next step on the trial so far."""
+    return recommend_each(design, [data])[0]
+
+
+def recommend_each(design: Design, datasets: Sequence[TrialData]
+                   ) -> list[ComboRecommendation]:
+    """``recommend_combination`` on each data set, their posteriors computed in one batch of
+    the engine (over the grid and every monotherapy arm with patients in any of them)."""
     pairs = design.pair_panel
-    arms = (*range(pairs.size), *(int(k) for k in np.flatnonzero(data.n) if k >= pairs.size))
+    given = np.any([data.n > 0 for data in datasets], axis=0)
+    arms = (*range(pairs.size), *(int(k) for k in np.flatnonzero(given) if k >= pairs.size))
     doses = [[pairs.arm_doses(k)[name] for name in pairs.names] for k in arms]
     engine = CombinationEngine(design.combination_model, np.array(doses),
                                design.decision.target_interval)
-    summary, diagnostics = engine.summarise(data.n[list(arms)], data.dlt[list(arms)])
+    summaries, diagnostics = engine.summarise(np.array([d.n[list(arms)] for d in datasets]),
+                                              np.array([d.dlt[list(arms)] for d in datasets]))
+    return [_recommendation(design, data, arms, _row(summaries, i), _row(diagnostics, i))
+            for i, data in enumerate(datasets)]
+
+
+def _row(batch: Any, i: int) -> Any:
+    """Data set ``i`` of a batch (a ``BatchSummary`` or ``Diagnostics``), as a batch of one."""
+    return type(batch)(*(getattr(batch, f.name)[i:i + 1] for f in fields(batch)))
+
+
+def _recommendation(design: Design, data: TrialData, arms: tuple[int, ...],
+                    summary: BatchSummary, diagnostics: Diagnostics) -> ComboRecommendation:
+    """The rules on one data set's posterior."""
+    pairs = design.pair_panel
     grid = data.n[:pairs.size].reshape(pairs.shape)
     current, last_dlt = current_pair(pairs, data)
     decision = decide_pairs(
@@ -99,11 +122,26 @@ def _notes(design: Design, data: TrialData, diagnostics: Diagnostics,
     return tuple(notes)
 
 
-def combination_step(design: Design, data: TrialData, engine: str) -> Step:
-    """``recommend`` on a two-drug config, as every design's step is given."""
+def doses_of(design: Design, arm: int | None) -> dict[str, float] | None:
+    """An arm's dose of each drug, by name (None: no arm)."""
+    return None if arm is None else design.pair_panel.arm_doses(arm)
+
+
+def combination_step(design: Design, data: TrialData, engine: str,
+                     pathway_cohorts: int | None = None) -> Step:
+    """``recommend`` on a two-drug config, as every design's step is given; with
+    ``pathway_cohorts`` also the dose-transition pathways of the next cohorts (``pathways``)
+    in the text and under ``pathways`` in the document."""
     check_options("blrm", engine, None, None)
-    rec = recommend_combination(design, data)
-    return Step(to_json(rec), format_table(rec), design.pair_panel, rec)
+    if pathway_cohorts is None:
+        rec = recommend_combination(design, data)
+        return Step(to_json(rec), format_table(rec), design.pair_panel, rec)
+    from bayesdose.designs.blrm_comb.pathways import pathway_json, pathway_lines, pathway_tree
+
+    root = pathway_tree(design, data, pathway_cohorts)
+    text = "\n".join([format_table(root.rec), "", *pathway_lines(root, pathway_cohorts)])
+    document = {**to_json(root.rec), "pathways": pathway_json(root, pathway_cohorts)}
+    return Step(document, text, design.pair_panel, root.rec)
 
 
 def check_options(design_name: str, engine: str, plot_path: Path | None,
@@ -122,10 +160,6 @@ def check_options(design_name: str, engine: str, plot_path: Path | None,
         if path is not None:
             raise InputError(option, None, "not built for two drugs: --html draws the "
                              "heatmaps of P(overdosing) and P(target) over the grid")
-
-
-def _doses(design: Design, arm: int | None) -> dict[str, float] | None:
-    return None if arm is None else design.pair_panel.arm_doses(arm)
 
 
 def to_json(rec: ComboRecommendation) -> dict[str, Any]:
@@ -149,14 +183,14 @@ def to_json(rec: ComboRecommendation) -> dict[str, Any]:
     return {
         "trial": design.trial.name,
         "drugs": list(pairs.names),
-        "next_dose": _doses(design, decision.next_pair),
+        "next_dose": doses_of(design, decision.next_pair),
         "cohort_size": decision.cohort_size,
         "phase": "stopped" if decision.stop else "escalation",
-        "current_dose": _doses(design, decision.current_pair),
+        "current_dose": doses_of(design, decision.current_pair),
         "direction": decision.direction,
         "stop": decision.stop,
         "stop_reason": decision.stop_reason,
-        "mtd": _doses(design, decision.mtd_pair),
+        "mtd": doses_of(design, decision.mtd_pair),
         "mtd_set": mtd_set,
         "ewoc_met": decision.ewoc_met,
         "reason": decision.reason,
