@@ -97,7 +97,7 @@ def test_dlts_at_the_lowest_pair_stop_for_safety(design, tmp_path):
 
 def test_every_step_is_what_recommend_says_on_that_data(design, first_cohort, tree):
     for child in tree.children:
-        alone = recommend_combination(design, with_cohorts(design, first_cohort, child.cohorts))
+        alone = recommend_combination(design, with_cohorts(first_cohort, child.cohorts))
         assert alone.decision == child.rec.decision
         for key in ("mean", "p_target", "p_overdose"):
             np.testing.assert_allclose(getattr(child.rec.summary, key),
@@ -105,7 +105,7 @@ def test_every_step_is_what_recommend_says_on_that_data(design, first_cohort, tr
 
 
 def test_hypothetical_cohorts_follow_the_real_ones(design, first_cohort):
-    data = with_cohorts(design, first_cohort, (Cohort(4, 3, 1), Cohort(5, 2, 2)))
+    data = with_cohorts(first_cohort, (Cohort(4, 3, 1), Cohort(5, 2, 2)))
     assert data.n[0] == 3 and data.n[4] == 3 and data.n[5] == 2
     assert data.dlt[4] == 1 and data.dlt[5] == 2 and data.total_patients == 8
     assert [p.cohort for p in data.patients] == [1, 1, 1, 2, 2, 2, 3, 3]
@@ -118,7 +118,7 @@ def test_with_aggregated_data_the_last_cohort_is_the_hypothetical_one(design, tm
     data = read_trial_data(path, design)
     assert data.patients is None
     assert recommend_combination(design, data).decision.current_pair == 4  # A 50 + B 0.5
-    grown = with_cohorts(design, data, (Cohort(1, 3, 0),))  # at A 25 mg + B 1 mg
+    grown = with_cohorts(data, (Cohort(1, 3, 0),))  # at A 25 mg + B 1 mg
     rec = recommend_combination(design, grown)
     assert rec.decision.current_pair == 1 and grown.n[1] == 3 and grown.total_patients == 9
     assert not any("aggregated" in note for note in rec.notes)

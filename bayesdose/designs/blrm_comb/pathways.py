@@ -37,7 +37,7 @@ class PathStep:
         return None if pair is None else float(getattr(self.rec.summary, key)[0, pair])
 
 
-def with_cohorts(design: Design, data: TrialData, cohorts: tuple[Cohort, ...]) -> TrialData:
+def with_cohorts(data: TrialData, cohorts: tuple[Cohort, ...]) -> TrialData:
     """The data plus ``cohorts``, each a patient-level cohort after the last (the first
     ``dlts`` of its patients with a DLT). With aggregated data only the hypothetical patients
     are listed: the last cohort, hence the current pair and coherence, is theirs."""
@@ -66,7 +66,7 @@ def pathway_tree(design: Design, data: TrialData, cohorts: int) -> PathStep:
         if not frontier:
             break
         recs.update(zip(frontier, recommend_each(
-            design, [with_cohorts(design, data, path) for path in frontier]), strict=True))
+            design, [with_cohorts(data, path) for path in frontier]), strict=True))
     return _assemble((), recs)
 
 
@@ -123,8 +123,8 @@ def pathway_json(root: PathStep, cohorts: int) -> dict[str, object]:
         return {"dose": doses_of(design, last.level), "n": last.size, "dlt": last.dlts,
                 "next_dose": doses_of(design, d.next_pair), "cohort_size": d.cohort_size,
                 "direction": d.direction, "stop_reason": d.stop_reason,
-                "mtd": doses_of(design, d.mtd_pair), "ewoc_met": d.ewoc_met, "p_target": step.at_next("p_target"),
-                "p_overdose": step.at_next("p_overdose"),
+                "mtd": doses_of(design, d.mtd_pair), "ewoc_met": d.ewoc_met,
+                "p_target": step.at_next("p_target"), "p_overdose": step.at_next("p_overdose"),
                 "then": [node(child) for child in step.children]}
 
     return {"cohorts": cohorts, "then": [node(child) for child in root.children]}
