@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,7 +22,11 @@ from bayesdose.defaults import (
 )
 from bayesdose.errors import InputError
 
+if TYPE_CHECKING:
+    from bayesdose.schema import Design
+
 EXIT_INPUT = 2  # as every bayesdose command: a user's mistake, reported on one line
+COMBINATION_PATHWAY_COHORTS = 3  # as recommend --pathway-cohorts on two drugs
 
 
 @click.command()
@@ -66,7 +71,6 @@ def _report(config: Path, scenarios_path: Path, out_dir: Path, trials: int | Non
             pdf_engine: str) -> None:
     from bayesdose.report import simulated_study as studies
     from bayesdose.report.build import ReportInputs, report_html
-    from bayesdose.report.render import pdf_bytes, write
     from bayesdose.schema import load_design
     from bayesdose.simulation.scenarios import load_scenarios
 
@@ -74,11 +78,12 @@ def _report(config: Path, scenarios_path: Path, out_dir: Path, trials: int | Non
         raise InputError("--sim", None, "reuses a finished simulation: give --trials, --seed "
                          "and --method to bayesdose simulate instead")
     design = load_design(config)
+    if design.is_combination:
+        _combination_report(design, config, scenarios_path, out_dir, trials, seed, method,
+                            sim_dir, pathway_cohorts, pdf_engine)
+        return
     scenarios = load_scenarios(scenarios_path, len(design.levels))
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(str(out_dir), None, f"cannot create the folder: {err.strerror}") from None
+    _make_folder(out_dir)
     command = ["bayesdose", "report", str(config), "--scenarios", str(scenarios_path),
                "--out", str(out_dir)]
     if sim_dir is not None:
@@ -96,8 +101,61 @@ def _report(config: Path, scenarios_path: Path, out_dir: Path, trials: int | Non
     if pathway_cohorts is not None:
         command += ["--pathway-cohorts", str(pathway_cohorts)]
     inputs = ReportInputs(config, scenarios_path, shlex.join(command))
-    html = report_html(design, study, inputs, pathway_cohorts)
+    _write_report(out_dir, report_html(design, study, inputs, pathway_cohorts), pdf_engine)
+
+
+def _make_folder(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(str(out_dir), None, f"cannot create the folder: {err.strerror}") from None
+
+
+def _write_report(out_dir: Path, html: str, pdf_engine: str) -> None:
+    """OUT/report.html and OUT/report.pdf, each written whole or not at all."""
+    from bayesdose.report.render import pdf_bytes, write
+
     write(out_dir / "report.html", html, "report")
     write(out_dir / "report.pdf", pdf_bytes(html, pdf_engine), "PDF report")
     click.echo(f"report: {out_dir / 'report.html'}")
     click.echo(f"PDF: {out_dir / 'report.pdf'}")
+
+
+def _combination_report(design: Design, config: Path, scenarios_path: Path, out_dir: Path,
+                        trials: int | None, seed: int | None, method: str,
+                        sim_dir: Path | None, pathway_cohorts: int | None,
+                        pdf_engine: str) -> None:
+    """The report of a two-drug config: its designs simulated (Monte Carlo only) or reused."""
+    from bayesdose.report import combination_study as studies
+    from bayesdose.report.build import ReportInputs
+    from bayesdose.simulation.combination.scenarios import load_matrix_scenarios
+
+    if pathway_cohorts is not None and pathway_cohorts > COMBINATION_PATHWAY_COHORTS:
+        raise InputError("--pathway-cohorts", None, f"two drugs: at most "
+                         f"{COMBINATION_PATHWAY_COHORTS} cohorts (each posterior of the "
+                         "combination BLRM takes about 0.1 s)")
+    if method == "exact":
+        raise InputError("--method exact", None, "two drugs are simulated by Monte Carlo only: "
+                         "use --method simulate (or auto)")
+    scenarios = load_matrix_scenarios(scenarios_path, design.pair_panel.shape,
+                                      design.drugs.names)
+    _make_folder(out_dir)
+    command = ["bayesdose", "report", str(config), "--scenarios", str(scenarios_path),
+               "--out", str(out_dir)]
+    if sim_dir is not None:
+        study = studies.reuse(sim_dir, design, scenarios)
+        command += ["--sim", str(sim_dir)]
+    else:
+        trials = DEFAULT_TRIALS if trials is None else trials
+        seed = DEFAULT_SEED if seed is None else seed
+        try:
+            study = studies.run(design, scenarios, trials, seed, out_dir / "simulation")
+        except OSError as err:
+            raise InputError(str(out_dir), None,
+                             f"cannot write the simulation: {err.strerror or err}") from None
+        command += ["--trials", str(trials), "--seed", str(seed)]
+    if pathway_cohorts is not None:
+        command += ["--pathway-cohorts", str(pathway_cohorts)]
+    inputs = ReportInputs(config, scenarios_path, shlex.join(command))
+    _write_report(out_dir, studies.report_html(design, study, inputs, pathway_cohorts),
+                  pdf_engine)
