@@ -91,7 +91,7 @@ def test_backfill_numbers_are_those_of_summary_json(report_dir: Path) -> None:
         assert cell["text"] == expected_text(entries[cell["scenario"]], cell["data-design"],
                                              cell["data-key"])
     keys = {(c["scenario"], c["data-design"], c["data-key"]) for c in cells}
-    for name, entry in entries.items():
+    for name in entries:
         for design in ("blrm+backfill", "boin+backfill"):
             for key, _, _ in BACKFILL_METRICS:
                 assert (name, design, key) in keys
