@@ -123,7 +123,17 @@ def label(name: str) -> str:
 
 
 def colour(name: str) -> str:
+    """A design's colour; ``NAME+backfill``'s is its design's, lighter (as 3+3 de-esc. is
+    3+3's), so the two read as one family and apart."""
+    if is_backfill(name) and base_name(name) in ENTRIES:
+        return _lighter(ENTRIES[base_name(name)].colour)
     return ENTRIES[name].colour if name in ENTRIES else "#555555"
+
+
+def _lighter(hex_colour: str, towards_white: float = 0.45) -> str:
+    """``#rrggbb`` moved ``towards_white`` of the way to white."""
+    rgb = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * towards_white):02x}" for c in rgb)
 
 
 def config_sections() -> list[tuple[str, type]]:

@@ -26,6 +26,7 @@ from bayesdose.report.text import dose_number, number
 from bayesdose.schema import Design
 
 TRUTH = "#a8322a"  # the true DLT curve and the target: the right-hand axis, in its colour
+RESPONSE = "#2a7a8c"  # the true response rates: the OBD panel's right-hand axis
 SAFETY_FACE = "#f4d0cb"
 NO_EWOC_FACE = "#f7d98b"
 RIGHT_ANSWER = "#fff1c7"
@@ -78,28 +79,68 @@ def _twin_truth(ax: Any, x: np.ndarray, p_true: list[float], target: float) -> A
     return truth
 
 
-def _grouped_bars(ax: Any, names: list[str], values: dict[str, list[float]]) -> None:
+def _grouped_bars(ax: Any, names: list[str], values: dict[str, list[float]],
+                  on_top: dict[str, list[float]] | None = None) -> None:
+    """Bars per dose, one per design; ``on_top``: a hatched part stacked on a design's bar
+    (a backfill design's backfill patients on its escalation patients)."""
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
         x = np.arange(len(values[name])) - 0.4 + width * (i + 0.5)
         ax.bar(x, values[name], width * 0.92, color=design_colour(name), label=design_label(name))
+        if on_top and name in on_top:
+            ax.bar(x, on_top[name], width * 0.92, bottom=values[name], color="white",
+                   edgecolor=design_colour(name), hatch="////", lw=0.6)
+
+
+def _highlight(ax: Any, level: int | None, last: int) -> None:
+    """The right answer's column (0-based ``level``; None: the "none" column at ``last`` + 1)."""
+    where = last + 1 if level is None else level
+    if where <= last:
+        ax.axvspan(where - 0.5, where + 0.5, color=RIGHT_ANSWER, zorder=0, lw=0)
+
+
+def _obd_panel(ax: Any, design: Design, entry: dict[str, Any], names: list[str]) -> None:
+    """P(selecting each dose as the OBD) of the backfill designs, against the true response
+    rates on a right-hand axis, the true OBD's column highlighted."""
+    k = len(design.levels)
+    _grouped_bars(ax, names, {n: entry["designs"][n]["select_obd"] for n in names})
+    dose_axis(ax, _dose_labels(design), design.doses.unit)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("P(selected as OBD) (bars)")
+    ax.set_title("OBD selection")
+    response = ax.twinx()
+    response.plot(np.arange(k), entry["p_response"], "-s", color=RESPONSE, lw=1.4, ms=4,
+                  zorder=5)
+    response.set_ylim(0, 1)
+    response.set_ylabel("true P(response)", color=RESPONSE)
+    response.tick_params(axis="y", colors=RESPONSE)
+    response.grid(False)
+    response.spines["right"].set_visible(True)
+    response.spines["right"].set_color(RESPONSE)
+    obd = entry["true_obd"]
+    _highlight(ax, None if obd is None else obd - 1, k - 1)
 
 
 @styled
 def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
     """Selection and allocation per dose for each design of a scenario entry of the summary,
     side by side (one above the other beyond ``SIDE_BY_SIDE`` doses), against the scenario's
-    true DLT curve and the target on a right-hand axis in their own colour."""
+    true DLT curve and the target on a right-hand axis in their own colour. With a backfill
+    design, its allocation bars stack its backfill patients (hatched) on its escalation
+    patients, and a third panel shows its OBD selection against the true response rates."""
     names = list(entry["designs"])
     p_true = entry["p_true"]
     mtd = entry["true_mtd"]
     k = len(design.levels)
+    backfill = [n for n in names if "select_obd" in entry["designs"][n]]
+    panels = 3 if backfill else 2
     if k <= SIDE_BY_SIDE:
-        fig = new_figure(7.2, 2.9)
-        left, right = fig.subplots(1, 2, width_ratios=[k + 1, k])
+        fig = new_figure(7.2 if not backfill else 10.0, 2.9)
+        axes = fig.subplots(1, panels, width_ratios=[k + 1, *[k] * (panels - 1)])
     else:
-        fig = new_figure(7.2, 5.6)
-        left, right = fig.subplots(2, 1)
+        fig = new_figure(7.2, 2.8 * panels)
+        axes = fig.subplots(panels, 1)
+    left, right = axes[0], axes[1]
 
     selection = {n: [*entry["designs"][n]["select"], entry["designs"][n]["select_none"]]
                  for n in names}
@@ -114,24 +155,31 @@ def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
     _twin_truth(left, np.arange(k), p_true, design.decision.target)
 
     treated = [n for n in names if "patients" in entry["designs"][n]]
-    allocation = {n: entry["designs"][n]["patients"] for n in treated}
-    _grouped_bars(right, treated, allocation)
+    allocation = {n: entry["designs"][n].get("patients_escalation",
+                                             entry["designs"][n]["patients"]) for n in treated}
+    _grouped_bars(right, treated, allocation,
+                  {n: entry["designs"][n]["patients_backfill"] for n in backfill})
     dose_axis(right, _dose_labels(design), design.doses.unit)
     right.set_ylabel("mean patients (bars)")
     right.set_title("Allocation")
     _twin_truth(right, np.arange(k), p_true, design.decision.target)
 
-    where = k if mtd is None else mtd - 1
-    for ax, last in ((left, k), (right, k - 1)):
-        if where <= last:
-            ax.axvspan(where - 0.5, where + 0.5, color=RIGHT_ANSWER, zorder=0, lw=0)
+    _highlight(left, None if mtd is None else mtd - 1, k)
+    _highlight(right, None if mtd is None else mtd - 1, k - 1)
     handles = [Patch(color=design_colour(n), label=design_label(n)) for n in names]
     target = f"target {number(design.decision.target)}"
     handles += [Line2D([], [], color=TRUTH, marker="o", ms=4, label="true P(DLT) (right axis)"),
                 Line2D([], [], color=TRUTH, ls=":", label=f"{target} (right axis)"),
-                Patch(color=RIGHT_ANSWER, label="right answer (true MTD)")]
+                Patch(color=RIGHT_ANSWER, label="right answer (true MTD, true OBD)"
+                      if backfill else "right answer (true MTD)")]
+    if backfill:
+        _obd_panel(axes[2], design, entry, backfill)
+        handles += [Patch(facecolor="white", edgecolor="#555555", hatch="////",
+                          label="backfill patients"),
+                    Line2D([], [], color=RESPONSE, marker="s", ms=4,
+                           label="true P(response) (right axis)")]
     fig.legend(handles=handles, loc="outside lower center", ncols=4)
-    fit_tick_labels(fig, left, right)
+    fit_tick_labels(fig, *axes)
     return fig
 
 

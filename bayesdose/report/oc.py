@@ -1,5 +1,10 @@
 """Operating characteristics as report tables: every number is read from the simulation's
-summary (the summary.json document) and only formatted here, never recomputed."""
+summary (the summary.json document) and only formatted here, never recomputed.
+
+A study with a backfill design (``NAME+backfill``) adds its numbers: rows for the backfill
+patients, responses and P(selecting the true OBD); its patients per dose split into escalation
+and backfill; and the OBD it selects per dose beside the MTD. Designs without backfill show a
+dash there (the summary has no such number for them)."""
 
 from __future__ import annotations
 
@@ -24,7 +29,15 @@ METRICS = (
     ("p_above_mtd", "Share of patients above the true MTD", 3),
     ("early_stop", "P(early stop for safety)", 3),
 )
-PER_DOSE_DECIMALS = {"select": 3, "patients": 2}
+# The rows a backfill design adds (``backfilloc.backfill_characteristics``), after METRICS.
+BACKFILL_METRICS = (
+    ("backfill_mean", "Mean backfill patients (on top of the escalation's)", 2),
+    ("late", "Mean backfill patients still in follow-up when the escalation ended", 2),
+    ("responses_mean", "Mean number of responses", 2),
+    ("p_select_obd", "P(selecting the true OBD, or no dose when none is right)", 3),
+)
+PER_DOSE_DECIMALS = {"select": 3, "patients": 2, "patients_escalation": 2,
+                     "patients_backfill": 2, "select_obd": 3}
 # The row of a study in time: the mean duration, always simulated (also beside exact results).
 DURATION = ("duration[mean]", "Mean trial duration in days (simulated in time)", 1)
 
@@ -59,7 +72,22 @@ class ScenarioTables:
     labels: list[str]
     metrics: list[Row]
     selection: list[Row]  # one row per design: each dose, then no dose
-    allocation: list[Row]  # one row per design that treats patients: mean patients per dose
+    allocation: list[Row]  # per design that treats patients: mean patients per dose (a
+    # backfill design: two rows, its escalation and its backfill patients)
+    p_response: list[str] | None = None  # true response rates, when the scenario has them
+    true_obd: str | None = None  # in words, when the scenario has response rates
+    obd_selection: list[Row] | None = None  # per backfill design: P(selecting each dose as OBD)
+
+
+def has_backfill(entry: dict[str, Any]) -> bool:
+    """Whether a scenario entry of the summary holds a backfill design's numbers."""
+    return any("patients_backfill" in oc for oc in entry["designs"].values())
+
+
+def _true_dose(design: Design, level: int | None) -> str:
+    """A scenario's true MTD or OBD (1-based, as the summary has it) in words."""
+    return ("none (every dose is too toxic)" if level is None
+            else f"level {level}, {dose(design, level - 1)}")
 
 
 def _cell(design: str, key: str, value: Any, se: Any, decimals: int, simulated: bool) -> Cell:
@@ -75,8 +103,9 @@ def scenario_tables(design: Design, summary: dict[str, Any], entry: dict[str, An
     """The tables of one scenario entry of the summary."""
     simulated = summary["method"] == "simulate"
     names = list(entry["designs"])
+    backfill = has_backfill(entry)
     metrics = []
-    for key, label, decimals in METRICS:
+    for key, label, decimals in (*METRICS, *(BACKFILL_METRICS if backfill else ())):
         cells = []
         for name in names:
             oc = entry["designs"][name]
@@ -102,17 +131,27 @@ def scenario_tables(design: Design, summary: dict[str, Any], entry: dict[str, An
         none = _cell(name, "select_none", oc["select_none"], oc["se"]["select_none"], 3,
                      simulated)
         selection.append(Row(design_label(name), [*per_dose(name, "select"), none]))
-    allocation = [Row(design_label(name), per_dose(name, "patients"))
-                  for name in names if "patients" in entry["designs"][name]]
-    mtd = entry["true_mtd"]
+    allocation = []
+    for name in names:
+        if "patients_backfill" in entry["designs"][name]:
+            allocation += [Row(f"{design_label(name)}: escalation",
+                               per_dose(name, "patients_escalation")),
+                           Row(f"{design_label(name)}: backfill",
+                               per_dose(name, "patients_backfill"))]
+        elif "patients" in entry["designs"][name]:
+            allocation.append(Row(design_label(name), per_dose(name, "patients")))
+    responses = entry.get("p_response")
     return ScenarioTables(
         name=entry["name"],
         p_true=[number(p) for p in entry["p_true"]],
-        true_mtd="none (every dose is too toxic)" if mtd is None
-        else f"level {mtd}, {dose(design, mtd - 1)}",
+        true_mtd=_true_dose(design, entry["true_mtd"]),
         designs=names,
         labels=[design_label(n) for n in names],
         metrics=metrics,
         selection=selection,
         allocation=allocation,
+        p_response=None if responses is None else [number(p) for p in responses],
+        true_obd=None if responses is None else _true_dose(design, entry["true_obd"]),
+        obd_selection=[Row(design_label(n), per_dose(n, "select_obd")) for n in names
+                       if "select_obd" in entry["designs"][n]] if backfill else None,
     )

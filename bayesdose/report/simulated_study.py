@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bayesdose.defaults import DEFAULT_METHOD
 from bayesdose.errors import InputError
 from bayesdose.input_files import read_input
 from bayesdose.schema import Design
@@ -28,8 +30,17 @@ class Study:
     omitted: dict[str, str]  # design -> why it is not compared
 
 
-def report_designs(design: Design) -> tuple[list[str], dict[str, str]]:
-    """The designs to compare, and the reasons the others are left out."""
+# With [backfill] enabled, the report adds these designs with backfill (``NAME+backfill``):
+# the config's own design, BLRM-EWOC, and BF-BOIN, the published backfill design. Two, so the
+# tables stay readable; any other is compared by ``bayesdose simulate --designs`` and ``--sim``.
+REPORT_BACKFILL = ("blrm+backfill", "boin+backfill")
+
+
+def report_designs(design: Design, scenarios: Sequence[Scenario] = (),
+                   method: str = DEFAULT_METHOD) -> tuple[list[str], dict[str, str]]:
+    """The designs to compare, and the reasons the others are left out. With ``[backfill]
+    enabled``, ``REPORT_BACKFILL`` too, when they can run: the ``scenarios`` have response
+    rates, the config a DLT window, and the ``method`` is not exact."""
     from bayesdose.designs.registry import REPORT_DESIGNS, make_design
 
     names, omitted = [], {}
@@ -40,7 +51,25 @@ def report_designs(design: Design) -> tuple[list[str], dict[str, str]]:
             omitted[name] = err.problem
             continue
         names.append(name)
+    if design.backfill.enabled:
+        for name in REPORT_BACKFILL:
+            try:
+                _check_backfill(design, name, scenarios, method)
+            except InputError as err:
+                omitted[name] = str(err)
+                continue
+            names.append(name)
     return names, omitted
+
+
+def _check_backfill(design: Design, name: str, scenarios: Sequence[Scenario],
+                    method: str) -> None:
+    """An InputError when the backfill design ``name`` cannot run in this study."""
+    from bayesdose.simulation.scenarios import require_responses
+    from bayesdose.simulation.withtime import check_timed
+
+    require_responses(list(scenarios), [name], "the scenario file")
+    check_timed(design, [name], method)
 
 
 def run(design: Design, scenarios: list[Scenario], trials: int, seed: int, method: str,
@@ -49,7 +78,7 @@ def run(design: Design, scenarios: list[Scenario], trials: int, seed: int, metho
     from bayesdose.simulation.study import study_summary
     from bayesdose.simulation.tree import TreeTooLarge
 
-    names, omitted = report_designs(design)
+    names, omitted = report_designs(design, scenarios, method)
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     try:
@@ -68,7 +97,7 @@ def reuse(folder: Path, design: Design, scenarios: list[Scenario]) -> Study:
     check_design(summary, design, str(path))
     check_scenarios(summary, design, scenarios, str(path))
     present = set(summary["scenarios"][0]["designs"])
-    names, omitted = report_designs(design)
+    names, omitted = report_designs(design, scenarios)
     omitted.update({n: "not in the reused simulation" for n in names if n not in present})
     return Study(summary, path, None, True, omitted)
 

@@ -122,6 +122,32 @@ def rule_items(design: Design) -> list[Item]:
 
 def design_descriptions(design: Design, names: list[str]) -> dict[str, str]:
     """What each compared design (and the benchmark) is, by its name in the summary."""
-    from bayesdose.designs.registry import ENTRIES
+    from bayesdose.designs.registry import ENTRIES, base_name, is_backfill
 
-    return {name: ENTRIES[name].describe(design) if name in ENTRIES else "" for name in names}
+    def describe(name: str) -> str:
+        if is_backfill(name) and base_name(name) in ENTRIES:
+            return f"{ENTRIES[base_name(name)].describe(design)} {backfill_words(design, name)}"
+        return ENTRIES[name].describe(design) if name in ENTRIES else ""
+
+    return {name: describe(name) for name in names}
+
+
+def backfill_words(design: Design, name: str) -> str:
+    """The backfill of ``NAME+backfill`` in words (docs/backfill.md, "Rules")."""
+    from bayesdose.designs.registry import base_name, hook
+
+    settings = design.backfill
+    response = " and has shown a response" if settings.require_response else ""
+    rate = ("" if settings.close_on_dlt_rate is None else
+            f", or where its observed DLT rate exceeds {number(settings.close_on_dlt_rate)}")
+    closes = getattr(hook(base_name(name), "backfill"), "closes", "closed where the design "
+                     "de-escalates")
+    return (f"With backfill: while the escalation cohort is in DLT follow-up, a newly arriving "
+            f"patient joins the highest open dose below the escalation dose, or is referred "
+            f"away when none is open. A dose is open while it holds fewer than "
+            f"{settings.max_per_dose} patients{response}; it is {closes}{rate}, with every "
+            f"dose above it. Backfill patients come on top of the "
+            f"escalation's and count in every later decision. At the end, the optimal "
+            f"biological dose (OBD) is the dose up to the MTD with the highest expected "
+            f"utility of toxicity and response (utility "
+            f"{', '.join(number(u) for u in design.optimisation.utility)}).")

@@ -33,6 +33,9 @@ class BlrmBackfill:
         self.blrm = BlrmDesign(widened)
         self.threshold = design.decision.max_overdose_probability
 
+    closes = ("closed where EWOC applies: posterior P(overdosing) at or above [decision] "
+              "max_overdose_probability on the complete data of every patient")
+
     def decide(self, states: States) -> Actions:
         return self.blrm.decide(states)
 
