@@ -26,8 +26,7 @@ The thresholds do not depend on the data, so the functionals are precomputed as 
 batch of data sets costs one matrix product for the log-likelihood and one for all summaries.
 Batches are processed in fixed-size chunks, so a data set's numbers are bit-for-bit the same
 whatever batch it is computed in; the chunks of a batch run on all cores. The density on the
-grid is the prior times cached per-dose likelihood tables for data of whole patients, and
-exponentiated in single precision otherwise (see ``_density``).
+grid is exponentiated in single precision (see ``_density``).
 """
 
 from __future__ import annotations
@@ -129,15 +128,6 @@ def _buffers(rows: int, nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
                                np.empty((rows, nodes)))
     _PER_THREAD.buffers = cached
     return cached[rows, nodes]
-
-
-# Per engine, at most this many bytes of per-dose likelihood tables (``_likelihood_table``);
-# beyond it the tables are dropped and rebuilt as needed (a few hundred tables in a design's
-# simulation: 5 doses x (DLTs, complete) pairs of at most 60 patients).
-TABLE_BYTES = 128 * 2**20
-# A table product's row maximum below this (a posterior far from every table's own peak:
-# strongly conflicting data) is recomputed in logs, before its small values underflow.
-TABLE_FLOOR = 1e-250
 
 
 @lru_cache(maxsize=1)
@@ -266,7 +256,6 @@ class ExactEngine:
         frame = prior.frame if frame is None else frame
         self.frame = frame
         self._regridded: dict[bytes, ExactEngine] = {}
-        self._tables: dict[tuple[int, int, int], np.ndarray] = {}
         # set on an engine ``regrid`` made for one data set: its grid's change against the
         # coarser one (the answer's error estimate); such an engine answers as it is
         self.error_estimate: float | None = None
@@ -425,37 +414,14 @@ class ExactEngine:
         return np.hstack([dlt, complete, pending.reshape(rows, -1)])
 
     def _density(self, counts: np.ndarray) -> np.ndarray:
-        """(rows, nodes): the posterior density on the nodes, each row scaled to at most 1, in
-        a per-thread buffer valid until the thread's next call (fresh megabyte arrays per chunk
-        cost page faults as much as the arithmetic). Double precision: the products with it
-        must be (OpenBLAS's single-precision product gives a row other bits at another position
-        in the chunk, and a data set's numbers must not depend on the batch it is in).
+        """(rows, nodes): the posterior density on the nodes, each row scaled to maximum 1.
 
-        Data sets of whole patients (a DLT or a complete follow-up; no TITE rows) are the
-        prior times one precomputed likelihood table per dose with patients
-        (``_likelihood_table``): a few multiplications per node instead of a log-likelihood
-        product and an exponential (twice as fast as ``_log_density``). A row whose maximum
-        falls below ``TABLE_FLOOR`` is recomputed in logs."""
-        doses = self.n_doses
-        if counts.shape[1] != 2 * doses or not np.array_equal(counts, np.round(counts)):
-            return self._log_density(counts)
-        density = _buffers(counts.shape[0], self._log_prior.size)[2]
-        density[...] = self._prior_table
-        dlts, complete = counts[:, :doses].astype(np.int64), counts[:, doses:].astype(np.int64)
-        rows, treated = np.nonzero(dlts + complete)
-        for row, dose, y, c in zip(rows.tolist(), treated.tolist(), dlts[rows, treated].tolist(),
-                                   complete[rows, treated].tolist(), strict=True):
-            np.multiply(density[row], self._likelihood_table(dose, y, c), out=density[row])
-        for row in np.flatnonzero(density.max(axis=1) < TABLE_FLOOR):  # one by one: the
-            density[row] = self._log_density(counts[row : row + 1])[0]  # same bits always
-        return density
-
-    def _log_density(self, counts: np.ndarray) -> np.ndarray:
-        """``_density`` from the log-likelihood rows (any counts, TITE rows included): the log
-        density is formed in double precision and exponentiated in single precision (NumPy's
-        float32 exp is vectorised where its float64 exp is not: 4x as fast; after scaling every
-        weight that matters has |log| < 90, so its relative error stays below 5e-6 and every
-        summary moves by < 1e-7, far below the quadrature error)."""
+        The log density is formed in double precision and exponentiated in single precision:
+        NumPy's float32 exp is vectorised where its float64 exp is not (4x as fast here, the
+        engine's main cost), and after scaling every weight that matters has |log| < 90, so
+        its relative error stays below 5e-6 (every summary moves by < 1e-7: far below the
+        quadrature error). The result is a per-thread buffer, valid until the thread's next
+        call (fresh megabyte arrays per chunk cost page faults as much as the arithmetic)."""
         basis = self._basis if counts.shape[1] == self._basis.shape[0] else self._full_basis
         log_density, single, density = _buffers(counts.shape[0], basis.shape[1])
         np.matmul(counts, basis, out=log_density)
@@ -465,24 +431,6 @@ class ExactEngine:
         np.exp(single, out=single)
         density[...] = single
         return density
-
-    @cached_property
-    def _prior_table(self) -> np.ndarray:
-        """The prior density on the nodes, scaled to maximum 1."""
-        return np.exp(self._log_prior - self._log_prior.max())
-
-    def _likelihood_table(self, dose: int, dlts: int, complete: int) -> np.ndarray:
-        """(nodes,): the likelihood of ``dlts`` DLTs and ``complete`` patients without one at
-        ``dose``, scaled to maximum 1; cached per engine (``TABLE_BYTES``)."""
-        key = (dose, dlts, complete)
-        table = self._tables.get(key)
-        if table is None:
-            log_l = dlts * self._basis[dose] + complete * self._basis[self.n_doses + dose]
-            table = np.exp(log_l - log_l.max())
-            if (len(self._tables) + 1) * table.nbytes > TABLE_BYTES:
-                self._tables.clear()
-            self._tables[key] = table
-        return table
 
     def batch(
         self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None = None
@@ -503,7 +451,8 @@ class ExactEngine:
         threads = _threads_per_batch
         groups = np.array_split(np.arange(0, padded.shape[0], CHUNK), threads)
         groups = [group for group in groups if group.size]
-        # BLAS on one thread always: a multi-threaded product may sum in another order
+        # BLAS on one thread always: at these sizes more threads only cost (exact OCs of the
+        # standard design: 1.0 s against 1.4 s), and one thread sums in one order
         with _BATCH_LOCK, _blas_controller().limit(limits=1, user_api="blas"):
             if len(groups) > 1:
                 jobs = [(padded, out, group) for group in groups]
