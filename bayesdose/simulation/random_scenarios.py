@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from bayesdose.defaults import DEFAULT_RANDOM_METHOD, RANDOM_METHODS
 from bayesdose.errors import InputError
@@ -80,6 +79,8 @@ def random_scenarios(count: int, doses: int, target: float, seed: int,
 
 def paoletti_curve(rng: np.random.Generator, mtd: int, doses: int, target: float) -> np.ndarray:
     """One curve of Paoletti et al. (2004) / Liu & Yuan (2015) with its MTD at ``mtd``."""
+    from scipy.special import ndtr, ndtri  # here: simulate with a scenario file needs no SciPy
+
     z = np.empty(doses)
     z[mtd] = rng.normal(ndtri(target), SIGMA_MTD)
     mirror = ndtri(min(max(2 * target - ndtr(z[mtd]), 1e-12), 1 - 1e-12))  # 2 target - p_M
