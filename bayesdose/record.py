@@ -53,16 +53,19 @@ def _umask() -> int:
     return current
 
 
-def _temporary_copy(folder: Path, content: bytes, mode: int = 0o666) -> Path:
-    """Write ``content`` to a new temporary file in ``folder``, flushed to disk, with the
-    permissions an ordinary new file would get (``mode`` less the umask)."""
+def _temporary_copy(folder: Path, content: bytes, mode: int = 0o666,
+                    durable: bool = True) -> Path:
+    """Write ``content`` to a new temporary file in ``folder``, flushed to disk (unless not
+    ``durable``), with the permissions an ordinary new file would get (``mode`` less the
+    umask)."""
     fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
     try:
         os.fchmod(fd, mode & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
     except BaseException:
         os.unlink(name)
         raise
@@ -77,11 +80,14 @@ def remove_temporaries(folder: Path) -> list[Path]:
     return stale
 
 
-def atomic_write(path: str | Path, content: bytes | str) -> None:
-    """Replace ``path`` with ``content`` in one step (temporary file, then rename)."""
+def atomic_write(path: str | Path, content: bytes | str, durable: bool = True) -> None:
+    """Replace ``path`` with ``content`` in one step (temporary file, then rename); flushed to
+    disk first unless not ``durable`` (for files whose damage after a crash is detected and
+    repaired, as a simulation's chunks are)."""
     path = Path(path)
     data = content.encode() if isinstance(content, str) else content
-    temporary = _temporary_copy(path.parent if str(path.parent) else Path("."), data)
+    temporary = _temporary_copy(path.parent if str(path.parent) else Path("."), data,
+                                durable=durable)
     try:
         os.replace(temporary, path)
     except BaseException:

@@ -241,7 +241,9 @@ class ChunkStore:
             for key, value in arrays.items():
                 with archive.open(f"{key}.npy", "w") as member:
                     np.lib.format.write_array(member, value)
-        atomic_write(self.path(first, stop), buffer.getvalue())
+        # not flushed to disk: a chunk a crash leaves damaged fails ``chunk_problem`` and is
+        # computed again on --resume (8 flushes cost 66 ms of a 200,000-trial run)
+        atomic_write(self.path(first, stop), buffer.getvalue(), durable=False)
 
     def read(self, ranges: list[tuple[int, int]]) -> Iterator[tuple[int, int,
                                                                    dict[str, np.ndarray]]]:

@@ -52,11 +52,13 @@ def philox_blocks(key: tuple[int, int], counter: int, count: int) -> np.ndarray:
 
 def lane_uniforms(seed: int, first: int, stop: int, patients: int,
                   lane: int = TOLERANCE_LANE) -> np.ndarray:
-    """(stop - first, patients) uniforms in [0, 1) of trials first .. stop - 1 on ``lane``."""
+    """(stop - first, patients) uniforms in [0, 1) of trials first .. stop - 1 on ``lane``,
+    laid out patient by patient (a transposed view of a (patients, trials) array: the
+    simulator reads all trials' patient j at once, and ``DLTTable.of`` needs no copy)."""
     if first < 0 or stop < first or stop > _COUNTER_WORD or patients < 0:
         raise ValueError(f"need 0 <= first <= stop <= 2**64 and patients >= 0, got {first}, "
                          f"{stop}, {patients}")
-    out = np.empty((stop - first, patients))
+    out = np.empty((patients, stop - first)).T
     if out.size == 0:
         return out
     key = philox_key(seed)
@@ -91,7 +93,7 @@ class DLTTable:
         trials, patients = u.shape
         dtype = next(t for t in (np.int8, np.int16, np.int32) if patients <= np.iinfo(t).max)
         counts = np.zeros((len(p_true), patients + 1, trials), dtype)
-        by_patient = np.ascontiguousarray(u.T)
+        by_patient = np.ascontiguousarray(u.T)  # a view already for ``tolerances``
         for k, p in enumerate(p_true):
             toxic = (by_patient <= p).view(np.int8)
             running = counts[k]
