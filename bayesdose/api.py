@@ -157,15 +157,18 @@ def next_step(design: Design | str | Path, data: Any, name: str,
     return step_on_data(name, design, read_data(data, design, as_of))
 
 
-def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | Path,
+def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | Path | None = None,
              designs: Sequence[str] | str = DEFAULT_DESIGNS, trials: int = DEFAULT_TRIALS,
              seed: int = DEFAULT_SEED, method: str = DEFAULT_METHOD, workers: int | None = None, *,
+             random: int | None = None, random_method: str = DEFAULT_RANDOM_METHOD,
              scheduler: str | None = None, out: str | Path | None = None, resume: bool = False,
              progress: bool = True, chunk_size: int | None = None,
              time: bool = True) -> SimulationResult:
     """Operating characteristics of ``designs`` in ``scenarios``, as ``bayesdose simulate``.
 
-    ``scenarios``: a scenario TOML path or loaded ``Scenario`` objects; ``designs``: names
+    ``scenarios``: a scenario TOML path or loaded ``Scenario`` objects, or ``random``: that
+    many random curves (``random_method`` "paoletti" or "pseudo-uniform", drawn with ``seed``,
+    as ``simulate --random``); ``designs``: names
     (or one comma-separated string); ``method``: "auto", "exact" or "simulate"; ``workers``:
     local processes (default: all cores, or this process for a small run:
     ``study.default_workers``), or ``scheduler``: a Dask scheduler's address. With
@@ -174,7 +177,8 @@ def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | 
     (``simulate --no-time``). The result's ``summary`` is the summary.json document.
     """
     from bayesdose.designs.registry import parse_design_names
-    from bayesdose.simulation.scenarios import load_scenarios, require_responses
+    from bayesdose.simulation.random_scenarios import scenario_set
+    from bayesdose.simulation.scenarios import require_responses
     from bayesdose.simulation.study import study_summary
     from bayesdose.simulation.tree import TreeTooLarge
 
@@ -186,9 +190,12 @@ def simulate(design: Design | str | Path, scenarios: Sequence[Scenario] | str | 
         raise ValueError("give either workers (local processes) or scheduler (a Dask "
                          "cluster), not both")
     design = _design(design)
-    source = str(scenarios) if isinstance(scenarios, str | Path) else "scenarios"
-    if isinstance(scenarios, str | Path):
-        scenarios = load_scenarios(scenarios, len(design.levels))
+    source = str(scenarios) if isinstance(scenarios, str | Path) else (
+        "scenarios" if scenarios is not None else "random (DLT rates only)")
+    if scenarios is None or isinstance(scenarios, str | Path):
+        scenarios, _ = scenario_set(design, scenarios, random, seed, random_method)
+    elif random is not None:
+        raise ValueError("give either scenarios or random, not both")
     scenarios = list(scenarios)
     names = parse_design_names(designs if isinstance(designs, str) else ",".join(designs),
                                "designs")

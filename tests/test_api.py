@@ -221,6 +221,28 @@ def test_next_step_refuses_the_blrm_and_unknown_designs():
         bayesdose.next_step(XJ, XJ_DATA, "boin12")
 
 
+def test_simulate_random_curves_matches_cli(tmp_path):
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(main, ["simulate", str(STANDARD), "--random", "4", "--seed", "7",
+                                       "--random-method", "pseudo-uniform", "--designs", "3+3",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    study = bayesdose.simulate(STANDARD, random=4, seed=7, random_method="pseudo-uniform",
+                               designs="3+3")
+    assert [e["name"] for e in study.summary["scenarios"]] == [f"random-{i}" for i in (1, 2, 3, 4)]
+    assert json.loads(json.dumps(study.summary)) == json.loads((out / "summary.json").read_text())
+    with pytest.raises(ValueError, match="either scenarios or random"):
+        bayesdose.simulate(STANDARD, [study_scenario() for _ in range(2)], random=3)
+    with pytest.raises(InputError, match="--random"):
+        bayesdose.simulate(STANDARD)
+
+
+def study_scenario():
+    from bayesdose.simulation.scenarios import Scenario
+
+    return Scenario("S", (0.05, 0.15, 0.3, 0.45, 0.6))
+
+
 def test_simulate_bad_arguments():
     with pytest.raises(InputError, match="unknown design"):
         bayesdose.simulate(STANDARD, STANDARD_SCENARIOS, designs="3+3,crm9")
