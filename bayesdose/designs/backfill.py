@@ -93,10 +93,15 @@ class Backfill:
                    responded: np.ndarray, level: np.ndarray) -> np.ndarray:
         """(S, K) doses open to backfill: ``n``, ``dlt`` complete patients and their DLTs,
         ``treated`` all patients, ``responded`` whether a response is known, per dose;
-        ``level`` the escalation dose."""
-        unsafe = self.rule.unsafe(n, dlt, level)
-        return backfill_conditions(self.settings, n, dlt, treated, responded, level,
-                                   unsafe).open
+        ``level`` the escalation dose. The design's rule (for the BLRM a posterior per data
+        set, the main cost) is read only where some dose passes every other condition: the
+        rule can only close doses, and a dose it closes closes those above it alike."""
+        others = backfill_conditions(self.settings, n, dlt, treated, responded, level,
+                                     np.zeros(n.shape, bool)).open
+        some = others.any(axis=1)
+        unsafe = np.zeros(n.shape, bool)
+        unsafe[some] = self.rule.unsafe(n[some], dlt[some], level[some])
+        return others & ~np.logical_or.accumulate(unsafe, axis=1)
 
 
 @dataclass(frozen=True)
