@@ -100,7 +100,8 @@ class Backfill:
                                      np.zeros(n.shape, bool)).open
         some = others.any(axis=1)
         unsafe = np.zeros(n.shape, bool)
-        unsafe[some] = self.rule.unsafe(n[some], dlt[some], level[some])
+        if some.any():
+            unsafe[some] = self.rule.unsafe(n[some], dlt[some], level[some])
         return others & ~np.logical_or.accumulate(unsafe, axis=1)
 
 
