@@ -3,8 +3,9 @@
 Every decision is ``rules.decide_batch`` (the rules of ``recommend``) on the exact engine's
 posterior (Neuenschwander, Branson & Gsponer 2008; EWOC of Babb, Rogatko & Zacks 1998),
 so what is simulated is what ``recommend`` does. The posterior depends on the counts alone:
-summaries are cached by counts, and all counts not yet seen in a step are computed in one
-batched engine call; all new states of a step are decided in one batch.
+summaries are cached by counts (up to ``MAX_CACHED`` data sets, then forgotten: bounded memory
+in long studies), and all counts not yet seen in a step are computed in one batched engine
+call; all new states of a step are decided in one batch.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bayesdose.inference.exact import BatchSummary
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import Design
 from bayesdose.simulation.distinct import group_rows
+from bayesdose.simulation.timedstates import MAX_CACHED
 
 
 def actions_of(decisions: Decisions) -> Actions:
@@ -86,7 +88,7 @@ class BlrmDesign:
         self.max_cohort_size = design.cohorts.size
         self.max_patients = design.stopping.max_patients
         self._engine = exact_engine(design)
-        self._cache = SummaryCache(len(design.levels))
+        self._cache = SummaryCache(len(design.levels), MAX_CACHED)
 
     def summaries(self, n: np.ndarray, dlt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """P(target) and P(overdosing) per dose (S, K) of each row of counts (cached)."""
