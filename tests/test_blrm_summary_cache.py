@@ -1,10 +1,16 @@
 """The BLRM's summary cache (designs.blrm.simulated.SummaryCache): each data set computed once,
-in the order it first occurs, and memory bounded."""
+in the order it first occurs, memory bounded, and the counts a step expects computed with the
+next call."""
+
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
-from bayesdose.designs.blrm.simulated import SummaryCache
+from bayesdose.designs.blrm.simulated import BlrmDesign, SummaryCache
 from bayesdose.inference.exact import BatchSummary
+from bayesdose.posterior import exact_engine
+from bayesdose.schema import load_design
 
 
 def _summaries(data: np.ndarray) -> BatchSummary:
@@ -47,3 +53,23 @@ def test_the_cache_forgets_beyond_its_limit() -> None:
     cache.rows(data, compute(data))  # three held: over the limit
     rows = cache.rows(data[:1], compute(data[:1]))  # forgotten, so computed again
     assert asked == [3, 1] and cache.p_target[rows, 0].tolist() == [1]
+
+
+def test_expected_counts_come_with_the_next_engine_call() -> None:
+    """A step's escalation data, expected before the backfill's closure asks for its own, are
+    computed in the same engine call, with the same answers as asked alone."""
+    design = load_design(Path(__file__).parent.parent / "configs" / "standard-5dose.toml")
+    blrm, calls = BlrmDesign(design), []
+    batch = blrm._engine.batch
+    blrm._engine = SimpleNamespace(batch=lambda n, dlt: calls.append(len(n)) or batch(n, dlt))
+    n1, dlt1 = np.array([[3, 3, 0, 0, 0]]), np.array([[0, 1, 0, 0, 0]])
+    n2, dlt2 = np.array([[3, 6, 0, 0, 0], [3, 3, 3, 0, 0]]), np.array([[0, 1, 0, 0, 0]] * 2)
+    blrm.expect(n2, dlt2)
+    first = blrm.summaries(n1, dlt1)
+    assert first[0].shape == (1, 5) and calls == [3]
+    second = blrm.summaries(n2, dlt2)
+    assert calls == [3]  # already computed
+    for (p_target, p_overdose), n, dlt in ((first, n1, dlt1), (second, n2, dlt2)):
+        alone = exact_engine(design).batch(n, dlt)
+        assert np.array_equal(p_target, alone.p_target)
+        assert np.array_equal(p_overdose, alone.p_overdose)

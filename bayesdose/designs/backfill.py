@@ -89,6 +89,13 @@ class Backfill:
         actions.cohort_size[going] = np.minimum(actions.cohort_size[going], left[going])
         return actions
 
+    def expect(self, n: np.ndarray, dlt: np.ndarray) -> None:
+        """Tell the rule the complete data its next decisions read, so that a rule with a cost
+        per data set (the BLRM's posterior) computes them with the next batch it needs."""
+        expect = getattr(self.rule, "expect", None)
+        if expect is not None:
+            expect(n, dlt)
+
     def open_doses(self, n: np.ndarray, dlt: np.ndarray, treated: np.ndarray,
                    responded: np.ndarray, level: np.ndarray) -> np.ndarray:
         """(S, K) doses open to backfill: ``n``, ``dlt`` complete patients and their DLTs,

@@ -155,12 +155,13 @@ def simulate_backfill(cache: BackfillCache, p_true: np.ndarray, p_response: np.n
         rows, today = running[free], day[free]
         n, dlt = _complete(t, rows, today, max(i - lag + 1, 0), i)
         due = today >= t.ready[rows]
+        design.expect(n[due], dlt[due])  # decided with the backfill's closure (disjoint rows)
+        _backfill(design, t, draws, rows[~due], today[~due], n[~due], dlt[~due], i)
         stopped = _decide(cache, t, rows[due], n[due], dlt[due])
         going = rows[due][~stopped]
         cohort = np.concatenate([running[~free], going])
         _treat(t, draws, cohort, i, t.dose[cohort],
                np.concatenate([day[~free], today[due][~stopped]]), backfill=False)
-        _backfill(design, t, draws, rows[~due], today[~due], n[~due], dlt[~due], i)
         running = np.setdiff1d(running, rows[due][stopped], assume_unique=True)
     if running.size:
         raise ShortOfArrivals("a backfill trial needs more arrivals than were drawn for it")

@@ -89,11 +89,22 @@ class BlrmDesign:
         self.max_patients = design.stopping.max_patients
         self._engine = exact_engine(design)
         self._cache = SummaryCache(len(design.levels), MAX_CACHED)
+        self._expected = (np.zeros((0, len(design.levels)), np.int64),) * 2
+
+    def expect(self, n: np.ndarray, dlt: np.ndarray) -> None:
+        """Counts the next decisions will read: computed with the next ``summaries`` call
+        (one engine call for a step's escalation and backfill, not two: each call pads its
+        data sets to the engine's chunk)."""
+        self._expected = (n, dlt)
 
     def summaries(self, n: np.ndarray, dlt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """P(target) and P(overdosing) per dose (S, K) of each row of counts (cached)."""
+        """P(target) and P(overdosing) per dose (S, K) of each row of counts (cached), and
+        of the expected counts."""
+        asked = n.shape[0]
+        n, dlt = np.vstack([n, self._expected[0]]), np.vstack([dlt, self._expected[1]])
+        self._expected = (n[:0], dlt[:0])
         rows = self._cache.rows(np.hstack([n, dlt]),
-                                lambda where: self._engine.batch(n[where], dlt[where]))
+                                lambda where: self._engine.batch(n[where], dlt[where]))[:asked]
         return self._cache.p_target[rows], self._cache.p_overdose[rows]
 
     def decide(self, states: States) -> Actions:
