@@ -24,10 +24,12 @@ A design takes backfill when its registry row names its backfill rule (``backfil
 built from the config (and the row's options) with ``max_patients`` (escalation patients),
 ``decide(states)`` (the escalation on pooled data), ``select(states)`` (the MTD when the
 escalation patients are used up) and ``unsafe(n, dlt, level)`` (the doses whose complete data
-cross the design's de-escalation rule). Each rule's module states it: BOIN (BF-BOIN,
-``designs.boin.backfill``), BLRM-EWOC (EWOC applies: P(overdosing) at or above the threshold,
-``designs.blrm.backfill``), 3+3 (two DLTs, ``designs.three_plus_three.backfill``) and the CRM
-(above the model's dose, ``designs.crm.backfill``).
+cross the design's de-escalation rule); optionally ``expect(n, dlt)``, the data its next
+decisions read, for a rule that computes per data set in batches (the BLRM's posterior).
+Each rule's module states it: BOIN (BF-BOIN, ``designs.boin.backfill``), BLRM-EWOC (EWOC
+applies: P(overdosing) at or above the threshold, ``designs.blrm.backfill``), 3+3 (two DLTs,
+``designs.three_plus_three.backfill``) and the CRM (above the model's dose,
+``designs.crm.backfill``).
 """
 
 from __future__ import annotations

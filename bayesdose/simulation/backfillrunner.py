@@ -93,10 +93,10 @@ def run_backfill(design: Design, name: str, p_true: np.ndarray, p_response: np.n
     """Trials first .. stop - 1 of ``NAME+backfill`` in one scenario, on the common random
     numbers of the seed (tolerances lane 0, arrivals and DLT days lanes 1 and 2, responses
     lane 3). Half of ``arrivals_needed`` are drawn first (trials mostly need far fewer: no
-    patient beyond arrival 75 of 250 in BF-BOIN's study, and drawing and scanning arrivals no trial reaches was a tenth
-    of the run); should a trial need more, the run is repeated on all of them. The results
-    are the same either way: a patient's numbers depend on the seed, the trial and the
-    arrival's index alone."""
+    patient beyond arrival 75 of 250 in BF-BOIN's study, and drawing and scanning arrivals no
+    trial reaches was a tenth of the run); should a trial need more, the run is repeated on
+    all of them. The results are the same either way: a patient's numbers depend on the
+    seed, the trial and the arrival's index alone."""
     needed = arrivals_needed(design)
     try:
         return _run(design, name, p_true, p_response, seed, first, stop, needed // 2)
