@@ -1,4 +1,5 @@
-"""Benchmark of backfill designs in time (BF-BOIN, ``boin+backfill``); prints the rates.
+"""Benchmark of backfill designs in time (BF-BOIN ``boin+backfill``, ``blrm+backfill``);
+prints the rates.
 
 Run from the repository root::
 
@@ -6,10 +7,12 @@ Run from the repository root::
     .venv/bin/python -m benchmarks.backfill --quick    # 2 scenarios
 
 Rate: simulated trials per second of ``backfilloc.simulate_backfill_design`` on
-``configs/bf-boin.toml`` and the BF-BOIN publication's Table 3 scenarios with their response
-rates (one process; the first scenario's run includes deciding the states, later ones reuse the
-cache as a study does). bfboin's rate is measured beside it when R and bfboin are installed
-(``R_LIBS``): ``get.oc.bf`` on scenario 2, 500 trials.
+``configs/bf-boin.toml`` (``blrm+backfill``: with the BLRM's default prior) and the BF-BOIN
+publication's Table 3 scenarios with their response rates, per design (one process, the exact
+engine on one thread, as the simulator's worker processes run it; the first scenario's run
+includes deciding the states, later ones reuse the caches as a study does). bfboin's rate is
+measured beside it when R and bfboin are installed (``R_LIBS``): ``get.oc.bf`` on scenario 2,
+500 trials.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from bayesdose.inference.exact import set_engine_threads
 from bayesdose.schema import load_design
 from bayesdose.simulation.backfilloc import simulate_backfill_design
 
@@ -37,19 +41,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--trials", type=int, default=5000)
+    parser.add_argument("--designs", default="boin+backfill,blrm+backfill")
     args = parser.parse_args()
+    set_engine_threads(1)
     design = load_design(ROOT / "configs" / "bf-boin.toml")
     scenarios = json.loads(REFERENCE.read_text())["scenarios"][: 2 if args.quick else None]
-    total, start = 0, time.perf_counter()
-    for entry in scenarios:
-        began = time.perf_counter()
-        simulate_backfill_design(design, "boin+backfill", entry["p_true"],
-                                 entry["p_response"], args.trials, 1)
-        seconds = time.perf_counter() - began
-        total += args.trials
-        print(f"scenario {entry['scenario']}: {args.trials / seconds:,.0f} trials/s")
-    print(f"boin+backfill: {total / (time.perf_counter() - start):,.0f} trials/s over "
-          f"{len(scenarios)} scenarios (load average {os.getloadavg()[0]:.2f})")
+    for name in args.designs.split(","):
+        total, start = 0, time.perf_counter()
+        for entry in scenarios:
+            began = time.perf_counter()
+            simulate_backfill_design(design, name, entry["p_true"], entry["p_response"],
+                                     args.trials, 1)
+            seconds = time.perf_counter() - began
+            total += args.trials
+            print(f"{name} scenario {entry['scenario']}: {args.trials / seconds:,.0f} trials/s")
+        print(f"{name}: {total / (time.perf_counter() - start):,.0f} trials/s over "
+              f"{len(scenarios)} scenarios (load average {os.getloadavg()[0]:.2f})")
     try:
         rate = subprocess.run(["Rscript", "-e", R_CALL], capture_output=True, text=True,
                               check=True, timeout=600).stdout.strip()

@@ -6,13 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bayesdose.designs.backfill import Backfill, highest
+from bayesdose.designs.backfill import Backfill, backfill_conditions, highest
 from bayesdose.designs.base import CONTINUE, MTD_DECLARED, NO_DOSE, SAFETY, States
 from bayesdose.designs.boin.backfill import DEESCALATE, ELIMINATE, ESCALATE, STAY, BfBoin
 from bayesdose.errors import InputError
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import design_from_dict, load_design, read_toml
-from bayesdose.simulation.backfillrunner import run_backfill
+from bayesdose.simulation import backfillrunner
+from bayesdose.simulation.backfillrunner import BackfillRecords, run_backfill
 
 CONFIG = Path(__file__).parent.parent / "configs" / "bf-boin.toml"
 P_TRUE = np.array([0.12, 0.25, 0.42, 0.49, 0.55])
@@ -90,6 +91,28 @@ def test_trials_depend_on_the_seed_and_index_alone(design) -> None:
     for field in ("selected", "n", "n_backfill", "duration", "late"):
         joined = np.concatenate([getattr(p, field) for p in parts])
         assert np.array_equal(getattr(whole, field), joined)
+
+
+def test_a_run_short_of_arrivals_is_repeated_on_all_of_them(design, monkeypatch) -> None:
+    """Half of ``arrivals_needed`` are drawn first; when a trial needs more, the run is
+    repeated on all of them, with the same trials as a run that drew them all at once."""
+    full = backfillrunner.arrivals_needed(design)
+    drawn = []
+    run = backfillrunner._run
+
+    def counted(*args):
+        drawn.append(args[-1])
+        return run(*args)
+
+    monkeypatch.setattr(backfillrunner, "_run", counted)
+    monkeypatch.setattr(backfillrunner, "arrivals_needed", lambda _: 2 * 40)  # 40 are short
+    rec = backfillrunner.run_backfill(design, "boin+backfill", P_TRUE, P_RESPONSE, 3, 0, 300)
+    whole = run(design, "boin+backfill", P_TRUE, P_RESPONSE, 3, 0, 300, full)
+    assert drawn == [40, 80]
+    for field in BackfillRecords.__dataclass_fields__:
+        assert np.array_equal(getattr(rec, field), getattr(whole, field))
+    with pytest.raises(backfillrunner.ShortOfArrivals):
+        run(design, "boin+backfill", P_TRUE, P_RESPONSE, 3, 0, 300, 40)
 
 
 def _bfboin_step(rule: BfBoin, n: np.ndarray, y: np.ndarray, c: int) -> tuple[int, int]:
@@ -171,6 +194,26 @@ def test_blrm_backfill_closes_where_ewoc_bars(wide) -> None:
     assert opened.tolist() == [[True, True, False, False, False],
                                [True, False, False, False, False], [False] * 5]
     assert rule.max_patients == 30  # escalation patients; the design itself takes more
+
+
+def test_open_doses_reads_the_rule_only_where_a_dose_could_open(wide, monkeypatch) -> None:
+    """The design's rule (a posterior per data set for the BLRM) is asked only about trials
+    with a dose passing every other condition, and the doses open are as if asked of all."""
+    backfill = Backfill(wide, "blrm+backfill")
+    n = np.array([[3, 3, 3, 0, 0], [3, 6, 3, 0, 0], [12, 12, 3, 0, 0], [3, 0, 0, 0, 0]])
+    dlt = np.array([[0, 0, 0, 0, 0], [0, 4, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
+    level = np.array([2, 2, 2, 0])  # row 2: both doses below full; row 3: none below
+    every = backfill_conditions(wide.backfill, n, dlt, n, np.ones_like(n, bool), level,
+                                backfill.rule.unsafe(n, dlt, level)).open
+    asked = []
+    unsafe = backfill.rule.unsafe
+    monkeypatch.setattr(backfill.rule, "unsafe",
+                        lambda n, dlt, level: asked.append(n.tolist()) or unsafe(n, dlt, level))
+    opened = backfill.open_doses(n, dlt, n, np.ones_like(n, bool), level)
+    assert np.array_equal(opened, every)
+    assert opened.tolist()[:2] == [[True, True, False, False, False],
+                                   [True, False, False, False, False]]
+    assert asked == [n[:2].tolist()]
 
 
 def test_three_plus_three_backfill_by_hand(wide) -> None:

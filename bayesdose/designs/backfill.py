@@ -24,10 +24,12 @@ A design takes backfill when its registry row names its backfill rule (``backfil
 built from the config (and the row's options) with ``max_patients`` (escalation patients),
 ``decide(states)`` (the escalation on pooled data), ``select(states)`` (the MTD when the
 escalation patients are used up) and ``unsafe(n, dlt, level)`` (the doses whose complete data
-cross the design's de-escalation rule). Each rule's module states it: BOIN (BF-BOIN,
-``designs.boin.backfill``), BLRM-EWOC (EWOC applies: P(overdosing) at or above the threshold,
-``designs.blrm.backfill``), 3+3 (two DLTs, ``designs.three_plus_three.backfill``) and the CRM
-(above the model's dose, ``designs.crm.backfill``).
+cross the design's de-escalation rule); optionally ``expect(n, dlt)``, the data its next
+decisions read, for a rule that computes per data set in batches (the BLRM's posterior).
+Each rule's module states it: BOIN (BF-BOIN, ``designs.boin.backfill``), BLRM-EWOC (EWOC
+applies: P(overdosing) at or above the threshold, ``designs.blrm.backfill``), 3+3 (two DLTs,
+``designs.three_plus_three.backfill``) and the CRM (above the model's dose,
+``designs.crm.backfill``).
 """
 
 from __future__ import annotations
@@ -89,14 +91,27 @@ class Backfill:
         actions.cohort_size[going] = np.minimum(actions.cohort_size[going], left[going])
         return actions
 
+    def expect(self, n: np.ndarray, dlt: np.ndarray) -> None:
+        """Tell the rule the complete data its next decisions read, so that a rule with a cost
+        per data set (the BLRM's posterior) computes them with the next batch it needs."""
+        expect = getattr(self.rule, "expect", None)
+        if expect is not None:
+            expect(n, dlt)
+
     def open_doses(self, n: np.ndarray, dlt: np.ndarray, treated: np.ndarray,
                    responded: np.ndarray, level: np.ndarray) -> np.ndarray:
         """(S, K) doses open to backfill: ``n``, ``dlt`` complete patients and their DLTs,
         ``treated`` all patients, ``responded`` whether a response is known, per dose;
-        ``level`` the escalation dose."""
-        unsafe = self.rule.unsafe(n, dlt, level)
-        return backfill_conditions(self.settings, n, dlt, treated, responded, level,
-                                   unsafe).open
+        ``level`` the escalation dose. The design's rule (for the BLRM a posterior per data
+        set, the main cost) is read only where some dose passes every other condition: the
+        rule can only close doses, and a dose it closes closes those above it alike."""
+        others = backfill_conditions(self.settings, n, dlt, treated, responded, level,
+                                     np.zeros(n.shape, bool)).open
+        some = others.any(axis=1)
+        unsafe = np.zeros(n.shape, bool)
+        if some.any():
+            unsafe[some] = self.rule.unsafe(n[some], dlt[some], level[some])
+        return others & ~np.logical_or.accumulate(unsafe, axis=1)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ class BlrmBackfill:
     def decide(self, states: States) -> Actions:
         return self.blrm.decide(states)
 
+    def expect(self, n: np.ndarray, dlt: np.ndarray) -> None:
+        """The complete data the next decisions read (``BlrmDesign.expect``)."""
+        self.blrm.expect(n, dlt)
+
     def select(self, states: States) -> np.ndarray:
         """The given dose with the highest P(target) that EWOC allows (-1: none)."""
         p_target, p_overdose = self.blrm.summaries(states.n, states.dlt)

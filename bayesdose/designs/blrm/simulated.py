@@ -3,8 +3,9 @@
 Every decision is ``rules.decide_batch`` (the rules of ``recommend``) on the exact engine's
 posterior (Neuenschwander, Branson & Gsponer 2008; EWOC of Babb, Rogatko & Zacks 1998),
 so what is simulated is what ``recommend`` does. The posterior depends on the counts alone:
-summaries are cached by counts, and all counts not yet seen in a step are computed in one
-batched engine call; all new states of a step are decided in one batch.
+summaries are cached by counts (up to ``MAX_CACHED`` data sets, then forgotten: bounded memory
+in long studies), and all counts not yet seen in a step are computed in one batched engine
+call; all new states of a step are decided in one batch.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from bayesdose.designs.blrm.rules import Decisions, decide_batch
 from bayesdose.inference.exact import BatchSummary
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import Design
+from bayesdose.simulation.distinct import group_rows
+from bayesdose.simulation.timedstates import MAX_CACHED
 
 
 def actions_of(decisions: Decisions) -> Actions:
@@ -41,23 +44,27 @@ class SummaryCache:
         self.p_target = np.zeros((1024, self.doses))
         self.p_overdose = np.zeros_like(self.p_target)
 
-    def rows(self, keys: list[bytes], compute: Callable[[np.ndarray], BatchSummary]
+    def rows(self, data: np.ndarray, compute: Callable[[np.ndarray], BatchSummary]
              ) -> np.ndarray:
-        """The row of each key's summaries; ``compute(where)`` gives the summaries of the data
-        sets at positions ``where`` (of ``keys``) that are missing."""
+        """The row of each data set's summaries (``data``: one integer row per data set, its
+        key); ``compute(where)`` gives the summaries of the data sets at rows ``where`` (of
+        ``data``) not seen before, in the order they first occur. Equal rows are looked up
+        once (``group_rows``): a step's thousands of trials hold far fewer data sets."""
         if self.limit is not None and len(self._index) > self.limit:
             self._clear()
-        missing: dict[bytes, int] = {}
-        for i, key in enumerate(keys):
-            if key not in self._index and key not in missing:
-                missing[key] = i
-        if missing:
-            summary = compute(np.fromiter(missing.values(), np.int64, len(missing)))
+        first, group = group_rows(data.astype(np.int64))
+        keys = [row.tobytes() for row in data[first].astype(np.int16)]
+        found = np.fromiter((self._index.get(key, -1) for key in keys), np.int64, len(keys))
+        new = np.flatnonzero(found < 0)
+        if new.size:
+            new = new[np.argsort(first[new])]
+            summary = compute(first[new])
             start = len(self._index)
             self._store(start, summary.p_target, summary.p_overdose)
-            for row, key in enumerate(missing, start):
-                self._index[key] = row
-        return np.array([self._index[k] for k in keys], np.int64)
+            found[new] = np.arange(start, start + new.size)
+            for i in new:
+                self._index[keys[i]] = int(found[i])
+        return found[group]
 
     def _store(self, start: int, p_target: np.ndarray, p_overdose: np.ndarray) -> None:
         stop = start + p_target.shape[0]
@@ -81,13 +88,23 @@ class BlrmDesign:
         self.max_cohort_size = design.cohorts.size
         self.max_patients = design.stopping.max_patients
         self._engine = exact_engine(design)
-        self._cache = SummaryCache(len(design.levels))
+        self._cache = SummaryCache(len(design.levels), MAX_CACHED)
+        self._expected = (np.zeros((0, len(design.levels)), np.int64),) * 2
+
+    def expect(self, n: np.ndarray, dlt: np.ndarray) -> None:
+        """Counts the next decisions will read: computed with the next ``summaries`` call
+        (one engine call for a step's escalation and backfill, not two: each call pads its
+        data sets to the engine's chunk)."""
+        self._expected = (n, dlt)
 
     def summaries(self, n: np.ndarray, dlt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """P(target) and P(overdosing) per dose (S, K) of each row of counts (cached)."""
-        keys = [np.concatenate([a, b]).astype(np.int16).tobytes()
-                for a, b in zip(n, dlt, strict=True)]
-        rows = self._cache.rows(keys, lambda where: self._engine.batch(n[where], dlt[where]))
+        """P(target) and P(overdosing) per dose (S, K) of each row of counts (cached), and
+        of the expected counts."""
+        asked = n.shape[0]
+        n, dlt = np.vstack([n, self._expected[0]]), np.vstack([dlt, self._expected[1]])
+        self._expected = (n[:0], dlt[:0])
+        rows = self._cache.rows(np.hstack([n, dlt]),
+                                lambda where: self._engine.batch(n[where], dlt[where]))[:asked]
         return self._cache.p_target[rows], self._cache.p_overdose[rows]
 
     def decide(self, states: States) -> Actions:
