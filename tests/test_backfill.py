@@ -244,6 +244,9 @@ def test_crm_backfill_closes_above_the_models_dose(wide) -> None:
     assert unsafe.tolist() == [[False] * 5, [False, True, True, True, True]]
     assert backfill.rule.select(States(n, dlt, np.array([2, 2]), np.array([0, 2]))).tolist() \
         == [4, 0]
+    none = np.zeros((0, 5), np.int64)  # no states: no doses, no closure (not an error)
+    assert backfill.rule.crm.recommended(none, none).shape == (0,)
+    assert backfill.rule.unsafe(none, none, np.zeros(0, np.int64)).shape == (0, 5)
 
 
 @pytest.mark.parametrize("name", ["blrm+backfill", "3+3+backfill", "crm+backfill"])

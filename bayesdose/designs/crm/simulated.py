@@ -82,6 +82,8 @@ class CrmDesign:
                                self.prior_variance)
             for i in range(0, len(n), _BATCH)
         ]
+        if not means:  # no states: no doses
+            return np.empty(0, np.int64)
         ptox = dose_toxicity(np.concatenate(means), self.scaled, self.model)
         return np.asarray(crm_mtd(ptox, self.target)).reshape(-1) - 1
 
