@@ -34,6 +34,7 @@ applies: P(overdosing) at or above the threshold, ``designs.blrm.backfill``), 3+
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,6 +147,15 @@ def backfill_conditions(settings: BackfillSection, n: np.ndarray, dlt: np.ndarra
     closed = np.logical_or.accumulate(unsafe | over_rate, axis=1)
     known = responded if settings.require_response else np.ones(n.shape, bool)
     return Conditions(below, treated < settings.max_per_dose, known, unsafe, over_rate, closed)
+
+
+def with_backfill_room(design: Design) -> Design:
+    """``design`` with ``max_patients`` widened by every dose's backfill room: what a wrapped
+    design's own rules are built on (the wrapper itself stops at ``max_patients`` escalation
+    patients, and the design's tables must reach every count a dose can hold)."""
+    most = design.stopping.max_patients + len(design.levels) * design.backfill.max_per_dose
+    return dataclasses.replace(
+        design, stopping=dataclasses.replace(design.stopping, max_patients=most))
 
 
 def _rows(states: BackfillStates, rows: np.ndarray) -> BackfillStates:

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from bayesdose.designs.registry import COMBINATION, entry, make_design
+from bayesdose.designs.registry import COMBINATION, entry
 from bayesdose.designs.registry import label as design_label
 from bayesdose.errors import InputError
 from bayesdose.report.oc import Cell, Row, _cell
-from bayesdose.report.simulated_study import Study, check_design, read_summary
+from bayesdose.report.simulated_study import Study, check_design, designs_allowed, read_summary
 from bayesdose.schema import Design
 from bayesdose.simulation.combination.scenarios import MatrixScenario
 
@@ -45,15 +45,7 @@ PATHWAY_COHORTS = 2  # the report's default: (cohort size + 1)^2 + that + 1 post
 
 def report_designs(design: Design) -> tuple[list[str], dict[str, str]]:
     """The two-drug designs the config allows, and why the others are left out."""
-    names, omitted = [], {}
-    for name in COMBINATION:
-        try:
-            make_design(name, design)
-        except InputError as err:
-            omitted[name] = err.problem
-            continue
-        names.append(name)
-    return names, omitted
+    return designs_allowed(design, COMBINATION)
 
 
 def run(design: Design, scenarios: list[MatrixScenario], trials: int, seed: int,

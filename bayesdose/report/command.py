@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -83,25 +84,40 @@ def _report(config: Path, scenarios_path: Path, out_dir: Path, trials: int | Non
                             sim_dir, pathway_cohorts, pdf_engine)
         return
     scenarios = load_scenarios(scenarios_path, len(design.levels))
+    study, command = _study(
+        config, scenarios_path, out_dir, sim_dir, trials, seed, pathway_cohorts,
+        lambda folder: studies.reuse(folder, design, scenarios),
+        lambda t, s, folder: studies.run(design, scenarios, t, s, method, folder),
+        ["--method", method])
+    inputs = ReportInputs(config, scenarios_path, shlex.join(command))
+    _write_report(out_dir, report_html(design, study, inputs, pathway_cohorts), pdf_engine)
+
+
+def _study(config: Path, scenarios_path: Path, out_dir: Path, sim_dir: Path | None,
+           trials: int | None, seed: int | None, pathway_cohorts: int | None,
+           reuse: Callable[[Path], Any], run: Callable[[int, int, Path], Any],
+           run_options: list[str]) -> tuple[Any, list[str]]:
+    """The report's simulated study, reused from ``--sim`` or run into OUT/simulation (one
+    drug or two: ``reuse(folder)``, ``run(trials, seed, folder)``), and the command that makes
+    the report again (``run_options``: the run's own options besides trials and seed)."""
     _make_folder(out_dir)
     command = ["bayesdose", "report", str(config), "--scenarios", str(scenarios_path),
                "--out", str(out_dir)]
     if sim_dir is not None:
-        study = studies.reuse(sim_dir, design, scenarios)
+        study = reuse(sim_dir)
         command += ["--sim", str(sim_dir)]
     else:
         trials = DEFAULT_TRIALS if trials is None else trials
         seed = DEFAULT_SEED if seed is None else seed
         try:
-            study = studies.run(design, scenarios, trials, seed, method, out_dir / "simulation")
+            study = run(trials, seed, out_dir / "simulation")
         except OSError as err:
             raise InputError(str(out_dir), None,
                              f"cannot write the simulation: {err.strerror or err}") from None
-        command += ["--trials", str(trials), "--seed", str(seed), "--method", method]
+        command += ["--trials", str(trials), "--seed", str(seed), *run_options]
     if pathway_cohorts is not None:
         command += ["--pathway-cohorts", str(pathway_cohorts)]
-    inputs = ReportInputs(config, scenarios_path, shlex.join(command))
-    _write_report(out_dir, report_html(design, study, inputs, pathway_cohorts), pdf_engine)
+    return study, command
 
 
 def _make_folder(out_dir: Path) -> None:
@@ -139,23 +155,10 @@ def _combination_report(design: Design, config: Path, scenarios_path: Path, out_
                          "use --method simulate (or auto)")
     scenarios = load_matrix_scenarios(scenarios_path, design.pair_panel.shape,
                                       design.drugs.names)
-    _make_folder(out_dir)
-    command = ["bayesdose", "report", str(config), "--scenarios", str(scenarios_path),
-               "--out", str(out_dir)]
-    if sim_dir is not None:
-        study = studies.reuse(sim_dir, design, scenarios)
-        command += ["--sim", str(sim_dir)]
-    else:
-        trials = DEFAULT_TRIALS if trials is None else trials
-        seed = DEFAULT_SEED if seed is None else seed
-        try:
-            study = studies.run(design, scenarios, trials, seed, out_dir / "simulation")
-        except OSError as err:
-            raise InputError(str(out_dir), None,
-                             f"cannot write the simulation: {err.strerror or err}") from None
-        command += ["--trials", str(trials), "--seed", str(seed)]
-    if pathway_cohorts is not None:
-        command += ["--pathway-cohorts", str(pathway_cohorts)]
+    study, command = _study(
+        config, scenarios_path, out_dir, sim_dir, trials, seed, pathway_cohorts,
+        lambda folder: studies.reuse(folder, design, scenarios),
+        lambda t, s, folder: studies.run(design, scenarios, t, s, folder), [])
     inputs = ReportInputs(config, scenarios_path, shlex.join(command))
     _write_report(out_dir, studies.report_html(design, study, inputs, pathway_cohorts),
                   pdf_engine)

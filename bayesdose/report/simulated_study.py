@@ -41,16 +41,10 @@ def report_designs(design: Design, scenarios: Sequence[Scenario] = (),
     """The designs to compare, and the reasons the others are left out. With ``[backfill]
     enabled``, ``REPORT_BACKFILL`` too, when they can run: the ``scenarios`` have response
     rates, the config a DLT window, and the ``method`` is not exact."""
-    from bayesdose.designs.registry import REPORT_DESIGNS, make_design
+    from bayesdose.designs.registry import REPORT_DESIGNS
 
-    names, omitted = [], {}
-    for name in REPORT_DESIGNS:  # the registry's order; the optimal benchmark comes with all
-        try:
-            make_design(name, design)
-        except InputError as err:
-            omitted[name] = err.problem
-            continue
-        names.append(name)
+    # the registry's order; the optimal benchmark comes with all
+    names, omitted = designs_allowed(design, REPORT_DESIGNS)
     if design.backfill.enabled:
         for name in REPORT_BACKFILL:
             try:
@@ -59,6 +53,22 @@ def report_designs(design: Design, scenarios: Sequence[Scenario] = (),
                 omitted[name] = str(err)
                 continue
             names.append(name)
+    return names, omitted
+
+
+def designs_allowed(design: Design, candidates: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Of ``candidates``, the designs the config allows (in their order), and why each other
+    one is left out (its config error)."""
+    from bayesdose.designs.registry import make_design
+
+    names, omitted = [], {}
+    for name in candidates:
+        try:
+            make_design(name, design)
+        except InputError as err:
+            omitted[name] = err.problem
+            continue
+        names.append(name)
     return names, omitted
 
 

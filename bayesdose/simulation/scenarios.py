@@ -58,13 +58,23 @@ def load_scenarios(path: str | Path, n_doses: int) -> list[Scenario]:
 
 
 def scenarios_from_dict(raw: dict[str, Any], n_doses: int, source: str) -> list[Scenario]:
+    return unique_names([_scenario(t, i, n_doses, source)
+                         for i, t in enumerate(scenario_tables(raw, source))], source)
+
+
+def scenario_tables(raw: dict[str, Any], source: str) -> list[Any]:
+    """The [[scenario]] tables of a scenario file (one drug or two), or an InputError."""
     unknown = sorted(set(raw) - {"scenario"})
     if unknown:
         raise InputError(source, unknown[0], "unknown key; expected [[scenario]] tables")
     tables = raw.get("scenario")
     if not isinstance(tables, list) or not tables:
         raise InputError(source, "[[scenario]]", "expected at least one [[scenario]] table")
-    scenarios = [_scenario(t, i, n_doses, source) for i, t in enumerate(tables)]
+    return tables
+
+
+def unique_names[T](scenarios: list[T], source: str) -> list[T]:
+    """``scenarios``, once their names are checked to be unique."""
     names = [s.name for s in scenarios]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate is not None:

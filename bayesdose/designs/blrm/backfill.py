@@ -12,10 +12,9 @@ dose too); ``max_patients`` counts escalation patients only (``designs.backfill`
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
+from bayesdose.designs.backfill import with_backfill_room
 from bayesdose.designs.base import Actions, States
 from bayesdose.designs.blrm.rules import best_given_dose
 from bayesdose.designs.blrm.simulated import BlrmDesign
@@ -27,10 +26,7 @@ class BlrmBackfill:
 
     def __init__(self, design: Design) -> None:
         self.max_patients = design.stopping.max_patients
-        most = self.max_patients + len(design.levels) * design.backfill.max_per_dose
-        widened = dataclasses.replace(  # the wrapper stops at max_patients escalation patients
-            design, stopping=dataclasses.replace(design.stopping, max_patients=most))
-        self.blrm = BlrmDesign(widened)
+        self.blrm = BlrmDesign(with_backfill_room(design))
         self.threshold = design.decision.max_overdose_probability
 
     closes = ("closed where EWOC applies: posterior P(overdosing) at or above [decision] "

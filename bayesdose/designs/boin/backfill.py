@@ -26,10 +26,9 @@ just below c with the escalation data at c only, this code with all complete dat
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
+from bayesdose.designs.backfill import with_backfill_room
 from bayesdose.designs.base import (
     CONTINUE,
     MTD_DECLARED,
@@ -50,10 +49,7 @@ class BfBoin:
 
     def __init__(self, design: Design) -> None:
         self.max_patients = design.stopping.max_patients
-        most = design.stopping.max_patients + len(design.levels) * design.backfill.max_per_dose
-        widened = dataclasses.replace(
-            design, stopping=dataclasses.replace(design.stopping, max_patients=most))
-        self.boin = BoinDesign(widened)  # its tables reach every count a dose can hold
+        self.boin = BoinDesign(with_backfill_room(design))
 
     def calls(self, n: np.ndarray, y: np.ndarray) -> np.ndarray:
         """BOIN's call on each dose's own data (arrays alike)."""

@@ -11,10 +11,9 @@ one is where the model says it would not treat.)
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
+from bayesdose.designs.backfill import with_backfill_room
 from bayesdose.designs.base import Actions, States
 from bayesdose.designs.crm.simulated import CrmDesign
 from bayesdose.schema import Design
@@ -25,10 +24,7 @@ class CrmBackfill:
 
     def __init__(self, design: Design) -> None:
         self.max_patients = design.stopping.max_patients
-        most = self.max_patients + len(design.levels) * design.backfill.max_per_dose
-        widened = dataclasses.replace(  # the wrapper stops at max_patients escalation patients
-            design, stopping=dataclasses.replace(design.stopping, max_patients=most))
-        self.crm = CrmDesign(widened)
+        self.crm = CrmDesign(with_backfill_room(design))
 
     def decide(self, states: States) -> Actions:
         return self.crm.decide(states)

@@ -17,7 +17,7 @@ import numpy as np
 from bayesdose.errors import InputError
 from bayesdose.input_files import unprintable
 from bayesdose.schema import read_toml
-from bayesdose.simulation.scenarios import TIE_TOLERANCE
+from bayesdose.simulation.scenarios import TIE_TOLERANCE, scenario_tables, unique_names
 
 CONTOUR_MARGIN = 0.05  # R's waterfall: a row's MTD is at most target + 0.05
 
@@ -53,20 +53,9 @@ def load_matrix_scenarios(path: str | Path, shape: tuple[int, int],
                           names: tuple[str, ...]) -> list[MatrixScenario]:
     """Read and check a scenario set for a grid of ``shape`` (rows the drug ``names[0]``)."""
     source = str(path)
-    raw = read_toml(path)
-    unknown = sorted(set(raw) - {"scenario"})
-    if unknown:
-        raise InputError(source, unknown[0], "unknown key; expected [[scenario]] tables")
-    tables = raw.get("scenario")
-    if not isinstance(tables, list) or not tables:
-        raise InputError(source, "[[scenario]]", "expected at least one [[scenario]] table")
-    scenarios = [_scenario(t, i, shape, names, source) for i, t in enumerate(tables)]
-    seen: set[str] = set()
-    for s in scenarios:
-        if s.name in seen:
-            raise InputError(source, f"scenario {s.name!r}", "scenario names must be unique")
-        seen.add(s.name)
-    return scenarios
+    tables = scenario_tables(read_toml(path), source)
+    return unique_names([_scenario(t, i, shape, names, source) for i, t in enumerate(tables)],
+                        source)
 
 
 def _scenario(table: Any, index: int, shape: tuple[int, int], names: tuple[str, ...],
