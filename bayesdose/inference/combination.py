@@ -126,15 +126,16 @@ def _cell_integrals(f: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     return cumulative, padded
 
 
-def crossing(lp: np.ndarray, cut: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where the log-odds ``lp`` (..., nodes), increasing along the nodes, cross ``cut``: the
-    number of nodes below it, the cell holding the crossing and the crossing's fraction of
-    that cell (inverse cubic interpolation at the cell's four nearest nodes)."""
+def _below(lp: np.ndarray, cut: float, cumulative: np.ndarray, padded: np.ndarray,
+           h: float) -> np.ndarray:
+    """Per line and pair, the integral of the density along the line over logit p < ``cut``:
+    lp (..., pairs, nodes) increasing along the nodes; returns (..., pairs)."""
     nodes = lp.shape[-1]
     count = (lp < cut).sum(axis=-1)
     cell = np.clip(count - 1, 0, nodes - 2)
     stencil = np.clip(cell - 1, 0, nodes - 4)[..., None] + np.arange(4)
     y = np.take_along_axis(lp, stencil, axis=-1)
+    # inverse cubic interpolation: the node position where the log-odds reach the cut
     position = np.zeros(y.shape[:-1])
     with np.errstate(divide="ignore", invalid="ignore"):
         for a in range(4):
@@ -144,15 +145,6 @@ def crossing(lp: np.ndarray, cut: float) -> tuple[np.ndarray, np.ndarray, np.nda
                     term = term * (cut - y[..., b]) / (y[..., a] - y[..., b])
             position += term
     frac = np.clip(np.nan_to_num(position - cell, nan=0.5), 0.0, 1.0)
-    return count, cell, frac
-
-
-def _below(lp: np.ndarray, cut: float, cumulative: np.ndarray, padded: np.ndarray,
-           h: float) -> np.ndarray:
-    """Per line and pair, the integral of the density along the line over logit p < ``cut``:
-    lp (..., pairs, nodes) increasing along the nodes; returns (..., pairs)."""
-    nodes = lp.shape[-1]
-    count, cell, frac = crossing(lp, cut)
     f = np.take_along_axis(padded[..., None, :], cell[..., None] + np.arange(4), axis=-1)
     partial = (_partial_cell_weights(frac) * f).sum(axis=-1) * h
     whole = np.take_along_axis(cumulative[..., None, :], cell[..., None], axis=-1)[..., 0]
@@ -244,14 +236,14 @@ class CombinationEngine:
         """One chunk: every data set on ``LINES`` lines at once, then those that fail the
         checks one by one on moved frames with more lines."""
         mode, hess = self.laplace(n, dlt)
-        mode, cov = self.moments(n, dlt, mode, np.linalg.inv(hess) * SCALE**2, PRE_M)
+        mode, cov = self._moments(n, dlt, mode, np.linalg.inv(hess) * SCALE**2, PRE_M)
         cov *= SCALE**2
         result = list(self._integrate(n, dlt, mode, cov, self.m))
         lines = np.full(n.shape[0], 2**self.m)
         for k in np.flatnonzero(~result[-1]):
             m, centre, scale = self.m, mode[k:k + 1], cov[k:k + 1]
             while not result[-1][k] and 2 ** m < MAX_LINES:
-                centre, scale = self.moments(n[k:k + 1], dlt[k:k + 1], centre, scale, m)
+                centre, scale = self._moments(n[k:k + 1], dlt[k:k + 1], centre, scale, m)
                 m += 1
                 redo = self._integrate(n[k:k + 1], dlt[k:k + 1], centre, scale * SCALE**2, m)
                 for column, value in zip(result, redo, strict=True):
@@ -259,12 +251,9 @@ class CombinationEngine:
                 lines[k] = 2**m
         return (*result[:-1], lines, result[-1])
 
-    def nodes(self, centre: np.ndarray, cov: np.ndarray, m: int, r: np.ndarray | None = None
-              ) -> tuple[np.ndarray, ...]:
-        """The nodes theta (data sets, lines, nodes, 5) of frames (centre, cov), at positions
-        ``r`` along each line (the engine's own by default), and the outer proposal's log
-        density at each line."""
-        r = self.r if r is None else r
+    def _nodes(self, centre: np.ndarray, cov: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
+        """The nodes theta (data sets, lines, nodes, 5) of frames (centre, cov), and the
+        outer proposal's log density at each line."""
         z, log_q = outer_points(m)
         a, v = line_frames(cov)
         # the outer directions in order of how much they move the log-odds (principal
@@ -272,14 +261,14 @@ class CombinationEngine:
         jac = self.model.log_odds_and_gradient(centre, self.cov)[1]
         a = a @ np.swapaxes(np.linalg.svd(jac @ a)[2], -1, -2)
         base = centre[:, None, :] + np.einsum("lj,bij->bli", z, a)
-        theta = base[:, :, None, :] + r[None, None, :, None] * v[:, None, None, :]
+        theta = base[:, :, None, :] + self.r[None, None, :, None] * v[:, None, None, :]
         return theta, log_q
 
     def _density(self, n: np.ndarray, dlt: np.ndarray, centre: np.ndarray, cov: np.ndarray,
                  m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """At every node: the log-odds (data sets, lines, nodes, pairs), the posterior density
         over the outer proposal's, scaled to a maximum of 1 per data set, and theta."""
-        theta, log_q = self.nodes(centre, cov, m)
+        theta, log_q = self._nodes(centre, cov, m)
         lp = self.model.log_odds(theta, self.cov)
         log_f = (log_likelihood(lp, n[:, None, None, :], dlt[:, None, None, :])
                  + self.model.log_prior(theta) - log_q[None, :, None])
@@ -307,7 +296,7 @@ class CombinationEngine:
         ok = (ess >= MIN_ESS_FRACTION * 2**m) & (edge_mass <= MAX_EDGE_MASS)
         return mean, sd, under, below_b - under, 1 - below_b, ess, edge_mass, ok
 
-    def moments(self, n: np.ndarray, dlt: np.ndarray, centre: np.ndarray, cov: np.ndarray,
+    def _moments(self, n: np.ndarray, dlt: np.ndarray, centre: np.ndarray, cov: np.ndarray,
                  m: int) -> tuple[np.ndarray, np.ndarray]:
         """The posterior mean and covariance of theta on frames (centre, cov)."""
         _, f, theta = self._density(n, dlt, centre, cov, m)
