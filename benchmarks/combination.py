@@ -1,7 +1,9 @@
 """Trials per second of the two-drug designs BOIN-comb and waterfall (issue 15's target:
->= 50,000 trials/s beyond start-up), one process, 3 x 5 grid, cohorts of 3, beside R's.
+>= 50,000 trials/s beyond start-up), one process, 3 x 5 grid, cohorts of 3, beside R's; and of
+the combination BLRM (target >= 2,000 trials/s) with 30 patients, with the distinct posteriors
+it computed.
 
-    PYTHONPATH=. python -m benchmarks.combination [TRIALS]
+    PYTHONPATH=. python -m benchmarks.combination [TRIALS [BLRM_TRIALS]]
 
 Start-up (imports, numba's compiled isotonic fit loaded from its on-disk cache, the designs'
 tables) is timed apart by a first small run; the rate is of a second run of TRIALS trials per
@@ -22,11 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bayesdose.schema import load_design
 from bayesdose.simulation.combination.scenarios import load_matrix_scenarios
-from bayesdose.simulation.combination.study import simulate_records
+from bayesdose.simulation.combination.study import combination_design, simulate_records
 
 ROOT = Path(__file__).resolve().parent.parent
 R_CALL = {"boin-comb": "ncohort = 20", "waterfall": "ncohort = c(10, 5, 5), mtd.contour = TRUE"}
@@ -45,6 +48,19 @@ def python_rate(name: str, trials: int) -> tuple[float, float, float]:
     simulate_records(design, scenarios, [name], trials, 2, chunk_size=5000)
     total = trials * len(scenarios)
     return startup, total / (time.perf_counter() - start), total / (time.process_time() - cpu)
+
+
+def blrm_rate(trials: int) -> tuple[float, float, int]:
+    """(trials per wall-clock second, per CPU second, distinct posteriors computed) of the
+    combination BLRM, 30 patients, one process, the first scenario."""
+    design = load_design(ROOT / "configs" / "combination-3x5.toml")
+    design = replace(design, stopping=replace(design.stopping, max_patients=30))
+    scenarios = load_matrix_scenarios(ROOT / "configs" / "scenarios" / "combination-3x5.toml",
+                                      design.pair_panel.shape, design.drugs.names)
+    start, cpu = time.perf_counter(), time.process_time()
+    simulate_records(design, scenarios[:1], ["blrm"], trials, 2, chunk_size=trials)
+    return (trials / (time.perf_counter() - start), trials / (time.process_time() - cpu),
+            combination_design(design, "blrm").posteriors)
 
 
 def first_fit_seconds(cache: str | None) -> float:
@@ -86,6 +102,11 @@ def main() -> None:
         beside = f"; R get.oc.comb {r:,.0f} trials/s" if r else ""
         print(f"{name:<10} start-up {startup:5.2f} s, {wall:7,.0f} trials/s wall, "
               f"{cpu:7,.0f} trials/s CPU ({trials} trials x 3 scenarios){beside}")
+    blrm_trials = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    wall, cpu, posteriors = blrm_rate(blrm_trials)
+    print(f"blrm       {wall:7,.1f} trials/s wall, {cpu:7,.1f} trials/s CPU ({blrm_trials} "
+          f"trials, 30 patients, one scenario), {posteriors} distinct posteriors "
+          f"({posteriors / blrm_trials:.2f} per trial); load average {os.getloadavg()[0]:.2f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak:.0f} MB")
 

@@ -50,6 +50,7 @@ class DesignEntry:
     in_report: bool = True  # compared in a design report (when the config allows it)
     description: str = ""  # fixed words for a report (else the package's ``describe``)
     combination: bool = False  # two drugs: simulated on dose pairs (simulation.combination)
+    two_drug: str = ""  # "module:Class": this design's simulated form on a two-drug config
 
     def describe(self, design: Design) -> str:
         """What the design is, in words, for a report."""
@@ -61,7 +62,7 @@ class DesignEntry:
 REGISTRY: tuple[DesignEntry, ...] = (
     DesignEntry("blrm", "BLRM-EWOC", "#1f4e79", "blrm", "simulated:BlrmDesign",
                 on_data="recommendation:blrm_step", in_time="tite:waiting_blrm",
-                backfill="backfill:BlrmBackfill"),
+                backfill="backfill:BlrmBackfill", two_drug="blrm_comb.simulated:BlrmComb"),
     DesignEntry("3+3", "3+3", "#e08a1e", "three_plus_three", "simulated:ThreePlusThree",
                 {"deescalation": False}, complete_cohorts=True, step_details="step:step_details",
                 backfill="backfill:ThreePlusThreeBackfill"),
@@ -97,7 +98,7 @@ DESIGNS = tuple(e.name for e in REGISTRY
 TIME_AWARE = tuple(e.name for e in REGISTRY if e.time_aware)
 REPORT_DESIGNS = tuple(e.name for e in REGISTRY if e.in_report)
 # Two-drug designs (a config with [drugs] names), simulated on dose pairs.
-COMBINATION = tuple(e.name for e in REGISTRY if e.combination)
+COMBINATION = tuple(e.name for e in REGISTRY if e.combination or e.two_drug)
 # Designs with backfill cohorts: NAME+backfill for every row naming its backfill rule.
 BACKFILL_DESIGNS = tuple(f"{e.name}{BACKFILL}" for e in REGISTRY if e.backfill)
 
@@ -178,8 +179,13 @@ def make_design(name: str, design: Design) -> Any:
     """The simulated design ``name`` (a ``base.SimulatedDesign``; for a time-aware design a
     ``base.TimedDesign``) for a trial design."""
     row = ENTRIES[name]
-    module, cls = row.simulated.split(":")
-    factory = getattr(import_module(f"bayesdose.designs.{row.package}.{module}"), cls)
+    if row.two_drug and design.is_combination:
+        module, cls = row.two_drug.split(":")
+        module = f"bayesdose.designs.{module}"
+    else:
+        module, cls = row.simulated.split(":")
+        module = f"bayesdose.designs.{row.package}.{module}"
+    factory = getattr(import_module(module), cls)
     return factory(design, **row.options)
 
 

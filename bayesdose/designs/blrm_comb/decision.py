@@ -22,7 +22,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bayesdose.data import TrialData
-from bayesdose.designs.base import NO_DOSE
+from bayesdose.designs.base import (
+    CONTINUE,
+    MAX_PATIENTS,
+    MTD_DECLARED,
+    NO_DOSE,
+    SAFETY,
+    STOP_REASONS,
+)
 from bayesdose.designs.blrm_comb.rules import (
     ALLOWED,
     BARRED,
@@ -96,50 +103,89 @@ def current_pair(pairs: PairPanel, data: TrialData) -> tuple[int, int | None]:
     return int(given[np.lexsort((a, a + b))[-1]]), None
 
 
+@dataclass(frozen=True)
+class PairActions:
+    """The rules' verdict on a batch of trial states (leading axis): each pair's ``BARRED``
+    code (states, rows, columns), the next pair (flat; ``NO_DOSE`` on a stop), the cohort
+    size, the stop reason (``designs.base`` codes) and the MTD (flat; ``NO_DOSE``: none)."""
+
+    codes: np.ndarray
+    next_pair: np.ndarray
+    cohort_size: np.ndarray
+    stop_reason: np.ndarray
+    mtd_pair: np.ndarray
+
+
+def decide_batch(design: Design, n_grid: np.ndarray, total: np.ndarray, p_target: np.ndarray,
+                 p_overdose: np.ndarray, current: np.ndarray, last_dlt: np.ndarray
+                 ) -> PairActions:
+    """The next step of many trial states: per state the patients per pair ``n_grid`` and
+    posterior tables (states, rows, columns), all patients ``total`` (monotherapy too), the
+    current pair (flat; ``NO_DOSE`` before any pair is given) and the last cohort's DLTs
+    (negative: unknown). ``decide_pairs`` (``recommend``) and the simulator
+    (``simulated.BlrmComb``) both decide here."""
+    pairs, stopping = design.pair_panel, design.stopping
+    rows, cols = pairs.shape
+    start = current == NO_DOSE
+    centre = np.where(start, design.start_pair, current)
+    codes = barred_codes(combo_rules(design), pairs.drugs[0].levels, pairs.drugs[1].levels,
+                         p_overdose, n_grid, np.stack(np.divmod(centre, cols), axis=-1),
+                         np.where(start, -1, last_dlt))
+    allowed = (codes == ALLOWED).reshape(-1, rows * cols).any(axis=1)
+    best = _flat_batch(next_pair(p_target, codes), cols)
+    at_best = np.maximum(best, 0)[:, None]
+    flat_n, flat_target = n_grid.reshape(-1, rows * cols), p_target.reshape(-1, rows * cols)
+    nothing = ~start & ~allowed
+    safety = nothing & (n_grid[:, 0, 0] >= stopping.safety_min_patients) & (
+        p_overdose[:, 0, 0] > stopping.safety_probability)
+    declared = ~start & allowed & (
+        np.take_along_axis(flat_n, at_best, axis=1)[:, 0] >= stopping.mtd_min_patients) & (
+        np.take_along_axis(flat_target, at_best, axis=1)[:, 0] >= stopping.mtd_min_p_target)
+    stop = np.where(safety, SAFETY, np.where(declared, MTD_DECLARED, CONTINUE))
+    mtd = np.where(declared, best, NO_DOSE)
+    full = (stop == CONTINUE) & ~start & (total >= stopping.max_patients)
+    ewoc_ok = p_overdose < design.decision.max_overdose_probability
+    eligible = np.where((n_grid > 0) & ewoc_ok, ALLOWED, OVERDOSE)
+    mtd = np.where(full, _flat_batch(next_pair(p_target, eligible), cols), mtd)
+    stop = np.where(full, MAX_PATIENTS, stop)
+    chosen = np.where(start, design.start_pair, np.where(nothing, 0, best))
+    going = stop == CONTINUE
+    size = np.where(going, np.minimum(design.cohorts.size, stopping.max_patients - total), 0)
+    return PairActions(codes, np.where(going, chosen, NO_DOSE), size, stop, mtd)
+
+
+def _flat_batch(pair: np.ndarray, cols: int) -> np.ndarray:
+    """(..., 2) (row, column) pairs as flat indices, ``NO_DOSE`` kept."""
+    return np.where(pair[..., 0] == NO_DOSE, NO_DOSE, pair[..., 0] * cols + pair[..., 1])
+
+
 def decide_pairs(design: Design, n_grid: np.ndarray, total: int, p_target: np.ndarray,
                  p_overdose: np.ndarray, current: int, last_dlt: int | None) -> ComboDecision:
     """The next step from per-pair patients ``n_grid`` and posterior tables (rows: drug A's
     levels), ``total`` patients of the trial (monotherapy included), the current pair (flat;
-    ``NO_DOSE`` before any pair is given) and the last cohort's DLTs (None: unknown)."""
-    pairs, stopping = design.pair_panel, design.stopping
+    ``NO_DOSE`` before any pair is given) and the last cohort's DLTs (None: unknown), with
+    every decision in words."""
+    pairs = design.pair_panel
     start = current == NO_DOSE
     centre = design.start_pair if start else current
-    codes = barred_codes(combo_rules(design), pairs.drugs[0].levels, pairs.drugs[1].levels,
-                         p_overdose, n_grid, np.array(pairs.pair(centre)),
-                         None if start or last_dlt is None else np.array(last_dlt))
-    allowed = codes == ALLOWED
-    best = _flat(pairs, next_pair(p_target, codes))
+    act = decide_batch(design, n_grid[None], np.array([total]), p_target[None],
+                       p_overdose[None], np.array([current]),
+                       np.array([-1 if last_dlt is None else last_dlt]))
+    codes = act.codes[0]
+    stop_code, mtd, chosen = int(act.stop_reason[0]), int(act.mtd_pair[0]), int(act.next_pair[0])
+    stop = None if stop_code == CONTINUE else STOP_REASONS[stop_code]
     ewoc_ok = p_overdose < design.decision.max_overdose_probability
-    stop, mtd, chosen = None, None, best
-    if start:
-        chosen = design.start_pair
-    elif not allowed.any():
-        if n_grid[0, 0] >= stopping.safety_min_patients and (
-                p_overdose[0, 0] > stopping.safety_probability):
-            stop = "safety"
-        chosen = 0
-    elif n_grid.ravel()[best] >= stopping.mtd_min_patients and (
-            p_target.ravel()[best] >= stopping.mtd_min_p_target):
-        stop, mtd = "mtd_declared", best
-    if stop is None and not start and total >= stopping.max_patients:
-        eligible = np.where((n_grid > 0) & ewoc_ok, ALLOWED, OVERDOSE)
-        stop, mtd = "max_patients", _flat(pairs, next_pair(p_target, eligible))
     contour = tuple(None if c == NO_DOSE else int(c) for c in mtd_contour(p_target, ewoc_ok))
     why = tuple(_why_barred(design, int(code), k, p_overdose.ravel()[k], centre, n_grid)
                 for k, code in enumerate(codes.ravel()))
-    size = 0 if stop else min(design.cohorts.size, stopping.max_patients - total)
     decision = ComboDecision(
-        None if stop else chosen, size, stop, mtd, bool(allowed.any()) or start,
+        None if stop else chosen, int(act.cohort_size[0]), stop,
+        None if mtd == NO_DOSE else mtd, bool((codes == ALLOWED).any()) or start,
         tuple(BARRED[c] for c in codes.ravel()), why, None if start else current,
         "stop" if stop else pair_direction(pairs, None if start else current, chosen),
         contour, "")
     return replace(decision, reason=_reason(design, decision, n_grid.ravel(), p_target.ravel(),
                                             p_overdose.ravel(), total, start))
-
-
-def _flat(pairs: PairPanel, pair: np.ndarray) -> int | None:
-    """A (row, column) of ``next_pair`` as a flat index (None: ``NO_DOSE``)."""
-    return None if pair[0] == NO_DOSE else pairs.index(int(pair[0]), int(pair[1]))
 
 
 def pair_direction(pairs: PairPanel, current: int | None, chosen: int) -> str:

@@ -53,8 +53,8 @@ def barred_codes(rules: ComboRules, levels_a: np.ndarray, levels_b: np.ndarray,
                  last_dlt: np.ndarray | None = None) -> np.ndarray:
     """(..., rows, columns): the first rule that bars each pair (a ``BARRED`` code), 0 if it
     may be given next. ``n`` counts patients per pair; ``current`` (..., 2) holds the current
-    pair's (row, column), the last cohort's; ``last_dlt`` (...) its DLTs (None: the order of
-    cohorts is unknown, and coherence does not apply)."""
+    pair's (row, column), the last cohort's; ``last_dlt`` (...) its DLTs (None or negative:
+    the order of cohorts is unknown, and coherence does not apply)."""
     p_overdose, n = np.asarray(p_overdose, dtype=float), np.asarray(n)
     current = np.asarray(current)
     if (current < 0).any():
@@ -82,9 +82,10 @@ def barred_codes(rules: ComboRules, levels_a: np.ndarray, levels_b: np.ndarray,
         flat = codes.reshape(*codes.shape[:-2], rows * cols)
         at_current = np.take_along_axis(flat, (current[..., 0] * cols + current[..., 1])[
             ..., None], axis=-1)[..., 0]
+        known = (np.asarray(last_dlt) >= 0)[..., None, None]
         had = (np.asarray(last_dlt) > 0)[..., None, None]
         still = (at_current == ALLOWED)[..., None, None]
-        codes = _bar(codes, (had & up) | (~had & still & down), COHERENCE)
+        codes = _bar(codes, known & ((had & up) | (~had & still & down)), COHERENCE)
     return codes
 
 
