@@ -14,16 +14,17 @@ pool-adjacent-violators pass leaves them), the dual value D = <s, x>_W - 1/2 ||s
 For the projection g* and any g feasible (in R and C), 1/2 ||g_P - g*||_W^2 <= P(g) - D_P
 (strong duality with a 1-strongly convex primal), and the same holds for every later iterate,
 the finished fit g_F included. So |g_F - g_P| <= 2 sqrt(2 (P(g) - D_P)) / sqrt(w) per pair.
-The feasible g is the midpoint of two repairs of g_P (running maxima down the columns then
-along the rows; running minima up and leftwards), both in R and C.
+The feasible g is the best (least primal value) of two repairs of g_P (running maxima down
+the columns then along the rows; running minima up the columns then leftwards) and their
+midpoint, all three in R and C.
 
 The bound is computed after ``CHECK_EVERY`` passes, then at intervals growing with the
-passes done (a quarter of them: a tied record's long fit is checked a few dozen times); a row's candidates are the admissible
-columns that could still be closest within it; when every combination of the rows'
-candidates gives the same contour, that contour is the finished fit's. Otherwise the fit runs
-to its end and the contour is read from it exactly as ``_row_picks`` reads it. Rows tied in
-the projection (two admissible pairs of one pooled block, told apart by the 1e-5 offsets)
-are never certain before the end; they run in full.
+passes done (a quarter of them: a tied record's long fit is checked a few dozen times). A
+row's candidates are the admissible columns that could still be closest within the bound;
+when every combination of the rows' candidates gives the same contour, that contour is the
+finished fit's. Otherwise the fit runs to its end and the contour is read from it exactly as
+``_row_picks`` reads it. Rows tied in the projection (two admissible pairs of one pooled
+block, told apart by the 1e-5 offsets) are never certain before the end; they run in full.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from numba import njit
 
 from bayesdose.designs.boin_comb.isotonic import advance, start
 
-CHECK_EVERY = 4  # passes before the first check and least interval (a check costs about a pass)
+CHECK_EVERY = 4  # passes before the first check, and the least interval between checks
 SLACK = 1e-9  # added to the bound's squared radius and to every distance: rounding
 MAX_COMBINATIONS = 256  # more uncertain combinations: keep fitting
 
