@@ -4,6 +4,7 @@ the combination BLRM (target >= 2,000 trials/s) with 30 patients, with the disti
 it computed.
 
     PYTHONPATH=. python -m benchmarks.combination [TRIALS [BLRM_TRIALS]]
+    PYTHONPATH=. python -m benchmarks.combination ab OTHER_CHECKOUT [TRIALS] [DESIGN]
 
 Start-up (imports, numba's compiled isotonic fit loaded from its on-disk cache, the designs'
 tables) is timed apart by a first small run; the rate is of a second run of TRIALS trials per
@@ -13,6 +14,10 @@ first use and caches it on disk (``cache=True``): the compile is timed in a fres
 an empty cache (NUMBA_CACHE_DIR), beside a fresh process with the cache. R's rate is
 get.oc.comb's on the same grid and settings (the package's example scenario; R_LIBS=/tmp/rlib),
 when R is installed.
+
+``ab`` compares this checkout with another (e.g. ``git worktree add /tmp/old HEAD~1``) on the
+shared machine: fresh processes alternating between the two, three times each, the wall-clock
+rate of each run beside the load average (CPU time under load has misled).
 """
 
 from __future__ import annotations
@@ -89,7 +94,25 @@ def r_rate(name: str, trials: int) -> float | None:
     return None if done.returncode else trials / float(done.stdout)
 
 
+def ab(other: Path, trials: int, name: str, repeats: int = 3) -> None:
+    """Alternate fresh processes of this checkout and ``other``, printing each one's rate."""
+    code = ("import sys; from benchmarks.combination import python_rate; "
+            f"s, wall, cpu = python_rate({name!r}, {trials}); print(f'{{wall:.0f}} {{cpu:.0f}}')")
+    for _ in range(repeats):
+        for root in (other, ROOT):
+            done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                                  env={**os.environ, "PYTHONPATH": str(root)}, text=True,
+                                  check=True)
+            wall, cpu = (float(v) for v in done.stdout.split())
+            print(f"{str(root):<40} {name} {wall:7,.0f} trials/s wall, {cpu:7,.0f} trials/s "
+                  f"CPU, load average {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "ab":
+        ab(Path(sys.argv[2]).resolve(), int(sys.argv[3]) if len(sys.argv) > 3 else 20000,
+           sys.argv[4] if len(sys.argv) > 4 else "waterfall")
+        return
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     print(f"load average {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as empty:

@@ -55,43 +55,55 @@ def _fit_all(y: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:  # pragma: 
 @njit(cache=True)
 def _fit(x: np.ndarray, wt: np.ndarray, g: np.ndarray, a1: np.ndarray, a2: np.ndarray,
          scratch: np.ndarray, blocks: np.ndarray) -> None:  # pragma: no cover - compiled
-    """AS 206's SMOOTH into ``g``: cycles of row and column passes, restarted twice to choose
-    which comes first (the pass whose corrections were larger, DELR vs DELC). Work arrays
-    are the caller's: a fit allocates nothing (allocation was most of its time)."""
-    del_r = 0.0
-    del_c = 0.0
-    flag = 0
-    tic = 0
-    while True:  # label 8: (re)start the cycles
-        tic += 1
-        g[:, :] = x
-        a1[:, :] = 0.0
-        a2[:, :] = 0.0
-        count = 0
-        rows_next = not (flag == 1 or (tic == 3 and del_c > del_r))
-        while True:
-            if rows_next:
-                unchanged = _smooth_rows(g, a1, wt, scratch, blocks)
-                count += 1
-                if count == 2 and flag == 1:
-                    del_r = _dist(a1)
-                    flag += 1
-                if count == 2 and flag == 2 and tic == 2:
-                    break  # restart
-                if count != 1 and (count == NCYCLE or unchanged == g.shape[0]):
-                    return
-                rows_next = False
-            else:
-                unchanged = _smooth_columns(g, a2, wt, scratch, blocks)
-                count += 1
-                if count == 2 and flag == 0:
-                    del_c = _dist(a2)
-                    flag += 1
-                if count == 2 and flag == 1:
-                    break  # restart
-                if count != 1 and (unchanged == g.shape[1] or count == NCYCLE):
-                    return
-                rows_next = True
+    """AS 206's SMOOTH into ``g``. Work arrays are the caller's: a fit allocates nothing
+    (allocation was most of its time)."""
+    rows_next = start(x, wt, g, a1, a2, scratch, blocks)
+    count = 1
+    while not advance(g, a1, a2, wt, scratch, blocks, rows_next, count):
+        rows_next = not rows_next
+        count += 1
+
+
+@njit(cache=True)
+def start(x: np.ndarray, wt: np.ndarray, g: np.ndarray, a1: np.ndarray, a2: np.ndarray,
+          scratch: np.ndarray, blocks: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """SMOOTH's two trial cycles and its restart: from ``x``, a row pass then a column pass
+    (DELC, the column corrections' size), again from ``x`` a column pass then a row pass
+    (DELR); then ``g = x`` with no corrections. Returns whether the cycles from here begin
+    with rows (unless DELC > DELR). The Fortran's labels and flags (TIC, FLAG) always take
+    this path."""
+    _reset(x, g, a1, a2)
+    _smooth_rows(g, a1, wt, scratch, blocks)
+    _smooth_columns(g, a2, wt, scratch, blocks)
+    del_c = _dist(a2)
+    _reset(x, g, a1, a2)
+    _smooth_columns(g, a2, wt, scratch, blocks)
+    _smooth_rows(g, a1, wt, scratch, blocks)
+    del_r = _dist(a1)
+    _reset(x, g, a1, a2)
+    return not del_c > del_r
+
+
+@njit(cache=True)
+def advance(g: np.ndarray, a1: np.ndarray, a2: np.ndarray, wt: np.ndarray,
+            scratch: np.ndarray, blocks: np.ndarray, rows: bool,
+            count: int) -> bool:  # pragma: no cover - compiled
+    """Pass ``count`` (1, 2, ...) after ``start``, over the rows or the columns; whether the
+    fit is done: a pass after the first that leaves every line unchanged, or the NCYCLE-th.
+    Between passes (g, a1, a2) is Dykstra's state: ``g = x + a1 + a2`` (up to rounding)."""
+    if rows:
+        unchanged = _smooth_rows(g, a1, wt, scratch, blocks) == g.shape[0]
+    else:
+        unchanged = _smooth_columns(g, a2, wt, scratch, blocks) == g.shape[1]
+    return count != 1 and (unchanged or count == NCYCLE)
+
+
+@njit(cache=True)
+def _reset(x: np.ndarray, g: np.ndarray, a1: np.ndarray,
+           a2: np.ndarray) -> None:  # pragma: no cover - compiled
+    g[:, :] = x
+    a1[:, :] = 0.0
+    a2[:, :] = 0.0
 
 
 @njit(cache=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayesdose.designs.boin.core import prob_overdose
+from bayesdose.designs.boin_comb.certified import contour_picks
 from bayesdose.designs.boin_comb.isotonic import biviso_many
 
 Pair = tuple[int, int]
@@ -115,32 +116,31 @@ def _row_picks(target: float, n: np.ndarray, elim: np.ndarray, phat: np.ndarray,
     column closest to the target; none when the row's first pair is eliminated or the
     elements of the whole matrix that the row's non-eliminated mask picks, recycled
     column-major (R's ``n[kelimi == 0]``), hold no patient."""
-    m, rows, cols = n.shape
-    keep = ~elim[:, k, :]  # (m, cols)
-    recycled = keep[:, np.arange(rows * cols) % cols]
-    picked = (n.transpose(0, 2, 1).reshape(m, -1) * recycled).sum(axis=1)
-    admissible = (n[:, k, :] != 0) & keep
+    admissible = (n[:, k, :] != 0) & ~elim[:, k, :]
     distance = np.where(admissible, np.abs(phat[:, k, :] - target), np.inf)
     col = np.argmin(distance, axis=1)
-    none = elim[:, k, 0] | (picked == 0) | ~admissible.any(axis=1)
-    return np.where(none, -1, col)
+    return np.where(_row_none(n, elim, k) | ~admissible.any(axis=1), -1, col)
+
+
+def _row_none(n: np.ndarray, elim: np.ndarray, k: int) -> np.ndarray:
+    """Whether row k picks nothing whatever the estimates: its first pair is eliminated or
+    the elements of the whole matrix that its non-eliminated mask picks, recycled
+    column-major (R's ``n[kelimi == 0]``), hold no patient."""
+    m, rows, cols = n.shape
+    recycled = ~elim[:, k, np.arange(rows * cols) % cols]
+    picked = (n.transpose(0, 2, 1).reshape(m, -1) * recycled).sum(axis=1)
+    return elim[:, k, 0] | (picked == 0)
 
 
 def waterfall_many(target: float, n: np.ndarray, y: np.ndarray,
                    elim: np.ndarray) -> np.ndarray:
     """The waterfall design's MTD contours in ``get.oc.comb`` from (m, rows, cols) counts and
     the trials' own eliminations, as (m, rows) columns (-1 none): eliminated pairs enter the
-    isotonic fit at 1.1; row by row from the last, a row whose pick is not right of its upper
-    neighbour's takes that neighbour's column."""
+    isotonic fit at 1.1; each row's pick as ``_row_picks``; row by row from the last, a row
+    whose pick is not right of its upper neighbour's takes that neighbour's column. The fit
+    stops once the contour is certain (``certified.contour_picks``)."""
     raw = (y + 0.05) / (n + 0.1)
     raw[elim] = ELIMINATED
-    phat = biviso_many(raw, n + 0.1) + _offset(n.shape)
     rows = n.shape[1]
-    picks = np.full((n.shape[0], rows), -1)
-    for k in range(rows - 1, -1, -1):
-        picks[:, k] = _row_picks(target, n, elim, phat, k)
-        if k < rows - 1:
-            above = picks[:, k + 1]
-            follow = (above >= 0) & (picks[:, k] >= 0) & (picks[:, k] <= above)
-            picks[:, k] = np.where(follow, above, picks[:, k])
-    return picks
+    none = np.stack([_row_none(n, elim, k) for k in range(rows)], axis=1)
+    return contour_picks(target, raw, n + 0.1, (n != 0) & ~elim, none, _offset(n.shape))[0]
