@@ -304,7 +304,7 @@ def _layout(columns: tuple[str, ...], doses: tuple[str, ...]) -> tuple[str, ...]
     return (*columns[:at], *doses, *columns[at + 1:])
 
 
-def _arms(design: Design) -> int:
+def arm_count(design: Design) -> int:
     """How many doses (one drug) or arms (two drugs: ``PairPanel.arms``) data count."""
     return design.pair_panel.arms if design.is_combination else len(design.levels)
 
@@ -552,7 +552,7 @@ def _days_followed(row: CsvRow, dlt: int, window: int, as_of: date) -> int:
 
 def _counts(patients: list[Patient], design: Design, source: str, window: int,
             as_of: date | None, efficacy: bool = False) -> TrialData:
-    doses = _arms(design)
+    doses = arm_count(design)
     n = np.zeros(doses, dtype=np.int64)
     y = np.zeros_like(n)
     responses = np.zeros_like(n) if efficacy else None
@@ -577,7 +577,7 @@ def _counts(patients: list[Patient], design: Design, source: str, window: int,
 def _aggregated(header, body, design: Design, source: str, header_where: str) -> TrialData:
     doses = dose_columns(design)
     columns = check_columns(header, _layout(AGGREGATED_COLUMNS, doses), source, header_where)
-    n = np.zeros(_arms(design), dtype=np.int64)
+    n = np.zeros(arm_count(design), dtype=np.int64)
     y = np.zeros_like(n)
     seen: dict[int, str] = {}
     for label, cells in body:

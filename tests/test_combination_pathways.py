@@ -18,10 +18,9 @@ from bayesdose.designs.blrm_comb.pathways import (
     pathway_json,
     pathway_lines,
     pathway_tree,
-    with_cohorts,
 )
 from bayesdose.designs.blrm_comb.recommendation import recommend_combination
-from bayesdose.report.pathways import Cohort
+from bayesdose.hypothetical import Cohort, with_cohorts
 from bayesdose.schema import load_design
 
 ROOT = Path(__file__).resolve().parents[1]
