@@ -15,8 +15,8 @@ Two layouts, told apart by the header:
 A two-drug trial ([drugs] names) has a column ``dose_<name>`` per drug in place of ``dose``
 (``patient_id,cohort,dose_A,dose_B,dlt`` or ``dose_A,dose_B,n,dlt``): a row is a pair of the
 grid, or one drug alone (the other's dose 0, monotherapy). Its counts are per arm
-(``PairPanel.arms``: the pairs, then each drug's levels alone); dates and responses are read
-for one drug only.
+(``PairPanel.arms``: the pairs, then each drug's levels alone), dated data's pending patients
+too; responses are read for one drug only.
 """
 
 from __future__ import annotations
@@ -451,11 +451,10 @@ def _no_underscore(value: str) -> str:
 
 def _patient_level(header, body, design: Design, source: str, as_of: date | None,
                    header_where: str) -> TrialData:
-    if design.is_combination and (later := [c for c in header if c in DATE_COLUMNS
-                                            + EFFICACY_COLUMNS]):
-        raise InputError(source, f"column {later[0]!r}", "dated data and responses are read "
-                         "for one drug only: a two-drug trial's data have patient_id, cohort, "
-                         f"{', '.join(dose_columns(design))}, dlt")
+    if design.is_combination and "response" in header:
+        raise InputError(source, "column 'response'", "responses are read for one drug only: "
+                         "a two-drug trial's data have patient_id, cohort, "
+                         f"{', '.join(dose_columns(design))}, dlt and the date columns")
     columns = check_columns(header, _layout(PATIENT_COLUMNS, dose_columns(design)), source,
                             header_where, DATE_COLUMNS + EFFICACY_COLUMNS)
     dated = "enrolled" in columns
