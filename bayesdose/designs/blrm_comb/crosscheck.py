@@ -133,6 +133,11 @@ def mcmc_lines(design: Design, engine: str, arms: tuple[int, ...], exact: BatchS
     return [heading, *table, *remarks]
 
 
+def run_line(run: McmcRun) -> str:
+    """The MCMC run that decides, in the place of the deterministic engine's check."""
+    return f"combination BLRM by MCMC: {crosscheck.sampler_text(run.diagnostics)}"
+
+
 def decided_on(engine: str) -> str | None:
     """Which numbers made the decision, when MCMC ran."""
     if engine == "both":

@@ -317,7 +317,7 @@ def engine_line(rec: ComboRecommendation) -> str:
     its run)."""
     d = rec.diagnostics
     if d is None:
-        return f"combination BLRM by MCMC: {crosscheck.sampler_text(rec.mcmc.diagnostics)}"
+        return crosscheck.run_line(rec.mcmc)
     state = "resolved" if d.resolved[0] else "NOT resolved"
     return (f"combination engine (deterministic): {state}, ESS {d.ess[0]:.0f} of "
             f"{int(d.lines[0]):,} lines, mass near the lines' ends {d.edge_mass[0]:.1e}; "
