@@ -130,7 +130,7 @@ def test_the_mcmc_posterior_agrees_with_the_deterministic_engine(both):
     assert sampler["diagnostics_ok"] and sampler["divergences"] == 0
     assert sampler["rhat_max"] <= 1.01 and sampler["ess_bulk_min"] >= 400
     assert both.mcmc.comparison["agree"] and both.failures == ()
-    assert crosscheck.AGREE_FLOOR == pytest.approx(4e-3)
+    assert pytest.approx(4e-3) == crosscheck.AGREE_FLOOR
     mcmc = both.mcmc.summary
     for name in ("mean", "p_underdose", "p_target", "p_overdose"):
         diff = np.abs(getattr(both.summary, name)[0] - mcmc[name].values)
