@@ -77,6 +77,9 @@ class ComboRecommendation:
         pairs = self.design.pair_panel
         return getattr(self.summary, name)[0, :pairs.size].reshape(pairs.shape)
 
+    def __repr__(self) -> str:
+        return f"<ComboRecommendation {self.design.trial.name}: {next_text(self)}>"
+
     def __str__(self) -> str:
         return format_table(self)
 
