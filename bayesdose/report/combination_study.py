@@ -208,6 +208,7 @@ def report_html(design: Design, study: Study, inputs: Any, pathway_cohorts: int 
     from bayesdose.designs.blrm_comb.pathways import pathway_lines, pathway_tree
     from bayesdose.hypothetical import no_patients
     from bayesdose.report import provenance
+    from bayesdose.report.charts import combination_pathway_figure
     from bayesdose.report.figures import data_uri
     from bayesdose.report.render import render
     from bayesdose.report.text import number
@@ -224,6 +225,7 @@ def report_html(design: Design, study: Study, inputs: Any, pathway_cohorts: int 
         scenarios=[{"tables": scenario_tables(design, summary, e),
                     "figure": data_uri(heatmaps(design, e))} for e in summary["scenarios"]],
         pathway_cohorts=cohorts, pathway_text="\n".join(pathway_lines(root, cohorts)[1:]),
+        pathway_figure=data_uri(combination_pathway_figure(root, cohorts)),
         files=[provenance.input_file("design config", inputs.config),
                provenance.input_file("scenarios", inputs.scenarios),
                provenance.input_file("simulation summary", study.path)],
