@@ -202,3 +202,26 @@ def test_a_disagreement_is_a_failure_and_strict_exits_3(both, dated, monkeypatch
     assert not out.exists()
     assert "the exact and MCMC engines disagree" in result.output
     assert json.loads(json.dumps(to_json(rec)))["mcmc_failures"] == list(rec.failures)
+
+
+def test_the_html_page_shows_the_mcmc_beside_the_engine(both, monkeypatch, tmp_path, browser):
+    """``--engine both --html``: the MCMC table (every arm), its diagnostics and the
+    comparison on the page, as printed (the same run as ``both``'s)."""
+    monkeypatch.setattr(crosscheck, "fit", lambda *args: crosscheck.McmcRun(
+        both.mcmc.summary, both.mcmc.diagnostics))
+    config, data, page = tmp_path / "c.toml", tmp_path / "d.csv", tmp_path / "p.html"
+    config.write_text(CONFIG.read_text().replace("size = 3", "size = 3\ndlt_window_days = 28"))
+    data.write_text(DATED)
+    result = CliRunner().invoke(main, ["recommend", str(config), str(data), "--engine", "both",
+                                       "--as-of", "2024-06-01", "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    browser.get(page.as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+    shown = browser.execute_script("return document.querySelector('#mcmc').innerText")
+    printed = result.output.split("\n\nMCMC beside", 1)[1].split("\n\n", 1)[0]
+    assert shown.splitlines() == ("MCMC beside" + printed).splitlines()
+    assert len(shown.splitlines()) == 1 + 1 + 18 + 2  # heading, titles, arms, two remarks
+    subtitle = browser.execute_script("return document.querySelector('.subtitle').innerText")
+    assert "combination BLRM, deterministic engine, MCMC beside it" in subtitle
+    decided = browser.execute_script("return document.querySelector('#decided-on').innerText")
+    assert decided.startswith("decided on the deterministic engine's posterior")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bayesdose.designs.blrm_comb import crosscheck
 from bayesdose.designs.blrm_comb.recommendation import (
     ComboRecommendation,
     engine_line,
@@ -117,9 +118,11 @@ def combination_html(rec: ComboRecommendation, document: dict[str, Any]) -> str:
         cohorts = document["pathways"]["cohorts"]
         pathways = {"cohorts": cohorts, "lines": pathway_lines(rec.pathways, cohorts),
                     "figure": data_uri(combination_pathway_figure(rec.pathways, cohorts))}
+    mcmc = None if rec.mcmc is None else crosscheck.mcmc_lines(rec.design, rec.engine, rec.arms,
+                                                               rec.summary, rec.mcmc)
     return render(
         "combination_decision.html", design=rec.design, document=document, title=title(rec),
-        pathways=pathways,
+        pathways=pathways, mcmc=mcmc, decided_on=crosscheck.decided_on(rec.engine),
         headline=next_text(rec), engine=engine_line(rec), mtd_set=mtd_set_lines(rec),
         priors=prior_lines(rec.design), titles=titles, rows=table, notes=rec.notes,
         treated=patients(rec.data.total_patients), dlts=dlts(int(rec.data.dlt.sum())),
