@@ -72,6 +72,7 @@ def _with_outcomes(design, tmp_path, rows: str) -> TrialData:
 
 
 def test_dated_two_drug_data_count_patients_in_follow_up(dated):
+    assert (ROOT / "configs" / "examples" / "combination-blrm-dated.csv").read_text() == DATED
     pairs = _design().pair_panel
     arm = pairs.index(2, 1)  # A 80 mg + B 1 mg
     assert [p.patient_id for p in dated.pending_patients] == ["P28", "P30"]
