@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bayesdose.conflict import Conflict
     from bayesdose.data import TrialData
     from bayesdose.designs.blrm.recommendation import Recommendation
+    from bayesdose.designs.blrm_comb.recommendation import ComboRecommendation
     from bayesdose.models.map_prior import MapFit
     from bayesdose.platelets import Endpoints
     from bayesdose.schema import Design
@@ -59,6 +60,7 @@ def read_data(data: Any, design: Design | str | Path, as_of: date | str | None =
     reader's checks, and a problem is an ``InputError`` naming the row and the field."""
     from bayesdose.data import (
         TrialData,
+        arm_count,
         read_trial_data,
         trial_data_from_frame,
         trial_data_from_records,
@@ -67,9 +69,10 @@ def read_data(data: Any, design: Design | str | Path, as_of: date | str | None =
     design = _design(design)
     as_of = _date(as_of)
     if isinstance(data, TrialData):
-        if len(data.n) != len(design.levels):
-            raise ValueError(f"the data have {len(data.n)} doses but the design has "
-                             f"{len(design.levels)}")
+        if len(data.n) != arm_count(design):
+            what = "arms (pairs, then each drug alone)" if design.is_combination else "doses"
+            raise ValueError(f"the data have {len(data.n)} doses or arms but the design has "
+                             f"{arm_count(design)} {what}")
         if as_of is not None and as_of != data.as_of:
             raise ValueError("as_of applies when the data are read; this TrialData was read "
                              f"as of {data.as_of}")
@@ -87,20 +90,27 @@ def read_data(data: Any, design: Design | str | Path, as_of: date | str | None =
 
 def recommend(design: Design | str | Path, data: Any, engine: str = "exact",
               seed: int = DEFAULT_SEED,
-              as_of: date | str | None = None) -> Recommendation:
-    """The BLRM's posterior per dose, allowed doses and next dose, as ``bayesdose recommend``.
+              as_of: date | str | None = None) -> Recommendation | ComboRecommendation:
+    """The BLRM's posterior per dose, allowed doses and next dose, as ``bayesdose recommend``;
+    on a two-drug design the combination BLRM's per pair (a ``ComboRecommendation``: the
+    table, the next pair, the MTD set).
 
     ``design``: a ``Design`` or a config path; ``data``: a CSV path, a pandas DataFrame, a list
     of dicts or a ``TrialData`` (see ``read_data``); ``engine``: "exact" (the decision of
     record), "mcmc" or "both"; ``seed``: for MCMC (the CLI's default, 1); ``as_of``: the date
     of the decision (a date or "YYYY-MM-DD"), required with dated data.
     """
-    from bayesdose.designs.blrm.recommendation import recommend as run
-
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
     design = _design(design)
-    return run(design, read_data(data, design, as_of), engine=engine, seed=seed)
+    trial = read_data(data, design, as_of)
+    if design.is_combination:
+        from bayesdose.designs.blrm_comb.recommendation import recommend_combination
+
+        return recommend_combination(design, trial, engine, seed)
+    from bayesdose.designs.blrm.recommendation import recommend as run
+
+    return run(design, trial, engine=engine, seed=seed)
 
 
 def endpoints(design: Design | str | Path, counts: str | Path) -> list[Endpoints]:

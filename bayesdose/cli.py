@@ -167,7 +167,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     if design.is_combination:  # before the data are read
         from bayesdose.designs.blrm_comb.recommendation import check_options
 
-        check_options(design_name, engine, plot_path, progress_path)
+        check_options(design_name, plot_path, progress_path)
     elif pathway_cohorts is not None:
         raise InputError("--pathway-cohorts", None, "two drugs only: a single agent's "
                          "pathways are in its design report (bayesdose report "
@@ -191,7 +191,7 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     if design.is_combination:  # (the BLRM's own module would load what two drugs never use)
         from bayesdose.designs.blrm_comb.recommendation import combination_step
 
-        step = combination_step(design, trial, engine, pathway_cohorts)
+        step = combination_step(design, trial, engine, pathway_cohorts, seed)
     else:
         step = step_on_data(design_name, design, trial, engine, seed)
     click.echo(step.text)

@@ -15,8 +15,8 @@ Two layouts, told apart by the header:
 A two-drug trial ([drugs] names) has a column ``dose_<name>`` per drug in place of ``dose``
 (``patient_id,cohort,dose_A,dose_B,dlt`` or ``dose_A,dose_B,n,dlt``): a row is a pair of the
 grid, or one drug alone (the other's dose 0, monotherapy). Its counts are per arm
-(``PairPanel.arms``: the pairs, then each drug's levels alone); dates and responses are read
-for one drug only.
+(``PairPanel.arms``: the pairs, then each drug's levels alone), dated data's pending patients
+too; responses are read for one drug only.
 """
 
 from __future__ import annotations
@@ -304,7 +304,7 @@ def _layout(columns: tuple[str, ...], doses: tuple[str, ...]) -> tuple[str, ...]
     return (*columns[:at], *doses, *columns[at + 1:])
 
 
-def _arms(design: Design) -> int:
+def arm_count(design: Design) -> int:
     """How many doses (one drug) or arms (two drugs: ``PairPanel.arms``) data count."""
     return design.pair_panel.arms if design.is_combination else len(design.levels)
 
@@ -451,11 +451,10 @@ def _no_underscore(value: str) -> str:
 
 def _patient_level(header, body, design: Design, source: str, as_of: date | None,
                    header_where: str) -> TrialData:
-    if design.is_combination and (later := [c for c in header if c in DATE_COLUMNS
-                                            + EFFICACY_COLUMNS]):
-        raise InputError(source, f"column {later[0]!r}", "dated data and responses are read "
-                         "for one drug only: a two-drug trial's data have patient_id, cohort, "
-                         f"{', '.join(dose_columns(design))}, dlt")
+    if design.is_combination and "response" in header:
+        raise InputError(source, "column 'response'", "responses are read for one drug only: "
+                         "a two-drug trial's data have patient_id, cohort, "
+                         f"{', '.join(dose_columns(design))}, dlt and the date columns")
     columns = check_columns(header, _layout(PATIENT_COLUMNS, dose_columns(design)), source,
                             header_where, DATE_COLUMNS + EFFICACY_COLUMNS)
     dated = "enrolled" in columns
@@ -552,7 +551,7 @@ def _days_followed(row: CsvRow, dlt: int, window: int, as_of: date) -> int:
 
 def _counts(patients: list[Patient], design: Design, source: str, window: int,
             as_of: date | None, efficacy: bool = False) -> TrialData:
-    doses = _arms(design)
+    doses = arm_count(design)
     n = np.zeros(doses, dtype=np.int64)
     y = np.zeros_like(n)
     responses = np.zeros_like(n) if efficacy else None
@@ -577,7 +576,7 @@ def _counts(patients: list[Patient], design: Design, source: str, window: int,
 def _aggregated(header, body, design: Design, source: str, header_where: str) -> TrialData:
     doses = dose_columns(design)
     columns = check_columns(header, _layout(AGGREGATED_COLUMNS, doses), source, header_where)
-    n = np.zeros(_arms(design), dtype=np.int64)
+    n = np.zeros(arm_count(design), dtype=np.int64)
     y = np.zeros_like(n)
     seen: dict[int, str] = {}
     for label, cells in body:

@@ -155,11 +155,12 @@ def mcmc_summary(
 
 def likelihood_rows(design: Design, data: TrialData) -> np.ndarray:
     """The trial's data as rows (dose index, DLT 0/1, follow-up weight, count) for the MCMC
-    engines: complete outcomes with weight 1, patients in follow-up with days / window."""
+    engines: complete outcomes with weight 1, patients in follow-up with days / window (two
+    drugs: per arm, a pair or one drug alone, ``PairPanel.arms``)."""
     n, y, pending = model_counts(design, data)
     window = design.cohorts.dlt_window_days
     rows = []  # (dose, DLT, weight, count)
-    for k in range(len(design.levels)):
+    for k in range(len(n)):
         waiting = 0 if pending is None else int(pending[k].sum())
         rows += [(k, 1, 1.0, int(y[k])), (k, 0, 1.0, int(n[k] - y[k]) - waiting)]
         if pending is not None:

@@ -274,3 +274,30 @@ def test_prior_conflict_is_what_recommend_reports():
     rec = bayesdose.recommend(XJ, XJ_DATA)
     assert conflict == rec.conflict
     assert to_json(rec)["prior"]["conflict"]["overall_p"] == conflict.overall_p
+
+
+COMBO = CONFIGS / "combination-blrm.toml"
+COMBO_DATA = CONFIGS / "examples" / "combination-blrm.csv"
+
+
+def test_recommend_on_two_drugs_is_the_combination_recommendation(tmp_path):
+    """A two-drug design: the combination BLRM's answer, the command line's JSON from a
+    path, a DataFrame, records or TrialData; a TrialData of another design is refused."""
+    from bayesdose.designs.blrm_comb.recommendation import ComboRecommendation
+    from bayesdose.designs.blrm_comb.recommendation import to_json as combo_json
+
+    expected = cli_json(tmp_path, COMBO, COMBO_DATA)
+    design = bayesdose.load_design(COMBO)
+    frame = pd.read_csv(COMBO_DATA)
+    for given in (COMBO_DATA, frame, frame.to_dict("records"),
+                  read_trial_data(COMBO_DATA, design)):
+        rec = bayesdose.recommend(design, given)
+        assert isinstance(rec, ComboRecommendation)
+        assert json.loads(json.dumps(combo_json(rec))) == expected
+    assert expected["next_dose"] == {"A": 80.0, "B": 0.5}
+    assert repr(rec) == ("<ComboRecommendation Combination A + B (MAP priors): next: A 80 mg + "
+                         "B 0.5 mg, cohort of 3: de-escalate from A 80 mg + B 1 mg>")
+    with pytest.raises(ValueError, match=r"have 3 doses or arms but the design has 24 arms \("):
+        bayesdose.recommend(design, read_trial_data(XJ_DATA, bayesdose.load_design(XJ)))
+    with pytest.raises(ValueError, match="have 24 doses or arms but the design has 3 doses"):
+        bayesdose.recommend(XJ, read_trial_data(COMBO_DATA, design))

@@ -5,6 +5,7 @@ same data."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -18,10 +19,9 @@ from bayesdose.designs.blrm_comb.pathways import (
     pathway_json,
     pathway_lines,
     pathway_tree,
-    with_cohorts,
 )
 from bayesdose.designs.blrm_comb.recommendation import recommend_combination
-from bayesdose.report.pathways import Cohort
+from bayesdose.hypothetical import Cohort, with_cohorts
 from bayesdose.schema import load_design
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,3 +157,51 @@ def test_pathways_on_a_single_agent_config_are_an_input_error():
         str(ROOT / "configs" / "examples" / "xj-mk-002.csv"), "--pathway-cohorts", "1"])
     assert result.exit_code == 2
     assert "--pathway-cohorts" in result.output and "bayesdose report" in result.output
+
+
+def test_the_pathway_tree_on_the_html_page_in_a_real_browser(browser, tmp_path):
+    """``recommend --html --pathway-cohorts 2``: the tree drawn beside the pathway lines, one
+    box per step with its next pair or stop as the JSON has it, every branch's DLTs."""
+    data = tmp_path / "first.csv"
+    data.write_text(FIRST_COHORT)
+    page, out = tmp_path / "combo.html", tmp_path / "combo.json"
+    result = CliRunner().invoke(main, ["recommend", str(CONFIG), str(data), "--pathway-cohorts",
+                                       "2", "--html", str(page), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    browser.get(page.as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+    size = browser.execute_script("""const i = document.querySelector('#pathways-figure');
+        const r = i.getBoundingClientRect(); return [i.complete, i.naturalWidth, r.width,
+        r.height];""")
+    assert size[0] and size[1] > 0 and size[2] > 600 and size[3] > 250
+    text = browser.execute_script("return document.querySelector('#pathways-text').innerText")
+    assert text.splitlines() == result.output.split("pathways: what recommend", 1)[1] \
+        .splitlines()[1:]
+    encoded = page.read_text().split('id="pathways-figure" src="data:image/svg+xml;base64,',
+                                      1)[1].split('"', 1)[0]
+    svg = base64.b64decode(encoded).decode()
+
+    def box(step: dict) -> str:
+        if step["stop_reason"] is None:
+            return (f"A {step['next_dose']['A']:g} + B {step['next_dose']['B']:g} × "
+                    f"{step['cohort_size']}")
+        mtd = step["mtd"]
+        return ("STOP: safety" if step["stop_reason"] == "safety"
+                else f"STOP: MTD A {mtd['A']:g} + B {mtd['B']:g}")
+
+    steps, stack = [], list(document["pathways"]["then"])
+    while stack:
+        step = stack.pop()
+        steps.append(step)
+        stack += step["then"]
+    assert len(steps) == 4 + 4 * sum(s["stop_reason"] is None
+                                     for s in document["pathways"]["then"])
+    boxes = [box(s) for s in steps]
+    root = f"now: A {document['next_dose']['A']:g} + B {document['next_dose']['B']:g} × 3"
+    assert svg.count(f">{root}<") == 1
+    for label in set(boxes):
+        assert svg.count(f">{label}<") == boxes.count(label), label
+    branches = [f">{s['dlt']}/{s['n']}<" for s in steps]
+    for label in set(branches):
+        assert svg.count(label) == branches.count(label)

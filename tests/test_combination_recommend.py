@@ -138,8 +138,10 @@ def test_aggregated_data_and_header_case(tmp_path):
     ("dose_A,dose_B,n,dlt\n25,0.5,3,0\n25,0.5,3,1\n", "row 3, column 'dose_A'",
      "dose A 25 mg + B 0.5 mg also in row 2"),
     ("dose_A,dose_B,n,dlt\n25,0,3,4\n", "row 2, column 'dlt'", "dlt = 4 is more than n = 3"),
+    ("patient_id,cohort,dose_A,dose_B,dlt,response\nP1,1,25,0.5,0,1\n",
+     "column 'response'", "responses are read for one drug only"),
     ("patient_id,cohort,dose_A,dose_B,dlt,enrolled\nP1,1,25,0.5,0,2024-01-01\n",
-     "column 'enrolled'", "dated data and responses are read for one drug only"),
+     "column 'enrolled'", "dated data needs --as-of DATE"),
 ])
 def test_data_errors_name_file_row_and_field(tmp_path, text, where, problem):
     path = tmp_path / "data.csv"
@@ -352,8 +354,6 @@ def test_aggregated_data_say_coherence_was_not_applied(tmp_path):
 
 
 @pytest.mark.parametrize(("options", "where"), [
-    (("--engine", "mcmc"), "--engine mcmc: two drugs: only the exact"),
-    (("--engine", "both"), "--engine both: two drugs: only the exact"),
     (("--design", "boin"), "--design boin: two drugs: only the combination BLRM"),
     (("--plot", "p.png"), "--plot: not built for two drugs"),
 ])

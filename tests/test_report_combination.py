@@ -4,6 +4,7 @@ MTD set boxed, the combination BLRM's pathways, and the page in a real browser."
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -106,6 +107,19 @@ def test_the_pathways_start_at_the_start_pair(report_dir: Path) -> None:
     assert "(escalate)" in lines[0] and lines[1].startswith("    2. 0/3 at ")
 
 
+def test_the_pathway_tree_beside_the_lines(report_dir: Path) -> None:
+    """The tree drawn from the start pair: its root box and one box per line of the text."""
+    html = (report_dir / "report.html").read_text()
+    encoded = html.split('id="pathways-figure" src="data:image/svg+xml;base64,', 1)[1]
+    svg = base64.b64decode(encoded.split('"', 1)[0]).decode()
+    lines = html.split('<pre id="pathways-text">')[1].split("</pre>")[0].splitlines()
+    assert ">start: A 10 + B 1 × 3<" in svg and ">before the<" in svg
+    assert svg.count("× 3<") + svg.count(">STOP: ") == len(lines) + 1
+    for line in lines:
+        dlts, size = line.split(". ", 1)[1].split(" at ")[0].split("/")
+        assert f">{dlts}/{size}<" in svg
+
+
 @pytest.mark.parametrize("extra, where", [
     (["--method", "exact"], "--method exact"),
     (["--sim", "MISSING"], "summary.json"),
@@ -137,7 +151,7 @@ def test_the_report_in_a_real_browser(browser, report_dir: Path) -> None:
     images = browser.execute_script("""return [...document.images].map(i => {
         const r = i.getBoundingClientRect();
         return [i.complete, i.naturalWidth, r.width, r.height]; })""")
-    assert len(images) == 3  # one per scenario
+    assert len(images) == 4  # one per scenario, and the pathway tree
     for complete, natural, width, height in images:
         assert complete and natural > 0 and width > 300 and height > 200
     summary = _summary(report_dir)

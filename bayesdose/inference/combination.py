@@ -57,7 +57,12 @@ from scipy import special, stats
 from scipy.stats import qmc
 
 from bayesdose.inference.exact import BatchSummary, _partial_cell_weights
-from bayesdose.models.combination import CombinationBlrm, Covariates, log_likelihood
+from bayesdose.models.combination import (
+    CombinationBlrm,
+    Covariates,
+    folded_counts,
+    log_likelihood,
+)
 
 SOBOL_SEED = 20240615  # fixed: the point set is part of the method, not a random choice
 SCALE = 1.2  # the frame's scale over the posterior's (Laplace, then moment) covariance
@@ -177,15 +182,25 @@ class CombinationEngine:
     def n_pairs(self) -> int:
         return self.cov.g.shape[0]
 
-    def summarise(self, n: np.ndarray, dlt: np.ndarray) -> tuple[BatchSummary, Diagnostics]:
+    def summarise(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None = None
+                  ) -> tuple[BatchSummary, Diagnostics]:
         """Summaries for data sets (rows; or one data set as a vector) of patients ``n`` and
-        DLTs ``dlt`` per pair: each a (data sets, pairs) array."""
+        DLTs ``dlt`` per pair: each a (data sets, pairs) array. ``pending`` (data sets, pairs,
+        T), with a DLT window of T days: patients still in follow-up without a DLT by whole
+        days followed (part of ``n``), counted with their TITE weight
+        (``models.combination.log_likelihood``)."""
         n, dlt = (np.atleast_2d(np.asarray(v, dtype=float)) for v in (n, dlt))
         if n.shape != dlt.shape or n.shape[1] != self.n_pairs:
             raise ValueError(f"n and dlt must both have {self.n_pairs} columns (one per pair)")
-        if (dlt < 0).any() or (dlt > n).any():
-            raise ValueError("DLTs must be between 0 and the number of patients")
-        parts = [self._block(n[i:i + CHUNK], dlt[i:i + CHUNK])
+        if pending is not None:
+            pending = np.asarray(pending, dtype=float).reshape(n.shape + (-1,))
+        waiting = 0 if pending is None else pending.sum(axis=-1)
+        if (dlt < 0).any() or (dlt + waiting > n).any() or (pending is not None
+                                                             and (pending < 0).any()):
+            raise ValueError("DLTs and patients in follow-up must be between 0 and the number "
+                             "of patients")
+        parts = [self._block(n[i:i + CHUNK], dlt[i:i + CHUNK],
+                             None if pending is None else pending[i:i + CHUNK])
                  for i in range(0, n.shape[0], CHUNK)]
         stacked = [np.concatenate(x) for x in zip(*parts, strict=True)]
         return BatchSummary(*stacked[:5]), Diagnostics(*stacked[5:])
@@ -232,20 +247,24 @@ class CombinationEngine:
         hess = np.einsum("bpk,bp,bpl->bkl", jac, n * p * (1 - p), jac) + self.prior_precision
         return value, grad, hess
 
-    def _block(self, n: np.ndarray, dlt: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _block(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None
+               ) -> tuple[np.ndarray, ...]:
         """One chunk: every data set on ``LINES`` lines at once, then those that fail the
-        checks one by one on moved frames with more lines."""
-        mode, hess = self.laplace(n, dlt)
-        mode, cov = self._moments(n, dlt, mode, np.linalg.inv(hess) * SCALE**2, PRE_M)
+        checks one by one on moved frames with more lines (the Laplace step counts patients
+        in follow-up as fractions, ``folded_counts``; the lines, exactly)."""
+        mode, hess = self.laplace(folded_counts(n, pending), dlt)
+        mode, cov = self._moments(n, dlt, pending, mode, np.linalg.inv(hess) * SCALE**2,
+                                  PRE_M)
         cov *= SCALE**2
-        result = list(self._integrate(n, dlt, mode, cov, self.m))
+        result = list(self._integrate(n, dlt, pending, mode, cov, self.m))
         lines = np.full(n.shape[0], 2**self.m)
         for k in np.flatnonzero(~result[-1]):
             m, centre, scale = self.m, mode[k:k + 1], cov[k:k + 1]
+            one = (n[k:k + 1], dlt[k:k + 1], None if pending is None else pending[k:k + 1])
             while not result[-1][k] and 2 ** m < MAX_LINES:
-                centre, scale = self._moments(n[k:k + 1], dlt[k:k + 1], centre, scale, m)
+                centre, scale = self._moments(*one, centre, scale, m)
                 m += 1
-                redo = self._integrate(n[k:k + 1], dlt[k:k + 1], centre, scale * SCALE**2, m)
+                redo = self._integrate(*one, centre, scale * SCALE**2, m)
                 for column, value in zip(result, redo, strict=True):
                     column[k] = value[0]
                 lines[k] = 2**m
@@ -264,22 +283,24 @@ class CombinationEngine:
         theta = base[:, :, None, :] + self.r[None, None, :, None] * v[:, None, None, :]
         return theta, log_q
 
-    def _density(self, n: np.ndarray, dlt: np.ndarray, centre: np.ndarray, cov: np.ndarray,
-                 m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _density(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None,
+                 centre: np.ndarray, cov: np.ndarray, m: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """At every node: the log-odds (data sets, lines, nodes, pairs), the posterior density
         over the outer proposal's, scaled to a maximum of 1 per data set, and theta."""
         theta, log_q = self._nodes(centre, cov, m)
         lp = self.model.log_odds(theta, self.cov)
-        log_f = (log_likelihood(lp, n[:, None, None, :], dlt[:, None, None, :])
+        log_f = (log_likelihood(lp, n[:, None, None, :], dlt[:, None, None, :],
+                                None if pending is None else pending[:, None, None])
                  + self.model.log_prior(theta) - log_q[None, :, None])
         f = np.exp(log_f - log_f.max(axis=(1, 2), keepdims=True))
         return lp, f, theta
 
-    def _integrate(self, n: np.ndarray, dlt: np.ndarray, centre: np.ndarray,
-                   cov: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
+    def _integrate(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None,
+                   centre: np.ndarray, cov: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
         """The five summaries per pair, the ESS of the line weights, the mass near the lines'
         ends, and whether the checks passed, for data sets on frames (centre, cov)."""
-        lp, f, _ = self._density(n, dlt, centre, cov, m)
+        lp, f, _ = self._density(n, dlt, pending, centre, cov, m)
         cumulative, padded = _cell_integrals(f, self.h)
         line_mass = cumulative[..., -1]  # (data sets, lines)
         total = line_mass.sum(axis=1)
@@ -296,10 +317,11 @@ class CombinationEngine:
         ok = (ess >= MIN_ESS_FRACTION * 2**m) & (edge_mass <= MAX_EDGE_MASS)
         return mean, sd, under, below_b - under, 1 - below_b, ess, edge_mass, ok
 
-    def _moments(self, n: np.ndarray, dlt: np.ndarray, centre: np.ndarray, cov: np.ndarray,
-                 m: int) -> tuple[np.ndarray, np.ndarray]:
+    def _moments(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None,
+                 centre: np.ndarray, cov: np.ndarray, m: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """The posterior mean and covariance of theta on frames (centre, cov)."""
-        _, f, theta = self._density(n, dlt, centre, cov, m)
+        _, f, theta = self._density(n, dlt, pending, centre, cov, m)
         w = f / f.sum(axis=(1, 2), keepdims=True)
         mean = (w[..., None] * theta).sum(axis=(1, 2))
         d = theta - mean[:, None, None, :]

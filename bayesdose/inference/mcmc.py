@@ -66,17 +66,8 @@ def fit_mcmc(model: SingleAgentBlrm, prior: Prior,
     if not (np.all((y == 0) | (y == 1)) and np.all((w > 0) & (w <= 1)) and np.all(n >= 1)):
         raise ValueError("need dlt in {0, 1}, weight in (0, 1] and count >= 1")
 
-    frame = prior.frame
-    chol = np.linalg.cholesky(np.asarray(frame.cov, dtype=float))
     with pm.Model(coords={"param": list(PARAMETERS), "dose": doses}) as pymc_model:
-        # Non-centred: sample standard normals, map them through the frame's Cholesky factor;
-        # a prior other than its own frame (a mixture) adds its density relative to the frame.
-        z = pm.Normal("z", 0.0, 1.0, dims="param")
-        theta = pm.Deterministic(
-            "theta", np.asarray(frame.mean, dtype=float) + pt.dot(chol, z), dims="param")
-        if prior.frame is not prior:
-            pm.Potential("prior", prior.pymc_log_density(theta)
-                         - frame.pymc_log_density(theta))
+        theta = non_centred(prior, "theta", "z", dims="param")
         eta = model.linear_predictor(theta[0], pt.exp(theta[1]))
         pm.Deterministic("p", pm.math.invlogit(eta), dims="dose")
         if idx.size:
@@ -84,7 +75,27 @@ def fit_mcmc(model: SingleAgentBlrm, prior: Prior,
 
     idata, diagnostics = sample_checked(pymc_model, ["theta", "p"], seed, chains, draws, tune,
                                         target_accept)
-    return _summarise(idata.posterior["p"], bounds, doses, cohort_size), diagnostics
+    return summarise_draws(idata.posterior["p"], bounds, doses, cohort_size), diagnostics
+
+
+def non_centred(prior: Prior, name: str, z_name: str, dims: str | None = None) -> Any:
+    """A drug's (log alpha, log beta) ~ ``prior`` in the PyMC model being built, as the
+    Deterministic ``name``: sampled non-centred, standard normals ``z_name`` mapped through the
+    Cholesky factor of the prior's frame (its moment-matched normal), which NUTS explores far
+    better than the correlated parameters; a prior other than its own frame (a mixture) adds
+    its density relative to the frame as a Potential."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    frame = prior.frame
+    chol = np.linalg.cholesky(np.asarray(frame.cov, dtype=float))
+    z = pm.Normal(z_name, 0.0, 1.0, shape=2)
+    theta = pm.Deterministic(name, np.asarray(frame.mean, dtype=float) + pt.dot(chol, z),
+                             dims=dims)
+    if prior.frame is not prior:
+        pm.Potential(f"{name}_prior", prior.pymc_log_density(theta)
+                     - frame.pymc_log_density(theta))
+    return theta
 
 
 def weighted_loglik(eta: Any, y: np.ndarray, w: np.ndarray, n: np.ndarray) -> Any:
@@ -164,7 +175,7 @@ def _check(idata, names: list[str]) -> dict:
             "divergences": divergences, "failures": failures}
 
 
-def _summarise(p: xr.DataArray, bounds: tuple[float, float], doses: np.ndarray,
+def summarise_draws(p: xr.DataArray, bounds: tuple[float, float], doses: np.ndarray,
                cohort_size: int) -> xr.Dataset:
     """Per-dose posterior summary of P(DLT) from draws p (chain, draw, dose), with the
     predictive probabilities of 0 .. cohort_size DLTs in a cohort (the draws as equally

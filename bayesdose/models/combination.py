@@ -195,13 +195,39 @@ def _log_softplus(x: np.ndarray) -> np.ndarray:
     return np.where(x < -30, x, np.log(np.logaddexp(0.0, np.maximum(x, -30))))
 
 
-def log_likelihood(log_odds: np.ndarray, n: np.ndarray, dlt: np.ndarray) -> np.ndarray:
+def log_likelihood(log_odds: np.ndarray, n: np.ndarray, dlt: np.ndarray,
+                   pending: np.ndarray | None = None) -> np.ndarray:
     """Binomial log-likelihood (without the binomial coefficients) summed over pairs (last
     axis): sum y l - n softplus(l), l = logit p. Pairs without patients in any data set are
-    skipped (they add exactly 0, so a data set's value does not depend on its batch)."""
+    skipped (they add exactly 0, so a data set's value does not depend on its batch).
+
+    ``pending`` (..., pairs, T), with a DLT window of T days: patients still in follow-up
+    without a DLT, by whole days followed d (part of ``n``); each counts with the TITE
+    likelihood 1 - (d / T) p (Cheung & Chappell 2000, as the single agent's engines) in place
+    of a complete outcome's 1 - p."""
     n, dlt = np.broadcast_arrays(n, dlt)
     total = np.zeros(np.broadcast_shapes(log_odds.shape, n.shape)[:-1])
+    waiting = 0 if pending is None else pending.sum(axis=-1)
     for j in np.flatnonzero(n.reshape(-1, n.shape[-1]).any(axis=0)):
         lp = log_odds[..., j]
-        total += dlt[..., j] * lp - n[..., j] * np.logaddexp(0.0, lp)
+        complete = n[..., j] - (0 if pending is None else waiting[..., j])
+        total += dlt[..., j] * lp - complete * np.logaddexp(0.0, lp)
+        if pending is None:
+            continue
+        window = pending.shape[-1]
+        for day in np.flatnonzero(pending[..., j, :].reshape(-1, window).any(axis=0)):
+            if day:  # day 0: weight 0, a factor 1
+                w = day / window
+                total += pending[..., j, day] * np.logaddexp(
+                    math.log1p(-w), math.log(w) - np.logaddexp(0.0, lp))
     return total
+
+
+def folded_counts(n: np.ndarray, pending: np.ndarray | None) -> np.ndarray:
+    """``n`` with each patient in follow-up (``pending``, as ``log_likelihood`` takes it)
+    counted as the fraction d / T of a patient without a DLT: log(1 - w p) ~ w log(1 - p), an
+    approximation for starting points, never for the posterior itself."""
+    if pending is None:
+        return n
+    window = pending.shape[-1]
+    return n - pending.sum(axis=-1) + pending @ (np.arange(window) / window)

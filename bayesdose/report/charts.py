@@ -186,12 +186,15 @@ def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
 # -- pathway tree --------------------------------------------------------------------------
 
 
-def _layout(root: Step) -> dict[int, tuple[float, float]]:
-    """(x = cohorts so far, y) of every step: leaves one row apart, parents centred."""
+def _layout(root: Any) -> tuple[dict[int, tuple[float, float]], list[Any]]:
+    """(x = cohorts so far, y) of every step of a tree (any steps with ``children``): leaves
+    one row apart, parents centred; and the steps, depth first."""
     positions: dict[int, tuple[float, float]] = {}
+    steps: list[Any] = []
     next_row = [0.0]
 
-    def place(step: Step, depth: int) -> float:
+    def place(step: Any, depth: int) -> float:
+        steps.append(step)
         if step.children:
             ys = [place(child, depth + 1) for child in step.children]
             y = (ys[0] + ys[-1]) / 2
@@ -202,7 +205,7 @@ def _layout(root: Step) -> dict[int, tuple[float, float]]:
         return y
 
     place(root, 0)
-    return positions
+    return positions, steps
 
 
 def _node_text(design: Design, step: Step) -> str:
@@ -215,19 +218,18 @@ def _node_text(design: Design, step: Step) -> str:
     return f"{dose_number(design, design.levels[d.next_level])} × {d.cohort_size}"
 
 
-def _node_colours(design: Design, step: Step) -> tuple[str, str]:
-    """(face, text) colour of a step's box: darker blue for higher doses, amber when no dose
-    meets EWOC; stops in grey, or red for safety."""
+def _node_colours(stop_reason: str | None, ewoc_met: bool, shade: float) -> tuple[Any, str]:
+    """(face, text) colour of a step's box: darker blue for higher doses (``shade`` from 0,
+    the lowest, to 1), amber when no dose meets EWOC; stops in grey, or red for safety."""
     from matplotlib import colormaps
 
-    d = step.decision
-    if d.stop_reason == "safety":
+    if stop_reason == "safety":
         return SAFETY_FACE, "#7a1f14"
-    if d.stop:
+    if stop_reason is not None:
         return "#e6e6e6", "#222222"
-    if not d.ewoc_met:
+    if not ewoc_met:
         return NO_EWOC_FACE, "#5a3d00"
-    shade = 0.3 + 0.6 * d.next_level / max(len(design.levels) - 1, 1)
+    shade = 0.3 + 0.6 * shade
     return colormaps["Blues"](shade), "white" if shade > 0.55 else "#0b2a4a"
 
 
@@ -235,11 +237,70 @@ def _node_colours(design: Design, step: Step) -> tuple[str, str]:
 def pathway_figure(design: Design, root: Step, depth: int) -> Figure:
     """The tree of dose-transition pathways: each box is what the design does next (dose x
     cohort size, or stop), each branch the number of DLTs in the cohort before it."""
-    positions = _layout(root)
-    leaves = root.leaves
+
+    def node(step: Step) -> tuple[str, tuple[Any, str]]:
+        d = step.decision
+        shade = (0 if d.next_level is None else d.next_level) / max(len(design.levels) - 1, 1)
+        label = _node_text(design, step)
+        return (label if step.cohorts else f"start: {label}",
+                _node_colours(d.stop_reason, d.ewoc_met, shade))
+
+    unit = f" ({design.doses.unit})" if design.doses.unit else ""
+    ticks = ["before the\nfirst cohort", *(f"after\ncohort {c}" for c in range(1, depth + 1))]
+    return tree_figure(root, depth, node, ticks,
+                       f"boxes: next dose{unit} × cohort size; branches: DLTs / patients in "
+                       "the cohort", "dose")
+
+
+@styled
+def combination_pathway_figure(root: Any, depth: int) -> Figure:
+    """The combination BLRM's tree (``designs.blrm_comb.pathways.PathStep``): each box the
+    next pair (both drugs' doses) × cohort size or the stop, the first what ``recommend``
+    says on the trial so far (before any patient: the start); each branch the DLTs of the
+    cohort before it."""
+    pairs = root.rec.design.pair_panel
+    a, b = pairs.names
+    top = max(sum(pairs.shape) - 2, 1)
+    treated = root.rec.data.total_patients
+
+    def node(step: Any) -> tuple[str, tuple[Any, str]]:
+        d = step.rec.decision
+        if d.stop:
+            mtd = "none" if d.mtd_pair is None else _pair_numbers(pairs, d.mtd_pair)
+            label = "STOP: safety" if d.stop_reason == "safety" else f"STOP: MTD {mtd}"
+        else:
+            label = f"{_pair_numbers(pairs, d.next_pair)} × {d.cohort_size}"
+        shade = 0 if d.next_pair is None else sum(pairs.pair(d.next_pair)) / top
+        return (label if step.cohorts else f"{'now' if treated else 'start'}: {label}",
+                _node_colours(d.stop_reason, d.ewoc_met, shade))
+
+    units = " + ".join(f"{name}{f' ({p.unit})' if p.unit else ''}" for name, p
+                       in zip((a, b), pairs.drugs, strict=True))
+    ticks = [f"now\n({treated} patients)" if treated else "before the\nfirst cohort",
+             *(f"after {c}{' more' if treated else ''}\ncohort{'s' if c > 1 else ''}"
+               for c in range(1, depth + 1))]
+    return tree_figure(
+        root, depth, node, ticks,
+        f"boxes: next pair {units} × cohort size; branches: DLTs / patients in the cohort",
+        "pair")
+
+
+def _pair_numbers(pairs: Any, index: int) -> str:
+    """A pair as both drugs' doses without units: ``A 80 + B 0.5``."""
+    return " + ".join(f"{name} {panel.number(panel.levels[level])}" for name, panel, level
+                      in zip(pairs.names, pairs.drugs, pairs.pair(index), strict=True))
+
+
+def tree_figure(root: Any, depth: int, node: Any, ticks: list[str], xlabel: str,
+                dose_word: str) -> Figure:
+    """A tree of dose-transition pathways (steps with ``children`` and ``cohorts``, whose last
+    cohort has ``size`` and ``dlts``): ``node(step)`` gives a box's text and (face, text)
+    colours; ``ticks`` name the columns (the root's, then one per cohort)."""
+    positions, steps = _layout(root)
+    leaves = sum(1 for step in steps if not step.children)
     fig = new_figure(7.2, max(2.4, 0.27 * leaves + 0.9))
     ax = fig.add_subplot()
-    for step in root.walk():
+    for step in steps:
         x0, y0 = positions[id(step)]
         for child in step.children:  # elbow lines, hidden under the boxes drawn on top
             x1, y1 = positions[id(child)]
@@ -248,27 +309,21 @@ def pathway_figure(design: Design, root: Step, depth: int) -> Figure:
             last = child.cohorts[-1]
             ax.text(x0 + 0.54, y1 - 0.1, f"{last.dlts}/{last.size}", fontsize=7,
                     color="#333333", va="bottom")
-        face, ink = _node_colours(design, step)
-        label = _node_text(design, step)
-        if not step.cohorts:
-            label = f"start: {label}"
+        label, (face, ink) = node(step)
         ax.text(x0, y0, label, ha="center", va="center", fontsize=7.2, color=ink, zorder=3,
                 bbox={"boxstyle": "round,pad=0.3", "fc": face, "ec": "none"})
     ax.set_xlim(-0.45, depth + 0.45)
     ax.set_ylim(leaves - 0.4, -0.6)
-    ax.set_xticks(range(depth + 1),
-                  ["before the\nfirst cohort", *(f"after\ncohort {c}" for c in
-                                                range(1, depth + 1))])
+    ax.set_xticks(range(depth + 1), ticks)
     ax.xaxis.set_ticks_position("top")
     ax.tick_params(axis="x", length=0)
     ax.set_yticks([])
     ax.grid(False)
     for side in ("left", "bottom", "top", "right"):
         ax.spines[side].set_visible(False)
-    unit = f" ({design.doses.unit})" if design.doses.unit else ""
-    ax.set_xlabel(f"boxes: next dose{unit} × cohort size; branches: DLTs / patients in the "
-                  f"cohort", parse_math=False)
-    fig.legend(handles=[Patch(color=NO_EWOC_FACE, label="no dose meets EWOC: lowest dose"),
+    ax.set_xlabel(xlabel, parse_math=False)
+    fig.legend(handles=[Patch(color=NO_EWOC_FACE,
+                              label=f"no {dose_word} meets EWOC: lowest {dose_word}"),
                         Patch(color=SAFETY_FACE, label="stop for safety")],
                loc="outside lower center", ncols=2)
     return fig

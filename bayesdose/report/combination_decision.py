@@ -5,7 +5,9 @@ second's): P(overdosing) and P(target) per pair, each cell with its value, a cro
 barred pair, a box around the next pair (or the MTD of a stop) and a dashed box around the
 current pair; the MTD set is starred on the P(target) map. Below them the decision, the MTD
 set, the per-pair table (the numbers of the JSON document, nothing recomputed) and the engine's
-check, for the escalation meeting's minutes.
+check, for the escalation meeting's minutes; with ``--pathway-cohorts`` the dose-transition
+pathways of the next cohorts as a tree (``charts.combination_pathway_figure``) beside their
+lines.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bayesdose.designs.blrm_comb import crosscheck
 from bayesdose.designs.blrm_comb.recommendation import (
     ComboRecommendation,
     engine_line,
@@ -93,7 +96,9 @@ def _heatmap(ax: Any, rec: ComboRecommendation, key: str, name: str, colours: st
 
 def combination_html(rec: ComboRecommendation, document: dict[str, Any]) -> str:
     """The one-page decision report (``document``: the JSON of ``recommend --json``)."""
+    from bayesdose.designs.blrm_comb.pathways import pathway_lines
     from bayesdose.report import provenance
+    from bayesdose.report.charts import combination_pathway_figure
     from bayesdose.report.figures import data_uri
     from bayesdose.report.render import render
     from bayesdose.report.text import dlts, patients
@@ -108,8 +113,16 @@ def combination_html(rec: ComboRecommendation, document: dict[str, Any]) -> str:
               "class": "no" if cells[-1].startswith("no") else "yes" if k < len(document[
                   "doses"]) else ""}
              for k, (cells, entry) in enumerate(zip(rows, entries, strict=True))]
+    pathways = None
+    if rec.pathways is not None:
+        cohorts = document["pathways"]["cohorts"]
+        pathways = {"cohorts": cohorts, "lines": pathway_lines(rec.pathways, cohorts),
+                    "figure": data_uri(combination_pathway_figure(rec.pathways, cohorts))}
+    mcmc = None if rec.mcmc is None else crosscheck.mcmc_lines(rec.design, rec.engine, rec.arms,
+                                                               rec.summary, rec.mcmc)
     return render(
         "combination_decision.html", design=rec.design, document=document, title=title(rec),
+        pathways=pathways, mcmc=mcmc, decided_on=crosscheck.decided_on(rec.engine),
         headline=next_text(rec), engine=engine_line(rec), mtd_set=mtd_set_lines(rec),
         priors=prior_lines(rec.design), titles=titles, rows=table, notes=rec.notes,
         treated=patients(rec.data.total_patients), dlts=dlts(int(rec.data.dlt.sum())),

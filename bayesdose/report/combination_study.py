@@ -215,19 +215,17 @@ def descriptions(design: Design, names: list[str]) -> list[tuple[str, str]]:
 
 def report_html(design: Design, study: Study, inputs: Any, pathway_cohorts: int | None) -> str:
     """The whole two-drug design report page (``inputs``: ``build.ReportInputs``)."""
-    from bayesdose.data import TrialData
     from bayesdose.designs.blrm_comb.pathways import pathway_lines, pathway_tree
+    from bayesdose.hypothetical import no_patients
     from bayesdose.report import provenance
+    from bayesdose.report.charts import combination_pathway_figure
     from bayesdose.report.figures import data_uri
     from bayesdose.report.render import render
     from bayesdose.report.text import number
 
     summary = study.summary
     cohorts = pathway_cohorts or PATHWAY_COHORTS
-    arms = design.pair_panel.arms
-    empty = TrialData(np.zeros(arms, dtype=np.int64), np.zeros(arms, dtype=np.int64), (),
-                      source="no patients yet")
-    root = pathway_tree(design, empty, cohorts)
+    root = pathway_tree(design, no_patients(design), cohorts)
     return render(
         "combination_report.html", design=design, summary=summary, number=number,
         trials=summary["scenarios"][0]["designs"][summary["designs"][0]]["trials"],
@@ -237,6 +235,7 @@ def report_html(design: Design, study: Study, inputs: Any, pathway_cohorts: int 
         scenarios=[{"tables": scenario_tables(design, summary, e),
                     "figure": data_uri(heatmaps(design, e))} for e in summary["scenarios"]],
         pathway_cohorts=cohorts, pathway_text="\n".join(pathway_lines(root, cohorts)[1:]),
+        pathway_figure=data_uri(combination_pathway_figure(root, cohorts)),
         files=[provenance.input_file("design config", inputs.config),
                provenance.input_file("scenarios", inputs.scenarios),
                provenance.input_file("simulation summary", study.path)],

@@ -256,8 +256,8 @@ def _mcmc_section(rec: Recommendation, document: dict[str, Any]) -> dict[str, An
         rows.append({"dose": dose(rec.design, k), "cells": [
             {"key": name, "exact": entry[name] if beside else None, "mcmc": mcmc[name],
              "mcse": mcmc[f"mcse_{name}"]} for name in crosscheck.COMPARED]})
-    comparison = (crosscheck.comparison_text(rec.design, rec.diagnostics["comparison"])
-                  if beside else None)
+    comparison = (crosscheck.comparison_text(rec.design.format_dose,
+                                             rec.diagnostics["comparison"]) if beside else None)
     return {"heading": crosscheck.heading(rec), "titles": list(crosscheck.COMPARED.values()),
             "rows": rows, "diagnostics": crosscheck.diagnostics_text(sampler),
             "diagnostics_ok": sampler["diagnostics_ok"], "comparison": comparison,

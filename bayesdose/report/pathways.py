@@ -11,25 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from bayesdose.data import Patient, TrialData
+from bayesdose.data import TrialData
 from bayesdose.designs.blrm.recommendation import recommend
 from bayesdose.designs.blrm.rules import Decision
+from bayesdose.hypothetical import Cohort, no_patients, with_cohorts
 from bayesdose.schema import Design
 
 MIN_DEPTH = 2
 MAX_DEPTH = 4
 MAX_LEAVES = 32
-
-
-@dataclass(frozen=True)
-class Cohort:
-    """A cohort of ``size`` patients at dose ``level`` (0-based), ``dlts`` of whom had a DLT."""
-
-    level: int
-    size: int
-    dlts: int
 
 
 @dataclass(frozen=True)
@@ -54,19 +44,8 @@ class Step:
 
 
 def hypothetical_data(design: Design, cohorts: tuple[Cohort, ...]) -> TrialData:
-    """Patient-level data of ``cohorts`` (within a cohort, the first ``dlts`` patients have the
-    DLTs; the order within a cohort does not matter to any rule)."""
-    n = np.zeros(len(design.levels), dtype=np.int64)
-    dlt = np.zeros(len(design.levels), dtype=np.int64)
-    patients = []
-    for number, cohort in enumerate(cohorts, start=1):
-        n[cohort.level] += cohort.size
-        dlt[cohort.level] += cohort.dlts
-        patients.extend(
-            Patient(f"H{len(patients) + i + 1}", number, cohort.level, int(i < cohort.dlts))
-            for i in range(cohort.size)
-        )
-    return TrialData(n, dlt, tuple(patients), source="hypothetical")
+    """Patient-level data of ``cohorts`` from the start of the trial."""
+    return with_cohorts(no_patients(design, "hypothetical"), cohorts)
 
 
 class PathwayBuilder:

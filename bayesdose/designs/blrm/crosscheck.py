@@ -16,6 +16,7 @@ a failure (``failures``): a note in the output, and exit code 3 with ``recommend
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from bayesdose.designs.blrm.recommendation import Recommendation
-    from bayesdose.schema import Design
 
 AGREE_MCSE = 4.0
 AGREE_FLOOR = 2e-3
@@ -35,9 +35,13 @@ COMPARED = {"mean": "mean", "p_underdose": "P(under)", "p_target": "P(target)",
 MCMC_ENGINES = ("mcmc", "exnex")  # engines of record that sample
 
 
-def comparison(exact: xr.Dataset, mcmc: xr.Dataset) -> dict[str, Any]:
+def comparison(exact: xr.Dataset, mcmc: xr.Dataset, floor: float = AGREE_FLOOR,
+               dose_of: Callable[[Any], Any] = float) -> dict[str, Any]:
     """Largest exact-vs-MCMC differences, also in units of the MCMC's standard errors, and
-    whether the engines agree (``AGREE_MCSE`` MCSE + ``AGREE_FLOOR``).
+    whether the engines agree (``AGREE_MCSE`` MCSE + ``floor``: by default ``AGREE_FLOOR``,
+    which covers the single-agent exact engine's error; the combination engine's is larger).
+    Doses are named by ``dose_of`` of the "dose" coordinate (two drugs: an arm's index, named
+    by its doses of both drugs).
 
     ``max_difference_in_mcse`` is taken only over the entries whose MCSE is positive and whose
     difference is not nil (> 1e-9): where no draw (or every draw) falls in an interval, the
@@ -51,7 +55,7 @@ def comparison(exact: xr.Dataset, mcmc: xr.Dataset) -> dict[str, Any]:
     mcse = {name: mcmc[f"mcse_{name}"].values for name in COMPARED}
 
     def at(entry: tuple[str, int]) -> dict[str, Any]:
-        return {"variable": entry[0], "dose": float(doses[entry[1]])}
+        return {"variable": entry[0], "dose": dose_of(doses[entry[1]])}
 
     largest = max(entries, key=lambda e: diff[e[0]][e[1]])
     scaled = [(float(diff[n][k] / mcse[n][k]), (n, k)) for n, k in entries
@@ -60,7 +64,7 @@ def comparison(exact: xr.Dataset, mcmc: xr.Dataset) -> dict[str, Any]:
     disagreements = [
         {**at((n, k)), "exact": float(exact[n].values[k]), "mcmc": float(mcmc[n].values[k]),
          "mcse": float(mcse[n][k]), "difference": float(diff[n][k])}
-        for n, k in entries if not diff[n][k] <= AGREE_MCSE * mcse[n][k] + AGREE_FLOOR]
+        for n, k in entries if not diff[n][k] <= AGREE_MCSE * mcse[n][k] + floor]
     return {
         "max_abs_difference": float(diff[largest[0]][largest[1]]),
         "max_abs_difference_at": at(largest),
@@ -68,7 +72,8 @@ def comparison(exact: xr.Dataset, mcmc: xr.Dataset) -> dict[str, Any]:
         "max_difference_in_mcse": None if worst is None else worst[0],
         "max_difference_in_mcse_at": None if worst is None else at(worst[1]),
         "agree": not disagreements,
-        "agreement_rule": f"|exact - MCMC| <= {AGREE_MCSE:g} MCSE + {AGREE_FLOOR:g} for the "
+        "floor": floor,
+        "agreement_rule": f"|exact - MCMC| <= {AGREE_MCSE:g} MCSE + {floor:g} for the "
                           "mean and each interval probability at every dose",
         "disagreements": disagreements,
     }
@@ -81,28 +86,30 @@ def sampler_diagnostics(engine: str, diagnostics: dict[str, Any]) -> dict[str, A
     return diagnostics if engine in MCMC_ENGINES else None
 
 
-def failures(design: Design, engine: str, diagnostics: dict[str, Any]) -> tuple[str, ...]:
+def failures(label: Callable[[Any], str], engine: str, diagnostics: dict[str, Any]
+             ) -> tuple[str, ...]:
     """What failed: MCMC diagnostics that still failed after resampling, and with ``both``
-    a disagreement with the exact engine (each disagreeing entry with its numbers)."""
+    a disagreement with the exact engine (each disagreeing entry with its numbers, its dose
+    written by ``label``)."""
     sampler = sampler_diagnostics(engine, diagnostics)
     if sampler is None:
         return ()
     found = []
     if not sampler["diagnostics_ok"]:
         found.append("MCMC diagnostics failed: " + "; ".join(sampler["messages"]))
-    if engine == "both" and not diagnostics["comparison"]["agree"]:
+    if engine == "both" and not (comp := diagnostics["comparison"])["agree"]:
         where = "; ".join(
-            f"{COMPARED[d['variable']]} at {design.format_dose(d['dose'])}: exact "
+            f"{COMPARED[d['variable']]} at {label(d['dose'])}: exact "
             f"{d['exact']:.3f}, MCMC {d['mcmc']:.3f} (MCSE {d['mcse']:.3f})"
-            for d in diagnostics["comparison"]["disagreements"])
-        found.append(f"the exact and MCMC engines disagree (beyond {_rule()}): {where}; the "
+            for d in comp["disagreements"])
+        found.append(f"the exact and MCMC engines disagree (beyond {_rule(comp)}): {where}; the "
                      "decision is the exact engine's: check the MCMC run (more draws, another "
                      "seed) before relying on either")
     return tuple(found)
 
 
-def _rule() -> str:
-    return f"{AGREE_MCSE:g} MCSE + {AGREE_FLOOR:g}"
+def _rule(comp: dict[str, Any]) -> str:
+    return f"{AGREE_MCSE:g} MCSE + {comp['floor']:g}"
 
 
 def sampler_text(sampler: dict[str, Any]) -> str:
@@ -144,19 +151,19 @@ def diagnostics_text(sampler: dict[str, Any]) -> str:
             f"{sampler['divergences']} divergent transitions (none allowed)")
 
 
-def comparison_text(design: Design, comp: dict[str, Any]) -> str:
+def comparison_text(label: Callable[[Any], str], comp: dict[str, Any]) -> str:
     """The largest difference between the engines, absolute and in MCSE units, and whether
-    they agree."""
+    they agree (doses written by ``label``)."""
     where = comp["max_abs_difference_at"]
     text = (f"exact vs MCMC: largest difference {comp['max_abs_difference']:.3f} "
-            f"({COMPARED[where['variable']]} at {design.format_dose(where['dose'])})")
+            f"({COMPARED[where['variable']]} at {label(where['dose'])})")
     if comp["max_difference_in_mcse"] is not None:
         where = comp["max_difference_in_mcse_at"]
         text += (f", largest in MCSE units {comp['max_difference_in_mcse']:.2f} "
-                 f"({COMPARED[where['variable']]} at {design.format_dose(where['dose'])})")
+                 f"({COMPARED[where['variable']]} at {label(where['dose'])})")
     if comp["agree"]:
-        return f"{text}: the engines agree (every difference within {_rule()})"
-    return f"{text}: the engines DISAGREE (differences beyond {_rule()})"
+        return f"{text}: the engines agree (every difference within {_rule(comp)})"
+    return f"{text}: the engines DISAGREE (differences beyond {_rule(comp)})"
 
 
 def decided_on(rec: Recommendation) -> str | None:

@@ -80,7 +80,7 @@ def recommend(design: Design, data: TrialData, engine: str = "exact",
     sensitivity = tuple(_under(name, alternative, data)
                         for name, alternative in design.alternatives())
     ess = tuple(float(e) for e in prior_ess(design))
-    failures = crosscheck.failures(design, engine, diagnostics)
+    failures = crosscheck.failures(design.format_dose, engine, diagnostics)
     notes = (*failures, *_notes(design, data, engine, diagnostics, borderline))
     return Recommendation(design, data, engine, summary, decision, diagnostics, borderline,
                           ess, prior_conflict(design, data), mcmc, notes, sensitivity, failures)
@@ -329,7 +329,7 @@ def _tables(rec: Recommendation) -> list[Table]:
     if sampler is not None:
         remarks = [crosscheck.diagnostics_text(sampler)]
         if rec.engine == "both":
-            remarks.append(crosscheck.comparison_text(rec.design,
+            remarks.append(crosscheck.comparison_text(rec.design.format_dose,
                                                       rec.diagnostics["comparison"]))
         titles = ("dose" + _unit(rec.design), *crosscheck.COMPARED.values())
         tables.append((crosscheck.heading(rec), titles, crosscheck.rows(rec), remarks))
@@ -459,7 +459,7 @@ def blrm_step(name: str, design: Design, data: TrialData, engine: str, seed: int
     if design.is_combination:
         from bayesdose.designs.blrm_comb.recommendation import combination_step
 
-        return combination_step(design, data, engine)
+        return combination_step(design, data, engine, seed=seed)
     result = recommend(design, data, engine=engine, seed=seed)
     document = to_json(result)
     closure = ewoc_closure(design, result.summary["p_overdose"].values)

@@ -10,15 +10,15 @@ is one batch of the engine (each posterior costs about 0.1 s): one cohort deep i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from bayesdose.data import Patient, TrialData
+from bayesdose.data import TrialData
 from bayesdose.designs.blrm_comb.recommendation import (
     ComboRecommendation,
     doses_of,
     recommend_each,
 )
-from bayesdose.report.pathways import Cohort
+from bayesdose.hypothetical import Cohort, with_cohorts
 from bayesdose.schema import Design
 
 
@@ -35,24 +35,6 @@ class PathStep:
         """A posterior summary (``p_target``, ``p_overdose``) at the recommended pair."""
         pair = self.rec.decision.next_pair
         return None if pair is None else float(getattr(self.rec.summary, key)[0, pair])
-
-
-def with_cohorts(data: TrialData, cohorts: tuple[Cohort, ...]) -> TrialData:
-    """The data plus ``cohorts``, each a patient-level cohort after the last (the first
-    ``dlts`` of its patients with a DLT). With aggregated data only the hypothetical patients
-    are listed: the last cohort, hence the current pair and coherence, is theirs."""
-    n, dlt = data.n.copy(), data.dlt.copy()
-    known = data.patients or ()
-    number = max((p.cohort for p in known), default=0)
-    added = []
-    for cohort in cohorts:
-        number += 1
-        n[cohort.level] += cohort.size
-        dlt[cohort.level] += cohort.dlts
-        added += [Patient(f"H{len(added) + i + 1}", number, cohort.level, int(i < cohort.dlts))
-                  for i in range(cohort.size)]
-    return replace(data, n=n, dlt=dlt, patients=(*known, *added),
-                   source=f"{data.source} + hypothetical cohorts")
 
 
 def pathway_tree(design: Design, data: TrialData, cohorts: int) -> PathStep:

@@ -7,19 +7,27 @@ The engine summarises every pair of the grid and each monotherapy arm that holds
 The JSON has one entry per pair under ``doses``, each ``dose`` an object of both drugs' doses
 (``{"A": 2.0, "B": 1.0}``) beside the single-agent fields; ``next_dose``, ``current_dose`` and
 ``mtd`` likewise.
+
+``engine`` "mcmc" or "both" adds the MCMC fit of the same model (``blrm_comb.crosscheck``), as
+``--engine`` does for one drug. Dated data count patients still in DLT follow-up as the single
+agent does (``posterior.model_counts``): with their TITE weight (``[cohorts] followup =
+"tite"``) or not until their window ends (``"complete"``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesdose.data import TrialData, over_enrolment
+from bayesdose.data import Patient, TrialData, over_enrolment
+from bayesdose.defaults import DEFAULT_SEED
+from bayesdose.designs.blrm_comb import crosscheck
+from bayesdose.designs.blrm_comb.crosscheck import SUMMARIES, McmcRun
 from bayesdose.designs.blrm_comb.decision import (
     TIE_RULE,
     ComboDecision,
@@ -29,56 +37,106 @@ from bayesdose.designs.blrm_comb.decision import (
 from bayesdose.errors import InputError
 from bayesdose.inference.combination import ERROR_BOUND, CombinationEngine, Diagnostics
 from bayesdose.inference.exact import BatchSummary
+from bayesdose.posterior import model_counts
 from bayesdose.schema import Design
 from bayesdose.steps import Step
 
-SUMMARIES = ("mean", "sd", "p_underdose", "p_target", "p_overdose")
+if TYPE_CHECKING:
+    from bayesdose.designs.blrm_comb.pathways import PathStep
 
 
 @dataclass(frozen=True)
 class ComboRecommendation:
     """The posterior per arm (``arms``: the pairs of the grid, then the monotherapy arms with
-    patients; ``summary`` and ``diagnostics`` of the engine, one data set), the decision on
-    the grid, which pairs' P(overdosing) lies within the engine's error of the EWOC threshold
-    (``borderline``), and the notes."""
+    patients; ``summary``: the deciding engine's, one data set; ``diagnostics``: the
+    deterministic engine's check, None when MCMC decides), the decision on the grid, which
+    pairs' P(overdosing) lies within the deciding engine's error of the EWOC threshold
+    (``borderline``), and the notes. ``engine`` "mcmc" or "both": ``mcmc`` is the MCMC fit,
+    ``failures`` its failed checks and a disagreement between the engines."""
 
     design: Design
     data: TrialData
     arms: tuple[int, ...]
     summary: BatchSummary
-    diagnostics: Diagnostics
+    diagnostics: Diagnostics | None
     decision: ComboDecision
     borderline: tuple[bool, ...]
     notes: tuple[str, ...]
+    engine: str = "exact"
+    mcmc: McmcRun | None = None
+    failures: tuple[str, ...] = ()
+    pathways: PathStep | None = None  # recommend --pathway-cohorts: the tree from here
+
+    @property
+    def decided_on(self) -> str:
+        """The engine whose numbers made the decision: "exact" or "mcmc"."""
+        return "mcmc" if self.engine == "mcmc" else "exact"
 
     def table(self, name: str) -> np.ndarray:
         """A summary over the grid (rows: drug A's levels)."""
         pairs = self.design.pair_panel
         return getattr(self.summary, name)[0, :pairs.size].reshape(pairs.shape)
 
+    def __repr__(self) -> str:
+        return f"<ComboRecommendation {self.design.trial.name}: {next_text(self)}>"
+
     def __str__(self) -> str:
         return format_table(self)
 
 
-def recommend_combination(design: Design, data: TrialData) -> ComboRecommendation:
-    """The combination BLRM's posterior and next step on the trial so far."""
-    return recommend_each(design, [data])[0]
+def recommend_combination(design: Design, data: TrialData, engine: str = "exact",
+                          seed: int = DEFAULT_SEED) -> ComboRecommendation:
+    """The combination BLRM's posterior and next step on the trial so far. ``engine``:
+    "exact" (the deterministic engine, the decision of record), "mcmc" (decide on the MCMC
+    fit) or "both" (decide on the deterministic engine, the MCMC fit beside it); ``seed``:
+    the MCMC's."""
+    if engine == "exact":
+        return recommend_each(design, [data])[0]
+    arms = _arms(design, [data])
+    exact = None if engine == "mcmc" else _summarise(design, arms, [data])
+    run = crosscheck.fit(design, data, arms, seed)
+    if exact is None:
+        return _recommendation(design, data, arms, run.batch(), None, engine, run)
+    run = crosscheck.compared(design, arms, exact[0], run)
+    return _recommendation(design, data, arms, *exact, engine, run)
 
 
 def recommend_each(design: Design, datasets: Sequence[TrialData]
                    ) -> list[ComboRecommendation]:
-    """``recommend_combination`` on each data set, their posteriors computed in one batch of
-    the engine (over the grid and every monotherapy arm with patients in any of them)."""
+    """``recommend_combination`` by the deterministic engine on each data set, their
+    posteriors computed in one batch of the engine (over the grid and every monotherapy arm
+    with patients in any of them)."""
+    arms = _arms(design, datasets)
+    summaries, diagnostics = _summarise(design, arms, datasets)
+    return [_recommendation(design, data, arms, _row(summaries, i), _row(diagnostics, i))
+            for i, data in enumerate(datasets)]
+
+
+def _arms(design: Design, datasets: Sequence[TrialData]) -> tuple[int, ...]:
+    """The pairs of the grid, then the monotherapy arms with patients in any data set."""
     pairs = design.pair_panel
     given = np.any([data.n > 0 for data in datasets], axis=0)
-    arms = (*range(pairs.size), *(int(k) for k in np.flatnonzero(given) if k >= pairs.size))
+    return (*range(pairs.size), *(int(k) for k in np.flatnonzero(given) if k >= pairs.size))
+
+
+def _summarise(design: Design, arms: tuple[int, ...], datasets: Sequence[TrialData]
+               ) -> tuple[BatchSummary, Diagnostics]:
+    """The deterministic engine's summaries at ``arms`` of every data set, in one batch; the
+    counts as the model sees them (``model_counts``: patients in follow-up with their TITE
+    weight, or left out until their window ends)."""
+    pairs = design.pair_panel
     doses = [[pairs.arm_doses(k)[name] for name in pairs.names] for k in arms]
     engine = CombinationEngine(design.combination_model, np.array(doses),
                                design.decision.target_interval)
-    summaries, diagnostics = engine.summarise(np.array([d.n[list(arms)] for d in datasets]),
-                                              np.array([d.dlt[list(arms)] for d in datasets]))
-    return [_recommendation(design, data, arms, _row(summaries, i), _row(diagnostics, i))
-            for i, data in enumerate(datasets)]
+    counts = [model_counts(design, data) for data in datasets]
+    columns = list(arms)
+    n, dlt = (np.array([c[i][columns] for c in counts]) for i in (0, 1))
+    if all(c[2] is None for c in counts):
+        return engine.summarise(n, dlt)
+    window = design.cohorts.dlt_window_days
+    pending = np.array([np.zeros((len(columns), window)) if c[2] is None else c[2][columns]
+                        for c in counts])
+    return engine.summarise(n, dlt, pending)
 
 
 def _row(batch: Any, i: int) -> Any:
@@ -87,26 +145,34 @@ def _row(batch: Any, i: int) -> Any:
 
 
 def _recommendation(design: Design, data: TrialData, arms: tuple[int, ...],
-                    summary: BatchSummary, diagnostics: Diagnostics) -> ComboRecommendation:
-    """The rules on one data set's posterior."""
+                    summary: BatchSummary, diagnostics: Diagnostics | None,
+                    engine: str = "exact", run: McmcRun | None = None) -> ComboRecommendation:
+    """The rules on one data set's posterior (the deciding engine's)."""
     pairs = design.pair_panel
     grid = data.n[:pairs.size].reshape(pairs.shape)
     current, last_dlt = current_pair(pairs, data)
     decision = decide_pairs(
         design, grid, data.total_patients, summary.p_target[0, :pairs.size].reshape(pairs.shape),
         summary.p_overdose[0, :pairs.size].reshape(pairs.shape), current, last_dlt)
-    p_over = summary.p_overdose[0, :pairs.size]
-    borderline = tuple(bool(b) for b in
-                       np.abs(p_over - design.decision.max_overdose_probability) <= ERROR_BOUND)
+    borderline = tuple(bool(b) for b in crosscheck.borderline(design, engine, summary, run,
+                                                              pairs.size))
+    failures = crosscheck.failures(design, engine, run)
+    notes = (*failures, *_notes(design, data, diagnostics, borderline, last_dlt))
     return ComboRecommendation(design, data, arms, summary, diagnostics, decision, borderline,
-                               _notes(design, data, diagnostics, borderline, last_dlt))
+                               notes, engine, run, failures)
 
 
-def _notes(design: Design, data: TrialData, diagnostics: Diagnostics,
+def _notes(design: Design, data: TrialData, diagnostics: Diagnostics | None,
            borderline: tuple[bool, ...], last_dlt: int | None) -> tuple[str, ...]:
     """What the statistician must know beside the table."""
     notes = [] if (over := over_enrolment(design, data)) is None else [over]
-    if not bool(diagnostics.resolved[0]):
+    if data.pending_patients and design.cohorts.followup == "complete":
+        notes.append(f"{len(data.pending_patients)} patient(s) still in DLT follow-up are not "
+                     "yet counted in the model ([cohorts] followup = 'complete')")
+    if data.excluded:
+        notes.append("not evaluable, left out of the model: "
+                     + ", ".join(p.patient_id for p in data.excluded))
+    if diagnostics is not None and not bool(diagnostics.resolved[0]):
         notes.append(f"the engine did not resolve this posterior (ESS "
                      f"{diagnostics.ess[0]:.0f} of {int(diagnostics.lines[0])} lines, mass "
                      f"near the lines' ends {diagnostics.edge_mass[0]:.1e}): its numbers may "
@@ -127,35 +193,31 @@ def doses_of(design: Design, arm: int | None) -> dict[str, float] | None:
     return None if arm is None else design.pair_panel.arm_doses(arm)
 
 
-def combination_step(design: Design, data: TrialData, engine: str,
-                     pathway_cohorts: int | None = None) -> Step:
+def combination_step(design: Design, data: TrialData, engine: str = "exact",
+                     pathway_cohorts: int | None = None, seed: int = DEFAULT_SEED) -> Step:
     """``recommend`` on a two-drug config, as every design's step is given; with
-    ``pathway_cohorts`` also the dose-transition pathways of the next cohorts (``pathways``)
-    in the text and under ``pathways`` in the document."""
-    check_options("blrm", engine, None, None)
+    ``pathway_cohorts`` also the dose-transition pathways of the next cohorts (``pathways``,
+    by the deterministic engine whatever ``engine``) in the text and under ``pathways`` in the
+    document, the tree in ``Step.result.pathways``."""
+    rec = recommend_combination(design, data, engine, seed)
     if pathway_cohorts is None:
-        rec = recommend_combination(design, data)
         return Step(to_json(rec), format_table(rec), design.pair_panel, rec)
     from bayesdose.designs.blrm_comb.pathways import pathway_json, pathway_lines, pathway_tree
 
     root = pathway_tree(design, data, pathway_cohorts)
-    text = "\n".join([format_table(root.rec), "", *pathway_lines(root, pathway_cohorts)])
-    document = {**to_json(root.rec), "pathways": pathway_json(root, pathway_cohorts)}
-    return Step(document, text, design.pair_panel, root.rec)
+    text = "\n".join([format_table(rec), "", *pathway_lines(root, pathway_cohorts)])
+    document = {**to_json(rec), "pathways": pathway_json(root, pathway_cohorts)}
+    return Step(document, text, design.pair_panel, replace(rec, pathways=root))
 
 
-def check_options(design_name: str, engine: str, plot_path: Path | None,
-                  progress_path: Path | None) -> None:
-    """Refuse what ``recommend`` does not yet do for two drugs (``--design``, ``--engine``,
-    ``--plot``, ``--progress-plot``), before anything is computed."""
+def check_options(design_name: str, plot_path: Path | None, progress_path: Path | None
+                  ) -> None:
+    """Refuse what ``recommend`` does not yet do for two drugs (``--design``, ``--plot``,
+    ``--progress-plot``), before anything is computed."""
     if design_name != "blrm":
         raise InputError(f"--design {design_name}", None, "two drugs: only the combination "
                          "BLRM recommends on a two-drug config (BOIN-comb and the waterfall "
                          "are simulated)")
-    if engine != "exact":
-        raise InputError(f"--engine {engine}", None, "two drugs: only the exact "
-                         "(deterministic) combination engine is built; its MCMC cross-check "
-                         "(mcmc, both) is not yet")
     for path, option in ((plot_path, "--plot"), (progress_path, "--progress-plot")):
         if path is not None:
             raise InputError(option, None, "not built for two drugs: --html draws the "
@@ -170,6 +232,13 @@ def to_json(rec: ComboRecommendation) -> dict[str, Any]:
         entry = {"dose": pairs.arm_doses(arm), "n": int(rec.data.n[arm]),
                  "dlt": int(rec.data.dlt[arm]),
                  **{name: float(getattr(rec.summary, name)[0, column]) for name in SUMMARIES}}
+        if rec.mcmc is not None:
+            mcmc = {name: float(rec.mcmc.summary[name].values[column])
+                    for name in rec.mcmc.summary.data_vars if name != "predictive"}
+            if rec.engine == "mcmc":
+                entry.update({k: v for k, v in mcmc.items() if k.startswith("mcse_")})
+            else:
+                entry["mcmc"] = mcmc
         if arm < pairs.size:
             entry.update(level=[v + 1 for v in pairs.pair(arm)],
                          allowed=decision.allowed[arm], barred_by=decision.barred_by[arm],
@@ -179,7 +248,6 @@ def to_json(rec: ComboRecommendation) -> dict[str, Any]:
     mtd_set = [None if column is None else {
         "dose": pairs.doses(pairs.index(row, column)), "p_target": float(p_target[row, column]),
         "p_overdose": float(p_over[row, column])} for row, column in enumerate(decision.contour)]
-    d = rec.diagnostics
     return {
         "trial": design.trial.name,
         "drugs": list(pairs.names),
@@ -196,21 +264,47 @@ def to_json(rec: ComboRecommendation) -> dict[str, Any]:
         "reason": decision.reason,
         "tie_rule": TIE_RULE.format(a=pairs.names[0]),
         "notes": list(rec.notes),
-        "engine": "exact",
-        "decided_on": "exact",
-        "mcmc_failures": [],
+        "engine": rec.engine,
+        "decided_on": rec.decided_on,
+        "mcmc_failures": list(rec.failures),
         "unit": {name: panel.unit for name, panel in zip(pairs.names, pairs.drugs, strict=True)},
         "prior": _prior_json(design),
-        "as_of": None,
-        "pending": [],
-        "excluded": [],
+        "as_of": None if rec.data.as_of is None else rec.data.as_of.isoformat(),
+        "pending": [_pending_entry(design, p) for p in rec.data.pending_patients],
+        "excluded": [p.patient_id for p in rec.data.excluded],
         "doses": entries[:pairs.size],
         "monotherapy": entries[pairs.size:],
-        "diagnostics": {"engine": "combination (deterministic)", "resolved": bool(d.resolved[0]),
-                        "ess": float(d.ess[0]), "lines": int(d.lines[0]),
-                        "edge_mass": float(d.edge_mass[0]), "error_bound": ERROR_BOUND},
+        "diagnostics": crosscheck.diagnostics_json(rec.engine, _check_json(rec.diagnostics),
+                                                   rec.mcmc),
         "version": version("bayesdose"),
     }
+
+
+def _check_json(d: Diagnostics | None) -> dict[str, Any] | None:
+    """The deterministic engine's check of one posterior (None: it did not run)."""
+    if d is None:
+        return None
+    return {"engine": "combination (deterministic)", "resolved": bool(d.resolved[0]),
+            "ess": float(d.ess[0]), "lines": int(d.lines[0]),
+            "edge_mass": float(d.edge_mass[0]), "error_bound": ERROR_BOUND}
+
+
+def _pending_entry(design: Design, patient: Patient) -> dict[str, Any]:
+    """A patient in DLT follow-up: the arm's doses, days followed and TITE weight."""
+    return {"patient_id": patient.patient_id, "dose": doses_of(design, patient.level),
+            "days_followed": patient.days_followed,
+            "weight": patient.days_followed / design.cohorts.dlt_window_days}
+
+
+def pending_lines(rec: ComboRecommendation) -> list[str]:
+    """One line per patient in DLT follow-up, as the single agent prints them."""
+    design, window = rec.design, rec.design.cohorts.dlt_window_days
+    counted = ("weight" if design.cohorts.followup == "tite"
+               else "not counted until the window ends")
+    return [f"pending: {p.patient_id} at {design.pair_panel.arm_label(p.level)}, "
+            f"{p.days_followed} of {window} days without DLT ({counted}"
+            f"{f' {p.days_followed / window:.3f}' if counted == 'weight' else ''}) as of "
+            f"{rec.data.as_of}" for p in rec.data.pending_patients]
 
 
 def _prior_json(design: Design) -> dict[str, Any]:
@@ -222,8 +316,11 @@ def _prior_json(design: Design) -> dict[str, Any]:
 
 
 def engine_line(rec: ComboRecommendation) -> str:
-    """The engine, whether it resolved this posterior, and its error bound."""
+    """The engine, whether it resolved this posterior, and its error bound (MCMC deciding:
+    its run)."""
     d = rec.diagnostics
+    if d is None:
+        return crosscheck.run_line(rec.mcmc)
     state = "resolved" if d.resolved[0] else "NOT resolved"
     return (f"combination engine (deterministic): {state}, ESS {d.ess[0]:.0f} of "
             f"{int(d.lines[0]):,} lines, mass near the lines' ends {d.edge_mass[0]:.1e}; "
@@ -232,7 +329,9 @@ def engine_line(rec: ComboRecommendation) -> str:
 
 def title(rec: ComboRecommendation) -> str:
     lo, hi = rec.design.decision.target_interval
-    return (f"{rec.design.trial.name}: posterior per pair, target interval [{lo:g}, {hi:g}), "
+    engine = {"exact": "", "mcmc": " (MCMC)", "both": " (deterministic engine, MCMC beside it)"}
+    return (f"{rec.design.trial.name}: posterior per pair{engine[rec.engine]}, target interval "
+            f"[{lo:g}, {hi:g}), "
             f"EWOC P(over) < {rec.design.decision.max_overdose_probability:g}")
 
 
@@ -313,7 +412,13 @@ def format_table(rec: ComboRecommendation) -> str:
     lines = [title(rec), engine_line(rec)]
     lines += ["  ".join(f"{c:>{w}}" for c, w in zip(row, widths, strict=True)).rstrip()
               for row in (titles, *rows)]
+    lines += pending_lines(rec)
+    if rec.mcmc is not None:
+        lines += ["", *crosscheck.mcmc_lines(rec.design, rec.engine, rec.arms,
+                                             rec.summary, rec.mcmc)]
     lines += ["", *mtd_set_lines(rec), "", *prior_lines(rec.design), ""]
+    if (decided := crosscheck.decided_on(rec.engine)) is not None:
+        lines.append(decided)
     lines.append(f"{next_text(rec)} — {rec.decision.reason}")
     lines.append(f"tie rule: {TIE_RULE.format(a=rec.design.pair_panel.names[0])}")
     lines.extend(f"note: {note}" for note in rec.notes)
