@@ -10,6 +10,7 @@ term."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from datetime import date
@@ -226,3 +227,28 @@ def test_the_html_page_shows_the_mcmc_beside_the_engine(both, monkeypatch, tmp_p
     assert "combination BLRM, deterministic engine, MCMC beside it" in subtitle
     decided = browser.execute_script("return document.querySelector('#decided-on').innerText")
     assert decided.startswith("decided on the deterministic engine's posterior")
+
+
+def test_an_untried_pair_above_waits_for_a_complete_patient_at_the_current_pair(tmp_path):
+    """The first nine cohorts, the ninth (A 80 mg + B 2 mg, a pair new to the trial) dosed 10
+    days before AS_OF without a DLT so far: the untried pairs above it wait for one patient to
+    complete the window there ([cohorts] min_complete_followup = 1), with the reason in words;
+    the same data undated (all complete) do not bar them for follow-up."""
+    rows = [line.split(",") for line in DATED.splitlines()[1:28]]
+    text = DATED.splitlines()[0] + "\n" + "".join(
+        ",".join([*r[:4], "0" if r[1] == "9" else r[4],
+                  date.fromordinal(date.fromisoformat(r[5]).toordinal() + 28).isoformat(),
+                  "" if r[1] == "9" else r[6]]) + "\n" for r in rows)
+    design = _design()
+    rec = recommend_combination(design, _read(design, tmp_path, text))
+    pairs = design.pair_panel
+    barred = {pairs.label(k): why for k, (code, why) in enumerate(
+        zip(rec.decision.barred_by, rec.decision.why_barred, strict=True)) if code == "followup"}
+    above = {pairs.label(k) for k in range(pairs.size)
+             if pairs.pair(k)[0] >= 2 and pairs.pair(k)[1] >= 2 and not rec.data.n[k]}
+    assert set(barred) == above and above
+    assert all("1 patient(s) must first complete the DLT window at the current pair" in why
+               for why in barred.values())
+    undated = dataclasses.replace(rec.data, pending=None)
+    assert "followup" not in recommend_combination(design, undated).decision.barred_by
+

@@ -9,6 +9,7 @@ from bayesdose.designs.base import NO_DOSE
 from bayesdose.designs.blrm_comb.rules import (
     ALLOWED,
     BOTH,
+    FOLLOWUP,
     INCREMENT,
     OVERDOSE,
     SKIPPING,
@@ -44,6 +45,30 @@ def test_each_rule_bars_what_it_should_in_order():
     assert codes[1, 1] == BOTH
     assert codes[2, 0] == INCREMENT and codes[0, 2] == INCREMENT
     assert codes[3, 2] == INCREMENT
+
+
+def test_untried_pairs_above_wait_for_complete_follow_up_at_the_current_pair():
+    """Dated data: current pair (1, 0), tried pairs (0, 0), (1, 0), (0, 1). With no patient
+    who completed the window at (1, 0), the untried pairs at or above it (2, 0) and (1, 1)
+    are barred for follow-up; (0, 1), tried and not above, and (0, 0), below, are not. One
+    complete patient there (or ``complete`` None: undated data) lifts the bar; with
+    ``min_complete_followup`` 2, one is not enough. Earlier rules keep their codes."""
+    n = _n((0, 0), (1, 0), (0, 1))
+    rules = ComboRules(max_increment=6.0)
+    current = np.array([1, 0])
+    waiting = np.where(n > 0, 3, 0)
+    waiting[1, 0] = 0
+    codes = barred_codes(rules, LEVELS_A, LEVELS_B, SAFE, n, current, complete=waiting)
+    assert codes[2, 0] == FOLLOWUP and codes[1, 1] == FOLLOWUP
+    assert codes[0, 1] == ALLOWED and codes[0, 0] == ALLOWED and codes[1, 0] == ALLOWED
+    assert codes[3, 0] == SKIPPING and codes[2, 1] == BOTH
+    one = waiting.copy()
+    one[1, 0] = 1
+    assert (barred_codes(rules, LEVELS_A, LEVELS_B, SAFE, n, current, complete=one)
+            != FOLLOWUP).all()
+    assert (barred_codes(rules, LEVELS_A, LEVELS_B, SAFE, n, current) != FOLLOWUP).all()
+    two = ComboRules(max_increment=6.0, min_complete_followup=2)
+    assert barred_codes(two, LEVELS_A, LEVELS_B, SAFE, n, current, complete=one)[2, 0] == FOLLOWUP
 
 
 def test_skipping_is_barred_by_levels_given_in_any_pair():

@@ -35,6 +35,7 @@ from bayesdose.designs.blrm_comb.rules import (
     BARRED,
     BOTH,
     COHERENCE,
+    FOLLOWUP,
     INCREMENT,
     OVERDOSE,
     ComboRules,
@@ -82,7 +83,8 @@ def combo_rules(design: Design) -> ComboRules:
     """The rules' settings from ``[decision]``."""
     d = design.decision
     return ComboRules(d.max_overdose_probability, d.max_increment, d.allow_skipping,
-                      coherence=d.coherence)
+                      coherence=d.coherence,
+                      min_complete_followup=design.cohorts.min_complete_followup)
 
 
 def current_pair(pairs: PairPanel, data: TrialData) -> tuple[int, int | None]:
@@ -117,20 +119,21 @@ class PairActions:
 
 
 def decide_batch(design: Design, n_grid: np.ndarray, total: np.ndarray, p_target: np.ndarray,
-                 p_overdose: np.ndarray, current: np.ndarray, last_dlt: np.ndarray
-                 ) -> PairActions:
+                 p_overdose: np.ndarray, current: np.ndarray, last_dlt: np.ndarray,
+                 complete: np.ndarray | None = None) -> PairActions:
     """The next step of many trial states: per state the patients per pair ``n_grid`` and
     posterior tables (states, rows, columns), all patients ``total`` (monotherapy too), the
-    current pair (flat; ``NO_DOSE`` before any pair is given) and the last cohort's DLTs
-    (negative: unknown). ``decide_pairs`` (``recommend``) and the simulator
-    (``simulated.BlrmComb``) both decide here."""
+    current pair (flat; ``NO_DOSE`` before any pair is given), the last cohort's DLTs
+    (negative: unknown) and, on dated data, the patients per pair who completed follow-up
+    (``complete``, like ``n_grid``; None: all). ``decide_pairs`` (``recommend``) and the
+    simulator (``simulated.BlrmComb``) both decide here."""
     pairs, stopping = design.pair_panel, design.stopping
     rows, cols = pairs.shape
     start = current == NO_DOSE
     centre = np.where(start, design.start_pair, current)
     codes = barred_codes(combo_rules(design), pairs.drugs[0].levels, pairs.drugs[1].levels,
                          p_overdose, n_grid, np.stack(np.divmod(centre, cols), axis=-1),
-                         np.where(start, -1, last_dlt))
+                         np.where(start, -1, last_dlt), complete)
     allowed = (codes == ALLOWED).reshape(-1, rows * cols).any(axis=1)
     best = _flat_batch(next_pair(p_target, codes), cols)
     at_best = np.maximum(best, 0)[:, None]
@@ -160,17 +163,19 @@ def _flat_batch(pair: np.ndarray, cols: int) -> np.ndarray:
 
 
 def decide_pairs(design: Design, n_grid: np.ndarray, total: int, p_target: np.ndarray,
-                 p_overdose: np.ndarray, current: int, last_dlt: int | None) -> ComboDecision:
+                 p_overdose: np.ndarray, current: int, last_dlt: int | None,
+                 complete: np.ndarray | None = None) -> ComboDecision:
     """The next step from per-pair patients ``n_grid`` and posterior tables (rows: drug A's
     levels), ``total`` patients of the trial (monotherapy included), the current pair (flat;
-    ``NO_DOSE`` before any pair is given) and the last cohort's DLTs (None: unknown), with
-    every decision in words."""
+    ``NO_DOSE`` before any pair is given), the last cohort's DLTs (None: unknown) and the
+    patients per pair who completed follow-up (None: all), with every decision in words."""
     pairs = design.pair_panel
     start = current == NO_DOSE
     centre = design.start_pair if start else current
     act = decide_batch(design, n_grid[None], np.array([total]), p_target[None],
                        p_overdose[None], np.array([current]),
-                       np.array([-1 if last_dlt is None else last_dlt]))
+                       np.array([-1 if last_dlt is None else last_dlt]),
+                       None if complete is None else complete[None])
     codes = act.codes[0]
     stop_code, mtd, chosen = int(act.stop_reason[0]), int(act.mtd_pair[0]), int(act.next_pair[0])
     stop = None if stop_code == CONTINUE else STOP_REASONS[stop_code]
@@ -223,6 +228,9 @@ def _why_barred(design: Design, code: int, k: int, p_overdose: float, current: i
         return ("coherence: no escalation right after a cohort with a DLT"
                 if there[0] >= here[0] and there[1] >= here[1]
                 else "coherence: no de-escalation right after a cohort without a DLT")
+    if code == FOLLOWUP:
+        return (f"follow-up: {design.cohorts.min_complete_followup} patient(s) must first "
+                f"complete the DLT window at the current pair ({pairs.label(current)})")
     given = [n_grid.any(axis=1), n_grid.any(axis=0)]
     skipped = [f"{name} {panel.label(there[d])}" for d, (name, panel)
                in enumerate(zip(pairs.names, pairs.drugs, strict=True))

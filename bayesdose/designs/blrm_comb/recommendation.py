@@ -153,7 +153,8 @@ def _recommendation(design: Design, data: TrialData, arms: tuple[int, ...],
     current, last_dlt = current_pair(pairs, data)
     decision = decide_pairs(
         design, grid, data.total_patients, summary.p_target[0, :pairs.size].reshape(pairs.shape),
-        summary.p_overdose[0, :pairs.size].reshape(pairs.shape), current, last_dlt)
+        summary.p_overdose[0, :pairs.size].reshape(pairs.shape), current, last_dlt,
+        None if data.pending is None else data.complete[:pairs.size].reshape(pairs.shape))
     borderline = tuple(bool(b) for b in crosscheck.borderline(design, engine, summary, run,
                                                               pairs.size))
     failures = crosscheck.failures(design, engine, run)

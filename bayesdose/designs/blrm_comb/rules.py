@@ -15,7 +15,10 @@ first rule that applies, in this order (``BARRED``):
 5. coherence (Cheung 2005, with ``coherence`` and the last cohort's DLTs known): no
    escalation (a pair at or above the current pair in both drugs) right after a cohort with a
    DLT, no de-escalation (at or below it in both) right after one without, unless EWOC bars
-   the current pair. A pair with one drug up and the other down is neither.
+   the current pair. A pair with one drug up and the other down is neither;
+6. follow-up (dated data only): an untried pair at or above the current pair in both drugs
+   needs at least ``min_complete_followup`` patients at the current pair who completed the DLT
+   window (or had a DLT), the single agent's rule with the current pair for its highest dose.
 
 De-escalation of either drug is never barred by 2-4. The next pair is the allowed pair with the
 highest P(target); ties go to the pair with the lower sum of level indices i + j, then the
@@ -33,8 +36,8 @@ import numpy as np
 from bayesdose.designs.base import NO_DOSE
 
 BARRED = (None, "overdose_probability", "increment", "skipping", "both_escalated",
-          "coherence")
-ALLOWED, OVERDOSE, INCREMENT, SKIPPING, BOTH, COHERENCE = range(len(BARRED))
+          "coherence", "followup")
+ALLOWED, OVERDOSE, INCREMENT, SKIPPING, BOTH, COHERENCE, FOLLOWUP = range(len(BARRED))
 
 
 @dataclass(frozen=True)
@@ -46,15 +49,18 @@ class ComboRules:
     allow_skipping: bool = False
     escalate_both: bool = False
     coherence: bool = False
+    min_complete_followup: int = 1
 
 
 def barred_codes(rules: ComboRules, levels_a: np.ndarray, levels_b: np.ndarray,
                  p_overdose: np.ndarray, n: np.ndarray, current: np.ndarray,
-                 last_dlt: np.ndarray | None = None) -> np.ndarray:
+                 last_dlt: np.ndarray | None = None, complete: np.ndarray | None = None
+                 ) -> np.ndarray:
     """(..., rows, columns): the first rule that bars each pair (a ``BARRED`` code), 0 if it
     may be given next. ``n`` counts patients per pair; ``current`` (..., 2) holds the current
     pair's (row, column), the last cohort's; ``last_dlt`` (...) its DLTs (None or negative:
-    the order of cohorts is unknown, and coherence does not apply)."""
+    the order of cohorts is unknown, and coherence does not apply); ``complete`` (like ``n``)
+    the patients per pair whose DLT follow-up is over (None: all are)."""
     p_overdose, n = np.asarray(p_overdose, dtype=float), np.asarray(n)
     current = np.asarray(current)
     if (current < 0).any():
@@ -86,6 +92,13 @@ def barred_codes(rules: ComboRules, levels_a: np.ndarray, levels_b: np.ndarray,
         had = (np.asarray(last_dlt) > 0)[..., None, None]
         still = (at_current == ALLOWED)[..., None, None]
         codes = _bar(codes, known & ((had & up) | (~had & still & down)), COHERENCE)
+    if complete is not None:
+        flat_done = np.asarray(complete).reshape(*codes.shape[:-2], rows * cols)
+        done = np.take_along_axis(flat_done, (current[..., 0] * cols + current[..., 1])[
+            ..., None], axis=-1)[..., 0]
+        waiting = (done < rules.min_complete_followup)[..., None, None]
+        untried_up = (n == 0) & (i >= ci) & (j >= cj)
+        codes = _bar(codes, waiting & untried_up, FOLLOWUP)
     return codes
 
 
