@@ -158,7 +158,8 @@ def test_backfill_design_waits_for_its_escalation_cohort_only(tmp_path) -> None:
     """Dated XJ-MK-002 data: a backfill patient in follow-up is left out of the complete data
     (no wait); an escalation patient in follow-up makes the design wait."""
     design = load_design(XJ)
-    header = "patient_id,cohort,dose,dlt,enrolled,dlt_day,followup_end,evaluable,backfill,response\n"
+    header = ("patient_id,cohort,dose,dlt,enrolled,dlt_day,followup_end,evaluable,backfill,"
+              "response\n")
     done = ["A1,1,1e8,0,2025-01-01,,2025-01-29,1,,1", "A2,1,1e8,0,2025-01-02,,2025-01-30,1,,0",
             "A3,1,1e8,0,2025-01-03,,2025-01-31,1,,0",
             "C1,2,3e8,0,2025-02-03,,2025-03-03,1,,0", "C2,2,3e8,0,2025-02-04,,2025-03-04,1,,0",
