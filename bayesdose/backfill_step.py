@@ -1,9 +1,10 @@
 """What a design with backfill (``recommend --design NAME+backfill``) says about its step on
 real data: the escalation it makes on the complete data of every patient, escalation and
 backfill, with the counts it read, and how many escalation patients ``max_patients`` has
-counted (backfill patients come on top). BF-BOIN words its own decision
-(``BfBoin.reason``: each dose's call, any conflict and the pooled data that resolved it); the
-other designs say which rule decided."""
+counted (backfill patients come on top). A rule with a ``reason`` words its own decision
+(BF-BOIN's ``BfBoin.reason``: each dose's call, any conflict and the pooled data that resolved
+it; the 3+3's: its rule, or its MTD search below a dose backfill DLTs closed); the CRM says
+which rule decided, with the counts."""
 
 from __future__ import annotations
 

@@ -185,3 +185,29 @@ def test_cli_recommend_boin_backfill(tmp_path) -> None:
     bad = CliRunner().invoke(main, ["recommend", str(BF_BOIN), str(write(tmp_path, ROWS)),
                                     "--design", "boin"])
     assert bad.exit_code == 2 and "use --design boin+backfill" in bad.output
+
+
+def test_three_plus_three_backfill_de_escalates_on_backfill_dlts(tmp_path) -> None:
+    """XJ-MK-002: 0/3 at 1e8, 0/3 at 3e8, then two backfill DLTs at 1e8 (2/5): the 3+3 with
+    backfill closes 1e8 and declares the MTD below it (none), as two DLTs at the current dose
+    would; the plain 3+3 refuses the data."""
+    design = load_design(XJ)
+    rows = ["A1,1,1e8,0,,1", "A2,1,1e8,0,,0", "A3,1,1e8,0,,0", "B1,2,3e8,0,,0",
+            "B2,2,3e8,0,,0", "B3,2,3e8,0,,0", "C1,2,1e8,1,1,0", "C2,2,1e8,1,1,0"]
+    data = read_trial_data(write(tmp_path, rows), design)
+    doc = step_on_data("3+3+backfill", design, data).document
+    assert doc["stop"] and doc["mtd"] is None
+    assert doc["reason"] == ("the 3+3 de-escalates: 2/5 DLTs >= 2 at 1x10^8 viable cells: DLTs "
+                             "in backfill: no dose below, stop for safety")
+    assert doc["backfill"]["escalation_dose"] is None
+    with pytest.raises(InputError, match="use --design 3\\+3\\+backfill"):
+        step_on_data("3+3", design, data)
+
+
+def test_decision_page_of_bf_boin(tmp_path) -> None:
+    page = tmp_path / "step.html"
+    result = CliRunner().invoke(main, ["recommend", str(BF_BOIN), str(write(tmp_path, ROWS)),
+                                       "--design", "boin+backfill", "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert "BOIN + backfill" in html and "conflict: 1 level calls de-escalate" in html
