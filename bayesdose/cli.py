@@ -35,7 +35,12 @@ from bayesdose.defaults import (  # noqa: E402
     METHODS,
     RANDOM_METHODS,
 )
-from bayesdose.designs.registry import BACKFILL_DESIGNS, DESIGNS, TIME_AWARE  # noqa: E402
+from bayesdose.designs.registry import (  # noqa: E402
+    BACKFILL_DESIGNS,
+    DESIGNS,
+    RECOMMEND_DESIGNS,
+    TIME_AWARE,
+)
 from bayesdose.errors import InputError  # noqa: E402
 
 EXIT_INPUT = 2
@@ -117,8 +122,9 @@ def main() -> None:
               "verify-records --key then notices an edit even with its hash recomputed.")
 @_AS_OF
 @click.option("--design", "design_name", default="blrm", show_default=True,
-              type=click.Choice(list(DESIGNS)),
-              help="Whose next step: the BLRM's, or another design's on the same data.")
+              type=click.Choice(list(RECOMMEND_DESIGNS)),
+              help="Whose next step: the BLRM's, or another design's on the same data "
+              "(NAME+backfill: with backfill patients marked in the data).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the decision here (.png or .svg): the BLRM's posterior DLT curve and "
               "interval probabilities, or another design's observed rates with its rule.")

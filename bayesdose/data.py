@@ -9,7 +9,11 @@ Two layouts, told apart by the header:
   followed d days without a DLT so far, of a window of T, counts with weight min(d / T, 1)
   (Cheung & Chappell 2000), as of a date the caller gives (never today's clock). An optional
   ``response`` column holds efficacy (0/1, empty while not yet assessed): counted per dose
-  beside the DLTs, it changes no toxicity decision;
+  beside the DLTs, it changes no toxicity decision. An optional ``backfill`` column (1: a
+  backfill patient, enrolled at a cleared dose while the escalation cohort was in follow-up;
+  0 or empty: an escalation patient) marks the patients ``[stopping] max_patients`` does not
+  count: every patient's DLTs count in every decision, but the sample size, the last cohort
+  and the check that a cohort has one dose are the escalation's;
 - aggregated, ``dose,n,dlt``: one row per dose; the order of cohorts is unknown.
 
 A two-drug trial ([drugs] names) has a column ``dose_<name>`` per drug in place of ``dose``
@@ -42,6 +46,7 @@ from bayesdose.schema import Design
 PATIENT_COLUMNS = ("patient_id", "cohort", "dose", "dlt")
 DATE_COLUMNS = ("enrolled", "dlt_day", "followup_end", "evaluable")
 EFFICACY_COLUMNS = ("response",)
+BACKFILL_COLUMNS = ("backfill",)
 AGGREGATED_COLUMNS = ("dose", "n", "dlt")
 MAX_COUNT = 1_000_000  # no count of a trial (patients, cohorts, days) comes near this
 
@@ -55,6 +60,7 @@ class Patient:
     days_followed: int | None = None  # None: no dates, the outcome is complete
     evaluable: bool = True
     response: int | None = None  # efficacy 0/1; None: not assessed (yet), or no such column
+    backfill: bool = False  # a backfill patient (not counted by max_patients)
 
 
 @dataclass(frozen=True)
@@ -121,17 +127,34 @@ class TrialData:
         return int(self.n.sum())
 
     @property
+    def escalation(self) -> tuple[Patient, ...]:
+        """The escalation patients (every patient when none is marked ``backfill``)."""
+        return tuple(p for p in self.patients or () if not p.backfill)
+
+    @property
+    def backfilled(self) -> bool:
+        """Whether the data mark any patient as a backfill patient."""
+        return any(p.backfill for p in self.patients or ())
+
+    @property
+    def escalated(self) -> int:
+        """Evaluable escalation patients: what ``[stopping] max_patients`` counts against the
+        evaluable patients ``n`` (backfill patients come on top)."""
+        return self.total_patients - sum(p.evaluable for p in self.patients or () if p.backfill)
+
+    @property
     def highest_level_given(self) -> int | None:
         given = np.flatnonzero(self.n > 0)
         return int(given[-1]) if given.size else None
 
     @property
     def last_cohort(self) -> tuple[int, int] | None:
-        """(0-based dose level, DLTs) of the most recent cohort, if the order is known."""
-        if not self.patients:
+        """(0-based dose level, DLTs) of the most recent escalation cohort, if the order is
+        known."""
+        if not self.escalation:
             return None
-        last = max(p.cohort for p in self.patients)
-        members = [p for p in self.patients if p.cohort == last]
+        last = max(p.cohort for p in self.escalation)
+        members = [p for p in self.escalation if p.cohort == last]
         return members[0].level, sum(p.dlt for p in members)
 
 
@@ -155,14 +178,18 @@ def read_trial_data(path: str | Path, design: Design, as_of: date | None = None,
 
 
 def over_enrolment(design: Design, data: TrialData) -> str | None:
-    """A warning when the data hold more patients than ``[stopping] max_patients``, None
-    otherwise. Not an error: a trial can over-run its sample size (a replaced patient, a cohort
-    enrolled at once), and the committee still needs the analysis of every patient treated."""
-    treated = data.total_patients + len(data.excluded)
+    """A warning when the data hold more escalation patients (evaluable or not; backfill
+    patients come on top) than ``[stopping] max_patients``, None otherwise. Not an error: a
+    trial can over-run its sample size (a replaced patient, a cohort enrolled at once), and the
+    committee still needs the analysis of every patient treated."""
+    treated = (len(data.escalation) if data.patient_level
+               else data.total_patients + len(data.excluded))
     most = design.stopping.max_patients
     if treated <= most:
         return None
-    return (f"the data ({data.source}) hold {treated} patients, more than [stopping] "
+    what = "escalation patients (backfill patients come on top)" if data.backfilled else \
+        "patients"
+    return (f"the data ({data.source}) hold {treated} {what}, more than [stopping] "
             f"max_patients = {most} of {design.source}: the trial has enrolled past its "
             "maximum sample size; check the data and the config")
 
@@ -451,12 +478,14 @@ def _no_underscore(value: str) -> str:
 
 def _patient_level(header, body, design: Design, source: str, as_of: date | None,
                    header_where: str) -> TrialData:
-    if design.is_combination and "response" in header:
-        raise InputError(source, "column 'response'", "responses are read for one drug only: "
-                         "a two-drug trial's data have patient_id, cohort, "
+    later = DATE_COLUMNS + EFFICACY_COLUMNS + BACKFILL_COLUMNS
+    if design.is_combination and (given := [c for c in header
+                                            if c in EFFICACY_COLUMNS + BACKFILL_COLUMNS]):
+        raise InputError(source, f"column {given[0]!r}", "responses and backfill are read for "
+                         "one drug only: a two-drug trial's data have patient_id, cohort, "
                          f"{', '.join(dose_columns(design))}, dlt and the date columns")
     columns = check_columns(header, _layout(PATIENT_COLUMNS, dose_columns(design)), source,
-                            header_where, DATE_COLUMNS + EFFICACY_COLUMNS)
+                            header_where, later)
     dated = "enrolled" in columns
     undated = [name for name in ("dlt_day", "followup_end") if name in columns]
     if undated and not dated:
@@ -480,16 +509,44 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
         cohort = row.count("cohort")
         level = _arm_of(row, design)
         dlt = row.flag("dlt")
-        first = cohort_level.setdefault(cohort, (level, label))
-        if first[0] != level:
+        backfill = _backfill(row)
+        first = cohort_level.setdefault(cohort, (level, label)) if not backfill else None
+        if first is not None and first[0] != level:
             raise row.fail(dose_columns(design)[0], f"cohort {cohort} was given another dose "
                            f"in {first[1]}")
         days = _days_followed(row, dlt, window, as_of) if dated else None
         response = _response(row, design, as_of if dated else None)
         patients.append(Patient(pid, cohort, level, dlt, days, _evaluable(row, dated),
-                                response))
+                                response, backfill))
+    _check_backfill_doses(patients, body, design, source)
     return _counts(patients, design, source, window if dated else 0, as_of,
                    "response" in columns)
+
+
+def _backfill(row: CsvRow) -> bool:
+    """Whether the row is a backfill patient: 1; 0 or empty (or no column) an escalation
+    patient."""
+    value = row.optional("backfill") or "0"
+    if value not in ("0", "1"):
+        raise row.fail("backfill", f"expected 1 (a backfill patient) or 0 / empty (an "
+                       f"escalation patient), got {value!r}")
+    return value == "1"
+
+
+def _check_backfill_doses(patients: list[Patient], body: list[tuple[str, list[str]]],
+                          design: Design, source: str) -> None:
+    """A backfill patient is treated at a dose already cleared: below the highest dose an
+    escalation cohort has been given (an InputError naming the row otherwise)."""
+    top = max((p.level for p in patients if not p.backfill), default=-1)
+    for p, (label, _) in zip(patients, body, strict=True):
+        if p.backfill and p.level >= top:
+            cleared = ("no escalation patient is in the data" if top < 0 else
+                       f"the highest dose an escalation cohort was given is "
+                       f"{design.panel.number(design.levels[top])}")
+            raise InputError(source, f"{label}, column 'backfill'", f"a backfill patient at "
+                             f"dose {design.panel.number(design.levels[p.level])}, which is "
+                             f"not below the escalation's: {cleared} (backfill enrols at "
+                             "doses the escalation has cleared)")
 
 
 def _response(row: CsvRow, design: Design, as_of: date | None) -> int | None:

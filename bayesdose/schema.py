@@ -374,7 +374,9 @@ class BackfillSection:
     enabled: bool = documented(
         "Backfill cohorts: while the escalation cohort is in DLT follow-up, a new patient "
         "joins the highest open dose below the escalation dose. Designs named NAME+backfill "
-        "(e.g. boin+backfill = BF-BOIN) need it true, so the settings below are stated.",
+        "(e.g. boin+backfill = BF-BOIN) need it true, so the settings below are stated. "
+        "[stopping] max_patients counts escalation patients, backfill patients come on top: "
+        "trial data mark them with a 'backfill' column (1).",
         False,
     )
     max_per_dose: int = documented(

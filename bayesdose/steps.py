@@ -45,8 +45,8 @@ from bayesdose.backfill_today import (
 from bayesdose.data import TrialData
 from bayesdose.defaults import DEFAULT_SEED
 from bayesdose.designs.base import NO_DOSE, STOP_REASONS, States, direction
+from bayesdose.designs.registry import base_name, hook, is_backfill, label, make_design
 from bayesdose.designs.registry import entry as registry_entry
-from bayesdose.designs.registry import hook, label, make_design
 from bayesdose.errors import InputError
 from bayesdose.optimisation import obd_line, obd_on_data
 from bayesdose.panel import DosePanel, PairPanel
@@ -167,7 +167,10 @@ class Step:
 def step_on_data(name: str, design: Design, data: TrialData, engine: str = "exact",
                  seed: int = DEFAULT_SEED) -> Step:
     """The next step of design ``name`` on real data: the function its registry row names
-    (BLRM-EWOC's recommendation; ``rule_step`` for every other design)."""
+    (BLRM-EWOC's recommendation; ``rule_step`` for every other design, ``NAME+backfill``
+    included)."""
+    if is_backfill(name):
+        return rule_step(name, design, data, engine, seed)
     return hook(name, "on_data")(name, design, data, engine, seed)
 
 
@@ -175,16 +178,43 @@ def rule_step(name: str, design: Design, data: TrialData, engine: str, seed: int
     """A design's own ``decide`` on the trial's state (``engine`` and ``seed`` unused: no
     posterior is sampled)."""
     document, details = step_document(name, design, data)
-    closure = (rule_closure(name, design, data, escalation_level(design, document))
+    closure = (rule_closure(base_name(name), design, data, escalation_level(design, document))
                if design.backfill.enabled else None)
     extra = add_efficacy(name, design, data, document, closure)
     text = "\n".join([format_step(design, document, details), *extra])
     return Step(document, text, design.panel, details=details)
 
 
-def _state(data: TrialData) -> States:
+def _state(name: str, data: TrialData) -> States:
+    """The trial's state as design ``name`` reads it: every evaluable patient; with backfill
+    (``NAME+backfill``) the complete data of every patient, escalation and backfill, and the
+    escalation patients ``max_patients`` counts (``designs.backfill.BackfillStates``)."""
     last = data.last_cohort or (NO_DOSE, 0)
+    if is_backfill(name):
+        from bayesdose.designs.backfill import BackfillStates
+
+        return BackfillStates(data.complete[None], data.dlt[None], np.array([last[0]]),
+                              np.array([last[1]]), np.array([data.escalated]))
     return States(data.n[None], data.dlt[None], np.array([last[0]]), np.array([last[1]]))
+
+
+def _simulated(name: str, design: Design) -> Any:
+    """Design ``name``'s ``decide`` (``NAME+backfill``: ``designs.backfill.Backfill``)."""
+    if is_backfill(name):
+        from bayesdose.designs.backfill import Backfill
+
+        return Backfill(design, name)
+    return make_design(name, design)
+
+
+def _waiting_for(name: str, data: TrialData) -> list:
+    """The patients in DLT follow-up the design waits for: none for a design that decides
+    with patients pending, the escalation's for ``NAME+backfill`` (it decides when the
+    escalation cohort's outcomes are final, on the complete data), else every one."""
+    pending = data.pending_patients
+    if is_backfill(name):
+        return [p for p in pending if not p.backfill]
+    return pending if registry_entry(name).complete_cohorts else []
 
 
 def _dose(design: Design, level: int) -> float | None:
@@ -200,19 +230,23 @@ def step_document(name: str, design: Design, data: TrialData) -> tuple[dict[str,
             f"the {name} design reads the order of cohorts: give patient-level data "
             "(patient_id,cohort,dose,dlt), not aggregated counts",
         )
-    simulated = make_design(name, design)
-    _check_decidable(name, simulated, data)
-    state = _state(data)
-    pending = data.pending_patients
+    simulated = _simulated(name, design)
+    _check_decidable(name, design, simulated, data)
+    state = _state(name, data)
+    pending = _waiting_for(name, data)
     current = int(state.last_level[0])
     document: dict[str, Any] = {"design": name, "trial": design.trial.name,
                                 "unit": design.doses.unit, "current_dose": _dose(design, current),
                                 "direction": None, "reason": None}  # (set last, shown first)
-    waits = registry_entry(name).complete_cohorts and bool(pending)
-    document.update(_decided(design, simulated, state, waits))
+    document.update(_decided(design, simulated, state, bool(pending)))
     document["doses"] = [{"dose": float(d), "n": int(data.n[k]), "dlt": int(data.dlt[k]),
                           **data.response_counts(k)} for k, d in enumerate(design.levels)]
-    details = hook(name, "step_details")(simulated, design, data, state, document)
+    if is_backfill(name):
+        from bayesdose.backfill_step import backfill_details
+
+        details = backfill_details(name, simulated, design, data, state, document)
+    else:
+        details = hook(name, "step_details")(simulated, design, data, state, document)
     if data.has_responses:
         details = replace(details, columns=(RESPONSES, *details.columns),
                           lines=(*details.lines, response_note(design, data)))
@@ -242,14 +276,22 @@ def _decided(design: Design, simulated: Any, state: States, waits: bool) -> dict
                 mtd=_dose(design, int(actions.mtd[0])), wait=False)
 
 
-def _check_decidable(name: str, simulated: Any, data: TrialData) -> None:
-    """An InputError for data the design's rule cannot read: a dose holding more patients than
-    the design takes in a whole trial, or a last cohort without an evaluable patient."""
-    most = int(data.n.max(initial=0))
-    if most > simulated.max_patients:
+def _check_decidable(name: str, design: Design, simulated: Any, data: TrialData) -> None:
+    """An InputError for data the design's rule cannot read: backfill patients for a design
+    without backfill, a dose holding more patients than the design takes in a whole trial
+    (with backfill, every dose's room too), or a last cohort without an evaluable patient."""
+    if data.backfilled and not is_backfill(name):
+        raise InputError(data.source, "column 'backfill'",
+                         f"the data mark backfill patients, which the {name} design does not "
+                         f"read: use --design {name}+backfill (its rules count every patient's "
+                         "DLTs and only the escalation patients against max_patients), or "
+                         "--design blrm")
+    room = len(design.levels) * design.backfill.max_per_dose if is_backfill(name) else 0
+    most, allowed = int(data.n.max(initial=0)), simulated.max_patients + room
+    if most > allowed:
         raise InputError(data.source, None,
                          f"a dose holds {most} evaluable patients, more than the {name} design "
-                         f"takes in a whole trial ({simulated.max_patients})")
+                         f"takes in a whole trial ({allowed})")
     if data.patients and data.n[data.last_cohort[0]] == 0:
         raise InputError(data.source, None,
                          f"the last cohort has no evaluable patient: the {name} design decides "

@@ -6,12 +6,8 @@ Run from the repository root, after the two simulate commands of the page::
 
     .venv/bin/python -m benchmarks.xj_backfill out/xj-registered out/xj-backfill
 
-Every number is the summary's, except two for a design without backfill, which selects no
-OBD and records no response: its responses are the expected number, the sum over doses of its
-mean patients times the true response rate (exact in expectation: a patient's response is
-drawn independently of the DLT, so the simulation would only add noise), and its "P(OBD)" is
-the probability that its MTD is the true OBD (no dose when there is none), the dose it would
-take forward. Both are marked with an asterisk.
+Every number is the summary's: with the scenarios' response rates every design records its
+responses and the OBD it selects (the same utility on its own patients), backfill or not.
 """
 
 from __future__ import annotations
@@ -24,20 +20,16 @@ from typing import Any
 DAYS_PER_MONTH = 365.25 / 12
 
 
-def _row(label: str, oc: dict[str, Any], entry: dict[str, Any]) -> str:
+def _row(label: str, oc: dict[str, Any]) -> str:
     """One design's row: P(select) per dose and none, pts > MTD, DLT rate, responses,
     P(OBD), patients per dose (escalation + backfill), months."""
     select = " / ".join(f"{p:.2f}" for p in [*oc["select"], oc["select_none"]])
+    responses, p_obd = f"{oc['responses_mean']:.1f}", f"{oc['p_select_obd']:.2f}"
     if "patients_backfill" in oc:
-        responses, p_obd = f"{oc['responses_mean']:.1f}", f"{oc['p_select_obd']:.2f}"
         patients = " / ".join(f"{e:.1f} + {b:.1f}" for e, b in
                               zip(oc["patients_escalation"], oc["patients_backfill"],
                                   strict=True))
     else:
-        expected = sum(n * q for n, q in zip(oc["patients"], entry["p_response"], strict=True))
-        obd = entry["true_obd"]
-        chosen = oc["select_none"] if obd is None else oc["select"][obd - 1]
-        responses, p_obd = f"{expected:.1f}*", f"{chosen:.2f}*"
         patients = " / ".join(f"{n:.1f}" for n in oc["patients"])
     months = oc["duration"]["mean"] / DAYS_PER_MONTH
     return (f"| {label} | {select} | {oc['p_above_mtd']:.2f} | {oc['dlt_rate']:.2f} | "
@@ -61,7 +53,7 @@ def tables(runs: list[tuple[str, dict[str, Any]]]) -> str:
             assert scenario["name"] == entry["name"], "the runs' scenarios differ"
             for name, oc in scenario["designs"].items():
                 if name != "optimal":
-                    lines.append(_row(f"{run_label}: {name}", oc, scenario))
+                    lines.append(_row(f"{run_label}: {name}", oc))
         lines.append("")
     return "\n".join(lines)
 

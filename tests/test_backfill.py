@@ -123,7 +123,7 @@ def _bfboin_step(rule: BfBoin, n: np.ndarray, y: np.ndarray, c: int) -> tuple[in
         return b.start, CONTINUE
     call, meets = rule.calls(n, y), y >= b.eliminate[np.maximum(n, 1)]
     lower, here, top = call[:c], int(call[c]), n.size - 1
-    can_escalate = c < top and not meets[c + 1 :].any()
+    can_escalate = c < top and not meets[c + 1]  # bfboin: elimi[d + 1] == 0
 
     def stay() -> tuple[int, int]:
         return (c, MTD_DECLARED) if n[c] >= b.n_earlystop else (c, CONTINUE)

@@ -17,7 +17,7 @@ from test_report import page_cells, summary_value
 from bayesdose.cli import main
 from bayesdose.designs.registry import colour
 from bayesdose.report.charts import RESPONSE, scenario_figure
-from bayesdose.report.oc import BACKFILL_METRICS, METRICS, PER_DOSE_DECIMALS
+from bayesdose.report.oc import BACKFILL_METRICS, EFFICACY_METRICS, METRICS, PER_DOSE_DECIMALS
 from bayesdose.report.simulated_study import report_designs
 from bayesdose.report.words import design_descriptions
 from bayesdose.schema import load_design
@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "xj-mk-002-backfill.toml"
 SCENARIOS = ROOT / "configs" / "scenarios" / "xj-mk-002-response.toml"
 NO_RESPONSE = ROOT / "configs" / "scenarios" / "xj-mk-002.toml"
-DECIMALS = {key: decimals for key, _, decimals in (*METRICS, *BACKFILL_METRICS)}
+DECIMALS = {key: decimals for key, _, decimals in (*METRICS, *BACKFILL_METRICS,
+                                                   *EFFICACY_METRICS)}
 BASE = ["blrm", "3+3", "3+3-deesc", "crm", "boin"]
 
 
@@ -93,13 +94,18 @@ def test_backfill_numbers_are_those_of_summary_json(report_dir: Path) -> None:
     keys = {(c["scenario"], c["data-design"], c["data-key"]) for c in cells}
     for name in entries:
         for design in ("blrm+backfill", "boin+backfill"):
-            for key, _, _ in BACKFILL_METRICS:
+            for key, _, _ in (*BACKFILL_METRICS, *EFFICACY_METRICS):
                 assert (name, design, key) in keys
             for k in range(3):
                 for key in ("patients_escalation", "patients_backfill", "select_obd"):
                     assert (name, design, f"{key}[{k}]") in keys
-        # a design without backfill has a dash in the backfill rows, and one allocation row
-        assert (name, "3+3", "p_select_obd") in keys
+        # every design selects an OBD; one without backfill has a dash in the backfill rows,
+        # and one allocation row
+        for design in BASE:
+            assert entries[name]["designs"][design]["p_select_obd"] is not None
+            assert {(name, design, key) for key, _, _ in EFFICACY_METRICS} <= keys
+            assert {(name, design, f"select_obd[{k}]") for k in range(3)} <= keys
+        assert (name, "3+3", "backfill_mean") in keys
         assert (name, "3+3", "patients_backfill[0]") not in keys
         assert (name, "3+3", "patients[0]") in keys
     bf = entries["safe-plateau"]["designs"]["blrm+backfill"]
@@ -168,7 +174,8 @@ def test_report_of_a_simulation_with_any_backfill_design(tmp_path: Path) -> None
              if c["scenario"] == "safe-plateau"}
     for key in ("p_select_obd", "patients_backfill[1]", "select_obd[1]", "responses_mean"):
         assert cells[("3+3+backfill", key)] == expected_text(entry, "3+3+backfill", key)
-    assert cells[("3+3", "p_select_obd")] == "—"
+    assert cells[("3+3", "p_select_obd")] == expected_text(entry, "3+3", "p_select_obd") != "—"
+    assert cells[("3+3", "backfill_mean")] == "—"
     assert "3+3 + backfill: backfill" in html
     assert "not compared: not in the reused simulation" in html  # blrm+backfill, BF-BOIN
 
@@ -195,7 +202,9 @@ def test_backfill_report_in_a_real_browser(browser, report_dir: Path) -> None:
                     td.querySelector('.v').innerText])""")
     backfill = [s for s in shown if s[2].startswith(("patients_", "select_obd", "p_select_obd",
                                                      "backfill_mean", "responses_mean", "late"))]
-    assert len(backfill) == 5 * (8 * 4 + 2 * 3 * 3)  # 4 rows x 8 columns; 3 per dose x 2
+    # 4 rows x 8 columns; per dose (3 doses) escalation and backfill patients of the 2
+    # backfill designs, the OBD selection of all 7
+    assert len(backfill) == 5 * (8 * 4 + 2 * 2 * 3 + 7 * 3)
     for scenario, design, key, text in shown:
         assert text == expected_text(entries[scenario], design, key)
     rows = browser.execute_script("""return [...document.querySelectorAll(
@@ -203,7 +212,8 @@ def test_backfill_report_in_a_real_browser(browser, report_dir: Path) -> None:
         .map(tr => [...tr.cells].map(c => c.innerText.trim()))""")
     assert rows[0] == ["Design", "1×10⁸", "3×10⁸", "6×10⁸"]
     assert rows[1] == ["true P(response)", "0.4", "0.45", "0.5"]
-    assert [r[0] for r in rows[2:]] == ["BLRM-EWOC + backfill", "BOIN + backfill"]
+    assert [r[0] for r in rows[2:]] == ["BLRM-EWOC", "3+3", "3+3 de-esc.", "CRM", "BOIN",
+                                        "BLRM-EWOC + backfill", "BOIN + backfill"]
     # the OBD table sits beside its words, below the MTD selection table
     top = browser.execute_script("""const s = document.querySelector(
         'section[data-scenario="middle-flat"]');

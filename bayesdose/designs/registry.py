@@ -101,6 +101,10 @@ REPORT_DESIGNS = tuple(e.name for e in REGISTRY if e.in_report)
 COMBINATION = tuple(e.name for e in REGISTRY if e.combination or e.two_drug)
 # Designs with backfill cohorts: NAME+backfill for every row naming its backfill rule.
 BACKFILL_DESIGNS = tuple(f"{e.name}{BACKFILL}" for e in REGISTRY if e.backfill)
+# ``recommend --design``: every design without time, and the rule designs with backfill (the
+# BLRM's own recommendation, the default, says which doses are open for backfill).
+RECOMMEND_DESIGNS = (*DESIGNS, *(f"{e.name}{BACKFILL}" for e in REGISTRY
+                                 if e.backfill and e.on_data == DesignEntry.on_data))
 
 
 def base_name(name: str) -> str:

@@ -100,7 +100,7 @@ def _highlight(ax: Any, level: int | None, last: int) -> None:
 
 
 def _obd_panel(ax: Any, design: Design, entry: dict[str, Any], names: list[str]) -> None:
-    """P(selecting each dose as the OBD) of the backfill designs, against the true response
+    """P(selecting each dose as the OBD) of the designs, against the true response
     rates on a right-hand axis, the true OBD's column highlighted."""
     k = len(design.levels)
     _grouped_bars(ax, names, {n: entry["designs"][n]["select_obd"] for n in names})
@@ -125,14 +125,16 @@ def _obd_panel(ax: Any, design: Design, entry: dict[str, Any], names: list[str])
 def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
     """Selection and allocation per dose for each design of a scenario entry of the summary,
     side by side (one above the other beyond ``SIDE_BY_SIDE`` doses), against the scenario's
-    true DLT curve and the target on a right-hand axis in their own colour. With a backfill
-    design, its allocation bars stack its backfill patients (hatched) on its escalation
-    patients, and a third panel shows its OBD selection against the true response rates."""
+    true DLT curve and the target on a right-hand axis in their own colour. A backfill
+    design's allocation bars stack its backfill patients (hatched) on its escalation
+    patients; with response rates, a third panel shows each design's OBD selection against
+    the true response rates."""
     names = list(entry["designs"])
     p_true = entry["p_true"]
     mtd = entry["true_mtd"]
     k = len(design.levels)
-    backfill = [n for n in names if "select_obd" in entry["designs"][n]]
+    backfill = [n for n in names if "select_obd" in entry["designs"][n]]  # OBD selections
+    stacked = [n for n in names if "patients_backfill" in entry["designs"][n]]
     panels = 3 if backfill else 2
     if k <= SIDE_BY_SIDE:
         fig = new_figure(7.2 if not backfill else 10.0, 2.9)
@@ -158,7 +160,7 @@ def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
     allocation = {n: entry["designs"][n].get("patients_escalation",
                                              entry["designs"][n]["patients"]) for n in treated}
     _grouped_bars(right, treated, allocation,
-                  {n: entry["designs"][n]["patients_backfill"] for n in backfill})
+                  {n: entry["designs"][n]["patients_backfill"] for n in stacked})
     dose_axis(right, _dose_labels(design), design.doses.unit)
     right.set_ylabel("mean patients (bars)")
     right.set_title("Allocation")
@@ -172,12 +174,13 @@ def scenario_figure(design: Design, entry: dict[str, Any]) -> Figure:
                 Line2D([], [], color=TRUTH, ls=":", label=f"{target} (right axis)"),
                 Patch(color=RIGHT_ANSWER, label="right answer (true MTD, true OBD)"
                       if backfill else "right answer (true MTD)")]
+    if stacked:
+        handles.append(Patch(facecolor="white", edgecolor="#555555", hatch="////",
+                             label="backfill patients"))
     if backfill:
         _obd_panel(axes[2], design, entry, backfill)
-        handles += [Patch(facecolor="white", edgecolor="#555555", hatch="////",
-                          label="backfill patients"),
-                    Line2D([], [], color=RESPONSE, marker="s", ms=4,
-                           label="true P(response) (right axis)")]
+        handles.append(Line2D([], [], color=RESPONSE, marker="s", ms=4,
+                              label="true P(response) (right axis)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=4)
     fit_tick_labels(fig, *axes)
     return fig

@@ -1,10 +1,10 @@
 """Operating characteristics as report tables: every number is read from the simulation's
 summary (the summary.json document) and only formatted here, never recomputed.
 
-A study with a backfill design (``NAME+backfill``) adds its numbers: rows for the backfill
-patients, responses and P(selecting the true OBD); its patients per dose split into escalation
-and backfill; and the OBD it selects per dose beside the MTD. Designs without backfill show a
-dash there (the summary has no such number for them)."""
+A study whose scenarios give response rates adds every design's responses, P(selecting the
+true OBD) and the OBD it selects per dose beside the MTD; a backfill design (``NAME+backfill``)
+adds rows for its backfill patients and its patients per dose split into escalation and
+backfill (designs without backfill show a dash there: the summary has no such number)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,13 @@ METRICS = (
     ("p_above_mtd", "Share of patients above the true MTD", 3),
     ("early_stop", "P(early stop for safety)", 3),
 )
-# The rows a backfill design adds (``backfilloc.backfill_characteristics``), after METRICS.
+# The rows a backfill design adds (``backfilloc.add_backfill``), after METRICS.
 BACKFILL_METRICS = (
     ("backfill_mean", "Mean backfill patients (on top of the escalation's)", 2),
     ("late", "Mean backfill patients still in follow-up when the escalation ended", 2),
+)
+# The rows every design adds when the scenarios give response rates (``metrics.add_efficacy``).
+EFFICACY_METRICS = (
     ("responses_mean", "Mean number of responses", 2),
     ("p_select_obd", "P(selecting the true OBD, or no dose when none is right)", 3),
 )
@@ -76,12 +79,18 @@ class ScenarioTables:
     # backfill design: two rows, its escalation and its backfill patients)
     p_response: list[str] | None = None  # true response rates, when the scenario has them
     true_obd: str | None = None  # in words, when the scenario has response rates
-    obd_selection: list[Row] | None = None  # per backfill design: P(selecting each dose as OBD)
+    obd_selection: list[Row] | None = None  # per design: P(selecting each dose as the OBD)
 
 
 def has_backfill(entry: dict[str, Any]) -> bool:
     """Whether a scenario entry of the summary holds a backfill design's numbers."""
     return any("patients_backfill" in oc for oc in entry["designs"].values())
+
+
+def has_obd(entry: dict[str, Any]) -> bool:
+    """Whether a scenario entry of the summary holds designs' OBD selections (its scenario
+    gives response rates)."""
+    return any("select_obd" in oc for oc in entry["designs"].values())
 
 
 def _true_dose(design: Design, level: int | None) -> str:
@@ -103,9 +112,10 @@ def scenario_tables(design: Design, summary: dict[str, Any], entry: dict[str, An
     """The tables of one scenario entry of the summary."""
     simulated = summary["method"] == "simulate"
     names = list(entry["designs"])
-    backfill = has_backfill(entry)
+    rows = (*METRICS, *(BACKFILL_METRICS if has_backfill(entry) else ()),
+            *(EFFICACY_METRICS if has_obd(entry) else ()))
     metrics = []
-    for key, label, decimals in (*METRICS, *(BACKFILL_METRICS if backfill else ())):
+    for key, label, decimals in rows:
         cells = []
         for name in names:
             oc = entry["designs"][name]
@@ -153,5 +163,5 @@ def scenario_tables(design: Design, summary: dict[str, Any], entry: dict[str, An
         p_response=None if responses is None else [number(p) for p in responses],
         true_obd=None if responses is None else _true_dose(design, entry["true_obd"]),
         obd_selection=[Row(design_label(n), per_dose(n, "select_obd")) for n in names
-                       if "select_obd" in entry["designs"][n]] if backfill else None,
+                       if "select_obd" in entry["designs"][n]] if has_obd(entry) else None,
     )

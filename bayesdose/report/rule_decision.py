@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bayesdose.data import TrialData
-from bayesdose.designs.registry import entry as registry_entry
 from bayesdose.designs.registry import label
+from bayesdose.report.words import design_descriptions
 from bayesdose.schema import Design
 from bayesdose.steps import Step, dose_rows, move_text, step_headline
 
@@ -132,7 +132,7 @@ def rule_html(design: Design, step: Step, data: TrialData) -> str:
     return render(
         "rule_decision.html", design=design, document=document, details=details,
         name=label(document["design"]),
-        description=registry_entry(document["design"]).describe(design),
+        description=design_descriptions(design, [document["design"]])[document["design"]],
         headline=_headline(design, document), titles=titles[3:], rows=cells,
         backfill_text=backfill_text(design, document),
         figure=data_uri(rule_figure(design, step)),

@@ -196,12 +196,12 @@ def _complete(t: _Trials, rows: np.ndarray, day: np.ndarray, lo: int,
     level = t.level[rows, lo:i]
     pending = (level >= 0) & (t.resolved[rows, lo:i] > day[:, None])
     k = t.count.shape[1]
-    return (t.count[rows] - _per_dose(level, pending, k),
-            t.count_dlt[rows] - _per_dose(level, pending & t.tox[rows, lo:i], k))
+    return (t.count[rows] - per_dose(level, pending, k),
+            t.count_dlt[rows] - per_dose(level, pending & t.tox[rows, lo:i], k))
 
 
-def _per_dose(level: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
-    """(rows, k): patients in ``mask`` per dose."""
+def per_dose(level: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    """(rows, k): patients in ``mask`` per dose (``level``: each patient's, -1 none)."""
     flat = np.arange(level.shape[0])[:, None] * k + np.maximum(level, 0)
     return np.bincount(flat[mask], minlength=level.shape[0] * k).reshape(-1, k)
 
@@ -256,6 +256,6 @@ def _records(t: _Trials, k: int) -> BackfillRecords:
     given = t.level >= 0
     late = (t.backfill & given & (t.resolved > t.end[:, None])).sum(axis=1)
     return BackfillRecords(
-        t.selected, _per_dose(t.level, given, k), _per_dose(t.level, t.backfill & given, k),
-        _per_dose(t.level, given & t.tox, k), _per_dose(t.level, given & t.response, k),
+        t.selected, per_dose(t.level, given, k), per_dose(t.level, t.backfill & given, k),
+        per_dose(t.level, given & t.tox, k), per_dose(t.level, given & t.response, k),
         t.stop_reason, t.end - t.dosed[:, 0], late)

@@ -44,9 +44,11 @@ FORMAT = 1
 
 # Per-trial record fields and their stored types (selected: 0-based dose, -1 for none).
 RECORD_TYPES = {"selected": np.int16, "n": np.int16, "dlt": np.int16, "stop_reason": np.int8}
+# Every design's fields besides when the scenarios give response rates (``efficacy``): its
+# responses per dose and the OBD it selects (``optimisation.estimated_obd_rows``; -1 none).
+EFFICACY_RECORD_TYPES = {"response": np.int16, "obd": np.int16}
 # A backfill design's fields besides (``backfilloc``; its ``pending_treated``: backfill patients).
-BACKFILL_RECORD_TYPES = {"n_backfill": np.int16, "response": np.int16, "late": np.int16,
-                         "obd": np.int16}
+BACKFILL_RECORD_TYPES = {"n_backfill": np.int16, "late": np.int16}
 OPTIMAL_TYPE = np.int16
 
 
@@ -122,7 +124,9 @@ def design_sha256(design: Design) -> str:
 
 def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], trials: int,
                   seed: int, chunk_size: int, timed: bool = False) -> dict[str, Any]:
-    """What identifies a simulated run (``timed``: simulated in time)."""
+    """What identifies a simulated run (``timed``: simulated in time; ``efficacy``, only when
+    the scenarios give response rates, so that a run written before every design's responses
+    were recorded is not resumed)."""
     return {
         "format": FORMAT,
         "bayesdose": _version(),
@@ -134,7 +138,15 @@ def make_manifest(design: Design, scenarios: list[Scenario], names: list[str], t
         "seed": seed,
         "chunk_size": chunk_size,
         "time": timed,
+        **({"efficacy": True} if has_efficacy(scenarios) else {}),
     }
+
+
+def has_efficacy(scenarios: list[Scenario] | list[MatrixScenario]) -> bool:
+    """Whether every design's responses and OBD are recorded: every scenario gives response
+    rates (``p_response``)."""
+    return bool(scenarios) and all(getattr(s, "p_response", None) is not None
+                                   for s in scenarios)
 
 
 def _scenario_key(scenario: Scenario | MatrixScenario) -> list:
@@ -224,8 +236,9 @@ class ChunkStore:
         pairs = [(s, d) for s in range(len(self.manifest["scenarios"]))
                  for d in range(len(self.manifest["designs"]))]
         designs = self.manifest["designs"]
+        efficacy = EFFICACY_RECORD_TYPES if self.manifest.get("efficacy") else {}
         return {f"{record_key(field, s, d)}.npy" for s, d in pairs
-                for field in [*RECORD_TYPES,
+                for field in [*RECORD_TYPES, *efficacy,
                               *(BACKFILL_RECORD_TYPES if is_backfill(designs[d]) else ())]
                 } | {f"{optimal_key(s)}.npy" for s in range(len(self.manifest["scenarios"]))}
 

@@ -97,6 +97,32 @@ def operating_characteristics(
     return oc
 
 
+@dataclass(frozen=True)
+class Efficacy:
+    """Per row of ``Outcomes`` (same rows, same weights): responses per dose and the OBD the
+    trial selected (0-based, -1 none); and the scenario's true OBD (-1 none)."""
+
+    response: np.ndarray
+    obd: np.ndarray
+    true_obd: int
+
+
+def add_efficacy(oc: dict[str, Any], out: Outcomes, efficacy: Efficacy,
+                 trials: int | None) -> None:
+    """Add to a design's entry (``operating_characteristics``) its mean responses per dose
+    (``responses``) and per trial (``responses_mean``), P(selecting each dose as the OBD)
+    (``select_obd``), and P(selecting the true OBD), or no OBD when the scenario has no true
+    MTD, as P(correct) counts no dose then (``p_select_obd``)."""
+    est = _Estimator(out.weight, trials)
+    doses = range(efficacy.response.shape[1])
+    for key, values in (("responses", [est.mean(efficacy.response[:, j]) for j in doses]),
+                        ("select_obd", [est.mean(efficacy.obd == j) for j in doses])):
+        oc[key], oc["se"][key] = [m for m, _ in values], [s for _, s in values]
+    for key, value in (("responses_mean", est.mean(efficacy.response.sum(axis=1))),
+                       ("p_select_obd", est.mean(efficacy.obd == efficacy.true_obd))):
+        oc[key], oc["se"][key] = value
+
+
 def _selection(selected: np.ndarray, truth: Truth, est: _Estimator, put: Any) -> None:
     doses = truth.p_true.size
     picks = [est.mean(selected == k) for k in range(doses)]

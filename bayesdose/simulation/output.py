@@ -25,8 +25,8 @@ TABLE_COLUMNS = (
     ("early_stop", "early stop"),
 )
 TIME_COLUMNS = (("duration", "days"), ("pending_treated", "pend. pts"))  # studies with time
-BACKFILL_COLUMNS = (("backfill_mean", "backfill"), ("responses_mean", "responses"),
-                    ("p_select_obd", "P(OBD)"))  # with a backfill design
+BACKFILL_COLUMNS = (("backfill_mean", "backfill"),)  # with a backfill design
+EFFICACY_COLUMNS = (("responses_mean", "responses"), ("p_select_obd", "P(OBD)"))  # p_response
 
 
 def _clean(value: Any) -> Any:
@@ -57,13 +57,15 @@ class _NoResults:
 
 def _create_results_layout(path: Path, scenarios: list[str], designs: list[str], trials: int,
                            levels: tuple, block: int, timed: bool = False,
-                           backfill: bool = False, drugs: tuple[str, ...] = ()) -> None:
+                           backfill: bool = False, drugs: tuple[str, ...] = (),
+                           efficacy: bool = False) -> None:
     """The netCDF layout of ``results.nc`` (dimensions, coordinates, empty variables with their
     attributes), written by h5netcdf. Per trial: the selected dose level (1-based, 0 = none),
     patients and DLTs per dose, stop reason; and the optimal benchmark's selection; with time,
-    duration and patients dosed while others were pending; with a backfill design, its backfill
-    patients and responses per dose, late backfill patients and the OBD (the fill value -1,
-    missing to xarray, for the other designs). Two ``drugs``: ``levels`` are the dose pairs,
+    duration and patients dosed while others were pending; when the scenarios give response
+    rates (``efficacy``), every design's responses per dose and the OBD it selects; with a
+    backfill design, its backfill patients per dose and late backfill patients (the fill value
+    -1, missing to xarray, for the other designs). Two ``drugs``: ``levels`` are the dose pairs,
     dimension ``pair`` with each drug's dose (``dose_<name>``), and a selection is a 0/1 flag
     per pair (a contour has several). Compressed (gzip) in HDF5 chunks of ``block`` trials;
     xarray reads it with ``engine="h5netcdf"``."""
@@ -122,15 +124,15 @@ def _create_results_layout(path: Path, scenarios: list[str], designs: list[str],
                      description="first dosing to the last patient's final DLT outcome")
             variable("pending_treated", per_trial, "i2", description="patients dosed while a "
                      "patient of an earlier cohort was still in DLT follow-up")
+        if efficacy:
+            variable("response", (*per_trial, "dose"), "i2", description="responses")
+            variable("obd_selected", per_trial, "i2", description="optimal biological dose "
+                     "selected, 1-based; 0 = none")
         if backfill:
             variable("n_backfill", (*per_trial, "dose"), "i2", -1,
                      description="backfill patients (missing: a design without backfill)")
-            variable("response", (*per_trial, "dose"), "i2", -1,
-                     description="responses (missing: a design without backfill)")
             variable("late", per_trial, "i2", -1, description="backfill patients still in "
                      "follow-up when the escalation ended (missing: a design without backfill)")
-            variable("obd_selected", per_trial, "i2", -1, description="optimal biological dose "
-                     "selected, 1-based; 0 = none (missing: a design without backfill)")
 
 
 class ResultsWriter(_NoResults):
@@ -158,7 +160,7 @@ class ResultsWriter(_NoResults):
 @contextmanager
 def results_file(path: Path | None, scenarios: list[str], designs: list[str], trials: int,
                  levels: tuple, block: int, timed: bool = False, backfill: bool = False,
-                 drugs: tuple[str, ...] = ()) -> Iterator[_NoResults]:
+                 drugs: tuple[str, ...] = (), efficacy: bool = False) -> Iterator[_NoResults]:
     """A ResultsWriter for ``path`` with HDF5 chunks of ``block`` trials (the simulation's
     chunk size, so each write fills whole HDF5 chunks), written to a temporary file in the
     same folder and renamed into place when the block ends without an error (nothing for
@@ -173,7 +175,7 @@ def results_file(path: Path | None, scenarios: list[str], designs: list[str], tr
     temporary = Path(name)
     try:
         _create_results_layout(temporary, scenarios, designs, trials, levels,
-                               max(min(trials, block), 1), timed, backfill, drugs)
+                               max(min(trials, block), 1), timed, backfill, drugs, efficacy)
         # Each write fills whole HDF5 chunks: no chunk cache (HDF5 would keep up to 8 MB per
         # variable, which makes memory grow with trials up to that bound).
         with h5py.File(temporary, "r+", rdcc_nbytes=0) as h5:
@@ -204,6 +206,7 @@ def format_table(summary: dict, verbose: bool = False) -> str:
     mean; with ``verbose``, each design's selection and allocation per dose as well."""
     columns = TABLE_COLUMNS + (TIME_COLUMNS if "timeline" in summary else ())
     columns += BACKFILL_COLUMNS if _backfilled(summary) else ()
+    columns += EFFICACY_COLUMNS if _has(summary, "p_select_obd") else ()
     w = _name_width(summary)
     head = f"{'scenario':<10} {'design':<{w}} " + " ".join(f"{t:>10}" for _, t in columns)
     lines = [f"method: {_method_text(summary)}", head, "-" * len(head)]
@@ -240,8 +243,12 @@ def _decimals(key: str) -> int:
 
 def _backfilled(summary: dict) -> bool:
     """Whether a design with backfill is in the summary."""
-    return any("p_select_obd" in oc for entry in summary["scenarios"]
-               for oc in entry["designs"].values())
+    return _has(summary, "backfill_mean")
+
+
+def _has(summary: dict, key: str) -> bool:
+    """Whether a design of the summary has the operating characteristic ``key``."""
+    return any(key in oc for entry in summary["scenarios"] for oc in entry["designs"].values())
 
 
 def _name_width(summary: dict) -> int:
@@ -306,6 +313,8 @@ LEGEND = {
 }
 BACKFILL_LEGEND = {
     "backfill": "mean backfill patients per trial (on top of the escalation's)",
+}
+EFFICACY_LEGEND = {
     "responses": "mean responses per trial",
     "P(OBD)": "P(selecting the true optimal biological dose: BOIN12's utility at or below the "
               "MTD; no dose when none is right)",
@@ -321,6 +330,7 @@ def legend(summary: dict) -> list[str]:
     """What the columns mean, under the table, one line each."""
     meanings = LEGEND | (TIME_LEGEND if "timeline" in summary else {})
     meanings |= BACKFILL_LEGEND if _backfilled(summary) else {}
+    meanings |= EFFICACY_LEGEND if _has(summary, "p_select_obd") else {}
     if any(se_text(summary, key, oc) for entry in summary["scenarios"]
            for oc in entry["designs"].values() for key in ("pcs", "duration")):
         meanings["(...)"] = "Monte Carlo standard error of the number above"
@@ -334,8 +344,8 @@ PER_DOSE_BACKFILL = (("patients_backfill", "backfill"), ("responses", "responses
 def per_dose_table(summary: dict) -> list[str]:
     """``simulate --verbose``: per scenario and design, P(select) at each dose (and no dose)
     and the mean patients treated at each dose (for a backfill design also its backfill
-    patients, responses and P(selecting it as the OBD)), with standard errors when
-    simulated."""
+    patients; with response rates, responses and P(selecting it as the OBD)), with standard
+    errors when simulated."""
     doses = len(summary["scenarios"][0]["p_true"])
     labels = summary.get("doses") or [f"level {k + 1}" for k in range(doses)]
     names = ", ".join(f"level {k + 1} = {label}" for k, label in enumerate(labels))

@@ -33,25 +33,34 @@ from bayesdose import interrupt
 from bayesdose.defaults import DEFAULT_METHOD
 from bayesdose.designs.base import NO_DOSE
 from bayesdose.designs.registry import BENCHMARK, is_backfill, make_design
+from bayesdose.errors import InputError
 from bayesdose.record import remove_temporaries
 from bayesdose.schema import Design
 from bayesdose.simulation import withtime
 from bayesdose.simulation.chunks import (
     BACKFILL_RECORD_TYPES,
+    EFFICACY_RECORD_TYPES,
     OPTIMAL_TYPE,
     RECORD_TYPES,
     ChunkStore,
     design_sha256,
+    has_efficacy,
     make_manifest,
     optimal_key,
     record_key,
 )
 from bayesdose.simulation.distinct import distinct_rows
 from bayesdose.simulation.executors import open_executor
-from bayesdose.simulation.metrics import Outcomes, Truth, operating_characteristics
+from bayesdose.simulation.metrics import (
+    Efficacy,
+    Outcomes,
+    Truth,
+    add_efficacy,
+    operating_characteristics,
+)
 from bayesdose.simulation.optimal import exact_optimal_selection, optimal_selection
 from bayesdose.simulation.output import results_file, write_summary
-from bayesdose.simulation.patients import DLTTable, tolerances
+from bayesdose.simulation.patients import DLTTable, lane_uniforms, tolerances
 from bayesdose.simulation.runner import simulate_trials
 from bayesdose.simulation.scenarios import Scenario, true_mtd
 from bayesdose.simulation.statespace import StateSpace
@@ -108,7 +117,9 @@ def run_study(design: Design, scenarios: list[Scenario], names: list[str], trial
     withtime.check_timed(design, names, method, time)
     timed = withtime.is_timed(design, names, time)
     exact = None
-    if method in ("auto", "exact") and not withtime.time_aware(names):
+    check_exact(scenarios, method)
+    if method in ("auto", "exact") and not withtime.time_aware(names) \
+            and not has_efficacy(scenarios):
         try:
             exact = _exact_study(design, scenarios, names)
         except (TreeTooLarge, MemoryError):
@@ -125,6 +136,17 @@ def run_study(design: Design, scenarios: list[Scenario], names: list[str], trial
         simulated = run.run(store, workers, scheduler, progress,
                             folder / "results.nc" if out is not None else None)
     return _with_doses(design, simulated if exact is None else with_durations(exact, simulated))
+
+
+def check_exact(scenarios: list[Scenario], method: str) -> None:
+    """An InputError for ``--method exact`` on scenarios with response rates: each design's
+    responses and the OBD it selects need simulated trials (the exact method walks states of
+    DLT counts; ``auto`` simulates such a study)."""
+    if method == "exact" and has_efficacy(scenarios):
+        raise InputError("--method exact", None, "the scenarios give p_response: every "
+                         "design's responses and the optimal biological dose it selects need "
+                         "simulated trials, which the exact method does not cover; use "
+                         "--method simulate (or auto), or leave out p_response")
 
 
 def _with_doses(design: Design, result: StudyResult) -> StudyResult:
@@ -222,17 +244,21 @@ def patients_needed(design: Design, names: list[str], timed: bool = False) -> in
     return max(most, design.stopping.max_patients)
 
 
-def record_fields(name: str, timed: bool) -> list[str]:
-    """The per-trial fields of a design in a study's chunks (and tallies), in order."""
+def record_fields(name: str, timed: bool, efficacy: bool = False) -> list[str]:
+    """The per-trial fields of a design in a study's chunks (and tallies), in order
+    (``efficacy``: the scenarios give response rates)."""
     fields = list(RECORD_TYPES)
     if timed:
         fields += list(withtime.TIMED_RECORD_TYPES)
+    if efficacy:
+        fields += list(EFFICACY_RECORD_TYPES)
     if is_backfill(name):
         fields += list(BACKFILL_RECORD_TYPES)
     return fields
 
 
-FIELD_TYPES = RECORD_TYPES | withtime.TIMED_RECORD_TYPES | BACKFILL_RECORD_TYPES
+FIELD_TYPES = (RECORD_TYPES | withtime.TIMED_RECORD_TYPES | EFFICACY_RECORD_TYPES
+               | BACKFILL_RECORD_TYPES)
 PER_DOSE = ("n", "dlt", "n_backfill", "response")  # fields with one column per dose
 
 
@@ -241,30 +267,53 @@ def run_chunk(design: Design, scenarios: list[Scenario], names: list[str], seed:
               ) -> tuple[int, int, dict[str, np.ndarray]]:
     """Records of trials first .. stop - 1 for every scenario and design (in time if
     ``timed``; a backfill design on its own arrivals, ``backfillrunner``), and the benchmark's
-    selections, in compact types, named as in a chunk file (``chunks.record_key``)."""
+    selections, in compact types, named as in a chunk file (``chunks.record_key``). When the
+    scenarios give response rates, every design's responses per dose (patient i responds at
+    dose k iff v_i <= p_response[k], v on the Philox lane of backfill designs' responses) and
+    the OBD it selects."""
     u = tolerances(seed, first, stop, patients_needed(design, names, timed))
     clock = withtime.chunk_timeline(design, seed, first, stop, u.shape[1]) if timed else None
+    efficacy = has_efficacy(scenarios)
+    v = _response_uniforms(seed, first, stop, u.shape[1]) if efficacy else None
     out: dict[str, np.ndarray] = {}
     for s, scenario in enumerate(scenarios):
         p_true = np.array(scenario.p_true)
+        p_response = np.array(scenario.p_response) if efficacy else None
         patients = DLTTable.of(u, p_true)
+        responses = DLTTable.of(v, p_response) if efficacy and not timed else None
         for d, name in enumerate(names):
             if is_backfill(name):
                 from bayesdose.simulation.backfilloc import chunk_records  # SciPy: only if used
 
-                records = chunk_records(design, name, p_true, np.array(scenario.p_response),
-                                        seed, first, stop)
+                records = chunk_records(design, name, p_true, p_response, seed, first, stop)
             elif timed:
-                timed_records = withtime.simulate_chunk_design(design, name, p_true, u, clock)
-                records = {key: getattr(timed_records, key) for key in record_fields(name, True)}
+                records = dict(vars(withtime.simulate_chunk_design(design, name, p_true, u, clock,
+                                                                   v, p_response)))
             else:
-                trial_records = simulate_trials(state_space(design, name), patients)
-                records = {key: getattr(trial_records, key) for key in RECORD_TYPES}
-            for key in record_fields(name, timed):
+                records = dict(vars(simulate_trials(state_space(design, name), patients,
+                                                    responses=responses)))
+            if efficacy:
+                records["obd"] = _obd(design, records)
+            for key in record_fields(name, timed, efficacy):
                 out[record_key(key, s, d)] = records[key].astype(FIELD_TYPES[key])
         bench = optimal_selection(patients, design.stopping.max_patients, design.decision.target)
         out[optimal_key(s)] = bench.astype(OPTIMAL_TYPE)
     return first, stop, out
+
+
+def _response_uniforms(seed: int, first: int, stop: int, patients: int) -> np.ndarray:
+    """The response uniforms of the trials' patients (``backfillrunner.RESPONSE_LANE``)."""
+    from bayesdose.simulation.backfillrunner import RESPONSE_LANE
+
+    return lane_uniforms(seed, first, stop, patients, RESPONSE_LANE)
+
+
+def _obd(design: Design, records: dict[str, np.ndarray]) -> np.ndarray:
+    """The OBD each trial selects (``optimisation.estimated_obd_rows``)."""
+    from bayesdose.optimisation import estimated_obd_rows  # SciPy: only when used
+
+    return estimated_obd_rows(records["n"], records["dlt"], records["response"],
+                              records["selected"], design.optimisation.utility)
 
 
 @dataclass(frozen=True)
@@ -300,7 +349,8 @@ class SimulatedRun:
         block ends without an error)."""
         with results_file(results, [s.name for s in self.scenarios], self.names, self.trials,
                           self.design.levels, self.chunk_size, timed=self.timed,
-                          backfill=any(map(is_backfill, self.names))) as nc:
+                          backfill=any(map(is_backfill, self.names)),
+                          efficacy=has_efficacy(self.scenarios)) as nc:
             yield RunSummary(self, nc)
 
 
@@ -313,7 +363,8 @@ class RunSummary:
         self.pairs = [(s, d) for s in range(len(run.scenarios)) for d in range(len(run.names))]
         self.tallies = {pair: Tally() for pair in self.pairs}
         self.optimal = [Tally() for _ in run.scenarios]
-        self.fields = [record_fields(name, run.timed) for name in run.names]
+        self.fields = [record_fields(name, run.timed, has_efficacy(run.scenarios))
+                       for name in run.names]
 
     def add(self, first: int, stop: int, arrays: dict[str, np.ndarray]) -> None:
         """Count the trials first .. stop - 1 of a chunk (and write their records)."""
@@ -354,14 +405,19 @@ class RunSummary:
         outcomes = Outcomes(columns["selected"], tally.weight(), columns["n"], columns["dlt"],
                             columns["stop_reason"], columns.get("duration"),
                             columns.get("pending_treated"))
-        if not is_backfill(name):
-            return operating_characteristics(outcomes, truth, run.trials)
-        from bayesdose.simulation.backfilloc import BackfillOutcomes, backfill_characteristics
+        oc = operating_characteristics(outcomes, truth, run.trials)
+        if "obd" in columns:
+            from bayesdose.optimisation import true_obd
 
-        extra = BackfillOutcomes(*(columns[field] for field in BACKFILL_RECORD_TYPES))
-        assert scenario.p_response is not None  # require_responses checked it
-        return backfill_characteristics(run.design, outcomes, extra, truth,
-                                        scenario.p_response, run.trials)
+            best = true_obd(scenario.p_true, scenario.p_response, truth.mtd,
+                            run.design.optimisation.utility)
+            add_efficacy(oc, outcomes, Efficacy(columns["response"], columns["obd"], best),
+                         run.trials)
+        if is_backfill(name):
+            from bayesdose.simulation.backfilloc import add_backfill
+
+            add_backfill(oc, outcomes, columns["n_backfill"], columns["late"], run.trials)
+        return oc
 
 
 def split_columns(rows: np.ndarray, fields: list[str], doses: int) -> dict[str, np.ndarray]:

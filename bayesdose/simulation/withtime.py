@@ -22,6 +22,7 @@ so a study with a time-aware design is simulated.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 
 import numpy as np
@@ -31,7 +32,7 @@ from bayesdose.designs.registry import TIME_AWARE, hook, is_backfill, make_desig
 from bayesdose.designs.waiting import Waiting
 from bayesdose.errors import InputError
 from bayesdose.schema import DAYS_PER_MONTH, Design
-from bayesdose.simulation.backfillrunner import backfill_cache
+from bayesdose.simulation.backfillrunner import backfill_cache, per_dose
 from bayesdose.simulation.timedrunner import TimedRecords, simulate_timed
 from bayesdose.simulation.timedstates import TimedCache
 from bayesdose.simulation.timeline import Timeline, mean_gap_days, timeline
@@ -98,8 +99,18 @@ def chunk_timeline(design: Design, seed: int, first: int, stop: int, patients: i
 
 
 def simulate_chunk_design(design: Design, name: str, p_true: np.ndarray, u: np.ndarray,
-                          clock: Timeline) -> TimedRecords:
-    return simulate_timed(timed_cache(design, name), p_true, u, clock).records
+                          clock: Timeline, v: np.ndarray | None = None,
+                          p_response: np.ndarray | None = None) -> TimedRecords:
+    """A chunk of trials of a design in time; with the response uniforms ``v`` (laid out as
+    ``u``) and rates ``p_response``, each trial's responses per dose (patient i responds at
+    dose k iff v_i <= p_response[k])."""
+    run = simulate_timed(timed_cache(design, name), p_true, u, clock)
+    if v is None or p_response is None:
+        return run.records
+    level = run.histories.level
+    responded = (level >= 0) & (v <= p_response[np.maximum(level, 0)])
+    return dataclasses.replace(run.records,
+                               response=per_dose(level, responded, len(design.levels)))
 
 
 def timeline_summary(design: Design) -> dict:

@@ -142,7 +142,8 @@ def _notes(design: Design, data: TrialData, engine: str, diagnostics: dict[str, 
 def _decide(design: Design, data: TrialData, p_target: np.ndarray,
             p_overdose: np.ndarray) -> Decision:
     complete = None if data.pending is None else data.complete
-    return decide(design, data.n, data.dlt, p_target, p_overdose, data.last_cohort, complete)
+    return decide(design, data.n, data.dlt, p_target, p_overdose, data.last_cohort, complete,
+                  data.escalated)
 
 
 def _under(name: str, design: Design, data: TrialData) -> dict[str, Any]:

@@ -137,12 +137,15 @@ def decide_batch(
     last_level: np.ndarray,
     last_dlt: np.ndarray,
     complete: np.ndarray | None = None,
+    escalated: np.ndarray | None = None,
 ) -> Decisions:
     """The next step of each trial state (rows of per-dose counts and posterior
-    probabilities; see ``barred_codes`` for the rest)."""
+    probabilities; see ``barred_codes`` for the rest). ``escalated``: the escalation patients
+    ``max_patients`` counts when the data hold backfill patients (None: every patient)."""
     stopping = design.stopping
     rows = np.arange(n.shape[0])
     total, total_dlt = n.sum(axis=1), dlt.sum(axis=1)
+    counted = total if escalated is None else escalated
     barred = barred_codes(design, n, p_overdose, last_level, last_dlt, complete)
     allowed = barred == ALLOWED
     ewoc_met = allowed.any(axis=1)
@@ -153,7 +156,7 @@ def decide_batch(
         p_overdose[:, 0] > stopping.safety_probability)
     declared = ~start & ewoc_met & (n[rows, next_level] >= stopping.mtd_min_patients) & (
         p_target[rows, next_level] >= stopping.mtd_min_p_target)
-    full = ~start & ~safety & ~declared & (total >= stopping.max_patients)
+    full = ~start & ~safety & ~declared & (counted >= stopping.max_patients)
     stop_reason = np.select([safety, declared, full], [SAFETY, MTD_DECLARED, MAX_PATIENTS],
                             CONTINUE)
     ewoc_ok = p_overdose < design.decision.max_overdose_probability
@@ -161,7 +164,8 @@ def decide_batch(
                          np.where(full, best_given_dose(n, p_target, ewoc_ok), NO_DOSE))
     going = stop_reason == CONTINUE
     titration = going & single_patient(total_dlt, next_level, design.cohorts.titration_until_level)
-    size = np.minimum(np.where(titration, 1, design.cohorts.size), stopping.max_patients - total)
+    size = np.minimum(np.where(titration, 1, design.cohorts.size),
+                      stopping.max_patients - counted)
     return Decisions(np.where(going, next_level, NO_DOSE), np.where(going, size, 0),
                      stop_reason, mtd_level, ewoc_met | start, barred, titration)
 
@@ -182,19 +186,22 @@ def decide(
     p_overdose: np.ndarray,
     last_cohort: tuple[int, int] | None,
     complete: np.ndarray | None = None,
+    escalated: int | None = None,
 ) -> Decision:
     """The next step of one trial from its per-dose counts and posterior probabilities.
 
     ``last_cohort`` is (level, DLTs) of the most recent cohort, or None when the order of
     cohorts is unknown (aggregated data) or no one has been treated. ``complete``: patients
-    per dose whose DLT follow-up is over, with dated data (None: all of them).
+    per dose whose DLT follow-up is over, with dated data (None: all of them). ``escalated``:
+    the escalation patients ``max_patients`` counts (None: every patient).
     """
     level, dlts = last_cohort if last_cohort is not None else (NO_DOSE, 0)
     n, dlt = np.asarray(n), np.asarray(dlt)
     p_target, p_overdose = np.asarray(p_target), np.asarray(p_overdose)
     one = decide_batch(design, n[None], dlt[None], p_target[None], p_overdose[None],
                        np.array([level]), np.array([dlts]),
-                       None if complete is None else np.asarray(complete)[None])
+                       None if complete is None else np.asarray(complete)[None],
+                       None if escalated is None else np.array([escalated]))
     stop = STOP_REASONS[int(one.stop_reason[0])]
     next_level, mtd = int(one.next_level[0]), int(one.mtd_level[0])
     phase = "stopped" if stop != "none" else "titration" if one.titration[0] else "escalation"

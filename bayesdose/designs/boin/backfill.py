@@ -26,6 +26,8 @@ just below c with the escalation data at c only, this code with all complete dat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bayesdose.designs.backfill import with_backfill_room
@@ -42,6 +44,7 @@ from bayesdose.designs.boin.simulated import BoinDesign
 from bayesdose.schema import Design
 
 ESCALATE, STAY, DEESCALATE, ELIMINATE = range(4)
+CALLS = ("escalate", "stay", "de-escalate", "eliminate")
 
 
 class BfBoin:
@@ -78,6 +81,43 @@ class BfBoin:
                      f"d = {d[max(pooled_n, 1)]}")
         return text
 
+    def reason(self, n: np.ndarray, y: np.ndarray, last: int, label: Callable[[int], str]
+               ) -> str:
+        """The step after a cohort at dose ``last`` (one trial's pooled complete counts) in
+        words: each dose's call up to the current one, and whether a conflict between them
+        pooled the data (``steps``)."""
+        b = self.boin
+        if last < 0:
+            return f"no patients yet: start at {label(b.start)}"
+        calls = self.calls(n, y)
+        said = ", ".join(f"{label(k)} {y[k]}/{n[k]} {CALLS[calls[k]]}" for k in range(last + 1))
+        text = f"BOIN's call on each dose's complete data: {said}"
+        conflict = self._conflicts(calls, last)
+        if conflict.size:
+            b_star = int(conflict[-1])
+            pooled_n, pooled_y = int(n[b_star:last + 1].sum()), int(y[b_star:last + 1].sum())
+            text += (f"; conflict: {label(b_star)} calls {CALLS[calls[b_star]]} while "
+                     f"{label(last)} calls {CALLS[calls[last]]}, so the data of "
+                     f"{label(b_star)} to {label(last)} pooled, {pooled_y}/{pooled_n}, decide "
+                     f"(escalate with at most {b.escalate[pooled_n]} DLTs, de-escalate with "
+                     f"{b.deescalate[pooled_n]} or more, to the highest dose whose data "
+                     f"pooled from {label(b_star)} stay below the de-escalation boundary)")
+        else:
+            text += f"; no conflict with the doses below: the call at {label(last)} decides"
+        _, stop = self.steps(n[None], y[None], np.array([last]))
+        if stop[0] == MTD_DECLARED:
+            text += (f"; the rule stays with {n[last]} patients at {label(last)}, which reach "
+                     f"n_earlystop = {b.n_earlystop}: stop, the MTD by select.mtd")
+        return text
+
+    @staticmethod
+    def _conflicts(calls: np.ndarray, last: int) -> np.ndarray:
+        """The doses below ``last`` whose calls conflict with its call (``steps``)."""
+        below = calls[:last]
+        if calls[last] == ESCALATE:
+            return np.flatnonzero(below != ESCALATE)
+        return np.flatnonzero(below >= DEESCALATE)
+
     def select(self, states: States) -> np.ndarray:
         """select.mtd on the pooled data of each state (0-based, -1 for none)."""
         return select_mtd_levels(self.boin.target, states.n, states.dlt, self.boin.cutoff)
@@ -103,7 +143,8 @@ class BfBoin:
         here = calls[rows, c]
         below = cols < c[:, None]
         meets = y >= b.eliminate[np.maximum(n, 1)]
-        can_escalate = (c < cols[-1]) & ~(meets & (cols > c[:, None])).any(axis=1)
+        up = np.minimum(c + 1, cols[-1])  # the dose above is eliminated iff its counts meet
+        can_escalate = (c < cols[-1]) & ~meets[rows, up]  # the rule (doses above it go too)
         stay_reason = np.where(n[rows, c] >= b.n_earlystop, MTD_DECLARED, CONTINUE)
         eliminated_lowest = (c == 0) & (here == ELIMINATE)
         clear_up = (here == ESCALATE) & ((calls == ESCALATE) | ~below).all(axis=1)

@@ -10,6 +10,8 @@ dose below it (three more there first in ``3+3-deesc``). The 3+3 ignores ``max_p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bayesdose.designs.base import Actions, States
@@ -41,11 +43,25 @@ class ThreePlusThreeBackfill:
         closed = self.unsafe(states.n, states.dlt, states.last_level)
         first = np.where(closed.any(axis=1), np.argmax(closed, axis=1), states.n.shape[1])
         for i in np.flatnonzero(first < states.last_level):
-            level, size, reason, mtd, _ = self.rule.declare_from(
-                int(first[i]) - 1, states.n[i], "DLTs in backfill", "the dose below")
+            level, size, reason, mtd, _ = self._from_closed(int(first[i]), states.n[i])
             actions.next_level[i], actions.cohort_size[i] = level, size
             actions.stop_reason[i], actions.mtd[i] = reason, mtd
         return actions
+
+    def _from_closed(self, first: int, n: np.ndarray) -> tuple[int, int, int, int, str]:
+        """The 3+3's step when backfill DLTs close dose ``first`` below the current one."""
+        return self.rule.declare_from(first - 1, n, "DLTs in backfill", "the dose below")
+
+    def reason(self, n: np.ndarray, dlt: np.ndarray, last: int,
+               label: Callable[[int], str]) -> str:
+        """The step in words (one trial's pooled complete counts, the current dose ``last``;
+        the 3+3 words doses with its own ``label``, as BfBoin's with the one given): the 3+3's
+        own rule, or its MTD search below a dose that backfill DLTs closed."""
+        closed = np.flatnonzero(self.unsafe(n[None], dlt[None], np.array([last]))[0])
+        if closed.size and closed[0] < last:
+            return (f"{self.explain(n, dlt, int(closed[0]))} at {self.rule.label(closed[0])}: "
+                    f"{self._from_closed(int(closed[0]), n)[4]}")
+        return self.rule.decide_one(n, dlt, last)[4]
 
     def select(self, states: States) -> np.ndarray:
         """The highest treated dose below the first closed one (-1: none)."""
