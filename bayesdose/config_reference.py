@@ -59,8 +59,8 @@ Two drugs: a column `dose_<name>` per drug in place of `dose` (`patient_id,cohor
 dose_B,dlt` or `dose_A,dose_B,n,dlt`; the names as `[drugs] names` spells them, in any case).
 A row is a pair of the grid, or one drug alone with the other's dose 0 (monotherapy rows: in the
 model, not escalated); a dose neither one of the drug's levels nor 0, or both doses 0, is an
-error naming the row and the column. Dates, `evaluable` and `response` are read for one drug
-only (an error for two).
+error naming the row and the column. The date columns and `evaluable` are read as for one
+drug; `response` and `backfill` are read for one drug only (an error for two).
 
 Trial data given where the config belongs (or a config given as the data) is named as such:
 the config comes first, then the data. Data holding more patients than `[stopping]

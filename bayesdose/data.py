@@ -20,7 +20,7 @@ A two-drug trial ([drugs] names) has a column ``dose_<name>`` per drug in place 
 (``patient_id,cohort,dose_A,dose_B,dlt`` or ``dose_A,dose_B,n,dlt``): a row is a pair of the
 grid, or one drug alone (the other's dose 0, monotherapy). Its counts are per arm
 (``PairPanel.arms``: the pairs, then each drug's levels alone), dated data's pending patients
-too; responses are read for one drug only.
+too; responses and backfill patients are read for one drug only.
 """
 
 from __future__ import annotations
@@ -481,8 +481,8 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
     later = DATE_COLUMNS + EFFICACY_COLUMNS + BACKFILL_COLUMNS
     if design.is_combination and (given := [c for c in header
                                             if c in EFFICACY_COLUMNS + BACKFILL_COLUMNS]):
-        raise InputError(source, f"column {given[0]!r}", "responses and backfill are read for "
-                         "one drug only: a two-drug trial's data have patient_id, cohort, "
+        raise InputError(source, f"column {given[0]!r}", "responses and backfill "
+                         "patients are read for one drug only: a two-drug trial's data have patient_id, cohort, "
                          f"{', '.join(dose_columns(design))}, dlt and the date columns")
     columns = check_columns(header, _layout(PATIENT_COLUMNS, dose_columns(design)), source,
                             header_where, later)

@@ -231,9 +231,10 @@ def test_the_html_page_shows_the_mcmc_beside_the_engine(both, monkeypatch, tmp_p
 
 def test_an_untried_pair_above_waits_for_a_complete_patient_at_the_current_pair(tmp_path):
     """The first nine cohorts, the ninth (A 80 mg + B 2 mg, a pair new to the trial) dosed 10
-    days before AS_OF without a DLT so far: the untried pairs above it wait for one patient to
-    complete the window there ([cohorts] min_complete_followup = 1), with the reason in words;
-    the same data undated (all complete) do not bar them for follow-up."""
+    days before AS_OF without a DLT so far. Of the untried pairs above it, A 100 mg + B 2 mg
+    and + B 3 mg are barred by EWOC first; A 80 mg + B 3 mg, which EWOC allows, waits for one
+    patient to complete the window at the current pair ([cohorts] min_complete_followup = 1),
+    with the reason in words. The same data with everyone's follow-up complete allow it."""
     rows = [line.split(",") for line in DATED.splitlines()[1:28]]
     text = DATED.splitlines()[0] + "\n" + "".join(
         ",".join([*r[:4], "0" if r[1] == "9" else r[4],
@@ -242,13 +243,15 @@ def test_an_untried_pair_above_waits_for_a_complete_patient_at_the_current_pair(
     design = _design()
     rec = recommend_combination(design, _read(design, tmp_path, text))
     pairs = design.pair_panel
-    barred = {pairs.label(k): why for k, (code, why) in enumerate(
-        zip(rec.decision.barred_by, rec.decision.why_barred, strict=True)) if code == "followup"}
-    above = {pairs.label(k) for k in range(pairs.size)
-             if pairs.pair(k)[0] >= 2 and pairs.pair(k)[1] >= 2 and not rec.data.n[k]}
-    assert set(barred) == above and above
-    assert all("1 patient(s) must first complete the DLT window at the current pair" in why
-               for why in barred.values())
-    undated = dataclasses.replace(rec.data, pending=None)
-    assert "followup" not in recommend_combination(design, undated).decision.barred_by
-
+    assert pairs.label(rec.decision.current_pair) == "A 80 mg + B 2 mg"
+    barred = dict(zip(map(pairs.label, range(pairs.size)),
+                      zip(rec.decision.barred_by, rec.decision.why_barred, strict=True)))
+    assert [k for k, (code, _) in barred.items() if code == "followup"] == ["A 80 mg + B 3 mg"]
+    assert barred["A 80 mg + B 3 mg"][1] == ("follow-up: 1 patient(s) must first complete the "
+                                             "DLT window at the current pair (A 80 mg + B 2 mg)")
+    assert barred["A 100 mg + B 2 mg"][0] == barred["A 100 mg + B 3 mg"][0] == (
+        "overdose_probability")
+    complete = dataclasses.replace(rec.data, pending=None)
+    after = recommend_combination(design, complete).decision
+    assert after.barred_by[list(barred).index("A 80 mg + B 3 mg")] is None
+    assert "followup" not in after.barred_by

@@ -139,7 +139,7 @@ def test_aggregated_data_and_header_case(tmp_path):
      "dose A 25 mg + B 0.5 mg also in row 2"),
     ("dose_A,dose_B,n,dlt\n25,0,3,4\n", "row 2, column 'dlt'", "dlt = 4 is more than n = 3"),
     ("patient_id,cohort,dose_A,dose_B,dlt,response\nP1,1,25,0.5,0,1\n",
-     "column 'response'", "responses are read for one drug only"),
+     "column 'response'", "responses and backfill patients are read for one drug only"),
     ("patient_id,cohort,dose_A,dose_B,dlt,enrolled\nP1,1,25,0.5,0,2024-01-01\n",
      "column 'enrolled'", "dated data needs --as-of DATE"),
 ])
