@@ -7,12 +7,17 @@ The engine summarises every pair of the grid and each monotherapy arm that holds
 The JSON has one entry per pair under ``doses``, each ``dose`` an object of both drugs' doses
 (``{"A": 2.0, "B": 1.0}``) beside the single-agent fields; ``next_dose``, ``current_dose`` and
 ``mtd`` likewise.
+
+With co-data (both drugs' prior 'exnex': ``Design.is_codata``) the joint hierarchical model's
+MCMC (``inference.combination_exnex``) is the engine of record instead: its diagnostics are a
+dict, a pair is borderline when its P(overdosing) lies within 2 MCSE of the threshold, and each
+entry adds ``mcse_p_overdose``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ from bayesdose.designs.blrm_comb.decision import (
 from bayesdose.errors import InputError
 from bayesdose.inference.combination import ERROR_BOUND, CombinationEngine, Diagnostics
 from bayesdose.inference.exact import BatchSummary
+from bayesdose.models.combination_hierarchy import CombinationHierarchy
 from bayesdose.schema import Design
 from bayesdose.steps import Step
 
@@ -46,10 +52,11 @@ class ComboRecommendation:
     data: TrialData
     arms: tuple[int, ...]
     summary: BatchSummary
-    diagnostics: Diagnostics
+    diagnostics: Diagnostics | dict[str, Any]  # a dict: the co-data MCMC's
     decision: ComboDecision
     borderline: tuple[bool, ...]
     notes: tuple[str, ...]
+    mcse_p_overdose: tuple[float, ...] | None = None  # co-data: per arm
 
     def table(self, name: str) -> np.ndarray:
         """A summary over the grid (rows: drug A's levels)."""
@@ -72,6 +79,8 @@ def recommend_each(design: Design, datasets: Sequence[TrialData]
     pairs = design.pair_panel
     given = np.any([data.n > 0 for data in datasets], axis=0)
     arms = (*range(pairs.size), *(int(k) for k in np.flatnonzero(given) if k >= pairs.size))
+    if design.is_codata:
+        return [_codata_recommendation(design, data, arms) for data in datasets]
     doses = [[pairs.arm_doses(k)[name] for name in pairs.names] for k in arms]
     engine = CombinationEngine(design.combination_model, np.array(doses),
                                design.decision.target_interval)
@@ -79,6 +88,27 @@ def recommend_each(design: Design, datasets: Sequence[TrialData]
                                               np.array([d.dlt[list(arms)] for d in datasets]))
     return [_recommendation(design, data, arms, _row(summaries, i), _row(diagnostics, i))
             for i, data in enumerate(datasets)]
+
+
+def _codata_recommendation(design: Design, data: TrialData, arms: tuple[int, ...]
+                           ) -> ComboRecommendation:
+    """The joint model's posterior (MCMC, the decision of record) and the rules on it."""
+    from bayesdose.defaults import DEFAULT_SEED
+    from bayesdose.inference.combination_exnex import codata_summary
+    from bayesdose.inference.exnex import MCSE_MARGIN
+
+    summary, diagnostics = codata_summary(design, arms, data.n[list(arms)],
+                                          data.dlt[list(arms)], DEFAULT_SEED)
+    batch = BatchSummary(*(summary[name].values[None] for name in SUMMARIES))
+    mcse = summary["mcse_p_overdose"].values
+    rec = _recommendation(design, data, arms, batch, diagnostics)
+    p_over = batch.p_overdose[0, :design.pair_panel.size]
+    borderline = tuple(bool(b) for b in np.abs(p_over - design.decision.max_overdose_probability)
+                       <= MCSE_MARGIN * mcse[:design.pair_panel.size])
+    notes = _notes(design, data, diagnostics, borderline, current_pair(design.pair_panel,
+                                                                       data)[1])
+    return replace(rec, borderline=borderline, notes=notes,
+                   mcse_p_overdose=tuple(float(v) for v in mcse))
 
 
 def _row(batch: Any, i: int) -> Any:
@@ -102,11 +132,13 @@ def _recommendation(design: Design, data: TrialData, arms: tuple[int, ...],
                                _notes(design, data, diagnostics, borderline, last_dlt))
 
 
-def _notes(design: Design, data: TrialData, diagnostics: Diagnostics,
+def _notes(design: Design, data: TrialData, diagnostics: Diagnostics | dict[str, Any],
            borderline: tuple[bool, ...], last_dlt: int | None) -> tuple[str, ...]:
     """What the statistician must know beside the table."""
     notes = [] if (over := over_enrolment(design, data)) is None else [over]
-    if not bool(diagnostics.resolved[0]):
+    if isinstance(diagnostics, dict):
+        notes += _codata_notes(design, diagnostics)
+    elif not bool(diagnostics.resolved[0]):
         notes.append(f"the engine did not resolve this posterior (ESS "
                      f"{diagnostics.ess[0]:.0f} of {int(diagnostics.lines[0])} lines, mass "
                      f"near the lines' ends {diagnostics.edge_mass[0]:.1e}): its numbers may "
@@ -120,6 +152,26 @@ def _notes(design: Design, data: TrialData, diagnostics: Diagnostics,
         notes.append("P(overdosing) is within the engine's error of the EWOC threshold at "
                      + ", ".join(close))
     return tuple(notes)
+
+
+def _codata_notes(design: Design, diagnostics: dict[str, Any]) -> list[str]:
+    """The co-data MCMC's notes: failed diagnostics, EWOC verdicts still in doubt, and how
+    exchangeable the current trial looks."""
+    notes = []
+    if not diagnostics["diagnostics_ok"]:
+        notes.append("MCMC diagnostics failed: " + "; ".join(diagnostics["messages"]))
+    check = diagnostics["ewoc_check"]
+    if len(check["rounds"]) > 1:
+        notes.append(f"EWOC check: sampled {len(check['rounds'])} times (last "
+                     f"{check['rounds'][-1]['draws']:,} draws per chain) for verdicts within "
+                     "2 MCSE of the threshold")
+    ex = diagnostics["p_exchangeable"]
+    ex_prior = CombinationHierarchy.of(design).ex_probability
+    if min(ex_prior) < 1:
+        notes.append("posterior P(exchangeable with the historical trials): " + ", ".join(
+            f"{part} {ex[part]:.3f} (prior {p:g})" for part, p
+            in zip(ex, ex_prior, strict=True) if p < 1))
+    return notes
 
 
 def doses_of(design: Design, arm: int | None) -> dict[str, float] | None:
@@ -170,6 +222,8 @@ def to_json(rec: ComboRecommendation) -> dict[str, Any]:
         entry = {"dose": pairs.arm_doses(arm), "n": int(rec.data.n[arm]),
                  "dlt": int(rec.data.dlt[arm]),
                  **{name: float(getattr(rec.summary, name)[0, column]) for name in SUMMARIES}}
+        if rec.mcse_p_overdose is not None:
+            entry["mcse_p_overdose"] = rec.mcse_p_overdose[column]
         if arm < pairs.size:
             entry.update(level=[v + 1 for v in pairs.pair(arm)],
                          allowed=decision.allowed[arm], barred_by=decision.barred_by[arm],
@@ -196,8 +250,8 @@ def to_json(rec: ComboRecommendation) -> dict[str, Any]:
         "reason": decision.reason,
         "tie_rule": TIE_RULE.format(a=pairs.names[0]),
         "notes": list(rec.notes),
-        "engine": "exact",
-        "decided_on": "exact",
+        "engine": "exact" if rec.mcse_p_overdose is None else "codata",
+        "decided_on": "exact" if rec.mcse_p_overdose is None else "codata",
         "mcmc_failures": [],
         "unit": {name: panel.unit for name, panel in zip(pairs.names, pairs.drugs, strict=True)},
         "prior": _prior_json(design),
@@ -206,15 +260,19 @@ def to_json(rec: ComboRecommendation) -> dict[str, Any]:
         "excluded": [],
         "doses": entries[:pairs.size],
         "monotherapy": entries[pairs.size:],
-        "diagnostics": {"engine": "combination (deterministic)", "resolved": bool(d.resolved[0]),
-                        "ess": float(d.ess[0]), "lines": int(d.lines[0]),
-                        "edge_mass": float(d.edge_mass[0]), "error_bound": ERROR_BOUND},
+        "diagnostics": d if isinstance(d, dict) else {
+            "engine": "combination (deterministic)", "resolved": bool(d.resolved[0]),
+            "ess": float(d.ess[0]), "lines": int(d.lines[0]),
+            "edge_mass": float(d.edge_mass[0]), "error_bound": ERROR_BOUND},
         "version": version("bayesdose"),
     }
 
 
 def _prior_json(design: Design) -> dict[str, Any]:
     """Each drug's prior (its family and parameters) and the interaction's."""
+    if design.is_codata:
+        return {"kind": "codata", "historical": design.historical_trials.source,
+                "description": codata_prior_lines(design)}
     i = design.interaction
     return {**{name: prior.as_dict() for name, prior
                in zip(design.drugs.names, design.drug_priors, strict=True)},
@@ -224,6 +282,12 @@ def _prior_json(design: Design) -> dict[str, Any]:
 def engine_line(rec: ComboRecommendation) -> str:
     """The engine, whether it resolved this posterior, and its error bound."""
     d = rec.diagnostics
+    if isinstance(d, dict):
+        state = "diagnostics passed" if d["diagnostics_ok"] else "diagnostics FAILED"
+        return (f"co-data MCMC (joint hierarchical model, PyMC NUTS): {state}, {d['chains']} x "
+                f"{d['ewoc_check']['rounds'][-1]['draws']:,} draws, R-hat max "
+                f"{d['rhat_max']:.3f}, ESS min {min(d['ess_bulk_min'], d['ess_tail_min']):.0f},"
+                f" {d['divergences']} divergences; EWOC verdicts checked against 2 MCSE")
     state = "resolved" if d.resolved[0] else "NOT resolved"
     return (f"combination engine (deterministic): {state}, ESS {d.ess[0]:.0f} of "
             f"{int(d.lines[0]):,} lines, mass near the lines' ends {d.edge_mass[0]:.1e}; "
@@ -292,10 +356,27 @@ def mtd_set_lines(rec: ComboRecommendation) -> list[str]:
 
 def prior_lines(design: Design) -> list[str]:
     """Each drug's prior, as it was derived or given, and the interaction's."""
+    if design.is_codata:
+        return codata_prior_lines(design)
     lines = [f"prior of {name}: {prior.explanation or _prior_text(prior)}" for name, prior
              in zip(design.drugs.names, design.drug_priors, strict=True)]
     i = design.interaction
     return [*lines, f"interaction: {i.form}, eta ~ N({i.prior_mean:g}, {i.prior_sd:.3g}^2)"]
+
+
+def codata_prior_lines(design: Design) -> list[str]:
+    """The joint hierarchical model's priors in words (nothing is fitted)."""
+    h, trials = CombinationHierarchy.of(design), design.historical_trials
+    lines = [f"co-data: the joint hierarchical model of {len(trials.names)} historical "
+             f"trial(s) in {trials.source} and this one (decisions by MCMC)"]
+    lines += [f"prior of {name}: {hierarchy.describe()}; EX probability {p:g}" for
+              name, hierarchy, p in zip(design.drugs.names, h.drugs, h.ex_probability,
+                                        strict=False)]
+    e, i = h.eta, design.interaction
+    tau = (f"log tau_eta ~ N({e.tau_mean:.4g}, {e.tau_sd:.4g}^2)" if
+           e.tau_distribution == "lognormal" else f"tau_eta ~ HalfNormal({e.tau_scale:.4g})")
+    return [*lines, f"interaction: {i.form}, eta ~ N(mu_eta, tau_eta^2), mu_eta ~ "
+            f"N({e.mean:g}, {e.sd:.3g}^2), {tau}; EX probability {h.ex_probability[2]:g}"]
 
 
 def _prior_text(prior: Any) -> str:
