@@ -124,10 +124,12 @@ SENSITIVITY = ("Alternative priors: `recommend` gives the decision under each be
 
 
 TWO_DRUG_MODEL = ("Two drugs ([drugs] names): `[model]` holds a `[model.<name>]` table per drug "
-                  "(the keys of `[model]` above with `prior = 'normal'` or `'mixture'`, e.g. "
-                  "`[[model.A.components]]` for a MAP mixture; a drug without a table gets the "
-                  "prior derived from its levels) and `[model.interaction]`. The model: "
-                  "docs/combination.md.")
+                  "(the keys of `[model]` above, e.g. `[[model.A.components]]` for a MAP "
+                  "mixture; `prior = 'map'`: the drug's MAP prior from its monotherapy rows of "
+                  "`[historical]`; `prior = 'exnex'` for both drugs: the joint hierarchical "
+                  "model of the `[historical]` trials and this one, docs/combination-codata.md;"
+                  " a drug without a table gets the prior derived from its levels) and "
+                  "`[model.interaction]`. The model: docs/combination.md.")
 
 
 def config_reference_markdown() -> str:

@@ -25,7 +25,7 @@ from bayesdose.panel import MATCH_REL_TOL, DosePanel, PairPanel, dose_index, ind
 from bayesdose.schema_fields import REQUIRED, documented, requirement
 
 if TYPE_CHECKING:  # the models import NumPy: imported when a design is made, not by the CLI
-    from bayesdose.historical import HistoricalTrials
+    from bayesdose.historical import CombinationHistory, HistoricalTrials
     from bayesdose.models.blrm import SingleAgentBlrm
     from bayesdose.models.combination import CombinationBlrm
     from bayesdose.models.prior import BivariateNormal, Prior
@@ -177,6 +177,26 @@ INTERACTION_FORMS = ("none", "linear", "saturating")  # models.combination.FORMS
 
 
 @dataclass(frozen=True)
+class InteractionHierarchySection:
+    tau_distribution: str = documented(
+        "Two drugs with prior = 'exnex': prior of the between-trial sd tau_eta of the "
+        "interaction: 'lognormal' (log tau_eta ~ N(tau_mean, tau_sd^2)) or 'halfnormal' "
+        "(tau_eta ~ HalfNormal(tau_scale)).", "lognormal")
+    tau_mean: float = documented("'lognormal': mean of log tau_eta; default log 0.125.",
+                                 math.log(0.125))
+    tau_sd: float = documented("'lognormal': sd of log tau_eta, > 0; default log(2) / 1.96.",
+                               math.log(2) / 1.96)
+    tau_scale: float = documented("'halfnormal': scale of tau_eta, > 0.", 0.25)
+    ex_probability: float = documented(
+        "Prior probability that the current trial's eta is exchangeable with the other "
+        "trials', in (0, 1]; default 1 (OncoBayes2's default: the interaction EX only).", 1.0)
+    nex_mean: float | None = documented(
+        "Mean of eta's non-exchangeable prior; default [model.interaction] prior_mean.", None)
+    nex_sd: float | None = documented(
+        "Its sd; default [model.interaction] prior_sd.", None)
+
+
+@dataclass(frozen=True)
 class InteractionSection:
     form: str = documented(
         "Two drugs: how the interaction changes the odds of a DLT, odds(p_AB) = odds(p0) "
@@ -187,15 +207,22 @@ class InteractionSection:
     prior_mean: float = documented("Prior mean of eta (normal prior).", 0.0)
     prior_sd: float = documented(
         "Prior sd of eta, >= 1e-6 and <= 50; default log(9) / 1.96 (OncoBayes2's vignette: the "
-        "interaction's odds multiplier within [1/9, 9] with probability 0.95).",
+        "interaction's odds multiplier within [1/9, 9] with probability 0.95). With "
+        "prior = 'exnex' (both drugs) prior_mean and prior_sd are the prior of the trials' "
+        "mean interaction mu_eta.",
         math.log(9) / 1.96)
+    hierarchy: InteractionHierarchySection = documented(
+        "Two drugs with prior = 'exnex': the interaction's between-trial model "
+        "([model.interaction.hierarchy]).", InteractionHierarchySection())
 
 
 @dataclass(frozen=True)
 class HistoricalSection:
     data: str | None = documented(
         "CSV of earlier trials (columns trial,dose,n,dlt; doses in this trial's unit), "
-        "relative to the config's folder; needed by prior = 'map' and 'exnex'.",
+        "relative to the config's folder; needed by prior = 'map' and 'exnex'. Two drugs: "
+        "trial,dose_A,dose_B,n,dlt (dose_<name>, 0 = not given; monotherapy and combination "
+        "trials, historical or concurrent).",
         None,
     )
 
@@ -466,7 +493,10 @@ class Design:
     def __post_init__(self) -> None:
         if self.is_combination:
             _check_combination(self, self.source)
-            self.drug_priors  # noqa: B018  (a default or elicited prior's error: now)
+            for name, model, panel in zip(self.drugs.names, self.drug_models,
+                                          self.pair_panel.drugs, strict=True):
+                # a default or elicited prior's error: now (a MAP prior's fit waits for use)
+                self.prior_of(model, f"model.{name}", panel)
             return
         _check_rules(self, self.source)
         # a default prior needs two doses and historical data must be readable: raise now,
@@ -551,10 +581,20 @@ class Design:
     @cached_property
     def drug_priors(self) -> tuple[Prior, ...]:
         """Two drugs: each drug's prior of (log alpha, log beta), from its ``[model.<name>]``
-        (given, a mixture, elicited, or derived from that drug's levels)."""
-        return tuple(self.prior_of(model, f"model.{name}", panel) for name, model, panel
-                     in zip(self.drugs.names, self.drug_models, self.pair_panel.drugs,
-                            strict=True))
+        (given, a mixture, elicited, or derived from that drug's levels), or with 'map' the
+        MAP prior of that drug's monotherapy rows in ``[historical]`` (with 'exnex' its MAP
+        equivalent, robustified by the NEX prior with weight 1 - ex_probability)."""
+        return tuple(self._drug_prior(i) for i in range(2))
+
+    def _drug_prior(self, i: int) -> Prior:
+        name, model, panel = self.drugs.names[i], self.drug_models[i], self.pair_panel.drugs[i]
+        prior = self.prior_of(model, f"model.{name}", panel)
+        if model.prior not in ("map", "exnex"):
+            return prior
+        from bayesdose.models.map_prior import fit_map
+
+        return fit_map(model, prior, self.historical_trials.monotherapy(i),  # type: ignore
+                       panel.reference, self.source).prior
 
     @cached_property
     def combination_model(self) -> CombinationBlrm:
@@ -574,17 +614,25 @@ class Design:
         return self.prior_of(self.model, "model")
 
     @cached_property
-    def historical_trials(self) -> HistoricalTrials | None:
+    def historical_trials(self) -> HistoricalTrials | CombinationHistory | None:
         """The ``[historical]`` trials, read from the CSV named there (relative to the
-        config's folder), or None."""
+        config's folder; two drugs: ``trial,dose_A,dose_B,n,dlt``), or None."""
         if self.historical.data is None:
             return None
-        from bayesdose.historical import read_historical
+        from bayesdose.historical import read_combination_history, read_historical
 
         path = Path(self.historical.data)
         if not path.is_absolute() and not self.source.startswith("<"):
             path = Path(self.source).parent / path
+        if self.is_combination:
+            return read_combination_history(path, self.drugs.names)  # type: ignore[arg-type]
         return read_historical(path)
+
+    @property
+    def is_codata(self) -> bool:
+        """Two drugs whose priors are 'exnex': the joint hierarchical model across the
+        ``[historical]`` trials and this one, decided by MCMC."""
+        return self.is_combination and self.drug_models[0].prior == "exnex"
 
     def alternatives(self) -> list[tuple[str, Design]]:
         """Each ``[[sensitivity]]`` prior's name and this design with that prior."""
@@ -906,16 +954,21 @@ def _check_combination(s: Design, source: str) -> None:
                              f"{start[err.args[0]]:g} is not one of the drug's levels") from None
     require(s.cohorts.titration_until_level == 0, "[cohorts] titration_until_level",
             "accelerated titration is for one drug")
-    require(not s.historical.data and not s.sensitivity, "[historical]",
-            "historical trials and alternative priors are for one drug (two drugs: give each "
-            "drug's MAP prior as its [model.<name>] mixture, as `bayesdose map` writes it)")
+    require(not s.sensitivity, "[[sensitivity]]", "alternative priors are for one drug")
+    kinds = [model.prior for model in s.drug_models]
+    require(("exnex" in kinds) == (kinds == ["exnex", "exnex"]), "[model] prior",
+            "two drugs: 'exnex' is the joint model of both drugs; give it to both or neither")
+    borrows = any(k in ("map", "exnex") for k in kinds)
+    require(borrows == (s.historical.data is not None), "[historical] data",
+            "two drugs: prior = 'map' or 'exnex' needs the historical trials' CSV, and the "
+            "CSV needs a drug with prior = 'map' or 'exnex'")
     for name, model in zip(s.drugs.names, s.drug_models, strict=True):
-        require(model.prior in ("normal", "mixture"), f"[model.{name}] prior",
-                f"expected 'normal' or 'mixture' for a drug of two, got {model.prior!r} (a "
-                "MAP prior: fit it on one drug's config with `bayesdose map` and give its "
-                "mixture here)")
         _check_model(model, f"model.{name}", require)
     _check_interaction(s.interaction, require)
+    require(s.is_codata or s.interaction.hierarchy == InteractionHierarchySection(),
+            "[model.interaction.hierarchy]", "applies to two drugs with prior = 'exnex'")
+    if s.historical.data is not None:
+        s.historical_trials  # noqa: B018  (an unreadable history: now)
     _check_decision(s.decision, source)
     _check_cohorts_stopping(s, source)
     _check_designs(s.designs, s.pair_panel.size, s.decision.target, source)
@@ -936,6 +989,21 @@ def _check_interaction(interaction: InteractionSection, require: Any) -> None:
             f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}]")
     require(PRIOR_SD_MIN <= interaction.prior_sd <= PRIOR_LIMIT, f"{where} prior_sd",
             f"must be >= {PRIOR_SD_MIN:g} and <= {PRIOR_LIMIT:g}")
+    h, where = interaction.hierarchy, f"{where[:-1]}.hierarchy]"
+    require(h.tau_distribution in ("lognormal", "halfnormal"), f"{where} tau_distribution",
+            f"expected 'lognormal' or 'halfnormal', got {h.tau_distribution!r}")
+    require(abs(h.tau_mean) <= PRIOR_LIMIT, f"{where} tau_mean",
+            f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}] (log scale)")
+    for key in ("tau_sd", "tau_scale"):
+        require(0 < getattr(h, key) <= PRIOR_LIMIT, f"{where} {key}",
+                f"must be > 0 and <= {PRIOR_LIMIT:g}")
+    require(0 < h.ex_probability <= 1, f"{where} ex_probability", "must be in (0, 1]")
+    require((h.nex_mean is None) == (h.nex_sd is None), where,
+            "give both nex_mean and nex_sd, or neither (to use prior_mean and prior_sd)")
+    require(h.nex_sd is None or PRIOR_SD_MIN <= h.nex_sd <= PRIOR_LIMIT, f"{where} nex_sd",
+            f"must be >= {PRIOR_SD_MIN:g} and <= {PRIOR_LIMIT:g}")
+    require(h.nex_mean is None or abs(h.nex_mean) <= PRIOR_LIMIT, f"{where} nex_mean",
+            f"must lie in [-{PRIOR_LIMIT:g}, {PRIOR_LIMIT:g}]")
 
 
 def _check_decision(decision: DecisionSection, source: str) -> None:

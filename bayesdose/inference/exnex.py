@@ -114,36 +114,47 @@ def _fit(design: Design, data: TrialData, seed: int,
 
 def _summarise(post: Any, design: Design) -> xr.Dataset:
     """Rao-Blackwellised per-dose summaries of the current trial's P(DLT) (see the module's
-    docstring), with ArviZ's MCSE of each interval probability's per-draw terms, and the
-    predictive probabilities of the DLTs in a cohort of the configured size."""
+    docstring): the EX and the NEX curve of each draw, weighted by w and 1 - w."""
+    w = post["w_ex"].values
+    return mixture_summary(np.stack([post["p_ex"].values, post["p_nex"].values], axis=2),
+                           np.stack(np.broadcast_arrays(w, 1 - w), axis=-1), design,
+                           np.asarray(design.levels, dtype=float))
+
+
+def mixture_summary(p: np.ndarray, w: np.ndarray, design: Design,
+                    doses: np.ndarray) -> xr.Dataset:
+    """Summaries of P(DLT) per dose when each draw holds K curves ``p`` (chain, draw, K, dose)
+    with posterior probabilities ``w`` (chain, draw, K) summing to 1 (the EX/NEX cases of a
+    draw): each interval probability is the mean over draws of sum_k w_k 1[p_k in I], with
+    ArviZ's MCSE of those per-draw terms; the quantiles are those of the weighted atoms; and
+    the predictive probabilities of the DLTs in a cohort of the configured size. ``doses``
+    label the last axis (two drugs: the arms)."""
     import xarray as xr
 
     c1, c2 = design.decision.target_interval
-    p_ex, p_nex = post["p_ex"].values, post["p_nex"].values  # (chain, draw, dose)
-    w = np.broadcast_to(post["w_ex"].values[..., None], p_ex.shape)
+    w = np.broadcast_to(w[..., None], p.shape)
     out: dict[str, np.ndarray] = {}
     terms = {}
-    for name, inside in {"underdose": lambda p: p < c1,
-                         "target": lambda p: (p >= c1) & (p < c2),
-                         "overdose": lambda p: p >= c2}.items():
-        terms[name] = w * inside(p_ex) + (1 - w) * inside(p_nex)
+    for name, inside in {"underdose": lambda q: q < c1,
+                         "target": lambda q: (q >= c1) & (q < c2),
+                         "overdose": lambda q: q >= c2}.items():
+        terms[name] = (w * inside(p)).sum(axis=2)
         out[f"p_{name}"] = terms[name].mean(axis=(0, 1))
-    mean = (w * p_ex + (1 - w) * p_nex).mean(axis=(0, 1))
-    second = (w * p_ex**2 + (1 - w) * p_nex**2).mean(axis=(0, 1))
+    per_draw = (w * p).sum(axis=2)
+    mean = per_draw.mean(axis=(0, 1))
+    second = (w * p**2).sum(axis=2).mean(axis=(0, 1))
     out |= {"mean": mean, "sd": np.sqrt(np.maximum(second - mean**2, 0.0))}
-    atoms = np.concatenate([p_ex.reshape(-1, p_ex.shape[-1]), p_nex.reshape(-1, p_ex.shape[-1])])
-    weights = np.concatenate([w.reshape(-1, p_ex.shape[-1]), (1 - w).reshape(-1, p_ex.shape[-1])])
+    atoms, weights = p.reshape(-1, p.shape[-1]), w.reshape(-1, p.shape[-1])
     for key, q in (("q025", 0.025), ("median", 0.5), ("q975", 0.975)):
         out[key] = np.array([_weighted_quantile(atoms[:, k], weights[:, k], q)
                              for k in range(atoms.shape[1])])
     for name, term in terms.items():
         out[f"mcse_p_{name}"] = _mcse(term)
-    out["mcse_mean"] = _mcse(w * p_ex + (1 - w) * p_nex)
-    doses = np.asarray(design.levels, dtype=float)
+    out["mcse_mean"] = _mcse(per_draw)
     data = {k: ("dose", np.asarray(v, dtype=np.float64)) for k, v in out.items()}
-    # every draw's two curves, weighted by their posterior probabilities (w is per draw)
+    # every draw's curves, weighted by their posterior probabilities (w is per draw)
     data["predictive"] = (("dose", "dlts"), cohort_predictive(
-        design.cohorts.size, weights[:, 0] / p_ex.shape[0] / p_ex.shape[1], atoms.T))
+        design.cohorts.size, weights[:, 0] / p.shape[0] / p.shape[1], atoms.T))
     return xr.Dataset(data, coords={"dose": doses, "dlts": np.arange(design.cohorts.size + 1)},
                       attrs={"engine": "exnex"})
 

@@ -24,7 +24,7 @@ import numpy as np
 from bayesdose.models.prior import BivariateNormal
 
 if TYPE_CHECKING:
-    from bayesdose.schema import Design
+    from bayesdose.schema import Design, ModelSection
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,13 @@ class Hierarchy:
 
     @classmethod
     def of(cls, design: Design) -> Hierarchy:
-        h = design.model.hierarchy
-        return cls(design.mean_prior, h.tau_distribution, h.tau_mean, h.tau_sd, h.tau_scale)
+        return cls.of_model(design.model, design.mean_prior)
+
+    @classmethod
+    def of_model(cls, model: ModelSection, mean_prior: BivariateNormal) -> Hierarchy:
+        """From a ``[model]``-like section (one drug's of two too) and its prior of mu."""
+        h = model.hierarchy
+        return cls(mean_prior, h.tau_distribution, h.tau_mean, h.tau_sd, h.tau_scale)
 
     def describe(self) -> str:
         m = self.mean_prior
@@ -53,31 +58,33 @@ class Hierarchy:
                 f"{m.sd[1]:.4g}), correlation {m.correlation:.4g}); {tau}; rho ~ U(-1, 1)")
 
 
-def exchangeable_parameters(hierarchy: Hierarchy, groups: int) -> tuple[Any, Any]:
+def exchangeable_parameters(hierarchy: Hierarchy, groups: int,
+                            suffix: str = "") -> tuple[Any, Any]:
     """Inside a PyMC model: the hierarchy's variables (mu, tau, rho, z) and ``(theta, chol)``:
     theta (groups, 2), the exchangeable trials' parameters, and a function of standard normal
-    z (..., 2) giving mu + L z (the parameters of another exchangeable trial)."""
+    z (..., 2) giving mu + L z (the parameters of another exchangeable trial). ``suffix``
+    ends every variable's name (``mu_A``: one hierarchy per drug in one model)."""
     import pymc as pm
     import pytensor.tensor as pt
 
     m = hierarchy.mean_prior
-    mu = pm.Deterministic("mu", np.asarray(m.mean) + pt.dot(
-        np.linalg.cholesky(np.asarray(m.cov)), pm.Normal("z_mu", 0.0, 1.0, shape=2)))
+    mu = pm.Deterministic("mu" + suffix, np.asarray(m.mean) + pt.dot(
+        np.linalg.cholesky(np.asarray(m.cov)), pm.Normal("z_mu" + suffix, 0.0, 1.0, shape=2)))
     if hierarchy.tau_distribution == "lognormal":
-        log_tau = pm.Normal("log_tau", np.asarray(hierarchy.tau_mean),
+        log_tau = pm.Normal("log_tau" + suffix, np.asarray(hierarchy.tau_mean),
                             np.asarray(hierarchy.tau_sd), shape=2)
-        tau = pm.Deterministic("tau", pt.exp(log_tau))
+        tau = pm.Deterministic("tau" + suffix, pt.exp(log_tau))
     else:
-        tau = pm.HalfNormal("tau", sigma=np.asarray(hierarchy.tau_scale), shape=2)
-    rho = pm.Uniform("rho", -1.0, 1.0)
+        tau = pm.HalfNormal("tau" + suffix, sigma=np.asarray(hierarchy.tau_scale), shape=2)
+    rho = pm.Uniform("rho" + suffix, -1.0, 1.0)
 
     def exchangeable(z: Any) -> Any:
         log_alpha = mu[0] + tau[0] * z[..., 0]
         log_beta = mu[1] + tau[1] * (rho * z[..., 0] + pt.sqrt(1 - rho**2) * z[..., 1])
         return pt.stack([log_alpha, log_beta], axis=-1)
 
-    z = pm.Normal("z", 0.0, 1.0, shape=(groups, 2))
-    return pm.Deterministic("theta_trials", exchangeable(z)), exchangeable
+    z = pm.Normal("z" + suffix, 0.0, 1.0, shape=(groups, 2))
+    return pm.Deterministic("theta_trials" + suffix, exchangeable(z)), exchangeable
 
 
 def binomial_loglik(theta: Any, x: np.ndarray, n: np.ndarray, dlt: np.ndarray) -> Any:

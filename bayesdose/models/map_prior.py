@@ -35,7 +35,7 @@ from bayesdose.models.prior import BivariateNormal, Prior
 if TYPE_CHECKING:
     from bayesdose.historical import HistoricalTrials
     from bayesdose.models.mixfit import FitResult
-    from bayesdose.schema import Design
+    from bayesdose.schema import Design, ModelSection
 
 MAP_CHAINS = 4
 MAP_DRAWS = 2500  # per chain: 10,000 MAP draws for the mixture fit
@@ -60,24 +60,30 @@ def map_prior(design: Design, seed: int = DEFAULT_SEED) -> MapFit:
     """The MAP prior of ``design``'s trial from its ``[historical]`` trials. With
     prior = 'exnex', the same MAP prior robustified by the non-exchangeable prior with weight
     1 - ex_probability: the current trial's prior given the historical data under EXNEX."""
-    hierarchy = Hierarchy.of(design)
-    mixture, sample, diagnostics = _fit(design.historical_trials, hierarchy,
-                                        design.reference_dose, seed)
+    return fit_map(design.model, design.mean_prior, design.historical_trials,
+                   design.reference_dose, design.source, seed)
+
+
+def fit_map(model: ModelSection, mean_prior: BivariateNormal, trials: HistoricalTrials,
+            reference: float, source: str, seed: int = DEFAULT_SEED) -> MapFit:
+    """``map_prior`` of a ``[model]``-like section (one drug's of two too) with its prior of
+    mu, from ``trials`` (doses relative to ``reference``); ``source`` names the config."""
+    hierarchy = Hierarchy.of_model(model, mean_prior)
+    mixture, sample, diagnostics = _fit(trials, hierarchy, reference, seed)
     if not diagnostics["diagnostics_ok"]:
-        raise InputError(design.source, "[model.hierarchy]",
+        raise InputError(source, "[model.hierarchy]",
                          "the MCMC fit of the historical trials failed its diagnostics ("
                          + "; ".join(diagnostics["messages"]) + "); revise the hierarchy's "
                          "priors or the historical data")
-    weight, robust = robustification(design)
+    weight, robust = robustification_of(model, mean_prior)
     prior = mixture.prior
     if weight > 0:
         from bayesdose.models.mixfit import robustify
 
         prior = robustify(prior, weight, robust)
-    trials = design.historical_trials
     mixture_text = (f"a mixture of {mixture.components} bivariate normal(s) chosen by "
                     f"{mixture.criterion}")
-    if design.model.prior == "exnex":
+    if model.prior == "exnex":
         explanation = (f"EXNEX with {len(trials.names)} historical trial(s) in {trials.source} "
                        f"(decisions by MCMC); before this trial's data its prior is the MAP "
                        f"prior ({mixture_text}) with the non-exchangeable prior at weight "
@@ -91,11 +97,16 @@ def map_prior(design: Design, seed: int = DEFAULT_SEED) -> MapFit:
 
 
 def robustification(design: Design) -> tuple[float, BivariateNormal]:
+    """``robustification_of`` the design's ``[model]``."""
+    return robustification_of(design.model, design.mean_prior)
+
+
+def robustification_of(model: ModelSection, mean: BivariateNormal
+                       ) -> tuple[float, BivariateNormal]:
     """The weight and the component that robustify the MAP prior: ``robust_weight`` under
     'map', 1 - ex_probability under 'exnex' (the current trial's prior given the history);
-    the component is the non-exchangeable prior ``nex_*``, by default the prior of mu (as
-    OncoBayes2's vignette robustifies, and as its EXNEX defaults)."""
-    model, mean = design.model, design.mean_prior
+    the component is the non-exchangeable prior ``nex_*``, by default the prior of mu
+    ``mean`` (as OncoBayes2's vignette robustifies, and as its EXNEX defaults)."""
     h = model.hierarchy
     component = BivariateNormal(
         h.nex_mean if h.nex_mean is not None else mean.mean,

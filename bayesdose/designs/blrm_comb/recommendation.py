@@ -12,6 +12,13 @@ The JSON has one entry per pair under ``doses``, each ``dose`` an object of both
 ``--engine`` does for one drug. Dated data count patients still in DLT follow-up as the single
 agent does (``posterior.model_counts``): with their TITE weight (``[cohorts] followup =
 "tite"``) or not until their window ends (``"complete"``).
+
+With co-data (both drugs' prior 'exnex': ``Design.is_codata``) the joint hierarchical model's
+MCMC (``inference.combination_exnex``) is the engine of record instead, whatever ``engine``
+says (as for one drug): its diagnostics are a dict, a pair is borderline when its
+P(overdosing) lies within 2 MCSE of the threshold, and each entry adds ``mcse_p_overdose``.
+The joint model has no TITE term: patients still in DLT follow-up are left out until their
+window ends, with a note.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from bayesdose.designs.blrm_comb.decision import (
 from bayesdose.errors import InputError
 from bayesdose.inference.combination import ERROR_BOUND, CombinationEngine, Diagnostics
 from bayesdose.inference.exact import BatchSummary
+from bayesdose.models.combination_hierarchy import CombinationHierarchy
 from bayesdose.posterior import model_counts
 from bayesdose.schema import Design
 from bayesdose.steps import Step
@@ -52,13 +60,14 @@ class ComboRecommendation:
     deterministic engine's check, None when MCMC decides), the decision on the grid, which
     pairs' P(overdosing) lies within the deciding engine's error of the EWOC threshold
     (``borderline``), and the notes. ``engine`` "mcmc" or "both": ``mcmc`` is the MCMC fit,
-    ``failures`` its failed checks and a disagreement between the engines."""
+    ``failures`` its failed checks and a disagreement between the engines. Co-data: ``engine``
+    "codata", ``diagnostics`` the joint model's MCMC (a dict), ``mcse_p_overdose`` per arm."""
 
     design: Design
     data: TrialData
     arms: tuple[int, ...]
     summary: BatchSummary
-    diagnostics: Diagnostics | None
+    diagnostics: Diagnostics | dict[str, Any] | None
     decision: ComboDecision
     borderline: tuple[bool, ...]
     notes: tuple[str, ...]
@@ -66,11 +75,12 @@ class ComboRecommendation:
     mcmc: McmcRun | None = None
     failures: tuple[str, ...] = ()
     pathways: PathStep | None = None  # recommend --pathway-cohorts: the tree from here
+    mcse_p_overdose: tuple[float, ...] | None = None  # co-data: per arm
 
     @property
     def decided_on(self) -> str:
-        """The engine whose numbers made the decision: "exact" or "mcmc"."""
-        return "mcmc" if self.engine == "mcmc" else "exact"
+        """The engine whose numbers made the decision: "exact", "mcmc" or "codata"."""
+        return self.engine if self.engine in ("mcmc", "codata") else "exact"
 
     def table(self, name: str) -> np.ndarray:
         """A summary over the grid (rows: drug A's levels)."""
@@ -89,8 +99,8 @@ def recommend_combination(design: Design, data: TrialData, engine: str = "exact"
     """The combination BLRM's posterior and next step on the trial so far. ``engine``:
     "exact" (the deterministic engine, the decision of record), "mcmc" (decide on the MCMC
     fit) or "both" (decide on the deterministic engine, the MCMC fit beside it); ``seed``:
-    the MCMC's."""
-    if engine == "exact":
+    the MCMC's. With co-data the joint model's MCMC decides whatever ``engine`` says."""
+    if engine == "exact" or design.is_codata:
         return recommend_each(design, [data])[0]
     arms = _arms(design, [data])
     exact = None if engine == "mcmc" else _summarise(design, arms, [data])
@@ -107,6 +117,8 @@ def recommend_each(design: Design, datasets: Sequence[TrialData]
     posteriors computed in one batch of the engine (over the grid and every monotherapy arm
     with patients in any of them)."""
     arms = _arms(design, datasets)
+    if design.is_codata:
+        return [_codata_recommendation(design, data, arms) for data in datasets]
     summaries, diagnostics = _summarise(design, arms, datasets)
     return [_recommendation(design, data, arms, _row(summaries, i), _row(diagnostics, i))
             for i, data in enumerate(datasets)]
@@ -139,6 +151,27 @@ def _summarise(design: Design, arms: tuple[int, ...], datasets: Sequence[TrialDa
     return engine.summarise(n, dlt, pending)
 
 
+def _codata_recommendation(design: Design, data: TrialData, arms: tuple[int, ...]
+                           ) -> ComboRecommendation:
+    """The joint model's posterior (MCMC, the decision of record) and the rules on it; patients
+    still in DLT follow-up are left out (the joint model has no TITE term)."""
+    from bayesdose.inference.combination_exnex import codata_summary
+    from bayesdose.inference.exnex import MCSE_MARGIN
+
+    summary, diagnostics = codata_summary(design, arms, data.complete[list(arms)],
+                                          data.dlt[list(arms)], DEFAULT_SEED)
+    batch = BatchSummary(*(summary[name].values[None] for name in SUMMARIES))
+    mcse = summary["mcse_p_overdose"].values
+    rec = _recommendation(design, data, arms, batch, diagnostics, "codata")
+    p_over = batch.p_overdose[0, :design.pair_panel.size]
+    borderline = tuple(bool(b) for b in np.abs(p_over - design.decision.max_overdose_probability)
+                       <= MCSE_MARGIN * mcse[:design.pair_panel.size])
+    notes = _notes(design, data, diagnostics, borderline, current_pair(design.pair_panel,
+                                                                       data)[1])
+    return replace(rec, borderline=borderline, notes=notes,
+                   mcse_p_overdose=tuple(float(v) for v in mcse))
+
+
 def _row(batch: Any, i: int) -> Any:
     """Data set ``i`` of a batch (a ``BatchSummary`` or ``Diagnostics``), as a batch of one."""
     return type(batch)(*(getattr(batch, f.name)[i:i + 1] for f in fields(batch)))
@@ -155,25 +188,30 @@ def _recommendation(design: Design, data: TrialData, arms: tuple[int, ...],
         design, grid, data.total_patients, summary.p_target[0, :pairs.size].reshape(pairs.shape),
         summary.p_overdose[0, :pairs.size].reshape(pairs.shape), current, last_dlt,
         None if data.pending is None else data.complete[:pairs.size].reshape(pairs.shape))
-    borderline = tuple(bool(b) for b in crosscheck.borderline(design, engine, summary, run,
-                                                              pairs.size))
+    borderline = (() if engine == "codata" else  # the caller's: within 2 MCSE
+                  tuple(bool(b) for b in crosscheck.borderline(design, engine, summary, run,
+                                                               pairs.size)))
     failures = crosscheck.failures(design, engine, run)
     notes = (*failures, *_notes(design, data, diagnostics, borderline, last_dlt))
     return ComboRecommendation(design, data, arms, summary, diagnostics, decision, borderline,
                                notes, engine, run, failures)
 
 
-def _notes(design: Design, data: TrialData, diagnostics: Diagnostics | None,
+def _notes(design: Design, data: TrialData, diagnostics: Diagnostics | dict[str, Any] | None,
            borderline: tuple[bool, ...], last_dlt: int | None) -> tuple[str, ...]:
     """What the statistician must know beside the table."""
     notes = [] if (over := over_enrolment(design, data)) is None else [over]
-    if data.pending_patients and design.cohorts.followup == "complete":
+    if data.pending_patients and (design.cohorts.followup == "complete" or design.is_codata):
+        why = ("the co-data model has no TITE term" if design.is_codata
+               else "[cohorts] followup = 'complete'")
         notes.append(f"{len(data.pending_patients)} patient(s) still in DLT follow-up are not "
-                     "yet counted in the model ([cohorts] followup = 'complete')")
+                     f"yet counted in the model ({why})")
     if data.excluded:
         notes.append("not evaluable, left out of the model: "
                      + ", ".join(p.patient_id for p in data.excluded))
-    if diagnostics is not None and not bool(diagnostics.resolved[0]):
+    if isinstance(diagnostics, dict):
+        notes += _codata_notes(design, diagnostics)
+    elif diagnostics is not None and not bool(diagnostics.resolved[0]):
         notes.append(f"the engine did not resolve this posterior (ESS "
                      f"{diagnostics.ess[0]:.0f} of {int(diagnostics.lines[0])} lines, mass "
                      f"near the lines' ends {diagnostics.edge_mass[0]:.1e}): its numbers may "
@@ -189,6 +227,26 @@ def _notes(design: Design, data: TrialData, diagnostics: Diagnostics | None,
     return tuple(notes)
 
 
+def _codata_notes(design: Design, diagnostics: dict[str, Any]) -> list[str]:
+    """The co-data MCMC's notes: failed diagnostics, EWOC verdicts still in doubt, and how
+    exchangeable the current trial looks."""
+    notes = []
+    if not diagnostics["diagnostics_ok"]:
+        notes.append("MCMC diagnostics failed: " + "; ".join(diagnostics["messages"]))
+    check = diagnostics["ewoc_check"]
+    if len(check["rounds"]) > 1:
+        notes.append(f"EWOC check: sampled {len(check['rounds'])} times (last "
+                     f"{check['rounds'][-1]['draws']:,} draws per chain) for verdicts within "
+                     "2 MCSE of the threshold")
+    ex = diagnostics["p_exchangeable"]
+    ex_prior = CombinationHierarchy.of(design).ex_probability
+    if min(ex_prior) < 1:
+        notes.append("posterior P(exchangeable with the historical trials): " + ", ".join(
+            f"{part} {ex[part]:.3f} (prior {p:g})" for part, p
+            in zip(ex, ex_prior, strict=True) if p < 1))
+    return notes
+
+
 def doses_of(design: Design, arm: int | None) -> dict[str, float] | None:
     """An arm's dose of each drug, by name (None: no arm)."""
     return None if arm is None else design.pair_panel.arm_doses(arm)
@@ -200,6 +258,10 @@ def combination_step(design: Design, data: TrialData, engine: str = "exact",
     ``pathway_cohorts`` also the dose-transition pathways of the next cohorts (``pathways``,
     by the deterministic engine whatever ``engine``) in the text and under ``pathways`` in the
     document, the tree in ``Step.result.pathways``."""
+    if pathway_cohorts is not None and design.is_codata:
+        raise InputError("--pathway-cohorts", None, "not with co-data: every step of the joint "
+                         "model is an MCMC fit of minutes (a MAP prior per drug, prior = "
+                         "'map', gives pathways by the deterministic engine)")
     rec = recommend_combination(design, data, engine, seed)
     if pathway_cohorts is None:
         return Step(to_json(rec), format_table(rec), design.pair_panel, rec)
@@ -240,6 +302,8 @@ def to_json(rec: ComboRecommendation) -> dict[str, Any]:
                 entry.update({k: v for k, v in mcmc.items() if k.startswith("mcse_")})
             else:
                 entry["mcmc"] = mcmc
+        if rec.mcse_p_overdose is not None:
+            entry["mcse_p_overdose"] = rec.mcse_p_overdose[column]
         if arm < pairs.size:
             entry.update(level=[v + 1 for v in pairs.pair(arm)],
                          allowed=decision.allowed[arm], barred_by=decision.barred_by[arm],
@@ -275,8 +339,8 @@ def to_json(rec: ComboRecommendation) -> dict[str, Any]:
         "excluded": [p.patient_id for p in rec.data.excluded],
         "doses": entries[:pairs.size],
         "monotherapy": entries[pairs.size:],
-        "diagnostics": crosscheck.diagnostics_json(rec.engine, _check_json(rec.diagnostics),
-                                                   rec.mcmc),
+        "diagnostics": rec.diagnostics if isinstance(rec.diagnostics, dict) else
+        crosscheck.diagnostics_json(rec.engine, _check_json(rec.diagnostics), rec.mcmc),
         "version": version("bayesdose"),
     }
 
@@ -310,6 +374,9 @@ def pending_lines(rec: ComboRecommendation) -> list[str]:
 
 def _prior_json(design: Design) -> dict[str, Any]:
     """Each drug's prior (its family and parameters) and the interaction's."""
+    if design.is_codata:
+        return {"kind": "codata", "historical": design.historical_trials.source,
+                "description": codata_prior_lines(design)}
     i = design.interaction
     return {**{name: prior.as_dict() for name, prior
                in zip(design.drugs.names, design.drug_priors, strict=True)},
@@ -322,6 +389,12 @@ def engine_line(rec: ComboRecommendation) -> str:
     d = rec.diagnostics
     if d is None:
         return crosscheck.run_line(rec.mcmc)
+    if isinstance(d, dict):
+        state = "diagnostics passed" if d["diagnostics_ok"] else "diagnostics FAILED"
+        return (f"co-data MCMC (joint hierarchical model, PyMC NUTS): {state}, {d['chains']} x "
+                f"{d['ewoc_check']['rounds'][-1]['draws']:,} draws, R-hat max "
+                f"{d['rhat_max']:.3f}, ESS min {min(d['ess_bulk_min'], d['ess_tail_min']):.0f},"
+                f" {d['divergences']} divergences; EWOC verdicts checked against 2 MCSE")
     state = "resolved" if d.resolved[0] else "NOT resolved"
     return (f"combination engine (deterministic): {state}, ESS {d.ess[0]:.0f} of "
             f"{int(d.lines[0]):,} lines, mass near the lines' ends {d.edge_mass[0]:.1e}; "
@@ -330,7 +403,8 @@ def engine_line(rec: ComboRecommendation) -> str:
 
 def title(rec: ComboRecommendation) -> str:
     lo, hi = rec.design.decision.target_interval
-    engine = {"exact": "", "mcmc": " (MCMC)", "both": " (deterministic engine, MCMC beside it)"}
+    engine = {"exact": "", "mcmc": " (MCMC)", "both": " (deterministic engine, MCMC beside it)",
+              "codata": " (co-data MCMC)"}
     return (f"{rec.design.trial.name}: posterior per pair{engine[rec.engine]}, target interval "
             f"[{lo:g}, {hi:g}), "
             f"EWOC P(over) < {rec.design.decision.max_overdose_probability:g}")
@@ -392,10 +466,27 @@ def mtd_set_lines(rec: ComboRecommendation) -> list[str]:
 
 def prior_lines(design: Design) -> list[str]:
     """Each drug's prior, as it was derived or given, and the interaction's."""
+    if design.is_codata:
+        return codata_prior_lines(design)
     lines = [f"prior of {name}: {prior.explanation or _prior_text(prior)}" for name, prior
              in zip(design.drugs.names, design.drug_priors, strict=True)]
     i = design.interaction
     return [*lines, f"interaction: {i.form}, eta ~ N({i.prior_mean:g}, {i.prior_sd:.3g}^2)"]
+
+
+def codata_prior_lines(design: Design) -> list[str]:
+    """The joint hierarchical model's priors in words (nothing is fitted)."""
+    h, trials = CombinationHierarchy.of(design), design.historical_trials
+    lines = [f"co-data: the joint hierarchical model of {len(trials.names)} historical "
+             f"trial(s) in {trials.source} and this one (decisions by MCMC)"]
+    lines += [f"prior of {name}: {hierarchy.describe()}; EX probability {p:g}" for
+              name, hierarchy, p in zip(design.drugs.names, h.drugs, h.ex_probability,
+                                        strict=False)]
+    e, i = h.eta, design.interaction
+    tau = (f"log tau_eta ~ N({e.tau_mean:.4g}, {e.tau_sd:.4g}^2)" if
+           e.tau_distribution == "lognormal" else f"tau_eta ~ HalfNormal({e.tau_scale:.4g})")
+    return [*lines, f"interaction: {i.form}, eta ~ N(mu_eta, tau_eta^2), mu_eta ~ "
+            f"N({e.mean:g}, {e.sd:.3g}^2), {tau}; EX probability {h.ex_probability[2]:g}"]
 
 
 def _prior_text(prior: Any) -> str:
