@@ -193,8 +193,9 @@ def test_the_derived_rule_is_tuned_and_written_out_as_the_prior_it_derives(confi
     knobs = parse_knobs(["derived.p_lowest=0.01:0.08", "derived.p_highest=0.1:0.4",
                          "derived.sd[1]=0.4:1"], design)
     tuned = apply(design, knobs, [0.02, 0.15, 0.5])
-    prior = derive_prior((1, 2, 4), 4, 0.0, DerivationRule(0.02, 0.15, (2.0, 0.5)))
-    assert tuned.mean_prior.mean == prior.mean and tuned.mean_prior.sd == (2.0, 0.5)
+    sd = (DEFAULT_RULE.sd[0], 0.5)  # sd[0] is not tuned: the default rule's
+    prior = derive_prior((1, 2, 4), 4, 0.0, DerivationRule(0.02, 0.15, sd))
+    assert tuned.mean_prior.mean == prior.mean and tuned.mean_prior.sd == sd
     # logit 0.15 at the reference (highest) dose; beta = (logit 0.15 - logit 0.02) / log 4
     assert prior.mean[0] == pytest.approx(-1.7346, abs=1e-4)
     assert prior.mean[1] == pytest.approx(math.log((-1.7346 + 3.8918) / math.log(4)), abs=1e-4)

@@ -27,7 +27,7 @@ from typing import Any  # noqa: E402
 
 from bayesdose.calibration.objective import Evaluator, ScenarioSet  # noqa: E402
 from bayesdose.models.prior import DEFAULT_RULE, DerivationRule, derive_prior  # noqa: E402
-from bayesdose.schema import StoppingSection, design_from_dict, read_toml  # noqa: E402
+from bayesdose.schema import Design, StoppingSection, design_from_dict, read_toml  # noqa: E402
 from bayesdose.simulation.random_scenarios import random_scenarios  # noqa: E402
 from bayesdose.simulation.scenarios import load_scenarios  # noqa: E402
 from benchmarks.common import ROOT, write_atomically  # noqa: E402
@@ -73,7 +73,8 @@ PANELS = [
     Panel("3 doses 1-4 mg", {"doses": {"levels": [1, 2, 4]}}),
     Panel("4 doses 1-8 mg", {"doses": {"levels": [1, 2, 4, 8]}}),
     Panel("6 doses 1-32 mg", {"doses": {"levels": [1, 2, 4, 8, 16, 32]}}),
-    Panel("5 doses 10-50 mg (a narrow panel)", {"doses": {"levels": [10, 20, 30, 40, 50]}}),
+    Panel("5 doses 10-50 mg (a narrow panel)", {"doses": {"levels": [10, 20, 30, 40, 50]},
+                                                 "cohorts": {"start_dose": 10}}),
     Panel("5 doses, reference dose 4 mg (the middle)", {"doses": {"reference": 4}}),
     Panel("5 doses, target 0.25, interval [0.16, 0.33)", _interval(0.25, 0.16, 0.33)),
     Panel("5 doses, target 0.33, interval [0.25, 0.40)", _interval(0.33, 0.25, 0.40)),
@@ -85,24 +86,35 @@ PANELS = [
 ]
 
 
+def scenarios_of(panel: Panel, design: Design) -> ScenarioSet:
+    """The panel's random curves or scenario file, with their true MTDs."""
+    target, doses = design.decision.target, len(design.levels)
+    if panel.scenarios is None:
+        scenarios = random_scenarios(panel.curves, doses, target, panel.seed)
+    else:
+        scenarios = load_scenarios(SCENARIOS / panel.scenarios, doses)
+    return ScenarioSet.of(scenarios, target)
+
+
+def with_rule(raw: dict[str, Any], rule: DerivationRule, stopping: dict[str, Any]) -> Design:
+    """The design of ``raw`` with the prior ``rule`` derives and these [stopping] values."""
+    design = design_from_dict(raw, str(CONFIG))
+    prior = derive_prior(design.panel.levels, design.panel.reference,
+                         design.model.prior_correlation, rule)
+    raw = copy.deepcopy(raw)
+    raw["model"] = {"prior_mean": list(prior.mean), "prior_sd": list(prior.sd)}
+    raw["stopping"].update(stopping)
+    return design_from_dict(raw, str(CONFIG))
+
+
 def measures(panel: Panel) -> dict[str, dict[str, float]]:
     """Mean PCS, selection above the MTD, share of patients above it and sample size of BOIN,
     the previous default and today's on the panel's scenarios (exact)."""
     raw = panel.raw()
     today = design_from_dict(raw, str(CONFIG))
-    target, levels = today.decision.target, today.levels
-    if panel.scenarios is None:
-        scenarios = random_scenarios(panel.curves, len(levels), target, panel.seed)
-    else:
-        scenarios = load_scenarios(SCENARIOS / panel.scenarios, len(levels))
-    old_prior = derive_prior(today.panel.levels, today.panel.reference,
-                             today.model.prior_correlation, OLD_RULE)
-    old_raw = copy.deepcopy(raw)
-    old_raw["model"] = {"prior_mean": list(old_prior.mean), "prior_sd": list(old_prior.sd)}
-    old_raw["stopping"].update(OLD_STOPPING)
-    evaluator = Evaluator(ScenarioSet.of(scenarios, target), "exact", 0, 0)
+    evaluator = Evaluator(scenarios_of(panel, today), "exact", 0, 0)
     return {"boin": evaluator.evaluate(today, "boin")[0],
-            "old": evaluator.evaluate(design_from_dict(old_raw, str(CONFIG)), "blrm")[0],
+            "old": evaluator.evaluate(with_rule(raw, OLD_RULE, OLD_STOPPING), "blrm")[0],
             "new": evaluator.evaluate(today, "blrm")[0]}
 
 
