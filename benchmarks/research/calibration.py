@@ -158,11 +158,12 @@ and its P(target) is at least `mtd_min_p_target`. The default is
 |---:|---:|---|---:|---:|
 | {rule.p_lowest:g} | {rule.p_highest:g} | ({rule.sd[0]:g}, {rule.sd[1]:g}) | {stopping.mtd_min_patients} | {stopping.mtd_min_p_target:g} |
 
-(previously {OLD_RULE.p_lowest:g}, {OLD_RULE.p_highest:g}, ({OLD_RULE.sd[0]:g}, {OLD_RULE.sd[1]:g}),
-{OLD_STOPPING['mtd_min_patients']} and {OLD_STOPPING['mtd_min_p_target']:g}). It is a rule of
-the panel, not values for one panel: it was tuned by `bayesdose calibrate` on the first panel
-below only ([how](#recalibrating-the-default-blrm-ewoc-issue-17)), and every other row checks it
-where it was not tuned.
+(previously {OLD_RULE.p_lowest:g}, {OLD_RULE.p_highest:g}, ({OLD_RULE.sd[0]:g}, \
+{OLD_RULE.sd[1]:g}), {OLD_STOPPING['mtd_min_patients']} and \
+{OLD_STOPPING['mtd_min_p_target']:g}). It is a rule of the panel, not values for one panel: it
+was tuned by `bayesdose calibrate` on the first panel below only
+([how](#recalibrating-the-default-blrm-ewoc-issue-17)), and every other row checks it where it
+was not tuned.
 
 ## The default on panels it was not tuned on
 
@@ -171,8 +172,7 @@ previous default and the default, each panel being `configs/standard-5dose.toml`
 3 from the lowest dose, 30 patients, EWOC 0.25, interval [0.20, 0.35) around the target 0.30
 unless the row says otherwise) with no `[model]` and no MTD declaration in `[stopping]`.
 Random curves are Paoletti et al. (2004) with the panel's target and number of doses (seed
-{CHECK_SEED}, {CHECK_CURVES} curves, unless the row says seed 1: the curves the rule was tuned
-on); the benchmark sets are `configs/scenarios/*.toml` ([OC benchmarks](oc-benchmarks.md)).
+{CHECK_SEED}, {CHECK_CURVES} curves, unless the row says seed 1: the curves the rule was tuned on); the benchmark sets are `configs/scenarios/*.toml` ([OC benchmarks](oc-benchmarks.md)).
 "Select > MTD" is the mean probability of selecting a dose above the true MTD, "patients >
 MTD" the mean share of patients treated above it.
 
