@@ -288,7 +288,8 @@ class CohortsSection:
 class StoppingSection:
     max_patients: int = documented("Maximum sample size; the last cohort is cut to fit.", 30)
     mtd_min_patients: int = documented(
-        "Declare the MTD when this many patients have had the recommended dose ...", 6
+        "Declare the MTD when this many patients have had the recommended dose ... (the "
+        "default, with the derived prior, is calibrated: see docs/calibration.md)", 12
     )
     mtd_min_p_target: float = documented("... and its P(target) is at least this.", 0.5)
     safety_min_patients: int = documented(

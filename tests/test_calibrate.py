@@ -5,6 +5,7 @@ Small designs (3 doses, at most 12 patients) keep every exact tree small and the
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from bayesdose.calibration.search import Setting
 from bayesdose.calibration.toml_edit import set_keys
 from bayesdose.cli import main
 from bayesdose.errors import InputError
+from bayesdose.models.prior import DEFAULT_RULE, DerivationRule, derive_prior
 from bayesdose.schema import load_design
 from bayesdose.simulation.random_scenarios import random_scenarios
 from bayesdose.simulation.scenarios import Scenario
@@ -183,6 +185,39 @@ def test_cli_writes_the_calibrated_config_the_document_and_the_figure(config, tm
     assert "<svg" in (out / "front.svg").read_text()
 
 
+def test_the_derived_rule_is_tuned_and_written_out_as_the_prior_it_derives(config, tmp_path):
+    """``derived.*`` knobs tune the rule that derives the prior from the panel: each setting's
+    design has exactly the prior derive_prior gives for its rule, and calibrated.toml states
+    that prior and the rule's values."""
+    design = load_design(config)
+    knobs = parse_knobs(["derived.p_lowest=0.01:0.08", "derived.p_highest=0.1:0.4",
+                         "derived.sd[1]=0.4:1"], design)
+    tuned = apply(design, knobs, [0.02, 0.15, 0.5])
+    sd = (DEFAULT_RULE.sd[0], 0.5)  # sd[0] is not tuned: the default rule's
+    prior = derive_prior((1, 2, 4), 4, 0.0, DerivationRule(0.02, 0.15, sd))
+    assert tuned.mean_prior.mean == prior.mean and tuned.mean_prior.sd == sd
+    # logit 0.15 at the reference (highest) dose; beta = (logit 0.15 - logit 0.02) / log 4
+    assert prior.mean[0] == pytest.approx(-1.7346, abs=1e-4)
+    assert prior.mean[1] == pytest.approx(math.log((-1.7346 + 3.8918) / math.log(4)), abs=1e-4)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [
+        "calibrate", str(config), "--random", "12", "--seed", "2", "--budget", "4",
+        *[a for k in ("derived.p_lowest=0.01:0.08", "derived.p_highest=0.1:0.4")
+          for a in ("--tune", k)], "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "calibration.json").read_text())
+    values = document["settings"][document["chosen"]]["values"]
+    assert document["settings"][0]["values"] == {"derived.p_lowest": DEFAULT_RULE.p_lowest,
+                                                 "derived.p_highest": DEFAULT_RULE.p_highest}
+    rule = DerivationRule(values["derived.p_lowest"], values["derived.p_highest"])
+    calibrated = load_design(out / "calibrated.toml")
+    assert calibrated.mean_prior.mean == derive_prior((1, 2, 4), 4, 0.0, rule).mean
+    text = (out / "calibrated.toml").read_text()
+    assert (f"derived from the dose panel by the calibrated rule derived.p_lowest = "
+            f"{values['derived.p_lowest']:g}, derived.p_highest = "
+            f"{values['derived.p_highest']:g} (best of 4 settings") in text
+
+
 def test_without_a_feasible_setting_no_calibrated_config_is_left(config, tmp_path):
     design = load_design(config)
     knob = [Knob(("stopping", "mtd_min_p_target"), None, 0.3, 0.7, False)]
@@ -249,6 +284,10 @@ def test_set_keys_refuses_a_key_it_cannot_place():
     ("stopping.mtd_min_p_target", "expected SECTION.KEY=LOW:HIGH"),
     ("stopping.mtd_min_p_target=a:b", "expected LOW:HIGH, two numbers"),
     ("model.prior_sd[0]=-1:2", "-1 is not a valid value"),
+    ("derived.p_lowest=0.05:0.95", "derived.p_lowest=0.95: the ranges allow an invalid rule: "
+     "a derived prior needs 0 < p_lowest < p_highest < 1"),
+    ("derived.sd=0.5:2", "sd is a pair (name sd[0] or sd[1])"),
+    ("derived.p_middle=0.1:0.2", "the derived prior's rule has p_lowest, p_highest"),
 ])
 def test_bad_tune_is_exit_2_and_nothing_is_written(config, tmp_path, tune, message):
     out = tmp_path / "out"
@@ -275,6 +314,23 @@ def test_a_key_calibrated_toml_cannot_set_is_refused_before_computing(tmp_path):
                                        "stopping.mtd_min_p_target=0.3:0.7", "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert "calibrated.toml could not be written" in result.output and not out.exists()
+
+
+def test_the_rule_ranges_must_make_a_valid_rule_at_every_corner(config, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["calibrate", str(config), "--random", "3", "--tune",
+                                       "derived.p_lowest=0.05:0.2", "--tune",
+                                       "derived.p_highest=0.15:0.4", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert ("derived.p_lowest=0.2, derived.p_highest=0.15: the ranges allow an invalid rule"
+            in result.output) and not out.exists()
+
+
+def test_the_rule_is_tuned_only_where_the_prior_is_derived(tmp_path):
+    path = tmp_path / "given.toml"
+    path.write_text(CONFIG_TEXT + "\n[model]\nprior_mean = [-1.0, 0.0]\nprior_sd = [2.0, 1.0]\n")
+    with pytest.raises(InputError, match="this config gives its own prior"):
+        parse_knobs(["derived.p_highest=0.1:0.4"], load_design(path))
 
 
 def test_default_knobs_need_a_normal_prior(tmp_path):

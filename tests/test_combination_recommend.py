@@ -92,12 +92,13 @@ def test_a_config_error_exits_2_naming_file_and_key(tmp_path):
 
 
 def test_hashes_of_configs_without_the_new_keys_are_unchanged():
-    """Single-agent hashes (and two drugs', whose priors are not simulated yet) as on main."""
+    """Single-agent hashes (and two drugs', whose priors are not simulated yet) as on main (moved
+    once, by the recalibrated default prior and MTD declaration: issue 17)."""
     configs = ROOT / "configs"
     assert design_sha256(load_design(configs / "standard-5dose.toml")) == (
-        "aec5ca92537b68edb560b285508654f6f50b99a5b5da492b00dfef804fe03ede")
+        "e25160f3eb8c7e55e33074fb547ecad6111fc29e30dde53090613d3ef4e28bfc")
     assert design_sha256(load_design(configs / "combination-3x5.toml")) == (
-        "4648d390ca57f3887f446755f10f14066854535de8c282906e76c9408beb7df8")
+        "f09726535903dd5e971cc15cb2c8f7820979816d2e5e41b7ffd26e5164b36ea9")
 
 
 # --- data --------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from bayesdose.schema import Design, load_design
 
 STANDARD = CONFIGS / "standard-5dose.toml"
 STANDARD_NOTE = (
-    "a dose whose true DLT rate equals the target 0.30 is barred by EWOC in 58% of trials after "
-    "6 patients there (at 1 mg; target interval [0.20, 0.35), EWOC 0.25): the interval leaves "
+    "a dose whose true DLT rate equals the target 0.30 is barred by EWOC in 51% of trials after "
+    "12 patients there (at 2 mg; target interval [0.20, 0.35), EWOC 0.25): the interval leaves "
     "little room above the target under this prior; consider a wider upper bound or a higher "
     "threshold (or check the prior at that dose)")
 
@@ -40,7 +40,7 @@ def strict(tmp_path: Path) -> Path:
     return variant(tmp_path, "strict",
                    interval=("[0.20, 0.35]", "[0.20, 0.33]"),
                    ewoc=("max_overdose_probability = 0.25", "max_overdose_probability = 0.20"),
-                   patients=("mtd_min_patients = 6", "mtd_min_patients = 9"))
+                   patients=("max_patients = 30 ", "max_patients = 30\nmtd_min_patients = 9 "))
 
 
 def wide(tmp_path: Path) -> Path:
@@ -62,16 +62,18 @@ def brute_force_share(design: Design, level: int) -> float:
     return share
 
 
-def test_standard_design_bars_the_target_dose_after_two_dlts_in_six() -> None:
-    """Under the derived prior 2 DLTs in 6 at any dose give P(over) >= 0.25 and 1 in 6 does
-    not, so the share is P(X >= 2), X ~ Binomial(6, 0.30) = 0.580, at every dose (the lowest
-    is named)."""
+def test_standard_design_bars_the_target_dose_after_four_dlts_in_twelve() -> None:
+    """Under the derived prior, with the default 12 patients before the MTD, 4 DLTs in 12 give
+    P(over) >= 0.25 at every dose but the lowest (0.243 there) and 3 in 12 do not, so the
+    share is P(X >= 4), X ~ Binomial(12, 0.30) = 0.507, from 2 mg on (the lowest such dose is
+    named); at 1 mg it is P(X >= 5) = 0.276."""
     design = load_design(STANDARD)
     reach = target_reachability(design)
-    assert (reach.level, reach.patients) == (0, 6)
-    assert abs(reach.p_barred - binom.sf(1, 6, 0.30)) < 1e-12
-    assert abs(reach.p_barred - 0.579825) < 1e-12
-    assert abs(brute_force_share(design, 0) - reach.p_barred) < 1e-12
+    assert (reach.level, reach.patients) == (1, 12)
+    assert abs(reach.p_barred - binom.sf(3, 12, 0.30)) < 1e-12
+    assert abs(reach.p_barred - 0.507484) < 1e-6
+    assert abs(brute_force_share(design, 1) - reach.p_barred) < 1e-12
+    assert abs(brute_force_share(design, 0) - binom.sf(4, 12, 0.30)) < 1e-12
     assert reachability_note(design) == STANDARD_NOTE
 
 
@@ -99,9 +101,10 @@ def test_validate_prints_the_note_and_not_for_a_wide_interval(tmp_path: Path) ->
     assert stricter.exit_code == 0
     assert "barred by EWOC in 80% of trials after 9 patients there (at 16 mg; target " \
            "interval [0.20, 0.33), EWOC 0.2)" in stricter.output
-    roomy = runner.invoke(main, ["validate", str(wide(tmp_path))])  # 0.256: no note
+    roomy = runner.invoke(main, ["validate", str(wide(tmp_path))])  # 0.276: no note
     assert roomy.exit_code == 0 and "note:" not in roomy.output
-    assert abs(target_reachability(load_design(wide(tmp_path))).p_barred - 0.25569) < 1e-12
+    assert abs(target_reachability(load_design(wide(tmp_path))).p_barred
+               - binom.sf(4, 12, 0.30)) < 1e-12  # 5 DLTs in 12 bar
 
 
 def test_recommend_keeps_the_note_in_the_json(tmp_path: Path) -> None:

@@ -26,11 +26,13 @@ def test_defaults_and_derived_prior():
     assert design.decision.max_overdose_probability == 0.25
     assert design.cohorts.size == 3 and design.start_level == 0
     assert design.reference_dose == 8 and design.prior.derived
-    # prior medians: 0.10 at the lowest dose and 0.30 at the highest
+    # prior medians: 0.05 at the lowest dose and 0.30 at the highest; sds (1.5, 0.35)
     log_alpha, log_beta = design.prior.mean
-    for dose, p in ((1, 0.10), (8, 0.30)):
+    for dose, p in ((1, 0.05), (8, 0.30)):
         logit = log_alpha + math.exp(log_beta) * math.log(dose / 8)
         assert 1 / (1 + math.exp(-logit)) == pytest.approx(p, abs=1e-3)
+    assert design.prior.sd == (1.5, 0.35)
+    assert (design.stopping.mtd_min_patients, design.stopping.mtd_min_p_target) == (12, 0.5)
     assert "derived from the dose panel" in design.prior.explanation
 
 

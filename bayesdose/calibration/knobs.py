@@ -9,6 +9,11 @@ characteristics were computed. Without ``--tune`` the BLRM's normal prior
 MTD-declaration rule (``[stopping] mtd_min_patients`` and ``mtd_min_p_target``) are searched;
 the EWOC threshold and the target interval define safety and are searched only when named.
 What the trial is (doses, target, sample size, cohorts) is not a knob.
+
+A config whose prior is derived from the dose panel can also tune the derivation itself:
+``derived.p_lowest``, ``derived.p_highest`` and ``derived.sd[i]`` (the fields of
+``models.prior.DerivationRule``), so a calibration finds a rule for any panel, not only a
+prior for this one.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bayesdose.errors import InputError
+from bayesdose.models.prior import DEFAULT_RULE, DerivationRule, derive_prior
 from bayesdose.schema import Design
 
 TUNABLE_SECTIONS = ("model", "decision", "stopping")  # what the BLRM decides by
 FIXED_KEYS = ("decision.target", "stopping.max_patients")  # what the trial is, not its tuning
 PRIOR_KEYS = ("prior_mean", "prior_sd", "prior_correlation")
+RULE = "derived"  # the section of the derived prior's rule (DerivationRule's fields)
 GRID = 1000  # values per range
 # default search: the prior around the config's (or derived) one, and the MTD declaration
 DEFAULT_PRIOR_SPAN = {("prior_mean", 0): 2.0, ("prior_mean", 1): 1.0}
@@ -77,14 +84,27 @@ def parse_knobs(specs: list[str], design: Design) -> list[Knob]:
     repeated = next((n for n in names if names.count(n) > 1), None)
     if repeated is not None:
         raise InputError("--tune", repeated, "named twice")
-    for knob in knobs:  # every end of every range must make a valid design
+    for knob in (k for k in knobs if k.path[0] != RULE):  # every end makes a valid design
         for end in (knob.low, knob.high):
             try:
                 apply(design, [knob], [knob.value(knob.unit(end))])
             except InputError as err:
                 raise InputError("--tune", knob.name, f"{end:g} is not a valid value: "
                                  f"{err.problem}") from None
+    _check_rule_corners([k for k in knobs if k.path[0] == RULE])
     return knobs
+
+
+def _check_rule_corners(knobs: list[Knob]) -> None:
+    """Every combination of the ends of the ``derived.*`` ranges must be a valid rule (e.g.
+    p_lowest below p_highest), so no setting of the search is invalid."""
+    for corner in range(2 ** len(knobs)):
+        ends = [k.high if corner >> i & 1 else k.low for i, k in enumerate(knobs)]
+        try:
+            rule_of(knobs, ends)
+        except ValueError as err:
+            names = ", ".join(f"{k.name}={e:g}" for k, e in zip(knobs, ends, strict=True))
+            raise InputError("--tune", names, f"the ranges allow an invalid rule: {err}") from None
 
 
 def parse_knob(spec: str, design: Design) -> Knob:
@@ -97,6 +117,8 @@ def parse_knob(spec: str, design: Design) -> Knob:
     path = tuple(match.group(1).split("."))
     index = None if match.group(2) is None else int(match.group(2))
     low, high = _bounds(spec, bounds)
+    if path[0] == RULE:
+        return _rule_knob(spec, design, path, index, low, high)
     hint, current = _field(spec, design, path)
     integer = _numeric(spec, hint, current, index)
     if integer and (low != int(low) or high != int(high)):
@@ -108,6 +130,23 @@ def parse_knob(spec: str, design: Design) -> Knob:
     if path[0] == "model" and path[-1] in PRIOR_KEYS:
         _check_normal_prior(design, spec)
     return Knob(path, index, low, high, integer)
+
+
+def _rule_knob(spec: str, design: Design, path: tuple[str, ...], index: int | None,
+               low: float, high: float) -> Knob:
+    """A ``derived.KEY[i]`` knob: a number of the rule that derives the prior from the panel
+    (only for a config whose prior is derived)."""
+    if len(path) != 2 or path[1] not in {f.name for f in dataclasses.fields(DerivationRule)}:
+        raise InputError("--tune", spec, "the derived prior's rule has p_lowest, p_highest "
+                         "and sd[0], sd[1]")
+    if (index is None) != (path[1] != "sd") or (index is not None and index > 1):
+        raise InputError("--tune", spec, "sd is a pair (name sd[0] or sd[1]); p_lowest and "
+                         "p_highest are numbers")
+    model = design.model
+    if model.prior != "normal" or model.elicitation or model.prior_mean is not None:
+        raise InputError("--tune", spec, "derived.* tunes the prior derived from the dose "
+                         "panel: this config gives its own prior")
+    return Knob(path, index, low, high, False)
 
 
 def _bounds(spec: str, text: str) -> tuple[float, float]:
@@ -182,12 +221,37 @@ def default_knobs(design: Design) -> list[Knob]:
 
 def apply(design: Design, knobs: list[Knob], values: list[float | int]) -> Design:
     """``design`` with each knob set to its value (validated: an InputError if the result is
-    not a valid design). A derived prior is written out (prior_mean and prior_sd) first."""
+    not a valid design). A derived prior is written out (prior_mean and prior_sd) first, as
+    the ``derived.*`` knobs' rule derives it."""
+    rule = [(k, v) for k, v in zip(knobs, values, strict=True) if k.path[0] == RULE]
+    if rule:
+        try:
+            prior = derive_prior(design.panel.levels, design.panel.reference,
+                                 design.model.prior_correlation, rule_of(*zip(*rule)))
+        except ValueError as err:
+            raise InputError("--tune", None, str(err)) from None
+        design = _with_prior(design, prior.mean, prior.sd)
     if any(k.path[0] == "model" and k.path[-1] in PRIOR_KEYS for k in knobs):
         design = with_explicit_prior(design)
     for knob, value in zip(knobs, values, strict=True):
-        design = _replace(design, knob.path, knob.index, value)
+        if knob.path[0] != RULE:
+            design = _replace(design, knob.path, knob.index, value)
     return design
+
+
+def rule_of(knobs: list[Knob] | tuple[Knob, ...],
+            values: list[float] | tuple[float, ...]) -> DerivationRule:
+    """The default rule with the ``derived.*`` knobs' values (a ValueError if invalid)."""
+    fields: dict[str, Any] = {}
+    for knob, value in zip(knobs, values, strict=True):
+        key = knob.path[1]
+        if knob.index is None:
+            fields[key] = float(value)
+        else:
+            pair = list(fields.get(key, getattr(DEFAULT_RULE, key)))
+            pair[knob.index] = float(value)
+            fields[key] = tuple(pair)
+    return dataclasses.replace(DEFAULT_RULE, **fields)
 
 
 def with_explicit_prior(design: Design) -> Design:
@@ -195,8 +259,11 @@ def with_explicit_prior(design: Design) -> Design:
     if design.model.prior_mean is not None:
         return design
     prior = design.mean_prior
-    model = dataclasses.replace(design.model, prior_mean=tuple(prior.mean),
-                                prior_sd=tuple(prior.sd))
+    return _with_prior(design, prior.mean, prior.sd)
+
+
+def _with_prior(design: Design, mean: tuple[float, float], sd: tuple[float, float]) -> Design:
+    model = dataclasses.replace(design.model, prior_mean=tuple(mean), prior_sd=tuple(sd))
     return dataclasses.replace(design, model=model)
 
 
@@ -213,7 +280,10 @@ def _replace(obj: Any, path: tuple[str, ...], index: int | None, value: float | 
 
 
 def value_of(design: Design, knob: Knob) -> float | int:
-    """The knob's value in ``design``."""
+    """The knob's value in ``design`` (a ``derived.*`` knob's: the default rule's)."""
+    if knob.path[0] == RULE:
+        value = getattr(DEFAULT_RULE, knob.path[1])
+        return value if knob.index is None else value[knob.index]
     if knob.path[0] == "model" and knob.path[-1] in PRIOR_KEYS:
         design = with_explicit_prior(design)
     value = key_value(design, knob.path)

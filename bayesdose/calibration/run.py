@@ -18,6 +18,7 @@ from typing import Any
 from bayesdose.calibration.front import front_figure, pareto_front
 from bayesdose.calibration.knobs import (
     PRIOR_KEYS,
+    RULE,
     Knob,
     apply,
     key_value,
@@ -120,8 +121,9 @@ def calibration_document(c: Calibration, source: dict[str, Any]) -> dict[str, An
 
 def calibrated_toml(c: Calibration, config_text: str) -> str:
     """The input config's text with the chosen values, each with a comment on its origin."""
-    assert c.calibrated is not None
-    return set_keys(config_text, config_changes(c.design, c.calibrated, c.knobs,
+    assert c.chosen is not None
+    return set_keys(config_text, config_changes(c.design, c.knobs,
+                                                list(c.settings[c.chosen].values),
                                                 len(c.settings)))
 
 
@@ -129,18 +131,22 @@ def check_config_text(design: Design, knobs: list[Knob], config_text: str, sourc
     """Refuse, before anything is computed, a config whose keys calibrated.toml could not
     set in its text (``toml_edit``)."""
     try:
-        set_keys(config_text, config_changes(design, apply(design, knobs, [
-            value_of(design, k) for k in knobs]), knobs, 0))
+        set_keys(config_text, config_changes(design, knobs, [value_of(design, k) for k in knobs],
+                                             0))
     except ValueError as err:
         raise InputError(source, None, f"calibrated.toml could not be written: {err}") from None
 
 
-def config_changes(design: Design, chosen: Design, knobs: list[Knob],
+def config_changes(design: Design, knobs: list[Knob], values: list[float | int],
                    tried: int) -> dict[tuple[str, str], tuple[Any, str]]:
-    """Each (table, key) of ``chosen`` to write, with its comment; a derived prior is written
-    out whole (prior_mean and prior_sd) when a knob changes it."""
+    """Each (table, key) of the design with the knobs' ``values`` to write, with its comment;
+    a derived prior is written out whole (prior_mean and prior_sd) when a knob changes it,
+    and the ``derived.*`` knobs, which are no keys of the config, by the prior they derive."""
+    chosen = apply(design, knobs, values)
     changes: dict[tuple[str, str], tuple[Any, str]] = {}
     for knob in knobs:
+        if knob.path[0] == RULE:
+            continue
         table, key = ".".join(knob.path[:-1]), knob.path[-1]
         value = key_value(chosen, knob.path)
         element = "" if knob.index is None else f"[{knob.index}] "
@@ -148,13 +154,17 @@ def config_changes(design: Design, chosen: Design, knobs: list[Knob],
                 f"{knob.high:g}] (bayesdose calibrate), was {value_of(design, knob):g}")
         old = changes.get((table, key), (value, ""))[1]
         changes[table, key] = (value, f"{old}; {note}" if old else note)
+    rule = [f"{k.name} = {v:g}" for k, v in zip(knobs, values, strict=True) if k.path[0] == RULE]
+    note = ("derived from the dose panel by the calibrated rule " + ", ".join(rule)
+            + f" (best of {tried} settings, bayesdose calibrate)" if rule else
+            "the prior derived from the dose panel, written out with the calibrated keys")
     if design.model.prior_mean is None and any(
-            k.path[0] == "model" and k.path[-1] in PRIOR_KEYS for k in knobs):
+            k.path[0] == RULE or (k.path[0] == "model" and k.path[-1] in PRIOR_KEYS)
+            for k in knobs):
         explicit = with_explicit_prior(chosen).model
         for key in ("prior_mean", "prior_sd"):
             if ("model", key) not in changes:
-                changes["model", key] = (getattr(explicit, key), "the prior derived from the "
-                                         "dose panel, written out with the calibrated keys")
+                changes["model", key] = (getattr(explicit, key), note)
     return changes
 
 

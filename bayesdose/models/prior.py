@@ -241,36 +241,54 @@ def mixture_prior(components: Any) -> BivariateNormal | Mixture:
                        for c in components])
 
 
-# The default prior, when [model] gives none (in the spirit of the minimally informative prior
-# of Neuenschwander, Branson & Gsponer 2008): prior medians of P(DLT) at the lowest and the
-# highest dose fix the medians of (log alpha, log beta); wide standard deviations let the data
-# dominate after a few cohorts. The values were calibrated on operating characteristics
-# against 3+3 over random scenarios (benchmarks/research/calibration.py, docs/calibration.md).
-DERIVED_P_LOWEST = 0.10
-DERIVED_P_HIGHEST = 0.30
-DERIVED_SD = (2.0, 1.0)
+# The default prior, when [model] gives none: prior medians of P(DLT) at the lowest and the
+# highest dose fix the medians of (log alpha, log beta), with standard deviations that let the
+# data dominate within a few cohorts. The values are a rule of the panel, tuned by `bayesdose
+# calibrate` (derived.* knobs) on 200 random curves of the standard 5-dose panel and checked on
+# other panels, targets and reference doses (docs/calibration.md,
+# benchmarks/research/calibration.py): sd 1.5 of log alpha is the narrowest that keeps the
+# share of patients above the MTD at most BOIN's on 6 doses as well.
+@dataclass(frozen=True)
+class DerivationRule:
+    """How a prior is derived from a dose panel: the prior median P(DLT) at the lowest and at
+    the highest dose, and the standard deviations of (log alpha, log beta). ``calibrate``
+    tunes these numbers as ``derived.*`` knobs."""
+
+    p_lowest: float = 0.05
+    p_highest: float = 0.30
+    sd: tuple[float, float] = (1.5, 0.35)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.p_lowest < self.p_highest < 1:
+            raise ValueError("a derived prior needs 0 < p_lowest < p_highest < 1 (got "
+                             f"{self.p_lowest:g} and {self.p_highest:g})")
+        if not min(self.sd) > 0:
+            raise ValueError(f"a derived prior needs sds > 0 (got {self.sd})")
+
+
+DEFAULT_RULE = DerivationRule()
 
 
 def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def derive_prior(levels: tuple[float, ...], reference: float,
-                 correlation: float) -> BivariateNormal:
+def derive_prior(levels: tuple[float, ...], reference: float, correlation: float,
+                 rule: DerivationRule = DEFAULT_RULE) -> BivariateNormal:
     """A weakly informative prior from the dose panel (at least two doses).
 
-    Prior medians: P(DLT) = DERIVED_P_LOWEST at the lowest dose and DERIVED_P_HIGHEST at the
+    Prior medians: P(DLT) = ``rule.p_lowest`` at the lowest dose and ``rule.p_highest`` at the
     highest, so median beta = (logit p_high - logit p_low) / log(d_high / d_low) and
-    median log alpha follows at the reference dose; standard deviations DERIVED_SD.
+    median log alpha follows at the reference dose; standard deviations ``rule.sd``.
     """
-    lo, hi = _logit(DERIVED_P_LOWEST), _logit(DERIVED_P_HIGHEST)
+    lo, hi = _logit(rule.p_lowest), _logit(rule.p_highest)
     beta = (hi - lo) / (math.log(levels[-1]) - math.log(levels[0]))  # ratios could overflow
     log_alpha = hi - beta * (math.log(levels[-1]) - math.log(reference))
     mean = (round(log_alpha, 4), round(math.log(beta), 4))
     explanation = (
-        f"derived from the dose panel: prior median P(DLT) {DERIVED_P_LOWEST:g} at the lowest "
-        f"dose and {DERIVED_P_HIGHEST:g} at the highest; log alpha ~ N({mean[0]}, "
-        f"{DERIVED_SD[0]}^2), log beta ~ N({mean[1]}, {DERIVED_SD[1]}^2), "
+        f"derived from the dose panel: prior median P(DLT) {rule.p_lowest:g} at the lowest "
+        f"dose and {rule.p_highest:g} at the highest; log alpha ~ N({mean[0]}, "
+        f"{rule.sd[0]:g}^2), log beta ~ N({mean[1]}, {rule.sd[1]:g}^2), "
         f"correlation {correlation:g}"
     )
-    return BivariateNormal(mean, DERIVED_SD, correlation, True, explanation)
+    return BivariateNormal(mean, rule.sd, correlation, True, explanation)
