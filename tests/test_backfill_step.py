@@ -101,6 +101,20 @@ def test_over_enrolment_counts_escalation_patients(tmp_path) -> None:
            "[stopping] max_patients = 30" in note
 
 
+def test_validate_says_how_many_patients_are_backfill(bf, tmp_path) -> None:
+    """``validate`` splits the patients into escalation and backfill when the data mark
+    backfill patients, and says nothing of backfill when they do not."""
+    result = CliRunner().invoke(main, ["validate", str(BF_BOIN), str(write(tmp_path, ROWS))])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].endswith(
+        "valid patient level data, 14 patients (escalation 12, backfill 2), 4 DLTs, "
+        "4 response(s) of 13 assessed")
+    plain = write(tmp_path, [row for row in ROWS if not row.startswith("B")])
+    result = CliRunner().invoke(main, ["validate", str(BF_BOIN), str(plain)])
+    assert result.output.splitlines()[-1].endswith(
+        "valid patient level data, 12 patients, 2 DLTs, 3 response(s) of 11 assessed")
+
+
 def test_blrm_max_patients_counts_escalation_patients(tmp_path) -> None:
     """XJ-MK-002 with backfill: max_patients 16. Fifteen escalation patients and three
     backfill patients: the BLRM goes on with a cohort of one (16 - 15), where without the
