@@ -26,10 +26,9 @@ def backfill_details(name: str, backfill: Backfill, design: Design, data: TrialD
                      state: BackfillStates, document: dict[str, Any]) -> Details:
     """The counts the rule read per dose (``complete`` patients, of whom ``backfill``), the
     rule in words, and the reason for the step."""
-    marked = [sum(p.backfill and p.evaluable for p in data.patients if p.level == k)
-              for k in range(len(design.levels))]
+    marked = data.backfill_counts[0]
     for k, entry in enumerate(document["doses"]):
-        entry.update(complete=int(state.n[0, k]), backfill=marked[k])
+        entry.update(complete=int(state.n[0, k]), backfill=int(marked[k]))
     escalated, most = int(state.escalated[0]), backfill.max_patients
     document["escalation_patients"] = escalated
     counted = (f"{escalated} escalation patients of [stopping] max_patients = {most} (backfill "
