@@ -1,10 +1,11 @@
 """What a design with backfill (``recommend --design NAME+backfill``) says about its step on
 real data: the escalation it makes on the complete data of every patient, escalation and
 backfill, with the counts it read, and how many escalation patients ``max_patients`` has
-counted (backfill patients come on top). A rule with a ``reason`` words its own decision
-(BF-BOIN's ``BfBoin.reason``: each dose's call, any conflict and the pooled data that resolved
-it; the 3+3's: its rule, or its MTD search below a dose backfill DLTs closed); the CRM says
-which rule decided, with the counts."""
+counted (backfill patients come on top). A rule with a ``reason`` words its own decision on
+the trial's state (BF-BOIN's ``BfBoin.reason``: each dose's call, any conflict and the pooled
+data that resolved it; the 3+3's: its rule, or its MTD search below a dose backfill DLTs
+closed; the CRM's: as ``recommend --design crm`` words it, on the pooled complete data); a
+rule without one (the BLRM's) says that its rule decided, with the counts."""
 
 from __future__ import annotations
 
@@ -25,10 +26,9 @@ def backfill_details(name: str, backfill: Backfill, design: Design, data: TrialD
                      state: BackfillStates, document: dict[str, Any]) -> Details:
     """The counts the rule read per dose (``complete`` patients, of whom ``backfill``), the
     rule in words, and the reason for the step."""
-    marked = [sum(p.backfill and p.evaluable for p in data.patients if p.level == k)
-              for k in range(len(design.levels))]
+    marked = data.backfill_counts[0]
     for k, entry in enumerate(document["doses"]):
-        entry.update(complete=int(state.n[0, k]), backfill=marked[k])
+        entry.update(complete=int(state.n[0, k]), backfill=int(marked[k]))
     escalated, most = int(state.escalated[0]), backfill.max_patients
     document["escalation_patients"] = escalated
     counted = (f"{escalated} escalation patients of [stopping] max_patients = {most} (backfill "
@@ -46,7 +46,7 @@ def _reason(backfill: Backfill, design: Design, state: BackfillStates,
         return f"{counted}: the escalation is over, the MTD by the design's selection"
     explain = getattr(backfill.rule, "reason", None)
     if explain is not None:
-        return explain(state.n[0], state.dlt[0], int(state.last_level[0]), design.panel.label)
+        return explain(state, design.panel.label)
     return (f"{label(base_name(backfill.name))}'s rule on the complete data of every patient "
             f"({_counts(design, state)})")
 

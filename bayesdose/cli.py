@@ -297,7 +297,9 @@ def validate(config: Path, data: Path | None, as_of: datetime | None) -> None:
         layout = "patient level" if trial.patient_level else "aggregated"
         responses = (f", {int(trial.responses.sum())} response(s) of "
                      f"{int(trial.assessed.sum())} assessed" if trial.has_responses else "")
-        click.echo(f"{data}: valid {layout} data, {patients(trial.total_patients)}, "
+        split = (f" (escalation {trial.escalated}, backfill "
+                 f"{trial.total_patients - trial.escalated})" if trial.backfilled else "")
+        click.echo(f"{data}: valid {layout} data, {patients(trial.total_patients)}{split}, "
                    f"{dlts(int(trial.dlt.sum()))}{responses}")
         if (over := over_enrolment(design, trial)) is not None:
             click.echo(f"note: {over}")

@@ -137,6 +137,17 @@ class TrialData:
         return any(p.backfill for p in self.patients or ())
 
     @property
+    def backfill_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per dose, the evaluable backfill patients and their DLTs (zeros when none is
+        marked): a part of ``n`` and ``dlt``."""
+        n, dlt = np.zeros_like(self.n), np.zeros_like(self.dlt)
+        for p in self.patients or ():
+            if p.backfill and p.evaluable:
+                n[p.level] += 1
+                dlt[p.level] += p.dlt
+        return n, dlt
+
+    @property
     def escalated(self) -> int:
         """Evaluable escalation patients: what ``[stopping] max_patients`` counts against the
         evaluable patients ``n`` (backfill patients come on top)."""

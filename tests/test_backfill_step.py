@@ -101,6 +101,20 @@ def test_over_enrolment_counts_escalation_patients(tmp_path) -> None:
            "[stopping] max_patients = 30" in note
 
 
+def test_validate_says_how_many_patients_are_backfill(bf, tmp_path) -> None:
+    """``validate`` splits the patients into escalation and backfill when the data mark
+    backfill patients, and says nothing of backfill when they do not."""
+    result = CliRunner().invoke(main, ["validate", str(BF_BOIN), str(write(tmp_path, ROWS))])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].endswith(
+        "valid patient level data, 14 patients (escalation 12, backfill 2), 4 DLTs, "
+        "4 response(s) of 13 assessed")
+    plain = write(tmp_path, [row for row in ROWS if not row.startswith("B")])
+    result = CliRunner().invoke(main, ["validate", str(BF_BOIN), str(plain)])
+    assert result.output.splitlines()[-1].endswith(
+        "valid patient level data, 12 patients, 2 DLTs, 3 response(s) of 11 assessed")
+
+
 def test_blrm_max_patients_counts_escalation_patients(tmp_path) -> None:
     """XJ-MK-002 with backfill: max_patients 16. Fifteen escalation patients and three
     backfill patients: the BLRM goes on with a cohort of one (16 - 15), where without the
@@ -211,3 +225,30 @@ def test_decision_page_of_bf_boin(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     html = page.read_text()
     assert "BOIN + backfill" in html and "conflict: 1 level calls de-escalate" in html
+
+
+@pytest.mark.parametrize(("backfill", "reason"), [
+    (["C1,2,1e8,1,1,0", "C2,2,1e8,0,1,1"],
+     "the model P(DLT) closest to the target 0.25 is 0.220, at 1x10^8 viable cells"),
+    (["C1,2,1e8,0,1,0", "C2,2,1e8,0,1,1", "C3,2,1e8,0,1,0"],
+     "the model P(DLT) closest to the target 0.25 is 0.256, at 6x10^8 viable cells; the last "
+     "cohort at 3x10^8 viable cells had a DLT rate of 0.333 >= 0.25: no escalation right "
+     "after it, stay"),
+])
+def test_crm_backfill_gives_the_crms_own_reason(tmp_path, backfill, reason) -> None:
+    """XJ-MK-002: 0/3 at 1e8, then 1/3 at 3e8, with backfill patients at 1e8. crm+backfill's
+    reason is the CRM's (``recommend --design crm``) on the pooled complete data: word for word
+    that of the plain CRM on the same patients as escalation patients, the last cohort the
+    same; the restriction after a DLT in the last cohort included."""
+    design = load_design(XJ)
+    escalation = ["A1,1,1e8,0,,1", "A2,1,1e8,0,,0", "A3,1,1e8,0,,0", "B1,3,3e8,0,,0",
+                  "B2,3,3e8,1,,1", "B3,3,3e8,0,,0"]
+    data = read_trial_data(write(tmp_path, [*escalation, *backfill]), design)
+    doc = step_on_data("crm+backfill", design, data).document
+    assert doc["reason"] == reason
+    as_escalation = [",".join([*row.split(",")[:4], "", row.split(",")[5]]) for row in backfill]
+    plain = [*escalation[:3], *as_escalation, *escalation[3:]]  # cohort 2 at 1e8, then 3
+    same = step_on_data("crm", design, read_trial_data(write(tmp_path, plain), design))
+    assert same.document["reason"] == reason
+    assert (doc["next_dose"], doc["direction"]) == (same.document["next_dose"],
+                                                    same.document["direction"])

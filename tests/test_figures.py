@@ -136,8 +136,9 @@ def test_rule_figure_scales(k: int, name: str) -> None:
     flat ones would touch), the legend under the panel, the marks above the doses apart, the
     step in the title."""
     design = panel_design(k, "viable cells", 1e8)
-    step = step_on_data(name, design, escalated(design, dlts_at_last=1))
-    fig = rule_figure(design, step)
+    data = escalated(design, dlts_at_last=1)
+    step = step_on_data(name, design, data)
+    fig = rule_figure(design, step, data)
     renderer = drawn(fig)
     ax = fig.axes[0]
     boxes = label_boxes(ax, renderer)
@@ -225,6 +226,76 @@ def test_progress_plot_marks_pending_excluded_and_stop(tmp_path: Path) -> None:
     assert [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "-"] == [5.5]
     assert [t.get_text() for t in fig.legends[0].get_texts()][-2:] == [
         "stop (max patients), MTD 1×10⁸ viable cells", "MTD"]
+
+
+BF_BOIN = ROOT / "configs" / "bf-boin.toml"
+BF_BOIN_DATA = ROOT / "configs" / "examples" / "bf-boin-backfill.csv"  # B01, B02: backfill
+
+
+def test_progress_plot_boxes_backfill_patients() -> None:
+    """BF-BOIN's example: the two backfill patients (10th and 11th, level 1, both with a DLT)
+    keep their DLT marker inside a box in the backfill colour, named in the legend and the
+    title; the data without them have no box."""
+    from bayesdose.data import read_trial_data
+    from bayesdose.report.figures import BACKFILL_INK
+
+    design = load_design(BF_BOIN)
+    data = read_trial_data(BF_BOIN_DATA, design)
+    fig = progress_figure(design, data, step_on_data("boin+backfill", design, data).document)
+    ax = fig.axes[0]
+    boxes = [line for line in ax.lines if line.get_marker() == "s"
+             and to_hex(line.get_markeredgecolor()) == BACKFILL_INK]
+    assert len(boxes) == 1 and boxes[0].get_markerfacecolor() == "none"
+    assert (list(boxes[0].get_xdata()), list(boxes[0].get_ydata())) == ([10, 11], [0, 0])
+    dlts = next(line for line in ax.lines if line.get_marker() == "X")
+    assert list(dlts.get_xdata()) == [5, 10, 11, 12]  # the outcome marker stays inside
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "no DLT", "DLT", "backfill patient", "next: 3 level × 3 (stay)"]
+    assert ax.get_title(loc="left") == "Trial progress: 14 patients (2 backfill), 4 DLTs, " \
+                                       "4 cohorts"
+    escalation = trial_data_from_records(
+        [{"patient_id": p.patient_id, "cohort": p.cohort, "dose": design.levels[p.level],
+          "dlt": p.dlt} for p in data.escalation], design)
+    fig = progress_figure(design, escalation,
+                          step_on_data("boin", design, escalation).document)
+    assert not [line for line in fig.axes[0].lines if line.get_marker() == "s"]
+    assert "backfill patient" not in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def backfill_marks(ax) -> list[tuple[float, float]]:
+    """Where the figure draws the backfill patients' own DLT rates (triangles in their
+    colour)."""
+    from bayesdose.report.figures import BACKFILL_INK
+
+    return [tuple(xy) for c in ax.collections if c.get_paths()
+            and len(c.get_facecolors()) and to_hex(c.get_facecolors()[0]) == BACKFILL_INK
+            for xy in c.get_offsets()]
+
+
+@pytest.mark.parametrize("name", ["blrm", "boin+backfill", "3+3+backfill"])
+def test_decision_pictures_mark_backfill_patients(name: str) -> None:
+    """BF-BOIN's example: besides the diamond of every patient at level 1 (2/5), a triangle
+    in the backfill colour at the backfill patients' own rate (2/2), labelled and named in
+    the legend, in BLRM-EWOC's figure and in another design's; none without backfill."""
+    from bayesdose.data import read_trial_data
+
+    design = load_design(BF_BOIN)
+    data = read_trial_data(BF_BOIN_DATA, design)
+    step = step_on_data(name, design, data)
+    fig = posterior_figure(step.recommendation) if name == "blrm" else rule_figure(
+        design, step, data)
+    ax = fig.axes[0]
+    assert backfill_marks(ax) == [(0, 1.0)]
+    texts = [t.get_text() for t in ax.texts]
+    assert "2/2" in texts and "2/5" in texts  # the backfill patients', every patient's
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "backfill patients' DLT/n (counted in the diamond)" in legend
+    assert_legend_clear(fig, drawn(fig))
+    plain = escalated(design, dlts_at_last=1)
+    fig = (posterior_figure(recommend(design, plain)) if name == "blrm" else rule_figure(
+        design, step_on_data(name, design, plain), plain))
+    assert backfill_marks(fig.axes[0]) == []
+    assert not any("backfill" in t.get_text() for t in fig.legends[0].get_texts())
 
 
 @pytest.mark.parametrize("k", DOSES)

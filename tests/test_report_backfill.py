@@ -220,3 +220,31 @@ def test_backfill_report_in_a_real_browser(browser, report_dir: Path) -> None:
         return [s.querySelector('table.selection').getBoundingClientRect().bottom,
                 s.querySelector('table.obd-selection').getBoundingClientRect().top]""")
     assert top[1] > top[0]
+
+
+@pytest.mark.parametrize(("names", "hatched"), [(["3+3"], False),
+                                                (["3+3", "boin+backfill"], True)])
+def test_the_caption_names_hatched_backfill_only_with_a_backfill_design(
+        tmp_path: Path, names: list[str], hatched: bool) -> None:
+    """A scenario with response rates: the caption explains the OBD panel for any design, and
+    the hatched backfill patients only when a backfill design is in the study."""
+    from bayesdose.report.build import ReportInputs, report_html
+    from bayesdose.report.simulated_study import Study
+    from bayesdose.simulation.study import run_study
+
+    design = load_design(CONFIG)
+    scenario = load_scenarios(SCENARIOS, 3)[:1]
+    summary = dict(run_study(design, scenario, names, 20, 1).summary, seed=1, designs=names)
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    html = report_html(design, Study(summary, path, 0.1, False, {}),
+                       ReportInputs(CONFIG, SCENARIOS, "bayesdose report"), 2)
+    caption = " ".join(html.split("<figcaption>Probability of selecting each dose")[1]
+                       .split("</figcaption>")[0].split())
+    assert caption.startswith("(left) and mean number of patients per dose (middle), by "
+                              "design; the red line is the true DLT curve (right-hand axis).")
+    assert caption.endswith("Right: the probability that each design selects each dose as the "
+                            "optimal biological dose, against the true response rates "
+                            "(right-hand axis).")
+    assert ("Hatched: the backfill patients of a backfill design, on top of its escalation "
+            "patients." in caption) is hatched

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,28 @@ def test_simulated_table_shows_standard_errors_and_verbose_per_dose(tmp_path: Pa
     plain = run(CONFIG, "--scenarios", SCENARIOS, "--designs", "3+3", "--trials", 400,
                 "--seed", 4, "--out", tmp_path, "--method", "simulate", "--workers", 1)
     assert "per dose:" not in plain.output
+
+
+def test_verbose_per_dose_table_aligns_long_scenario_names(tmp_path: Path) -> None:
+    """A scenario name longer than 10 characters widens the scenario column: every number of
+    the per-dose table (and its standard error) ends under its column's title."""
+    scenarios = tmp_path / "long.toml"
+    scenarios.write_text('[[scenario]]\nname = "S1"\np_true = [0.05, 0.15, 0.30, 0.45, 0.60]\n'
+                         '[[scenario]]\nname = "steep-curve-at-dose-two"\n'
+                         'p_true = [0.10, 0.30, 0.55, 0.70, 0.80]\n')
+    result = run(CONFIG, "--scenarios", scenarios, "--designs", "3+3", "--trials", 200,
+                 "--seed", 4, "--out", tmp_path / "out", "--method", "simulate", "--workers", 1,
+                 "--verbose")
+    assert result.exit_code == 0, result.output
+    lines = table_lines(result.output)
+    head = next(i for i, line in enumerate(lines) if line.startswith("scenario ")
+                and "level 1" in line)
+    assert lines[head].startswith("scenario                design ")  # the longest name
+    ends = {m.end() for m in re.finditer(r"level \d|none", lines[head])}
+    rows = [line for line in lines[head + 2:] if line.strip()]
+    assert rows[0].startswith("S1                      3+3 ")
+    assert any(line.startswith("steep-curve-at-dose-two 3+3 ") for line in rows)
+    assert len(rows) == 12  # per scenario: 3+3 select, patients; optimal select; their errors
+    for line in rows:
+        numbers = [m.end() for m in re.finditer(r"\(?\d+\.\d+\)?", line)]
+        assert len(numbers) >= 5 and set(numbers) <= ends, line

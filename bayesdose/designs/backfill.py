@@ -25,7 +25,8 @@ built from the config (and the row's options) with ``max_patients`` (escalation 
 ``decide(states)`` (the escalation on pooled data), ``select(states)`` (the MTD when the
 escalation patients are used up) and ``unsafe(n, dlt, level)`` (the doses whose complete data
 cross the design's de-escalation rule); optionally ``expect(n, dlt)``, the data its next
-decisions read, for a rule that computes per data set in batches (the BLRM's posterior).
+decisions read, for a rule that computes per data set in batches (the BLRM's posterior), and
+``reason(state, label)``, one trial's step in words (``recommend --design NAME+backfill``).
 Each rule's module states it: BOIN (BF-BOIN, ``designs.boin.backfill``), BLRM-EWOC (EWOC
 applies: P(overdosing) at or above the threshold, ``designs.blrm.backfill``), 3+3 (two DLTs,
 ``designs.three_plus_three.backfill``) and the CRM (above the model's dose,

@@ -1,8 +1,9 @@
 """A picture and a page of one decision: ``bayesdose recommend --plot PATH`` and ``--html PATH``
 (another design's step: ``rule_decision``).
 
-The figure shows the posterior DLT curve (mean and 95% band) with the target interval, and the
-interval probabilities per dose as stacked bars with the EWOC threshold. The page is the
+The figure shows the posterior DLT curve (mean and 95% band) with the target interval and the
+observed DLT rates (the backfill patients' own marked apart), and the interval probabilities
+per dose as stacked bars with the EWOC threshold. The page is the
 decision, the figure and the per-dose table of the recommendation, the predictive probabilities
 for the next cohort and, when MCMC ran, its estimates and diagnostics
 (``designs.blrm.crosscheck``), for the escalation meeting's minutes. Both read the
@@ -96,13 +97,13 @@ def _draw(rec: Recommendation) -> Any:
 
 
 def _draw_curve(curve: Any, rec: Recommendation, labels: list[str]) -> list[Any]:
-    """Posterior mean and 95% band of P(DLT), the target interval, the observed DLT/n and the
-    next dose; returns the legend's handles."""
+    """Posterior mean and 95% band of P(DLT), the target interval, the observed DLT/n (and the
+    backfill patients' own) and the next dose; returns the legend's handles."""
     import numpy as np
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from bayesdose.report.figures import TARGET_BAND, dose_axis, observed_rates
+    from bayesdose.report.figures import TARGET_BAND, backfill_rates, dose_axis, observed_rates
 
     design, s, decision = rec.design, rec.summary, rec.decision
     lo, hi = design.decision.target_interval
@@ -115,7 +116,7 @@ def _draw_curve(curve: Any, rec: Recommendation, labels: list[str]) -> list[Any]
     handles = [Patch(color=TARGET_BAND, alpha=0.13, label="target interval"),
                Patch(color=blrm, alpha=0.18, label="95% interval"),
                Line2D([], [], color=blrm, marker="o", ms=4, label="posterior mean")]
-    handles += observed_rates(curve, n, dlt)
+    handles += observed_rates(curve, n, dlt) + backfill_rates(curve, *rec.data.backfill_counts)
     if decision.next_level is not None:
         curve.axvline(decision.next_level, color=NEXT_INK, ls="--", lw=1.0)
         handles.append(Line2D([], [], color=NEXT_INK, ls="--", lw=1.0, label="next dose"))

@@ -49,6 +49,7 @@ STYLE: dict[str, Any] = {
 
 UNDER, TARGET, OVER = "#8fb8de", "#3a8d5c", "#c0392b"
 TARGET_BAND = "#3a8d5c"
+BACKFILL_INK = "#c77c02"  # backfill patients, in the decision pictures and the progress plot
 
 def styled[**P, R](draw: Callable[P, R]) -> Callable[P, R]:
     """Draw a figure in the report style."""
@@ -147,3 +148,27 @@ def observed_rates(ax: Any, n: Any, dlt: Any) -> list[Any]:
                     va="top" if below else "bottom")
     return [Line2D([], [], ls="", marker="D", mfc="white", mec="#333333",
                    label="observed DLT/n")]
+
+
+def backfill_rates(ax: Any, n: Any, dlt: Any) -> list[Any]:
+    """The backfill patients' own observed DLT rate at each dose that has some (``n``, ``dlt``:
+    their counts per dose, a part of those of ``observed_rates``, whose diamond counts every
+    patient, as the decision does): a triangle in the backfill colour whose area grows with
+    their number as the diamond's does, ``DLTs/n`` to its right; returns the legend's handle
+    (none without backfill patients)."""
+    import numpy as np
+    from matplotlib.lines import Line2D
+
+    n, dlt = np.asarray(n), np.asarray(dlt)
+    given = np.flatnonzero(n > 0)
+    if given.size == 0:
+        return []
+    area = 18 + 10 * n  # points squared, as the diamonds
+    ax.scatter(given, dlt[given] / n[given], s=area[given], marker="^", color=BACKFILL_INK,
+               zorder=5, clip_on=False)
+    for k in given:
+        ax.annotate(f"{dlt[k]}/{n[k]}", (k, dlt[k] / n[k]), xytext=(3 + area[k] ** 0.5 / 2, 0),
+                    textcoords="offset points", fontsize=7, ha="left", va="center",
+                    color=BACKFILL_INK)
+    return [Line2D([], [], ls="", marker="^", color=BACKFILL_INK,
+                   label="backfill patients' DLT/n (counted in the diamond)")]

@@ -80,6 +80,7 @@ class ScenarioTables:
     p_response: list[str] | None = None  # true response rates, when the scenario has them
     true_obd: str | None = None  # in words, when the scenario has response rates
     obd_selection: list[Row] | None = None  # per design: P(selecting each dose as the OBD)
+    backfill: bool = False  # a backfill design is in the study (its figure hatches backfill)
 
 
 def has_backfill(entry: dict[str, Any]) -> bool:
@@ -164,4 +165,5 @@ def scenario_tables(design: Design, summary: dict[str, Any], entry: dict[str, An
         true_obd=None if responses is None else _true_dose(design, entry["true_obd"]),
         obd_selection=[Row(design_label(n), per_dose(n, "select_obd")) for n in names
                        if "select_obd" in entry["designs"][n]] if has_obd(entry) else None,
+        backfill=has_backfill(entry),
     )

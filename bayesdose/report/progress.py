@@ -2,7 +2,9 @@
 of ``--html``.
 
 Every patient in order of enrolment (x) at the dose received (y), a DLT marked, patients still
-in DLT follow-up and non-evaluable patients marked apart, cohorts shaded in turn and numbered,
+in DLT follow-up and non-evaluable patients marked apart, backfill patients boxed (their
+outcome marked as any patient's; placed with the escalation cohort they came beside, whose
+number the data give them), cohorts shaded in turn and numbered,
 then the decision on the trial so far: the next cohort at its dose, a stop (with its MTD), or
 a wait. It reads the trial data and the JSON document of ``recommend --json``, of any design,
 as they are: nothing is recomputed.
@@ -19,6 +21,7 @@ from bayesdose.report.text import dlts
 from bayesdose.report.text import patients as patients_text
 from bayesdose.schema import Design
 
+BACKFILL_BOX = dict(marker="s", ms=13, mfc="none", mew=1.3)  # around a backfill patient's marker
 NO_DLT, DLT, PENDING, NOT_EVALUABLE = "#333333", "#a8322a", "#8a8a8a", "#b5b5b5"
 NEXT_INK, STOP_INK, COHORT_SHADE = "#1f4e79", "#a8322a", "#eef3f8"
 
@@ -73,7 +76,9 @@ def _draw(design: Design, data: TrialData, document: dict[str, Any]) -> Any:
     top.tick_params(axis="x", length=0, labelsize=7.5, labelcolor="#5b6675")
     top.set_xlabel("cohort (shaded in turn)", fontsize=8, color="#5b6675")
     cohorts = len(centres) - ("next" in centres)
-    ax.set_title(f"Trial progress: {patients_text(len(patients))}, "
+    backfill = sum(p.backfill for p in patients)
+    ax.set_title(f"Trial progress: {patients_text(len(patients))}"
+                 f"{f' ({backfill} backfill)' if backfill else ''}, "
                  f"{dlts(sum(p.dlt for p in patients if p.evaluable))}, {cohorts} cohort"
                  f"{'' if cohorts == 1 else 's'}", loc="left")
     fig.suptitle(design.trial.name, parse_math=False, fontsize=10, x=0.01, ha="left")
@@ -117,7 +122,22 @@ def _draw_patients(ax: Any, data: TrialData, patients: list[Patient]) -> list[An
             xs, ys = zip(*where[kind], strict=True)
             ax.plot(xs, ys, ls="", zorder=3, **style)
             handles.append(Line2D([], [], ls="", label=kind, **style))
-    return handles
+    return handles + _box_backfill(ax, patients)
+
+
+def _box_backfill(ax: Any, patients: list[Patient]) -> list[Any]:
+    """A box in the backfill colour around each backfill patient's marker; returns the
+    legend's handle (none without backfill patients)."""
+    from matplotlib.lines import Line2D
+
+    from bayesdose.report.figures import BACKFILL_INK
+
+    boxed = [(x, p.level) for x, p in enumerate(patients, start=1) if p.backfill]
+    if not boxed:
+        return []
+    xs, ys = zip(*boxed, strict=True)
+    ax.plot(xs, ys, ls="", zorder=2, mec=BACKFILL_INK, **BACKFILL_BOX)
+    return [Line2D([], [], ls="", mec=BACKFILL_INK, label="backfill patient", **BACKFILL_BOX)]
 
 
 def _draw_decision(ax: Any, design: Design, document: dict[str, Any], enrolled: int

@@ -1,7 +1,8 @@
 """A picture and a page of another design's step: ``recommend --design NAME --plot/--html``.
 
 The figure shows the observed DLT rate per dose (marker area by the number of patients, the
-counts written by it) with the design's own layers (``steps.Details.draw``: BOIN's
+counts written by it; the backfill patients' own beside it, from the trial data) with the
+design's own layers (``steps.Details.draw``: BOIN's
 boundaries and eliminated doses, the CRM's skeleton and model curve with its interval); the
 current dose (the last cohort's) and the next are marked above the doses, whose labels are
 turned or thinned as BLRM-EWOC's figure does at many doses (``figures.fit_tick_labels``). The
@@ -31,18 +32,25 @@ def target_line(ax: Any, target: float) -> None:
     ax.axhline(target, color="#111111", ls=":", lw=1.3, label=f"target {number(target)}")
 
 
-def rule_figure(design: Design, step: Step) -> Any:
-    """The observed DLT rates with the design's layers and the step marked."""
+def rule_figure(design: Design, step: Step, data: TrialData) -> Any:
+    """The observed DLT rates (and the backfill patients' own, from the trial ``data``) with
+    the design's layers and the step marked."""
     from bayesdose.report.figures import styled
 
-    return styled(_draw)(design, step)
+    return styled(_draw)(design, step, data)
 
 
-def _draw(design: Design, step: Step) -> Any:
+def _draw(design: Design, step: Step, data: TrialData) -> Any:
     import numpy as np
 
     from bayesdose.report.decision import NEXT_INK, STOP_INK
-    from bayesdose.report.figures import dose_axis, fit_tick_labels, new_figure, observed_rates
+    from bayesdose.report.figures import (
+        backfill_rates,
+        dose_axis,
+        fit_tick_labels,
+        new_figure,
+        observed_rates,
+    )
     from bayesdose.report.text import dose_number
 
     document = step.document
@@ -52,7 +60,8 @@ def _draw(design: Design, step: Step) -> Any:
     dlt = np.array([e["dlt"] for e in document["doses"]])
     if step.details is not None and step.details.draw is not None:
         step.details.draw(ax)
-    handles = ax.get_legend_handles_labels()[0] + observed_rates(ax, n, dlt)
+    handles = (ax.get_legend_handles_labels()[0] + observed_rates(ax, n, dlt)
+               + backfill_rates(ax, *data.backfill_counts))
     for k, mark in _marks(design, document).items():  # above the axes, clear of a rate of 1
         ax.annotate(mark, (k, 1), xycoords=("data", "axes fraction"), xytext=(0, 12),
                     textcoords="offset points", ha="center", va="bottom", fontsize=7.5,
@@ -90,7 +99,7 @@ def write_outputs(step: Step, design: Design, data: TrialData, plot: Path | None
     from bayesdose.report.render import write
 
     if plot is not None:
-        write(plot, to_bytes(rule_figure(design, step), plot_format(plot)), "plot")
+        write(plot, to_bytes(rule_figure(design, step, data), plot_format(plot)), "plot")
     if html is not None:
         write(html, rule_html(design, step, data), "HTML report")
 
@@ -135,7 +144,7 @@ def rule_html(design: Design, step: Step, data: TrialData) -> str:
         description=design_descriptions(design, [document["design"]])[document["design"]],
         headline=_headline(design, document), titles=titles[3:], rows=cells,
         backfill_text=backfill_text(design, document),
-        figure=data_uri(rule_figure(design, step)),
+        figure=data_uri(rule_figure(design, step, data)),
         progress=data_uri(progress_figure(design, data, document)),
         treated=patients(n), dlts=dlts(sum(e["dlt"] for e in document["doses"])),
         generator=provenance.generator(), generated=provenance.utc_now(),

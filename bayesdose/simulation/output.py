@@ -256,6 +256,11 @@ def _name_width(summary: dict) -> int:
     return max(10, *(len(name) for name in summary["scenarios"][0]["designs"]))
 
 
+def _scenario_width(summary: dict) -> int:
+    """The per-dose table's scenario column: 10, or the longest scenario name."""
+    return max(10, *(len(entry["name"]) for entry in summary["scenarios"]))
+
+
 def se_text(summary: dict, key: str, oc: dict) -> str:
     """The standard error of a simulated number, in brackets ("" for an exact one)."""
     simulated = summary["method"] == "simulate" or key in ("duration", "pending_treated")
@@ -349,8 +354,8 @@ def per_dose_table(summary: dict) -> list[str]:
     doses = len(summary["scenarios"][0]["p_true"])
     labels = summary.get("doses") or [f"level {k + 1}" for k in range(doses)]
     names = ", ".join(f"level {k + 1} = {label}" for k, label in enumerate(labels))
-    w = _name_width(summary)
-    head = (f"{'scenario':<10} {'design':<{w}} {'':<9}"
+    w, sw = _name_width(summary), _scenario_width(summary)
+    head = (f"{'scenario':<{sw}} {'design':<{w}} {'':<9}"
             + "".join(f" {f'level {k + 1}':>10}" for k in range(doses)) + f" {'none':>10}")
     lines = ["", f"per dose: {names}", head, "-" * len(head)]
     for entry in summary["scenarios"]:
@@ -364,11 +369,11 @@ def per_dose_table(summary: dict) -> list[str]:
                      if key in oc]
             for what, values, errors in rows:
                 cells = "".join(f" {cell_text(what, v):>10}" for v in values)
-                lines.append(f"{scenario:<10} {name:<{w}} {what:<9}{cells}")
+                lines.append(f"{scenario:<{sw}} {name:<{w}} {what:<9}{cells}")
                 scenario = ""
                 if summary["method"] == "simulate":
                     brackets = "".join(f" {f'({e:.{_decimals(what)}f})':>10}" for e in errors)
-                    lines.append(f"{'':<{w + 21}}{brackets}")
+                    lines.append(f"{'':<{sw + w + 11}}{brackets}")
     return lines
 
 

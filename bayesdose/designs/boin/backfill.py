@@ -81,12 +81,12 @@ class BfBoin:
                      f"d = {d[max(pooled_n, 1)]}")
         return text
 
-    def reason(self, n: np.ndarray, y: np.ndarray, last: int, label: Callable[[int], str]
-               ) -> str:
-        """The step after a cohort at dose ``last`` (one trial's pooled complete counts) in
-        words: each dose's call up to the current one, and whether a conflict between them
+    def reason(self, state: States, label: Callable[[int], str]) -> str:
+        """The step of one trial (``state``: its pooled complete counts and the current dose)
+        in words: each dose's call up to the current one, and whether a conflict between them
         pooled the data (``steps``)."""
         b = self.boin
+        n, y, last = state.n[0], state.dlt[0], int(state.last_level[0])
         if last < 0:
             return f"no patients yet: start at {label(b.start)}"
         calls = self.calls(n, y)

@@ -11,6 +11,8 @@ one is where the model says it would not treat.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bayesdose.designs.backfill import with_backfill_room
@@ -32,6 +34,15 @@ class CrmBackfill:
     def select(self, states: States) -> np.ndarray:
         """The model's dose on the pooled data."""
         return self.crm.recommended(states.n, states.dlt)
+
+    def reason(self, state: States, label: Callable[[int], str]) -> str:
+        """The step of one trial (``state``: its pooled complete counts, the current dose and
+        the last cohort's DLTs) in the words of ``recommend --design crm``: the model's dose
+        on those data and the restriction that applied."""
+        from bayesdose.designs.crm.step import model_reason, pooled_fit
+
+        return model_reason(self.crm, label, state,
+                            pooled_fit(self.crm, state.n[0], state.dlt[0]))
 
     closes = ("closed above the CRM's dose on the complete data (the dose whose DLT probability "
               "at the posterior mean is closest to the target)")

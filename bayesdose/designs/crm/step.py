@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -98,10 +99,28 @@ def _tite_crm_level(crm: CrmDesign, data: TrialData, fit: CrmFit) -> int:
     return int(crmsim_restrict(crm_mtd(fit.ptox, crm.target) - 1, level, rate, crm.target))
 
 
+def pooled_fit(crm: CrmDesign, n: np.ndarray, dlt: np.ndarray) -> CrmFit:
+    """dfcrm's ``crm`` on per-dose counts (patients ``n``, DLTs ``dlt``): the posterior
+    depends on the counts alone, so each dose's patients are listed with its DLTs first."""
+    levels = np.repeat(np.arange(1, len(n) + 1), n)
+    tox = np.concatenate([np.arange(m) < y for m, y in zip(n, dlt, strict=True)]).astype(int)
+    return crm_posterior(crm.skeleton, levels, tox, crm.target, crm.model, crm.prior_variance)
+
+
 def _reason(crm: CrmDesign, design: Design, data: TrialData, state: States, fit: CrmFit,
             tite: bool) -> str:
     """Which part of the CRM's ``decide`` (or TITE-CRM's dose) gave the step, with its numbers."""
-    label, target = design.panel.label, crm.target
+    return model_reason(crm, design.panel.label, state, fit,
+                        _tite_last_cohort(data) if tite else None)
+
+
+def model_reason(crm: CrmDesign, label: Callable[[int], str], state: States, fit: CrmFit,
+                 tite_last: tuple[int, float] | None = None) -> str:
+    """Which part of the CRM's ``decide`` gave the step of one trial (``state``; ``fit``: the
+    model on its data), with its numbers; with ``tite_last`` (the last cohort's dose and DLT
+    rate over its evaluable patients) TITE-CRM's dose. ``recommend --design crm`` and
+    ``crm+backfill`` (on the pooled complete data) word it alike."""
+    target = crm.target
     treated = int(state.n.sum())
     if int(state.last_level[0]) < 0:
         return f"no patients yet: start at {label(crm.start)}"
@@ -112,10 +131,11 @@ def _reason(crm: CrmDesign, design: Design, data: TrialData, state: States, fit:
                 f"the target {target:g}")
     closest = (f"the model P(DLT) closest to the target {target:g} is {fit.ptox[model]:.3f}, "
                f"at {label(model)}")
+    tite = tite_last is not None
     if not tite and crm.titration.continues(state)[0]:
         return "accelerated titration: no DLT yet, one patient at the next dose"
     if tite:
-        current, rate = _tite_last_cohort(data)
+        current, rate = tite_last
     else:
         current, rate = int(state.last_level[0]), float(crm.last_cohort_rate(state)[0])
     prefix = ("TITE-CRM, the patients in follow-up weighted by the days followed over the DLT "

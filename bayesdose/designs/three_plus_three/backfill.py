@@ -52,11 +52,11 @@ class ThreePlusThreeBackfill:
         """The 3+3's step when backfill DLTs close dose ``first`` below the current one."""
         return self.rule.declare_from(first - 1, n, "DLTs in backfill", "the dose below")
 
-    def reason(self, n: np.ndarray, dlt: np.ndarray, last: int,
-               label: Callable[[int], str]) -> str:
-        """The step in words (one trial's pooled complete counts, the current dose ``last``;
-        the 3+3 words doses with its own ``label``, as BfBoin's with the one given): the 3+3's
-        own rule, or its MTD search below a dose that backfill DLTs closed."""
+    def reason(self, state: States, label: Callable[[int], str]) -> str:
+        """The step of one trial in words (``state``: its pooled complete counts and the
+        current dose; the 3+3 words doses with its own ``label``, as BfBoin's with the one
+        given): the 3+3's own rule, or its MTD search below a dose that backfill DLTs closed."""
+        n, dlt, last = state.n[0], state.dlt[0], int(state.last_level[0])
         closed = np.flatnonzero(self.unsafe(n[None], dlt[None], np.array([last]))[0])
         if closed.size and closed[0] < last:
             return (f"{self.explain(n, dlt, int(closed[0]))} at {self.rule.label(closed[0])}: "
