@@ -492,9 +492,9 @@ def _patient_level(header, body, design: Design, source: str, as_of: date | None
     later = DATE_COLUMNS + EFFICACY_COLUMNS + BACKFILL_COLUMNS
     if design.is_combination and (given := [c for c in header
                                             if c in EFFICACY_COLUMNS + BACKFILL_COLUMNS]):
-        raise InputError(source, f"column {given[0]!r}", "responses and backfill "
-                         "patients are read for one drug only: a two-drug trial's data have patient_id, cohort, "
-                         f"{', '.join(dose_columns(design))}, dlt and the date columns")
+        raise InputError(source, f"column {given[0]!r}", "responses and backfill patients are "
+                         "read for one drug only: a two-drug trial's data have patient_id, "
+                         f"cohort, {', '.join(dose_columns(design))}, dlt and the date columns")
     columns = check_columns(header, _layout(PATIENT_COLUMNS, dose_columns(design)), source,
                             header_where, later)
     dated = "enrolled" in columns

@@ -133,8 +133,6 @@ def test_the_joint_models_log_density_is_the_combination_blrms_across_trials(tmp
     """At random points of the PyMC model, its two likelihood terms equal those computed with
     the deterministic combination model: every trial's rows with its own parameters, and the
     current trial's EX/NEX combinations (here all 8: ex_probability 0.7, 0.6, 0.9) summed."""
-    import pymc as pm
-
     path = _config(tmp_path)
     path.write_text(path.read_text().replace("ex_probability = 1.0", "ex_probability = 0.7", 1)
                     .replace("ex_probability = 1.0", "ex_probability = 0.6", 1)

@@ -244,8 +244,8 @@ def test_an_untried_pair_above_waits_for_a_complete_patient_at_the_current_pair(
     rec = recommend_combination(design, _read(design, tmp_path, text))
     pairs = design.pair_panel
     assert pairs.label(rec.decision.current_pair) == "A 80 mg + B 2 mg"
-    barred = dict(zip(map(pairs.label, range(pairs.size)),
-                      zip(rec.decision.barred_by, rec.decision.why_barred, strict=True)))
+    verdicts = zip(rec.decision.barred_by, rec.decision.why_barred, strict=True)
+    barred = dict(zip(map(pairs.label, range(pairs.size)), verdicts, strict=True))
     assert [k for k, (code, _) in barred.items() if code == "followup"] == ["A 80 mg + B 3 mg"]
     assert barred["A 80 mg + B 3 mg"][1] == ("follow-up: 1 patient(s) must first complete the "
                                              "DLT window at the current pair (A 80 mg + B 2 mg)")

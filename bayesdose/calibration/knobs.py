@@ -227,7 +227,7 @@ def apply(design: Design, knobs: list[Knob], values: list[float | int]) -> Desig
     if rule:
         try:
             prior = derive_prior(design.panel.levels, design.panel.reference,
-                                 design.model.prior_correlation, rule_of(*zip(*rule)))
+                                 design.model.prior_correlation, rule_of(*zip(*rule, strict=True)))
         except ValueError as err:
             raise InputError("--tune", None, str(err)) from None
         design = _with_prior(design, prior.mean, prior.sd)

@@ -9,7 +9,8 @@ exp(eta g(x))), and the trials' parameters are exchangeable::
 
     (log alpha_ig, log beta_ig) ~ BVN(mu_i, Sigma_i)     each drug i = A, B (models.hierarchy)
     eta_g ~ N(mu_eta, tau_eta^2)
-    mu_i ~ [model.<i>] prior_mean, prior_sd, prior_correlation;  tau_i, rho_i ~ [model.<i>.hierarchy]
+    mu_i ~ [model.<i>] prior_mean, prior_sd, prior_correlation
+    tau_i, rho_i ~ [model.<i>.hierarchy]
     mu_eta ~ N([model.interaction] prior_mean, prior_sd^2);  tau_eta ~ [model.interaction.hierarchy]
 
 The historical trials are exchangeable (EX). The current trial's three parts (drug A's
