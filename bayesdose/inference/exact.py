@@ -297,11 +297,13 @@ class ExactEngine:
             ]
         )
         self._leading: dict[int, np.ndarray] = {}  # ``_leading_functionals``
-        # row sums along s of the density times 1, s, s^2 and the edge band (|s| > width - 1)
+        # row sums along s of the density times 1, s, s^2 and the edge band (|s| > width - 1),
+        # in single precision (``_stats``)
         along_s = self._cumulative[-1]
         self._z = z
         self._row_weights = np.column_stack(
-            [along_s, along_s * s, along_s * s**2, along_s * (np.abs(s) > grid.width - 1)])
+            [along_s, along_s * s, along_s * s**2, along_s * (np.abs(s) > grid.width - 1)]
+        ).astype(np.float32)
         self._edge_rows = np.abs(z) > grid.width - 1
 
     @cached_property
@@ -415,13 +417,19 @@ class ExactEngine:
         return np.hstack([dlt, complete, pending.reshape(rows, -1)])
 
     def _density(self, counts: np.ndarray) -> np.ndarray:
-        """(rows, nodes): the posterior density on the nodes, each row scaled to maximum 1.
+        """(rows, nodes): the posterior density on the nodes, each row scaled to maximum 1
+        (``_densities``)."""
+        return self._densities(counts)[1]
+
+    def _densities(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, nodes) twice: the posterior density on the nodes, each row scaled to
+        maximum 1, in single precision and widened to double (the same values).
 
         The log density is formed in double precision and exponentiated in single precision:
         NumPy's float32 exp is vectorised where its float64 exp is not (4x as fast here, the
         engine's main cost), and after scaling every weight that matters has |log| < 90, so
         its relative error stays below 5e-6 (every summary moves by < 1e-7: far below the
-        quadrature error). The result is a per-thread buffer, valid until the thread's next
+        quadrature error). The results are per-thread buffers, valid until the thread's next
         call (fresh megabyte arrays per chunk cost page faults as much as the arithmetic)."""
         basis = self._basis if counts.shape[1] == self._basis.shape[0] else self._full_basis
         log_density, single, density = _buffers(counts.shape[0], basis.shape[1])
@@ -431,7 +439,7 @@ class ExactEngine:
                     casting="same_kind")  # in double precision, rounded once to single
         np.exp(single, out=single)
         density[...] = single
-        return density
+        return single, density
 
     def batch(
         self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None = None
@@ -502,17 +510,23 @@ class ExactEngine:
     def _functionals_of(self, counts: np.ndarray, columns: int | None = None) -> np.ndarray:
         """The functionals (unnormalised; the leading ``columns``, default all) and resolution
         statistics of one data set's observation counts."""
-        density = self._density(counts[None])  # all columns: a vector's product with fewer
-        # would sum in another order
+        single, density = self._densities(counts[None])  # all columns: a vector's product
+        # with fewer would sum in another order
         return np.concatenate([(density[0] @ self._functionals)[:columns],
-                               self._stats(density)[0]])
+                               self._stats(single)[0]])
 
-    def _stats(self, density: np.ndarray) -> np.ndarray:
+    def _stats(self, single: np.ndarray) -> np.ndarray:
         """(N, N_STATS): E[z], E[z^2], E[Var(s | z)] and the mass within one frame sd of the
-        grid's edge, of each data set's density (N, nodes) on the grid."""
-        rows = density.shape[0]  # one 2-D product: faster than a stack of small ones
-        sums = (density.reshape(rows * self.grid.n_beta, -1) @ self._row_weights).reshape(
-            rows, self.grid.n_beta, -1)
+        grid's edge, of each data set's density (N, nodes; single precision) on the grid.
+
+        Only the resolution check reads them (``_triage``), so the row sums are taken in
+        single precision: half the memory and a product 1.7x as fast (in double it cost as
+        much as the decisions' product). The spacings per sd moved by at most 4.5e-6
+        (relative) against double precision over the standard design's tree and 2,000
+        random data sets of up to 40 patients per dose, and no data set changed grid."""
+        rows = single.shape[0]  # one 2-D product: faster than a stack of small ones
+        sums = (single.reshape(rows * self.grid.n_beta, -1) @ self._row_weights).reshape(
+            rows, self.grid.n_beta, -1).astype(float)
         mass, first, second = sums[..., 0], sums[..., 1], sums[..., 2]
         total = mass.sum(axis=1)
         safe = np.where(mass > 0, mass, 1.0)
@@ -682,9 +696,9 @@ class ExactEngine:
         functionals = self._leading_functionals(out.shape[1] - N_STATS)
         width = functionals.shape[1]
         for start in starts:
-            density = self._density(counts[start : start + CHUNK])
+            single, density = self._densities(counts[start : start + CHUNK])
             out[start : start + CHUNK, :width] = density @ functionals
-            out[start : start + CHUNK, width:] = self._stats(density)
+            out[start : start + CHUNK, width:] = self._stats(single)
 
     def _leading_functionals(self, columns: int) -> np.ndarray:
         """The leading ``columns`` functionals as a matrix of their own (kept): a chunk's
