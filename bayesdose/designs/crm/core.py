@@ -383,9 +383,15 @@ def _likelihood_table(tables: tuple, dose: int, patients: int, dlts: int) -> np.
     instead of an exponential (cached: simulated trials share them)."""
     _, _, log_p, log_q = _tables(*tables)
     log_l = dlts * log_p[dose] + (patients - dlts) * log_q[dose]
-    table = np.exp(log_l - log_l.max())
+    log_l -= log_l.max()
+    # exp is 0 below _ZERO_EXP but takes several times as long there (underflow): skipped
+    table = np.exp(log_l, out=np.zeros_like(log_l), where=log_l > _ZERO_EXP)
     table.flags.writeable = False
     return table
+
+
+# exp(x) rounds to 0.0 for every x below this (half the smallest subnormal is exp(-745.13...))
+_ZERO_EXP = -746.0
 
 
 def _log_density(log_weights: np.ndarray, log_p: np.ndarray, log_q: np.ndarray,
