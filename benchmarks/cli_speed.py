@@ -11,10 +11,18 @@ The commands run as a user runs them: the installed ``bayesdose`` script, this e
 without the benchmarks' BLAS pinning, default workers. ``python -m benchmarks.simulation``
 puts this section first on ``docs/simulation-benchmarks.md``; on its own,
 ``python -m benchmarks.cli_speed`` prints it.
+
+On a shared machine the absolute rates follow the load, not the code. To compare two versions
+of the code, ``python -m benchmarks.cli_speed --against OLD [--designs blrm,crm] [--repeats N]``
+runs the same commands from the source tree ``OLD`` (e.g. ``git worktree add /tmp/old main``)
+and from this one, alternated (old, new, then new, old, ...) so both see the same load, and
+prints each side's time beyond start-up (for ``exact``: beyond 3+3's exact run), the ratio of
+the medians and the paired ratios, with the load average before and after.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -49,10 +57,15 @@ def user_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
 
 
-def run_seconds(args: list[str]) -> float:
-    """Wall time of one ``bayesdose`` command in a new process (its output discarded)."""
+def run_seconds(args: list[str], tree: Path | None = None) -> float:
+    """Wall time of one ``bayesdose`` command in a new process (its output discarded): the
+    installed command, or with ``tree`` this Python's ``-m bayesdose.cli`` on that source
+    tree."""
+    command, env = [bayesdose_script()], user_env()
+    if tree is not None:
+        command, env = [sys.executable, "-m", "bayesdose.cli"], dict(env, PYTHONPATH=str(tree))
     start = time.perf_counter()
-    subprocess.run([bayesdose_script(), *args], env=user_env(), check=True,
+    subprocess.run([*command, *args], env=env, check=True, cwd=tree,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
@@ -109,7 +122,9 @@ def section(result: dict) -> str:
         f"3, 30 patients), scenario S1, `--method simulate`. Rate = {fmt_rate(LONG - SHORT)} / "
         f"(time at {long_n} trials - time at {short_n}): what a longer run costs beyond "
         f"start-up. Median of {result['repeats']} runs each; load average (1 min) "
-        f"{load_start:.2f} at start, {load_end:.2f} at end.",
+        f"{load_start:.2f} at start, {load_end:.2f} at end. The rates follow the machine's "
+        "load; to compare two versions of the code, `python -m benchmarks.cli_speed --against "
+        "OLD_TREE` alternates their runs and prints the ratios.",
         "",
         f"| design | {short_n} trials | {long_n} trials | trials/s beyond start-up "
         "| issue 17 target |",
@@ -138,8 +153,47 @@ def section(result: dict) -> str:
     return "\n".join(lines)
 
 
+def beyond_start_up(folder: Path, design: str, tree: Path) -> float:
+    """One measurement from ``tree``: the time at LONG trials minus at SHORT (``exact``: the
+    BLRM's exact run minus 3+3's)."""
+    if design == "exact":
+        return (run_seconds(simulate_args(folder, "blrm", SHORT, "exact"), tree)
+                - run_seconds(simulate_args(folder, "3+3", SHORT, "exact"), tree))
+    return (run_seconds(simulate_args(folder, design, LONG, "simulate"), tree)
+            - run_seconds(simulate_args(folder, design, SHORT, "simulate"), tree))
+
+
+def compare(old: Path, designs: list[str], repeats: int) -> None:
+    """Alternated A/B of the time beyond start-up, the source tree ``old`` against this one."""
+    trees = {"old": old.resolve(), "new": ROOT}
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        (folder / "s1.toml").write_text(SCENARIO)
+        for design in designs:
+            load = os.getloadavg()[0]
+            times: dict[str, list[float]] = {"old": [], "new": []}
+            for r in range(repeats):
+                for side in ("old", "new") if r % 2 == 0 else ("new", "old"):
+                    times[side].append(beyond_start_up(folder, design, trees[side]))
+            old_s, new_s = (statistics.median(times[k]) for k in ("old", "new"))
+            paired = " ".join(f"{a / b:.2f}" for a, b in zip(times["old"], times["new"],
+                                                              strict=True))
+            print(f"{design}: beyond start-up, median of {repeats}: old {old_s:.3f} s, new "
+                  f"{new_s:.3f} s, old/new {old_s / new_s:.2f} (paired: {paired}); load "
+                  f"{load:.2f} -> {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
-    print(section(measure()))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--against", type=Path, help="A/B against the source tree OLD")
+    parser.add_argument("--designs", default="blrm,crm,boin,3+3,exact",
+                        help="with --against: designs, or exact (the BLRM's exact OCs)")
+    parser.add_argument("--repeats", type=int, default=6)
+    args = parser.parse_args()
+    if args.against is None:
+        print(section(measure()))
+    else:
+        compare(args.against, args.designs.split(","), args.repeats)
 
 
 if __name__ == "__main__":

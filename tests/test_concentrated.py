@@ -162,3 +162,20 @@ def test_undated_data_never_build_the_window_rows():
     pending[0, 1, 100] = 1
     engine.batch(np.array([[3, 3, 0, 0, 0]]), np.array([[0, 0, 0, 0, 0]]), pending)
     assert engine.__dict__["_full_basis"].shape == (5 * 2 + 5 * 365, engine._basis.shape[1])
+
+
+def test_the_interval_probabilities_alone_are_the_batch_s_bits():
+    """``intervals`` (what simulated designs decide on: the decisions' functionals only) gives
+    the bits of ``batch`` on every path: the prior's grid, the finer prior-frame grids (24 and
+    60 per dose) and a grid placed on the posterior (1,000 per dose)."""
+    engine = build_exact_engine(STANDARD)
+    n = np.array([[3, 3, 0, 0, 0], [24] * 5, [60] * 5, [1000] * 5, [6, 6, 3, 0, 0]], float)
+    y = np.array([[0, 1, 0, 0, 0], [1, 3, 5, 7, 9], [3, 6, 11, 16, 18],
+                  [50, 100, 180, 260, 305], [0, 1, 2, 0, 0]], float)
+    grids = [engine.for_data(a, b) for a, b in zip(n, y, strict=True)]
+    assert grids[0] is engine and grids[1] is engine.finer and not grids[3].on_prior_frame
+    summary = engine.batch(n, y)
+    p_target, p_overdose = engine.intervals(n, y)
+    np.testing.assert_array_equal(p_target, summary.p_target)
+    np.testing.assert_array_equal(p_overdose, summary.p_overdose)
+    assert p_overdose[3, -1] == pytest.approx(0.0955, abs=1e-4)  # docs/exact-engine.md

@@ -13,6 +13,7 @@ from scipy import integrate
 from scipy.special import log_expit
 
 from bayesdose.designs.crm.core import (
+    _count_moments,
     crm_mtd,
     crm_posterior,
     crm_posterior_mean,
@@ -327,3 +328,23 @@ def test_crmsim_summary_is_consistent_with_per_trial_file() -> None:
     dlts = [((ref["dose"] == k) & (ref["tox"] == 1)).sum(axis=1).mean() for k in range(1, 7)]
     np.testing.assert_allclose(dlts, CRMSIM["mean_tox_per_dose"], atol=1e-12)
     assert ref["final_est"].mean() == pytest.approx(CRMSIM["final_est_mean"], abs=1e-12)
+
+
+def test_batched_posterior_mean_is_each_row_alone_and_the_log_space_integral() -> None:
+    """The simulator's batched posterior (likelihood tables, blocks of rows) gives every row
+    the bits it gets alone, whatever block it falls in, and the posterior mean computed in
+    logs (``_count_moments``, no tables) to 1e-12; rows with no patients give the prior."""
+    rng = np.random.default_rng(5)
+    npts = rng.integers(0, 10, (100, 6)) * (rng.random((100, 6)) < 0.6)
+    npts[:3] = 0
+    ntox = rng.binomial(npts, 0.3)
+    batch = crm_posterior_mean(SKELETON, npts, ntox)
+    alone = np.array([crm_posterior_mean(SKELETON, n, y) for n, y in zip(npts, ntox, strict=True)])
+    np.testing.assert_array_equal(batch, alone)
+    np.testing.assert_array_equal(batch[:3], crm_posterior_mean(SKELETON, [0] * 6, [0] * 6))
+    assert abs(batch[0]) < 1e-14
+    tables = (tuple(SKELETON), "empiric", 3.0, float(np.sqrt(1.34)))
+    in_logs = [_count_moments(*tables, tuple(n.tolist()), tuple(y.tolist()))[0]
+               for n, y in zip(npts, ntox, strict=True)]
+    np.testing.assert_allclose(batch, in_logs, rtol=0, atol=1e-12)
+    assert len(set(batch.round(6))) > 50  # the rows differ: the test is not of one posterior

@@ -296,11 +296,14 @@ class ExactEngine:
                 (p**2 * node).T,
             ]
         )
-        # row sums along s of the density times 1, s, s^2 and the edge band (|s| > width - 1)
+        self._leading: dict[int, np.ndarray] = {}  # ``_leading_functionals``
+        # row sums along s of the density times 1, s, s^2 and the edge band (|s| > width - 1),
+        # in single precision (``_stats``)
         along_s = self._cumulative[-1]
         self._z = z
         self._row_weights = np.column_stack(
-            [along_s, along_s * s, along_s * s**2, along_s * (np.abs(s) > grid.width - 1)])
+            [along_s, along_s * s, along_s * s**2, along_s * (np.abs(s) > grid.width - 1)]
+        ).astype(np.float32)
         self._edge_rows = np.abs(z) > grid.width - 1
 
     @cached_property
@@ -414,23 +417,29 @@ class ExactEngine:
         return np.hstack([dlt, complete, pending.reshape(rows, -1)])
 
     def _density(self, counts: np.ndarray) -> np.ndarray:
-        """(rows, nodes): the posterior density on the nodes, each row scaled to maximum 1.
+        """(rows, nodes): the posterior density on the nodes, each row scaled to maximum 1
+        (``_densities``)."""
+        return self._densities(counts)[1]
+
+    def _densities(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, nodes) twice: the posterior density on the nodes, each row scaled to
+        maximum 1, in single precision and widened to double (the same values).
 
         The log density is formed in double precision and exponentiated in single precision:
         NumPy's float32 exp is vectorised where its float64 exp is not (4x as fast here, the
         engine's main cost), and after scaling every weight that matters has |log| < 90, so
         its relative error stays below 5e-6 (every summary moves by < 1e-7: far below the
-        quadrature error). The result is a per-thread buffer, valid until the thread's next
+        quadrature error). The results are per-thread buffers, valid until the thread's next
         call (fresh megabyte arrays per chunk cost page faults as much as the arithmetic)."""
         basis = self._basis if counts.shape[1] == self._basis.shape[0] else self._full_basis
         log_density, single, density = _buffers(counts.shape[0], basis.shape[1])
         np.matmul(counts, basis, out=log_density)
         log_density += self._log_prior
-        log_density -= log_density.max(axis=1, keepdims=True)
-        single[...] = log_density
+        np.subtract(log_density, log_density.max(axis=1, keepdims=True), out=single,
+                    casting="same_kind")  # in double precision, rounded once to single
         np.exp(single, out=single)
         density[...] = single
-        return density
+        return single, density
 
     def batch(
         self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None = None
@@ -441,13 +450,30 @@ class ExactEngine:
         thread."""
         return self._summaries(self.answers(self.observation_counts(n, dlt, pending)))
 
-    def answers(self, counts: np.ndarray) -> np.ndarray:
-        """(N, functionals and statistics): the unnormalised functionals of many data sets'
-        observation counts, each on the grid that answers for it (``_answer_unresolved``)."""
+    def intervals(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """P(target) and P(overdosing) (N, doses) of many data sets, bit for bit as ``batch``
+        gives them, without the mean and sd: what a simulated design's decisions read. Their
+        functionals are about half of the summaries' product (``_interval_columns``)."""
+        out = self.answers(self.observation_counts(n, dlt, pending), self._interval_columns)
+        below_low, below_high = self._below(out)
+        return below_high - below_low, 1.0 - below_high
+
+    @property
+    def _interval_columns(self) -> int:
+        """How many leading functionals the interval probabilities need: the normalising
+        constant and the mass below each bound at every dose."""
+        return 1 + 2 * self.n_doses
+
+    def answers(self, counts: np.ndarray, columns: int | None = None) -> np.ndarray:
+        """(N, functionals and statistics): the unnormalised functionals (the leading
+        ``columns`` of them, default all) of many data sets' observation counts, each on the
+        grid that answers for it (``_answer_unresolved``)."""
+        columns = columns or self._functionals.shape[1]
         rows = counts.shape[0]
         padded = np.zeros((-(-rows // CHUNK) * CHUNK, counts.shape[1]))
         padded[:rows] = counts
-        out = np.empty((padded.shape[0], self._functionals.shape[1] + N_STATS))
+        out = np.empty((padded.shape[0], columns + N_STATS))
         threads = _threads_per_batch
         groups = np.array_split(np.arange(0, padded.shape[0], CHUNK), threads)
         groups = [group for group in groups if group.size]
@@ -470,28 +496,37 @@ class ExactEngine:
         together, to the same frame with twice the nodes both ways (``finer``: a batch, so a
         wide prior with many such data sets stays fast); the rest one by one to a grid placed
         on the posterior."""
+        columns = out.shape[1] - N_STATS
         thin, other = self._triage(out)
         if thin.any():
             finer = self.finer
             if finer is None:
                 other |= thin
             else:
-                out[thin] = finer.answers(counts[thin])
+                out[thin] = finer.answers(counts[thin], columns)
         for row in np.flatnonzero(other):
-            out[row] = self._placed_engine(counts[row])._functionals_of(counts[row])
+            out[row] = self._placed_engine(counts[row])._functionals_of(counts[row], columns)
 
-    def _functionals_of(self, counts: np.ndarray) -> np.ndarray:
-        """The functionals (unnormalised) and resolution statistics of one data set's
-        observation counts."""
-        density = self._density(counts[None])
-        return np.concatenate([density[0] @ self._functionals, self._stats(density)[0]])
+    def _functionals_of(self, counts: np.ndarray, columns: int | None = None) -> np.ndarray:
+        """The functionals (unnormalised; the leading ``columns``, default all) and resolution
+        statistics of one data set's observation counts."""
+        single, density = self._densities(counts[None])  # all columns: a vector's product
+        # with fewer would sum in another order
+        return np.concatenate([(density[0] @ self._functionals)[:columns],
+                               self._stats(single)[0]])
 
-    def _stats(self, density: np.ndarray) -> np.ndarray:
+    def _stats(self, single: np.ndarray) -> np.ndarray:
         """(N, N_STATS): E[z], E[z^2], E[Var(s | z)] and the mass within one frame sd of the
-        grid's edge, of each data set's density (N, nodes) on the grid."""
-        rows = density.shape[0]  # one 2-D product: faster than a stack of small ones
-        sums = (density.reshape(rows * self.grid.n_beta, -1) @ self._row_weights).reshape(
-            rows, self.grid.n_beta, -1)
+        grid's edge, of each data set's density (N, nodes; single precision) on the grid.
+
+        Only the resolution check reads them (``_triage``), so the row sums are taken in
+        single precision: half the memory and a product 1.7x as fast (in double it cost as
+        much as the decisions' product). The spacings per sd moved by at most 4.5e-6
+        (relative) against double precision over the standard design's tree and 2,000
+        random data sets of up to 40 patients per dose, and no data set changed grid."""
+        rows = single.shape[0]  # one 2-D product: faster than a stack of small ones
+        sums = (single.reshape(rows * self.grid.n_beta, -1) @ self._row_weights).reshape(
+            rows, self.grid.n_beta, -1).astype(float)
         mass, first, second = sums[..., 0], sums[..., 1], sums[..., 2]
         total = mass.sum(axis=1)
         safe = np.where(mass > 0, mass, 1.0)
@@ -655,19 +690,35 @@ class ExactEngine:
         return self.regrid(self.observation_counts(n, dlt, pending)[0])
 
     def _fill(self, job: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-        """Functionals of the chunks of ``counts`` starting at rows ``starts``, into ``out``."""
+        """Functionals of the chunks of ``counts`` starting at rows ``starts``, into ``out``
+        (as many leading functionals as ``out`` has room for besides the statistics)."""
         counts, out, starts = job
-        width = self._functionals.shape[1]
+        functionals = self._leading_functionals(out.shape[1] - N_STATS)
+        width = functionals.shape[1]
         for start in starts:
-            density = self._density(counts[start : start + CHUNK])
-            out[start : start + CHUNK, :width] = density @ self._functionals
-            out[start : start + CHUNK, width:] = self._stats(density)
+            single, density = self._densities(counts[start : start + CHUNK])
+            out[start : start + CHUNK, :width] = density @ functionals
+            out[start : start + CHUNK, width:] = self._stats(single)
 
-    def _summaries(self, out: np.ndarray) -> BatchSummary:
+    def _leading_functionals(self, columns: int) -> np.ndarray:
+        """The leading ``columns`` functionals as a matrix of their own (kept): a chunk's
+        product with it gives each column the bits it gets in the product with all of them."""
+        if columns not in self._leading:
+            self._leading[columns] = np.ascontiguousarray(self._functionals[:, :columns])
+        return self._leading[columns]
+
+    def _below(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P(P(DLT | d) below the lower and below the upper bound) (N, doses) from ``out``."""
         d = self.n_doses
         total = out[:, :1]
         below_low = np.clip(out[:, 1 : 1 + d] / total, 0.0, 1.0)
         below_high = np.maximum(np.clip(out[:, 1 + d : 1 + 2 * d] / total, 0.0, 1.0), below_low)
+        return below_low, below_high
+
+    def _summaries(self, out: np.ndarray) -> BatchSummary:
+        d = self.n_doses
+        total = out[:, :1]
+        below_low, below_high = self._below(out)
         mean = out[:, 1 + 2 * d : 1 + 3 * d] / total
         second = out[:, 1 + 3 * d : 1 + 4 * d] / total
         sd = np.sqrt(np.maximum(second - mean**2, 0.0))

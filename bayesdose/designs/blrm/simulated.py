@@ -3,9 +3,11 @@
 Every decision is ``rules.decide_batch`` (the rules of ``recommend``) on the exact engine's
 posterior (Neuenschwander, Branson & Gsponer 2008; EWOC of Babb, Rogatko & Zacks 1998),
 so what is simulated is what ``recommend`` does. The posterior depends on the counts alone:
-summaries are cached by counts (up to ``MAX_CACHED`` data sets, then forgotten: bounded memory
-in long studies), and all counts not yet seen in a step are computed in one batched engine
-call; all new states of a step are decided in one batch.
+the interval probabilities the rules read are cached by counts (up to ``MAX_CACHED`` data sets,
+then forgotten: bounded memory in long studies), and all counts not yet seen in a step are
+computed in one batched engine call (``ExactEngine.intervals``: the bits ``recommend`` gets,
+without the mean and sd it does not decide on); all new states of a step are decided in one
+batch.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import numpy as np
 
 from bayesdose.designs.base import Actions, States
 from bayesdose.designs.blrm.rules import Decisions, decide_batch
-from bayesdose.inference.exact import BatchSummary
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import Design
 from bayesdose.simulation.distinct import group_rows
@@ -44,12 +45,13 @@ class SummaryCache:
         self.p_target = np.zeros((1024, self.doses))
         self.p_overdose = np.zeros_like(self.p_target)
 
-    def rows(self, data: np.ndarray, compute: Callable[[np.ndarray], BatchSummary]
-             ) -> np.ndarray:
+    def rows(self, data: np.ndarray,
+             compute: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """The row of each data set's summaries (``data``: one integer row per data set, its
-        key); ``compute(where)`` gives the summaries of the data sets at rows ``where`` (of
-        ``data``) not seen before, in the order they first occur. Equal rows are looked up
-        once (``group_rows``): a step's thousands of trials hold far fewer data sets."""
+        key); ``compute(where)`` gives P(target) and P(overdosing) of the data sets at rows
+        ``where`` (of ``data``) not seen before, in the order they first occur. Equal rows are
+        looked up once (``group_rows``): a step's thousands of trials hold far fewer data
+        sets."""
         if self.limit is not None and len(self._index) > self.limit:
             self._clear()
         first, group = group_rows(data.astype(np.int64))
@@ -58,9 +60,8 @@ class SummaryCache:
         new = np.flatnonzero(found < 0)
         if new.size:
             new = new[np.argsort(first[new])]
-            summary = compute(first[new])
             start = len(self._index)
-            self._store(start, summary.p_target, summary.p_overdose)
+            self._store(start, *compute(first[new]))
             found[new] = np.arange(start, start + new.size)
             for i in new:
                 self._index[keys[i]] = int(found[i])
@@ -104,7 +105,7 @@ class BlrmDesign:
         n, dlt = np.vstack([n, self._expected[0]]), np.vstack([dlt, self._expected[1]])
         self._expected = (n[:0], dlt[:0])
         rows = self._cache.rows(np.hstack([n, dlt]),
-                                lambda where: self._engine.batch(n[where], dlt[where]))[:asked]
+                                lambda where: self._engine.intervals(n[where], dlt[where]))[:asked]
         return self._cache.p_target[rows], self._cache.p_overdose[rows]
 
     def decide(self, states: States) -> Actions:

@@ -41,7 +41,7 @@ class TiteBlrm:
 
     def decide(self, states: TimedStates) -> Actions:
         data = np.hstack([states.n, states.dlt, states.pending.reshape(len(states), -1)])
-        rows = self._cache.rows(data, lambda where: self._engine.batch(
+        rows = self._cache.rows(data, lambda where: self._engine.intervals(
             states.n[where], states.dlt[where], states.pending[where]))
         return actions_of(decide_batch(
             self.design, states.n, states.dlt, self._cache.p_target[rows],

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import integrate
-from scipy.special import log_expit, ndtri
 
 Model = Literal["empiric", "logistic"]
 
@@ -107,6 +105,8 @@ def _log_tox(nodes: np.ndarray, dosescaled: np.ndarray, model: Model,
             log_p = np.log(dosescaled)[:, None] * slope
             log_q = np.log(-np.expm1(log_p))
         else:
+            from scipy.special import log_expit  # here: the empiric model needs no SciPy
+
             eta = intcpt + slope * dosescaled[:, None]
             log_p, log_q = log_expit(eta), log_expit(-eta)
     return np.maximum(log_p, -1e250), np.maximum(log_q, -1e250)
@@ -199,6 +199,8 @@ def _dfcrm_moments(dosescaled: np.ndarray, level: np.ndarray, tox: np.ndarray,
     patient in dfcrm's order. scipy's ``quad`` runs the same QUADPACK routines (qagi/qags), so
     this reproduces dfcrm's numbers, quadrature error included, to ~1e-14. Slow (ms per call).
     """
+    from scipy import integrate  # here: a second to import, and simulations never need it
+
     x = dosescaled[level - 1]
     y = tox.astype(float)
     w = np.ones(x.size) if weights is None else weights
@@ -285,6 +287,8 @@ def crm_posterior(
     ``"dfcrm"`` reproduces dfcrm's own, coarser, adaptive quadrature (rel.tol 1.2e-4), for
     bit-level comparison with R output.
     """
+    from scipy.special import ndtri  # here: a simulated CRM needs no SciPy
+
     dosescaled, estimate, post_var = _posterior_moments(
         skeleton, level, tox, model, prior_var, intcpt, weights, integration
     )
@@ -327,21 +331,48 @@ def crm_posterior_mean(
     ntox = np.asarray(ntox, dtype=float)
     counts = np.concatenate([npts, ntox], axis=-1).reshape(-1, 2 * dosescaled.size)
     unique, inverse = np.unique(counts, axis=0, return_inverse=True)  # trials share counts
+    rows = unique.shape[0]
+    unique = np.pad(unique, ((0, -rows % _BLOCK), (0, 0)))  # whole blocks (see _BLOCK)
     n, y = np.split(unique.astype(np.int64), 2, axis=1)
     tables = (tuple(dosescaled.tolist()), model, intcpt, float(np.sqrt(prior_var)))
-    density = np.exp(log_weights - log_weights.max()) * np.ones((n.shape[0], 1))
-    rows, doses = np.nonzero(n)
-    for row, dose, patients, dlts in zip(rows.tolist(), doses.tolist(), n[rows, doses].tolist(),
-                                         y[rows, doses].tolist(), strict=True):
-        density[row] *= _likelihood_table(tables, dose, patients, dlts)
-    low = np.flatnonzero(density.max(axis=1) < _TABLE_FLOOR)  # far from every table's peak
-    density[low] = np.exp(_log_density(log_weights, log_p, log_q, n[low], y[low]))
-    mean = (density @ nodes) / density.sum(axis=1)
-    return mean[inverse.ravel()].reshape(npts.shape[:-1])
+    stack, index = _table_stack(tables, n, y)
+    prior = np.exp(log_weights - log_weights.max())
+    mean = np.empty(n.shape[0])
+    for start in range(0, n.shape[0], _BLOCK):
+        block = slice(start, start + _BLOCK)
+        density = prior * stack[index[block, 0]]
+        for dose in range(1, n.shape[1]):
+            density *= stack[index[block, dose]]
+        low = np.flatnonzero(density.max(axis=1) < _TABLE_FLOOR)  # far from every peak
+        density[low] = np.exp(_log_density(log_weights, log_p, log_q, n[block][low],
+                                           y[block][low]))
+        mean[block] = (density @ nodes) / density.sum(axis=1)
+    return mean[:rows][inverse.ravel()].reshape(npts.shape[:-1])
 
 
 # A product of likelihood tables whose maximum falls below this is recomputed in logs.
 _TABLE_FLOOR = 1e-250
+# Rows of counts whose density is formed at once: (rows x nodes) stays in the core's cache
+# through the products (a whole batch at once went through main memory for every one). Every
+# block is whole (padded with rows of no patients), so a row's mean is computed alike in any
+# batch: BLAS's matrix-vector product sums a lone row in another order than a block's rows.
+_BLOCK = 32
+
+
+def _table_stack(tables: tuple, n: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The likelihood tables the counts ``n``, ``y`` (rows, K) need, stacked (tables, nodes),
+    row 0 all ones (no patients at a dose), and each row's table per dose (rows, K): the
+    density of a row is the prior times its K tables, in dose order (a factor 1 is exact, so
+    these are the bits of multiplying only the doses with patients)."""
+    doses = np.broadcast_to(np.arange(n.shape[1]), n.shape)
+    treated = n > 0
+    triples, inverse = np.unique(np.column_stack([doses[treated], n[treated], y[treated]]),
+                                 axis=0, return_inverse=True)
+    first = np.ones((1, _tables(*tables)[0].size))
+    stack = np.vstack([first, *(_likelihood_table(tables, *map(int, t)) for t in triples)])
+    index = np.zeros(n.shape, np.int64)
+    index[treated] = inverse.ravel() + 1
+    return stack, index
 
 
 @functools.lru_cache(maxsize=4096)
@@ -352,9 +383,15 @@ def _likelihood_table(tables: tuple, dose: int, patients: int, dlts: int) -> np.
     instead of an exponential (cached: simulated trials share them)."""
     _, _, log_p, log_q = _tables(*tables)
     log_l = dlts * log_p[dose] + (patients - dlts) * log_q[dose]
-    table = np.exp(log_l - log_l.max())
+    log_l -= log_l.max()
+    # exp is 0 below _ZERO_EXP but takes several times as long there (underflow): skipped
+    table = np.exp(log_l, out=np.zeros_like(log_l), where=log_l > _ZERO_EXP)
     table.flags.writeable = False
     return table
+
+
+# exp(x) rounds to 0.0 for every x below this (half the smallest subnormal is exp(-745.13...))
+_ZERO_EXP = -746.0
 
 
 def _log_density(log_weights: np.ndarray, log_p: np.ndarray, log_q: np.ndarray,

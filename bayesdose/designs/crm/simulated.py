@@ -18,7 +18,8 @@ Method. The statistics are ``bayesdose.designs.crm.core`` (checked against dfcrm
 Working model (``[designs.crm]``): empiric ``skeleton^exp(a)`` or dfcrm's one-parameter logistic
 (intercept 3), ``a ~ N(0, prior_variance)``; the skeleton is given, or derived as dfcrm's
 ``getprior`` from a half-width, the target and the prior MTD level (Lee & Cheung 2009).
-The design decides a batch of distinct states at once: one vectorised posterior per batch.
+The design decides a batch of distinct states at once: one vectorised posterior per batch
+(``crm_posterior_mean``: blocks of states, each in cache).
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from bayesdose.designs.crm.core import crmsim_restrict as restrict
 from bayesdose.designs.titration import Titration
 from bayesdose.errors import InputError
 from bayesdose.schema import Design
-
-_BATCH = 2048  # states per posterior evaluation: bounds the (states x quadrature nodes) scratch
 
 
 def crm_skeleton(design: Design) -> np.ndarray:
@@ -77,14 +76,8 @@ class CrmDesign:
     def recommended(self, n: np.ndarray, dlt: np.ndarray) -> np.ndarray:
         """The model's dose (0-based) from per-dose counts (S, K): the dose whose DLT
         probability at the posterior mean of the parameter is closest to the target."""
-        means = [
-            crm_posterior_mean(self.skeleton, n[i:i + _BATCH], dlt[i:i + _BATCH], self.model,
-                               self.prior_variance)
-            for i in range(0, len(n), _BATCH)
-        ]
-        if not means:  # no states: no doses
-            return np.empty(0, np.int64)
-        ptox = dose_toxicity(np.concatenate(means), self.scaled, self.model)
+        mean = crm_posterior_mean(self.skeleton, n, dlt, self.model, self.prior_variance)
+        ptox = dose_toxicity(mean, self.scaled, self.model)
         return np.asarray(crm_mtd(ptox, self.target)).reshape(-1) - 1
 
     def model_levels(self, states: States, rows: np.ndarray) -> np.ndarray:
