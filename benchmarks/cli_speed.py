@@ -53,8 +53,13 @@ def bayesdose_script() -> str:
 
 
 def user_env() -> dict[str, str]:
-    """This environment without the BLAS pinning the benchmark harness sets for itself."""
-    return {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    """This environment without the BLAS pinning the benchmark harness sets for itself, and
+    with Python's bytecode cache, as a user's Python has it (pip compiles a package's modules
+    when it installs them): these machines set PYTHONDONTWRITEBYTECODE, which would make every
+    run compile bayesdose's sources again (0.2-0.4 s, more for the modules the BLRM loads than
+    for those 3+3 loads)."""
+    return {k: v for k, v in os.environ.items()
+            if k not in (*THREAD_VARIABLES, "PYTHONDONTWRITEBYTECODE")}
 
 
 def run_seconds(args: list[str], tree: Path | None = None) -> float:
@@ -101,6 +106,8 @@ def measure(repeats: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         (folder / "s1.toml").write_text(SCENARIO)
+        for design, method in [(d, "simulate") for d in DESIGNS] + [("blrm", "exact")]:
+            run_seconds(simulate_args(folder, design, SHORT, method))  # writes the caches
         rows = {}
         for design in DESIGNS:
             short = median_seconds(folder, design, SHORT, "simulate", repeats)
@@ -118,7 +125,8 @@ def section(result: dict) -> str:
     load_start, load_end = result["load"]
     lines = [
         "`bayesdose simulate` as a user runs it: the installed command, cold, in a new process, "
-        "default workers, no BLAS pinning; `configs/standard-5dose.toml` (5 doses, cohorts of "
+        "default workers, no BLAS pinning, Python's bytecode cache written by a first run (as pip "
+        "writes it at install); `configs/standard-5dose.toml` (5 doses, cohorts of "
         f"3, 30 patients), scenario S1, `--method simulate`. Rate = {fmt_rate(LONG - SHORT)} / "
         f"(time at {long_n} trials - time at {short_n}): what a longer run costs beyond "
         f"start-up. Median of {result['repeats']} runs each; load average (1 min) "
