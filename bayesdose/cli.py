@@ -40,6 +40,7 @@ from bayesdose.designs.registry import (  # noqa: E402
     DESIGNS,
     RECOMMEND_DESIGNS,
     TIME_AWARE,
+    recommend_name,
 )
 from bayesdose.errors import InputError  # noqa: E402
 
@@ -124,7 +125,8 @@ def main() -> None:
 @click.option("--design", "design_name", default="blrm", show_default=True,
               type=click.Choice(list(RECOMMEND_DESIGNS)),
               help="Whose next step: the BLRM's, or another design's on the same data "
-              "(NAME+backfill: with backfill patients marked in the data).")
+              "(NAME+backfill: with backfill patients marked in the data; blrm+backfill is "
+              "blrm, whose recommendation reads them itself).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the decision here (.png or .svg): the BLRM's posterior DLT curve and "
               "interval probabilities, or another design's observed rates with its rule.")
@@ -158,6 +160,8 @@ def recommend(config: Path, data: Path, engine: str, seed: int, json_path: Path 
     from bayesdose.record import read_key, sha256_hex
     from bayesdose.schema import load_design
     from bayesdose.steps import step_on_data
+
+    design_name = recommend_name(design_name)
 
     for path, option in ((plot_path, "--plot"), (progress_path, "--progress-plot")):
         if path is not None:

@@ -201,6 +201,23 @@ def test_cli_recommend_boin_backfill(tmp_path) -> None:
     assert bad.exit_code == 2 and "use --design boin+backfill" in bad.output
 
 
+def test_blrm_backfill_is_the_blrms_own_recommendation(tmp_path) -> None:
+    """Every design is NAME+backfill in simulate; in recommend blrm+backfill is the BLRM's
+    step (it reads backfill patients itself): the same text and document as --design blrm."""
+    runs = {}
+    for name in ("blrm", "blrm+backfill"):
+        out = tmp_path / f"{name}.json"
+        result = CliRunner().invoke(main, ["recommend", str(BF_BOIN), str(write(tmp_path, ROWS)),
+                                           "--design", name, "--json", str(out)])
+        assert result.exit_code == 0, result.output
+        runs[name] = result.output, json.loads(out.read_text())
+    assert runs["blrm"][0] == runs["blrm+backfill"][0]
+    drop = {"created", "inputs"}
+    assert ({k: v for k, v in runs["blrm"][1].items() if k not in drop}
+            == {k: v for k, v in runs["blrm+backfill"][1].items() if k not in drop})
+    assert "backfill at" in runs["blrm+backfill"][0]
+
+
 def test_three_plus_three_backfill_de_escalates_on_backfill_dlts(tmp_path) -> None:
     """XJ-MK-002: 0/3 at 1e8, 0/3 at 3e8, then two backfill DLTs at 1e8 (2/5): the 3+3 with
     backfill closes 1e8 and declares the MTD below it (none), as two DLTs at the current dose

@@ -23,8 +23,10 @@ def test_each_design_is_registered_once_with_its_label_and_colour():
 
 def test_the_command_line_offers_the_registered_designs():
     choice = next(p for p in recommend.params if p.name == "design_name")
-    assert tuple(choice.type.choices) == (*registry.DESIGNS, "3+3+backfill",
+    assert tuple(choice.type.choices) == (*registry.DESIGNS, "blrm+backfill", "3+3+backfill",
                                           "3+3-deesc+backfill", "crm+backfill", "boin+backfill")
+    assert registry.recommend_name("blrm+backfill") == "blrm"
+    assert registry.recommend_name("boin+backfill") == "boin+backfill"
     help_text = next(p for p in simulate.params if p.name == "designs").help
     for name in (*registry.DESIGNS, *registry.TIME_AWARE):
         assert name in help_text

@@ -101,10 +101,11 @@ REPORT_DESIGNS = tuple(e.name for e in REGISTRY if e.in_report)
 COMBINATION = tuple(e.name for e in REGISTRY if e.combination or e.two_drug)
 # Designs with backfill cohorts: NAME+backfill for every row naming its backfill rule.
 BACKFILL_DESIGNS = tuple(f"{e.name}{BACKFILL}" for e in REGISTRY if e.backfill)
-# ``recommend --design``: every design without time, and the rule designs with backfill (the
-# BLRM's own recommendation, the default, says which doses are open for backfill).
-RECOMMEND_DESIGNS = (*DESIGNS, *(f"{e.name}{BACKFILL}" for e in REGISTRY
-                                 if e.backfill and e.on_data == DesignEntry.on_data))
+# ``recommend --design``: every design without time, and each with backfill (a rule design's
+# ``NAME+backfill`` is the backfill wrapper on the pooled data; ``blrm+backfill`` is the BLRM's
+# own recommendation, which reads backfill patients and says which doses are open).
+RECOMMEND_DESIGNS = (*DESIGNS, *BACKFILL_DESIGNS)
+
 
 
 def base_name(name: str) -> str:
@@ -114,6 +115,14 @@ def base_name(name: str) -> str:
 
 def is_backfill(name: str) -> bool:
     return name.endswith(BACKFILL)
+
+
+def recommend_name(name: str) -> str:
+    """The design ``recommend --design NAME`` runs: ``blrm+backfill`` is ``blrm`` (the BLRM's
+    own recommendation reads backfill patients and says which doses are open), any other
+    name itself."""
+    own = is_backfill(name) and ENTRIES[base_name(name)].on_data != DesignEntry.on_data
+    return base_name(name) if own else name
 
 
 def entry(name: str) -> DesignEntry:
