@@ -85,12 +85,17 @@ def test_no_dose_allowed_gives_the_lowest_dose_flagged_or_stops_for_safety(five_
 
 
 def test_mtd_declared_needs_patients_and_p_target(five_doses):
+    """The default declaration: 12 patients at the recommended dose and P(target) >= 0.5."""
     design = five_doses()
-    n, y = counts([3, 3, 3, 6, 0], [0, 0, 0, 1, 0])
+    assert (design.stopping.mtd_min_patients, design.stopping.mtd_min_p_target) == (12, 0.5)
+    n, y = counts([3, 3, 3, 12, 0], [0, 0, 0, 3, 0])
     target = np.array([0.05, 0.1, 0.3, 0.5, 0.4])
     d = decide(design, n, y, target, LOW_RISK, (3, 0))
     assert (d.stop_reason, d.mtd_level) == ("mtd_declared", 3)
     target[3] = 0.49
+    assert decide(design, n, y, target, LOW_RISK, (3, 0)).stop_reason is None
+    target[3] = 0.5
+    n, y = counts([3, 3, 3, 9, 0], [0, 0, 0, 2, 0])
     assert decide(design, n, y, target, LOW_RISK, (3, 0)).stop_reason is None
 
 
