@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 from scipy.stats import qmc
 
 from bayesdose.inference import combination_kernels
@@ -62,7 +62,6 @@ from bayesdose.models.combination import (
     CombinationBlrm,
     Covariates,
     folded_counts,
-    log_likelihood,
 )
 from bayesdose.models.prior import Mixture
 
@@ -189,51 +188,10 @@ class CombinationEngine:
 
     def laplace(self, n: np.ndarray, dlt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per data set, the mode under the moment-matched normal prior and the Gauss-Newton
-        Hessian of the negative log posterior there: (data sets, 5), (data sets, 5, 5). Each
-        data set steps and backtracks on its own (halving its step until it does not go
-        downhill or is below 1e-6), so its mode does not depend on the others."""
-        theta = np.repeat(self.prior_mean[None], n.shape[0], axis=0)
-        value, grad, hess = self._newton_terms(theta, n, dlt)
-        active = np.ones(n.shape[0], dtype=bool)
-        for _ in range(NEWTON_STEPS):
-            if not active.any():
-                break
-            idx = np.flatnonzero(active)
-            step = np.linalg.solve(hess[idx], grad[idx][..., None])[..., 0]
-            length = np.ones(len(idx))
-            trial = theta[idx] + step
-            searching = np.ones(len(idx), dtype=bool)
-            while True:
-                rows = np.flatnonzero(searching)
-                trial[rows] = theta[idx[rows]] + length[rows, None] * step[rows]
-                trial_value = self._newton_terms(trial[rows], n[idx[rows]], dlt[idx[rows]],
-                                                 False)[0]
-                worse = trial_value < value[idx[rows]] - 1e-12
-                searching[rows] = worse & (length[rows] >= 1e-6)
-                if not searching.any():
-                    break
-                length[searching] /= 2
-            new_value, new_grad, new_hess = self._newton_terms(trial, n[idx], dlt[idx])
-            theta[idx], value[idx], grad[idx], hess[idx] = trial, new_value, new_grad, new_hess
-            active[idx] = np.abs(length[:, None] * step).max(axis=1) > 1e-7
-        return theta, hess
-
-    def _newton_terms(self, theta: np.ndarray, n: np.ndarray, dlt: np.ndarray,
-                      derivatives: bool = True):
-        """Log posterior under the normal prior, its gradient and the Gauss-Newton Hessian."""
-        if derivatives:
-            lp, jac = self.model.log_odds_and_gradient(theta, self.cov)
-        else:
-            lp = self.model.log_odds(theta, self.cov)
-        d = theta - self.prior_mean
-        value = log_likelihood(lp, n, dlt) - 0.5 * np.einsum(
-            "bi,ij,bj->b", d, self.prior_precision, d)
-        if not derivatives:
-            return value, None, None
-        p = special.expit(lp)
-        grad = np.einsum("bp,bpk->bk", dlt - n * p, jac) - d @ self.prior_precision
-        hess = np.einsum("bpk,bp,bpl->bkl", jac, n * p * (1 - p), jac) + self.prior_precision
-        return value, grad, hess
+        Hessian of the negative log posterior there: (data sets, 5), (data sets, 5, 5), each
+        data set on its own (``combination_kernels.laplace``)."""
+        return combination_kernels.laplace(n, dlt, self.arrays, self.prior_mean,
+                                           self.prior_precision, NEWTON_STEPS)
 
     def _block(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None
                ) -> tuple[BatchSummary, Diagnostics]:

@@ -34,7 +34,7 @@ from numba import njit
 # eta_prior: (mean, sd, log normalising constant).
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _softplus(x: float) -> float:
     """log(1 + e^x) as numpy's logaddexp(0, x)."""
     if x > 0:
@@ -42,44 +42,37 @@ def _softplus(x: float) -> float:
     return math.log1p(math.exp(x))
 
 
-@njit(cache=True, error_model="numpy")
-def _drug_levels(intercept, slope, levels, lin, sp, p, t):
-    """One drug at one node: per dose level the linear predictor, its softplus, P(DLT) and
-    1 - P(DLT) (the slot after the last level, the drug absent, stays -inf, 0, 0, 1)."""
+@njit(cache=True, error_model="numpy", inline="always")
+def _drug_levels(intercept, slope, levels, lin, p, t):
+    """One drug at one node: per dose level the linear predictor, P(DLT) and 1 - P(DLT)
+    (the slot after the last level, the drug absent, stays -inf, 0, 1)."""
     for k in range(levels.size):
         lin[k] = intercept + slope * levels[k]
-        if lin[k] > 0:
-            e = math.exp(-lin[k])
-            sp[k] = lin[k] + math.log1p(e)
-            p[k] = 1 / (1 + e)
-            t[k] = e / (1 + e)
-        else:
-            e = math.exp(lin[k])
-            sp[k] = math.log1p(e)
-            p[k] = e / (1 + e)
-            t[k] = 1 / (1 + e)
+        e = math.exp(-abs(lin[k]))
+        inverse = 1 / (1 + e)
+        small = e * inverse
+        p[k], t[k] = (inverse, small) if lin[k] > 0 else (small, inverse)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _drug_log_prior(x0, x1, log_w, mean, precision, log_norm):
-    """One drug's log prior at (log alpha, log beta) = (x0, x1): a mixture of normals."""
-    top = -math.inf
-    terms = np.empty(log_w.size)
+    """One drug's log prior at (log alpha, log beta) = (x0, x1): a mixture of normals (a
+    running log-sum-exp over the components)."""
+    top, total = -math.inf, 0.0
     for k in range(log_w.size):
         d0, d1 = x0 - mean[k, 0], x1 - mean[k, 1]
         quad = d0 * (precision[k, 0, 0] * d0 + precision[k, 0, 1] * d1) + d1 * (
             precision[k, 1, 0] * d0 + precision[k, 1, 1] * d1)
-        terms[k] = log_w[k] + log_norm[k] - 0.5 * quad
-        top = max(top, terms[k])
-    if log_w.size == 1:
-        return terms[0]
-    total = 0.0
-    for k in range(log_w.size):
-        total += math.exp(terms[k] - top)
+        term = log_w[k] + log_norm[k] - 0.5 * quad
+        if term > top:
+            total = total * math.exp(top - term) + 1.0
+            top = term
+        else:
+            total += math.exp(term - top)
     return top + math.log(total)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _log_prior(theta, prior_log_w, prior_mean, prior_precision, prior_log_norm, eta_prior):
     """The log prior at theta (5,): each drug's and eta's."""
     z = (theta[4] - eta_prior[0]) / eta_prior[1]
@@ -90,25 +83,30 @@ def _log_prior(theta, prior_log_w, prior_mean, prior_precision, prior_log_norm, 
     return total
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _log_softplus(x):
     """log(log(1 + e^x)), as ``models.combination._log_softplus``."""
     return x if x < -30 else math.log(_softplus(x))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _logit(i, j, a, b, levels, eta, g):
-    """logit P(DLT) at node i and pair j (drug levels a, b): log p0 + softplus(l_A) +
-    softplus(l_B) + eta g; where p0 underflows (both linear predictors below about -690),
-    log p0 = log(softplus(l_A) + softplus(l_B)) in logs, as ``models.combination``."""
-    p0 = levels[2, i, a] + levels[6, i, b] * levels[3, i, a]
+    """logit P(DLT) at node i and pair j (drug levels a, b): log(p0 / (1 - p0)) + eta g. Where
+    p0 underflows (both linear predictors below about -690), log p0 = log(softplus(l_A) +
+    softplus(l_B)) in logs, as ``models.combination``; where 1 - p0 does, log(1 - p0) =
+    -softplus(l_A) - softplus(l_B)."""
+    p0 = levels[1, i, a] + levels[4, i, b] * levels[2, i, a]
+    q = levels[2, i, a] * levels[5, i, b]
     if p0 < 1e-300:
-        x, y = _log_softplus(levels[0, i, a]), _log_softplus(levels[4, i, b])
+        x, y = _log_softplus(levels[0, i, a]), _log_softplus(levels[3, i, b])
         return max(x, y) + math.log1p(math.exp(-abs(x - y))) + eta[i] * g[j]
-    return math.log(p0) + levels[1, i, a] + levels[5, i, b] + eta[i] * g[j]
+    if q < 1e-300:
+        return (math.log(p0) + _softplus(levels[0, i, a]) + _softplus(levels[3, i, b])
+                + eta[i] * g[j])
+    return math.log(p0 / q) + eta[i] * g[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _log_likelihood(i, n, dlt, pending, pair_a, pair_b, g, levels, eta):
     """The binomial log-likelihood of one data set at node i (pairs without patients add
     nothing); patients in follow-up (``pending`` by whole days of a T-day window) with their
@@ -136,7 +134,7 @@ def _log_likelihood(i, n, dlt, pending, pair_a, pair_b, g, levels, eta):
 def _line(base, v, r, log_q, model, n, dlt, pending, theta, log_f, levels):
     """The log density (posterior over the outer proposal) at the nodes of one line into
     ``log_f``, each node's parameters into ``theta`` (nodes, 5) and the drugs' per-level
-    terms into ``levels`` (8, nodes, levels + 1: ``_level_buffers``); returns its maximum."""
+    terms into ``levels`` (6, nodes, levels + 1: ``_level_buffers``); returns its maximum."""
     levels_a, levels_b, pair_a, pair_b, g, log_w, mean, precision, log_norm, eta_prior = model
     slope_a, slope_b = math.exp(base[1]), math.exp(base[3])
     eta = theta[:, 4]
@@ -144,10 +142,8 @@ def _line(base, v, r, log_q, model, n, dlt, pending, theta, log_f, levels):
     for i in range(r.size):
         for k in range(5):
             theta[i, k] = base[k] + r[i] * v[k]
-        _drug_levels(theta[i, 0], slope_a, levels_a, levels[0, i], levels[1, i],
-                     levels[2, i], levels[3, i])
-        _drug_levels(theta[i, 2], slope_b, levels_b, levels[4, i], levels[5, i],
-                     levels[6, i], levels[7, i])
+        _drug_levels(theta[i, 0], slope_a, levels_a, levels[0, i], levels[1, i], levels[2, i])
+        _drug_levels(theta[i, 2], slope_b, levels_b, levels[3, i], levels[4, i], levels[5, i])
         log_f[i] = (_log_likelihood(i, n, dlt, pending, pair_a, pair_b, g, levels, eta)
                     + _log_prior(theta[i], log_w, mean, precision, log_norm, eta_prior)
                     - log_q)
@@ -158,12 +154,11 @@ def _line(base, v, r, log_q, model, n, dlt, pending, theta, log_f, levels):
 @njit(cache=True, error_model="numpy")
 def _level_buffers(model, nodes):
     """Room for each drug's per-level terms at the nodes of one line: linear predictor,
-    softplus, P(DLT), 1 - P(DLT) (drug A's in 0-3, B's in 4-7), with the slot of the drug
-    absent set."""
+    P(DLT), 1 - P(DLT) (drug A's in 0-2, B's in 3-5), with the slot of the drug absent set."""
     count_a, count_b = model[0].size, model[1].size
-    levels = np.zeros((8, nodes, max(count_a, count_b) + 1))
-    levels[0, :, count_a], levels[3, :, count_a] = -math.inf, 1.0
-    levels[4, :, count_b], levels[7, :, count_b] = -math.inf, 1.0
+    levels = np.zeros((6, nodes, max(count_a, count_b) + 1))
+    levels[0, :, count_a], levels[2, :, count_a] = -math.inf, 1.0
+    levels[3, :, count_b], levels[5, :, count_b] = -math.inf, 1.0
     return levels
 
 
@@ -247,9 +242,8 @@ def _below(count, cut, j, f, cumulative, mass, h, model, levels, eta):
     cell = min(max(count - 1, 0), nodes - 2)
     first = min(max(cell - 1, 0), nodes - 4)
     a, b, g = model[2][j], model[3][j], model[4]
-    y = np.empty(4)
-    for k in range(4):
-        y[k] = _logit(first + k, j, a, b, levels, eta, g)
+    y = (_logit(first, j, a, b, levels, eta, g), _logit(first + 1, j, a, b, levels, eta, g),
+         _logit(first + 2, j, a, b, levels, eta, g), _logit(first + 3, j, a, b, levels, eta, g))
     position = 0.0
     for k in range(4):
         term = float(first + k)
@@ -296,14 +290,17 @@ def integrals(base, v, r, log_q, model, n, dlt, pending, cut_p, cut_logit, edge)
             line_sums[line, 0], line_sums[line, 1] = mass, at_edge
             for j in range(pairs):
                 a, b = pair_a[j], pair_b[j]
-                exp_eta_g = 1.0
+                # exp(eta g) along the line: eta is linear in the node, so each node's is
+                # the last one's times exp(h v_eta g) (rounding grows by an ulp a node)
+                exp_eta_g = math.exp(theta[0, 4] * g[j])
+                ratio = math.exp(h * v[s, 4] * g[j])
                 count_a, count_b = 0, 0
                 sum_p, sum_p2 = 0.0, 0.0
                 for i in range(nodes):
-                    if g[j] != 0:
-                        exp_eta_g = math.exp(theta[i, 4] * g[j])
-                    p0 = levels[2, i, a] + levels[6, i, b] * levels[3, i, a]
-                    q = levels[3, i, a] * levels[7, i, b]
+                    if i:
+                        exp_eta_g *= ratio
+                    p0 = levels[1, i, a] + levels[4, i, b] * levels[2, i, a]
+                    q = levels[2, i, a] * levels[5, i, b]
                     pij = p0 * exp_eta_g / (q + p0 * exp_eta_g)
                     sum_p += f[i] * pij
                     sum_p2 += f[i] * pij * pij
@@ -332,3 +329,77 @@ def integrals(base, v, r, log_q, model, n, dlt, pending, cut_p, cut_logit, edge)
         ess[s] = total * total / squares
         edge_mass[s] *= h / total
     return first, second, below, ess, edge_mass
+
+
+@njit(cache=True, error_model="numpy")
+def _newton_terms(theta, n, dlt, model, prior_mean, prior_precision, levels, eta,
+                  derivatives):
+    """At theta (5,): the log posterior under the normal prior (``prior_mean``,
+    ``prior_precision``) with binomial data ``n``, ``dlt``; with ``derivatives`` also its
+    gradient and the Gauss-Newton Hessian of its negative, J' diag(n p (1 - p)) J + prior
+    precision (J the gradient of the log-odds: d/dl_i = p_i / p0, d/deta = g)."""
+    levels_a, levels_b, pair_a, pair_b, g = model[0], model[1], model[2], model[3], model[4]
+    slope_a, slope_b = math.exp(theta[1]), math.exp(theta[3])
+    _drug_levels(theta[0], slope_a, levels_a, levels[0, 0], levels[1, 0], levels[2, 0])
+    _drug_levels(theta[2], slope_b, levels_b, levels[3, 0], levels[4, 0], levels[5, 0])
+    eta[0] = theta[4]
+    d = theta - prior_mean
+    value = -0.5 * (d @ (prior_precision @ d))
+    grad = -(prior_precision @ d)
+    hess = prior_precision.copy()
+    jac = np.empty(5)
+    for j in range(n.size):
+        if n[j] == 0:
+            continue
+        a, b = pair_a[j], pair_b[j]
+        lp = _logit(0, j, a, b, levels, eta, g)
+        value += dlt[j] * lp - n[j] * _softplus(lp)
+        if not derivatives:
+            continue
+        p = 1 / (1 + math.exp(-lp)) if lp >= 0 else math.exp(lp) / (1 + math.exp(lp))
+        p0 = levels[1, 0, a] + levels[4, 0, b] * levels[2, 0, a]
+        jac[0] = levels[1, 0, a] / p0
+        jac[1] = jac[0] * slope_a * (levels_a[a] if a < levels_a.size else 0.0)
+        jac[2] = levels[4, 0, b] / p0
+        jac[3] = jac[2] * slope_b * (levels_b[b] if b < levels_b.size else 0.0)
+        jac[4] = g[j]
+        w = n[j] * p * (1 - p)
+        for k in range(5):
+            grad[k] += (dlt[j] - n[j] * p) * jac[k]
+            for m in range(5):
+                hess[k, m] += w * jac[k] * jac[m]
+    return value, grad, hess
+
+
+@njit(cache=True, error_model="numpy")
+def laplace(n, dlt, model, prior_mean, prior_precision, max_steps):
+    """Per data set (rows of ``n``, ``dlt``): the mode of the posterior under the normal
+    prior by Gauss-Newton from the prior mean, and the Hessian there. Each step backtracks
+    (halving) until it does not go downhill or is below 1e-6; the iteration stops when a
+    step moves no parameter by more than 1e-7."""
+    sets = n.shape[0]
+    modes = np.empty((sets, 5))
+    hessians = np.empty((sets, 5, 5))
+    levels = _level_buffers(model, 1)
+    eta = np.empty(1)
+    for s in range(sets):
+        theta = prior_mean.copy()
+        value, grad, hess = _newton_terms(theta, n[s], dlt[s], model, prior_mean,
+                                          prior_precision, levels, eta, True)
+        for _ in range(max_steps):
+            step = np.linalg.solve(hess, grad)
+            length = 1.0
+            while True:
+                trial = theta + length * step
+                trial_value = _newton_terms(trial, n[s], dlt[s], model, prior_mean,
+                                            prior_precision, levels, eta, False)[0]
+                if not trial_value < value - 1e-12 or length < 1e-6:
+                    break
+                length /= 2
+            theta = trial
+            value, grad, hess = _newton_terms(theta, n[s], dlt[s], model, prior_mean,
+                                              prior_precision, levels, eta, True)
+            if np.abs(length * step).max() <= 1e-7:
+                break
+        modes[s], hessians[s] = theta, hess
+    return modes, hessians
