@@ -130,7 +130,7 @@ def _log_likelihood(i, n, dlt, pending, pair_a, pair_b, g, levels, eta):
     return total
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _line(base, v, r, log_q, model, n, dlt, pending, theta, log_f, levels):
     """The log density (posterior over the outer proposal) at the nodes of one line into
     ``log_f``, each node's parameters into ``theta`` (nodes, 5) and the drugs' per-level
@@ -200,7 +200,7 @@ def moments(base, v, r, log_q, model, n, dlt, pending):
     return mean_out, cov_out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _cell_integrals(f, h, cumulative):
     """Cumulative integrals of ``f`` from the first node to each node by the cell rule
     h (-f[i-1] + 13 f[i] + 13 f[i+1] - f[i+2]) / 24, zero beyond the ends."""
@@ -213,7 +213,7 @@ def _cell_integrals(f, h, cumulative):
     return cumulative[nodes - 1]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _partial_cell(frac, f, cell, h):
     """The integral of the cubic through f[cell - 1 .. cell + 2] (0 outside the line) from
     node ``cell`` to ``cell + frac`` (``exact._partial_cell_weights``)."""
@@ -228,7 +228,7 @@ def _partial_cell(frac, f, cell, h):
     return total * h
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _below(count, cut, j, f, cumulative, mass, h, model, levels, eta):
     """The integral of the density along one line over logit p < ``cut`` at pair j, where
     ``count`` nodes lie below it: whole cells by the cell rule, the cell holding the crossing
