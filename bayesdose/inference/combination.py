@@ -42,6 +42,11 @@ randomised quasi-Monte Carlo importance sampling, per data set:
    and the lines double (up to ``MAX_LINES``); a data set still short is flagged
    ``resolved = False``.
 
+The loops (the Laplace step, the density at the nodes, the moments, each line's integrals)
+are compiled, one data set at a time (``combination_kernels``): a data set's numbers are the
+same bit for bit alone or in any batch. This module builds the frames and lines (NumPy) and
+applies the checks.
+
 Accuracy against a high-precision oracle (tests/tools/combination_oracle.py) and cost:
 ``ERROR_BOUND``, docs/combination.md.
 """
@@ -161,7 +166,6 @@ class CombinationEngine:
         self.prior_mean, prior_cov = model.prior_moments()
         self.prior_precision = np.linalg.inv(prior_cov)
         self.r = np.linspace(-WIDTH, WIDTH, NODES)
-        self.h = self.r[1] - self.r[0]
 
     @property
     def n_pairs(self) -> int:

@@ -1,16 +1,17 @@
-"""Compiled loops of the combination engine (``inference.combination``): the posterior density
-at every node of every line, and each line's integrals, one data set and one line at a time,
-with no array bigger than a line's.
+"""Compiled loops of the combination engine (``inference.combination``): the Laplace step, the
+posterior density at every node of every line, the frame's moments and each line's
+integrals, one data set and one line at a time, with no array bigger than a line's.
 
 They compute what the engine's method defines (its module docstring), in float64, with
-numba's IEEE arithmetic (no fast-math). Two things are computed in other words than
-``models.combination`` uses, equal up to rounding:
+numba's IEEE arithmetic (no fast-math). Three things are computed in other words than
+``models.combination`` and the NumPy engine used, equal up to rounding:
 
 - P(DLT) at a pair from each drug's P(DLT) per dose level, p0 = p_A + p_B (1 - p_A) and
-  1 - p0 = (1 - p_A)(1 - p_B), p = p0 E / (1 - p0 + p0 E) with E = exp(eta g): one
-  exponential a pair (none for a monotherapy pair) where logit, softplus and expit took
-  four; logit p = log p0 + softplus(l_A) + softplus(l_B) + eta g, needed only for the pairs
-  with data and for the four nodes around a crossing.
+  1 - p0 = (1 - p_A)(1 - p_B), p = p0 E / (1 - p0 + p0 E) with E = exp(eta g): a division
+  a pair and node where logit, softplus and expit took four transcendental functions;
+  logit p = log(p0 / (1 - p0)) + eta g, needed only for the pairs with data and for the
+  four nodes around a crossing (the model's own formulas where p0 or 1 - p0 underflows).
+- E along a line by one multiplication a node (eta is linear in the node).
 - Each line's integrals are computed with the density scaled to a maximum of 1 on that line,
   and rescaled to the data set's maximum at the end (the summaries are ratios).
 
@@ -256,11 +257,61 @@ def _below(count, cut, j, f, cumulative, mass, h, model, levels, eta):
     return cumulative[cell] + _partial_cell(frac, f, cell, h)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _pair_on_line(j, f, cumulative, mass, h, eta, eta_step, model, levels, cut_p, cut_logit,
+                  out):
+    """One pair on one line: sum f p, sum f p^2 over the nodes and the integrals below the
+    two cuts into ``out`` (4,). exp(eta g) is carried along the line (eta is linear in the
+    node, so each node's factor is the last one's times exp(eta_step g); the rounding grows
+    by an ulp a node)."""
+    a, b, g = model[2][j], model[3][j], model[4][j]
+    exp_eta_g = math.exp(eta[0] * g)
+    ratio = math.exp(eta_step * g)
+    count_a, count_b = 0, 0
+    sum_p, sum_p2 = 0.0, 0.0
+    for i in range(f.size):
+        if i:
+            exp_eta_g *= ratio
+        odds_part = (levels[1, i, a] + levels[4, i, b] * levels[2, i, a]) * exp_eta_g
+        p = odds_part / (levels[2, i, a] * levels[5, i, b] + odds_part)
+        sum_p += f[i] * p
+        sum_p2 += f[i] * p * p
+        count_a += p < cut_p[0]
+        count_b += p < cut_p[1]
+    out[0], out[1] = sum_p, sum_p2
+    out[2] = _below(count_a, cut_logit[0], j, f, cumulative, mass, h, model, levels, eta)
+    out[3] = _below(count_b, cut_logit[1], j, f, cumulative, mass, h, model, levels, eta)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sum_lines(top, line_sums, pair_sums, h, first, second, below):
+    """One data set's summaries from its lines' sums, each rescaled from its line's maximum
+    to the data set's; returns the ESS of the line weights and the edge mass."""
+    peak = top.max()
+    total, squares, edge_mass = 0.0, 0.0, 0.0
+    for line in range(top.size):
+        scale = math.exp(top[line] - peak)
+        mass = line_sums[line, 0] * scale
+        total += mass
+        squares += mass * mass
+        edge_mass += line_sums[line, 1] * scale
+        for j in range(first.size):
+            first[j] += pair_sums[line, j, 0] * scale
+            second[j] += pair_sums[line, j, 1] * scale
+            below[0, j] += pair_sums[line, j, 2] * scale
+            below[1, j] += pair_sums[line, j, 3] * scale
+    first *= h / total
+    second *= h / total
+    below /= total
+    return total * total / squares, edge_mass * h / total
+
+
 @njit(cache=True, error_model="numpy")
 def integrals(base, v, r, log_q, model, n, dlt, pending, cut_p, cut_logit, edge):
     """Per data set on lines ``base`` (data sets, lines, 5) + r v (data sets, 5): the
-    posterior mean and second moment of P(DLT) and P(p < c) for the two cuts (data sets,
-    pairs) each, the ESS of the line weights and the mass at the ``edge`` nodes."""
+    posterior mean and second moment of P(DLT) (data sets, pairs) each, P(p < c) for the two
+    cuts (2, data sets, pairs), the ESS of the line weights and the mass at the ``edge``
+    nodes (data sets,). Each line's sums are in its own scale (its density's maximum 1)."""
     sets, lines, nodes = base.shape[0], base.shape[1], r.size
     pairs = model[4].size
     h = r[1] - r[0]
@@ -270,64 +321,25 @@ def integrals(base, v, r, log_q, model, n, dlt, pending, cut_p, cut_logit, edge)
     levels = _level_buffers(model, nodes)
     theta = np.empty((nodes, 5))
     log_f, f, cumulative = np.empty(nodes), np.empty(nodes), np.empty(nodes)
-    # per line: its maximum, mass, edge mass, and per pair sum f p, sum f p^2, the two
-    # integrals below the cuts, each in the line's own scale
-    top = np.empty(lines)
-    line_sums = np.empty((lines, 3))
-    pair_sums = np.empty((lines, 4, pairs))
-    pair_a, pair_b, g = model[2], model[3], model[4]
+    top = np.empty(lines)  # each line's maximum log density
+    line_sums = np.empty((lines, 2))  # its mass and its mass at the edge nodes
+    pair_sums = np.empty((lines, pairs, 4))  # per pair: _pair_on_line's
     for s in range(sets):
         for line in range(lines):
             top[line] = _line(base[s, line], v[s], r, log_q[line], model, n[s], dlt[s],
                               pending[s], theta, log_f, levels)
-            for i in range(nodes):
-                f[i] = math.exp(log_f[i] - top[line])
-            mass = _cell_integrals(f, h, cumulative)
             at_edge = 0.0
             for i in range(nodes):
+                f[i] = math.exp(log_f[i] - top[line])
                 if edge[i]:
                     at_edge += f[i]
+            mass = _cell_integrals(f, h, cumulative)
             line_sums[line, 0], line_sums[line, 1] = mass, at_edge
             for j in range(pairs):
-                a, b = pair_a[j], pair_b[j]
-                # exp(eta g) along the line: eta is linear in the node, so each node's is
-                # the last one's times exp(h v_eta g) (rounding grows by an ulp a node)
-                exp_eta_g = math.exp(theta[0, 4] * g[j])
-                ratio = math.exp(h * v[s, 4] * g[j])
-                count_a, count_b = 0, 0
-                sum_p, sum_p2 = 0.0, 0.0
-                for i in range(nodes):
-                    if i:
-                        exp_eta_g *= ratio
-                    p0 = levels[1, i, a] + levels[4, i, b] * levels[2, i, a]
-                    q = levels[2, i, a] * levels[5, i, b]
-                    pij = p0 * exp_eta_g / (q + p0 * exp_eta_g)
-                    sum_p += f[i] * pij
-                    sum_p2 += f[i] * pij * pij
-                    count_a += pij < cut_p[0]
-                    count_b += pij < cut_p[1]
-                pair_sums[line, 0, j], pair_sums[line, 1, j] = sum_p, sum_p2
-                for c, count in enumerate((count_a, count_b)):
-                    pair_sums[line, 2 + c, j] = _below(count, cut_logit[c], j, f, cumulative,
-                                                       mass, h, model, levels, theta[:, 4])
-        peak = top.max()
-        total, squares = 0.0, 0.0
-        for line in range(lines):
-            scale = math.exp(top[line] - peak)
-            mass = line_sums[line, 0] * scale
-            total += mass
-            squares += mass * mass
-            edge_mass[s] += line_sums[line, 1] * scale
-            for j in range(pairs):
-                first[s, j] += pair_sums[line, 0, j] * scale
-                second[s, j] += pair_sums[line, 1, j] * scale
-                below[0, s, j] += pair_sums[line, 2, j] * scale
-                below[1, s, j] += pair_sums[line, 3, j] * scale
-        first[s] *= h / total
-        second[s] *= h / total
-        below[:, s] /= total
-        ess[s] = total * total / squares
-        edge_mass[s] *= h / total
+                _pair_on_line(j, f, cumulative, mass, h, theta[:, 4], h * v[s, 4], model,
+                              levels, cut_p, cut_logit, pair_sums[line, j])
+        ess[s], edge_mass[s] = _sum_lines(top, line_sums, pair_sums, h, first[s], second[s],
+                                          below[:, s])
     return first, second, below, ess, edge_mass
 
 
