@@ -17,7 +17,9 @@ when R is installed.
 
 ``ab`` compares this checkout with another (e.g. ``git worktree add /tmp/old HEAD~1``) on the
 shared machine: fresh processes alternating between the two, three times each, the wall-clock
-rate of each run beside the load average (CPU time under load has misled).
+rate of each run beside the load average (CPU time under load has misled). DESIGN ``blrm``
+compares the combination BLRM's rate (TRIALS trials, 30 patients, after a 5-trial warm-up in
+the same process: numba's kernels loaded or compiled).
 """
 
 from __future__ import annotations
@@ -96,15 +98,17 @@ def r_rate(name: str, trials: int) -> float | None:
 
 def ab(other: Path, trials: int, name: str, repeats: int = 3) -> None:
     """Alternate fresh processes of this checkout and ``other``, printing each one's rate."""
-    code = ("import sys; from benchmarks.combination import python_rate; "
-            f"s, wall, cpu = python_rate({name!r}, {trials}); print(f'{{wall:.0f}} {{cpu:.0f}}')")
+    rate = (f"blrm_rate(5); wall, cpu, _ = blrm_rate({trials})" if name == "blrm" else
+            f"s, wall, cpu = python_rate({name!r}, {trials})")
+    code = ("from benchmarks.combination import blrm_rate, python_rate; "
+            f"{rate}; print(f'{{wall:.1f}} {{cpu:.1f}}')")
     for _ in range(repeats):
         for root in (other, ROOT):
             done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                                   env={**os.environ, "PYTHONPATH": str(root)}, text=True,
                                   check=True)
             wall, cpu = (float(v) for v in done.stdout.split())
-            print(f"{str(root):<40} {name} {wall:7,.0f} trials/s wall, {cpu:7,.0f} trials/s "
+            print(f"{str(root):<40} {name} {wall:9,.1f} trials/s wall, {cpu:9,.1f} trials/s "
                   f"CPU, load average {os.getloadavg()[0]:.2f}")
 
 

@@ -7,7 +7,9 @@
   with correlated priors, within the issue's accuracy: 3e-3 in interval probabilities
   (ERROR_BOUND) and 2e-3 in posterior means of P(DLT);
 - OncoBayes2 0.8-8's NUTS fits of the same model (tests/reference/oncobayes2/combo_blrm.json);
-- the prior table printed in OncoBayes2's MAP vignette (map_vignette_combo.json)."""
+- the prior table printed in OncoBayes2's MAP vignette (map_vignette_combo.json);
+- its own numbers before its compiled kernels (combination_engine.json: the NumPy engine of
+  commit 003e1a4, tests/tools/combination_engine_reference.py), within 1e-12."""
 
 import json
 import math
@@ -25,6 +27,7 @@ REFERENCE = CONFIGS.parent / "tests" / "reference"
 ORACLE = json.loads((REFERENCE / "combination_oracle.json").read_text())
 OB2 = json.loads((REFERENCE / "oncobayes2" / "combo_blrm.json").read_text())
 VIGNETTE = json.loads((REFERENCE / "oncobayes2" / "map_vignette_combo.json").read_text())
+NUMPY_ENGINE = json.loads((REFERENCE / "combination_engine.json").read_text())
 INTERVALS = ("p_underdose", "p_target", "p_overdose")
 
 
@@ -56,17 +59,60 @@ def test_the_engine_is_within_the_issues_accuracy_of_the_oracle(name):
 
 
 def test_the_same_numbers_on_every_run_and_in_any_batch():
-    """No seed: a data set gives bit-for-bit the same numbers alone, again, and in a batch."""
-    names = ["prior_map", "weak_map", "monotherapy_only"]  # the same model, different data
-    cases = [ORACLE["cases"][k] for k in names]
-    engine = _engine(cases[0])
-    n = np.array([c["data"]["n"] for c in cases])
-    dlt = np.array([c["data"]["dlt"] for c in cases])
+    """No seed: a data set gives bit-for-bit the same numbers alone, again, and in a batch
+    (each data set's Laplace step, frame and lines are its own), among them random trial
+    states whose Laplace steps once stopped together in a shared batch."""
+    sets = [s for s in NUMPY_ENGINE["data_sets"] if s["case"] in ("prior_map", "weak_map",
+                                                                   "monotherapy_only")
+            and s["pending"] is None]
+    assert len(sets) >= 10
+    engine = _engine(ORACLE["cases"]["prior_map"])  # the same model, different data
+    n = np.array([s["n"] for s in sets])
+    dlt = np.array([s["dlt"] for s in sets])
     together, _ = engine.summarise(n, dlt)
-    for k in range(len(cases)):
-        alone, _ = _engine(cases[0]).summarise(n[k], dlt[k])
+    backwards, _ = engine.summarise(n[::-1], dlt[::-1])
+    for k in range(len(sets)):
+        alone, _ = _engine(ORACLE["cases"]["prior_map"]).summarise(n[k], dlt[k])
         for key in ("mean", "sd", *INTERVALS):
             assert np.array_equal(getattr(alone, key)[0], getattr(together, key)[k])
+            assert np.array_equal(getattr(alone, key)[0], getattr(backwards, key)[-1 - k])
+
+
+def test_the_numbers_are_the_numpy_engines():
+    """The compiled kernels compute what the NumPy engine before them computed (commit
+    003e1a4: the same method and point sets), to 1e-12 on every summary of the 17 data sets
+    of combination_engine.json (oracle cases, random trial states, conflicting data, patients
+    in follow-up). Measured: 3e-14 at most (an sd, from a difference of two moments)."""
+    for s in NUMPY_ENGINE["data_sets"]:
+        pending = None if s["pending"] is None else np.array(s["pending"])[None]
+        summary, diagnostics = _engine(ORACLE["cases"][s["case"]]).summarise(
+            s["n"], s["dlt"], pending)
+        assert diagnostics.resolved.all()
+        for key, expected in s["result"].items():
+            assert np.abs(getattr(summary, key)[0] - expected).max() <= 1e-12, (s["case"], key)
+
+
+def test_the_kernels_log_odds_are_the_models_at_extremes():
+    """The kernels compute P(DLT) per pair from each drug's P(DLT) (combination_kernels);
+    their log-odds equal the model's (models.combination) to 1e-12 relative, also where p0
+    underflows (both linear predictors near -800) or 1 - p0 does (near +800)."""
+    from bayesdose.inference import combination_kernels as kernels
+
+    engine = _engine(ORACLE["cases"]["informative_saturating"])
+    rng = np.random.default_rng(4)
+    theta = np.vstack([rng.normal([-1.5, 0.0, -2.0, 0.0, 0.0], 1.5, (40, 5)),
+                       [[-800.0, 0.5, -810.0, 0.2, 0.3], [800.0, 0.1, 790.0, 0.0, -0.4],
+                        [-800.0, 0.0, 5.0, 0.0, 1.0], [30.0, 1.0, -900.0, 0.5, 0.0]]])
+    arrays = engine.arrays
+    levels = kernels._level_buffers(arrays, len(theta))
+    for i, t in enumerate(theta):
+        kernels._drug_levels(t[0], np.exp(t[1]), arrays[0], *levels[0:3, i])
+        kernels._drug_levels(t[2], np.exp(t[3]), arrays[1], *levels[3:6, i])
+    ours = np.array([[kernels._logit(i, j, arrays[2][j], arrays[3][j], levels, theta[:, 4],
+                                     arrays[4]) for j in range(engine.n_pairs)]
+                     for i in range(len(theta))])
+    np.testing.assert_allclose(ours, engine.model.log_odds(theta, engine.cov), rtol=1e-12,
+                               atol=1e-12)
 
 
 def test_the_vignettes_prior_table_within_its_monte_carlo_error():

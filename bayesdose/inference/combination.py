@@ -42,6 +42,11 @@ randomised quasi-Monte Carlo importance sampling, per data set:
    and the lines double (up to ``MAX_LINES``); a data set still short is flagged
    ``resolved = False``.
 
+The loops (the Laplace step, the density at the nodes, the moments, each line's integrals)
+are compiled, one data set at a time (``combination_kernels``): a data set's numbers are the
+same bit for bit alone or in any batch. This module builds the frames and lines (NumPy) and
+applies the checks.
+
 Accuracy against a high-precision oracle (tests/tools/combination_oracle.py) and cost:
 ``ERROR_BOUND``, docs/combination.md.
 """
@@ -53,16 +58,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 from scipy.stats import qmc
 
-from bayesdose.inference.exact import BatchSummary, _partial_cell_weights
+from bayesdose.inference import combination_kernels
+from bayesdose.inference.exact import BatchSummary
 from bayesdose.models.combination import (
     CombinationBlrm,
     Covariates,
     folded_counts,
-    log_likelihood,
 )
+from bayesdose.models.prior import Mixture
 
 SOBOL_SEED = 20240615  # fixed: the point set is part of the method, not a random choice
 SCALE = 1.2  # the frame's scale over the posterior's (Laplace, then moment) covariance
@@ -76,7 +82,6 @@ MIN_ESS_FRACTION = 0.3
 # mass within one unit of the lines' ends; what lies beyond them (left out) is a small part
 # of it, so 1e-3 here costs well under 1e-3 on any summary
 MAX_EDGE_MASS = 1e-3
-CHUNK = 4  # data sets per vectorised block; each data set's numbers do not depend on it
 NEWTON_STEPS = 60
 # The issue's accuracy for interval probabilities, which the defaults meet against the oracle
 # (worst 2.5e-3; means 8.5e-4: docs/combination.md); for flagging decisions within it of a
@@ -119,42 +124,25 @@ def line_frames(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return chol @ h[..., 1:], (chol @ e[..., None])[..., 0]
 
 
-def _cell_integrals(f: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative integrals of ``f`` (..., nodes) from the first node to each node by the cell
-    rule (zero beyond the ends), and the zero-padded ``f`` (..., nodes + 3)."""
-    padded = np.zeros(f.shape[:-1] + (f.shape[-1] + 3,))
-    padded[..., 1:-2] = f
-    cells = (13 * (padded[..., 1:-3] + padded[..., 2:-2])
-             - padded[..., :-4] - padded[..., 3:-1]) * (h / 24)
-    cumulative = np.zeros_like(f)
-    np.cumsum(cells, axis=-1, out=cumulative[..., 1:])
-    return cumulative, padded
-
-
-def _below(lp: np.ndarray, cut: float, cumulative: np.ndarray, padded: np.ndarray,
-           h: float) -> np.ndarray:
-    """Per line and pair, the integral of the density along the line over logit p < ``cut``:
-    lp (..., pairs, nodes) increasing along the nodes; returns (..., pairs)."""
-    nodes = lp.shape[-1]
-    count = (lp < cut).sum(axis=-1)
-    cell = np.clip(count - 1, 0, nodes - 2)
-    stencil = np.clip(cell - 1, 0, nodes - 4)[..., None] + np.arange(4)
-    y = np.take_along_axis(lp, stencil, axis=-1)
-    # inverse cubic interpolation: the node position where the log-odds reach the cut
-    position = np.zeros(y.shape[:-1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for a in range(4):
-            term = stencil[..., a].astype(float)
-            for b in range(4):
-                if b != a:
-                    term = term * (cut - y[..., b]) / (y[..., a] - y[..., b])
-            position += term
-    frac = np.clip(np.nan_to_num(position - cell, nan=0.5), 0.0, 1.0)
-    f = np.take_along_axis(padded[..., None, :], cell[..., None] + np.arange(4), axis=-1)
-    partial = (_partial_cell_weights(frac) * f).sum(axis=-1) * h
-    whole = np.take_along_axis(cumulative[..., None, :], cell[..., None], axis=-1)[..., 0]
-    inside = np.where(count == 0, 0.0, whole + partial)
-    return np.where(count == nodes, cumulative[..., -1:], inside)
+def model_arrays(model: CombinationBlrm, cov: Covariates) -> tuple[np.ndarray, ...]:
+    """The model at the pairs of ``cov`` as the arrays the compiled kernels take
+    (``combination_kernels``): each drug's levels, each pair's level of each drug, g, each
+    drug's prior as normal components (padded to the same number with log weight -inf),
+    and eta's prior (mean, sd, log normalising constant)."""
+    drugs = [(prior.weights, prior.components) if isinstance(prior, Mixture) else
+             ((1.0,), (prior,)) for prior in (model.prior_a, model.prior_b)]
+    k = max(len(w) for w, _ in drugs)
+    log_w = np.full((2, k), -np.inf)
+    mean, log_norm = np.zeros((2, k, 2)), np.zeros((2, k))
+    precision = np.tile(np.eye(2), (2, k, 1, 1))
+    for i, (weights, normals) in enumerate(drugs):
+        for c, (w, normal) in enumerate(zip(weights, normals, strict=True)):
+            log_w[i, c], mean[i, c] = math.log(w), normal.mean
+            precision[i, c], log_norm[i, c] = normal._precision, normal._log_norm
+    eta = model.interaction
+    return (*cov.levels, *cov.level_of, cov.g.astype(float), log_w, mean, precision, log_norm,
+            np.array([eta.prior_mean, eta.prior_sd,
+                      math.log(eta.prior_sd * math.sqrt(2 * math.pi))]))
 
 
 class CombinationEngine:
@@ -171,12 +159,13 @@ class CombinationEngine:
             raise ValueError(f"lines must be a power of 2 from 64 to {MAX_LINES}")
         self.model = model
         self.cov: Covariates = model.covariates(pairs)
+        self.cut_p = np.array([a, b], dtype=float)
         self.cut = np.log([a / (1 - a), b / (1 - b)])
+        self.arrays = model_arrays(model, self.cov)
         self.m = int(math.log2(lines))
         self.prior_mean, prior_cov = model.prior_moments()
         self.prior_precision = np.linalg.inv(prior_cov)
         self.r = np.linspace(-WIDTH, WIDTH, NODES)
-        self.h = self.r[1] - self.r[0]
 
     @property
     def n_pairs(self) -> int:
@@ -199,130 +188,67 @@ class CombinationEngine:
                                                              and (pending < 0).any()):
             raise ValueError("DLTs and patients in follow-up must be between 0 and the number "
                              "of patients")
-        parts = [self._block(n[i:i + CHUNK], dlt[i:i + CHUNK],
-                             None if pending is None else pending[i:i + CHUNK])
-                 for i in range(0, n.shape[0], CHUNK)]
-        stacked = [np.concatenate(x) for x in zip(*parts, strict=True)]
-        return BatchSummary(*stacked[:5]), Diagnostics(*stacked[5:])
+        return self._block(n, dlt, pending)
 
     def laplace(self, n: np.ndarray, dlt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per data set, the mode under the moment-matched normal prior and the Gauss-Newton
-        Hessian of the negative log posterior there: (data sets, 5), (data sets, 5, 5)."""
-        theta = np.repeat(self.prior_mean[None], n.shape[0], axis=0)
-        value, grad, hess = self._newton_terms(theta, n, dlt)
-        active = np.ones(n.shape[0], dtype=bool)
-        for _ in range(NEWTON_STEPS):
-            if not active.any():
-                break
-            step = np.linalg.solve(hess[active], grad[active][..., None])[..., 0]
-            t, v = theta[active], value[active]
-            length = np.ones(len(t))
-            while True:
-                trial = t + length[:, None] * step
-                trial_value = self._newton_terms(trial, n[active], dlt[active], False)[0]
-                worse = trial_value < v - 1e-12
-                if not worse.any() or length.min() < 1e-6:
-                    break
-                length = np.where(worse, length / 2, length)
-            new_value, new_grad, new_hess = self._newton_terms(trial, n[active], dlt[active])
-            idx = np.flatnonzero(active)
-            theta[idx], value[idx], grad[idx], hess[idx] = trial, new_value, new_grad, new_hess
-            active[idx] = np.abs(length[:, None] * step).max(axis=1) > 1e-7
-        return theta, hess
-
-    def _newton_terms(self, theta: np.ndarray, n: np.ndarray, dlt: np.ndarray,
-                      derivatives: bool = True):
-        """Log posterior under the normal prior, its gradient and the Gauss-Newton Hessian."""
-        if derivatives:
-            lp, jac = self.model.log_odds_and_gradient(theta, self.cov)
-        else:
-            lp = self.model.log_odds(theta, self.cov)
-        d = theta - self.prior_mean
-        value = log_likelihood(lp, n, dlt) - 0.5 * np.einsum(
-            "bi,ij,bj->b", d, self.prior_precision, d)
-        if not derivatives:
-            return value, None, None
-        p = special.expit(lp)
-        grad = np.einsum("bp,bpk->bk", dlt - n * p, jac) - d @ self.prior_precision
-        hess = np.einsum("bpk,bp,bpl->bkl", jac, n * p * (1 - p), jac) + self.prior_precision
-        return value, grad, hess
+        Hessian of the negative log posterior there: (data sets, 5), (data sets, 5, 5), each
+        data set on its own (``combination_kernels.laplace``)."""
+        return combination_kernels.laplace(n, dlt, self.arrays, self.prior_mean,
+                                           self.prior_precision, NEWTON_STEPS)
 
     def _block(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None
-               ) -> tuple[np.ndarray, ...]:
-        """One chunk: every data set on ``LINES`` lines at once, then those that fail the
-        checks one by one on moved frames with more lines (the Laplace step counts patients
-        in follow-up as fractions, ``folded_counts``; the lines, exactly)."""
+               ) -> tuple[BatchSummary, Diagnostics]:
+        """Every data set on ``LINES`` lines at once, then those that fail the checks one by
+        one on moved frames with more lines (the Laplace step counts patients in follow-up
+        as fractions, ``folded_counts``; the lines, exactly)."""
         mode, hess = self.laplace(folded_counts(n, pending), dlt)
-        mode, cov = self._moments(n, dlt, pending, mode, np.linalg.inv(hess) * SCALE**2,
-                                  PRE_M)
+        data = (n, dlt, np.zeros(n.shape + (1,)) if pending is None else pending)
+        mode, cov = self._moments(data, mode, np.linalg.inv(hess) * SCALE**2, PRE_M)
         cov *= SCALE**2
-        result = list(self._integrate(n, dlt, pending, mode, cov, self.m))
+        result = list(self._integrate(data, mode, cov, self.m))
         lines = np.full(n.shape[0], 2**self.m)
         for k in np.flatnonzero(~result[-1]):
             m, centre, scale = self.m, mode[k:k + 1], cov[k:k + 1]
-            one = (n[k:k + 1], dlt[k:k + 1], None if pending is None else pending[k:k + 1])
+            one = tuple(x[k:k + 1] for x in data)
             while not result[-1][k] and 2 ** m < MAX_LINES:
-                centre, scale = self._moments(*one, centre, scale, m)
+                centre, scale = self._moments(one, centre, scale, m)
                 m += 1
-                redo = self._integrate(*one, centre, scale * SCALE**2, m)
+                redo = self._integrate(one, centre, scale * SCALE**2, m)
                 for column, value in zip(result, redo, strict=True):
                     column[k] = value[0]
                 lines[k] = 2**m
-        return (*result[:-1], lines, result[-1])
+        return BatchSummary(*result[:5]), Diagnostics(*result[5:7], lines, result[-1])
 
-    def _nodes(self, centre: np.ndarray, cov: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
-        """The nodes theta (data sets, lines, nodes, 5) of frames (centre, cov), and the
-        outer proposal's log density at each line."""
+    def _lines(self, centre: np.ndarray, cov: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
+        """The lines of frames (centre, cov): each line's point at r = 0 (data sets, lines,
+        5), the inner direction v (data sets, 5), and the outer proposal's log density at
+        each line."""
         z, log_q = outer_points(m)
         a, v = line_frames(cov)
         # the outer directions in order of how much they move the log-odds (principal
         # components of the log-odds' gradient): Sobol's first coordinates are its best
         jac = self.model.log_odds_and_gradient(centre, self.cov)[1]
         a = a @ np.swapaxes(np.linalg.svd(jac @ a)[2], -1, -2)
-        base = centre[:, None, :] + np.einsum("lj,bij->bli", z, a)
-        theta = base[:, :, None, :] + self.r[None, None, :, None] * v[:, None, None, :]
-        return theta, log_q
+        return centre[:, None, :] + np.einsum("lj,bij->bli", z, a), v, log_q
 
-    def _density(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None,
-                 centre: np.ndarray, cov: np.ndarray, m: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """At every node: the log-odds (data sets, lines, nodes, pairs), the posterior density
-        over the outer proposal's, scaled to a maximum of 1 per data set, and theta."""
-        theta, log_q = self._nodes(centre, cov, m)
-        lp = self.model.log_odds(theta, self.cov)
-        log_f = (log_likelihood(lp, n[:, None, None, :], dlt[:, None, None, :],
-                                None if pending is None else pending[:, None, None])
-                 + self.model.log_prior(theta) - log_q[None, :, None])
-        f = np.exp(log_f - log_f.max(axis=(1, 2), keepdims=True))
-        return lp, f, theta
-
-    def _integrate(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None,
-                   centre: np.ndarray, cov: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
+    def _integrate(self, data: tuple[np.ndarray, ...], centre: np.ndarray, cov: np.ndarray,
+                   m: int) -> tuple[np.ndarray, ...]:
         """The five summaries per pair, the ESS of the line weights, the mass near the lines'
-        ends, and whether the checks passed, for data sets on frames (centre, cov)."""
-        lp, f, _ = self._density(n, dlt, pending, centre, cov, m)
-        cumulative, padded = _cell_integrals(f, self.h)
-        line_mass = cumulative[..., -1]  # (data sets, lines)
-        total = line_mass.sum(axis=1)
-        p = special.expit(lp)
-        mean = np.einsum("bli,blip->bp", f, p) * self.h / total[:, None]
-        second = np.einsum("bli,blip->bp", f, p * p) * self.h / total[:, None]
-        sd = np.sqrt(np.maximum(second - mean**2, 0.0))
-        along = np.ascontiguousarray(np.swapaxes(lp, -1, -2))  # (data sets, lines, pairs, nodes)
-        under, below_b = (_below(along, c, cumulative, padded, self.h).sum(axis=1)
-                          / total[:, None] for c in self.cut)
-        ess = total**2 / (line_mass**2).sum(axis=1)
-        edge = np.abs(self.r) > WIDTH - 1
-        edge_mass = f[..., edge].sum(axis=(1, 2)) * self.h / total
+        ends, and whether the checks passed, for data sets (n, dlt, pending) on frames
+        (centre, cov)."""
+        base, v, log_q = self._lines(centre, cov, m)
+        first, second, below, ess, edge_mass = combination_kernels.integrals(
+            base, v, self.r, log_q, self.arrays, *data, self.cut_p, self.cut,
+            np.abs(self.r) > WIDTH - 1)
+        sd = np.sqrt(np.maximum(second - first**2, 0.0))
+        under, below_b = below
         ok = (ess >= MIN_ESS_FRACTION * 2**m) & (edge_mass <= MAX_EDGE_MASS)
-        return mean, sd, under, below_b - under, 1 - below_b, ess, edge_mass, ok
+        return first, sd, under, below_b - under, 1 - below_b, ess, edge_mass, ok
 
-    def _moments(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None,
-                 centre: np.ndarray, cov: np.ndarray, m: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """The posterior mean and covariance of theta on frames (centre, cov)."""
-        _, f, theta = self._density(n, dlt, pending, centre, cov, m)
-        w = f / f.sum(axis=(1, 2), keepdims=True)
-        mean = (w[..., None] * theta).sum(axis=(1, 2))
-        d = theta - mean[:, None, None, :]
-        return mean, np.einsum("blik,blij->bkj", w[..., None] * d, d)
+    def _moments(self, data: tuple[np.ndarray, ...], centre: np.ndarray, cov: np.ndarray,
+                 m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior mean and covariance of theta for data sets (n, dlt, pending) on
+        frames (centre, cov)."""
+        base, v, log_q = self._lines(centre, cov, m)
+        return combination_kernels.moments(base, v, self.r, log_q, self.arrays, *data)

@@ -4,9 +4,10 @@ decision of record), so every simulated decision is the one ``recommend`` gives 
 
 Trials walk the project's state space (``simulation.statespace``: a decision per distinct
 trial state, over the flat pairs of the grid), kept across chunks in one process. Posteriors
-depend on the counts alone, so they are cached by counts (``SummaryCache``). Each is computed
-alone (a batch of one, as ``recommend`` computes it), so its numbers cannot depend on which
-other data sets share a chunk of the engine, nor on the chunking of the run or the workers.
+depend on the counts alone, so they are cached by counts (``SummaryCache``). The new states of
+a step are computed in one batch: the engine computes each data set on its own (its numbers are
+bit for bit those of a batch of one, as ``recommend`` computes it), so they cannot depend on
+which other states share the batch, nor on the chunking of the run or the workers.
 
 A trial selects one pair, the MTD of its stop (``recommend``'s ``mtd``): declared, or at the
 maximum sample size the given pair with the highest P(target) among those EWOC allows; none
@@ -76,12 +77,9 @@ class BlrmComb:
         return Actions(act.next_pair, act.cohort_size, act.stop_reason, act.mtd_pair)
 
     def _summaries(self, n: np.ndarray, dlt: np.ndarray) -> BatchSummary:
-        """The engine's summaries of each data set, one at a time."""
-        parts = [self.engine.summarise(n[i], dlt[i])[0] for i in range(n.shape[0])]
-        self.posteriors += len(parts)
-        return BatchSummary(*(np.concatenate(x) for x in zip(*(
-            (p.mean, p.sd, p.p_underdose, p.p_target, p.p_overdose) for p in parts),
-            strict=True)))
+        """The engine's summaries of the data sets (rows), in one batch."""
+        self.posteriors += n.shape[0]
+        return self.engine.summarise(n, dlt)[0]
 
     def simulate(self, patients: DLTTable, coins: np.ndarray) -> CombinationRecords:
         """Every trial of ``patients`` (DLTs of its patients at every flat pair); ``coins``
