@@ -58,6 +58,23 @@ def test_the_engine_is_within_the_issues_accuracy_of_the_oracle(name):
         assert np.abs(getattr(summary, key)[0] - expected[key]).max() <= ERROR_BOUND, key
 
 
+def test_the_shipped_outer_points_are_scipys_sobol_lines():
+    """The engine's outer points (shipped, so that no SciPy is loaded and no release changes
+    them) are SciPy's scrambled Sobol points with the engine's seed through the normal
+    quantile, bit for bit, and every shorter set is a prefix of them, as a fresh Sobol
+    sequence of 2^m points is."""
+    from scipy import stats
+    from scipy.stats import qmc
+
+    for m in (combination.PRE_M, 10, int(math.log2(combination.MAX_LINES))):
+        u = qmc.Sobol(d=4, scramble=True, seed=combination.SOBOL_SEED).random_base2(m)
+        z, log_q = combination.outer_points(m)
+        assert np.array_equal(z, stats.norm.ppf(np.clip(u, 1e-12, 1 - 1e-12)))
+        assert np.allclose(log_q, stats.norm.logpdf(z).sum(axis=1), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="at most 4096 lines"):
+        combination.outer_points(13)
+
+
 def test_the_same_numbers_on_every_run_and_in_any_batch():
     """No seed: a data set gives bit-for-bit the same numbers alone, again, and in a batch
     (each data set's Laplace step, frame and lines are its own), among them random trial

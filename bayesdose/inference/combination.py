@@ -56,10 +56,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
-from scipy import stats
-from scipy.stats import qmc
 
 from bayesdose.inference import combination_kernels
 from bayesdose.inference.exact import BatchSummary
@@ -100,13 +99,29 @@ class Diagnostics:
     resolved: np.ndarray
 
 
+# The outer points are part of the method, so they ship with it: the first MAX_LINES points of
+# SciPy's scrambled Sobol sequence in 4 dimensions (seed SOBOL_SEED), mapped to the standard
+# normal by its quantile function (inputs clipped to [1e-12, 1 - 1e-12]), as SciPy 1.18 made
+# them (tests/test_combination_engine.py remakes them). Loading SciPy's statistics for them
+# cost `recommend` on two drugs 0.6-0.8 s, and no SciPy release can change them.
+SOBOL_LINES = Path(__file__).with_name("sobol_lines.npy")
+
+
 @lru_cache(maxsize=8)
 def outer_points(m: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first 2^m points of the scrambled Sobol sequence in 4 dimensions mapped to the
-    standard normal, and its log density at them."""
-    u = qmc.Sobol(d=4, scramble=True, seed=SOBOL_SEED).random_base2(m)
-    z = stats.norm.ppf(np.clip(u, 1e-12, 1 - 1e-12))
+    """The first 2^m (m <= log2 MAX_LINES) outer points mapped to the standard normal, and
+    their log density."""
+    z = _sobol_lines()[:2**m]
+    if len(z) < 2**m:
+        raise ValueError(f"at most {MAX_LINES} lines ship with the engine, not 2^{m}")
     return z, -0.5 * (z * z).sum(axis=1) - 2 * math.log(2 * math.pi)
+
+
+@lru_cache(maxsize=1)
+def _sobol_lines() -> np.ndarray:
+    z = np.load(SOBOL_LINES)
+    z.flags.writeable = False
+    return z
 
 
 def line_frames(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

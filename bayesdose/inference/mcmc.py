@@ -18,14 +18,16 @@ of the package works without it.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from bayesdose.models.blrm import PARAMETERS, SingleAgentBlrm
 from bayesdose.models.prior import Prior
 from bayesdose.predictive import cohort_predictive
+
+if TYPE_CHECKING:  # xarray is loaded with a fit: the rules' gate constants are imported alone
+    import xarray as xr
 
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
@@ -186,6 +188,7 @@ def summarise_draws(p: xr.DataArray, bounds: tuple[float, float], doses: np.ndar
     when every draw falls on the same side of a bound).
     """
     import arviz as az
+    import xarray as xr
 
     c1, c2 = bounds
     sample = ("chain", "draw")
