@@ -22,9 +22,9 @@ from bayesdose.inference.exnex import (
     CHAINS,
     DRAWS,
     MAX_DRAWS,
-    MCSE_MARGIN,
     TARGET_ACCEPT,
     TUNE,
+    ewoc_checked,
     mixture_summary,
 )
 from bayesdose.models.combination_hierarchy import CombinationHierarchy, joint_model
@@ -45,24 +45,9 @@ def codata_summary(design: Design, arms: tuple[int, ...], n: np.ndarray, dlt: np
     arms) given its counts ``n`` and ``dlt`` there, by the joint model with the
     ``[historical]`` trials; its MCMC diagnostics and the EWOC check over the grid's pairs
     among ``arms`` (sampled again with twice the draws while a verdict is in doubt)."""
-    threshold = design.decision.max_overdose_probability
-    grid = np.asarray(arms) < design.pair_panel.size
-    rounds = []
-    while True:
-        summary, diagnostics = fit_codata(design, arms, n, dlt, seed + len(rounds), draws)
-        gap = np.abs(summary["p_overdose"].values - threshold)
-        doubt = grid & (gap <= MCSE_MARGIN * summary["mcse_p_overdose"].values)
-        rounds.append({"draws": draws, "seed": seed + len(rounds),
-                       "in_doubt": [design.pair_panel.arm_doses(a)
-                                    for a in np.asarray(arms)[doubt]]})
-        if not doubt.any() or 2 * draws > max_draws:
-            break
-        draws *= 2
-    diagnostics["ewoc_check"] = {
-        "margin_mcse": MCSE_MARGIN, "max_draws": max_draws, "rounds": rounds,
-        "in_doubt": rounds[-1]["in_doubt"], "resolved": not rounds[-1]["in_doubt"],
-    }
-    return summary, diagnostics
+    return ewoc_checked(lambda s, d: fit_codata(design, arms, n, dlt, s, d), design, seed,
+                        draws, max_draws, [design.pair_panel.arm_doses(a) for a in arms],
+                        np.asarray(arms) < design.pair_panel.size)
 
 
 def fit_codata(design: Design, arms: tuple[int, ...], n: np.ndarray, dlt: np.ndarray,

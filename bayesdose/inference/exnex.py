@@ -21,6 +21,7 @@ diagnostics says what was done and which doses, if any, remain in doubt).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,19 +47,29 @@ def exnex_summary(design: Design, data: TrialData, seed: int,
                   draws: int = DRAWS) -> tuple[xr.Dataset, dict[str, Any]]:
     """The current trial's posterior summary per dose under EXNEX, its MCMC diagnostics and
     the EWOC check: sampled again with twice the draws while a verdict is in doubt."""
+    return ewoc_checked(lambda s, d: _fit(design, data, s, d), design, seed, draws, MAX_DRAWS,
+                        [float(d) for d in design.levels])
+
+
+def ewoc_checked(fit: Callable[[int, int], tuple[xr.Dataset, dict[str, Any]]], design: Design,
+                 seed: int, draws: int, max_draws: int, labels: list[Any],
+                 decided: np.ndarray | bool = True) -> tuple[xr.Dataset, dict[str, Any]]:
+    """``fit(seed, draws)``'s summary and diagnostics with the EWOC check: while a verdict at
+    a ``decided`` place (its label in ``labels``) lies within ``MCSE_MARGIN`` MCSE of the
+    threshold, sampled again with twice the draws (and the next seed), up to ``max_draws``."""
     threshold = design.decision.max_overdose_probability
     rounds = []
     while True:
-        summary, diagnostics = _fit(design, data, seed + len(rounds), draws)
+        summary, diagnostics = fit(seed + len(rounds), draws)
         gap = np.abs(summary["p_overdose"].values - threshold)
-        doubt = gap <= MCSE_MARGIN * summary["mcse_p_overdose"].values
+        doubt = decided & (gap <= MCSE_MARGIN * summary["mcse_p_overdose"].values)
         rounds.append({"draws": draws, "seed": seed + len(rounds),
-                       "in_doubt": [float(d) for d in np.array(design.levels)[doubt]]})
-        if not doubt.any() or 2 * draws > MAX_DRAWS:
+                       "in_doubt": [labels[k] for k in np.flatnonzero(doubt)]})
+        if not doubt.any() or 2 * draws > max_draws:
             break
         draws *= 2
     diagnostics["ewoc_check"] = {
-        "margin_mcse": MCSE_MARGIN, "max_draws": MAX_DRAWS, "rounds": rounds,
+        "margin_mcse": MCSE_MARGIN, "max_draws": max_draws, "rounds": rounds,
         "in_doubt": rounds[-1]["in_doubt"], "resolved": not rounds[-1]["in_doubt"],
     }
     return summary, diagnostics
