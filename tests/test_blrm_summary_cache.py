@@ -8,23 +8,21 @@ from types import SimpleNamespace
 import numpy as np
 
 from bayesdose.designs.blrm.simulated import BlrmDesign, SummaryCache
-from bayesdose.inference.exact import BatchSummary
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import load_design
 
 
-def _summaries(data: np.ndarray) -> BatchSummary:
+def _summaries(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stand-in engine: P(target) = the data set's first count, P(overdosing) its second."""
     col = np.ones((data.shape[0], 2))
-    return BatchSummary(mean=col, sd=col, p_underdose=col, p_target=data[:, :1] * col,
-                        p_overdose=data[:, 1:2] * col)
+    return data[:, :1] * col, data[:, 1:2] * col
 
 
 def test_equal_data_sets_are_computed_once_in_first_order() -> None:
     cache, asked = SummaryCache(2), []
 
     def compute(data: np.ndarray):
-        def where(rows: np.ndarray) -> BatchSummary:
+        def where(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             asked.append(data[rows].tolist())
             return _summaries(data[rows])
         return where
@@ -44,7 +42,7 @@ def test_the_cache_forgets_beyond_its_limit() -> None:
     cache, asked = SummaryCache(2, limit=2), []
 
     def compute(data: np.ndarray):
-        def where(rows: np.ndarray) -> BatchSummary:
+        def where(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             asked.append(len(rows))
             return _summaries(data[rows])
         return where
@@ -60,8 +58,9 @@ def test_expected_counts_come_with_the_next_engine_call() -> None:
     computed in the same engine call, with the same answers as asked alone."""
     design = load_design(Path(__file__).parent.parent / "configs" / "standard-5dose.toml")
     blrm, calls = BlrmDesign(design), []
-    batch = blrm._engine.batch
-    blrm._engine = SimpleNamespace(batch=lambda n, dlt: calls.append(len(n)) or batch(n, dlt))
+    intervals = blrm._engine.intervals
+    blrm._engine = SimpleNamespace(
+        intervals=lambda n, dlt: calls.append(len(n)) or intervals(n, dlt))
     n1, dlt1 = np.array([[3, 3, 0, 0, 0]]), np.array([[0, 1, 0, 0, 0]])
     n2, dlt2 = np.array([[3, 6, 0, 0, 0], [3, 3, 3, 0, 0]]), np.array([[0, 1, 0, 0, 0]] * 2)
     blrm.expect(n2, dlt2)

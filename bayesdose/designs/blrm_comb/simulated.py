@@ -27,7 +27,6 @@ from bayesdose.designs.boin_comb.rules import CombinationRecords
 from bayesdose.designs.boin_comb.simulated import MAX_PAIRS
 from bayesdose.errors import InputError
 from bayesdose.inference.combination import CombinationEngine
-from bayesdose.inference.exact import BatchSummary
 from bayesdose.simulation.runner import simulate_trials
 from bayesdose.simulation.statespace import StateSpace
 from bayesdose.simulation.timedstates import MAX_CACHED
@@ -76,10 +75,11 @@ class BlrmComb:
                            states.last_dlt)
         return Actions(act.next_pair, act.cohort_size, act.stop_reason, act.mtd_pair)
 
-    def _summaries(self, n: np.ndarray, dlt: np.ndarray) -> BatchSummary:
-        """The engine's summaries of the data sets (rows), in one batch."""
+    def _summaries(self, n: np.ndarray, dlt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P(target) and P(overdosing) per pair of the data sets (rows), in one engine batch."""
         self.posteriors += n.shape[0]
-        return self.engine.summarise(n, dlt)[0]
+        summary = self.engine.summarise(n, dlt)[0]
+        return summary.p_target, summary.p_overdose
 
     def simulate(self, patients: DLTTable, coins: np.ndarray) -> CombinationRecords:
         """Every trial of ``patients`` (DLTs of its patients at every flat pair); ``coins``
