@@ -165,8 +165,8 @@ and its P(target) is at least `mtd_min_p_target`. The default is
 {OLD_RULE.sd[1]:g}), {OLD_STOPPING['mtd_min_patients']} and \
 {OLD_STOPPING['mtd_min_p_target']:g}). It is a rule of the panel, not values for one panel: it
 was tuned by `bayesdose calibrate` on the first panel below only
-([how](#recalibrating-the-default-blrm-ewoc-issue-17)), and every other row checks it where it
-was not tuned.
+([how](#recalibrating-the-default-blrm-ewoc-issue-17-what-it-can-do-what-it-takes)), and
+every other row checks it where it was not tuned.
 
 ## The default on panels it was not tuned on
 
