@@ -66,7 +66,8 @@ def combination_map_sections(design: Design, fits: dict[int, MapFit], seed: int)
         header.append(f"# {unused}")
     sections = [f"[model.{design.drugs.names[i]}]" for i in fits]
     header.append(f"# Replace the config's {' and '.join(sections)} (with their .hierarchy "
-                  "tables) by the sections below.")
+                  "tables) by the sections below, and remove [historical]: no prior reads it "
+                  "then.")
     return "\n".join(header) + "\n" + "\n".join(
         mixture_to_toml(fit.prior, f"model.{design.drugs.names[i]}")
         for i, fit in fits.items())
