@@ -65,6 +65,7 @@ def test_the_written_sections_read_back_as_the_run_time_map_priors(tmp_path, sho
     assert written.count("[model.A]\n") == written.count("[model.B]\n") == 1
     assert "drug A: 1 historical trial(s) with A alone (hist_A), reference dose 80 mg" in written
     assert "drug B: 1 historical trial(s) with B alone (hist_B), reference dose 1 mg" in written
+    assert "and remove [historical]: no prior reads it then." in written
     # what the one-drug map prints, per drug
     for drug, doses in (("A", "25 mg"), ("B", "0.5 mg")):
         part = result.output.split(f"drug {drug}: ")[1]
