@@ -167,3 +167,15 @@ def test_the_examples_map_priors_give_the_vignettes_prior_table():
         assert summary.mean[0, k] == pytest.approx(r["mean"], abs=0.02)
         assert summary.sd[0, k] == pytest.approx(r["sd"], abs=0.02)
         assert summary.p_overdose[0, k] == pytest.approx(r["p_overdose"], abs=0.04)
+
+
+def test_the_api_gives_each_drugs_fit_by_name(short_mcmc):
+    """``bayesdose.map_prior`` on a two-drug config: the fits ``map`` writes, by drug."""
+    import bayesdose
+
+    fits = bayesdose.map_prior(CONFIG)
+    assert list(fits) == ["A", "B"]
+    priors = load_design(CONFIG).drug_priors
+    for fit, prior in zip(fits.values(), priors, strict=True):
+        assert fit.prior.components == prior.components
+        assert fit.sample is not None and fit.diagnostics["diagnostics_ok"]
