@@ -9,8 +9,6 @@ from conftest import CONFIGS
 from bayesdose.designs.blrm.simulated import SummaryCache
 from bayesdose.inference import fastexp
 from bayesdose.inference.fastexp_kernel import exp_in_place
-from bayesdose.posterior import exact_engine
-from bayesdose.schema import load_design
 
 
 def _values() -> np.ndarray:
@@ -44,41 +42,15 @@ def test_within_a_few_units_in_the_last_place_and_zero_below_the_cut():
     assert (result[t == 0.0] == 1.0).all()
 
 
-def _chunk(engine, counts):
-    """What the engine's densities start from: a chunk's log likelihoods on the grid."""
-    return counts @ engine._basis, engine._log_prior
-
-
-def test_the_densities_of_numpy_and_compiled_are_the_same_bits(monkeypatch):
-    engine = exact_engine(load_design(CONFIGS / "standard-5dose.toml"))
-    rng = np.random.default_rng(11)
-    n = rng.integers(0, 13, (16, 5))
-    dlt = rng.binomial(n, 0.3)
-    counts = np.hstack([dlt, n - dlt]).astype(float)  # the DLT and the complete columns
-    results = []
-    for wanted in (False, True):
-        monkeypatch.setattr(fastexp, "_compiled_wanted", wanted)
-        log_density, log_prior = _chunk(engine, counts)
-        single = np.empty(log_density.shape, np.float32)
-        density = np.empty(log_density.shape)
-        fastexp.densities(log_density, log_prior, single, density,
-                          np.empty(log_density.shape, np.int32))
-        results.append((log_density, single, density))
-    for numpy_side, compiled_side in zip(*results, strict=True):
-        assert np.array_equal(numpy_side, compiled_side)
-    assert (results[0][1].max(axis=1) == 1.0).all()
-
-
 def test_numpy_until_a_simulated_design_asks_for_the_compiled_loop(monkeypatch):
     calls = []
     monkeypatch.setattr(fastexp, "exp_numpy", lambda t: calls.append("numpy"))
-    monkeypatch.setattr(fastexp, "_compiled", lambda: lambda *args: calls.append("compiled"))
+    monkeypatch.setattr(fastexp, "_compiled", lambda: lambda t, s: calls.append("compiled"))
     monkeypatch.setattr(fastexp, "_compiled_wanted", False)
-    rows = (np.zeros((2, 8)), np.zeros(8), np.zeros((2, 8), np.float32), np.zeros((2, 8)),
-            np.zeros((2, 8), np.int32))
-    fastexp.densities(*rows)
+    t = np.zeros((16, 8), np.float32)
+    fastexp.exp_scaled(t, np.empty(t.shape, np.int32))
     SummaryCache(5)  # the simulated BLRM's posterior cache
-    fastexp.densities(*rows)
+    fastexp.exp_scaled(t, np.empty(t.shape, np.int32))
     assert calls == ["numpy", "compiled"]
 
 

@@ -41,7 +41,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from bayesdose.inference.fastexp import densities
+from bayesdose.inference.fastexp import exp_scaled
 from bayesdose.models.blrm import SingleAgentBlrm
 from bayesdose.models.prior import BivariateNormal, Prior
 
@@ -435,7 +435,11 @@ class ExactEngine:
         basis = self._basis if counts.shape[1] == self._basis.shape[0] else self._full_basis
         log_density, single, density, scratch = _buffers(counts.shape[0], basis.shape[1])
         np.matmul(counts, basis, out=log_density)
-        densities(log_density, self._log_prior, single, density, scratch)
+        log_density += self._log_prior
+        np.subtract(log_density, log_density.max(axis=1, keepdims=True), out=single,
+                    casting="same_kind")  # in double precision, rounded once to single
+        exp_scaled(single, scratch)
+        density[...] = single
         return single, density
 
     def batch(

@@ -41,23 +41,15 @@ def use_compiled() -> None:
     _compiled_wanted = True
 
 
-def densities(log_density: np.ndarray, log_prior: np.ndarray, single: np.ndarray,
-              density: np.ndarray, scratch: np.ndarray) -> None:
-    """The posterior densities of a chunk of data sets, each scaled to maximum 1: from
-    ``log_density`` (rows, nodes; the log likelihoods, float64) plus ``log_prior`` (nodes),
-    scaled in double precision, rounded once to ``single`` (float32) and exponentiated there,
-    widened into ``density`` (float64); ``scratch``: int32 (rows, nodes). By the compiled loop
-    after ``use_compiled()``, else by NumPy: the same bits (``log_density`` holds the log
-    posterior afterwards either way)."""
+def exp_scaled(t: np.ndarray, scratch: np.ndarray) -> None:
+    """exp of a contiguous float32 array of values <= 0, in place: by the compiled loop after
+    ``use_compiled()``, else by NumPy, the same bits. ``scratch``: int32, as many values as
+    ``t``."""
     kernel = _compiled() if _compiled_wanted else None
-    if kernel is not None:
-        kernel(log_density, log_prior, single, density, scratch)
-        return
-    log_density += log_prior
-    np.subtract(log_density, log_density.max(axis=1, keepdims=True), out=single,
-                casting="same_kind")  # in double precision, rounded once to single
-    exp_numpy(single)
-    density[...] = single
+    if kernel is None:
+        exp_numpy(t)
+    else:
+        kernel(t.reshape(-1), scratch.reshape(-1))
 
 
 def exp_numpy(t: np.ndarray) -> None:
@@ -80,7 +72,7 @@ def exp_numpy(t: np.ndarray) -> None:
 def _compiled() -> Any:
     """The compiled loop (``fastexp_kernel``: numba, cached on disk), or None without numba."""
     try:
-        from bayesdose.inference.fastexp_kernel import densities as kernel
+        from bayesdose.inference.fastexp_kernel import exp_in_place
     except ImportError:  # pragma: no cover - numba is a dependency
         return None
-    return kernel
+    return exp_in_place

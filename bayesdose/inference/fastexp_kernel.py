@@ -29,30 +29,3 @@ def exp_in_place(t: np.ndarray, bits: np.ndarray) -> None:  # pragma: no cover -
     scale = bits.view(np.float32)
     for j in range(t.size):
         t[j] = t[j] * scale[j]
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"nnan", "nsz", "reassoc"})
-def _add_and_max(log_density: np.ndarray, log_prior: np.ndarray) -> float:  # pragma: no cover
-    """log_density += log_prior, and its maximum (one addition a value: the flags only let
-    the maximum be taken in any order, which gives the same maximum)."""
-    most = -np.inf
-    for j in range(log_density.size):
-        v = log_density[j] + log_prior[j]
-        log_density[j] = v
-        most = max(most, v)
-    return most
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def densities(log_density: np.ndarray, log_prior: np.ndarray, single: np.ndarray,
-              density: np.ndarray, scratch: np.ndarray) -> None:  # pragma: no cover
-    """``fastexp.densities`` compiled: the same steps, one IEEE operation each."""
-    for r in range(log_density.shape[0]):
-        row, out = log_density[r], single[r]
-        most = _add_and_max(row, log_prior)
-        for j in range(row.size):
-            out[j] = np.float32(row[j] - most)
-        exp_in_place(out, scratch[r])
-        wide = density[r]
-        for j in range(row.size):
-            wide[j] = out[j]
