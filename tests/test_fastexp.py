@@ -1,12 +1,7 @@
 """fastexp: the engine's single-precision exp, the same bits from NumPy and compiled."""
 
-import subprocess
-import sys
-
 import numpy as np
-from conftest import CONFIGS
 
-from bayesdose.designs.blrm.simulated import SummaryCache
 from bayesdose.inference import fastexp
 from bayesdose.inference.fastexp_kernel import exp_in_place
 
@@ -42,24 +37,11 @@ def test_within_a_few_units_in_the_last_place_and_zero_below_the_cut():
     assert (result[t == 0.0] == 1.0).all()
 
 
-def test_numpy_until_a_simulated_design_asks_for_the_compiled_loop(monkeypatch):
+def test_a_large_batch_uses_the_compiled_loop_and_a_small_one_numpy(monkeypatch):
     calls = []
     monkeypatch.setattr(fastexp, "exp_numpy", lambda t: calls.append("numpy"))
     monkeypatch.setattr(fastexp, "_compiled", lambda: lambda t, s: calls.append("compiled"))
-    monkeypatch.setattr(fastexp, "_compiled_wanted", False)
     t = np.zeros((16, 8), np.float32)
-    fastexp.exp_scaled(t, np.empty(t.shape, np.int32))
-    SummaryCache(5)  # the simulated BLRM's posterior cache
-    fastexp.exp_scaled(t, np.empty(t.shape, np.int32))
-    assert calls == ["numpy", "compiled"]
-
-
-def test_recommend_does_not_load_numba():
-    """recommend computes a few posteriors: numba's start-up (about half a second) would be
-    most of its time."""
-    config, data = str(CONFIGS / "nbg-2008.toml"), str(CONFIGS / "examples" / "nbg-2008.csv")
-    code = (f"import sys; from bayesdose.cli import main; main(['recommend', {config!r}, "
-            f"{data!r}], standalone_mode=False); print('numba' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    assert done.stdout.strip().endswith("False")
+    fastexp.exp_scaled(t, fastexp.COMPILED_FROM_ROWS, np.empty(t.shape, np.int32))
+    fastexp.exp_scaled(t, fastexp.COMPILED_FROM_ROWS - 1, np.empty(t.shape, np.int32))
+    assert calls == ["compiled", "numpy"]

@@ -422,23 +422,25 @@ class ExactEngine:
         (``_densities``)."""
         return self._densities(counts)[1]
 
-    def _densities(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _densities(self, counts: np.ndarray, batch_rows: int = 1
+                   ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, nodes) twice: the posterior density on the nodes, each row scaled to
         maximum 1, in single precision and widened to double (the same values).
 
         The log density is formed in double precision and exponentiated in single precision
-        (``fastexp``: compiled in a simulation, the same bits either way; the engine's main
-        cost), and after scaling every weight that matters has |log| < 90, so its relative
-        error stays below 2e-7 (every summary moves by < 1e-7: far below the quadrature
-        error). The results are per-thread buffers, valid until the thread's next call (fresh
-        megabyte arrays per chunk cost page faults as much as the arithmetic)."""
+        (``fastexp``: compiled for a batch of ``batch_rows`` data sets that is large enough,
+        the same bits either way; the engine's main cost), and after scaling every weight
+        that matters has |log| < 90, so its relative error stays below 2e-7 (every summary
+        moves by < 1e-7: far below the quadrature error). The results are per-thread
+        buffers, valid until the thread's next call (fresh megabyte arrays per chunk cost
+        page faults as much as the arithmetic)."""
         basis = self._basis if counts.shape[1] == self._basis.shape[0] else self._full_basis
         log_density, single, density, scratch = _buffers(counts.shape[0], basis.shape[1])
         np.matmul(counts, basis, out=log_density)
         log_density += self._log_prior
         np.subtract(log_density, log_density.max(axis=1, keepdims=True), out=single,
                     casting="same_kind")  # in double precision, rounded once to single
-        exp_scaled(single, scratch)
+        exp_scaled(single, batch_rows, scratch)
         density[...] = single
         return single, density
 
@@ -697,7 +699,7 @@ class ExactEngine:
         functionals = self._leading_functionals(out.shape[1] - N_STATS)
         width = functionals.shape[1]
         for start in starts:
-            single, density = self._densities(counts[start : start + CHUNK])
+            single, density = self._densities(counts[start : start + CHUNK], counts.shape[0])
             out[start : start + CHUNK, :width] = density @ functionals
             out[start : start + CHUNK, width:] = self._stats(single)
 

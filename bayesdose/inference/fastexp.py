@@ -4,9 +4,8 @@ bits from NumPy and from a compiled loop.
 The engine exponentiates 12,000 nodes per data set, and NumPy's float32 ``exp`` costs
 1.4-2.9 ns a value on these machines (its SIMD version is not dispatched here): half of a
 posterior's time. The compiled loop evaluates the same formula at about 0.4 ns a value. A
-simulated design (a simulation, an exact walk, a calibration: thousands of posteriors) turns
-it on (``use_compiled``); ``recommend``, which computes a few, uses NumPy and does not pay
-numba's start-up (about half a second).
+simulation or an exact walk, which computes thousands of posteriors, uses it; ``recommend``,
+which computes a few, uses NumPy and does not pay numba's start-up (about half a second).
 The two give the same bits, so a decision never depends on the path: every step is one IEEE
 operation in a fixed order (no fused multiply-add, no reassociation), elementwise.
 
@@ -30,22 +29,14 @@ LN2_HI = np.float32(0.693145751953125)  # few bits: n * LN2_HI is exact for |n| 
 LN2_LO = np.float32(1.428606765330187e-06)
 TAYLOR = tuple(np.float32(1.0 / c) for c in (5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0,
                                              1.0))  # 1/7! .. 1/0!, highest first
-_compiled_wanted = False  # set by the simulated designs: use_compiled()
+COMPILED_FROM_ROWS = 64  # batches of at least this many data sets use the compiled loop
 
 
-def use_compiled() -> None:
-    """From now on, in this process, exponentiate with the compiled loop (when numba is
-    installed): what a simulated design asks for, where thousands of posteriors repay numba's
-    start-up. The bits do not change."""
-    global _compiled_wanted
-    _compiled_wanted = True
-
-
-def exp_scaled(t: np.ndarray, scratch: np.ndarray) -> None:
-    """exp of a contiguous float32 array of values <= 0, in place: by the compiled loop after
-    ``use_compiled()``, else by NumPy, the same bits. ``scratch``: int32, as many values as
-    ``t``."""
-    kernel = _compiled() if _compiled_wanted else None
+def exp_scaled(t: np.ndarray, batch_rows: int, scratch: np.ndarray) -> None:
+    """exp of a contiguous float32 array of values <= 0, in place; by the compiled loop when
+    the batch holds at least ``COMPILED_FROM_ROWS`` data sets (and numba is installed), else
+    by NumPy: the same bits. ``scratch``: int32, as many values as ``t``."""
+    kernel = _compiled() if batch_rows >= COMPILED_FROM_ROWS else None
     if kernel is None:
         exp_numpy(t)
     else:

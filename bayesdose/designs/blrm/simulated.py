@@ -18,7 +18,6 @@ import numpy as np
 
 from bayesdose.designs.base import Actions, States
 from bayesdose.designs.blrm.rules import Decisions, decide_batch
-from bayesdose.inference.fastexp import use_compiled
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import Design
 from bayesdose.simulation.distinct import group_rows
@@ -41,7 +40,6 @@ class SummaryCache:
         self.doses = doses
         self.limit = limit
         self._clear()
-        use_compiled()  # a simulation's thousands of posteriors repay numba's start-up
 
     def _clear(self) -> None:
         self._index = RowIndex()
