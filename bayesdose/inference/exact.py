@@ -41,7 +41,6 @@ from functools import cached_property, lru_cache
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from bayesdose.inference.fastexp import exp_scaled
 from bayesdose.models.blrm import SingleAgentBlrm
 from bayesdose.models.prior import BivariateNormal, Prior
 
@@ -118,15 +117,15 @@ class BatchSummary:
 _PER_THREAD = threading.local()
 
 
-def _buffers(rows: int, nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _buffers(rows: int, nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """This thread's work arrays for ``rows`` data sets: log density (float64), density in
-    float32 and in float64, and int32 scratch of ``fastexp``."""
+    float32 and in float64."""
     cached = getattr(_PER_THREAD, "buffers", {})
     if (rows, nodes) not in cached:
         if len(cached) >= 2:  # a chunk and a single data set; other grids are rare
             cached = {}
         cached[rows, nodes] = (np.empty((rows, nodes)), np.empty((rows, nodes), np.float32),
-                               np.empty((rows, nodes)), np.empty((rows, nodes), np.int32))
+                               np.empty((rows, nodes)))
     _PER_THREAD.buffers = cached
     return cached[rows, nodes]
 
@@ -422,25 +421,23 @@ class ExactEngine:
         (``_densities``)."""
         return self._densities(counts)[1]
 
-    def _densities(self, counts: np.ndarray, batch_rows: int = 1
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def _densities(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, nodes) twice: the posterior density on the nodes, each row scaled to
         maximum 1, in single precision and widened to double (the same values).
 
-        The log density is formed in double precision and exponentiated in single precision
-        (``fastexp``: compiled for a batch of ``batch_rows`` data sets that is large enough,
-        the same bits either way; the engine's main cost), and after scaling every weight
-        that matters has |log| < 90, so its relative error stays below 2e-7 (every summary
-        moves by < 1e-7: far below the quadrature error). The results are per-thread
-        buffers, valid until the thread's next call (fresh megabyte arrays per chunk cost
-        page faults as much as the arithmetic)."""
+        The log density is formed in double precision and exponentiated in single precision:
+        NumPy's float32 exp is vectorised where its float64 exp is not (4x as fast here, the
+        engine's main cost), and after scaling every weight that matters has |log| < 90, so
+        its relative error stays below 5e-6 (every summary moves by < 1e-7: far below the
+        quadrature error). The results are per-thread buffers, valid until the thread's next
+        call (fresh megabyte arrays per chunk cost page faults as much as the arithmetic)."""
         basis = self._basis if counts.shape[1] == self._basis.shape[0] else self._full_basis
-        log_density, single, density, scratch = _buffers(counts.shape[0], basis.shape[1])
+        log_density, single, density = _buffers(counts.shape[0], basis.shape[1])
         np.matmul(counts, basis, out=log_density)
         log_density += self._log_prior
         np.subtract(log_density, log_density.max(axis=1, keepdims=True), out=single,
                     casting="same_kind")  # in double precision, rounded once to single
-        exp_scaled(single, batch_rows, scratch)
+        np.exp(single, out=single)
         density[...] = single
         return single, density
 
@@ -699,7 +696,7 @@ class ExactEngine:
         functionals = self._leading_functionals(out.shape[1] - N_STATS)
         width = functionals.shape[1]
         for start in starts:
-            single, density = self._densities(counts[start : start + CHUNK], counts.shape[0])
+            single, density = self._densities(counts[start : start + CHUNK])
             out[start : start + CHUNK, :width] = density @ functionals
             out[start : start + CHUNK, width:] = self._stats(single)
 
