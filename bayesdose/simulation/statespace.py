@@ -53,14 +53,14 @@ class StateSpace:
 
     def advance(self, ids: np.ndarray, dlts: np.ndarray) -> np.ndarray:
         """Successor ids of states ``ids`` after cohorts with ``dlts`` DLTs."""
-        out = self.successor[ids, dlts]
-        missing = out < 0
+        at = ids * self.width + dlts  # (state, outcome) in the flat successor table
+        out = self.successor.ravel()[at]
         self.lookups += ids.size
-        if missing.any():
-            pairs = np.unique(ids[missing] * self.width + dlts[missing])
+        if out.min() < 0:
+            pairs = np.unique(at[out < 0])
             self.misses += pairs.size  # each new state is decided once, however many trials
             self._expand(pairs // self.width, pairs % self.width)
-            out = self.successor[ids, dlts]
+            out = self.successor.ravel()[at]
         return out
 
     def _expand(self, parents: np.ndarray, dlts: np.ndarray) -> None:
