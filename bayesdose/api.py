@@ -136,18 +136,28 @@ def prior_conflict(design: Design | str | Path, data: Any,
     return run(design, read_data(data, design, as_of))
 
 
-def map_prior(design: Design | str | Path, seed: int = DEFAULT_SEED) -> MapFit:
+def map_prior(design: Design | str | Path,
+              seed: int = DEFAULT_SEED) -> MapFit | dict[str, MapFit]:
     """The meta-analytic-predictive prior from the design's ``[historical]`` trials, as
     ``bayesdose map`` fits it (MCMC, then a mixture chosen by AIC, robustified by
     ``robust_weight``): ``.prior`` is the mixture, ``.sample`` the MAP sample's summaries,
     ``.mixture`` the fit and its AIC table, ``.diagnostics`` the MCMC's. ``bayesdose.models.
-    mixfit.mixture_to_toml(fit.prior)`` is the ``[model]`` section a protocol fixes."""
+    mixfit.mixture_to_toml(fit.prior)`` is the ``[model]`` section a protocol fixes.
+
+    Two drugs: a fit per drug whose ``[model.<name>]`` has ``prior = "map"``, by the drug's
+    name, each from its monotherapy rows (``mixture_to_toml(fit.prior, "model.<name>")``)."""
+    from bayesdose.models.map_prior import drug_map_prior
     from bayesdose.models.map_prior import map_prior as fit
 
     design = _design(design)
     if design.historical_trials is None:
         raise InputError(design.source, "[historical] data", "a MAP prior needs the "
                          "historical trials' CSV")
+    if design.is_combination:
+        from bayesdose.map_report import map_drugs
+
+        return {design.drugs.names[i]: drug_map_prior(design, i, seed)
+                for i in map_drugs(design)}
     return fit(design, seed)
 
 

@@ -389,8 +389,16 @@ def boundaries(config: Path, json_path: Path | None) -> None:
 @_user_errors
 def map_prior(config: Path, out_path: Path, seed: int) -> None:
     """Fit the meta-analytic-predictive prior from CONFIG's [historical] trials and write its
-    mixture approximation as a [model] section a protocol fixes once."""
-    from bayesdose.map_report import format_map, map_section
+    mixture approximation as a [model] section a protocol fixes once (two drugs: a
+    [model.<name>] section per drug with prior = "map", from its monotherapy rows)."""
+    from bayesdose.map_report import (
+        combination_map_sections,
+        format_combination_map,
+        format_map,
+        map_drugs,
+        map_section,
+    )
+    from bayesdose.models.map_prior import drug_map_prior
     from bayesdose.models.map_prior import map_prior as fit_map
     from bayesdose.schema import load_design
 
@@ -398,9 +406,14 @@ def map_prior(config: Path, out_path: Path, seed: int) -> None:
     if design.historical_trials is None:
         raise InputError(str(config), "[historical] data",
                          "bayesdose map needs the historical trials' CSV")
-    fit = fit_map(design, seed)
-    _write_output(out_path, map_section(design, fit, seed), "MAP prior")
-    click.echo(format_map(design, fit))
+    if design.is_combination:
+        fits = {i: drug_map_prior(design, i, seed) for i in map_drugs(design)}
+        _write_output(out_path, combination_map_sections(design, fits, seed), "MAP priors")
+        click.echo(format_combination_map(design, fits))
+    else:
+        fit = fit_map(design, seed)
+        _write_output(out_path, map_section(design, fit, seed), "MAP prior")
+        click.echo(format_map(design, fit))
     click.echo(f"wrote {out_path}")
 
 

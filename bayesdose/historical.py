@@ -63,13 +63,21 @@ class CombinationHistory:
                 in zip(self.trial, self.doses, self.n, self.dlt, strict=True)
                 if d[drug] > 0 and d[1 - drug] == 0]
         if not rows:
-            raise InputError(self.source, None, f"no monotherapy rows of drug "
-                             f"{self.drugs[drug]} (dose_{self.drugs[drug]} > 0, the other 0) "
-                             "for its MAP prior")
+            name = self.drugs[drug]
+            fix = ("every row gives both drugs: combination rows inform only the joint model "
+                   "(prior = 'exnex' for both drugs)"
+                   if len(self.combination_rows()) == len(self.n)
+                   else f"add its monotherapy trials, or give [model.{name}] another prior")
+            raise InputError(self.source, None, f"no monotherapy rows of drug {name} "
+                             f"(dose_{name} > 0, the other 0) for its MAP prior; {fix}")
         names = tuple(dict.fromkeys(r[0] for r in rows))
         return HistoricalTrials(names, tuple(names.index(r[0]) for r in rows),
                                 *(tuple(r[k] for r in rows) for k in (1, 2, 3)),
                                 source=self.source)
+
+    def combination_rows(self) -> list[int]:
+        """The rows that give both drugs (0-based): a drug's MAP prior does not use them."""
+        return [i for i, d in enumerate(self.doses) if d[0] > 0 and d[1] > 0]
 
 
 def read_historical(path: str | Path) -> HistoricalTrials:

@@ -31,6 +31,9 @@ from bayesdose.schema import Design
 if TYPE_CHECKING:
     import xarray as xr
 
+    from bayesdose.models.prior import Prior
+    from bayesdose.panel import DosePanel
+
 SUMMARY_VARIABLES = (
     "mean", "sd", "q025", "median", "q975", "p_underdose", "p_target", "p_overdose",
 )
@@ -60,8 +63,23 @@ def prior_ess(design: Design) -> np.ndarray:
     """The prior effective sample size per dose: the a + b of the Beta distribution with the
     prior mean m and variance v of P(DLT | dose), a + b = m (1 - m) / v - 1 (moment matching;
     Morita, Thall & Mueller 2008 discuss it and its limits). Exact engine, no data."""
-    zeros = np.zeros((1, len(design.levels)))
-    prior = exact_engine(design).batch(zeros, zeros)
+    return _engine_prior_ess(exact_engine(design))
+
+
+def panel_prior_ess(panel: DosePanel, prior: Prior, bounds: tuple[float, float]
+                    ) -> np.ndarray:
+    """``prior_ess`` of one drug given alone on ``panel`` under ``prior`` (each drug of two:
+    its levels, its prior; ``bounds`` the target interval)."""
+    from bayesdose.models.blrm import SingleAgentBlrm
+
+    grid = resolving_grid(prior, DEFAULT_GRID)
+    return _engine_prior_ess(ExactEngine(SingleAgentBlrm.on(panel), prior, bounds, grid))
+
+
+def _engine_prior_ess(engine: ExactEngine) -> np.ndarray:
+    """The a + b of ``prior_ess`` at each of the engine's doses."""
+    zeros = np.zeros((1, engine.x.size))
+    prior = engine.batch(zeros, zeros)
     mean, var = prior.mean[0], prior.sd[0] ** 2
     return mean * (1 - mean) / var - 1
 

@@ -588,14 +588,12 @@ class Design:
         return tuple(self._drug_prior(i) for i in range(2))
 
     def _drug_prior(self, i: int) -> Prior:
-        name, model, panel = self.drugs.names[i], self.drug_models[i], self.pair_panel.drugs[i]
-        prior = self.prior_of(model, f"model.{name}", panel)
-        if model.prior not in ("map", "exnex"):
-            return prior
-        from bayesdose.models.map_prior import fit_map
+        model = self.drug_models[i]
+        if model.prior in ("map", "exnex"):
+            from bayesdose.models.map_prior import drug_map_prior
 
-        return fit_map(model, prior, self.historical_trials.monotherapy(i),  # type: ignore
-                       panel.reference, self.source).prior
+            return drug_map_prior(self, i).prior
+        return self.prior_of(model, f"model.{self.drugs.names[i]}", self.pair_panel.drugs[i])
 
     @cached_property
     def combination_model(self) -> CombinationBlrm:

@@ -64,14 +64,27 @@ def map_prior(design: Design, seed: int = DEFAULT_SEED) -> MapFit:
                    design.reference_dose, design.source, seed)
 
 
+def drug_map_prior(design: Design, drug: int, seed: int = DEFAULT_SEED) -> MapFit:
+    """Two drugs: the MAP prior of drug ``drug`` (0 or 1) from its monotherapy rows in the
+    ``[historical]`` trials, under its ``[model.<name>]`` (with 'exnex' its MAP equivalent):
+    the prior the design uses for that drug, and the one ``bayesdose map`` writes."""
+    name, model = design.drugs.names[drug], design.drug_models[drug]
+    panel = design.pair_panel.drugs[drug]
+    mean = design.prior_of(model, f"model.{name}", panel)
+    return fit_map(model, mean, design.historical_trials.monotherapy(drug),  # type: ignore
+                   panel.reference, design.source, seed, f"model.{name}")
+
+
 def fit_map(model: ModelSection, mean_prior: BivariateNormal, trials: HistoricalTrials,
-            reference: float, source: str, seed: int = DEFAULT_SEED) -> MapFit:
-    """``map_prior`` of a ``[model]``-like section (one drug's of two too) with its prior of
-    mu, from ``trials`` (doses relative to ``reference``); ``source`` names the config."""
+            reference: float, source: str, seed: int = DEFAULT_SEED,
+            section: str = "model") -> MapFit:
+    """``map_prior`` of a ``[model]``-like section (one drug's of two too: ``section``) with
+    its prior of mu, from ``trials`` (doses relative to ``reference``); ``source`` names the
+    config."""
     hierarchy = Hierarchy.of_model(model, mean_prior)
     mixture, sample, diagnostics = _fit(trials, hierarchy, reference, seed)
     if not diagnostics["diagnostics_ok"]:
-        raise InputError(source, "[model.hierarchy]",
+        raise InputError(source, f"[{section}.hierarchy]",
                          "the MCMC fit of the historical trials failed its diagnostics ("
                          + "; ".join(diagnostics["messages"]) + "); revise the hierarchy's "
                          "priors or the historical data")

@@ -120,15 +120,16 @@ def robustify(prior: BivariateNormal | Mixture, weight: float,
                       [*normals, robust])
 
 
-def mixture_to_toml(prior: BivariateNormal | Mixture) -> str:
-    """The ``[model]`` section of a config that fixes ``prior``: ``prior = "mixture"`` and one
-    ``[[model.components]]`` table per component (a bivariate normal is one component of
-    weight 1). Numbers are written in full (``repr``), so the config reads back the same
-    floats; the loader renormalises weights, so a mixture reads back equal when its weights
-    sum to exactly one, as ``fit_mixture``'s and ``robustify``'s do."""
-    lines = ["[model]", 'prior = "mixture"']
+def mixture_to_toml(prior: BivariateNormal | Mixture, section: str = "model") -> str:
+    """The ``[model]`` section (or ``[section]``: ``model.A`` for a drug of two) of a config
+    that fixes ``prior``: ``prior = "mixture"`` and one ``[[model.components]]`` table per
+    component (a bivariate normal is one component of weight 1). Numbers are written in full
+    (``repr``), so the config reads back the same floats; the loader renormalises weights, so
+    a mixture reads back equal when its weights sum to exactly one, as ``fit_mixture``'s and
+    ``robustify``'s do."""
+    lines = [f"[{section}]", 'prior = "mixture"']
     for w, c in zip(*_parts(prior), strict=True):
-        lines += ["", "[[model.components]]", f"weight = {float(w)!r}",
+        lines += ["", f"[[{section}.components]]", f"weight = {float(w)!r}",
                   f"mean = [{float(c.mean[0])!r}, {float(c.mean[1])!r}]",
                   f"sd = [{float(c.sd[0])!r}, {float(c.sd[1])!r}]",
                   f"correlation = {float(c.correlation)!r}"]

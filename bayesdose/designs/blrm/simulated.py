@@ -18,9 +18,11 @@ import numpy as np
 
 from bayesdose.designs.base import Actions, States
 from bayesdose.designs.blrm.rules import Decisions, decide_batch
+from bayesdose.inference.fastexp import use_compiled
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import Design
 from bayesdose.simulation.distinct import group_rows
+from bayesdose.simulation.rowindex import RowIndex
 from bayesdose.simulation.timedstates import MAX_CACHED
 
 
@@ -39,9 +41,10 @@ class SummaryCache:
         self.doses = doses
         self.limit = limit
         self._clear()
+        use_compiled()  # a simulation's thousands of posteriors repay numba's start-up
 
     def _clear(self) -> None:
-        self._index: dict[bytes, int] = {}
+        self._index = RowIndex()
         self.p_target = np.zeros((1024, self.doses))
         self.p_overdose = np.zeros_like(self.p_target)
 
@@ -52,19 +55,16 @@ class SummaryCache:
         ``where`` (of ``data``) not seen before, in the order they first occur. Equal rows are
         looked up once (``group_rows``): a step's thousands of trials hold far fewer data
         sets."""
-        if self.limit is not None and len(self._index) > self.limit:
+        if self.limit is not None and self._index.size > self.limit:
             self._clear()
-        first, group = group_rows(data.astype(np.int64))
-        keys = [row.tobytes() for row in data[first].astype(np.int16)]
-        found = np.fromiter((self._index.get(key, -1) for key in keys), np.int64, len(keys))
+        data = data.astype(np.int64)
+        first, group = group_rows(data)
+        found = self._index.find(data[first])
         new = np.flatnonzero(found < 0)
         if new.size:
             new = new[np.argsort(first[new])]
-            start = len(self._index)
-            self._store(start, *compute(first[new]))
-            found[new] = np.arange(start, start + new.size)
-            for i in new:
-                self._index[keys[i]] = int(found[i])
+            self._store(self._index.size, *compute(first[new]))
+            found[new] = self._index.add(data[first[new]])
         return found[group]
 
     def _store(self, start: int, p_target: np.ndarray, p_overdose: np.ndarray) -> None:
