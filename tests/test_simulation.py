@@ -316,10 +316,13 @@ def test_exact_optimal_benchmark() -> None:
         assert abs(f - w) < 4 * math.sqrt(w * (1 - w) / 4000) + 1e-9
 
 
-@pytest.mark.parametrize("mix", ["hash", "collide"])
+@pytest.mark.parametrize("mix", ["radix", "hash", "collide"])
 def test_tally_counts_distinct_records_whatever_the_chunks(monkeypatch, mix: str) -> None:
-    """The tally equals a plain count of equal rows, in lexicographic order, also when every row
-    shares one hash (the fallback) and however the rows arrive in chunks."""
+    """The tally equals a plain count of equal rows, in lexicographic order, however the rows
+    arrive in chunks: with mixed-radix keys, with hashes (fields too wide for one int64), and
+    when every row shares one hash (the exact fallback)."""
+    if mix != "radix":
+        monkeypatch.setattr(distinct, "_mixed_radix", lambda columns: None)
     if mix == "collide":
         monkeypatch.setattr(distinct, "_ROW_MIX", np.zeros(256, np.int64))
     rng = np.random.default_rng(4)
@@ -421,3 +424,17 @@ def test_exact_optimal_benchmark_is_the_enumeration(p_true, patients, target) ->
     p = np.array(p_true)
     want = enumerated_optimal(p, patients, target)
     assert exact_optimal_selection(p, patients, target) == pytest.approx(want, abs=1e-12)
+
+
+def test_distinct_rows_of_fields_too_wide_for_one_key() -> None:
+    """Fields whose ranges need more than 63 bits together are counted by hashing, with the
+    same answer: the distinct rows in lexicographic order, with their counts (or the sums of
+    the counts given)."""
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 3, (500, 3)) * np.array([1, 2**40, 2**40])
+    assert distinct._mixed_radix(np.ascontiguousarray(rows.T)) is None
+    want_rows, want_counts = np.unique(rows, axis=0, return_counts=True)
+    got_rows, got_counts = distinct.distinct_rows(rows)
+    assert np.array_equal(got_rows, want_rows) and np.array_equal(got_counts, want_counts)
+    got_rows, got_counts = distinct.distinct_rows(rows, np.full(500, 3))
+    assert np.array_equal(got_rows, want_rows) and np.array_equal(got_counts, 3 * want_counts)

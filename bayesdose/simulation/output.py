@@ -86,7 +86,8 @@ def _create_results_layout(path: Path, scenarios: list[str], designs: list[str],
             doses.attrs["description"] = f"{name}'s dose in each pair"
         if not drugs:
             nc.create_variable("dose", ("dose",), dtype="f8")[:] = np.asarray(levels, float)
-        trial = nc.create_variable("trial", ("trial",), dtype="i8", chunks=(block,))
+        trial = nc.create_variable("trial", ("trial",), dtype="i8", chunks=(block,),
+                                   compression="gzip", compression_opts=1, shuffle=True)
         for first in range(0, trials, block):  # block by block: memory flat in trials
             trial[first : first + block] = np.arange(first, min(first + block, trials))
 

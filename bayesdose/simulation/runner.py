@@ -53,10 +53,12 @@ def simulate_trials(space: StateSpace, patients: DLTTable,
         ids = space.advance(ids, dlts)
         if on_step is not None:
             on_step(trial, ids)
+        treated = stop
         done = space.stopped(ids)
-        final[trial[done]] = ids[done]
-        going = ~done
-        trial, ids, treated = trial[going], ids[going], stop[going]
+        if done.any():  # index arrays: each mask is scanned once, not once per array
+            ended, going = np.flatnonzero(done), np.flatnonzero(~done)
+            final[trial[ended]] = ids[ended]
+            trial, ids, treated = trial[going], ids[going], treated[going]
     return TrialRecords(
         space.mtd[final], space.n[final].astype(np.int64), space.dlt[final].astype(np.int64),
         space.stop_reason[final], response=responded,

@@ -53,14 +53,14 @@ class StateSpace:
 
     def advance(self, ids: np.ndarray, dlts: np.ndarray) -> np.ndarray:
         """Successor ids of states ``ids`` after cohorts with ``dlts`` DLTs."""
-        out = self.successor[ids, dlts]
-        missing = out < 0
+        at = ids * self.width + dlts  # (state, outcome) in the flat successor table
+        out = self.successor.ravel()[at]
         self.lookups += ids.size
-        if missing.any():
-            pairs = np.unique(ids[missing] * self.width + dlts[missing])
+        if out.min() < 0:
+            pairs = np.unique(at[out < 0])
             self.misses += pairs.size  # each new state is decided once, however many trials
             self._expand(pairs // self.width, pairs % self.width)
-            out = self.successor[ids, dlts]
+            out = self.successor.ravel()[at]
         return out
 
     def _expand(self, parents: np.ndarray, dlts: np.ndarray) -> None:
@@ -74,19 +74,17 @@ class StateSpace:
         self.successor[parents, dlts] = self._intern_rows(n, dlt, last)
 
     def _intern_rows(self, n: np.ndarray, dlt: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """The ids of the states (n, dlt, last), a row each; a state not seen before gets the
+        next free id (in the order of its first row) and is decided."""
         keys = np.hstack([n, dlt, last]).astype(np.int16)
-        ids = np.empty(keys.shape[0], np.int64)
-        new_rows = []
-        for i, row in enumerate(keys):
-            key = row.tobytes()
-            found = self._index.get(key)
-            if found is None:
-                found = self.size + len(new_rows)
-                self._index[key] = found
-                new_rows.append(i)
-            ids[i] = found
-        if new_rows:
-            self._add(n[new_rows], dlt[new_rows], last[new_rows])
+        row_bytes = np.dtype((np.void, keys.shape[1] * keys.itemsize))
+        index = self._index  # every state so far: a new key's id is its size before it
+        ids = np.array([index.setdefault(key, len(index))
+                        for key in keys.view(row_bytes).ravel().tolist()], np.int64)
+        new = np.flatnonzero(ids >= self.size)
+        if new.size:
+            first = new[np.unique(ids[new], return_index=True)[1]]  # in the order of the ids
+            self._add(n[first], dlt[first], last[first])
         return ids
 
     def _add(self, n: np.ndarray, dlt: np.ndarray, last: np.ndarray) -> None:

@@ -469,14 +469,11 @@ class Tally:
 
     def add(self, rows: np.ndarray) -> None:
         """Count one trial per row of ``rows`` (trials, fields)."""
-        new, counts = distinct_rows(np.asarray(rows, np.int64))
+        new, counts = distinct_rows(np.asarray(rows))
         if self.counts.size:
-            new = np.concatenate([self.rows, new])
-            counts = np.concatenate([self.counts, counts])
-        order = np.lexsort(new.T[::-1])  # first column first
-        new, counts = new[order], counts[order]
-        first = np.flatnonzero(np.r_[True, np.any(new[1:] != new[:-1], axis=1)])
-        self.rows, self.counts = new[first], np.add.reduceat(counts, first)
+            new, counts = distinct_rows(np.concatenate([self.rows, new]),
+                                        np.concatenate([self.counts, counts]))
+        self.rows, self.counts = new, counts
 
     def weight(self) -> np.ndarray:
         """The share of the trials in each row."""
