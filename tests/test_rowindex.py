@@ -1,7 +1,6 @@
 """The row index of the simulation caches: exact ids, also when hashes collide."""
 
 import numpy as np
-
 from bayesdose.simulation import rowindex
 from bayesdose.simulation.rowindex import RowIndex
 
