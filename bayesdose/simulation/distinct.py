@@ -21,19 +21,12 @@ import numpy as np
 _ROW_MIX = (np.random.default_rng(20240601).integers(1, 2**62, 256) | 1).astype(np.int64)
 
 
-def row_hashes(rows: np.ndarray) -> np.ndarray:
-    """One int64 per row of an int64 array (rows, fields), equal for equal rows (a wrapping
-    linear map; distinct rows rarely share one: about 2^-64 a pair)."""
-    mix = _ROW_MIX if rows.shape[1] <= _ROW_MIX.size else np.resize(_ROW_MIX, rows.shape[1])
-    return rows @ mix[: rows.shape[1]]
-
-
 def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(first, group) of an int64 array (rows, fields): the index of one occurrence of each
     distinct row (in no particular order) and each row's distinct row, so that
     ``rows[first][group]`` equals ``rows``."""
     if rows.shape[1] <= _ROW_MIX.size:
-        hashed = row_hashes(rows)
+        hashed = rows @ _ROW_MIX[: rows.shape[1]]
         _, first, group = np.unique(hashed, return_index=True, return_inverse=True)
         if np.array_equal(rows[first][group], rows):
             return first, group

@@ -18,8 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from bayesdose.designs.base import TimedDesign, TimedStates
-from bayesdose.simulation.distinct import group_rows
-from bayesdose.simulation.rowindex import RowIndex
 
 SENTINEL = np.iinfo(np.int16).max
 MAX_CACHED = 500_000  # states kept per design and process (about 100 MB)
@@ -58,7 +56,7 @@ class TimedCache:
 
     def clear(self) -> None:
         """Forget every state (ids handed out before are void)."""
-        self._index = RowIndex()
+        self._index: dict[bytes, int] = {}
         self._actions = np.zeros((1024, 4), np.int64)
 
     def trim(self) -> None:
@@ -85,7 +83,7 @@ class TimedCache:
 
     @property
     def size(self) -> int:
-        return self._index.size
+        return len(self._index)
 
     @property
     def hit_rate(self) -> float:
@@ -94,16 +92,17 @@ class TimedCache:
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """State ids of key rows (trials, width), deciding all new states in one call."""
-        rows = keys.astype(np.int64)
-        first, group = group_rows(rows)
-        ids = self._index.find(rows[first])
+        rows = np.ascontiguousarray(keys)
+        void = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+        unique, first, inverse = np.unique(void, return_index=True, return_inverse=True)
+        ids = np.fromiter((self._index.get(u.tobytes(), -1) for u in unique), np.int64,
+                          unique.size)
         new = np.flatnonzero(ids < 0)
         self.lookups += keys.shape[0]
         self.misses += new.size
         if new.size:
-            new = new[np.argsort(first[new])]
             ids[new] = self._add(rows[first[new]])
-        return ids[group]
+        return ids[inverse.ravel()]
 
     def states_of(self, keys: np.ndarray) -> TimedStates:
         """The states of key rows, as the design reads them."""
@@ -118,4 +117,6 @@ class TimedCache:
             self._actions = grown
         self._actions[start:stop] = np.column_stack(
             [actions.next_level, actions.cohort_size, actions.stop_reason, actions.mtd])
-        return self._index.add(keys)
+        for i, row in enumerate(keys):
+            self._index[row.tobytes()] = start + i
+        return np.arange(start, stop)

@@ -21,7 +21,6 @@ from bayesdose.designs.blrm.rules import Decisions, decide_batch
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import Design
 from bayesdose.simulation.distinct import group_rows
-from bayesdose.simulation.rowindex import RowIndex
 from bayesdose.simulation.timedstates import MAX_CACHED
 
 
@@ -42,7 +41,7 @@ class SummaryCache:
         self._clear()
 
     def _clear(self) -> None:
-        self._index = RowIndex()
+        self._index: dict[bytes, int] = {}
         self.p_target = np.zeros((1024, self.doses))
         self.p_overdose = np.zeros_like(self.p_target)
 
@@ -53,16 +52,19 @@ class SummaryCache:
         ``where`` (of ``data``) not seen before, in the order they first occur. Equal rows are
         looked up once (``group_rows``): a step's thousands of trials hold far fewer data
         sets."""
-        if self.limit is not None and self._index.size > self.limit:
+        if self.limit is not None and len(self._index) > self.limit:
             self._clear()
-        data = data.astype(np.int64)
-        first, group = group_rows(data)
-        found = self._index.find(data[first])
+        first, group = group_rows(data.astype(np.int64))
+        keys = [row.tobytes() for row in data[first].astype(np.int16)]
+        found = np.fromiter((self._index.get(key, -1) for key in keys), np.int64, len(keys))
         new = np.flatnonzero(found < 0)
         if new.size:
             new = new[np.argsort(first[new])]
-            self._store(self._index.size, *compute(first[new]))
-            found[new] = self._index.add(data[first[new]])
+            start = len(self._index)
+            self._store(start, *compute(first[new]))
+            found[new] = np.arange(start, start + new.size)
+            for i in new:
+                self._index[keys[i]] = int(found[i])
         return found[group]
 
     def _store(self, start: int, p_target: np.ndarray, p_overdose: np.ndarray) -> None:
