@@ -30,6 +30,8 @@ from typing import Literal
 
 import numpy as np
 
+from bayesdose.simulation.distinct import group_rows
+
 Model = Literal["empiric", "logistic"]
 
 PRIOR_VAR = 1.34
@@ -330,9 +332,9 @@ def crm_posterior_mean(
     npts = np.asarray(npts, dtype=float)
     ntox = np.asarray(ntox, dtype=float)
     counts = np.concatenate([npts, ntox], axis=-1).reshape(-1, 2 * dosescaled.size)
-    unique, inverse = np.unique(counts, axis=0, return_inverse=True)  # trials share counts
-    rows = unique.shape[0]
-    unique = np.pad(unique, ((0, -rows % _BLOCK), (0, 0)))  # whole blocks (see _BLOCK)
+    first, group = group_rows(counts.astype(np.int64))  # trials share counts
+    rows = first.size
+    unique = np.pad(counts[first], ((0, -rows % _BLOCK), (0, 0)))  # whole blocks (_BLOCK)
     n, y = np.split(unique.astype(np.int64), 2, axis=1)
     tables = (tuple(dosescaled.tolist()), model, intcpt, float(np.sqrt(prior_var)))
     stack, index = _table_stack(tables, n, y)
@@ -347,7 +349,7 @@ def crm_posterior_mean(
         density[low] = np.exp(_log_density(log_weights, log_p, log_q, n[block][low],
                                            y[block][low]))
         mean[block] = (density @ nodes) / density.sum(axis=1)
-    return mean[:rows][inverse.ravel()].reshape(npts.shape[:-1])
+    return mean[:rows][group].reshape(npts.shape[:-1])
 
 
 # A product of likelihood tables whose maximum falls below this is recomputed in logs.
@@ -366,12 +368,12 @@ def _table_stack(tables: tuple, n: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     these are the bits of multiplying only the doses with patients)."""
     doses = np.broadcast_to(np.arange(n.shape[1]), n.shape)
     treated = n > 0
-    triples, inverse = np.unique(np.column_stack([doses[treated], n[treated], y[treated]]),
-                                 axis=0, return_inverse=True)
-    first = np.ones((1, _tables(*tables)[0].size))
-    stack = np.vstack([first, *(_likelihood_table(tables, *map(int, t)) for t in triples)])
+    triples = np.column_stack([doses[treated], n[treated], y[treated]])
+    first, group = group_rows(triples)
+    ones = np.ones((1, _tables(*tables)[0].size))
+    stack = np.vstack([ones, *(_likelihood_table(tables, *map(int, t)) for t in triples[first])])
     index = np.zeros(n.shape, np.int64)
-    index[treated] = inverse.ravel() + 1
+    index[treated] = group + 1
     return stack, index
 
 
