@@ -11,8 +11,9 @@ Rate: simulated trials per second of ``backfilloc.simulate_backfill_design`` on
 publication's Table 3 scenarios with their response rates, per design (one process, the exact
 engine on one thread, as the simulator's worker processes run it; the first scenario's run
 includes deciding the states, later ones reuse the caches as a study does). bfboin's rate is
-measured beside it when R and bfboin are installed (``R_LIBS``): ``get.oc.bf`` on scenario 2,
-500 trials.
+measured beside it when R and bfboin are installed (``R_LIBS``, default ``/tmp/rlib_bf:/tmp/rlib``:
+bfboin and the packages ``../shared/r/install.sh`` puts in ``/tmp/rlib``): ``get.oc.bf`` on
+scenario 2, 500 trials.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def main() -> None:
         print(f"{name}: {total / (time.perf_counter() - start):,.0f} trials/s over "
               f"{len(scenarios)} scenarios (load average {os.getloadavg()[0]:.2f})")
     try:
+        env = dict(os.environ, R_LIBS=os.environ.get("R_LIBS", "/tmp/rlib_bf:/tmp/rlib"))
         rate = subprocess.run(["Rscript", "-e", R_CALL], capture_output=True, text=True,
-                              check=True, timeout=600).stdout.strip()
+                              check=True, timeout=600, env=env).stdout.strip()
         print(f"bfboin get.oc.bf: {float(rate):,.0f} trials/s")
     except (OSError, subprocess.SubprocessError, ValueError) as err:
         print(f"bfboin not measured: {err}")
