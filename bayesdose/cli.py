@@ -68,6 +68,18 @@ def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _check_writable(path: Path, what: str) -> None:
+    """Refuse a file that cannot be written (its folder missing or read-only) before anything
+    is computed (click refuses a folder given as a file)."""
+    from bayesdose.record import check_can_write
+
+    try:
+        check_can_write(path.parent)
+    except OSError as err:
+        raise InputError(str(path), None, f"cannot write the {what}: "
+                         f"{err.strerror or err}") from None
+
+
 def _write_output(path: Path, content: str, what: str) -> None:
     from bayesdose.record import atomic_write
 
@@ -239,13 +251,8 @@ def _check_outputs(json_path: Path | None, plot_path: Path | None, html_path: Pa
     files = ((json_path, "JSON output"), (plot_path, "plot"), (html_path, "HTML report"),
              (progress_path, "progress plot"))
     for path, what in files:
-        if path is None:
-            continue
-        try:  # click refuses a folder given as a file
-            check_can_write(path.parent)
-        except OSError as err:
-            raise InputError(str(path), None, f"cannot write the {what}: "
-                             f"{err.strerror or err}") from None
+        if path is not None:
+            _check_writable(path, what)
     if record_dir is None:
         return
     try:
@@ -406,6 +413,7 @@ def map_prior(config: Path, out_path: Path, seed: int) -> None:
     if design.historical_trials is None:
         raise InputError(str(config), "[historical] data",
                          "bayesdose map needs the historical trials' CSV")
+    _check_writable(out_path, "MAP prior")  # before the MCMC, a minute or more
     if design.is_combination:
         fits = {i: drug_map_prior(design, i, seed) for i in map_drugs(design)}
         _write_output(out_path, combination_map_sections(design, fits, seed), "MAP priors")

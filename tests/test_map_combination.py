@@ -179,3 +179,13 @@ def test_the_api_gives_each_drugs_fit_by_name(short_mcmc):
     for fit, prior in zip(fits.values(), priors, strict=True):
         assert fit.prior.components == prior.components
         assert fit.sample is not None and fit.diagnostics["diagnostics_ok"]
+
+
+@pytest.mark.parametrize("config", ["combination-map.toml", "drug-a-map.toml"])
+def test_an_out_path_that_cannot_be_written_is_refused_before_any_fit(tmp_path, monkeypatch,
+                                                                      config):
+    monkeypatch.setattr(map_prior, "sample_map", _no_fit)
+    out = tmp_path / "missing" / "prior.toml"
+    result = _map(CONFIGS / config, out)
+    assert result.exit_code == 2, result.output
+    assert f"error: {out}: cannot write the MAP prior: no folder {out.parent}" in result.output
