@@ -247,6 +247,9 @@ def test_crm_backfill_closes_above_the_models_dose(wide) -> None:
     none = np.zeros((0, 5), np.int64)  # no states: no doses, no closure (not an error)
     assert backfill.rule.crm.recommended(none, none).shape == (0,)
     assert backfill.rule.unsafe(none, none, np.zeros(0, np.int64)).shape == (0, 5)
+    # recommend's reason names the model's dose by its label
+    assert backfill.rule.explain(n[1], dlt[1], 1) == (
+        f"above the CRM's dose on the complete data ({wide.panel.label(0)})")
 
 
 @pytest.mark.parametrize("name", ["blrm+backfill", "3+3+backfill", "crm+backfill"])

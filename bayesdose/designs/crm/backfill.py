@@ -27,6 +27,7 @@ class CrmBackfill:
     def __init__(self, design: Design) -> None:
         self.max_patients = design.stopping.max_patients
         self.crm = CrmDesign(with_backfill_room(design))
+        self.label = design.panel.label
 
     def decide(self, states: States) -> Actions:
         return self.crm.decide(states)
@@ -48,9 +49,10 @@ class CrmBackfill:
               "at the posterior mean is closest to the target)")
 
     def explain(self, n: np.ndarray, dlt: np.ndarray, k: int) -> str:
-        """Why ``unsafe`` closes dose ``k`` (counts per dose of one trial), 1-based levels."""
+        """Why ``unsafe`` closes dose ``k`` (counts per dose of one trial): the model's dose,
+        by its label."""
         model = int(self.crm.recommended(n[None], dlt[None])[0])
-        return f"above the CRM's dose on the complete data (level {model + 1})"
+        return f"above the CRM's dose on the complete data ({self.label(model)})"
 
     def unsafe(self, n: np.ndarray, dlt: np.ndarray, level: np.ndarray) -> np.ndarray:
         """(S, K) doses above the model's dose."""
