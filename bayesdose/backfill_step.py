@@ -36,8 +36,10 @@ def backfill_details(name: str, backfill: Backfill, design: Design, data: TrialD
     rule = (f"{label(name)}: {label(base_name(name))}'s escalation on the complete data of "
             "every patient, escalation and backfill (a patient in DLT follow-up counts once "
             f"the outcome is final; the design waits for its escalation cohort); {counted}")
+    layers = getattr(backfill.rule, "layers", None)  # the rule's own figure layers (BF-BOIN)
     return Details(reason=_reason(backfill, design, state, document, counted),
-                   lines=(rule,), columns=(_count("complete"), _count("backfill")))
+                   lines=(rule,), columns=(_count("complete"), _count("backfill")),
+                   draw=None if layers is None else layers(state))
 
 
 def _reason(backfill: Backfill, design: Design, state: BackfillStates,

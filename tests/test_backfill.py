@@ -261,3 +261,14 @@ def test_every_backfill_design_keeps_the_rules(wide, name: str) -> None:
     assert rec.n_backfill.max() <= 12  # a dose takes backfill while it holds fewer than 12
     assert np.all(rec.response <= rec.n) and np.all(rec.dlt <= rec.n)
     assert np.all((rec.selected >= -1) & (rec.selected < 5))
+
+
+def test_bf_boin_figure_layers_mark_the_doses_eliminated_on_complete_data(design) -> None:
+    """3/3 DLTs at dose 2 meets BOIN's elimination rule (P(rate > 0.25) > 0.95): dose 2 and
+    every dose above it are shaded; 1/3 at dose 1 is not."""
+    rule = BfBoin(design)
+    n, y = np.array([[3, 3, 0, 0, 0]]), np.array([[1, 3, 0, 0, 0]])
+    layers = rule.layers(States(n, y, np.array([1]), np.array([3])))
+    assert layers.args == (rule.boin, [1, 2, 3, 4])
+    none = rule.layers(States(n, np.zeros_like(y), np.array([1]), np.array([0])))
+    assert none.args == (rule.boin, [])

@@ -253,3 +253,20 @@ def test_rule_page_in_a_real_browser(browser, tmp_path: Path) -> None:
     assert [tuple(cell) for cell in shown if cell[0] != "p_dlt_lower"] == expected
     assert [text for key, text in shown if key == "p_dlt_lower"][0] == (
         f"[{document['doses'][0]['p_dlt_lower']:.3f}, {document['doses'][0]['p_dlt_upper']:.3f}]")
+
+
+def test_bf_boin_plot_shows_boins_boundaries_over_the_pooled_complete_data(tmp_path: Path) -> None:
+    """boin+backfill draws BOIN's boundaries, as boin does, over every patient's complete
+    data (backfill patients' counts drawn apart as well)."""
+    path = tmp_path / "bf.svg"
+    result = CliRunner().invoke(main, [
+        "recommend", str(ROOT / "configs" / "bf-boin.toml"),
+        str(ROOT / "configs" / "examples" / "bf-boin-backfill.csv"), "--design", "boin+backfill",
+        "--plot", str(path)])
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    for words in ("BOIN + backfill: observed DLT rates", "de-escalate above λd = 0.298",
+                  "escalate at or below λe = 0.197", "target 0.25", "2/5", "1/6", "1/3",
+                  "backfill patients' DLT/n"):
+        assert words in text, words
+    assert "eliminated" not in text  # 2/5 at the lowest dose does not meet the rule

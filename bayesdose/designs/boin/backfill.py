@@ -26,7 +26,9 @@ just below c with the escalation data at c only, this code with all complete dat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +82,16 @@ class BfBoin:
             text += (f", and with the dose above {pooled_y}/{pooled_n} >= "
                      f"d = {d[max(pooled_n, 1)]}")
         return text
+
+    def layers(self, state: States) -> Callable[[Any], None]:
+        """What the step's figure adds over the observed rates of one trial (``state``: its
+        pooled complete counts): BOIN's boundaries and the doses eliminated on those data."""
+        from bayesdose.designs.boin.step import draw_boundaries
+
+        n, y = state.n[0], state.dlt[0]
+        meets = y >= self.boin.eliminate[np.maximum(n, 1)]
+        eliminated = np.flatnonzero(np.logical_or.accumulate(meets))
+        return functools.partial(draw_boundaries, self.boin, [int(k) for k in eliminated])
 
     def reason(self, state: States, label: Callable[[int], str]) -> str:
         """The step of one trial (``state``: its pooled complete counts and the current dose)

@@ -92,7 +92,8 @@ def step_details(boin: BoinDesign, design: Design, data: TrialData, state: State
                _eliminated_line(boin, design, data, eliminated)),
         columns=(Column("dlt_rate", "DLT rate"), Column("p_above_target", f"P(rate > {target})"),
                  Column("eliminated", "eliminated")),
-        draw=functools.partial(_draw, boin, [int(k) for k in np.flatnonzero(eliminated)]),
+        draw=functools.partial(draw_boundaries, boin,
+                               [int(k) for k in np.flatnonzero(eliminated)]),
     )
 
 
@@ -144,7 +145,7 @@ def _reason(boin: BoinDesign, design: Design, state: States, eliminated: np.ndar
     return WHY[why].format(**fields)
 
 
-def _draw(boin: BoinDesign, eliminated: list[int], ax: Any) -> None:
+def draw_boundaries(boin: BoinDesign, eliminated: list[int], ax: Any) -> None:
     """The boundaries as horizontal lines over the observed rates; eliminated doses shaded."""
     from bayesdose.report.figures import OVER, UNDER
     from bayesdose.report.rule_decision import target_line
