@@ -170,6 +170,37 @@ def decide_batch(
                      stop_reason, mtd_level, ewoc_met | start, barred, titration)
 
 
+def decision_margin(design: Design, decisions: Decisions, n: np.ndarray, p_target: np.ndarray,
+                    p_overdose: np.ndarray) -> np.ndarray:
+    """Per state, how far the probabilities ``decide_batch`` read lie from changing its
+    decision: the smallest distance of one from a threshold it is compared with (EWOC at every
+    dose, the safety stop, the MTD declaration at the dose chosen), and half the lead of the
+    dose chosen by P(target) over the next best (among the allowed doses, and among the given
+    doses EWOC allows: the MTD at the maximum sample size), both values moving. Two
+    posteriors within this of each other at every dose decide alike."""
+    stopping = design.stopping
+    threshold = design.decision.max_overdose_probability
+    rows = np.arange(n.shape[0])
+    allowed = decisions.barred == ALLOWED
+    best = np.argmax(np.where(allowed, p_target, -np.inf), axis=1)
+    declaring = allowed.any(axis=1) & (n[rows, best] >= stopping.mtd_min_patients)
+    gaps = np.column_stack([
+        np.abs(p_overdose - threshold).min(axis=1),
+        np.where(n[:, 0] >= stopping.safety_min_patients,
+                 np.abs(p_overdose[:, 0] - stopping.safety_probability), np.inf),
+        np.where(declaring, np.abs(p_target[rows, best] - stopping.mtd_min_p_target), np.inf),
+        lead(p_target, allowed) / 2,
+        lead(p_target, (n > 0) & (p_overdose < threshold)) / 2,
+    ])
+    return np.where(n.sum(axis=1) == 0, np.inf, gaps.min(axis=1))
+
+
+def lead(values: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Per row, the highest eligible value less the next highest (inf with fewer than two)."""
+    ordered = np.sort(np.where(eligible, values, -1.0), axis=1)  # below every probability
+    return np.where(eligible.sum(axis=1) >= 2, ordered[:, -1] - ordered[:, -2], np.inf)
+
+
 def best_given_dose(n: np.ndarray, p_target: np.ndarray, ewoc_ok: np.ndarray) -> np.ndarray:
     """Per state, the dose with the highest P(target) among doses already given that EWOC
     allows (ties: the lowest dose); ``NO_DOSE`` when there is none."""
