@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from bayesdose.designs.blrm.simulated import BlrmDesign, SummaryCache
+from bayesdose.designs.blrm.simulated import SCREEN_GRID, BlrmDesign, SummaryCache
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import load_design
 
@@ -55,20 +55,20 @@ def test_the_cache_forgets_beyond_its_limit() -> None:
 
 def test_expected_counts_come_with_the_next_engine_call() -> None:
     """A step's escalation data, expected before the backfill's closure asks for its own, are
-    computed in the same engine call, with the same answers as asked alone."""
+    screened in the same engine call, with the same answers as asked alone."""
     design = load_design(Path(__file__).parent.parent / "configs" / "standard-5dose.toml")
     blrm, calls = BlrmDesign(design), []
-    intervals = blrm._engine.intervals
-    blrm._engine = SimpleNamespace(
+    intervals = blrm._screen.intervals
+    blrm._screen = SimpleNamespace(
         intervals=lambda n, dlt: calls.append(len(n)) or intervals(n, dlt))
     n1, dlt1 = np.array([[3, 3, 0, 0, 0]]), np.array([[0, 1, 0, 0, 0]])
     n2, dlt2 = np.array([[3, 6, 0, 0, 0], [3, 3, 3, 0, 0]]), np.array([[0, 1, 0, 0, 0]] * 2)
     blrm.expect(n2, dlt2)
-    first = blrm.summaries(n1, dlt1)
+    first = blrm.screened(n1, dlt1)
     assert first[0].shape == (1, 5) and calls == [3]
-    second = blrm.summaries(n2, dlt2)
+    second = blrm.screened(n2, dlt2)
     assert calls == [3]  # already computed
     for (p_target, p_overdose), n, dlt in ((first, n1, dlt1), (second, n2, dlt2)):
-        alone = exact_engine(design).batch(n, dlt)
+        alone = exact_engine(design, SCREEN_GRID).batch(n, dlt)
         assert np.array_equal(p_target, alone.p_target)
         assert np.array_equal(p_overdose, alone.p_overdose)
