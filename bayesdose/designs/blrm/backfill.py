@@ -18,7 +18,7 @@ import numpy as np
 
 from bayesdose.designs.backfill import with_backfill_room
 from bayesdose.designs.base import Actions, States
-from bayesdose.designs.blrm.rules import best_given_dose, lead
+from bayesdose.designs.blrm.rules import best_given_dose, selection_margin
 from bayesdose.designs.blrm.simulated import MARGIN, BlrmDesign
 from bayesdose.schema import Design
 
@@ -47,9 +47,7 @@ class BlrmBackfill:
         another choice (``simulated``)."""
         n, dlt = states.n, states.dlt
         p_target, p_overdose = self.blrm.screened(n, dlt)
-        eligible = (n > 0) & (p_overdose < self.threshold)
-        unsure = ((np.abs(p_overdose - self.threshold) <= MARGIN).any(axis=1)
-                  | (lead(p_target, eligible) / 2 <= MARGIN))
+        unsure = selection_margin(n, p_target, p_overdose, self.threshold) <= MARGIN
         p_target[unsure], p_overdose[unsure] = self.blrm.summaries(n[unsure], dlt[unsure])
         return best_given_dose(n, p_target, p_overdose < self.threshold)
 

@@ -185,17 +185,26 @@ def decision_margin(design: Design, decisions: Decisions, n: np.ndarray, p_targe
     best = np.argmax(np.where(allowed, p_target, -np.inf), axis=1)
     declaring = allowed.any(axis=1) & (n[rows, best] >= stopping.mtd_min_patients)
     gaps = np.column_stack([
-        np.abs(p_overdose - threshold).min(axis=1),
+        selection_margin(n, p_target, p_overdose, threshold),
         np.where(n[:, 0] >= stopping.safety_min_patients,
                  np.abs(p_overdose[:, 0] - stopping.safety_probability), np.inf),
         np.where(declaring, np.abs(p_target[rows, best] - stopping.mtd_min_p_target), np.inf),
-        lead(p_target, allowed) / 2,
-        lead(p_target, (n > 0) & (p_overdose < threshold)) / 2,
+        _lead(p_target, allowed) / 2,
     ])
     return np.where(n.sum(axis=1) == 0, np.inf, gaps.min(axis=1))
 
 
-def lead(values: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+def selection_margin(n: np.ndarray, p_target: np.ndarray, p_overdose: np.ndarray,
+                     threshold: float) -> np.ndarray:
+    """Per state, how far the probabilities lie from changing ``best_given_dose``'s choice
+    (the MTD at the maximum sample size) or EWOC's call at any dose: the smallest distance of
+    P(overdosing) from ``threshold``, and half the lead of the chosen dose's P(target) over
+    the next best among the given doses EWOC allows."""
+    return np.minimum(np.abs(p_overdose - threshold).min(axis=1),
+                      _lead(p_target, (n > 0) & (p_overdose < threshold)) / 2)
+
+
+def _lead(values: np.ndarray, eligible: np.ndarray) -> np.ndarray:
     """Per row, the highest eligible value less the next highest (inf with fewer than two)."""
     ordered = np.sort(np.where(eligible, values, -1.0), axis=1)  # below every probability
     return np.where(eligible.sum(axis=1) >= 2, ordered[:, -1] - ordered[:, -2], np.inf)

@@ -88,9 +88,7 @@ class BfBoin:
         pooled complete counts): BOIN's boundaries and the doses eliminated on those data."""
         from bayesdose.designs.boin.step import draw_boundaries
 
-        n, y = state.n[0], state.dlt[0]
-        meets = y >= self.boin.eliminate[np.maximum(n, 1)]
-        eliminated = np.flatnonzero(np.logical_or.accumulate(meets))
+        eliminated = np.flatnonzero(self.boin.eliminated(state.n, state.dlt)[0])
         return functools.partial(draw_boundaries, self.boin, [int(k) for k in eliminated])
 
     def reason(self, state: States, label: Callable[[int], str]) -> str:
