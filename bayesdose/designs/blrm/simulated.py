@@ -25,7 +25,7 @@ import numpy as np
 from bayesdose.designs.base import Actions, States
 from bayesdose.designs.blrm.rules import Decisions, decide_batch, decision_margin
 from bayesdose.inference.exact import ERROR_BOUND, GridSpec
-from bayesdose.inference.extension import DensityChain, count_keys
+from bayesdose.inference.extension import LikelihoodTables
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import Design
 from bayesdose.simulation.distinct import group_rows
@@ -44,6 +44,12 @@ def actions_of(decisions: Decisions) -> Actions:
     """What the simulator needs of the rules' decisions."""
     return Actions(decisions.next_level, decisions.cohort_size, decisions.stop_reason,
                    decisions.mtd_level)
+
+
+def _keys(data: np.ndarray) -> list[bytes]:
+    """One key per row of integer counts: the row as int16 bytes."""
+    rows = np.ascontiguousarray(data, np.int16)
+    return rows.view(np.dtype((np.void, rows.shape[1] * 2))).ravel().tolist()
 
 
 class SummaryCache:
@@ -71,7 +77,7 @@ class SummaryCache:
         if self.limit is not None and len(self._index) > self.limit:
             self._clear()
         first, group = group_rows(data.astype(np.int64))
-        keys = count_keys(data[first])
+        keys = _keys(data[first])
         found = np.fromiter((self._index.get(key, -1) for key in keys), np.int64, len(keys))
         new = np.flatnonzero(found < 0)
         if new.size:
@@ -106,8 +112,7 @@ class BlrmDesign:
         self.max_patients = design.stopping.max_patients
         self._engine = exact_engine(design)
         self._cache = SummaryCache(len(design.levels), MAX_CACHED)
-        self._screen = DensityChain(exact_engine(design, SCREEN_GRID),
-                                    range(1, design.cohorts.size + 1), self.max_patients)
+        self._screen = LikelihoodTables(exact_engine(design, SCREEN_GRID))
         self._screened = SummaryCache(len(design.levels), MAX_CACHED)
         self._expected = (np.zeros((0, len(design.levels)), np.int64),) * 2
 
@@ -124,28 +129,20 @@ class BlrmDesign:
                                 lambda where: self._engine.intervals(n[where], dlt[where]))
         return self._cache.p_target[rows], self._cache.p_overdose[rows]
 
-    def screened(self, n: np.ndarray, dlt: np.ndarray, last_level: np.ndarray | None = None,
-                 last_dlt: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``summaries`` on the screen's grid (``SCREEN_GRID``), with the expected counts;
-        ``last_level`` and ``last_dlt``, the last cohort's dose and DLTs where known, let a
-        data set extend the density of the one before it (``DensityChain``)."""
+    def screened(self, n: np.ndarray, dlt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``summaries`` on the screen's grid (``SCREEN_GRID``), with the expected counts."""
         asked = n.shape[0]
-        unknown = np.full(asked if last_level is None else 0, -1, np.int64)
-        last = np.concatenate([unknown if last_level is None else last_level,
-                               np.full(self._expected[0].shape[0], -1, np.int64)])
-        last_dlt = np.concatenate([unknown if last_dlt is None else last_dlt,
-                                   np.zeros(self._expected[0].shape[0], np.int64)])
         n, dlt = np.vstack([n, self._expected[0]]), np.vstack([dlt, self._expected[1]])
         self._expected = (n[:0], dlt[:0])
         rows = self._screened.rows(np.hstack([n, dlt]), lambda where: self._screen.intervals(
-            n[where], dlt[where], last[where], last_dlt[where]))[:asked]
+            n[where], dlt[where]))[:asked]
         return self._screened.p_target[rows], self._screened.p_overdose[rows]
 
     def decide(self, states: States) -> Actions:
         """The rules' decisions on the screen's posteriors, and on the design grid's wherever
         the screen's lie within ``MARGIN`` of changing them (module)."""
         n, dlt = states.n, states.dlt
-        p_target, p_overdose = self.screened(n, dlt, states.last_level, states.last_dlt)
+        p_target, p_overdose = self.screened(n, dlt)
         decisions = decide_batch(self.design, n, dlt, p_target, p_overdose, states.last_level,
                                  states.last_dlt)
         unsure = decision_margin(self.design, decisions, n, p_target, p_overdose) <= MARGIN
