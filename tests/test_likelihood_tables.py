@@ -1,4 +1,4 @@
-"""Posterior densities as products of per-dose likelihood rows (inference.extension): the
+"""Posterior densities as products of per-dose likelihood rows (inference.likelihood_tables): the
 engine's numbers on the same grid, with data sets in strong conflict computed from scratch."""
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 from conftest import CONFIGS
 
 from bayesdose.designs.blrm.simulated import SCREEN_GRID
-from bayesdose.inference import extension
-from bayesdose.inference.extension import LikelihoodTables
+from bayesdose.inference import likelihood_tables
+from bayesdose.inference.likelihood_tables import LikelihoodTables
 from bayesdose.posterior import build_exact_engine, exact_engine
 from bayesdose.schema import load_design
 
@@ -80,11 +80,11 @@ def test_afresh_and_beyond_the_row_limit_the_answers_stand(design, monkeypatch,
     """Every data set computed from scratch (no product's maximum reaches 2), or the rows
     forgotten whenever a call would keep more than 40: the same answers."""
     engine = exact_engine(design, SCREEN_GRID)
-    monkeypatch.setattr(extension, *setting)
+    monkeypatch.setattr(likelihood_tables, *setting)
     fresh = _counting_underflow(monkeypatch)
     tables = LikelihoodTables(engine)
     n, dlt = _data_sets(300)
     for part in np.array_split(np.arange(300), 3):
         _assert_engines_numbers(design, tables, n[part], dlt[part])
     assert sum(fresh) == (300 if setting[0] == "MIN_SCALE" else 0)
-    assert tables._size <= (2 + 40 if setting[0] == "MAX_ROWS" else extension.MAX_ROWS)
+    assert tables._size <= (2 + 40 if setting[0] == "MAX_ROWS" else likelihood_tables.MAX_ROWS)

@@ -25,7 +25,7 @@ import numpy as np
 from bayesdose.designs.base import Actions, States
 from bayesdose.designs.blrm.rules import Decisions, decide_batch, decision_margin
 from bayesdose.inference.exact import ERROR_BOUND, GridSpec
-from bayesdose.inference.extension import LikelihoodTables
+from bayesdose.inference.likelihood_tables import LikelihoodTables
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import Design
 from bayesdose.simulation.distinct import group_rows
