@@ -34,7 +34,7 @@ from bayesdose.simulation.timedstates import MAX_CACHED
 # The screen: the design grid's frame with about 0.7 of its nodes both ways, about half the
 # cost per posterior (on the BF-BOIN study's 108,701 data sets it resolved every one, within
 # 1.5e-4 of the design grid; a posterior it cannot resolve goes to a finer grid, as on any).
-SCREEN_GRID = GridSpec(140, 40, 6.0)
+SCREEN_GRID = GridSpec(140, 20, 6.0)
 # Both grids answer within ERROR_BOUND: a decision whose probabilities lie more than twice that
 # from changing it is the design grid's decision.
 MARGIN = 2 * ERROR_BOUND
