@@ -8,7 +8,7 @@ prior is folded into the first dose's rows) and kept; a data set's density is th
 its doses' rows: a multiplication per node and dose with data, where the engine forms the
 log density (a product of the counts with its log-likelihood rows) and exponentiates it at
 every node (four fifths of its cost per data set). A simulated design reuses few rows: the
-11,684 posteriors of the standard design's exact operating characteristics use 313. The
+11,684 posteriors of the standard design's exact operating characteristics use 310. The
 interval probabilities, the resolution check and the answers for data sets the grid does not
 resolve are the engine's own (``ExactEngine``).
 

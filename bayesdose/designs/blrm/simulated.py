@@ -8,9 +8,10 @@ then forgotten: bounded memory in long studies), and all counts not yet seen in 
 computed in one batched engine call (``ExactEngine.intervals``, without the mean and sd the
 rules do not read); all new states of a step are decided in one batch.
 
-The posteriors are first computed on a coarser grid, the screen (``SCREEN_GRID``, about half
-the cost). Both grids answer within the engine's error bound, so where every probability the
-rules compare lies more than ``MARGIN`` (twice the bound) from changing the decision
+The posteriors are first computed on a coarser grid, the screen (``SCREEN_GRID``, each density
+a product of per-dose likelihood rows: ``LikelihoodTables``, a ninth of the cost). Both grids
+answer within the engine's error bound, so where every probability the rules compare lies
+more than ``MARGIN`` (twice the bound) from changing the decision
 (``rules.decision_margin``: a threshold, or the lead of the dose chosen over the next best),
 the decision is the design grid's; the other states are decided on the design grid's
 posteriors, the numbers ``recommend`` prints.
@@ -31,9 +32,11 @@ from bayesdose.schema import Design
 from bayesdose.simulation.distinct import group_rows
 from bayesdose.simulation.timedstates import MAX_CACHED
 
-# The screen: the design grid's frame with about 0.7 of its nodes both ways, about half the
-# cost per posterior (on the BF-BOIN study's 108,701 data sets it resolved every one, within
-# 1.5e-4 of the design grid; a posterior it cannot resolve goes to a finer grid, as on any).
+# The screen: the design grid's frame with 0.7 of its nodes along log alpha, which set the
+# error, and a third of its rows, which hardly do (docs/exact-engine.md); each density a
+# product of likelihood rows (``LikelihoodTables``), a ninth of the design grid's cost per
+# posterior. Over the standard design's exact walk it resolved every posterior, within 1.3e-4
+# of the design grid; a posterior it cannot resolve goes to a finer grid, as on any.
 SCREEN_GRID = GridSpec(140, 20, 6.0)
 # Both grids answer within ERROR_BOUND: a decision whose probabilities lie more than twice that
 # from changing it is the design grid's decision.
