@@ -148,9 +148,13 @@ class BlrmDesign:
         p_target, p_overdose = self.screened(n, dlt)
         decisions = decide_batch(self.design, n, dlt, p_target, p_overdose, states.last_level,
                                  states.last_dlt)
-        unsure = decision_margin(self.design, decisions, n, p_target, p_overdose) <= MARGIN
-        if unsure.any():
-            p_target[unsure], p_overdose[unsure] = self.summaries(n[unsure], dlt[unsure])
-            decisions = decide_batch(self.design, n, dlt, p_target, p_overdose,
-                                     states.last_level, states.last_dlt)
-        return actions_of(decisions)
+        actions = actions_of(decisions)
+        unsure = np.flatnonzero(
+            decision_margin(self.design, decisions, n, p_target, p_overdose) <= MARGIN)
+        if unsure.size:  # decided again, those states alone, on the design's grid
+            on_grid = actions_of(decide_batch(
+                self.design, n[unsure], dlt[unsure], *self.summaries(n[unsure], dlt[unsure]),
+                states.last_level[unsure], states.last_dlt[unsure]))
+            for field in ("next_level", "cohort_size", "stop_reason", "mtd"):
+                getattr(actions, field)[unsure] = getattr(on_grid, field)
+        return actions
