@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesdose import interrupt
+from bayesdose.memory import keep_freed_memory
 
 if __name__ == "__main__" or Path(sys.argv[0]).name == "bayesdose":  # the program itself
     interrupt.defer()  # before click loads: Ctrl-C while loading ends cleanly, no traceback
@@ -97,9 +98,11 @@ _AS_OF = click.option(
 
 
 class _Commands(click.Group):
-    """The command group: SIGINT is remembered while a command runs (``interrupt``)."""
+    """The command group: SIGINT is remembered while a command runs (``interrupt``); freed
+    memory is kept for reuse (``memory``)."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        keep_freed_memory()
         try:
             with interrupt.caught():
                 return super().main(*args, **kwargs)

@@ -406,3 +406,13 @@ def test_a_worker_imports_only_what_its_designs_need() -> None:
             "study.state_space(design, 'boin'); print(sorted(set(heavy) & set(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.split("\n")[:2] == ["[]", "['scipy']"], proc.stderr
+
+
+
+def test_simulating_processes_keep_freed_memory(monkeypatch) -> None:
+    """glibc (these machines) takes the top pad (bayesdose.memory); elsewhere nothing is set."""
+    from bayesdose import memory
+
+    assert memory.keep_freed_memory() is True
+    monkeypatch.setattr(memory.sys, "platform", "darwin")
+    assert memory.keep_freed_memory() is False

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from bayesdose.errors import InputError
 from bayesdose.interrupt import sigint_blocked
+from bayesdose.memory import keep_freed_memory
 
 SCHEDULER_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up
 IN_FLIGHT_PER_WORKER = 2
@@ -30,7 +31,8 @@ class Executor(Protocol):
 def pin_worker_threads() -> None:
     """One thread per worker process: for the BLAS / OpenMP libraries loaded now (numpy's)
     and, through the environment, for any loaded later (SciPy's, with the CRM or BOIN); and
-    one exact-engine thread."""
+    one exact-engine thread; freed memory kept for reuse (``memory``)."""
+    keep_freed_memory()
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
     from threadpoolctl import threadpool_limits

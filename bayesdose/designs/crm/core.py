@@ -338,17 +338,21 @@ def crm_posterior_mean(
     n, y = np.split(unique.astype(np.int64), 2, axis=1)
     tables = (tuple(dosescaled.tolist()), model, intcpt, float(np.sqrt(prior_var)))
     stack, index = _table_stack(tables, n, y)
+    order = np.lexsort(index.T[::-1])  # equal tables together: a block skips the doses
+    n, y, index = n[order], y[order], index[order]  # none of its rows has patients at
     prior = np.exp(log_weights - log_weights.max())
     mean = np.empty(n.shape[0])
     for start in range(0, n.shape[0], _BLOCK):
         block = slice(start, start + _BLOCK)
         density = prior * stack[index[block, 0]]
         for dose in range(1, n.shape[1]):
-            density *= stack[index[block, dose]]
+            if index[block, dose].any():  # a factor 1 (table 0) is exact: skipped alike
+                density *= stack[index[block, dose]]
         low = np.flatnonzero(density.max(axis=1) < _TABLE_FLOOR)  # far from every peak
         density[low] = np.exp(_log_density(log_weights, log_p, log_q, n[block][low],
                                            y[block][low]))
         mean[block] = (density @ nodes) / density.sum(axis=1)
+    mean[order] = mean.copy()
     return mean[:rows][group].reshape(npts.shape[:-1])
 
 
