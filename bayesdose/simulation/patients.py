@@ -58,17 +58,18 @@ def lane_uniforms(seed: int, first: int, stop: int, patients: int,
     if first < 0 or stop < first or stop > _COUNTER_WORD or patients < 0:
         raise ValueError(f"need 0 <= first <= stop <= 2**64 and patients >= 0, got {first}, "
                          f"{stop}, {patients}")
-    out = np.empty((patients, stop - first)).T
-    if out.size == 0:
-        return out
+    by_patient = np.empty((patients, stop - first))
+    if by_patient.size == 0:
+        return by_patient.T
     key = philox_key(seed)
     for j in range(-(-patients // _WORDS)):
         counter = first + j * _COUNTER_WORD + lane * _COUNTER_WORD**2
         words = philox_blocks(key, counter, stop - first)
-        columns = slice(j * _WORDS, min((j + 1) * _WORDS, patients))
-        np.multiply(words[:, : columns.stop - columns.start] >> np.uint64(11), 2.0**-53,
-                    out=out[:, columns])
-    return out
+        rows = slice(j * _WORDS, min((j + 1) * _WORDS, patients))
+        # shifted while transposed, so the product writes whole rows (not strided columns)
+        bits = np.right_shift(words[:, : rows.stop - rows.start].T, np.uint64(11))
+        np.multiply(bits, 2.0**-53, out=by_patient[rows])
+    return by_patient.T
 
 
 def tolerances(seed: int, first: int, stop: int, patients: int) -> np.ndarray:
