@@ -128,19 +128,16 @@ class LikelihoodTables:
         without patients; 1, ones, at another dose without patients), rows not yet kept
         computed now; None if they would be more than ``MAX_ROWS``."""
         top = int(n.max(initial=0)) + 1
-        distinct = [np.unique(n[:, dose] * top + dlt[:, dose], return_inverse=True)
-                    for dose in range(n.shape[1])]
-        wanted = [(dose, *divmod(int(key), top)) for dose, (keys, _) in enumerate(distinct)
-                  for key in keys.tolist()]
-        if self._size + sum(key not in self._index for key in wanted) > MAX_ROWS:
+        keys = (np.arange(n.shape[1]) * top + n) * top + dlt  # (dose, patients, DLTs) as one
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        wanted = [(key // (top * top), *divmod(key % (top * top), top))
+                  for key in distinct.tolist()]
+        if self._size + sum(key[1] > 0 and key not in self._index for key in wanted) > MAX_ROWS:
             self._clear()
             if 2 + sum(patients > 0 for _, patients, _ in wanted) > MAX_ROWS:
                 return None
-        indices = np.empty(n.shape, np.int64)
-        for dose, (keys, inverse) in enumerate(distinct):
-            rows = np.array([self._row(dose, *divmod(key, top)) for key in keys.tolist()])
-            indices[:, dose] = rows[inverse]
-        return indices
+        rows = np.array([self._row(*key) for key in wanted])
+        return rows[inverse.reshape(n.shape)]
 
     def _row(self, dose: int, patients: int, dlts: int) -> int:
         """The row of ``_rows`` for (``patients``, ``dlts``) at ``dose``, kept if new."""
