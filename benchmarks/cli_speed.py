@@ -132,7 +132,9 @@ def section(result: dict) -> str:
         f"start-up. Median of {result['repeats']} runs each; load average (1 min) "
         f"{load_start:.2f} at start, {load_end:.2f} at end. The rates follow the machine's "
         "load; to compare two versions of the code, `python -m benchmarks.cli_speed --against "
-        "OLD_TREE` alternates their runs and prints the ratios.",
+        "OLD_TREE` alternates their runs and prints the ratios. The command keeps freed memory "
+        "for reuse (glibc's malloc top pad, `bayesdose.memory`): on these virtual machines a "
+        "page written for the first time costs more than the work done on it.",
         "",
         f"| design | {short_n} trials | {long_n} trials | trials/s beyond start-up "
         "| issue 17 target |",
