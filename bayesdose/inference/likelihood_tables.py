@@ -36,7 +36,7 @@ from bayesdose.inference.exact import CHUNK, N_STATS, ExactEngine, in_threads
 
 MIN_SCALE = 1e-20  # a product whose maximum may lie below this is computed afresh
 BLOCK = 64  # data sets multiplied and summed at a time
-MAX_ROWS = 4096  # likelihood rows kept (90 MB on a 140 x 40 grid); beyond, start afresh
+MAX_ROWS = 4096  # likelihood rows kept (45 MB on the 140 x 20 screen); beyond, start afresh
 
 
 class LikelihoodTables:
@@ -47,8 +47,7 @@ class LikelihoodTables:
         self.engine = engine
         self._columns = engine._interval_columns
         self._functionals = engine._leading_functionals(self._columns).astype(np.float32)
-        # an all-data set of full mass: the weight sum of the nodes (the maximum is at least
-        # a data set's mass over it)
+        # the nodes' weights sum: a density's maximum is at least its mass over this
         self._weight_sum = float(self._functionals[:, 0].sum())
         self._scratch = threading.local()
         self._clear()
@@ -79,9 +78,7 @@ class LikelihoodTables:
         def blocks(starts: np.ndarray) -> None:
             for start in starts.tolist():
                 span = slice(start, start + BLOCK)
-                density = self._product(table, rows[span])
-                out[span, : self._columns] = density @ self._functionals
-                out[span, self._columns :] = self.engine._stats(density)
+                self._summarise(self._product(table, rows[span]), out, span)
 
         in_threads(blocks, np.arange(0, n.shape[0], BLOCK))
         out[order] = out.copy()
@@ -114,9 +111,14 @@ class LikelihoodTables:
         low = self._underflowed(out)
         for start in range(0, low.size, CHUNK):
             rows = low[start : start + CHUNK]
-            density = self.engine._densities(counts[rows])[0][: rows.size]
-            out[rows, : self._columns] = density @ self._functionals
-            out[rows, self._columns :] = self.engine._stats(density)
+            self._summarise(self.engine._densities(counts[rows])[0][: rows.size], out, rows)
+
+    def _summarise(self, density: np.ndarray, out: np.ndarray, rows: slice | np.ndarray
+                   ) -> None:
+        """Into ``out[rows]``: the interval functionals (summed in single precision) and the
+        engine's resolution statistics of ``density`` (rows, nodes)."""
+        out[rows, : self._columns] = density @ self._functionals
+        out[rows, self._columns :] = self.engine._stats(density)
 
     def _underflowed(self, out: np.ndarray) -> np.ndarray:
         """The rows of ``out`` whose mass over the weight sum (a lower bound of the density's
