@@ -45,7 +45,7 @@ from threadpoolctl import ThreadpoolController
 from bayesdose.models.blrm import SingleAgentBlrm
 from bayesdose.models.prior import BivariateNormal, Prior
 
-CHUNK = 16  # rows per matrix product; fixed so results never depend on the batch
+CHUNK = 8  # rows per matrix product; fixed so results never depend on the batch
 
 
 def _available_cores() -> int:
