@@ -74,7 +74,7 @@ from benchmarks.common import (  # noqa: E402
 
 # The command-line rates are differences of two noisy cold-start times: more runs than the
 # in-process sections (their start-up alone varies by about 0.1 s between runs).
-CLI_REPEATS = 7
+CLI_REPEATS = 9
 
 OUTPUT = ROOT / "docs" / "simulation-benchmarks.md"
 CONFIG = "configs/standard-5dose.toml"
