@@ -149,12 +149,14 @@ def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def in_threads(work: Callable[[np.ndarray], None], starts: np.ndarray) -> None:
+def in_threads(work: Callable[[np.ndarray], None], starts: np.ndarray, least: int = 1) -> None:
     """``work(starts)`` on the engine's threads (``set_engine_threads``), each given a
-    contiguous share of ``starts`` (the first rows of a batch's chunks), BLAS held to one
-    thread: at these sizes more threads only cost (exact OCs of the standard design: 1.0 s
-    against 1.4 s), and one thread sums in one order."""
-    groups = [group for group in np.array_split(starts, _threads_per_batch) if group.size]
+    contiguous share of ``starts`` (the first rows of a batch's chunks) of at least ``least``
+    of them (fewer threads for fewer chunks), BLAS held to one thread: at these sizes more
+    threads only cost (exact OCs of the standard design: 1.0 s against 1.4 s), and one thread
+    sums in one order."""
+    threads = max(1, min(_threads_per_batch, starts.size // least))
+    groups = [group for group in np.array_split(starts, threads) if group.size]
     with _BATCH_LOCK, _blas_controller().limit(limits=1, user_api="blas"):
         if len(groups) > 1:
             list(_threads(os.getpid(), _threads_per_batch).map(work, groups))
