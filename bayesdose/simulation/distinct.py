@@ -21,6 +21,13 @@ import numpy as np
 _ROW_MIX = (np.random.default_rng(20240601).integers(1, 2**62, 256) | 1).astype(np.int64)
 
 
+def row_keys(rows: np.ndarray) -> list[bytes]:
+    """One dictionary key per row of an integer array (rows, fields): the row's bytes (equal
+    rows, equal keys; a narrow integer type makes them short)."""
+    rows = np.ascontiguousarray(rows)
+    return rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize))).ravel().tolist()
+
+
 def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(first, group) of an int64 array (rows, fields): the index of one occurrence of each
     distinct row (in no particular order) and each row's distinct row, so that

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayesdose.designs.base import CONTINUE, NO_DOSE, SimulatedDesign, States
+from bayesdose.simulation.distinct import row_keys
 
 _GROW = 2
 
@@ -76,11 +77,9 @@ class StateSpace:
     def _intern_rows(self, n: np.ndarray, dlt: np.ndarray, last: np.ndarray) -> np.ndarray:
         """The ids of the states (n, dlt, last), a row each; a state not seen before gets the
         next free id (in the order of its first row) and is decided."""
-        keys = np.hstack([n, dlt, last]).astype(np.int16)
-        row_bytes = np.dtype((np.void, keys.shape[1] * keys.itemsize))
+        keys = row_keys(np.hstack([n, dlt, last]).astype(np.int16))
         index = self._index  # every state so far: a new key's id is its size before it
-        ids = np.array([index.setdefault(key, len(index))
-                        for key in keys.view(row_bytes).ravel().tolist()], np.int64)
+        ids = np.array([index.setdefault(key, len(index)) for key in keys], np.int64)
         new = np.flatnonzero(ids >= self.size)
         if new.size:
             first = new[np.unique(ids[new], return_index=True)[1]]  # in the order of the ids

@@ -29,7 +29,7 @@ from bayesdose.inference.exact import ERROR_BOUND, GridSpec
 from bayesdose.inference.likelihood_tables import LikelihoodTables
 from bayesdose.posterior import exact_engine
 from bayesdose.schema import Design
-from bayesdose.simulation.distinct import group_rows
+from bayesdose.simulation.distinct import group_rows, row_keys
 from bayesdose.simulation.timedstates import MAX_CACHED
 
 # The screen: the design grid's frame with 0.7 of its nodes along log alpha, which set the
@@ -47,12 +47,6 @@ def actions_of(decisions: Decisions) -> Actions:
     """What the simulator needs of the rules' decisions."""
     return Actions(decisions.next_level, decisions.cohort_size, decisions.stop_reason,
                    decisions.mtd_level)
-
-
-def _keys(data: np.ndarray) -> list[bytes]:
-    """One key per row of integer counts: the row as int16 bytes."""
-    rows = np.ascontiguousarray(data, np.int16)
-    return rows.view(np.dtype((np.void, rows.shape[1] * 2))).ravel().tolist()
 
 
 class SummaryCache:
@@ -80,7 +74,7 @@ class SummaryCache:
         if self.limit is not None and len(self._index) > self.limit:
             self._clear()
         first, group = group_rows(data.astype(np.int64))
-        keys = _keys(data[first])
+        keys = row_keys(data[first].astype(np.int16))
         found = np.fromiter((self._index.get(key, -1) for key in keys), np.int64, len(keys))
         new = np.flatnonzero(found < 0)
         if new.size:

@@ -338,8 +338,9 @@ def crm_posterior_mean(
     n, y = np.split(unique.astype(np.int64), 2, axis=1)
     tables = (tuple(dosescaled.tolist()), model, intcpt, float(np.sqrt(prior_var)))
     stack, index = _table_stack(tables, n, y)
-    order = np.lexsort(index.T[::-1])  # equal tables together: a block skips the doses
-    n, y, index = n[order], y[order], index[order]  # none of its rows has patients at
+    # rows with equal tables together, so a block can skip a dose none of its rows was given
+    order = np.lexsort(index.T[::-1])
+    n, y, index = n[order], y[order], index[order]
     prior = np.exp(log_weights - log_weights.max())
     mean = np.empty(n.shape[0])
     for start in range(0, n.shape[0], _BLOCK):
