@@ -54,14 +54,14 @@ Accuracy against a high-precision oracle (tests/tools/combination_oracle.py) and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from bayesdose.inference import combination_kernels
-from bayesdose.inference.exact import BatchSummary
+from bayesdose.inference.exact import BatchSummary, in_threads
 from bayesdose.models.combination import (
     CombinationBlrm,
     Covariates,
@@ -160,6 +160,12 @@ def model_arrays(model: CombinationBlrm, cov: Covariates) -> tuple[np.ndarray, .
                       math.log(eta.prior_sd * math.sqrt(2 * math.pi))]))
 
 
+def _stacked(parts: list) -> BatchSummary | Diagnostics:
+    """Per-data-set results of consecutive shares of a batch as one."""
+    return type(parts[0])(*(np.concatenate([getattr(part, field.name) for part in parts])
+                             for field in fields(parts[0])))
+
+
 class CombinationEngine:
     """Posterior summaries of the combination BLRM at dose ``pairs`` (pairs, 2), for data
     given as counts per pair (the same pairs), with the target interval [a, b)."""
@@ -203,7 +209,7 @@ class CombinationEngine:
                                                              and (pending < 0).any()):
             raise ValueError("DLTs and patients in follow-up must be between 0 and the number "
                              "of patients")
-        return self._block(n, dlt, pending)
+        return self._in_threads(n, dlt, pending)
 
     def laplace(self, n: np.ndarray, dlt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per data set, the mode under the moment-matched normal prior and the Gauss-Newton
@@ -211,6 +217,24 @@ class CombinationEngine:
         data set on its own (``combination_kernels.laplace``)."""
         return combination_kernels.laplace(n, dlt, self.arrays, self.prior_mean,
                                            self.prior_precision, NEWTON_STEPS)
+
+    def _in_threads(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None
+                    ) -> tuple[BatchSummary, Diagnostics]:
+        """``_block`` on contiguous shares of the data sets on the engine's threads
+        (``exact.in_threads``; the kernels release the GIL). Each data set is computed on its
+        own, so the numbers are those of one thread."""
+        if n.shape[0] < 2:
+            return self._block(n, dlt, pending)
+        shares: dict[int, tuple[BatchSummary, Diagnostics]] = {}
+
+        def work(rows: np.ndarray) -> None:
+            part = slice(rows[0], rows[-1] + 1)
+            shares[rows[0]] = self._block(n[part], dlt[part],
+                                          None if pending is None else pending[part])
+
+        in_threads(work, np.arange(n.shape[0]))
+        parts = [shares[first] for first in sorted(shares)]
+        return tuple(_stacked([part[k] for part in parts]) for k in range(2))
 
     def _block(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None
                ) -> tuple[BatchSummary, Diagnostics]:

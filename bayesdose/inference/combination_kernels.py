@@ -163,7 +163,7 @@ def _level_buffers(model, nodes):
     return levels
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def moments(base, v, r, log_q, model, n, dlt, pending):
     """The posterior mean (data sets, 5) and covariance (data sets, 5, 5) of theta on the
     lines ``base`` (data sets, lines, 5) + r v (data sets, 5), weighted by the density at
@@ -306,7 +306,7 @@ def _sum_lines(top, line_sums, pair_sums, h, first, second, below):
     return total * total / squares, edge_mass * h / total
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def integrals(base, v, r, log_q, model, n, dlt, pending, cut_p, cut_logit, edge):
     """Per data set on lines ``base`` (data sets, lines, 5) + r v (data sets, 5): the
     posterior mean and second moment of P(DLT) (data sets, pairs) each, P(p < c) for the two
@@ -383,7 +383,7 @@ def _newton_terms(theta, n, dlt, model, prior_mean, prior_precision, levels, eta
     return value, grad, hess
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def laplace(n, dlt, model, prior_mean, prior_precision, max_steps):
     """Per data set (rows of ``n``, ``dlt``): the mode of the posterior under the normal
     prior by Gauss-Newton from the prior mean, and the Hessian there. Each step backtracks
