@@ -1,9 +1,11 @@
 """Trials per second of the two-drug designs BOIN-comb and waterfall (issue 15's target:
 >= 50,000 trials/s beyond start-up), one process, 3 x 5 grid, cohorts of 3, beside R's; and of
-the combination BLRM (target >= 2,000 trials/s) with 30 patients, with the distinct posteriors
-it computed.
+the combination BLRM (target >= 2,000 trials/s) with 30 patients, through the CLI in a new
+process at 2,000, 20,000 and 200,000 trials (its rate grows with the trials: later trials
+mostly meet states whose posteriors are computed already), and in-process with the distinct
+posteriors it computed.
 
-    PYTHONPATH=. python -m benchmarks.combination [TRIALS [BLRM_TRIALS]]
+    PYTHONPATH=. python -m benchmarks.combination [TRIALS]
     PYTHONPATH=. python -m benchmarks.combination ab OTHER_CHECKOUT [TRIALS] [DESIGN]
 
 Start-up (imports, numba's compiled isotonic fit loaded from its on-disk cache, the designs'
@@ -37,8 +39,10 @@ from pathlib import Path
 from bayesdose.schema import load_design
 from bayesdose.simulation.combination.scenarios import load_matrix_scenarios
 from bayesdose.simulation.combination.study import combination_design, simulate_records
+from benchmarks.cli_speed import run_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
+CLI_TRIALS = (2000, 20000, 200000)
 R_CALL = {"boin-comb": "ncohort = 20", "waterfall": "ncohort = c(10, 5, 5), mtd.contour = TRUE"}
 
 
@@ -68,6 +72,22 @@ def blrm_rate(trials: int) -> tuple[float, float, int]:
     simulate_records(design, scenarios[:1], ["blrm"], trials, 2, chunk_size=trials)
     return (trials / (time.perf_counter() - start), trials / (time.process_time() - cpu),
             combination_design(design, "blrm").posteriors)
+
+
+def blrm_cli(trials: tuple[int, ...] = CLI_TRIALS) -> dict[int, float]:
+    """Seconds of ``bayesdose simulate --designs blrm`` in a new process (as a user runs it,
+    ``cli_speed.run_seconds``) at each number of trials: the 3 x 5 grid with 30 patients, the
+    first scenario, one process (``--workers 1``: the engine's threads, no worker processes)."""
+    with tempfile.TemporaryDirectory() as folder:
+        config, scenarios = Path(folder) / "c30.toml", Path(folder) / "s1.toml"
+        config.write_text((ROOT / "configs" / "combination-3x5.toml").read_text().replace(
+            "max_patients = 60", "max_patients = 30"))
+        first = (ROOT / "configs" / "scenarios" / "combination-3x5.toml").read_text()
+        scenarios.write_text(first[:first.index("[[scenario]]", first.index("[[scenario]]") + 1)])
+        return {t: run_seconds(["simulate", str(config), "--scenarios", str(scenarios),
+                                "--designs", "blrm", "--trials", str(t), "--workers", "1",
+                                "--out", str(Path(folder) / f"out-{t}"), "--quiet"])
+                for t in trials}
 
 
 def first_fit_seconds(cache: str | None) -> float:
@@ -129,11 +149,19 @@ def main() -> None:
         beside = f"; R get.oc.comb {r:,.0f} trials/s" if r else ""
         print(f"{name:<10} start-up {startup:5.2f} s, {wall:7,.0f} trials/s wall, "
               f"{cpu:7,.0f} trials/s CPU ({trials} trials x 3 scenarios){beside}")
-    blrm_trials = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-    wall, cpu, posteriors = blrm_rate(blrm_trials)
-    print(f"blrm       {wall:7,.1f} trials/s wall, {cpu:7,.1f} trials/s CPU ({blrm_trials} "
-          f"trials, 30 patients, one scenario), {posteriors} distinct posteriors "
-          f"({posteriors / blrm_trials:.2f} per trial); load average {os.getloadavg()[0]:.2f}")
+    seconds = blrm_cli()
+    for t, spent in seconds.items():
+        print(f"blrm CLI   {t:7,} trials: {spent:6.1f} s whole process, {t / spent:7,.0f} "
+              f"trials/s (30 patients, one scenario); load average {os.getloadavg()[0]:.2f}")
+    low, high = min(seconds), max(seconds)
+    print(f"blrm CLI   beyond start-up ({high:,} against {low:,} trials): "
+          f"{(high - low) / (seconds[high] - seconds[low]):,.0f} trials/s")
+    for t in CLI_TRIALS:
+        combination_design.cache_clear()
+        wall, cpu, posteriors = blrm_rate(t)
+        print(f"blrm       {t:7,} trials in-process: {wall:7,.0f} trials/s wall, {cpu:7,.0f} "
+              f"trials/s CPU, {posteriors:,} distinct posteriors ({posteriors / t:.3f} per "
+              f"trial); load average {os.getloadavg()[0]:.2f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak:.0f} MB")
 

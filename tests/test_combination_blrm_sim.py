@@ -23,7 +23,6 @@ from bayesdose.data import read_trial_data
 from bayesdose.designs.base import CONTINUE, NO_DOSE, STOP_REASONS, States
 from bayesdose.designs.blrm_comb.recommendation import recommend_combination
 from bayesdose.designs.registry import make_design
-from bayesdose.report.combination_study import report_designs
 from bayesdose.schema import load_design
 from bayesdose.simulation.combination.metrics import pair_flags
 from bayesdose.simulation.combination.scenarios import load_matrix_scenarios
@@ -161,7 +160,18 @@ def test_simulate_runs_the_combination_blrm_beside_boin_comb(config, tmp_path):
     assert "BLRM-EWOC" in html
 
 
-def test_the_report_leaves_the_blrm_to_simulate(config):
-    names, omitted = report_designs(load_design(config))
-    assert names == ["boin-comb", "waterfall"] and "--designs blrm" in omitted["blrm"]
-    assert report_designs(load_design(config), reused=True)[0][0] == "blrm"
+def test_the_report_simulates_the_blrm_itself(config, tmp_path):
+    """Without --sim the report simulates the BLRM with the other designs: its numbers are
+    those of ``simulate`` with the same trials and seed."""
+    result = CliRunner().invoke(main, ["report", str(config), "--scenarios", str(SCENARIOS),
+                                       "--trials", "60", "--seed", "3", "--out",
+                                       str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    reported = json.loads((tmp_path / "report" / "simulation" / "summary.json").read_text())
+    assert reported["designs"] == ["blrm", "boin-comb", "waterfall"]
+    result = simulate(config, "--scenarios", SCENARIOS, "--designs", "blrm", "--trials", 60,
+                      "--seed", 3, "--out", tmp_path / "sim")
+    assert result.exit_code == 0, result.output
+    alone = json.loads((tmp_path / "sim" / "summary.json").read_text())
+    for mine, theirs in zip(reported["scenarios"], alone["scenarios"], strict=True):
+        assert mine["designs"]["blrm"] == theirs["designs"]["blrm"]

@@ -1,4 +1,5 @@
-"""``bayesdose report`` on a two-drug config: BOIN-comb and the waterfall simulated, every OC
+"""``bayesdose report`` on a two-drug config: the combination BLRM, BOIN-comb and the waterfall
+simulated, every OC
 number on the page is summary.json's, the heatmaps show the summary's matrices with the true
 MTD set boxed, the combination BLRM's pathways, and the page in a real browser."""
 
@@ -47,11 +48,12 @@ def _value(entry: dict, design: str, key: str) -> tuple[float | None, float | No
     return oc[name][int(a)][int(b)], oc["se"][name][int(a)][int(b)]
 
 
-def test_the_report_simulates_both_designs(report_dir: Path) -> None:
+def test_the_report_simulates_the_three_designs(report_dir: Path) -> None:
     summary = _summary(report_dir)
-    assert summary["designs"] == ["boin-comb", "waterfall"] and summary["combination"]
+    assert summary["designs"] == ["blrm", "boin-comb", "waterfall"] and summary["combination"]
     assert (report_dir / "report.pdf").read_bytes().startswith(b"%PDF")
     html = (report_dir / "report.html").read_text()
+    assert "Not compared" not in html
     for words in ("BOIN for combinations (Lin &amp; Yin 2017", "Waterfall design (Zhang",
                   "True MTD set: <b>A 10 mg + B 12 mg/kg; A 20 mg + B 8 mg/kg; A 40 mg + B 4"):
         assert words in html
@@ -70,7 +72,7 @@ def test_every_oc_number_is_summary_jsons(report_dir: Path) -> None:
             continue
         assert float(cell["data-value"]) == value and float(cell["data-se"]) == se
         assert cell["text"] == f"{value:.{decimals}f}"
-    per_scenario = 3 * len(METRICS) + 15 * (2 + 2 + 1)  # 3 designs; optimal: selection only
+    per_scenario = 4 * len(METRICS) + 15 * (2 + 2 + 2 + 1)  # 4 designs; optimal: selection
     assert len(cells) == len(entries) * per_scenario
 
 
@@ -81,14 +83,14 @@ def test_the_heatmaps_show_the_matrices_and_box_the_true_mtd_set(report_dir: Pat
     entry = _summary(report_dir)["scenarios"][1]  # staircase: [1,4], [2,3], [3,2]
     fig = heatmaps(design, entry)
     drawn = [ax for ax in fig.axes if ax.axison]
-    assert len(drawn) == 5  # selection and patients of two designs, the benchmark's selection
+    assert len(drawn) == 7  # selection and patients of three designs, the benchmark's selection
     for ax in drawn:
         boxes = [(p.get_x() + 0.5, p.get_y() + 0.5) for p in ax.patches
                  if isinstance(p, Rectangle)]
         assert sorted(boxes) == sorted((b - 1, a - 1) for a, b in entry["true_mtd_set"])
         design_name, what = ax.get_title(loc="left").split(": ")
-        name = {"BOIN-comb": "boin-comb", "Waterfall": "waterfall", "Optimal": "optimal"}[
-            design_name]
+        name = {"BLRM-EWOC": "blrm", "BOIN-comb": "boin-comb", "Waterfall": "waterfall",
+                "Optimal": "optimal"}[design_name]
         key = "select" if what == "selection" else "patients"
         matrix = entry["designs"][name][key]
         texts = {(t.get_position()[1], t.get_position()[0]): t.get_text() for t in ax.texts}

@@ -1,6 +1,6 @@
 """The design report of a two-drug config (``bayesdose report`` when the config has ``[drugs]``):
-the grid, the compared designs (BOIN-comb and the waterfall, as simulated by
-``simulation.combination``) in words, per scenario the operating characteristics (read from
+the grid, the compared designs (the combination BLRM, BOIN-comb and the waterfall, as simulated
+by ``simulation.combination``) in words, per scenario the operating characteristics (read from
 ``summary.json``, formatted here, never recomputed) with selection and allocation heatmaps per
 design, the true MTD set marked, the combination BLRM's dose-transition pathways from the start
 pair (``designs.blrm_comb.pathways``) and how to reproduce it all.
@@ -41,21 +41,6 @@ OPTIMAL = ("Complete-information benchmark (O'Quigley, Paoletti & Maccario 2002)
            "pairs: each pair's DLT rate estimated from the same first max_patients patients' "
            "tolerances, the pair closest to the target selected; a reference, not a design.")
 PATHWAY_COHORTS = 2  # the report's default: (cohort size + 1)^2 + that + 1 posteriors
-# Not simulated by the report itself: the combination BLRM computes each distinct posterior with
-# its engine (about 0.1-0.2 s; a few per trial: docs/combination-simulation.md), hours at the
-# report's trial counts. It enters the report from a ``simulate`` folder that has it (--sim).
-SIMULATE_FIRST = {"blrm": "simulated only by `bayesdose simulate --designs blrm,...` (each "
-                          "trial's posteriors take about a second); give that folder as --sim"}
-
-
-def report_designs(design: Design, reused: bool = False) -> tuple[list[str], dict[str, str]]:
-    """The two-drug designs the config allows (those the report simulates itself, or with
-    ``reused`` any), and why the others are left out."""
-    names, omitted = designs_allowed(design, COMBINATION)
-    if not reused:
-        omitted.update({name: why for name, why in SIMULATE_FIRST.items() if name in names})
-        names = [name for name in names if name not in SIMULATE_FIRST]
-    return names, omitted
 
 
 def run(design: Design, scenarios: list[MatrixScenario], trials: int, seed: int,
@@ -63,7 +48,7 @@ def run(design: Design, scenarios: list[MatrixScenario], trials: int, seed: int,
     """Simulate every two-drug design in every scenario into ``folder`` (as ``simulate``)."""
     from bayesdose.simulation.combination.study import combination_summary
 
-    names, omitted = report_designs(design)
+    names, omitted = designs_allowed(design, COMBINATION)
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     combination_summary(design, scenarios, names, trials, seed, out=folder, progress=True)
@@ -80,7 +65,7 @@ def reuse(folder: Path, design: Design, scenarios: list[MatrixScenario]) -> Stud
     if have != [(s.name, [list(r) for r in s.p_true]) for s in scenarios]:
         raise InputError(str(path), None, "its scenarios differ from the scenario file's "
                          "(names or true DLT rates)")
-    names, omitted = report_designs(design, reused=True)
+    names, omitted = designs_allowed(design, COMBINATION)
     present = set(summary["designs"])
     omitted.update({n: "not in the reused simulation" for n in names if n not in present})
     return Study(summary, path, None, True, omitted)
