@@ -10,7 +10,7 @@ it when y reaches the elimination count (at the path's first dose the subtrial s
 MTD); escalate one step if y <= the escalation count and the next dose is not eliminated;
 de-escalate if y >= the de-escalation count; end when the dose moved to holds ``n_earlystop``
 patients, when the subtrial's cohorts are used, or after ``subtrial_cohorts[i]`` cohorts. Its
-MTD is BOIN's ``select.mtd`` on the path (``boin.core.select_mtd``).
+MTD is BOIN's ``select.mtd`` on the path (``boin.core.select_mtd_levels``).
 
 Between subtrials (R's outer loop, kept with its quirks): a first subtrial whose MTD is in the
 first column (row i < J) eliminates the rows above i and, if that MTD's count would still
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bayesdose.designs.base import MAX_PATIENTS, SAFETY
-from bayesdose.designs.boin.core import select_mtd
+from bayesdose.designs.boin.core import select_mtd_levels
 from bayesdose.designs.boin_comb.rules import CombinationRecords, RuleArrays
 from bayesdose.designs.boin_comb.selection import waterfall_many
 from bayesdose.designs.boin_comb.simulated import check_r_shape
@@ -225,22 +225,26 @@ class Waterfall:
         record of the round, and cached across rounds and chunks (a few thousand records)."""
         keys = np.column_stack([length, n, y])
         first, group = group_rows(keys)
-        found = np.array([self._mtd(keys[k]) for k in first], np.int64).reshape(-1, 2)
+        records = keys[first]
+        names = [record.tobytes() for record in records]
+        new = np.array([name not in self._subtrial_mtd for name in names])
+        for k in np.unique(records[new, 0]):
+            self._select(records[new & (records[:, 0] == k)])
+        found = np.array([self._subtrial_mtd[name] for name in names], np.int64).reshape(-1, 2)
         pick, escalate = found[group].T
         return pick, escalate.astype(bool)
 
-    def _mtd(self, record: np.ndarray) -> tuple[int, int]:
-        """(position, escalates) of one record (its length, then n and y padded)."""
-        key = record.tobytes()
-        if key not in self._subtrial_mtd:
-            k = int(record[0])
-            width = (record.size - 1) // 2
-            n, y = record[1 : 1 + k], record[1 + width : 1 + width + k]
-            level = select_mtd(self.target, n, y, self.cutoff)
-            self._subtrial_mtd[key] = ((-1, 0) if level is None else
-                                       (level - 1, int(y[level - 1]
-                                                       <= self.rules.escalate[n[level - 1]])))
-        return self._subtrial_mtd[key]
+    def _select(self, records: np.ndarray) -> None:
+        """Cache (position, escalates) of records of one path length (each its length, then
+        n and y padded): BOIN's ``select.mtd`` of all of them at once."""
+        k, width = int(records[0, 0]), (records.shape[1] - 1) // 2
+        n, y = records[:, 1 : 1 + k], records[:, 1 + width : 1 + width + k]
+        level = select_mtd_levels(self.target, n, y, self.cutoff)
+        at = np.maximum(level, 0)[:, None]
+        n_at, y_at = (np.take_along_axis(v, at, axis=1)[:, 0] for v in (n, y))
+        escalate = y_at <= self.rules.escalate[n_at]
+        for record, pick, up in zip(records, level, escalate, strict=True):
+            self._subtrial_mtd[record.tobytes()] = (-1, 0) if pick < 0 else (int(pick), int(up))
 
     def _contours(self, n: np.ndarray, y: np.ndarray, elim: np.ndarray) -> np.ndarray:
         """Each trial's final MTD contour as a bit mask, once per distinct record."""
