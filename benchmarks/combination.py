@@ -1,9 +1,9 @@
 """Trials per second of the two-drug designs BOIN-comb and waterfall (issue 15's target:
 >= 50,000 trials/s beyond start-up), one process, 3 x 5 grid, cohorts of 3, beside R's; and of
-the combination BLRM (target >= 2,000 trials/s) with 30 patients, through the CLI in a new
-process at 2,000, 20,000 and 200,000 trials (its rate grows with the trials: later trials
-mostly meet states whose posteriors are computed already), and in-process with the distinct
-posteriors it computed.
+the combination BLRM (target >= 2,000 trials/s) with 30 patients; all three also through the
+CLI in a new process at 2,000, 20,000 and 200,000 trials of the first scenario (the BLRM's
+rate grows with the trials: later trials mostly meet states whose posteriors are computed
+already), and the BLRM in-process with the distinct posteriors it computed.
 
     PYTHONPATH=. python -m benchmarks.combination [TRIALS]
     PYTHONPATH=. python -m benchmarks.combination ab OTHER_CHECKOUT [TRIALS] [DESIGN]
@@ -74,20 +74,33 @@ def blrm_rate(trials: int) -> tuple[float, float, int]:
             combination_design(design, "blrm").posteriors)
 
 
-def blrm_cli(trials: tuple[int, ...] = CLI_TRIALS) -> dict[int, float]:
-    """Seconds of ``bayesdose simulate --designs blrm`` in a new process (as a user runs it,
-    ``cli_speed.run_seconds``) at each number of trials: the 3 x 5 grid with 30 patients, the
-    first scenario, one process (``--workers 1``: the engine's threads, no worker processes)."""
+def cli_seconds(design: str, trials: tuple[int, ...] = CLI_TRIALS,
+                max_patients: int = 60) -> dict[int, float]:
+    """Seconds of ``bayesdose simulate --designs DESIGN`` in a new process (as a user runs it,
+    ``cli_speed.run_seconds``) at each number of trials: the 3 x 5 grid (the combination BLRM
+    with ``max_patients``), the first scenario, one process (``--workers 1``: the engine's
+    threads, no worker processes)."""
     with tempfile.TemporaryDirectory() as folder:
-        config, scenarios = Path(folder) / "c30.toml", Path(folder) / "s1.toml"
+        config, scenarios = Path(folder) / "config.toml", Path(folder) / "s1.toml"
         config.write_text((ROOT / "configs" / "combination-3x5.toml").read_text().replace(
-            "max_patients = 60", "max_patients = 30"))
+            "max_patients = 60", f"max_patients = {max_patients}"))
         first = (ROOT / "configs" / "scenarios" / "combination-3x5.toml").read_text()
         scenarios.write_text(first[:first.index("[[scenario]]", first.index("[[scenario]]") + 1)])
         return {t: run_seconds(["simulate", str(config), "--scenarios", str(scenarios),
-                                "--designs", "blrm", "--trials", str(t), "--workers", "1",
+                                "--designs", design, "--trials", str(t), "--workers", "1",
                                 "--out", str(Path(folder) / f"out-{t}"), "--quiet"])
                 for t in trials}
+
+
+def print_cli(design: str, seconds: dict[int, float], what: str) -> None:
+    """Each run's time and rate, and the rate beyond start-up (the most trials against the
+    fewest)."""
+    for t, spent in seconds.items():
+        print(f"{design:<10} CLI {t:7,} trials: {spent:6.1f} s whole process, {t / spent:9,.0f} "
+              f"trials/s ({what}); load average {os.getloadavg()[0]:.2f}")
+    low, high = min(seconds), max(seconds)
+    print(f"{design:<10} CLI beyond start-up ({high:,} against {low:,} trials): "
+          f"{(high - low) / (seconds[high] - seconds[low]):,.0f} trials/s")
 
 
 def first_fit_seconds(cache: str | None) -> float:
@@ -149,13 +162,9 @@ def main() -> None:
         beside = f"; R get.oc.comb {r:,.0f} trials/s" if r else ""
         print(f"{name:<10} start-up {startup:5.2f} s, {wall:7,.0f} trials/s wall, "
               f"{cpu:7,.0f} trials/s CPU ({trials} trials x 3 scenarios){beside}")
-    seconds = blrm_cli()
-    for t, spent in seconds.items():
-        print(f"blrm CLI   {t:7,} trials: {spent:6.1f} s whole process, {t / spent:7,.0f} "
-              f"trials/s (30 patients, one scenario); load average {os.getloadavg()[0]:.2f}")
-    low, high = min(seconds), max(seconds)
-    print(f"blrm CLI   beyond start-up ({high:,} against {low:,} trials): "
-          f"{(high - low) / (seconds[high] - seconds[low]):,.0f} trials/s")
+    for name in ("boin-comb", "waterfall"):
+        print_cli(name, cli_seconds(name), "one scenario")
+    print_cli("blrm", cli_seconds("blrm", max_patients=30), "30 patients, one scenario")
     for t in CLI_TRIALS:
         combination_design.cache_clear()
         wall, cpu, posteriors = blrm_rate(t)

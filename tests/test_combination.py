@@ -258,3 +258,22 @@ def test_shape_r_requires(tmp_path):
                                        "B": {"levels": list(range(1, 11))}}}, "x.toml")
     with pytest.raises(InputError, match="at most 63 dose pairs.*7 x 10"):
         make_design("waterfall", wide)
+
+
+def test_the_moments_products_are_exact_integers_by_either_path():
+    """``Moments`` sums the trials' pairwise products exactly: by BLAS in float64 while every
+    partial sum stays below 2^53, in int64 beyond (values of 2^26 over 40 trials would lose
+    bits in float64)."""
+    from bayesdose.simulation.combination.metrics import Moments
+
+    rng = np.random.default_rng(5)
+    for peak in (60, 2**26):
+        columns = rng.integers(0, peak + 1, (40, 7), dtype=np.int64)
+        moments = Moments()
+        moments.add(columns[:25])
+        moments.add(columns[25:])
+        exact = [[sum(int(a) * int(b)
+                      for a, b in zip(columns[:, i], columns[:, j], strict=True))
+                  for j in range(7)] for i in range(7)]
+        assert moments.products.tolist() == exact
+        assert moments.sums.tolist() == columns.sum(axis=0).tolist()

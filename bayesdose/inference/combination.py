@@ -61,7 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from bayesdose.inference import combination_kernels
-from bayesdose.inference.exact import BatchSummary, in_threads
+from bayesdose.inference.exact import BatchSummary, slices_in_threads
 from bayesdose.models.combination import (
     CombinationBlrm,
     Covariates,
@@ -221,18 +221,17 @@ class CombinationEngine:
     def _in_threads(self, n: np.ndarray, dlt: np.ndarray, pending: np.ndarray | None
                     ) -> tuple[BatchSummary, Diagnostics]:
         """``_block`` on contiguous shares of the data sets on the engine's threads
-        (``exact.in_threads``; the kernels release the GIL). Each data set is computed on its
+        (``exact.slices_in_threads``; the kernels release the GIL). Each data set is computed on its
         own, so the numbers are those of one thread."""
         if n.shape[0] < 2:
             return self._block(n, dlt, pending)
         shares: dict[int, tuple[BatchSummary, Diagnostics]] = {}
 
-        def work(rows: np.ndarray) -> None:
-            part = slice(rows[0], rows[-1] + 1)
-            shares[rows[0]] = self._block(n[part], dlt[part],
-                                          None if pending is None else pending[part])
+        def work(part: slice) -> None:
+            shares[part.start] = self._block(n[part], dlt[part],
+                                             None if pending is None else pending[part])
 
-        in_threads(work, np.arange(n.shape[0]))
+        slices_in_threads(work, n.shape[0])
         parts = [shares[first] for first in sorted(shares)]
         return tuple(_stacked([part[k] for part in parts]) for k in range(2))
 

@@ -164,6 +164,13 @@ def in_threads(work: Callable[[np.ndarray], None], starts: np.ndarray, least: in
             work(groups[0])
 
 
+def slices_in_threads(work: Callable[[slice], None], rows: int, least: int = 1) -> None:
+    """``work(part)`` on contiguous slices of ``rows`` rows, at least ``least`` each, on the
+    engine's threads (``in_threads``): for compiled loops that release the GIL and compute
+    each row on its own."""
+    in_threads(lambda group: work(slice(group[0], group[-1] + 1)), np.arange(rows), least)
+
+
 def _logit(p: np.ndarray | float) -> np.ndarray:
     p = np.asarray(p, dtype=float)
     return np.log(p) - np.log1p(-p)

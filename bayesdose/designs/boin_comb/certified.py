@@ -34,13 +34,12 @@ import math
 import numpy as np
 from numba import njit
 
-from bayesdose.designs.boin_comb.isotonic import advance, start
-from bayesdose.inference.exact import in_threads
+from bayesdose.designs.boin_comb.isotonic import THREAD_FITS, advance, start
+from bayesdose.inference.exact import slices_in_threads
 
 CHECK_EVERY = 4  # passes before the first check, and the least interval between checks
 SLACK = 1e-9  # added to the bound's squared radius and to every distance: rounding
 MAX_COMBINATIONS = 256  # more uncertain combinations: keep fitting
-THREAD_FITS = 256  # the least fits given to a thread (a fit: about 30 microseconds)
 
 
 def contour_picks(target: float, raw: np.ndarray, w: np.ndarray, admissible: np.ndarray,
@@ -51,7 +50,7 @@ def contour_picks(target: float, raw: np.ndarray, w: np.ndarray, admissible: np.
     (``none``: -1), then row by row from the last, a pick not right of its upper
     neighbour's takes that column. Also each fit's passes (negative: run to the end).
     ``check_every = 0``: every fit to its end. The fits are shared between the engine's
-    threads (``exact.in_threads``), each fit on its own: the same picks on one thread or
+    threads (``exact.slices_in_threads``), each fit on its own: the same picks on one thread or
     two."""
     m, rows, cols = raw.shape
     picks = np.empty((m, rows), np.int64)
@@ -60,12 +59,11 @@ def contour_picks(target: float, raw: np.ndarray, w: np.ndarray, admissible: np.
     admissible, none = np.ascontiguousarray(admissible), np.ascontiguousarray(none)
     offset = np.ascontiguousarray(np.broadcast_to(offset, (rows, cols)), float)
 
-    def work(fits: np.ndarray) -> None:
-        part = slice(fits[0], fits[-1] + 1)
+    def work(part: slice) -> None:
         _all(target, raw[part], w[part], admissible[part], none[part], offset, check_every,
              picks[part], passes[part])
 
-    in_threads(work, np.arange(m), least=THREAD_FITS)
+    slices_in_threads(work, m, least=THREAD_FITS)
     return picks, passes
 
 

@@ -17,10 +17,13 @@ import math
 import numpy as np
 from numba import njit
 
+from bayesdose.inference.exact import slices_in_threads
+
 EPS1 = math.sqrt(np.finfo(float).eps)  # biviso's eps: sqrt(.Machine$double.eps)
 EPS2 = 1e-9  # biviso's eps2: a violation smaller than this is no violation
 NCYCLE = 50000
 DELTA = 1e-5  # weights below this are replaced (AS 206's DELTA); BOIN's are >= 0.1
+THREAD_FITS = 256  # the least fits given to a thread
 
 
 def biviso(y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -31,17 +34,21 @@ def biviso(y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def biviso_many(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``biviso`` of each matrix ``y[m]`` with weights ``w[m]`` (compiled: a simulation fits
-    thousands of distinct final records)."""
+    thousands of distinct final records; shared between the engine's threads,
+    ``exact.slices_in_threads``, each fit on its own: the same doubles on one thread or
+    two)."""
     if y.ndim != 3 or y.shape[1] < 2 or y.shape[2] < 2:
         raise ValueError("biviso needs matrices of at least 2 rows and 2 columns")
     if np.any(w < DELTA):
         raise ValueError("biviso here takes weights of at least 1e-5")
     out = np.empty_like(y, dtype=float)
-    _fit_all(np.ascontiguousarray(y, float), np.ascontiguousarray(w, float), out)
+    y, w = np.ascontiguousarray(y, float), np.ascontiguousarray(w, float)
+    slices_in_threads(lambda part: _fit_all(y[part], w[part], out[part]), y.shape[0],
+                      least=THREAD_FITS)
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fit_all(y: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
     rows, cols = y.shape[1], y.shape[2]
     a1 = np.empty((rows, cols))  # row corrections

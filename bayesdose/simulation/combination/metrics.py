@@ -68,6 +68,17 @@ def trial_columns(selected: np.ndarray, truth: dict[str, np.ndarray],
     return np.concatenate([np.asarray(c, np.int64) for c in columns], axis=1)
 
 
+def _gram(columns: np.ndarray) -> np.ndarray:
+    """columns' @ columns, exactly, in int64. By BLAS in float64 when every partial sum is an
+    integer below 2^53 (then exact in any order of summation: NumPy's integer product has no
+    BLAS and took 3.6 s of a 200,000-trial run); in int64 otherwise."""
+    peak = int(np.abs(columns).max(initial=0))
+    if columns.shape[0] * peak * peak < 2**53:
+        values = columns.astype(np.float64)
+        return (values.T @ values).astype(np.int64)
+    return columns.T @ columns
+
+
 class Moments:
     """Exact sums of per-trial integer columns and of their pairwise products."""
 
@@ -78,7 +89,7 @@ class Moments:
 
     def add(self, columns: np.ndarray) -> None:
         """Count the trials of ``columns`` (trials, columns), int64."""
-        sums, products = columns.sum(axis=0), columns.T @ columns  # int64: exact
+        sums, products = columns.sum(axis=0), _gram(columns)
         if self.sums is None or self.products is None:
             self.sums, self.products = sums, products
         else:
