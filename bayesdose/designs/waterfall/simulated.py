@@ -33,7 +33,8 @@ from bayesdose.designs.boin.core import select_mtd_levels
 from bayesdose.designs.boin_comb.rules import CombinationRecords, RuleArrays
 from bayesdose.designs.boin_comb.selection import waterfall_many
 from bayesdose.designs.boin_comb.simulated import check_r_shape
-from bayesdose.simulation.distinct import group_rows
+from bayesdose.simulation.distinct import group_rows, row_keys
+from bayesdose.simulation.timedstates import MAX_CACHED
 
 if TYPE_CHECKING:
     from bayesdose.schema import Design
@@ -107,6 +108,7 @@ class Waterfall:
                                    self.cutoff)
         self.max_patients = self.budget
         self._subtrial_mtd: dict[bytes, tuple[int, int]] = {}
+        self._contour: dict[bytes, int] = {}  # final record -> its contour's bit mask
 
     def simulate(self, patients: DLTTable, coins: np.ndarray) -> CombinationRecords:
         trials = patients.counts.shape[2]
@@ -187,6 +189,7 @@ class Waterfall:
         sn = np.zeros((m, width), np.int64)
         sy = np.zeros((m, width), np.int64)
         selm = np.zeros((m, width), bool)
+        total = np.zeros(m, np.int64)  # the subtrial's patients
         early = np.zeros(m, bool)
         running = np.ones(m, bool)
         rules, size, positions = self.rules, self.size, np.arange(width)
@@ -201,8 +204,9 @@ class Waterfall:
             sn[i, at] += size
             sy[i, at] += dlts
             nd, yd = sn[i, at], sy[i, at]
+            total[i] += size
             hit = yd >= rules.eliminate[nd]
-            selm[i] |= hit[:, None] & (positions[None, :] >= at[:, None])
+            selm[i[hit]] |= positions[None, :] >= at[hit, None]
             stopped = hit & (at == 0)
             early[i[stopped]] = True
             up = (yd <= rules.escalate[nd]) & (at != length[i] - 1)
@@ -210,7 +214,7 @@ class Waterfall:
             down = ~up & (yd >= rules.deescalate[nd]) & (at != 0)
             new = np.where(up & free, at + 1, np.where(down, at - 1, at))
             d[i] = np.where(stopped, at, new)
-            full = (sn[i, d[i]] >= self.n_earlystop) | (sn[i].sum(axis=1) >= cohorts[i] * size)
+            full = (sn[i, d[i]] >= self.n_earlystop) | (total[i] >= cohorts[i] * size)
             running[i[stopped | full]] = False
         on_path = positions[None, :] < length[:, None]
         selm = np.where(early[:, None], on_path, selm & on_path)
@@ -247,11 +251,26 @@ class Waterfall:
             self._subtrial_mtd[record.tobytes()] = (-1, 0) if pick < 0 else (int(pick), int(up))
 
     def _contours(self, n: np.ndarray, y: np.ndarray, elim: np.ndarray) -> np.ndarray:
-        """Each trial's final MTD contour as a bit mask, once per distinct record."""
-        first, group = group_rows(np.concatenate([n, y, elim], axis=1))
+        """Each trial's final MTD contour as a bit mask, once per distinct record, and cached
+        across chunks (a quarter of a long run's records are met again in later chunks; at
+        most ``MAX_CACHED`` kept: then forgotten at once, as the BLRM's states)."""
+        records = np.concatenate([n, y, elim], axis=1)
+        first, group = group_rows(records)
+        if len(self._contour) > MAX_CACHED:
+            self._contour.clear()
+        keys = row_keys(records[first].astype(np.int16))
+        masks = np.fromiter((self._contour.get(key, -1) for key in keys), np.int64, len(keys))
+        new = np.flatnonzero(masks < 0)
+        if new.size:
+            masks[new] = self._masks(n[first[new]], y[first[new]], elim[first[new]])
+            self._contour.update(zip([keys[i] for i in new], masks[new].tolist(), strict=True))
+        return masks[group]
+
+    def _masks(self, n: np.ndarray, y: np.ndarray, elim: np.ndarray) -> np.ndarray:
+        """The contours of records (rows) as bit masks (``selection.waterfall_many``)."""
         shape = (-1, self.rows, self.cols)
-        picks = waterfall_many(self.target, n[first].reshape(shape), y[first].reshape(shape),
-                               elim[first].reshape(shape))
+        picks = waterfall_many(self.target, n.reshape(shape), y.reshape(shape),
+                               elim.reshape(shape))
         flat = np.arange(self.rows)[None, :] * self.cols + picks
         bits = np.where(picks >= 0, np.left_shift(1, np.maximum(flat, 0)), 0)
-        return bits.sum(axis=1)[group]
+        return bits.sum(axis=1)
