@@ -5,7 +5,8 @@ CLI in a new process at 2,000, 20,000 and 200,000 trials of the first scenario (
 rate grows with the trials: later trials mostly meet states whose posteriors are computed
 already), and the BLRM in-process with the distinct posteriors it computed.
 
-    PYTHONPATH=. python -m benchmarks.combination [TRIALS]
+    PYTHONPATH=. python -m benchmarks.combination [TRIALS]   (TRIALS: the in-process runs of
+                                                              BOIN-comb and the waterfall)
     PYTHONPATH=. python -m benchmarks.combination ab OTHER_CHECKOUT [TRIALS] [DESIGN]
 
 Start-up (imports, numba's compiled isotonic fit loaded from its on-disk cache, the designs'

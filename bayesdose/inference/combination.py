@@ -223,8 +223,6 @@ class CombinationEngine:
         """``_block`` on contiguous shares of the data sets on the engine's threads
         (``exact.slices_in_threads``; the kernels release the GIL). Each data set is computed on its
         own, so the numbers are those of one thread."""
-        if n.shape[0] < 2:
-            return self._block(n, dlt, pending)
         shares: dict[int, tuple[BatchSummary, Diagnostics]] = {}
 
         def work(part: slice) -> None:

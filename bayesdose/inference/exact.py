@@ -167,7 +167,11 @@ def in_threads(work: Callable[[np.ndarray], None], starts: np.ndarray, least: in
 def slices_in_threads(work: Callable[[slice], None], rows: int, least: int = 1) -> None:
     """``work(part)`` on contiguous slices of ``rows`` rows, at least ``least`` each, on the
     engine's threads (``in_threads``): for compiled loops that release the GIL and compute
-    each row on its own."""
+    each row on its own. Fewer than two slices' worth: ``work`` on all rows here, without the
+    batch lock. ``work`` must not call ``in_threads`` itself (its lock is not reentrant)."""
+    if rows < 2 * least:
+        work(slice(0, rows))
+        return
     in_threads(lambda group: work(slice(group[0], group[-1] + 1)), np.arange(rows), least)
 
 

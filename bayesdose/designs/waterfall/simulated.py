@@ -34,7 +34,6 @@ from bayesdose.designs.boin_comb.rules import CombinationRecords, RuleArrays
 from bayesdose.designs.boin_comb.selection import waterfall_many
 from bayesdose.designs.boin_comb.simulated import check_r_shape
 from bayesdose.simulation.distinct import group_rows, row_keys
-from bayesdose.simulation.timedstates import MAX_CACHED
 
 if TYPE_CHECKING:
     from bayesdose.schema import Design
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
 R_TABLE_PATIENTS = 150  # the waterfall's get.boundary(ncohort = 150, cohortsize = 1)
 
 FIRST, ROW_AFTER_COLUMN, ROW = 0, 1, 2  # kinds of subtrial
+MAX_CONTOURS = 200_000  # final records' contours kept per process (about 30 MB on 3 x 5)
 
 
 @dataclass
@@ -109,6 +109,9 @@ class Waterfall:
         self.max_patients = self.budget
         self._subtrial_mtd: dict[bytes, tuple[int, int]] = {}
         self._contour: dict[bytes, int] = {}  # final record -> its contour's bit mask
+        # the record's counts as the key: the narrowest type that holds the sample size
+        self._key_type = next(t for t in (np.int8, np.int16, np.int32, np.int64)
+                              if self.budget <= np.iinfo(t).max)
 
     def simulate(self, patients: DLTTable, coins: np.ndarray) -> CombinationRecords:
         trials = patients.counts.shape[2]
@@ -252,15 +255,15 @@ class Waterfall:
 
     def _contours(self, n: np.ndarray, y: np.ndarray, elim: np.ndarray) -> np.ndarray:
         """Each trial's final MTD contour as a bit mask, once per distinct record, and cached
-        across chunks (a quarter of a long run's records are met again in later chunks; at
-        most ``MAX_CACHED`` kept: then forgotten at once, as the BLRM's states)."""
+        across chunks (a quarter of a long run's records are met again in later chunks; once
+        the cache holds more than ``MAX_CONTOURS``, it is emptied before the next chunk)."""
         records = np.concatenate([n, y, elim], axis=1)
         first, group = group_rows(records)
-        if len(self._contour) > MAX_CACHED:
+        if len(self._contour) > MAX_CONTOURS:
             self._contour.clear()
-        keys = row_keys(records[first].astype(np.int16))
+        keys = row_keys(records[first].astype(self._key_type))
         masks = np.fromiter((self._contour.get(key, -1) for key in keys), np.int64, len(keys))
-        new = np.flatnonzero(masks < 0)
+        new = np.flatnonzero(masks < 0)  # a mask of at most 63 pairs is never negative
         if new.size:
             masks[new] = self._masks(n[first[new]], y[first[new]], elim[first[new]])
             self._contour.update(zip([keys[i] for i in new], masks[new].tolist(), strict=True))

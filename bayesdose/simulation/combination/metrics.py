@@ -72,7 +72,7 @@ def _gram(columns: np.ndarray) -> np.ndarray:
     """columns' @ columns, exactly, in int64. By BLAS in float64 when every partial sum is an
     integer below 2^53 (then exact in any order of summation: NumPy's integer product has no
     BLAS and took 3.6 s of a 200,000-trial run); in int64 otherwise."""
-    peak = int(np.abs(columns).max(initial=0))
+    peak = max(int(columns.max(initial=0)), -int(columns.min(initial=0)))
     if columns.shape[0] * peak * peak < 2**53:
         values = columns.astype(np.float64)
         return (values.T @ values).astype(np.int64)
