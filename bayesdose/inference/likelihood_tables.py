@@ -32,6 +32,7 @@ import threading
 
 import numpy as np
 
+from bayesdose.denormals import flushed
 from bayesdose.inference.exact import CHUNK, N_STATS, ExactEngine, in_threads
 
 MIN_SCALE = 1e-20  # a product whose maximum may lie below this is computed afresh
@@ -79,9 +80,10 @@ class LikelihoodTables:
         table = self._rows[: self._size]
 
         def blocks(starts: np.ndarray) -> None:
-            for start in starts.tolist():
-                span = slice(start, start + BLOCK)
-                self._summarise(self._product(table, rows[span]), out, span)
+            with flushed():  # subnormal products as zero: a hundred times faster
+                for start in starts.tolist():
+                    span = slice(start, start + BLOCK)
+                    self._summarise(self._product(table, rows[span]), out, span)
 
         in_threads(blocks, np.arange(0, n.shape[0], BLOCK), least=THREAD_BLOCKS)
         out[order] = out.copy()
