@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -120,6 +122,29 @@ def test_the_pathway_tree_beside_the_lines(report_dir: Path) -> None:
     for line in lines:
         dlts, size = line.split(". ", 1)[1].split(" at ")[0].split("/")
         assert f">{dlts}/{size}<" in svg
+
+
+def test_the_prior_per_pair_is_the_engines_with_no_patients(report_dir: Path) -> None:
+    """Section 2's prior tables: the combination engine's summaries with no data, computed
+    here apart from the report (the engine on the grid's pairs), each to 3 decimals."""
+    from bayesdose.inference.combination import CombinationEngine
+
+    design = load_design(CONFIG)
+    panel = design.pair_panel
+    doses = [[panel.doses(k)[name] for name in panel.names] for k in range(panel.size)]
+    engine = CombinationEngine(design.combination_model, np.array(doses),
+                               design.decision.target_interval)
+    prior = engine.summarise(np.zeros(panel.size), np.zeros(panel.size))[0]
+    html = (report_dir / "report.html").read_text()
+    assert "; interaction: " in html.split('id="prior"')[1].split("</p>")[0]
+    rows, cols = panel.shape
+    for key in ("mean", "p_target", "p_overdose"):
+        table = html.split(f'<table class="oc prior" data-key="{key}">')[1].split("</table>")[0]
+        shown = [float(v) for v in re.findall(r'<td class="num">([^<]*)</td>', table)]
+        expected = [getattr(prior, key)[0, a * cols + b] for a in range(rows - 1, -1, -1)
+                    for b in range(cols)]
+        assert shown == [float(f"{v:.3f}") for v in expected]
+    assert prior.mean[0].min() < prior.mean[0].max()  # the tables are not constant
 
 
 @pytest.mark.parametrize("extra, where", [

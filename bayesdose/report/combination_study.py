@@ -188,10 +188,41 @@ def trial_items(design: Design) -> list[tuple[str, str]]:
         ("Start", f"{panel.label(design.start_pair, rich=True)}; cohorts of {c.size}."),
         ("Target", f"DLT rate {design.decision.target:g}; the true MTD set is the pairs whose "
                    "true rate is closest to it (ties included)."),
-        ("Sample size", f"BOIN-comb: at most {design.stopping.max_patients} patients "
+        ("Sample size", f"The combination BLRM and BOIN-comb: at most "
+                        f"{design.stopping.max_patients} patients "
                         f"([stopping] max_patients); the waterfall: its subtrials' cohorts "
                         f"× {c.size}."),
     ]
+
+
+# (summary field, what the table shows): the prior per pair, before any patient
+PRIOR = (("mean", "Prior mean P(DLT)"), ("p_target", "Prior P(target toxicity)"),
+         ("p_overdose", "Prior P(overdosing)"))
+
+
+@dataclass(frozen=True)
+class PriorTable:
+    """One prior summary per pair, rows the first drug's levels from the highest down."""
+
+    key: str
+    label: str
+    rows: list[tuple[str, list[str]]]
+
+
+def prior_tables(design: Design, summary: Any) -> list[PriorTable]:
+    """The combination BLRM's prior per pair: ``summary`` is its posterior with no patients
+    (the recommendation at the root of the pathways), read at the grid's flat pairs."""
+    panel = design.pair_panel
+    rows, cols = panel.shape
+    return [PriorTable(key, label, [
+        (panel.drugs[0].label(a, rich=True),
+         [f"{float(getattr(summary, key)[0, a * cols + b]):.3f}" for b in range(cols)])
+        for a in range(rows - 1, -1, -1)]) for key, label in PRIOR]
+
+
+def _sentence(parts: list[str]) -> str:
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
 
 
 def descriptions(design: Design, names: list[str]) -> list[tuple[str, str]]:
@@ -201,6 +232,7 @@ def descriptions(design: Design, names: list[str]) -> list[tuple[str, str]]:
 def report_html(design: Design, study: Study, inputs: Any, pathway_cohorts: int | None) -> str:
     """The whole two-drug design report page (``inputs``: ``build.ReportInputs``)."""
     from bayesdose.designs.blrm_comb.pathways import pathway_lines, pathway_tree
+    from bayesdose.designs.blrm_comb.recommendation import prior_lines
     from bayesdose.hypothetical import no_patients
     from bayesdose.report import provenance
     from bayesdose.report.charts import combination_pathway_figure
@@ -215,7 +247,8 @@ def report_html(design: Design, study: Study, inputs: Any, pathway_cohorts: int 
         "combination_report.html", design=design, summary=summary, number=number,
         trials=summary["scenarios"][0]["designs"][summary["designs"][0]]["trials"],
         trial_items=trial_items(design), compared=descriptions(design, summary["designs"]),
-        optimal=OPTIMAL,
+        optimal=OPTIMAL, prior_text=_sentence(prior_lines(design)),
+        prior_tables=prior_tables(design, root.rec.summary),
         omitted=list(study.omitted.items()),
         scenarios=[{"tables": scenario_tables(design, summary, e),
                     "figure": data_uri(heatmaps(design, e))} for e in summary["scenarios"]],
