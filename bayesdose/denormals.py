@@ -15,7 +15,6 @@ C library) it changes nothing: the numbers are then computed the slow way.
 from __future__ import annotations
 
 import ctypes
-import os
 import platform
 import struct
 import sys
@@ -30,20 +29,14 @@ FLUSH_TO_ZERO, DENORMALS_ARE_ZERO = 0x8000, 0x0040
 
 @lru_cache(maxsize=1)
 def _libm() -> ctypes.CDLL | None:
-    """glibc's libm on x86-64 Linux, else None."""
-    if sys.platform != "linux" or platform.machine() != "x86_64" or not _glibc():
+    """glibc's libm on x86-64 Linux, else None (as ``memory`` finds glibc's libc: by its
+    soname, which no other C library uses)."""
+    if not sys.platform.startswith("linux") or platform.machine() != "x86_64":
         return None
     try:
-        return ctypes.CDLL("libm.so.6")  # glibc's soname on x86-64
-    except OSError:
+        return ctypes.CDLL("libm.so.6")
+    except OSError:  # musl or another C library
         return None
-
-
-def _glibc() -> bool:
-    try:
-        return os.confstr("CS_GNU_LIBC_VERSION") is not None
-    except (ValueError, OSError):  # not a GNU C library
-        return False
 
 
 @contextmanager

@@ -20,6 +20,7 @@ posteriors, the numbers ``recommend`` prints.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 
 import numpy as np
 
@@ -149,6 +150,6 @@ class BlrmDesign:
             on_grid = actions_of(decide_batch(
                 self.design, n[unsure], dlt[unsure], *self.summaries(n[unsure], dlt[unsure]),
                 states.last_level[unsure], states.last_dlt[unsure]))
-            for field in ("next_level", "cohort_size", "stop_reason", "mtd"):
-                getattr(actions, field)[unsure] = getattr(on_grid, field)
+            for field in fields(Actions):
+                getattr(actions, field.name)[unsure] = getattr(on_grid, field.name)
         return actions

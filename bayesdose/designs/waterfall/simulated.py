@@ -233,25 +233,26 @@ class Waterfall:
         keys = np.column_stack([length, n, y])
         first, group = group_rows(keys)
         records = keys[first]
-        names = [record.tobytes() for record in records]
+        names = row_keys(records)
         new = np.array([name not in self._subtrial_mtd for name in names])
         for k in np.unique(records[new, 0]):
-            self._select(records[new & (records[:, 0] == k)])
+            length_k = np.flatnonzero(new & (records[:, 0] == k))
+            self._select(records[length_k], [names[i] for i in length_k])
         found = np.array([self._subtrial_mtd[name] for name in names], np.int64).reshape(-1, 2)
         pick, escalate = found[group].T
         return pick, escalate.astype(bool)
 
-    def _select(self, records: np.ndarray) -> None:
-        """Cache (position, escalates) of records of one path length (each its length, then
-        n and y padded): BOIN's ``select.mtd`` of all of them at once."""
+    def _select(self, records: np.ndarray, names: list[bytes]) -> None:
+        """Cache under ``names`` (position, escalates) of records of one path length (each its
+        length, then n and y padded): BOIN's ``select.mtd`` of all of them at once."""
         k, width = int(records[0, 0]), (records.shape[1] - 1) // 2
         n, y = records[:, 1 : 1 + k], records[:, 1 + width : 1 + width + k]
         level = select_mtd_levels(self.target, n, y, self.cutoff)
         at = np.maximum(level, 0)[:, None]
         n_at, y_at = (np.take_along_axis(v, at, axis=1)[:, 0] for v in (n, y))
         escalate = y_at <= self.rules.escalate[n_at]
-        for record, pick, up in zip(records, level, escalate, strict=True):
-            self._subtrial_mtd[record.tobytes()] = (-1, 0) if pick < 0 else (int(pick), int(up))
+        for name, pick, up in zip(names, level.tolist(), escalate.tolist(), strict=True):
+            self._subtrial_mtd[name] = (-1, 0) if pick < 0 else (pick, int(up))
 
     def _contours(self, n: np.ndarray, y: np.ndarray, elim: np.ndarray) -> np.ndarray:
         """Each trial's final MTD contour as a bit mask, once per distinct record, and cached
